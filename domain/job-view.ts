@@ -1,0 +1,35 @@
+import { PHASES, type Job } from './job';
+
+/** What the API shows of a job: everything an operator needs, nothing internal or secret. */
+export function toJobView(job: Job) {
+  return {
+    jobId: job.jobId,
+    instanceId: job.instanceId,
+    platform: job.platform,
+    status: job.status,
+    currentPhases: job.current,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    endedAt: job.endedAt,
+    requestedBy: job.requestedBy,
+    request: job.request,
+    phases: PHASES.filter((p) => job.phases[p]).map((name) => {
+      const r = job.phases[name]!;
+      return {
+        name,
+        status: r.status,
+        startedAt: r.startedAt,
+        endedAt: r.endedAt,
+        durationSeconds: r.endedAt ? (Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000 : undefined,
+        polls: r.attempt,
+        waitingFor: r.waitingFor,
+      };
+    }),
+    outputs: job.outputs,
+    error: job.error,
+    rollbackError: job.rollbackError,
+    instanceRestored: job.instanceRestored,
+    helperInstanceId: job.resources.helperInstanceId,
+  };
+}
+export type JobView = ReturnType<typeof toJobView>;

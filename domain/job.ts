@@ -1,0 +1,151 @@
+/** The job record: what a reset did, is doing and must undo. Stored as one item per job. */
+
+export type Platform = 'linux' | 'windows';
+export type JobStatus = 'RUNNING' | 'ROLLING_BACK' | 'SUCCEEDED' | 'FAILED';
+
+export const PHASES = [
+  'validate',
+  'prepare-network',
+  'launch-helper',
+  'stop-target',
+  'create-backup',
+  'detach-root',
+  'attach-to-helper',
+  'run-rescue',
+  'detach-from-helper',
+  'reattach-root',
+  'create-password-image',
+  'restore-target',
+  'cleanup',
+  'rollback',
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+export function isPhaseName(value: unknown): value is PhaseName {
+  return typeof value === 'string' && (PHASES as readonly string[]).includes(value);
+}
+
+/** How the caller wants the helper networked (the runbook's `SubnetId` input). */
+export type SubnetChoice = 'CreateNewVPC' | 'SelectedInstanceSubnet' | `subnet-${string}`;
+
+export interface ResetRequest {
+  instanceId: string;
+  subnet: SubnetChoice;
+  helperInstanceType: string;
+  allowInstanceStoreLoss: boolean;
+  keyType: 'ed25519' | 'rsa';
+}
+
+/** What the target looked like before the job touched it: everything rollback must restore. */
+export interface TargetSnapshot {
+  state: 'running' | 'stopped';
+  platform: Platform;
+  availabilityZone: string;
+  subnetId?: string;
+  vpcId?: string;
+  rootDeviceName: string;
+  rootVolumeId: string;
+  rootDeleteOnTermination: boolean;
+  rootEncrypted: boolean;
+  rootKmsKeyId?: string;
+  /** Marketplace product codes on the root volume: it then attaches only to a stopped helper. */
+  rootProductCodes: string[];
+  publicIpAddress?: string;
+  /** An auto-assigned public IPv4 (not an Elastic IP) is lost by a stop. */
+  publicIpWillChange: boolean;
+}
+
+export interface PhaseRecord {
+  status: 'running' | 'done' | 'failed';
+  startedAt: string;
+  endedAt?: string;
+  /** Deliveries that found the phase not yet done (wait polls), starting at 0. */
+  attempt: number;
+  /** Why the phase is waiting, for operators. */
+  waitingFor?: string;
+  /** Consecutive retryable errors in this phase. */
+  retries?: number;
+}
+
+/** A rescue network the job uses; `shared` ones belong to the service, not to the job. */
+export interface RescueNetwork {
+  subnetId: string;
+  vpcId?: string;
+  securityGroupIds: string[];
+  kind: 'instance-subnet' | 'named-subnet' | 'rescue-vpc';
+}
+
+/** Resources the job created or holds, and small per-phase working state. */
+export interface JobResources {
+  rescueNetwork?: RescueNetwork;
+  helperInstanceId?: string;
+  helperImageId?: string;
+  backupImageId?: string;
+  passwordImageId?: string;
+  rescueCommandId?: string;
+  stopRequestedAt?: string;
+  /** 0: plain stop sent, 1: second stop sent, 2: force stop sent. */
+  stopEscalation?: number;
+  startRequestedAt?: string;
+  /** How many undo steps rollback has completed (from the newest). */
+  undoneSteps?: number;
+}
+
+export interface JobOutputs {
+  sshKeyParameter?: string;
+  sshKeyFingerprint?: string;
+  usersWithNewKey?: string[];
+  backupImageId?: string;
+  passwordEnabledImageId?: string;
+  publicIpWillChange?: boolean;
+}
+
+/** One step of rollback, recorded when the forward step that needs undoing completed. */
+export type UndoStep =
+  | { kind: 'restore-run-state' }
+  | { kind: 'terminate-helper' }
+  | { kind: 'return-root-volume' };
+
+export interface JobError {
+  code: string;
+  message: string;
+  phase: PhaseName;
+}
+
+export interface Job {
+  jobId: string;
+  instanceId: string;
+  platform?: Platform;
+  status: JobStatus;
+  request: ResetRequest;
+  requestedBy?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Optimistic-concurrency counter: every write is conditional on the version read. */
+  version: number;
+  /** The phases that are running now (two while the helper launch and the stop overlap). */
+  current: PhaseName[];
+  phases: Partial<Record<PhaseName, PhaseRecord>>;
+  /** The phases the last transition came from: lets a late duplicate re-publish what followed. */
+  lastTransitionFrom?: PhaseName[];
+  target?: TargetSnapshot;
+  resources: JobResources;
+  outputs: JobOutputs;
+  /** Newest last; rollback runs it from the end. */
+  undo: UndoStep[];
+  error?: JobError;
+  /** Why rollback could not finish, when it could not. */
+  rollbackError?: JobError;
+  /** Set when the job ends FAILED: whether the instance is back as it was. */
+  instanceRestored?: boolean;
+  endedAt?: string;
+}
+
+export function isActive(job: Job): boolean {
+  return job.status === 'RUNNING' || job.status === 'ROLLING_BACK';
+}
+
+/** The parameter the private key lands in (the EC2Rescue convention). */
+export function sshKeyParameterName(instanceId: string): string {
+  return `/ec2rl/openssh/${instanceId}/key`;
+}

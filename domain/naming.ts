@@ -1,0 +1,44 @@
+/** Names and tags of everything the service creates, and idempotency tokens. */
+import type { PhaseName } from './job';
+
+export const TAG = {
+  managed: 'reset-access:managed',
+  role: 'reset-access:role',
+  jobId: 'reset-access:job-id',
+  targetInstanceId: 'reset-access:target-instance-id',
+  /** Opt-in tags on customer instances. */
+  allowed: 'reset-access:allowed',
+  auto: 'reset-access:auto',
+} as const;
+
+export type ResourceRole = 'helper' | 'backup-image' | 'password-image' | 'rescue-vpc' | 'rescue-subnet' | 'rescue-igw' | 'rescue-route-table' | 'rescue-security-group';
+
+export function serviceTags(role: ResourceRole, extra: { jobId?: string; targetInstanceId?: string } = {}): Record<string, string> {
+  const tags: Record<string, string> = { [TAG.managed]: 'true', [TAG.role]: role };
+  if (extra.jobId) tags[TAG.jobId] = extra.jobId;
+  if (extra.targetInstanceId) tags[TAG.targetInstanceId] = extra.targetInstanceId;
+  return tags;
+}
+
+export function backupImageName(instanceId: string, jobId: string): string {
+  return `ResetAccess-backup-${instanceId}-${jobId}`;
+}
+
+export function passwordImageName(instanceId: string, jobId: string): string {
+  return `ResetAccess-password-enabled-${instanceId}-${jobId}`;
+}
+
+/** EC2 ClientToken: ≤ 64 ASCII characters, derived from job and phase so retries reuse it. */
+export function clientToken(jobId: string, phase: PhaseName, purpose = ''): string {
+  const token = `ra-${jobId}-${phase}${purpose ? `-${purpose}` : ''}`;
+  if (token.length > 64) throw new Error(`client token too long: ${token}`);
+  return token;
+}
+
+/** The Run Command comment that identifies a job's rescue command (≤ 100 characters in SSM). */
+export function rescueCommandComment(jobId: string): string {
+  return `reset-access ${jobId} rescue`;
+}
+
+/** Device the customer's root volume is attached at on the helper (as the runbook does). */
+export const HELPER_DEVICE = { linux: '/dev/sdf', windows: 'xvdf' } as const;

@@ -1,0 +1,246 @@
+/**
+ * The phase contract of DESIGN.md, once for all phases: load the job, drop duplicate and late
+ * messages, do the phase's AWS work, then either wait (write progress, send the same message back
+ * with a delay) or finish (write the transition, then publish the next phases' events). A permanent
+ * error, or a phase past its deadline, turns the job into a rollback.
+ */
+import type { ServiceConfig } from './config';
+import { PermanentError, ResetAccessError, RetryableError, errorCode } from './errors';
+import { isActive, type Job, type PhaseName, type UndoStep } from './job';
+import { nextPhases } from './plan';
+import type { Clock, Compute, JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler, RescueNetworks, RescueRunner } from './ports';
+import { updateJob } from './update-job';
+import { pollDelaySeconds } from './wait-policy';
+
+export interface PhasePorts {
+  store: JobStore;
+  bus: PhaseBus;
+  scheduler: PhaseScheduler;
+  compute: Compute;
+  networks: RescueNetworks;
+  rescue: RescueRunner;
+  clock: Clock;
+  log: Log;
+  config: ServiceConfig;
+}
+
+/** What one delivery of a phase found: the phase is done, or must look again later. */
+export type PhaseResult =
+  | { kind: 'done'; record?: (job: Job) => void }
+  | { kind: 'wait'; waitingFor: string; record?: (job: Job) => void; delaySeconds?: number };
+
+export type PhaseStep = (job: Job, ports: PhasePorts) => Promise<PhaseResult>;
+
+export type PhaseRunOutcome = 'ignored' | 'waiting' | 'advanced' | 'rolling-back' | 'finished';
+
+/** Undo steps pushed when a phase starts (before it changes anything, so a crash cannot skip it). */
+const UNDO_ON_START: Partial<Record<PhaseName, UndoStep>> = {
+  'launch-helper': { kind: 'terminate-helper' },
+  'stop-target': { kind: 'restore-run-state' },
+  'detach-root': { kind: 'return-root-volume' },
+};
+
+export const done = (record?: (job: Job) => void): PhaseResult => ({ kind: 'done', record });
+export const wait = (waitingFor: string, record?: (job: Job) => void, delaySeconds?: number): PhaseResult => ({
+  kind: 'wait',
+  waitingFor,
+  record,
+  delaySeconds,
+});
+
+export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, PhaseStep>, ports: PhasePorts): Promise<PhaseRunOutcome> {
+  const { store, log } = ports;
+  const job = await store.get(message.jobId);
+  const context = { jobId: message.jobId, phase: message.phase, attempt: message.attempt };
+  if (!job) {
+    log.warn('phase message for a job that does not exist', context);
+    return 'ignored';
+  }
+  if (!job.current.includes(message.phase)) {
+    await republishIfLost(job, message, ports);
+    return 'ignored';
+  }
+  const record = job.phases[message.phase]!;
+  if (message.attempt !== record.attempt) {
+    log.info('stale phase message dropped', { ...context, recordedAttempt: record.attempt });
+    return 'ignored';
+  }
+
+  const now = ports.clock.now();
+  const deadline = phaseDeadlineSeconds(job, message.phase, ports.config);
+  const overdue = (now.getTime() - Date.parse(record.startedAt)) / 1000 > deadline;
+
+  let result: PhaseResult;
+  try {
+    if (overdue) {
+      throw new PermanentError('PHASE_DEADLINE', `phase ${message.phase} did not finish within ${deadline} s (waiting for ${record.waitingFor ?? 'AWS'})`);
+    }
+    result = await steps[message.phase](job, ports);
+  } catch (error) {
+    return handleError(job, message, error, ports);
+  }
+
+  if (result.kind === 'wait') {
+    const written = await updateJob(store, job.jobId, ports.clock.now(), (draft) => {
+      const current = draft.phases[message.phase];
+      if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
+      current.attempt += 1;
+      current.waitingFor = result.waitingFor;
+      delete current.retries;
+      result.record?.(draft);
+      return draft;
+    });
+    if (!written) return 'ignored';
+    const delay = result.delaySeconds ?? pollDelaySeconds(ports.config, message.phase, message.attempt, job.jobId);
+    await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
+    log.info('phase waiting', { ...context, waitingFor: result.waitingFor, delaySeconds: delay });
+    return 'waiting';
+  }
+
+  return completePhase(job, message, result.record, ports);
+}
+
+async function completePhase(job: Job, message: PhaseMessage, record: ((job: Job) => void) | undefined, ports: PhasePorts): Promise<PhaseRunOutcome> {
+  const now = ports.clock.now().toISOString();
+  let started: PhaseName[] = [];
+  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
+    const current = draft.phases[message.phase];
+    if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
+    record?.(draft);
+    current.status = 'done';
+    current.endedAt = now;
+    delete current.waitingFor;
+    delete current.retries;
+    draft.current = draft.current.filter((p) => p !== message.phase);
+    draft.lastTransitionFrom = [message.phase];
+    if (message.phase === 'rollback') {
+      draft.status = 'FAILED';
+      draft.endedAt = now;
+      started = [];
+      return draft;
+    }
+    const next = nextPhases(draft, message.phase);
+    if (next === 'SUCCEEDED') {
+      draft.status = 'SUCCEEDED';
+      draft.endedAt = now;
+      started = [];
+    } else {
+      started = next;
+      for (const phase of next) startPhaseRecord(draft, phase, now);
+    }
+    return draft;
+  });
+  if (!written) return 'ignored';
+  ports.log.info('phase done', { jobId: job.jobId, phase: message.phase, next: started, status: written.status });
+  if (!isActive(written)) {
+    await ports.store.releaseLock(written.instanceId, written.jobId);
+    return 'finished';
+  }
+  if (started.length > 0) await ports.bus.publish(started.map((phase) => ({ jobId: job.jobId, phase, attempt: 0 })));
+  return 'advanced';
+}
+
+/** Marks a phase started and records, before it acts, what rollback must undo. */
+export function startPhaseRecord(job: Job, phase: PhaseName, now: string): void {
+  job.phases[phase] = { status: 'running', startedAt: now, attempt: 0 };
+  if (!job.current.includes(phase)) job.current.push(phase);
+  const undo = UNDO_ON_START[phase];
+  if (undo && !job.undo.some((u) => u.kind === undo.kind)) job.undo.push(undo);
+}
+
+async function handleError(job: Job, message: PhaseMessage, error: unknown, ports: PhasePorts): Promise<PhaseRunOutcome> {
+  const record = job.phases[message.phase]!;
+  const retries = (record.retries ?? 0) + 1;
+  const retryable = error instanceof RetryableError || !(error instanceof ResetAccessError);
+  const context = { jobId: job.jobId, phase: message.phase, code: errorCode(error), error: (error as Error).message };
+  if ((retryable && retries <= ports.config.maxRetries) || message.phase === 'rollback') {
+    if (message.phase === 'rollback' && retries > ports.config.maxRetries) {
+      return finishRollbackUnrestored(job, message, error, ports);
+    }
+    const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
+      const current = draft.phases[message.phase];
+      if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
+      current.attempt += 1;
+      current.retries = retries;
+      current.waitingFor = `retry after ${errorCode(error)}: ${(error as Error).message}`;
+      return draft;
+    });
+    if (!written) return 'ignored';
+    ports.log.warn('phase error, retrying', { ...context, retries });
+    await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, pollDelaySeconds(ports.config, message.phase, retries, job.jobId));
+    return 'waiting';
+  }
+  ports.log.error('phase failed, rolling back', context);
+  return beginRollback(job.jobId, { code: errorCode(error), message: (error as Error).message, phase: message.phase }, ports, message);
+}
+
+/**
+ * Turns a running job into a rollback (also used by cancel and by the sweeper for jobs past their
+ * deadline). With `from`, only if that phase delivery is still the current one.
+ */
+export async function beginRollback(
+  jobId: string,
+  reason: { code: string; message: string; phase: PhaseName },
+  ports: Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'>,
+  from?: PhaseMessage,
+): Promise<PhaseRunOutcome> {
+  const now = ports.clock.now().toISOString();
+  const written = await updateJob(ports.store, jobId, ports.clock.now(), (draft) => {
+    if (draft.status !== 'RUNNING') return undefined;
+    if (from && (!draft.current.includes(from.phase) || draft.phases[from.phase]?.attempt !== from.attempt)) return undefined;
+    for (const phase of draft.current) {
+      const record = draft.phases[phase]!;
+      record.status = phase === reason.phase ? 'failed' : record.status;
+      record.endedAt ??= now;
+    }
+    draft.lastTransitionFrom = draft.current;
+    draft.current = [];
+    draft.status = 'ROLLING_BACK';
+    draft.error = reason;
+    startPhaseRecord(draft, 'rollback', now);
+    return draft;
+  });
+  if (!written) return 'ignored';
+  await ports.bus.publish([{ jobId, phase: 'rollback', attempt: 0 }]);
+  return 'rolling-back';
+}
+
+async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: unknown, ports: PhasePorts): Promise<PhaseRunOutcome> {
+  const now = ports.clock.now().toISOString();
+  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
+    const current = draft.phases.rollback;
+    if (!draft.current.includes('rollback') || current?.attempt !== message.attempt) return undefined;
+    current.status = 'failed';
+    current.endedAt = now;
+    draft.current = [];
+    draft.status = 'FAILED';
+    draft.endedAt = now;
+    draft.instanceRestored = false;
+    draft.rollbackError = { code: errorCode(error), message: (error as Error).message, phase: 'rollback' };
+    return draft;
+  });
+  if (!written) return 'ignored';
+  ports.log.error('rollback gave up; instance not restored', { jobId: job.jobId, code: errorCode(error) });
+  await ports.store.releaseLock(written.instanceId, written.jobId);
+  return 'finished';
+}
+
+/**
+ * A crash between the transition write and the publish leaves a job whose next events were never
+ * sent. The original message is then redelivered (it was never acknowledged) and lands here: if the
+ * job's last transition came from this message's phase, publish the current phases again.
+ * Duplicates are harmless: the attempt check drops all but one.
+ */
+async function republishIfLost(job: Job, message: PhaseMessage, ports: PhasePorts): Promise<void> {
+  if (!isActive(job) || !job.lastTransitionFrom?.includes(message.phase)) return;
+  const pending = job.current.filter((phase) => job.phases[phase]?.attempt === 0);
+  if (pending.length === 0) return;
+  await ports.bus.publish(pending.map((phase) => ({ jobId: job.jobId, phase, attempt: 0 })));
+}
+
+export function phaseDeadlineSeconds(job: Job, phase: PhaseName, config: ServiceConfig): number {
+  if (job.platform === 'windows' && (phase === 'launch-helper' || phase === 'restore-target' || phase === 'attach-to-helper')) {
+    return Math.max(config.windowsLaunchDeadlineSeconds, config.phaseDeadlineSeconds[phase]);
+  }
+  return config.phaseDeadlineSeconds[phase];
+}

@@ -1,0 +1,26 @@
+import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
+import type { Job } from '../job';
+import { backupImageName, serviceTags } from '../naming';
+
+/**
+ * Back up the stopped target as an AMI. CreateImage takes no ClientToken, so the image is looked
+ * up by its name (unique per account and region) before it is created. An AMI is point-in-time at
+ * the call: the volume may be detached while the image is still pending, so this phase does not
+ * wait for `available` (run-rescue refuses to run if the image has failed).
+ */
+export async function createBackup(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const name = backupImageName(job.instanceId, job.jobId);
+  const existing = job.resources.backupImageId ?? (await ports.compute.findImageByName(name))?.imageId;
+  const imageId =
+    existing ??
+    (await ports.compute.createImage({
+      instanceId: job.instanceId,
+      name,
+      description: `Backup taken by reset-access job ${job.jobId} before its root volume was moved`,
+      tags: serviceTags('backup-image', { jobId: job.jobId, targetInstanceId: job.instanceId }),
+    }));
+  return done((draft) => {
+    draft.resources.backupImageId = imageId;
+    draft.outputs.backupImageId = imageId;
+  });
+}

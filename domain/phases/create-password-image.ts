@@ -1,0 +1,21 @@
+import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
+import type { Job } from '../job';
+import { passwordImageName, serviceTags } from '../naming';
+
+/** Windows: an AMI of the stopped target with password generation re-enabled (as the runbook keeps). */
+export async function createPasswordImage(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const name = passwordImageName(job.instanceId, job.jobId);
+  const imageId =
+    job.resources.passwordImageId ??
+    (await ports.compute.findImageByName(name))?.imageId ??
+    (await ports.compute.createImage({
+      instanceId: job.instanceId,
+      name,
+      description: `Password generation re-enabled by reset-access job ${job.jobId}`,
+      tags: serviceTags('password-image', { jobId: job.jobId, targetInstanceId: job.instanceId }),
+    }));
+  return done((draft) => {
+    draft.resources.passwordImageId = imageId;
+    draft.outputs.passwordEnabledImageId = imageId;
+  });
+}

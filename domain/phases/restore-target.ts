@@ -1,0 +1,33 @@
+import { PermanentError } from '../errors';
+import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import type { Job } from '../job';
+
+/** Start the target again only if it was running before the job. */
+export async function restoreTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const step = await restoreRunState(job, ports);
+  return step === true ? done() : wait(step.waitingFor, step.record);
+}
+
+/** Shared with rollback: one step towards the target's original run state. */
+export async function restoreRunState(job: Job, ports: PhasePorts): Promise<true | { waitingFor: string; record?: (job: Job) => void }> {
+  const original = job.target!.state;
+  const instance = await ports.compute.describeInstance(job.instanceId);
+  if (!instance) throw new PermanentError('INSTANCE_NOT_FOUND', `instance ${job.instanceId} disappeared`);
+  if (instance.state === original) return true;
+  if (instance.state === 'pending' || instance.state === 'stopping') return { waitingFor: `target to settle (now ${instance.state})` };
+  if (original === 'stopped') {
+    if (instance.state === 'running') {
+      // Only a run state this job changed is restored; a stopped target that someone started is left alone.
+      return true;
+    }
+  }
+  if (original === 'running' && instance.state === 'stopped') {
+    if (job.resources.startRequestedAt && instance.stateReason) {
+      throw new PermanentError('START_FAILED', `target did not start: ${instance.stateReason}`);
+    }
+    await ports.compute.startInstance(job.instanceId);
+    const at = ports.clock.now().toISOString();
+    return { waitingFor: 'target to start', record: (draft) => void (draft.resources.startRequestedAt = at) };
+  }
+  throw new PermanentError('TARGET_STATE', `target is ${instance.state}; expected ${original}`);
+}

@@ -1,0 +1,113 @@
+/**
+ * The volume moves: root off the target, onto the helper, off the helper, back onto the target.
+ * Each looks at where the volume is now and takes the next step towards where it must be, so a
+ * retry, a duplicate message or a crash anywhere converges instead of repeating a call.
+ */
+import { PermanentError } from '../errors';
+import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import type { Job } from '../job';
+import { HELPER_DEVICE } from '../naming';
+
+export type Placement = { instanceId: string; device: string };
+
+/**
+ * One step towards `goal` (a placement, or `undefined` for detached); `true` once it is there.
+ * The volume may only ever be found on the target or the job's helper: anywhere else, stop.
+ */
+export async function moveVolume(job: Job, goal: Placement | undefined, ports: PhasePorts): Promise<true | string> {
+  const volumeId = job.target!.rootVolumeId;
+  const volume = await ports.compute.describeVolume(volumeId);
+  if (!volume) throw new PermanentError('VOLUME_NOT_FOUND', `volume ${volumeId} does not exist`);
+  const attachment = volume.attachments.find((a) => a.state !== 'detached');
+  if (attachment && attachment.instanceId !== job.instanceId && attachment.instanceId !== job.resources.helperInstanceId) {
+    throw new PermanentError('VOLUME_ATTACHED_ELSEWHERE', `root volume is attached to ${attachment.instanceId}, which this job does not own`);
+  }
+  if (attachment) {
+    const atGoal = goal && attachment.instanceId === goal.instanceId && sameDevice(attachment.device, goal.device);
+    if (atGoal) return attachment.state === 'attached' ? true : `volume to attach to ${goal.instanceId}`;
+    if (attachment.state === 'detaching') return `volume to detach from ${attachment.instanceId}`;
+    if (attachment.state === 'attaching') return `volume to finish attaching to ${attachment.instanceId} before it can move`;
+    await ports.compute.detachVolume(volumeId, attachment.instanceId);
+    return `volume to detach from ${attachment.instanceId}`;
+  }
+  if (!goal) return volume.state === 'available' ? true : `volume to become available (now ${volume.state})`;
+  if (volume.state !== 'available') return `volume to become available (now ${volume.state})`;
+  await ports.compute.attachVolume(volumeId, goal.instanceId, goal.device);
+  return `volume to attach to ${goal.instanceId}`;
+}
+
+/** EC2 reports `/dev/sdf` as attached at `/dev/sdf` but Windows names like `xvdf` as given. */
+function sameDevice(a: string, b: string): boolean {
+  const norm = (d: string) => d.replace(/^\/dev\//, '').replace(/^xvd/, 'sd');
+  return norm(a) === norm(b);
+}
+
+export function helperPlacement(job: Job): Placement {
+  return { instanceId: job.resources.helperInstanceId!, device: HELPER_DEVICE[job.target!.platform] };
+}
+
+export function targetPlacement(job: Job): Placement {
+  return { instanceId: job.instanceId, device: job.target!.rootDeviceName };
+}
+
+export async function detachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const step = await moveVolume(job, undefined, ports);
+  return step === true ? done() : wait(step);
+}
+
+/**
+ * A volume with Marketplace product codes attaches only to a stopped instance (REFERENCE.md,
+ * Safety): for such a root the helper is stopped, the volume attached, the helper started again
+ * and awaited Online.
+ */
+export async function attachToHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const helperId = job.resources.helperInstanceId!;
+  const marketplace = job.target!.rootProductCodes.length > 0;
+  if (!marketplace) {
+    const step = await moveVolume(job, helperPlacement(job), ports);
+    return step === true ? done() : wait(step);
+  }
+  const volume = await ports.compute.describeVolume(job.target!.rootVolumeId);
+  const onHelper = volume?.attachments.some((a) => a.instanceId === helperId && a.state === 'attached');
+  const helper = await ports.compute.describeInstance(helperId);
+  if (!helper) throw new PermanentError('HELPER_LOST', `helper ${helperId} disappeared`);
+  if (!onHelper) {
+    if (helper.state === 'running' || helper.state === 'pending') {
+      await ports.compute.stopInstance(helperId, { force: false });
+      return wait('helper to stop (Marketplace volume attaches only to a stopped instance)');
+    }
+    if (helper.state !== 'stopped') return wait(`helper to stop (now ${helper.state})`);
+    const step = await moveVolume(job, helperPlacement(job), ports);
+    return step === true ? wait('helper to start with the volume attached', undefined, 1) : wait(step);
+  }
+  if (helper.state === 'stopped') {
+    await ports.compute.startInstance(helperId);
+    return wait('helper to start with the volume attached');
+  }
+  if (helper.state !== 'running') return wait(`helper to be running (now ${helper.state})`);
+  const agent = await ports.rescue.agentStatus(helperId);
+  return agent === 'Online' ? done() : wait(`helper's SSM agent to come Online (now ${agent})`);
+}
+
+export async function detachFromHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const step = await moveVolume(job, undefined, ports);
+  return step === true ? done() : wait(step);
+}
+
+/** Back at the original device, with the original DeleteOnTermination (an attach resets it to false). */
+export async function reattachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const step = await moveVolume(job, targetPlacement(job), ports);
+  if (step !== true) return wait(step);
+  await restoreDeleteOnTermination(job, ports);
+  return done();
+}
+
+export async function restoreDeleteOnTermination(job: Job, ports: PhasePorts): Promise<void> {
+  const target = job.target!;
+  const instance = await ports.compute.describeInstance(job.instanceId);
+  const mapping = instance?.blockDevices.find((d) => d.volumeId === target.rootVolumeId);
+  if (mapping && mapping.deleteOnTermination !== target.rootDeleteOnTermination) {
+    await ports.compute.setDeleteOnTermination(job.instanceId, target.rootDeviceName, target.rootDeleteOnTermination);
+  }
+}
+

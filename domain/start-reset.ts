@@ -1,0 +1,91 @@
+/** The use cases behind the API: start a reset, read a job, list an instance's jobs. */
+import type { ServiceConfig } from './config';
+import { RefusedError } from './errors';
+import { isActive, type Job, type ResetRequest } from './job';
+import { startPhaseRecord } from './phase-runner';
+import type { Clock, Compute, IdGenerator, JobStore, Log, PhaseBus, RescueNetworks } from './ports';
+import { gatherPreflightFacts } from './preflight';
+import { assertAllowed, refusals } from './validation';
+
+export interface StartPorts {
+  store: JobStore;
+  bus: PhaseBus;
+  compute: Compute;
+  networks: RescueNetworks;
+  clock: Clock;
+  ids: IdGenerator;
+  log: Log;
+  config: ServiceConfig;
+}
+
+/**
+ * Start a reset: preflight (404 for an unknown instance, 422 with a reason code for a refused
+ * one), take the instance's lock (409 naming the active job), record the job, publish its first
+ * phase. Nothing in AWS is changed here.
+ */
+export async function startReset(request: ResetRequest, ports: StartPorts, requestedBy?: string): Promise<Job> {
+  const facts = await gatherPreflightFacts(request, ports);
+  if (!facts) throw new RefusedError('INSTANCE_NOT_FOUND', `instance ${request.instanceId} does not exist in ${ports.config.region}`, 404);
+  assertAllowed(refusals(request, facts, ports.config));
+
+  const now = ports.clock.now().toISOString();
+  const jobId = ports.ids.jobId();
+  await takeInstanceLock(request.instanceId, jobId, now, ports);
+  const job: Job = {
+    jobId,
+    instanceId: request.instanceId,
+    platform: facts.instance.platform,
+    status: 'RUNNING',
+    request,
+    requestedBy,
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+    current: [],
+    phases: {},
+    resources: {},
+    outputs: {},
+    undo: [],
+  };
+  startPhaseRecord(job, 'validate', now);
+  try {
+    await ports.store.put(job, undefined);
+  } catch (error) {
+    await ports.store.releaseLock(request.instanceId, jobId);
+    throw error;
+  }
+  // A crash here leaves a RUNNING job in `validate` with no message: the sweeper re-drives it.
+  await ports.bus.publish([{ jobId, phase: 'validate', attempt: 0 }]);
+  ports.log.info('reset started', { jobId, instanceId: request.instanceId, requestedBy });
+  return job;
+}
+
+/**
+ * One active job per instance. A lock whose job has finished (its release was lost) or whose job
+ * record never appeared (a crash between lock and job) is taken over, conditionally on its holder.
+ */
+async function takeInstanceLock(instanceId: string, jobId: string, now: string, ports: StartPorts): Promise<void> {
+  const lock = { instanceId, jobId, acquiredAt: now };
+  if (await ports.store.acquireLock(lock)) return;
+  const held = await ports.store.getLock(instanceId);
+  if (held) {
+    const holder = await ports.store.get(held.jobId);
+    const orphaned = !holder && Date.parse(now) - Date.parse(held.acquiredAt) > ports.config.orphanLockSeconds * 1000;
+    if (holder && isActive(holder)) {
+      throw new RefusedError('ACTIVE_JOB', `instance ${instanceId} already has an active reset job ${holder.jobId}`, 409, holder.jobId);
+    }
+    if (!holder && !orphaned) {
+      throw new RefusedError('ACTIVE_JOB', `instance ${instanceId} is being locked by job ${held.jobId}`, 409, held.jobId);
+    }
+  }
+  if (!(await ports.store.acquireLock(lock, held?.jobId))) {
+    const now2 = await ports.store.getLock(instanceId);
+    throw new RefusedError('ACTIVE_JOB', `instance ${instanceId} was just locked by job ${now2?.jobId ?? 'another request'}`, 409, now2?.jobId);
+  }
+}
+
+export async function getJob(jobId: string, store: JobStore): Promise<Job> {
+  const job = await store.get(jobId);
+  if (!job) throw new RefusedError('JOB_NOT_FOUND', `job ${jobId} does not exist`, 404);
+  return job;
+}

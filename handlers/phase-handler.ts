@@ -1,0 +1,38 @@
+/**
+ * The one shape of every phase's Lambda: an SQS batch, each record a `{ jobId, phase, attempt }`
+ * message, handed to the domain's phase runner. A record that throws is reported back as a batch
+ * item failure so SQS redelivers only it (ReportBatchItemFailures); a malformed record is logged
+ * and dropped, never retried forever.
+ */
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { isPhaseName, type PhaseName } from '../domain/job';
+import { runPhase, type PhasePorts } from '../domain/phase-runner';
+import { phaseSteps } from '../domain/phases';
+import type { PhaseMessage } from '../domain/ports';
+
+export function parsePhaseMessage(body: string): PhaseMessage | undefined {
+  try {
+    const value = JSON.parse(body) as Partial<PhaseMessage>;
+    if (typeof value.jobId !== 'string' || !isPhaseName(value.phase)) return undefined;
+    const attempt = Number.isInteger(value.attempt) && value.attempt! >= 0 ? value.attempt! : 0;
+    return { jobId: value.jobId, phase: value.phase, attempt };
+  } catch {
+    return undefined;
+  }
+}
+
+export function createPhaseHandler(phase: PhaseName, getPorts: () => PhasePorts) {
+  const processor = new BatchProcessor(EventType.SQS);
+  async function processRecord(record: SQSRecord): Promise<void> {
+    const ports = getPorts();
+    const message = parsePhaseMessage(record.body);
+    if (!message || message.phase !== phase) {
+      ports.log.error('malformed or misrouted phase message dropped', { queuePhase: phase, messageId: record.messageId });
+      return;
+    }
+    await runPhase(message, phaseSteps, ports);
+  }
+  return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
+}
