@@ -7,21 +7,10 @@
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { isPhaseName, type PhaseName } from '../domain/job';
+import type { PhaseName } from '../domain/job';
 import { runPhase, type PhasePorts } from '../domain/phase-runner';
 import { phaseSteps } from '../domain/phases';
-import type { PhaseMessage } from '../domain/ports';
-
-export function parsePhaseMessage(body: string): PhaseMessage | undefined {
-  try {
-    const value = JSON.parse(body) as Partial<PhaseMessage>;
-    if (typeof value.jobId !== 'string' || !isPhaseName(value.phase)) return undefined;
-    const attempt = Number.isInteger(value.attempt) && value.attempt! >= 0 ? value.attempt! : 0;
-    return { jobId: value.jobId, phase: value.phase, attempt };
-  } catch {
-    return undefined;
-  }
-}
+import { parsePhaseMessage } from '../infra/events';
 
 export function createPhaseHandler(phase: PhaseName, getPorts: () => PhasePorts) {
   const processor = new BatchProcessor(EventType.SQS);

@@ -1,0 +1,123 @@
+/**
+ * Translation of AWS SDK v3 exceptions into the domain's error hierarchy (`domain/errors`). Every
+ * adapter funnels what it catches through `translateAwsError`; nothing else decides retry policy.
+ */
+import { PermanentError, ResetAccessError, RetryableError } from '../../domain/errors';
+
+/**
+ * Error codes AWS services answer when a caller is throttled (EC2 `RequestLimitExceeded`, SSM and
+ * most others `ThrottlingException`, DynamoDB `ProvisionedThroughputExceededException`…). The list
+ * is the SDK's own (`THROTTLING_ERROR_CODES` in `@smithy/core` retry), so that we classify as the
+ * SDK's retry strategy does.
+ */
+export const THROTTLING_CODES: ReadonlySet<string> = new Set([
+  'BandwidthLimitExceeded',
+  'EC2ThrottledException',
+  'LimitExceededException',
+  'PriorRequestNotComplete',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'ThrottledException',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'TransactionInProgressException',
+]);
+
+/** Transport failures (Node error codes): the request may not have reached AWS, or its answer was lost. */
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** Timeouts the SDK raises by name (`TRANSIENT_ERROR_CODES` in `@smithy/core` retry). */
+const TIMEOUT_NAMES: ReadonlySet<string> = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+
+interface AwsErrorShape {
+  name?: unknown;
+  code?: unknown;
+  Code?: unknown;
+  message?: unknown;
+  $fault?: unknown;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+/** The AWS error code of an SDK exception (`name` in SDK v3; `Code`/`code` on some shapes). */
+export function awsErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const shape = error as AwsErrorShape;
+  for (const candidate of [shape.Code, shape.name, shape.code]) {
+    if (typeof candidate === 'string' && candidate !== '' && candidate !== 'Error') return candidate;
+  }
+  return undefined;
+}
+
+/** Whether `error` is an AWS (SDK) error, and, when codes are given, one of them. */
+export function isAwsError(error: unknown, ...codes: string[]): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const shape = error as AwsErrorShape;
+  const code = awsErrorCode(error);
+  if (codes.length > 0) return code !== undefined && codes.includes(code);
+  return shape.$metadata !== undefined || shape.$fault !== undefined;
+}
+
+function httpStatus(error: AwsErrorShape): number | undefined {
+  const status = error.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function isNetworkError(error: AwsErrorShape, code: string | undefined): boolean {
+  if (typeof error.code === 'string' && NETWORK_CODES.has(error.code)) return true;
+  if (code !== undefined && (NETWORK_CODES.has(code) || TIMEOUT_NAMES.has(code))) return true;
+  return typeof error.message === 'string' && /socket hang up/i.test(error.message);
+}
+
+/**
+ * Maps an SDK exception to `RetryableError` (throttling, 5xx, `$retryable`, network failures) or
+ * `PermanentError` (any other AWS client error), keeping the AWS code and the original as `cause`.
+ * Errors already in the domain hierarchy pass through; errors that are not AWS errors at all
+ * (programming errors) are returned as they are, so that they surface instead of being classified.
+ * `ConditionalCheckFailedException` is left to the caller, which knows what lost the race.
+ */
+export function translateAwsError(error: unknown, context?: string): Error {
+  if (error instanceof ResetAccessError) return error;
+  if (typeof error !== 'object' || error === null) {
+    return new RetryableError('UNKNOWN', withContext(String(error), context), { cause: error });
+  }
+  const shape = error as AwsErrorShape;
+  const code = awsErrorCode(error) ?? 'UNKNOWN';
+  const message = withContext(typeof shape.message === 'string' && shape.message !== '' ? shape.message : code, context);
+  const status = httpStatus(shape);
+
+  // `$retryable` is the service model's retryable trait (`{}` or `{ throttling: true }`).
+  if (THROTTLING_CODES.has(code) || (shape.$retryable !== undefined && shape.$retryable !== null && shape.$retryable !== false)) {
+    return new RetryableError(code, message, { cause: error });
+  }
+  if (isNetworkError(shape, code)) {
+    const networkCode = typeof shape.code === 'string' && NETWORK_CODES.has(shape.code) ? shape.code : code === 'UNKNOWN' ? 'NetworkingError' : code;
+    return new RetryableError(networkCode, message, { cause: error });
+  }
+  if ((status !== undefined && status >= 500) || shape.$fault === 'server') {
+    return new RetryableError(code, message, { cause: error });
+  }
+  if (status === 429) return new RetryableError(code, message, { cause: error });
+  if ((status !== undefined && status >= 400) || shape.$fault === 'client') {
+    return new PermanentError(code, message, { cause: error });
+  }
+  return error instanceof Error ? error : new RetryableError(code, message, { cause: error });
+}
+
+function withContext(message: string, context: string | undefined): string {
+  return context ? `${context}: ${message}` : message;
+}

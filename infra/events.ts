@@ -1,0 +1,40 @@
+/**
+ * The service's own events on its EventBridge bus. `serverless.yml`'s rules and the local bus
+ * match on these constants: change them here and there together.
+ */
+import { isPhaseName } from '../domain/job';
+import type { PhaseMessage } from '../domain/ports';
+
+/** `source` of every event the service puts on its bus. */
+export const EVENT_SOURCE = 'reset-access';
+
+/** `detail-type` of a phase event; `detail` is the phase message `{ jobId, phase, attempt }`. */
+export const PHASE_REQUESTED_DETAIL_TYPE = 'Reset Access Phase Requested';
+
+/** `detail-type` of the custom event that asks for a reset (the alarm handler's second trigger). */
+export const RESET_REQUESTED_DETAIL_TYPE = 'Reset Access Requested';
+
+/**
+ * The JSON of a phase message: the event `detail` and the SQS message body are the same text, so
+ * a rule that targets a phase queue with `InputPath: $.detail` delivers what the scheduler sends.
+ */
+export function phaseMessageJson(message: PhaseMessage): string {
+  return JSON.stringify({ jobId: message.jobId, phase: message.phase, attempt: message.attempt });
+}
+
+/** Reads a phase message back (an SQS body or an event `detail`); `undefined` if it is not one. */
+export function parsePhaseMessage(value: unknown): PhaseMessage | undefined {
+  let candidate = value;
+  if (typeof candidate === 'string') {
+    try {
+      candidate = JSON.parse(candidate);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof candidate !== 'object' || candidate === null) return undefined;
+  const { jobId, phase, attempt } = candidate as Record<string, unknown>;
+  if (typeof jobId !== 'string' || jobId === '' || !isPhaseName(phase)) return undefined;
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 0) return undefined;
+  return { jobId, phase, attempt };
+}

@@ -1,0 +1,39 @@
+import { parsePhaseMessage, phaseMessageJson } from '../../infra/events';
+
+describe('phase message JSON', () => {
+  it('writes exactly jobId, phase and attempt', () => {
+    // Prepare
+    const message = { jobId: 'job-1', phase: 'run-rescue' as const, attempt: 4, extra: 'dropped' };
+
+    // Act
+    const json = phaseMessageJson(message);
+
+    // Assess
+    expect(json).toBe('{"jobId":"job-1","phase":"run-rescue","attempt":4}');
+  });
+
+  it('reads a message from an SQS body or an event detail object', () => {
+    // Act
+    const fromBody = parsePhaseMessage('{"jobId":"job-1","phase":"cleanup","attempt":0}');
+    const fromDetail = parsePhaseMessage({ jobId: 'job-1', phase: 'cleanup', attempt: 0 });
+
+    // Assess
+    expect(fromBody).toEqual({ jobId: 'job-1', phase: 'cleanup', attempt: 0 });
+    expect(fromDetail).toEqual(fromBody);
+  });
+
+  it.each([
+    ['not JSON', '{oops'],
+    ['an unknown phase', '{"jobId":"job-1","phase":"reboot","attempt":0}'],
+    ['a missing job id', '{"phase":"cleanup","attempt":0}'],
+    ['a negative attempt', '{"jobId":"job-1","phase":"cleanup","attempt":-1}'],
+    ['a fractional attempt', '{"jobId":"job-1","phase":"cleanup","attempt":1.5}'],
+    ['null', 'null'],
+  ])('answers undefined for %s', (_, body) => {
+    // Act
+    const parsed = parsePhaseMessage(body);
+
+    // Assess
+    expect(parsed).toBeUndefined();
+  });
+});
