@@ -88,7 +88,12 @@ export interface HelperLaunch {
 
 /** EC2 as the domain uses it. */
 export interface Compute {
-  describeInstance(instanceId: string): Promise<InstanceFacts | undefined>;
+  /**
+   * The instance's facts. Without `preflight`, the facts only preflight judges (stop protection,
+   * shutdown behaviour, instance storage, Auto Scaling state) may be left at their defaults: they
+   * cost extra calls, and phases poll this while they wait.
+   */
+  describeInstance(instanceId: string, options?: { preflight?: boolean }): Promise<InstanceFacts | undefined>;
   describeVolume(volumeId: string): Promise<VolumeFacts | undefined>;
   describeImage(imageId: string): Promise<ImageFacts | undefined>;
   findImageByName(name: string): Promise<ImageFacts | undefined>;

@@ -7,7 +7,7 @@ export async function gatherPreflightFacts(
   request: ResetRequest,
   ports: { compute: Compute; networks: RescueNetworks },
 ): Promise<PreflightFacts | undefined> {
-  const instance = await ports.compute.describeInstance(request.instanceId);
+  const instance = await ports.compute.describeInstance(request.instanceId, { preflight: true });
   if (!instance) return undefined;
   const root = rootDevice(instance);
   const [rootVolume, namedSubnet, rescue] = await Promise.all([

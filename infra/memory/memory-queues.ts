@@ -47,6 +47,14 @@ export class VirtualQueue implements PhaseBus, PhaseScheduler {
     this.send({ via: 'later', message, delaySeconds: Math.max(0, delaySeconds) });
   }
 
+  /**
+   * A delivery whose handler failed: the message comes back after the visibility timeout. It
+   * bypasses the fault hook (the hook models the senders, not SQS itself).
+   */
+  redeliver(message: PhaseMessage, afterSeconds: number): void {
+    this.pending.push({ message: { ...message }, dueAt: this.clock.now() + afterSeconds * 1000, via: 'later', seq: this.seq++ });
+  }
+
   /** Removes and answers the messages due now, earliest first (in sending order on a tie). */
   takeDue(): DueMessage[] {
     const now = this.clock.now();

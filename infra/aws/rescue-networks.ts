@@ -1,0 +1,344 @@
+/**
+ * The service's rescue network: ONE VPC per region, shared by every job (accounts have 5 VPCs per
+ * region by default), with an internet gateway, one route table (default route to the gateway), a
+ * public subnet per AZ that a job has needed, and one security group without inbound rules.
+ *
+ * Nothing here takes a ClientToken except CreateRouteTable, so every part is tagged at creation and
+ * looked up by its tags before it is created; `ensure` looks at what exists and creates the next
+ * missing parts, so it is safe to repeat and, within the limits noted at each step, to run from two
+ * jobs at once.
+ */
+import {
+  AssociateRouteTableCommand,
+  AttachInternetGatewayCommand,
+  CreateInternetGatewayCommand,
+  CreateRouteCommand,
+  CreateRouteTableCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeInternetGatewaysCommand,
+  DescribeRouteTablesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  ModifySubnetAttributeCommand,
+  ReplaceRouteCommand,
+  type EC2Client,
+  type Filter,
+  type RouteTable,
+  type Subnet,
+  type Vpc,
+} from '@aws-sdk/client-ec2';
+import { PermanentError } from '../../domain/errors';
+import type { RescueNetwork } from '../../domain/job';
+import { serviceTags, TAG, type ResourceRole } from '../../domain/naming';
+import type { RescueNetworks } from '../../domain/ports';
+import { tagRecord, tagSpecifications } from './ec2-compute';
+import { isAwsError, translateAwsError } from './errors';
+
+/** Default CIDR of the rescue VPC: a /16 unlikely to collide with what customers peer. */
+export const DEFAULT_RESCUE_VPC_CIDR = '10.213.0.0/16';
+export const RESCUE_NAME = 'reset-access-rescue';
+const ANYWHERE = '0.0.0.0/0';
+/** First /24 handed to an AZ whose name has no letter index (Local Zones, Wavelength…). */
+const FIRST_UNLETTERED_INDEX = 26;
+
+/**
+ * Seam for the issue that guards the first creation: two first jobs in a region may both find no
+ * rescue VPC and both create one (CreateVpc has no token). Until that lock exists, every caller may
+ * create, and when two VPCs exist every caller picks the same one (the lowest id); the other is
+ * left, tagged, for the sweeper. The same issue adds leases so the sweeper never reclaims a network
+ * a job is using.
+ */
+export interface RescueVpcGuard {
+  /** Whether this caller may create the region's rescue VPC now (`false`: answer `not-yet`). */
+  mayCreateVpc(): Promise<boolean>;
+}
+
+export interface RescueNetworksOptions {
+  /** CIDR of the rescue VPC when it is created; subnets are /24s of whatever the VPC has. */
+  cidrBlock?: string;
+  guard?: RescueVpcGuard;
+}
+
+const alwaysMayCreate: RescueVpcGuard = { mayCreateVpc: async () => true };
+
+export class Ec2RescueNetworks implements RescueNetworks {
+  private readonly cidrBlock: string;
+  private readonly guard: RescueVpcGuard;
+
+  constructor(
+    private readonly ec2: EC2Client,
+    options: RescueNetworksOptions = {},
+  ) {
+    this.cidrBlock = options.cidrBlock ?? DEFAULT_RESCUE_VPC_CIDR;
+    this.guard = options.guard ?? alwaysMayCreate;
+  }
+
+  async vpcExists(): Promise<boolean> {
+    return (await this.findVpc()) !== undefined;
+  }
+
+  /**
+   * When the network is complete this costs four calls: DescribeVpcs, then DescribeRouteTables,
+   * DescribeSubnets and DescribeSecurityGroups together. The internet gateway is described only
+   * when the default route is missing or a blackhole: an `active` route through an `igw-` proves the
+   * gateway is attached to this VPC.
+   */
+  async ensure(availabilityZone: string): Promise<RescueNetwork | 'not-yet'> {
+    let vpc = await this.findVpc();
+    if (!vpc) {
+      if (!(await this.guard.mayCreateVpc())) return 'not-yet';
+      vpc = await this.createVpc();
+    }
+    // Subnets and gateways wait for an available VPC (it is `pending` for a few seconds).
+    if (vpc.State !== 'available') return 'not-yet';
+    const vpcId = vpc.VpcId!;
+    const [routeTables, subnets, securityGroups] = await Promise.all([
+      this.call('DescribeRouteTables', () =>
+        this.ec2.send(new DescribeRouteTablesCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-route-table')] })),
+      ),
+      this.call('DescribeSubnets', () => this.ec2.send(new DescribeSubnetsCommand({ Filters: [byVpc(vpcId)] }))),
+      this.call('DescribeSecurityGroups', () =>
+        this.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-security-group')] })),
+      ),
+    ]);
+
+    const routeTable = await this.ensureRouteTable(vpcId, routeTables.RouteTables ?? []);
+    if (routeTable === 'not-yet') return 'not-yet';
+    if ((await this.ensureDefaultRoute(vpcId, routeTable)) === 'not-yet') return 'not-yet';
+
+    const subnet = await this.ensureSubnet(vpc, availabilityZone, subnets.Subnets ?? []);
+    if (subnet === 'not-yet') return 'not-yet';
+    const subnetId = subnet.SubnetId!;
+    if ((await this.ensureAssociation(routeTable, subnetId)) === 'not-yet') return 'not-yet';
+    if (subnet.MapPublicIpOnLaunch !== true) {
+      // The helper reaches the public SSM endpoints through the gateway: it needs a public IPv4.
+      await this.call(`ModifySubnetAttribute ${subnetId}`, () =>
+        this.ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnetId, MapPublicIpOnLaunch: { Value: true } })),
+      );
+    }
+
+    const securityGroupId = await this.ensureSecurityGroup(vpcId, securityGroups.SecurityGroups?.map((g) => g.GroupId!).sort() ?? []);
+    if (securityGroupId === 'not-yet') return 'not-yet';
+    if (subnet.State !== 'available') return 'not-yet';
+    return { kind: 'rescue-vpc', vpcId, subnetId, securityGroupIds: [securityGroupId] };
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** The lowest id when a race made two: every caller converges on the same VPC. */
+  private async findVpc(): Promise<Vpc | undefined> {
+    const out = await this.call('DescribeVpcs', () => this.ec2.send(new DescribeVpcsCommand({ Filters: byRole('rescue-vpc') })));
+    return (out.Vpcs ?? []).filter((v) => v.VpcId).sort((a, b) => a.VpcId!.localeCompare(b.VpcId!))[0];
+  }
+
+  private async createVpc(): Promise<Vpc> {
+    const out = await this.call(`CreateVpc ${this.cidrBlock}`, () =>
+      this.ec2.send(new CreateVpcCommand({ CidrBlock: this.cidrBlock, TagSpecifications: tagSpecifications(['vpc'], tags('rescue-vpc')) })),
+    );
+    return out.Vpc!;
+  }
+
+  /** CreateRouteTable takes a ClientToken: one derived from the VPC makes concurrent creates one table. */
+  private async ensureRouteTable(vpcId: string, found: RouteTable[]): Promise<RouteTable | 'not-yet'> {
+    const existing = [...found].sort((a, b) => a.RouteTableId!.localeCompare(b.RouteTableId!))[0];
+    if (existing) return existing;
+    const out = await this.call(`CreateRouteTable ${vpcId}`, () =>
+      this.ec2.send(
+        new CreateRouteTableCommand({
+          VpcId: vpcId,
+          ClientToken: `reset-access-rtb-${vpcId}`,
+          TagSpecifications: tagSpecifications(['route-table'], tags('rescue-route-table')),
+        }),
+      ),
+    );
+    return out.RouteTable ?? 'not-yet';
+  }
+
+  private async ensureDefaultRoute(vpcId: string, routeTable: RouteTable): Promise<'done' | 'not-yet'> {
+    const route = routeTable.Routes?.find((r) => r.DestinationCidrBlock === ANYWHERE);
+    if (route?.State === 'active' && route.GatewayId?.startsWith('igw-')) return 'done';
+    const gatewayId = await this.ensureInternetGateway(vpcId);
+    if (gatewayId === 'not-yet') return 'not-yet';
+    const routeTableId = routeTable.RouteTableId!;
+    const input = { RouteTableId: routeTableId, DestinationCidrBlock: ANYWHERE, GatewayId: gatewayId };
+    try {
+      await this.ec2.send(route ? new ReplaceRouteCommand(input) : new CreateRouteCommand(input));
+    } catch (error) {
+      // Another caller added the route since we looked: look again next time.
+      if (isAwsError(error, 'RouteAlreadyExists')) return 'not-yet';
+      throw translateAwsError(error, `${route ? 'ReplaceRoute' : 'CreateRoute'} ${routeTableId} ${ANYWHERE} → ${gatewayId}`);
+    }
+    return 'done';
+  }
+
+  /**
+   * A VPC takes one internet gateway. Two callers may both create one (no ClientToken); the second
+   * attach fails (`InvalidParameterValue` "already has an internet gateway attached", or
+   * `Resource.AlreadyAssociated`), and the gateway that did attach is used. The spare one stays
+   * tagged and detached, and a later call attaches it only if the VPC has none.
+   */
+  private async ensureInternetGateway(vpcId: string): Promise<string | 'not-yet'> {
+    const out = await this.call('DescribeInternetGateways', () =>
+      this.ec2.send(new DescribeInternetGatewaysCommand({ Filters: byRole('rescue-igw') })),
+    );
+    const gateways = (out.InternetGateways ?? []).sort((a, b) => a.InternetGatewayId!.localeCompare(b.InternetGatewayId!));
+    const attached = gateways.find((g) => g.Attachments?.some((a) => a.VpcId === vpcId && isUsableAttachment(a.State)));
+    if (attached) return attached.InternetGatewayId!;
+    if (gateways.some((g) => g.Attachments?.some((a) => a.VpcId === vpcId))) return 'not-yet'; // attaching or detaching
+    const spare = gateways.find((g) => (g.Attachments ?? []).length === 0);
+    const gatewayId =
+      spare?.InternetGatewayId ??
+      (
+        await this.call('CreateInternetGateway', () =>
+          this.ec2.send(new CreateInternetGatewayCommand({ TagSpecifications: tagSpecifications(['internet-gateway'], tags('rescue-igw')) })),
+        )
+      ).InternetGateway!.InternetGatewayId!;
+    try {
+      await this.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: gatewayId, VpcId: vpcId }));
+      return gatewayId;
+    } catch (error) {
+      if (!isAwsError(error, 'InvalidParameterValue', 'Resource.AlreadyAssociated')) {
+        throw translateAwsError(error, `AttachInternetGateway ${gatewayId} to ${vpcId}`);
+      }
+      const winner = await this.call('DescribeInternetGateways', () =>
+        this.ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpcId] }] })),
+      );
+      const id = winner.InternetGateways?.[0]?.InternetGatewayId;
+      if (id) return id;
+      throw translateAwsError(error, `AttachInternetGateway ${gatewayId} to ${vpcId}`);
+    }
+  }
+
+  /**
+   * A /24 per AZ. Its block comes from the AZ's letter (`us-east-1c` → index 2), so two callers
+   * making the same AZ's subnet ask for the same block and the second gets
+   * `InvalidSubnet.Conflict` instead of a second subnet; it answers `not-yet` and the next call
+   * finds the first one. AZs without a letter index take the first free block from 26 on.
+   */
+  private async ensureSubnet(vpc: Vpc, availabilityZone: string, inVpc: Subnet[]): Promise<Subnet | 'not-yet'> {
+    const ours = inVpc
+      .filter((s) => s.AvailabilityZone === availabilityZone && isRole(tagRecord(s.Tags), 'rescue-subnet'))
+      .sort((a, b) => a.SubnetId!.localeCompare(b.SubnetId!))[0];
+    if (ours) return ours;
+    const vpcCidr = vpc.CidrBlock ?? this.cidrBlock;
+    const cidr = chooseSubnetCidr(vpcCidr, availabilityZone, new Set(inVpc.map((s) => s.CidrBlock!)));
+    if (!cidr) throw new PermanentError('RESCUE_VPC_FULL', `no free /24 left in the rescue VPC ${vpc.VpcId} (${vpcCidr}) for ${availabilityZone}`);
+    try {
+      const out = await this.ec2.send(
+        new CreateSubnetCommand({
+          VpcId: vpc.VpcId!,
+          AvailabilityZone: availabilityZone,
+          CidrBlock: cidr,
+          TagSpecifications: tagSpecifications(['subnet'], tags('rescue-subnet')),
+        }),
+      );
+      return out.Subnet ?? 'not-yet';
+    } catch (error) {
+      if (isAwsError(error, 'InvalidSubnet.Conflict')) return 'not-yet';
+      throw translateAwsError(error, `CreateSubnet ${cidr} in ${availabilityZone}`);
+    }
+  }
+
+  private async ensureAssociation(routeTable: RouteTable, subnetId: string): Promise<'done' | 'not-yet'> {
+    if (routeTable.Associations?.some((a) => a.SubnetId === subnetId && a.AssociationState?.State !== 'disassociated')) return 'done';
+    try {
+      await this.ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTable.RouteTableId!, SubnetId: subnetId }));
+      return 'done';
+    } catch (error) {
+      // Associated since we looked (a concurrent call): look again next time.
+      if (isAwsError(error, 'Resource.AlreadyAssociated')) return 'not-yet';
+      throw translateAwsError(error, `AssociateRouteTable ${routeTable.RouteTableId} ${subnetId}`);
+    }
+  }
+
+  /**
+   * No inbound rules; a new group's default egress (all traffic out) lets the SSM agent reach its
+   * endpoints. The group name is unique per VPC, so a concurrent second create gets
+   * `InvalidGroup.Duplicate`.
+   */
+  private async ensureSecurityGroup(vpcId: string, found: string[]): Promise<string | 'not-yet'> {
+    if (found[0]) return found[0];
+    try {
+      const out = await this.ec2.send(
+        new CreateSecurityGroupCommand({
+          VpcId: vpcId,
+          GroupName: RESCUE_NAME,
+          Description: 'reset-access rescue helpers: no inbound rules, default egress',
+          TagSpecifications: tagSpecifications(['security-group'], tags('rescue-security-group')),
+        }),
+      );
+      return out.GroupId ?? 'not-yet';
+    } catch (error) {
+      if (isAwsError(error, 'InvalidGroup.Duplicate')) return 'not-yet';
+      throw translateAwsError(error, `CreateSecurityGroup ${RESCUE_NAME} in ${vpcId}`);
+    }
+  }
+
+  private async call<T>(context: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw translateAwsError(error, context);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function tags(role: ResourceRole): Record<string, string> {
+  return { Name: RESCUE_NAME, ...serviceTags(role) };
+}
+
+function byRole(role: ResourceRole): Filter[] {
+  return [
+    { Name: `tag:${TAG.role}`, Values: [role] },
+    { Name: `tag:${TAG.managed}`, Values: ['true'] },
+  ];
+}
+
+function byVpc(vpcId: string): Filter {
+  return { Name: 'vpc-id', Values: [vpcId] };
+}
+
+function isRole(record: Record<string, string>, role: ResourceRole): boolean {
+  return record[TAG.role] === role && record[TAG.managed] === 'true';
+}
+
+/** `us-east-1a` → 0, `eu-west-3c` → 2; `undefined` for zone names without a final letter index. */
+export function azLetterIndex(availabilityZone: string): number | undefined {
+  const match = /^[a-z]{2}(?:-[a-z]+)+-\d+([a-z])$/.exec(availabilityZone);
+  return match ? match[1]!.charCodeAt(0) - 'a'.charCodeAt(0) : undefined;
+}
+
+/** The `index`-th /24 of `vpcCidr` (prefix ≤ 24), or `undefined` past its end. */
+export function nthSubnet24(vpcCidr: string, index: number): string | undefined {
+  const [address, prefixText] = vpcCidr.split('/');
+  const prefix = Number(prefixText);
+  const octets = (address ?? '').split('.').map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255) || !(prefix >= 8 && prefix <= 24)) return undefined;
+  if (index < 0 || index >= 2 ** (24 - prefix)) return undefined;
+  const network = octets.reduce((n, o) => n * 256 + o, 0) - (octets.reduce((n, o) => n * 256 + o, 0) % 2 ** (32 - prefix));
+  const start = network + index * 256;
+  return `${[24, 16, 8, 0].map((shift) => Math.floor(start / 2 ** shift) % 256).join('.')}/24`;
+}
+
+export function chooseSubnetCidr(vpcCidr: string, availabilityZone: string, used: ReadonlySet<string>): string | undefined {
+  const preferred = azLetterIndex(availabilityZone);
+  if (preferred !== undefined) {
+    const cidr = nthSubnet24(vpcCidr, preferred);
+    if (cidr && !used.has(cidr)) return cidr;
+  }
+  for (let index = FIRST_UNLETTERED_INDEX; ; index++) {
+    const cidr = nthSubnet24(vpcCidr, index);
+    if (!cidr) return undefined;
+    if (!used.has(cidr)) return cidr;
+  }
+}
+
+/** EC2 reports an internet gateway's attachment as `available` (the SDK's enum says `attached`). */
+function isUsableAttachment(state: string | undefined): boolean {
+  return state === 'available' || state === 'attached';
+}

@@ -1,0 +1,174 @@
+/**
+ * `RescueRunner` over SSM Run Command: whether the helper's agent is Online, sending the rescue
+ * script, finding it again, and reading its result. The private key never passes through here: the
+ * script makes it on the helper and puts it to Parameter Store itself; only the summary line
+ * (public key, fingerprint, users) comes back.
+ */
+import {
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  ListCommandsCommand,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { ServiceConfig } from '../../domain/config';
+import { PermanentError } from '../../domain/errors';
+import { rescueCommandComment } from '../../domain/naming';
+import type { AgentStatus, CommandStatus, RescueParams, RescueResult, RescueRunner, RescueSummary } from '../../domain/ports';
+import { buildLinuxRescueCommands, parseRescueSummary } from '../scripts/linux-rescue';
+import { isAwsError, translateAwsError } from './errors';
+
+export interface SsmRescueRunnerSettings extends Pick<ServiceConfig, 'region' | 'rescueTimeoutSeconds'> {
+  /**
+   * How long SSM may take to deliver the command before it gives up (`TimeoutSeconds`, 30 s at
+   * least). The agent is Online when the command is sent, so delivery is quick; the default keeps a
+   * command that cannot be delivered from using the phase's whole deadline.
+   */
+  deliveryTimeoutSeconds?: number;
+}
+
+const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 120;
+/** SSM's own floor for `TimeoutSeconds`. */
+const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
+/** How much of stderr's last line a result carries. */
+const DETAIL_MAX_CHARS = 300;
+/** A helper runs one or two commands in its life; more pages than this means something else is wrong. */
+const MAX_LIST_PAGES = 10;
+
+const COMMAND_STATUSES: ReadonlySet<string> = new Set<CommandStatus>([
+  'Pending',
+  'InProgress',
+  'Delayed',
+  'Success',
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'Cancelling',
+]);
+
+export class SsmRescueRunner implements RescueRunner {
+  private readonly deliveryTimeoutSeconds: number;
+
+  constructor(
+    private readonly ssm: SSMClient,
+    private readonly settings: SsmRescueRunnerSettings,
+  ) {
+    this.deliveryTimeoutSeconds = Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, settings.deliveryTimeoutSeconds ?? DEFAULT_DELIVERY_TIMEOUT_SECONDS);
+  }
+
+  /** The agent's PingStatus; `absent` while the instance has not registered with SSM yet. */
+  async agentStatus(instanceId: string): Promise<AgentStatus> {
+    const out = await this.call(`DescribeInstanceInformation ${instanceId}`, () =>
+      this.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] })),
+    );
+    const status = out.InstanceInformationList?.find((i) => i.InstanceId === instanceId)?.PingStatus;
+    return status === 'Online' || status === 'ConnectionLost' || status === 'Inactive' ? status : 'absent';
+  }
+
+  /**
+   * SendCommand takes no idempotency token; the comment names the job so that `find` sees a command
+   * already sent. Windows has no rescue script yet: refused before anything is sent.
+   */
+  async start(params: RescueParams): Promise<string> {
+    if (params.platform !== 'linux') {
+      throw new PermanentError('PLATFORM_NOT_SUPPORTED', `the ${params.platform} rescue script does not exist yet`);
+    }
+    let commands: string[];
+    try {
+      commands = buildLinuxRescueCommands({
+        jobId: params.jobId,
+        targetInstanceId: params.targetInstanceId,
+        volumeId: params.volumeId,
+        parameterName: params.parameterName,
+        keyType: params.keyType,
+        region: this.settings.region,
+      });
+    } catch (error) {
+      // Inputs the script refuses will not get better on a retry.
+      throw new PermanentError('RESCUE_INVALID_INPUT', error instanceof Error ? error.message : String(error), { cause: error });
+    }
+    const out = await this.call(`SendCommand AWS-RunShellScript to ${params.helperInstanceId}`, () =>
+      this.ssm.send(
+        new SendCommandCommand({
+          DocumentName: 'AWS-RunShellScript',
+          InstanceIds: [params.helperInstanceId],
+          Comment: rescueCommandComment(params.jobId),
+          TimeoutSeconds: this.deliveryTimeoutSeconds,
+          Parameters: { commands, executionTimeout: [String(this.settings.rescueTimeoutSeconds)] },
+        }),
+      ),
+    );
+    const commandId = out.Command?.CommandId;
+    if (!commandId) throw new PermanentError('SEND_COMMAND_EMPTY', `SendCommand to ${params.helperInstanceId} answered no command id`);
+    return commandId;
+  }
+
+  /** The newest command sent to the helper with this job's comment (ListCommands lists newest first). */
+  async find(params: RescueParams): Promise<string | undefined> {
+    const comment = rescueCommandComment(params.jobId);
+    let nextToken: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const out = await this.call(`ListCommands ${params.helperInstanceId}`, () =>
+        this.ssm.send(new ListCommandsCommand({ InstanceId: params.helperInstanceId, MaxResults: 50, NextToken: nextToken })),
+      );
+      const match = out.Commands?.find((c) => c.Comment === comment && c.CommandId);
+      if (match) return match.CommandId;
+      nextToken = out.NextToken || undefined;
+      if (!nextToken) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * `undefined` while SSM does not know the invocation (`InvocationDoesNotExist` can follow a
+   * SendCommand for a moment, REFERENCE.md). A summary that cannot be read (the script was killed,
+   * or stdout passed the 24,000 characters GetCommandInvocation returns) is left out; the status
+   * and the last stderr line still explain the failure.
+   */
+  async result(commandId: string, instanceId: string): Promise<RescueResult | undefined> {
+    let out;
+    try {
+      out = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+    } catch (error) {
+      if (isAwsError(error, 'InvocationDoesNotExist')) return undefined;
+      throw translateAwsError(error, `GetCommandInvocation ${commandId} on ${instanceId}`);
+    }
+    // A status SSM may add later is read as still running: the phase deadline bounds the wait.
+    const status = (out.Status && COMMAND_STATUSES.has(out.Status) ? out.Status : 'InProgress') as CommandStatus;
+    const summary = readSummary(out.StandardOutputContent);
+    const detail = lastLine(out.StandardErrorContent);
+    return { status, ...(summary ? { summary } : {}), ...(detail ? { detail } : {}) };
+  }
+
+  private async call<T>(context: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw translateAwsError(error, context);
+    }
+  }
+}
+
+function readSummary(stdout: string | undefined): RescueSummary | undefined {
+  if (!stdout) return undefined;
+  try {
+    return { ...parseRescueSummary(stdout) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The last non-empty stderr line, at most 300 characters. The script never writes key material to
+ * stderr; should a line ever look like a private key anyway, it is not passed on.
+ */
+function lastLine(stderr: string | undefined): string | undefined {
+  const line = (stderr ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .pop();
+  if (!line) return undefined;
+  if (/PRIVATE KEY/.test(line)) return '[stderr line withheld: it looked like key material]';
+  return line.length > DETAIL_MAX_CHARS ? `${line.slice(0, DETAIL_MAX_CHARS - 1)}…` : line;
+}
