@@ -1,0 +1,39 @@
+/**
+ * Regenerates `linux-rescue.generated.ts` from `linux-rescue.sh`, so that bundles carry the script.
+ * Run: `node --import tsx infra/scripts/generate.ts` (add `--check` to only report a stale copy).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+const SCRIPTS = [{ source: 'linux-rescue.sh', target: 'linux-rescue.generated.ts', name: 'LINUX_RESCUE_SCRIPT_SOURCE' }];
+
+/** The TypeScript module text for one script. */
+export function generatedModule(source: string, sourceName: string, constName: string): string {
+  return [
+    `// Generated from ${sourceName} by infra/scripts/generate.ts. Do not edit: edit ${sourceName} and regenerate.`,
+    `export const ${constName}: string = ${JSON.stringify(source)};`,
+    '',
+  ].join('\n');
+}
+
+function main(): void {
+  const dir = __dirname;
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const { source, target, name } of SCRIPTS) {
+    const text = generatedModule(fs.readFileSync(path.join(dir, source), 'utf8'), source, name);
+    const targetPath = path.join(dir, target);
+    const current = fs.existsSync(targetPath) ? fs.readFileSync(targetPath, 'utf8') : '';
+    if (current === text) continue;
+    stale++;
+    if (check) {
+      process.stderr.write(`${target} is out of date: run node --import tsx infra/scripts/generate.ts\n`);
+    } else {
+      fs.writeFileSync(targetPath, text);
+      process.stdout.write(`wrote ${path.relative(process.cwd(), targetPath)}\n`);
+    }
+  }
+  if (check && stale > 0) process.exitCode = 1;
+}
+
+if (require.main === module) main();
