@@ -1,0 +1,492 @@
+/**
+ * `serverless package` must work with no network and no AWS credentials (DESIGN.md), and the
+ * template it generates must hold what the design promises: a function, queue, DLQ, rule and
+ * role per phase, the job table as the store defines it, the IAM-authorised HTTP API, least
+ * privilege with destructive EC2 actions limited to the service's tagged resources.
+ *
+ * Serverless 3.40 reaches the network only for telemetry (sent on errors, deploys and at random
+ * on 5 % of runs) and the notifications that ride on its answers: `SLS_TELEMETRY_DISABLED` and
+ * `SLS_NOTIFICATIONS_MODE=off` turn both off. Auto-update exists only for the standalone binary and
+ * the dashboard plugin only with an `org`. Packaging itself needs no credentials as long as
+ * serverless.yml resolves nothing from AWS (no `${aws:accountId}`, `${ssm:…}`). The run below has a
+ * clean environment (no AWS_* variables, an empty HOME, no AWS config files) and a preloaded spy that
+ * records every outbound connection and DNS lookup of any Node process it starts: the test fails on
+ * any.
+ *
+ * It packages a copy of the service in a temporary directory: handler files that exist are copied,
+ * missing ones (while the handlers are being written) get a placeholder, reported on the console.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { PHASES, type PhaseName } from '../../domain/job';
+import { jobTableDefinition } from '../../infra/aws/dynamodb-job-store';
+import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE } from '../../infra/events';
+
+const ROOT = resolve(__dirname, '../..');
+const SERVICE = 'ec2-reset-access';
+const STAGE = 'test';
+const ONE_MB = 1024 * 1024;
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+interface PolicyDocument {
+  Statement: Statement[];
+}
+type Ref = { Ref: string };
+type GetAtt = { 'Fn::GetAtt': [string, string] };
+
+// ---------------------------------------------------------------------------------------------
+// Packaging
+
+/** Every Lambda handler serverless.yml names: the API and one per phase. */
+const HANDLER_FILES = ['handlers/api.ts', ...PHASES.map((phase) => `handlers/phases/${phase}.ts`)];
+
+/** Top-level entries of the repository that the copy must not share. */
+const NOT_LINKED = new Set(['.git', '.serverless', '.esbuild', '.local', 'coverage', 'handlers', 'serverless.yml']);
+
+/** Records outbound connections and DNS lookups of every Node process it is preloaded into. */
+const NETWORK_SPY = `
+const fs = require('fs');
+const net = require('net');
+const dns = require('dns');
+const logFile = process.env.NETWORK_SPY_LOG;
+const record = (what) => fs.appendFileSync(logFile, JSON.stringify({ pid: process.pid, ...what }) + '\\n');
+const connect = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function (...args) {
+  const options = args[0] && typeof args[0] === 'object' && !Array.isArray(args[0]) ? args[0] : Array.isArray(args[0]) ? args[0][0] : { port: args[0], host: args[1] };
+  if (!options.path) record({ connect: String(options.host || 'localhost') + ':' + String(options.port) });
+  return connect.apply(this, args);
+};
+for (const target of [dns, dns.promises]) {
+  const lookup = target.lookup;
+  target.lookup = function (host, ...rest) {
+    record({ lookup: host });
+    return lookup.call(this, host, ...rest);
+  };
+}
+`;
+
+interface PackageRun {
+  dir: string;
+  outDir: string;
+  output: string;
+  exitCode: number | null;
+  networkAttempts: Array<Record<string, unknown>>;
+  placeholders: string[];
+}
+
+function stageService(): { dir: string; placeholders: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'sls-package-'));
+  for (const entry of readdirSync(ROOT)) {
+    if (!NOT_LINKED.has(entry)) symlinkSync(join(ROOT, entry), join(dir, entry));
+  }
+  copyFileSync(join(ROOT, 'serverless.yml'), join(dir, 'serverless.yml'));
+  // The real handlers (copied, so that their relative imports resolve through the linked dirs).
+  const copyTree = (from: string) => {
+    if (!existsSync(from)) return;
+    for (const entry of readdirSync(from)) {
+      const source = join(from, entry);
+      const target = join(dir, relative(ROOT, source));
+      if (statSync(source).isDirectory()) copyTree(source);
+      else {
+        mkdirSync(dirname(target), { recursive: true });
+        copyFileSync(source, target);
+      }
+    }
+  };
+  copyTree(join(ROOT, 'handlers'));
+  const placeholders = HANDLER_FILES.filter((file) => !existsSync(join(ROOT, file)));
+  for (const file of placeholders) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    writeFileSync(join(dir, file), 'export const handler = async () => ({ batchItemFailures: [] });\n');
+  }
+  return { dir, placeholders };
+}
+
+async function packageService(): Promise<PackageRun> {
+  const { dir, placeholders } = stageService();
+  const outDir = join(dir, 'out');
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  const spy = join(dir, 'network-spy.cjs');
+  const spyLog = join(dir, 'network.log');
+  writeFileSync(spy, NETWORK_SPY);
+  writeFileSync(spyLog, '');
+  // A clean environment: no AWS credentials, profile or config, nothing inherited from jest.
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    TMPDIR: dir,
+    AWS_CONFIG_FILE: join(home, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
+    AWS_REGION: 'us-east-1',
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    NODE_OPTIONS: `--require ${spy}`,
+    NETWORK_SPY_LOG: spyLog,
+  };
+  const cli = require.resolve('serverless/bin/serverless.js', { paths: [ROOT] });
+  const child = spawn(process.execPath, [cli, 'package', '--stage', STAGE, '--region', 'us-east-1', '--package', outDir], { cwd: dir, env });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exitCode = await new Promise<number | null>((done) => child.once('close', done));
+  const networkAttempts = readFileSync(spyLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { dir, outDir, output, exitCode, networkAttempts, placeholders };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Template helpers
+
+const pascal = (phase: string) =>
+  phase
+    .split('-')
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+
+const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+describe('serverless package (offline, no credentials)', () => {
+  let run: PackageRun;
+  let resources: Record<string, Resource>;
+
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const functionNamed = (name: string) => ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `${SERVICE}-${STAGE}-${name}`);
+  const getAttTarget = (value: unknown) => (value as GetAtt)['Fn::GetAtt'][0];
+
+  beforeAll(async () => {
+    run = await packageService();
+    if (run.placeholders.length > 0) console.warn(`serverless package used placeholders for missing handlers: ${run.placeholders.join(', ')}`);
+    const template = join(run.outDir, 'cloudformation-template-update-stack.json');
+    resources = existsSync(template) ? (JSON.parse(readFileSync(template, 'utf8')) as { Resources: Record<string, Resource> }).Resources : {};
+  }, 240_000);
+
+  afterAll(() => {
+    if (run) rmSync(run.dir, { recursive: true, force: true });
+  });
+
+  it('succeeds without reaching the network', () => {
+    // Assess
+    expect({ exitCode: run.exitCode, output: run.exitCode === 0 ? '' : run.output }).toEqual({ exitCode: 0, output: '' });
+    expect(run.networkAttempts).toEqual([]);
+  });
+
+  it('warns about nothing but the nodejs22.x runtime its schema predates', () => {
+    // Prepare
+    const invalidAt = [...run.output.matchAll(/^\s*at '([^']+)':/gm)].map((m) => m[1]);
+    // Assess
+    expect(invalidAt.filter((path) => path !== 'provider.runtime')).toEqual([]);
+    expect(run.output).not.toMatch(/deprecation/i);
+  });
+
+  describe.each(PHASES)('phase %s', (phase: PhaseName) => {
+    const P = pascal(phase);
+
+    it('has its function, on its own queue with partial batch failures', () => {
+      // Prepare
+      const [fnId, fn] = functionNamed(phase) ?? [];
+      // Act
+      const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => (m.Properties.FunctionName as GetAtt)['Fn::GetAtt']?.[0] === fnId);
+      // Assess
+      expect(fn?.Properties).toEqual(
+        expect.objectContaining({
+          Handler: `handlers/phases/${phase}.handler`,
+          Runtime: 'nodejs22.x',
+          Timeout: 60,
+        }),
+      );
+      const env = (fn!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env.PHASE_QUEUE_URL).toEqual({ Ref: `${P}Queue` });
+      expect(mappings).toHaveLength(1);
+      expect(mappings[0]![1].Properties).toEqual(
+        expect.objectContaining({
+          EventSourceArn: { 'Fn::GetAtt': [`${P}Queue`, 'Arn'] },
+          BatchSize: 10,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+        }),
+      );
+    });
+
+    it('has its queue, visible again only after 6 × the function timeout, with a DLQ', () => {
+      // Prepare
+      const queue = resources[`${P}Queue`]!;
+      const timeout = functionNamed(phase)![1].Properties.Timeout as number;
+      // Act
+      const redrive = queue.Properties.RedrivePolicy as { deadLetterTargetArn: GetAtt; maxReceiveCount: number };
+      const dlq = resources[getAttTarget(redrive.deadLetterTargetArn)]!;
+      // Assess
+      expect(queue.Type).toBe('AWS::SQS::Queue');
+      expect(queue.Properties.QueueName).toBe(`${SERVICE}-${STAGE}-${phase}`);
+      expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+      expect(redrive.maxReceiveCount).toBe(5);
+      expect(dlq.Type).toBe('AWS::SQS::Queue');
+      expect(dlq.Properties).toEqual(expect.objectContaining({ QueueName: `${SERVICE}-${STAGE}-${phase}-dlq`, MessageRetentionPeriod: 14 * 24 * 3600 }));
+    });
+
+    it('has its rule on the service bus, sending the bare detail to its queue', () => {
+      // Prepare
+      const rules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.EventPattern as { detail?: { phase?: string[] } }).detail?.phase?.includes(phase));
+      // Act
+      const [, rule] = rules[0] ?? [];
+      const targets = rule?.Properties.Targets as Array<Record<string, unknown>>;
+      // Assess
+      expect(rules).toHaveLength(1);
+      expect(rule!.Properties.EventBusName).toEqual({ Ref: 'EventBus' });
+      expect(rule!.Properties.EventPattern).toEqual({ source: [EVENT_SOURCE], 'detail-type': [PHASE_REQUESTED_DETAIL_TYPE], detail: { phase: [phase] } });
+      expect(targets).toHaveLength(1);
+      expect(targets[0]).toEqual(
+        expect.objectContaining({
+          Arn: { 'Fn::GetAtt': [`${P}Queue`, 'Arn'] },
+          InputPath: '$.detail',
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } },
+          RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: expect.any(Number) }),
+        }),
+      );
+    });
+
+    it('lets only its rule send to its queue, and alarms on its DLQ', () => {
+      // Prepare
+      const [ruleId] = ofType('AWS::Events::Rule').find(([, r]) => (r.Properties.EventPattern as { detail: { phase: string[] } }).detail.phase[0] === phase)!;
+      // Act
+      const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) => asList(p.Properties.Queues as Ref[]).some((q) => q.Ref === `${P}Queue`));
+      const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => asList(a.Properties.Dimensions as Array<{ Value: GetAtt }>).some((d) => getAttTarget(d.Value) === `${P}DeadLetterQueue`));
+      // Assess
+      expect(policies).toHaveLength(1);
+      expect((policies[0]![1].Properties.PolicyDocument as PolicyDocument).Statement).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+        }),
+      ]);
+      expect(alarms.map(([, a]) => a.Properties)).toEqual([
+        expect.objectContaining({ MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
+      ]);
+    });
+  });
+
+  it('alarms on every dead-letter queue', () => {
+    // Prepare
+    const deadLetterIds = new Set(
+      ofType('AWS::SQS::Queue').flatMap(([, q]) => [
+        ...(q.Properties.RedrivePolicy ? [getAttTarget((q.Properties.RedrivePolicy as { deadLetterTargetArn: unknown }).deadLetterTargetArn)] : []),
+      ]),
+    );
+    for (const [, rule] of ofType('AWS::Events::Rule')) {
+      for (const target of rule.Properties.Targets as Array<{ DeadLetterConfig?: { Arn: unknown } }>) {
+        if (target.DeadLetterConfig) deadLetterIds.add(getAttTarget(target.DeadLetterConfig.Arn));
+      }
+    }
+    // Act
+    const alarmed = new Set(ofType('AWS::CloudWatch::Alarm').flatMap(([, a]) => asList(a.Properties.Dimensions as Array<{ Value: unknown }>).map((d) => getAttTarget(d.Value))));
+    // Assess
+    expect(deadLetterIds.size).toBe(PHASES.length + 1);
+    expect([...deadLetterIds].filter((id) => !alarmed.has(id))).toEqual([]);
+  });
+
+  it('defines the job table exactly as the job store does', () => {
+    // Prepare
+    const tables = ofType('AWS::DynamoDB::Table');
+    const table = tables[0]![1].Properties;
+    const expected = jobTableDefinition(`${SERVICE}-${STAGE}-jobs`);
+    const byName = <T extends { AttributeName?: string; IndexName?: string }>(items: T[] | undefined) =>
+      [...(items ?? [])].sort((a, b) => String(a.AttributeName ?? a.IndexName).localeCompare(String(b.AttributeName ?? b.IndexName)));
+    // Act
+    const actual = {
+      TableName: table.TableName,
+      BillingMode: table.BillingMode,
+      KeySchema: table.KeySchema,
+      AttributeDefinitions: byName(table.AttributeDefinitions as Array<{ AttributeName: string }>),
+      GlobalSecondaryIndexes: byName(table.GlobalSecondaryIndexes as Array<{ IndexName: string }>),
+    };
+    // Assess
+    expect(tables).toHaveLength(1);
+    expect(actual).toEqual({
+      TableName: expected.TableName,
+      BillingMode: expected.BillingMode,
+      KeySchema: expected.KeySchema,
+      AttributeDefinitions: byName(expected.AttributeDefinitions),
+      GlobalSecondaryIndexes: byName(expected.GlobalSecondaryIndexes),
+    });
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+  });
+
+  it('gives every function the service settings, naming resources the template defines', () => {
+    // Prepare
+    const functions = ofType('AWS::Lambda::Function');
+    const table = ofType('AWS::DynamoDB::Table')[0]![1].Properties.TableName;
+    const bus = ofType('AWS::Events::EventBus')[0]![1].Properties.Name;
+    const profile = ofType('AWS::IAM::InstanceProfile')[0]![1].Properties.InstanceProfileName;
+    // Act
+    const settings = functions.map(([, f]) => {
+      const env = (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      return { TABLE_NAME: env.TABLE_NAME, EVENT_BUS_NAME: env.EVENT_BUS_NAME, HELPER_INSTANCE_PROFILE: env.HELPER_INSTANCE_PROFILE, reuse: env.AWS_NODEJS_CONNECTION_REUSE_ENABLED };
+    });
+    // Assess
+    expect(functions.length).toBeGreaterThanOrEqual(PHASES.length + 1);
+    expect(bus).toBe(`${SERVICE}-${STAGE}`);
+    expect(profile).toMatch(/^reset-access-helper-/);
+    for (const setting of settings) expect(setting).toEqual({ TABLE_NAME: table, EVENT_BUS_NAME: bus, HELPER_INSTANCE_PROFILE: profile, reuse: '1' });
+  });
+
+  it('serves the API over HTTP with IAM authorisation on every route', () => {
+    // Prepare
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    const [apiId] = functionNamed('api')!;
+    // Act
+    const integrations = ofType('AWS::ApiGatewayV2::Integration').map(([, i]) => JSON.stringify(i.Properties.IntegrationUri));
+    // Assess
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['GET /resets', 'GET /resets/{jobId}', 'POST /resets', 'POST /resets/{jobId}/cancel']);
+    expect(routes.map((r) => r.AuthorizationType)).toEqual(routes.map(() => 'AWS_IAM'));
+    expect(integrations).toEqual([expect.stringContaining(apiId!)]);
+  });
+
+  it('gives every function a role of its own', () => {
+    // Prepare
+    const functions = ofType('AWS::Lambda::Function');
+    // Act
+    const roles = functions.map(([, f]) => getAttTarget(f.Properties.Role));
+    // Assess
+    expect(new Set(roles).size).toBe(functions.length);
+    for (const role of roles) expect(resources[role]?.Type).toBe('AWS::IAM::Role');
+    expect(resources.IamRoleLambdaExecution).toBeUndefined();
+  });
+
+  describe('IAM', () => {
+    /** Every Allow statement a role has, inline or through a managed policy of the template. */
+    const statementsOf = (roleId: string): Statement[] => {
+      const role = resources[roleId]!.Properties;
+      const inline = asList(role.Policies as Array<{ PolicyDocument: PolicyDocument }>).flatMap((p) => p.PolicyDocument.Statement);
+      const managed = asList(role.ManagedPolicyArns as unknown[])
+        .filter((arn): arn is Ref => typeof arn === 'object' && arn !== null && 'Ref' in arn)
+        .flatMap((arn) => (resources[arn.Ref]!.Properties.PolicyDocument as PolicyDocument).Statement);
+      return [...inline, ...managed].filter((s) => s.Effect === 'Allow');
+    };
+    const lambdaRoles = () =>
+      ofType('AWS::IAM::Role')
+        .filter(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('lambda.amazonaws.com'))
+        .map(([id]) => id);
+    const allStatements = () => ofType('AWS::IAM::Role').flatMap(([id]) => statementsOf(id).map((statement) => ({ role: id, statement })));
+    const managedTagCondition = (s: Statement) =>
+      s.Condition?.StringEquals?.['aws:ResourceTag/reset-access:managed'] ?? s.Condition?.StringEquals?.['ec2:ResourceTag/reset-access:managed'];
+
+    it('grants no wildcard action', () => {
+      // Act
+      const wildcards = allStatements().filter(({ statement }) => asList(statement.Action).some((action) => action === '*' || action.endsWith(':*')));
+      // Assess
+      expect(wildcards).toEqual([]);
+    });
+
+    it('limits every destructive EC2 action to resources tagged reset-access:managed=true', () => {
+      // Prepare
+      const destructive = /^ec2:(Terminate|Delete|Detach(InternetGateway|NetworkInterface)|Disassociate|Revoke)/;
+      // Act
+      const statements = allStatements().filter(({ statement }) => asList(statement.Action).some((action) => destructive.test(action)));
+      const unguarded = statements.filter(({ statement }) => managedTagCondition(statement) !== 'true' || statement.Resource === '*');
+      // Assess
+      expect(statements.length).toBeGreaterThan(0);
+      expect(unguarded).toEqual([]);
+    });
+
+    it('creates helpers, images and rescue VPCs only tagged, and tags only at creation', () => {
+      // Prepare: the creating action and the type of what it creates.
+      const creates: Record<string, string> = {
+        'ec2:RunInstances': 'instance',
+        'ec2:CreateImage': 'image',
+        'ec2:CreateVpc': 'vpc',
+        'ec2:CreateInternetGateway': 'internet-gateway',
+      };
+      // Act
+      const untaggedCreates = allStatements().filter(
+        ({ statement }) =>
+          asList(statement.Action).some((action) => creates[action] && JSON.stringify(statement.Resource).includes(`:${creates[action]}/`)) &&
+          statement.Condition?.StringEquals?.['aws:RequestTag/reset-access:managed'] !== 'true',
+      );
+      const creating = allStatements().filter(({ statement }) => asList(statement.Action).some((action) => creates[action]));
+      const freeTagging = allStatements().filter(({ statement }) => asList(statement.Action).includes('ec2:CreateTags') && !statement.Condition?.StringEquals?.['ec2:CreateAction']);
+      // Assess
+      expect(creating.length).toBeGreaterThan(0);
+      expect(untaggedCreates).toEqual([]);
+      expect(freeTagging).toEqual([]);
+    });
+
+    it('passes only the helper role, only to EC2', () => {
+      // Act
+      const passRole = allStatements().filter(({ statement }) => asList(statement.Action).includes('iam:PassRole'));
+      // Assess
+      expect(passRole.length).toBeGreaterThan(0);
+      for (const { statement } of passRole) {
+        expect(asList(statement.Resource)).toEqual([{ 'Fn::GetAtt': ['HelperRole', 'Arn'] }]);
+        expect(statement.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } });
+      }
+    });
+
+    it('uses customer KMS keys only through EC2, and grants only for AWS resources', () => {
+      // Act
+      const kms = allStatements().filter(({ role, statement }) => role !== 'HelperRole' && asList(statement.Action).some((a) => a.startsWith('kms:')));
+      // Assess
+      expect(kms.length).toBeGreaterThan(0);
+      for (const { statement } of kms) {
+        expect(statement.Condition?.StringEquals?.['kms:ViaService']).toEqual({ 'Fn::Sub': 'ec2.${AWS::Region}.amazonaws.com' });
+        if (asList(statement.Action).includes('kms:CreateGrant')) expect(statement.Condition?.Bool).toEqual({ 'kms:GrantIsForAWSResource': 'true' });
+      }
+    });
+
+    it('lets the helper write only the key parameters', () => {
+      // Prepare
+      const helper = statementsOf('HelperRole');
+      // Act
+      const putParameter = helper.filter((s) => asList(s.Action).some((a) => a.startsWith('ssm:')));
+      // Assess
+      expect(putParameter).toEqual([expect.objectContaining({ Action: 'ssm:PutParameter', Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\/ec2rl\/openssh\/\*$/) } })]);
+      expect(resources.HelperRole!.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' }]);
+    });
+
+    it('lets each Lambda role write only its own function log group', () => {
+      // Act
+      const logs = lambdaRoles().map((role) => ({
+        role,
+        resources: statementsOf(role)
+          .filter((s) => asList(s.Action).some((a) => a.startsWith('logs:')))
+          .map((s) => JSON.stringify(s.Resource)),
+      }));
+      // Assess
+      for (const { resources: logResources } of logs) expect(logResources).toEqual([expect.stringMatching(new RegExp(`/aws/lambda/${SERVICE}-${STAGE}-[a-z-]+:\\*`))]);
+    });
+  });
+
+  it('builds each function into a zip under 1 MB holding its handler', () => {
+    // Prepare
+    const functions = ofType('AWS::Lambda::Function').map(([, f]) => f.Properties);
+    // Act
+    const zips = functions.map((f) => {
+      const key = (f.Code as { S3Key: string }).S3Key;
+      const file = join(run.outDir, key.slice(key.lastIndexOf('/') + 1));
+      const handlerJs = `${String(f.Handler).replace(/\.handler$/, '')}.js`;
+      const bytes = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+      return { file: relative(run.outDir, file), size: bytes.length, holdsHandler: bytes.includes(Buffer.from(handlerJs)) };
+    });
+    // Assess
+    expect(zips.length).toBeGreaterThanOrEqual(PHASES.length + 1);
+    for (const zip of zips) {
+      expect(zip).toEqual({ file: zip.file, size: expect.any(Number), holdsHandler: true });
+      expect(zip.size).toBeGreaterThan(0);
+      expect(zip.size).toBeLessThan(ONE_MB);
+    }
+  });
+});
