@@ -8,7 +8,7 @@ import type { ServiceConfig } from './config';
 import { PermanentError, ResetAccessError, RetryableError, errorCode } from './errors';
 import { isActive, type Job, type PhaseName, type UndoStep } from './job';
 import { nextPhases } from './plan';
-import type { Clock, Compute, JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler, RescueNetworks, RescueRunner } from './ports';
+import type { Clock, Compute, JobObserver, JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler, RescueNetworks, RescueRunner } from './ports';
 import { updateJob } from './update-job';
 import { pollDelaySeconds } from './wait-policy';
 
@@ -22,6 +22,7 @@ export interface PhasePorts {
   clock: Clock;
   log: Log;
   config: ServiceConfig;
+  observer?: JobObserver;
 }
 
 /** What one delivery of a phase found: the phase is done, or must look again later. */
@@ -100,13 +101,13 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
   return completePhase(job, message, result.record, ports);
 }
 
-async function completePhase(job: Job, message: PhaseMessage, record: ((job: Job) => void) | undefined, ports: PhasePorts): Promise<PhaseRunOutcome> {
+async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job) => void) | undefined, ports: PhasePorts): Promise<PhaseRunOutcome> {
   const now = ports.clock.now().toISOString();
   let started: PhaseName[] = [];
   const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
     const current = draft.phases[message.phase];
     if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
-    record?.(draft);
+    apply?.(draft);
     current.status = 'done';
     current.endedAt = now;
     delete current.waitingFor;
@@ -132,8 +133,11 @@ async function completePhase(job: Job, message: PhaseMessage, record: ((job: Job
   });
   if (!written) return 'ignored';
   ports.log.info('phase done', { jobId: job.jobId, phase: message.phase, next: started, status: written.status });
+  const record = written.phases[message.phase]!;
+  await observe(ports, (o) => o.phaseFinished(written, message.phase, (Date.parse(record.endedAt!) - Date.parse(record.startedAt)) / 1000));
   if (!isActive(written)) {
     await ports.store.releaseLock(written.instanceId, written.jobId);
+    await observe(ports, (o) => o.jobFinished(written));
     return 'finished';
   }
   if (started.length > 0) await ports.bus.publish(started.map((phase) => ({ jobId: job.jobId, phase, attempt: 0 })));
@@ -222,7 +226,18 @@ async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: 
   if (!written) return 'ignored';
   ports.log.error('rollback gave up; instance not restored', { jobId: job.jobId, code: errorCode(error) });
   await ports.store.releaseLock(written.instanceId, written.jobId);
+  await observe(ports, (o) => o.jobFinished(written));
   return 'finished';
+}
+
+/** Observers never fail a job: what they could not do is logged. */
+async function observe(ports: PhasePorts, call: (observer: JobObserver) => Promise<void>): Promise<void> {
+  if (!ports.observer) return;
+  try {
+    await call(ports.observer);
+  } catch (error) {
+    ports.log.warn('observer failed', { error: (error as Error).message });
+  }
 }
 
 /**

@@ -216,6 +216,16 @@ export interface PhaseScheduler {
   later(message: PhaseMessage, delaySeconds: number): Promise<void>;
 }
 
+/**
+ * Told of what operators watch: each phase that finishes and each job that ends. Publishing the
+ * `Reset Access Job Succeeded/Failed` events and the metrics sit behind it. Called after the state
+ * write; a failure here is logged and never fails the job.
+ */
+export interface JobObserver {
+  phaseFinished(job: Job, phase: PhaseName, durationSeconds: number): Promise<void>;
+  jobFinished(job: Job): Promise<void>;
+}
+
 export interface Clock {
   now(): Date;
 }
