@@ -1,0 +1,99 @@
+import type { RescueErrorCode, RescueFailure, RescueSuccess } from '../scripts/linux-rescue';
+import { applyLinuxRescue, chooseKeyType, readSelinuxMode } from './linux-rescue-model';
+import { readExportedVariables, type ScriptOutcome, type ScriptRun, type ScriptRunner } from './script-runners';
+import { SimServiceError } from './sim-error';
+import { generateSshKeyPair } from './ssh-keys';
+
+/** The variable whose export marks a command as the Linux rescue script. */
+export const LINUX_RESCUE_MARKER = 'RA_VOLUME_ID';
+
+/** Where a Nitro helper sees the swapped volume: the second NVMe disk, first partition. */
+const DISK = '/dev/nvme1n1';
+const PARTITION = '/dev/nvme1n1p1';
+
+function failed(error: RescueErrorCode, message: string, log: string[]): ScriptOutcome {
+  const summary: RescueFailure = { ok: false, error, message };
+  return {
+    status: 'Failed',
+    stdout: `${JSON.stringify(summary)}\n`,
+    stderr: [...log, `ra: error ${error}: ${message}`, ''].join('\n'),
+    responseCode: 1,
+  };
+}
+
+/**
+ * `infra/scripts/linux-rescue.sh` as a model, for `AWS-RunShellScript` commands that export
+ * `RA_VOLUME_ID`: the same input checks, device lookup (the volume must be attached to this
+ * helper), key type choice, order (users chosen, key generated, private key stored, keys added)
+ * and output (log lines on stderr, the one-line JSON summary on stdout). The file edits are
+ * `applyLinuxRescue`'s.
+ */
+export const linuxRescueRunner: ScriptRunner = {
+  name: 'linux-rescue',
+  documentName: 'AWS-RunShellScript',
+  matches: (commands) => LINUX_RESCUE_MARKER in readExportedVariables(commands, 'RA_'),
+  durationMs: (timings) => timings.rescueScriptMs,
+  run({ commands, instanceId, host }: ScriptRun): ScriptOutcome {
+    const env = readExportedVariables(commands, 'RA_');
+    const jobId = env.RA_JOB_ID ?? '';
+    const volumeId = env.RA_VOLUME_ID ?? '';
+    const parameterName = env.RA_PARAMETER_NAME ?? '';
+    const requestedKeyType = env.RA_KEY_TYPE || 'ed25519';
+    const log: string[] = [];
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId)) {
+      return failed('INVALID_INPUT', "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'", log);
+    }
+    if (!/^vol-[0-9a-f]{8,32}$/.test(volumeId)) return failed('INVALID_INPUT', 'RA_VOLUME_ID must look like vol-0123456789abcdef0', log);
+    if (!parameterName.startsWith('/')) return failed('INVALID_INPUT', 'RA_PARAMETER_NAME must be an absolute parameter name', log);
+    if (requestedKeyType !== 'ed25519' && requestedKeyType !== 'rsa') {
+      return failed('INVALID_INPUT', 'RA_KEY_TYPE must be ed25519 or rsa', log);
+    }
+    log.push(`ra: job ${jobId}: looking for ${volumeId} of ${env.RA_TARGET_INSTANCE_ID ?? ''}`);
+
+    const serial = volumeId.replace('-', '');
+    const volume = host.findAttachedVolume(instanceId, volumeId);
+    if (!volume) {
+      const hints = env.RA_DEVICE_HINTS || '/dev/sdf /dev/xvdf';
+      return failed(
+        'DEVICE_NOT_FOUND',
+        `no block device for ${volumeId} after 0s (NVMe serial ${serial} under /dev/disk/by-id, or ${hints})`,
+        log,
+      );
+    }
+    const device = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}`;
+    log.push(`ra: root filesystem: ${PARTITION} (${volume.filesystem}) at /mnt/ra-${jobId}/root`);
+
+    const keyType = chooseKeyType(volume.files, requestedKeyType);
+    const comment = `reset-access-${jobId}`;
+    const key = generateSshKeyPair(keyType, comment);
+    const result = applyLinuxRescue(volume.files, { publicKey: key.publicKey, comment });
+    if (result.error) return failed(result.error.code, result.error.message, log);
+    log.push(`ra: users: ${result.users.map((u) => u.user).join(' ')}`);
+    try {
+      host.putSecureStringParameter(parameterName, key.privateKey, env.RA_KMS_KEY_ID || undefined);
+    } catch (error) {
+      const message =
+        error instanceof SimServiceError
+          ? `An error occurred (${error.code}) when calling the PutParameter operation: ${error.message}`
+          : String(error);
+      return failed('PARAMETER_STORE_REFUSED', `put-parameter ${parameterName} failed: ${message}`, log);
+    }
+    host.writeVolumeFiles(volume.volumeId, result.files);
+    const selinuxMode = readSelinuxMode(volume.files);
+    const summary: RescueSuccess = {
+      ok: true,
+      volumeId,
+      device,
+      disk: DISK,
+      partition: PARTITION,
+      filesystem: volume.filesystem,
+      selinux: { mode: selinuxMode, labelled: selinuxMode === 'enforcing' || selinuxMode === 'permissive' },
+      users: result.users,
+      parameterName,
+      keyType,
+      fingerprint: key.fingerprint,
+      publicKey: key.publicKey,
+    };
+    return { status: 'Success', stdout: `${JSON.stringify(summary)}\n`, stderr: [...log, ''].join('\n'), responseCode: 0 };
+  },
+};

@@ -1,0 +1,235 @@
+import { amazonLinux2023Files, dir, file, lostPublicKey, ubuntu2204Files, withLoginUser } from './base-images';
+import { PUBLIC_IMAGE_IDS, type SimulatedRegion } from './region';
+import type { Platform } from './state';
+import type { VolumeFiles } from './volume-files';
+
+/** A sample instance that `npm start` offers to rescue (or to be refused). */
+export interface SampleInstance {
+  instanceId: string;
+  name: string;
+  platform: Platform;
+  state: 'running' | 'stopped';
+  /** Whether the service should be able to reset it. */
+  resettable: boolean;
+  /** What it shows. */
+  demonstrates: string;
+}
+
+export const sampleInstances: readonly SampleInstance[] = [
+  {
+    instanceId: 'i-0a1b2c3d4e5f60001',
+    name: 'al2023-web',
+    platform: 'linux',
+    state: 'running',
+    resettable: true,
+    demonstrates: 'Amazon Linux 2023, running, ec2-user lost its key (xfs root at /dev/xvda, SELinux permissive)',
+  },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60002',
+    name: 'ubuntu-batch',
+    platform: 'linux',
+    state: 'stopped',
+    resettable: true,
+    demonstrates: 'Ubuntu 22.04, stopped, keeps the existing key of ubuntu (ext4 root at /dev/sda1); stays stopped afterwards',
+  },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60003',
+    name: 'al2023-encrypted',
+    platform: 'linux',
+    state: 'running',
+    resettable: true,
+    demonstrates: 'encrypted root with a customer managed KMS key (Enabled); disable the key to see the refusal',
+  },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60004',
+    name: 'marketplace-app',
+    platform: 'linux',
+    state: 'running',
+    resettable: true,
+    demonstrates: 'AWS Marketplace product code on the root volume: it attaches only to a stopped helper',
+  },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60005',
+    name: 'spot-worker',
+    platform: 'linux',
+    state: 'running',
+    resettable: false,
+    demonstrates: 'Spot instance: refused (it cannot be stopped)',
+  },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60006',
+    name: 'stop-protected',
+    platform: 'linux',
+    state: 'running',
+    resettable: false,
+    demonstrates: 'DisableApiStop: refused',
+  },
+];
+
+/** The customer managed key of the encrypted sample (the id AWS's own docs use as an example). */
+export const SAMPLE_KMS_KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
+/** The Marketplace image of the product-code sample, and its product code. */
+export const SAMPLE_MARKETPLACE_IMAGE_ID = 'ami-0b17a0a1b2c3d4e50';
+export const SAMPLE_MARKETPLACE_PRODUCT_CODE = 'cvfdx7qzsy3oe7ybm7rn8xg2y';
+
+const AUTO_TAG = { 'reset-access:auto': 'true' };
+
+function amazonLinuxWithEc2User(keyComment: string): VolumeFiles {
+  return withLoginUser(amazonLinux2023Files(), {
+    user: 'ec2-user',
+    uid: 1000,
+    gid: 1000,
+    gecos: 'EC2 Default User',
+    groups: ['wheel', 'adm', 'systemd-journal'],
+    authorizedKeys: [lostPublicKey(keyComment)],
+    selinux: true,
+    rootLoginHint: true,
+  });
+}
+
+/** A Debian 12 application image as Bitnami ships them: the login user is `bitnami`. */
+function bitnamiDebianFiles(): VolumeFiles {
+  const base: VolumeFiles = {
+    '/': dir(0o755),
+    '/etc': dir(0o755),
+    '/etc/os-release': file('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n', 0o644),
+    '/etc/passwd': file(
+      'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nsshd:x:101:65534::/run/sshd:/usr/sbin/nologin\n',
+      0o644,
+    ),
+    '/etc/group': file('root:x:0:\nadm:x:4:\nsudo:x:27:\nnogroup:x:65534:\n', 0o644),
+    '/etc/shadow': file('root:*:19000:0:99999:7:::\n', 0o640, { uid: 0, gid: 42 }),
+    '/etc/ssh': dir(0o755),
+    '/etc/ssh/sshd_config': file(
+      'Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\nPasswordAuthentication no\nSubsystem sftp /usr/lib/openssh/sftp-server\n',
+      0o644,
+    ),
+    '/etc/ssh/sshd_config.d': dir(0o755),
+    '/etc/cloud': dir(0o755),
+    '/etc/cloud/cloud.cfg': file(
+      'users:\n - default\nsystem_info:\n  default_user:\n    name: bitnami\n    lock_passwd: true\n    shell: /bin/bash\n',
+      0o644,
+    ),
+    '/home': dir(0o755),
+    '/root': dir(0o700),
+  };
+  return withLoginUser(base, {
+    user: 'bitnami',
+    uid: 1000,
+    gid: 1000,
+    gecos: 'Bitnami',
+    groups: ['adm', 'sudo'],
+    authorizedKeys: [lostPublicKey('bitnami-lost-key')],
+  });
+}
+
+/**
+ * Adds the sample instances (fixed ids, `sampleInstances`) to a region, with the KMS key and
+ * Marketplace image they need. Ids that already exist (a resumed region) are left alone.
+ */
+export function seedSampleRegion(region: SimulatedRegion): void {
+  const now = region.clock.now();
+  const launchTime = now - 30 * 24 * 3600 * 1000;
+  const zone = region.config.availabilityZones[0];
+  const exists = (id: string) => region.getInstance(id) !== undefined;
+  const tagsOf = (name: string, auto: boolean) => ({ Name: name, ...(auto ? AUTO_TAG : {}) });
+
+  const kms = region.getKmsKey(SAMPLE_KMS_KEY_ID) ?? region.putKmsKey({ keyId: SAMPLE_KMS_KEY_ID, state: 'Enabled' });
+  if (!region.getImage(SAMPLE_MARKETPLACE_IMAGE_ID)) {
+    region.registerImage({
+      imageId: SAMPLE_MARKETPLACE_IMAGE_ID,
+      name: 'bitnami-wordpress-6.7.1-0-linux-debian-12-x86_64-hvm-ebs',
+      description: 'Bitnami WordPress 6.7.1-0 (AWS Marketplace)',
+      ownerId: '679593333241',
+      ownerAlias: 'aws-marketplace',
+      public: true,
+      platform: 'linux',
+      rootDeviceName: '/dev/xvda',
+      rootVolumeSize: 10,
+      filesystem: 'ext4',
+      files: bitnamiDebianFiles(),
+      productCodes: [{ id: SAMPLE_MARKETPLACE_PRODUCT_CODE, type: 'marketplace' }],
+      creationDate: launchTime,
+    });
+  }
+
+  const [al2023, ubuntu, encrypted, marketplace, spot, protectedInstance] = sampleInstances;
+  if (!exists(al2023.instanceId)) {
+    region.seedInstance({
+      instanceId: al2023.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
+      state: 'running',
+      availabilityZone: zone,
+      keyName: 'ops-2023',
+      tags: tagsOf(al2023.name, true),
+      launchTime,
+      root: { files: amazonLinuxWithEc2User('ops-2023'), deleteOnTermination: true },
+    });
+  }
+  if (!exists(ubuntu.instanceId)) {
+    const files = withLoginUser(ubuntu2204Files(), {
+      user: 'ubuntu',
+      uid: 1000,
+      gid: 1000,
+      gecos: 'Ubuntu',
+      groups: ['adm', 'sudo', 'lxd'],
+      authorizedKeys: [lostPublicKey('old-laptop')],
+    });
+    region.seedInstance({
+      instanceId: ubuntu.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.ubuntu2204,
+      state: 'stopped',
+      availabilityZone: zone,
+      keyName: 'old-laptop',
+      tags: tagsOf(ubuntu.name, true),
+      launchTime,
+      root: { files, filesystem: 'ext4', deleteOnTermination: true },
+    });
+  }
+  if (!exists(encrypted.instanceId)) {
+    region.seedInstance({
+      instanceId: encrypted.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
+      state: 'running',
+      availabilityZone: zone,
+      tags: tagsOf(encrypted.name, false),
+      launchTime,
+      root: { files: amazonLinuxWithEc2User('finance-team'), encrypted: true, kmsKeyId: kms.arn, deleteOnTermination: true },
+    });
+  }
+  if (!exists(marketplace.instanceId)) {
+    region.seedInstance({
+      instanceId: marketplace.instanceId,
+      imageId: SAMPLE_MARKETPLACE_IMAGE_ID,
+      state: 'running',
+      availabilityZone: zone,
+      tags: tagsOf(marketplace.name, false),
+      launchTime,
+      root: { deleteOnTermination: true },
+    });
+  }
+  if (!exists(spot.instanceId)) {
+    region.seedInstance({
+      instanceId: spot.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
+      state: 'running',
+      availabilityZone: zone,
+      lifecycle: 'spot',
+      tags: tagsOf(spot.name, true),
+      launchTime,
+      root: { files: amazonLinuxWithEc2User('batch'), deleteOnTermination: true },
+    });
+  }
+  if (!exists(protectedInstance.instanceId)) {
+    region.seedInstance({
+      instanceId: protectedInstance.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
+      state: 'running',
+      availabilityZone: zone,
+      disableApiStop: true,
+      tags: tagsOf(protectedInstance.name, false),
+      launchTime,
+      root: { files: amazonLinuxWithEc2User('payments'), deleteOnTermination: true },
+    });
+  }
+}

@@ -1,0 +1,584 @@
+import type {
+  Command,
+  CommandInvocation,
+  DeleteParameterRequest,
+  DeleteParameterResult,
+  DeleteParametersRequest,
+  DeleteParametersResult,
+  DescribeInstanceInformationRequest,
+  DescribeInstanceInformationResult,
+  GetCommandInvocationRequest,
+  GetCommandInvocationResult,
+  GetParameterRequest,
+  GetParameterResult,
+  GetParametersByPathRequest,
+  GetParametersByPathResult,
+  GetParametersRequest,
+  GetParametersResult,
+  InstanceInformation,
+  ListCommandInvocationsRequest,
+  ListCommandInvocationsResult,
+  ListCommandsRequest,
+  ListCommandsResult,
+  Parameter,
+  PutParameterRequest,
+  PutParameterResult,
+  SendCommandRequest,
+  SendCommandResult,
+} from '@aws-sdk/client-ssm';
+import { createHash } from 'node:crypto';
+
+import type { CallFaults, RegionContext } from './context';
+import { volumesAttachedTo } from './ec2-volumes';
+import { commandInvocationStatusEvent, commandStatusEvent } from './events';
+import type { ScriptHost } from './script-runners';
+import { fail } from './sim-error';
+import type { CommandRecord, InstanceRecord, InvocationRecord, InvocationStatus, ParameterRecord, TagMap } from './state';
+
+/** The Run Command documents the simulator knows and the platform each runs on. */
+const DOCUMENTS: Record<string, 'linux' | 'windows'> = {
+  'AWS-RunShellScript': 'linux',
+  'AWS-RunPowerShellScript': 'windows',
+};
+
+const PLUGIN_NAMES: Record<string, string> = {
+  'AWS-RunShellScript': 'aws:runShellScript',
+  'AWS-RunPowerShellScript': 'aws:runPowerShellScript',
+};
+
+/** GetCommandInvocation returns at most this much of each output stream (SSM API reference). */
+const OUTPUT_LIMIT = 24000;
+/** ListCommandInvocations' plugin `Output` is cut at 2,500 characters (SSM API reference). */
+const PLUGIN_OUTPUT_LIMIT = 2500;
+
+/** Marks an invocation that a fault rule made fail (`asyncFailure` on SendCommand). */
+const FAULT_RUNNER = 'fault-injection';
+
+const FINISHED: InvocationStatus[] = ['Success', 'Failed', 'TimedOut', 'Cancelled'];
+
+function validation(message: string): never {
+  return fail('ValidationException', message);
+}
+
+function page<T>(items: T[], maxResults: number | undefined, nextToken: string | undefined, limit: number): { items: T[]; next?: string } {
+  const start = nextToken ? Number(Buffer.from(nextToken, 'base64').toString('utf8')) : 0;
+  if (!Number.isInteger(start) || start < 0) fail('InvalidNextToken', 'The specified token is not valid.');
+  const size = Math.min(maxResults ?? limit, limit);
+  const end = start + size;
+  return { items: items.slice(start, end), next: end < items.length ? Buffer.from(String(end)).toString('base64') : undefined };
+}
+
+// ---- managed instances ----
+
+function pingStatus(instance: InstanceRecord): 'Online' | 'ConnectionLost' | undefined {
+  if (instance.agent.status === 'online') return 'Online';
+  return instance.agent.registeredAt !== undefined && instance.state !== 'terminated' ? 'ConnectionLost' : undefined;
+}
+
+function platformOf(
+  ctx: RegionContext,
+  instance: InstanceRecord,
+): Pick<InstanceInformation, 'PlatformType' | 'PlatformName' | 'PlatformVersion'> {
+  if (instance.platform === 'windows') {
+    return { PlatformType: 'Windows', PlatformName: 'Microsoft Windows Server 2022 Datacenter', PlatformVersion: '10.0.20348' };
+  }
+  const imageName = ctx.state.images[instance.imageId]?.name.toLowerCase() ?? '';
+  if (imageName.includes('ubuntu')) return { PlatformType: 'Linux', PlatformName: 'Ubuntu', PlatformVersion: '22.04' };
+  return { PlatformType: 'Linux', PlatformName: 'Amazon Linux', PlatformVersion: '2023' };
+}
+
+function instanceInformation(ctx: RegionContext, instance: InstanceRecord): InstanceInformation {
+  return {
+    InstanceId: instance.instanceId,
+    PingStatus: pingStatus(instance),
+    LastPingDateTime:
+      instance.agent.lastPingAt !== undefined
+        ? new Date(instance.agent.status === 'online' ? ctx.now() : instance.agent.lastPingAt)
+        : undefined,
+    AgentVersion: '3.3.1142.0',
+    IsLatestVersion: true,
+    ...platformOf(ctx, instance),
+    ResourceType: 'EC2Instance',
+    IPAddress: instance.privateIpAddress,
+    ComputerName: `ip-${instance.privateIpAddress.replace(/\./g, '-')}.ec2.internal`,
+    RegistrationDate: instance.agent.registeredAt !== undefined ? new Date(instance.agent.registeredAt) : undefined,
+    SourceId: instance.instanceId,
+    SourceType: 'AWS::EC2::Instance',
+  };
+}
+
+export function describeInstanceInformation(
+  ctx: RegionContext,
+  input: DescribeInstanceInformationRequest,
+): DescribeInstanceInformationResult {
+  let instances = Object.values(ctx.state.instances).filter((i) => pingStatus(i) !== undefined);
+  const conditions: Array<{ key: string; values: string[] }> = [
+    ...(input.InstanceInformationFilterList ?? []).map((f) => ({ key: f.key ?? '', values: f.valueSet ?? [] })),
+    ...(input.Filters ?? []).map((f) => ({ key: f.Key ?? '', values: f.Values ?? [] })),
+  ];
+  for (const { key, values } of conditions) {
+    const read: (i: InstanceRecord) => string | undefined =
+      key === 'InstanceIds'
+        ? (i) => i.instanceId
+        : key === 'PingStatus'
+          ? (i) => pingStatus(i)
+          : key === 'PlatformTypes'
+            ? (i) => (i.platform === 'windows' ? 'Windows' : 'Linux')
+            : key === 'ResourceType'
+              ? () => 'EC2Instance'
+              : key.startsWith('tag:')
+                ? (i) => i.tags[key.slice(4)]
+                : () => fail('InvalidInstanceInformationFilterValue', `The filter key ${key} is not valid.`);
+    instances = instances.filter((i) => values.includes(read(i) ?? ''));
+  }
+  const { items, next } = page(instances, input.MaxResults, input.NextToken, 50);
+  return { InstanceInformationList: items.map((i) => instanceInformation(ctx, i)), NextToken: next };
+}
+
+// ---- Run Command ----
+
+function aggregateStatus(command: CommandRecord): { status: string; details: string } {
+  const statuses = Object.values(command.invocations).map((i) => i.status);
+  if (statuses.some((s) => s === 'InProgress')) return { status: 'InProgress', details: 'InProgress' };
+  if (statuses.some((s) => !FINISHED.includes(s))) return { status: 'Pending', details: 'Pending' };
+  if (statuses.every((s) => s === 'Success')) return { status: 'Success', details: 'Success' };
+  if (statuses.some((s) => s === 'TimedOut')) return { status: 'TimedOut', details: 'Incomplete' };
+  if (statuses.some((s) => s === 'Cancelled')) return { status: 'Cancelled', details: 'Cancelled' };
+  return { status: 'Failed', details: 'Failed' };
+}
+
+function commandShape(command: CommandRecord): Command {
+  const invocations = Object.values(command.invocations);
+  const { status, details } = aggregateStatus(command);
+  return {
+    CommandId: command.commandId,
+    DocumentName: command.documentName,
+    DocumentVersion: '$DEFAULT',
+    Comment: command.comment,
+    ExpiresAfter: new Date(command.requestedAt + command.timeoutSeconds * 1000),
+    Parameters: command.parameters,
+    InstanceIds: command.instanceIds,
+    Targets: [],
+    RequestedDateTime: new Date(command.requestedAt),
+    Status: status as Command['Status'],
+    StatusDetails: details,
+    MaxConcurrency: '50',
+    MaxErrors: '0',
+    TargetCount: invocations.length,
+    CompletedCount: invocations.filter((i) => FINISHED.includes(i.status)).length,
+    ErrorCount: invocations.filter((i) => i.status === 'Failed' || i.statusDetails === 'ExecutionTimedOut').length,
+    DeliveryTimedOutCount: invocations.filter((i) => i.statusDetails === 'DeliveryTimedOut').length,
+    TimeoutSeconds: command.timeoutSeconds,
+    CloudWatchOutputConfig: { CloudWatchOutputEnabled: false },
+  };
+}
+
+function emitInvocationChange(ctx: RegionContext, command: CommandRecord, invocation: InvocationRecord): void {
+  const detail = {
+    commandId: command.commandId,
+    documentName: command.documentName,
+    instanceId: invocation.instanceId,
+    requestedAt: command.requestedAt,
+    status: invocation.status,
+  };
+  ctx.emit((origin) => commandInvocationStatusEvent(origin, detail));
+  const { status } = aggregateStatus(command);
+  if (status !== command.announcedStatus) {
+    command.announcedStatus = status;
+    const commandDetail = {
+      commandId: command.commandId,
+      documentName: command.documentName,
+      instanceIds: command.instanceIds,
+      requestedAt: command.requestedAt,
+      expiresAt: command.requestedAt + command.timeoutSeconds * 1000,
+      parameters: command.parameters,
+      status,
+    };
+    ctx.emit((origin) => commandStatusEvent(origin, commandDetail));
+  }
+}
+
+export function sendCommand(ctx: RegionContext, input: SendCommandRequest, faults: CallFaults): SendCommandResult {
+  const documentName = input.DocumentName ?? validation('DocumentName is required.');
+  const platform = DOCUMENTS[documentName] ?? fail('InvalidDocument', `Document with name ${documentName} does not exist.`);
+  if (input.Targets?.length) fail('InvalidParameters', 'The simulated region supports InstanceIds only, not Targets.');
+  const instanceIds = input.InstanceIds ?? [];
+  if (!instanceIds.length) validation('InstanceIds or Targets must be specified.');
+  const commands = input.Parameters?.commands;
+  if (!commands?.length) fail('InvalidParameters', 'Parameter "commands" is required.');
+  const invalid = instanceIds.filter((id) => {
+    const instance = ctx.state.instances[id];
+    return !instance || instance.state === 'terminated' || instance.agent.registeredAt === undefined;
+  });
+  if (invalid.length) {
+    fail('InvalidInstanceId', `Instances [[${invalid.join(', ')}]] not in a valid state for account ${ctx.config.accountId}`);
+  }
+  if (instanceIds.some((id) => ctx.state.instances[id].platform !== platform)) {
+    fail('UnsupportedPlatformType', `The document ${documentName} does not support the platform type of the given managed node IDs.`);
+  }
+  const now = ctx.now();
+  const command: CommandRecord = {
+    commandId: ctx.ids.uuid(),
+    documentName,
+    comment: input.Comment,
+    parameters: { ...input.Parameters, commands },
+    instanceIds: [...new Set(instanceIds)],
+    requestedAt: now,
+    timeoutSeconds: input.TimeoutSeconds ?? 3600,
+    invocations: {},
+  };
+  for (const instanceId of command.instanceIds) {
+    command.invocations[instanceId] = {
+      instanceId,
+      status: 'Pending',
+      statusDetails: 'Pending',
+      visibleAt: now + ctx.timings.commandVisibleMs,
+      stdout: '',
+      stderr: faults.asyncFailure ? `${faults.asyncFailure.message ?? 'simulated failure (fault injection)'}\n` : '',
+      responseCode: -1,
+      runner: faults.asyncFailure ? FAULT_RUNNER : undefined,
+    };
+    ctx.schedule(ctx.timings.commandStartMs, { kind: 'command-start', commandId: command.commandId, instanceId });
+  }
+  ctx.state.commands[command.commandId] = command;
+  command.announcedStatus = 'Pending';
+  return { Command: commandShape(command) };
+}
+
+function scriptHost(ctx: RegionContext): ScriptHost {
+  return {
+    now: () => ctx.now(),
+    findAttachedVolume(instanceId, volumeId) {
+      const volume = volumesAttachedTo(ctx, instanceId).find((v) => v.volumeId === volumeId && v.attachment?.state === 'attached');
+      return volume ? { volumeId: volume.volumeId, filesystem: volume.filesystem, files: structuredClone(volume.files) } : undefined;
+    },
+    writeVolumeFiles(volumeId, files) {
+      const volume = ctx.state.volumes[volumeId] ?? fail('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+      volume.files = structuredClone(files);
+    },
+    putSecureStringParameter(name, value, kmsKeyId) {
+      storeParameter(ctx, { Name: name, Value: value, Type: 'SecureString', Overwrite: true, KeyId: kmsKeyId });
+    },
+  };
+}
+
+/** The invocation is delivered to the agent and starts running, or waits for an agent that is not online. */
+export function startInvocation(ctx: RegionContext, commandId: string, instanceId: string): void {
+  const command = ctx.state.commands[commandId];
+  const invocation = command?.invocations[instanceId];
+  if (!command || !invocation || invocation.status !== 'Pending') return;
+  if (ctx.state.instances[instanceId]?.agent.status !== 'online') {
+    const deadline = command.requestedAt + command.timeoutSeconds * 1000;
+    ctx.schedule(Math.max(0, deadline - ctx.now()), { kind: 'command-timeout', commandId, instanceId });
+    return;
+  }
+  const commands = command.parameters.commands ?? [];
+  const runner = invocation.runner === FAULT_RUNNER ? undefined : ctx.scriptRunners.find(command.documentName, commands);
+  invocation.runner = invocation.runner ?? runner?.name;
+  invocation.status = 'InProgress';
+  invocation.statusDetails = 'InProgress';
+  invocation.startedAt = ctx.now();
+  emitInvocationChange(ctx, command, invocation);
+  const duration = runner ? runner.durationMs(ctx.timings) : ctx.timings.defaultScriptMs;
+  ctx.schedule(duration, { kind: 'command-finish', commandId, instanceId });
+}
+
+/** The script ends: the matching runner's model is applied to the region now. */
+export function finishInvocation(ctx: RegionContext, commandId: string, instanceId: string): void {
+  const command = ctx.state.commands[commandId];
+  const invocation = command?.invocations[instanceId];
+  if (!command || !invocation || invocation.status !== 'InProgress') return;
+  invocation.endedAt = ctx.now();
+  if (ctx.state.instances[instanceId]?.agent.status !== 'online') {
+    // The agent went away mid-run (stop, reboot): SSM gives up on the invocation.
+    Object.assign(invocation, { status: 'TimedOut', statusDetails: 'ExecutionTimedOut', responseCode: -1 });
+  } else if (invocation.runner === FAULT_RUNNER) {
+    Object.assign(invocation, { status: 'Failed', statusDetails: 'Failed', responseCode: 1 });
+  } else {
+    const runner = invocation.runner ? ctx.scriptRunners.byName(invocation.runner) : undefined;
+    const outcome = runner
+      ? runner.run({
+          commandId,
+          instanceId,
+          documentName: command.documentName,
+          commands: command.parameters.commands ?? [],
+          host: scriptHost(ctx),
+        })
+      : { status: 'Success' as const, stdout: '', stderr: '', responseCode: 0 };
+    Object.assign(invocation, {
+      status: outcome.status,
+      statusDetails: outcome.status,
+      responseCode: outcome.responseCode,
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+    });
+  }
+  emitInvocationChange(ctx, command, invocation);
+}
+
+/** A command never delivered (agent offline) within its timeout. */
+export function timeOutInvocation(ctx: RegionContext, commandId: string, instanceId: string): void {
+  const command = ctx.state.commands[commandId];
+  const invocation = command?.invocations[instanceId];
+  if (!command || !invocation || invocation.status !== 'Pending') return;
+  Object.assign(invocation, { status: 'TimedOut', statusDetails: 'DeliveryTimedOut', endedAt: ctx.now() });
+  emitInvocationChange(ctx, command, invocation);
+}
+
+function elapsed(invocation: InvocationRecord): string {
+  if (invocation.startedAt === undefined || invocation.endedAt === undefined) return '';
+  return `PT${((invocation.endedAt - invocation.startedAt) / 1000).toFixed(3)}S`;
+}
+
+function visibleInvocation(
+  ctx: RegionContext,
+  commandId: string | undefined,
+  instanceId: string | undefined,
+): { command: CommandRecord; invocation: InvocationRecord } {
+  const command = ctx.state.commands[commandId ?? ''];
+  const invocation = command?.invocations[instanceId ?? ''];
+  if (!command || !invocation || ctx.now() < invocation.visibleAt) {
+    fail('InvocationDoesNotExist', '');
+  }
+  return { command, invocation };
+}
+
+export function getCommandInvocation(ctx: RegionContext, input: GetCommandInvocationRequest): GetCommandInvocationResult {
+  const { command, invocation } = visibleInvocation(ctx, input.CommandId, input.InstanceId);
+  const plugin = PLUGIN_NAMES[command.documentName];
+  if (input.PluginName && input.PluginName !== plugin) fail('InvalidPluginName', `The plugin name ${input.PluginName} is not valid.`);
+  return {
+    CommandId: command.commandId,
+    InstanceId: invocation.instanceId,
+    Comment: command.comment,
+    DocumentName: command.documentName,
+    DocumentVersion: '$DEFAULT',
+    PluginName: plugin,
+    ResponseCode: invocation.responseCode,
+    ExecutionStartDateTime: invocation.startedAt !== undefined ? new Date(invocation.startedAt).toISOString() : '',
+    ExecutionElapsedTime: elapsed(invocation),
+    ExecutionEndDateTime: invocation.endedAt !== undefined ? new Date(invocation.endedAt).toISOString() : '',
+    Status: invocation.status,
+    StatusDetails: invocation.statusDetails,
+    StandardOutputContent: invocation.stdout.slice(0, OUTPUT_LIMIT),
+    StandardOutputUrl: '',
+    StandardErrorContent: invocation.stderr.slice(0, OUTPUT_LIMIT),
+    StandardErrorUrl: '',
+    CloudWatchOutputConfig: { CloudWatchOutputEnabled: false },
+  };
+}
+
+export function listCommands(ctx: RegionContext, input: ListCommandsRequest): ListCommandsResult {
+  let commands = Object.values(ctx.state.commands);
+  if (input.CommandId) {
+    if (!ctx.state.commands[input.CommandId]) fail('InvalidCommandId', '');
+    commands = commands.filter((c) => c.commandId === input.CommandId);
+  }
+  if (input.InstanceId) commands = commands.filter((c) => c.instanceIds.includes(input.InstanceId ?? ''));
+  for (const filter of input.Filters ?? []) {
+    if (filter.key === 'Status') commands = commands.filter((c) => aggregateStatus(c).status === filter.value);
+    else if (filter.key === 'DocumentName') commands = commands.filter((c) => c.documentName === filter.value);
+  }
+  commands.sort((a, b) => b.requestedAt - a.requestedAt);
+  const { items, next } = page(commands, input.MaxResults, input.NextToken, 50);
+  return { Commands: items.map(commandShape), NextToken: next };
+}
+
+export function listCommandInvocations(ctx: RegionContext, input: ListCommandInvocationsRequest): ListCommandInvocationsResult {
+  if (input.CommandId && !ctx.state.commands[input.CommandId]) fail('InvalidCommandId', '');
+  const now = ctx.now();
+  const rows: CommandInvocation[] = [];
+  const commands = Object.values(ctx.state.commands)
+    .filter((c) => !input.CommandId || c.commandId === input.CommandId)
+    .sort((a, b) => b.requestedAt - a.requestedAt);
+  for (const command of commands) {
+    for (const invocation of Object.values(command.invocations)) {
+      if (now < invocation.visibleAt || (input.InstanceId && invocation.instanceId !== input.InstanceId)) continue;
+      const finished = FINISHED.includes(invocation.status);
+      rows.push({
+        CommandId: command.commandId,
+        InstanceId: invocation.instanceId,
+        InstanceName: '',
+        Comment: command.comment,
+        DocumentName: command.documentName,
+        DocumentVersion: '$DEFAULT',
+        RequestedDateTime: new Date(command.requestedAt),
+        Status: invocation.status,
+        StatusDetails: invocation.statusDetails,
+        StandardOutputUrl: '',
+        StandardErrorUrl: '',
+        CommandPlugins: input.Details
+          ? [
+              {
+                Name: PLUGIN_NAMES[command.documentName],
+                Status: invocation.status,
+                StatusDetails: invocation.statusDetails,
+                ResponseCode: invocation.responseCode,
+                ResponseStartDateTime: invocation.startedAt !== undefined ? new Date(invocation.startedAt) : undefined,
+                ResponseFinishDateTime: finished && invocation.endedAt !== undefined ? new Date(invocation.endedAt) : undefined,
+                Output: (invocation.stdout + invocation.stderr).slice(0, PLUGIN_OUTPUT_LIMIT),
+                StandardOutputUrl: '',
+                StandardErrorUrl: '',
+              },
+            ]
+          : [],
+        CloudWatchOutputConfig: { CloudWatchOutputEnabled: false },
+      });
+    }
+  }
+  const { items, next } = page(rows, input.MaxResults, input.NextToken, 50);
+  return { CommandInvocations: items, NextToken: next };
+}
+
+// ---- Parameter Store ----
+
+const NAME_CHARS = /^[a-zA-Z0-9_.\-/]+$/;
+
+function parameterArn(ctx: RegionContext, record: ParameterRecord): string {
+  const account = record.public ? '' : ctx.config.accountId;
+  return `arn:aws:ssm:${ctx.config.regionName}:${account}:parameter/${record.name.replace(/^\//, '')}`;
+}
+
+/** What GetParameter shows for a SecureString read without decryption: an opaque ciphertext. */
+function ciphertextOf(record: ParameterRecord): string {
+  const digest = createHash('sha256')
+    .update(`${record.keyId ?? 'alias/aws/ssm'}:${record.version}:${record.value}`)
+    .digest();
+  return Buffer.concat([Buffer.from([1, 2, 2, 0, 120]), digest, digest]).toString('base64');
+}
+
+function parameterShape(ctx: RegionContext, record: ParameterRecord, withDecryption: boolean | undefined): Parameter {
+  return {
+    Name: record.name,
+    Type: record.type,
+    Value: record.type === 'SecureString' && !withDecryption ? ciphertextOf(record) : record.value,
+    Version: record.version,
+    LastModifiedDate: new Date(record.lastModified),
+    ARN: parameterArn(ctx, record),
+    DataType: record.dataType,
+  };
+}
+
+function validateName(name: string): void {
+  if (!name || name.length > 1011 || !NAME_CHARS.test(name)) {
+    validation(`Parameter name: "${name}" is not valid. Names can contain a-zA-Z0-9_.-/ and be at most 1011 characters.`);
+  }
+  if (name.includes('/') && !name.startsWith('/')) validation('Parameter name must be a fully qualified name.');
+  if (name.split('/').filter(Boolean).length > 15) validation('A parameter name can have a maximum of 15 hierarchy levels.');
+  const first = name.replace(/^\//, '').toLowerCase();
+  if (first.startsWith('aws') || first.startsWith('ssm')) {
+    validation('Parameter name: can\'t be prefixed with "aws" or "ssm" (case-insensitive).');
+  }
+}
+
+function storeParameter(ctx: RegionContext, input: PutParameterRequest): PutParameterResult {
+  const name = input.Name ?? validation('Name is required.');
+  validateName(name);
+  const value = input.Value ?? '';
+  if (!value) validation('Value must not be empty.');
+  if (value.length > 4096) validation('Standard tier parameters support a maximum parameter value of 4096 characters.');
+  const existing = ctx.state.parameters[name];
+  if (existing && !input.Overwrite) {
+    fail(
+      'ParameterAlreadyExists',
+      'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
+    );
+  }
+  if (existing && input.Tags?.length)
+    validation(
+      "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.",
+    );
+  const type = input.Type ?? existing?.type ?? validation('Parameter Type is required for a new parameter.');
+  const tags: TagMap = existing?.tags ?? Object.fromEntries((input.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  const record: ParameterRecord = {
+    name,
+    type,
+    value,
+    version: (existing?.version ?? 0) + 1,
+    lastModified: ctx.now(),
+    keyId: type === 'SecureString' ? (input.KeyId ?? 'alias/aws/ssm') : undefined,
+    description: input.Description ?? existing?.description,
+    dataType: input.DataType ?? 'text',
+    tags,
+    public: false,
+  };
+  ctx.state.parameters[name] = record;
+  return { Version: record.version, Tier: 'Standard' };
+}
+
+export function putParameter(ctx: RegionContext, input: PutParameterRequest): PutParameterResult {
+  return storeParameter(ctx, input);
+}
+
+function findParameter(ctx: RegionContext, selector: string): ParameterRecord | undefined {
+  const [name, version] = selector.split(':');
+  const record = ctx.state.parameters[name];
+  if (!record) return undefined;
+  if (version !== undefined && Number(version) !== record.version) {
+    fail('ParameterVersionNotFound', `Systems Manager could not find version ${version} of ${name}.`);
+  }
+  return record;
+}
+
+export function getParameter(ctx: RegionContext, input: GetParameterRequest): GetParameterResult {
+  const record = findParameter(ctx, input.Name ?? '') ?? fail('ParameterNotFound', '');
+  return { Parameter: parameterShape(ctx, record, input.WithDecryption) };
+}
+
+export function getParameters(ctx: RegionContext, input: GetParametersRequest): GetParametersResult {
+  const names = input.Names ?? [];
+  if (names.length > 10) validation('Member must have length less than or equal to 10');
+  const found = names.map((n) => ({ n, record: findParameter(ctx, n) }));
+  return {
+    Parameters: found.filter((f) => f.record).map((f) => parameterShape(ctx, f.record!, input.WithDecryption)),
+    InvalidParameters: found.filter((f) => !f.record).map((f) => f.n),
+  };
+}
+
+export function getParametersByPath(ctx: RegionContext, input: GetParametersByPathRequest): GetParametersByPathResult {
+  const path = input.Path ?? '';
+  if (!path.startsWith('/'))
+    validation('The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".');
+  const prefix = path.endsWith('/') ? path : `${path}/`;
+  const matching = Object.values(ctx.state.parameters)
+    .filter((p) => p.name.startsWith(prefix) && (input.Recursive || !p.name.slice(prefix.length).includes('/')))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const { items, next } = page(matching, input.MaxResults, input.NextToken, 10);
+  return { Parameters: items.map((p) => parameterShape(ctx, p, input.WithDecryption)), NextToken: next };
+}
+
+export function deleteParameter(ctx: RegionContext, input: DeleteParameterRequest): DeleteParameterResult {
+  const record = ctx.state.parameters[input.Name ?? ''];
+  if (!record || record.public) fail('ParameterNotFound', '');
+  delete ctx.state.parameters[record.name];
+  return {};
+}
+
+export function deleteParameters(ctx: RegionContext, input: DeleteParametersRequest): DeleteParametersResult {
+  const deleted: string[] = [];
+  const invalid: string[] = [];
+  for (const name of input.Names ?? []) {
+    const record = ctx.state.parameters[name];
+    if (record && !record.public) {
+      delete ctx.state.parameters[name];
+      deleted.push(name);
+    } else {
+      invalid.push(name);
+    }
+  }
+  return { DeletedParameters: deleted, InvalidParameters: invalid };
+}
+
+/** A read-only `/aws/service/…` parameter, as AWS publishes for AMI ids. */
+export function putPublicParameter(ctx: RegionContext, name: string, value: string): void {
+  ctx.state.parameters[name] = {
+    name,
+    type: 'String',
+    value,
+    version: 1,
+    lastModified: ctx.now(),
+    dataType: value.startsWith('ami-') ? 'aws:ec2:image' : 'text',
+    tags: {},
+    public: true,
+  };
+}
