@@ -5,6 +5,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
  * what a user's `ssh-keygen -y -f key` prints, used by checks that an instance accepts a new key.
  */
 export function publicKeyOfPrivate(privateKey: string): string {
+  if (privateKey.includes('BEGIN OPENSSH PRIVATE KEY')) return openSshPublicKey(privateKey);
   const jwk = createPublicKey(createPrivateKey(privateKey)).export({ format: 'jwk' }) as { kty: string; crv?: string; x?: string; n?: string; e?: string };
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
     return `ssh-ed25519 ${sshStrings(Buffer.from('ssh-ed25519'), Buffer.from(jwk.x!, 'base64url')).toString('base64')}`;
@@ -28,4 +29,29 @@ function sshStrings(...parts: Buffer[]): Buffer {
       return [length, part];
     }),
   );
+}
+
+/**
+ * An `openssh-key-v1` file carries the public key in clear before the (possibly encrypted) private
+ * part: magic, cipher, kdf, kdf options, key count, then the public key blob (PROTOCOL.key).
+ */
+function openSshPublicKey(privateKey: string): string {
+  const body = privateKey.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const bytes = Buffer.from(body, 'base64');
+  const magic = 'openssh-key-v1\0';
+  if (bytes.subarray(0, magic.length).toString('latin1') !== magic) throw new Error('not an openssh-key-v1 private key');
+  let offset = magic.length;
+  const readString = () => {
+    const length = bytes.readUInt32BE(offset);
+    const value = bytes.subarray(offset + 4, offset + 4 + length);
+    offset += 4 + length;
+    return value;
+  };
+  readString(); // cipher
+  readString(); // kdf
+  readString(); // kdf options
+  offset += 4; // number of keys
+  const blob = readString();
+  const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1');
+  return `${type} ${blob.toString('base64')}`;
 }

@@ -15,6 +15,7 @@ type Empty = Record<string, never>;
 export interface Ec2Actions {
   DescribeInstances: [EC2.DescribeInstancesRequest, EC2.DescribeInstancesResult];
   DescribeInstanceAttribute: [EC2.DescribeInstanceAttributeRequest, EC2.InstanceAttribute];
+  DescribeInstanceTypes: [EC2.DescribeInstanceTypesRequest, EC2.DescribeInstanceTypesResult];
   ModifyInstanceAttribute: [EC2.ModifyInstanceAttributeRequest, Empty];
   RunInstances: [EC2.RunInstancesRequest, EC2.Reservation];
   StartInstances: [EC2.StartInstancesRequest, EC2.StartInstancesResult];
@@ -84,6 +85,7 @@ type Handlers<A extends { [K in keyof A]: [unknown, unknown] }> = { [K in keyof 
 export const ec2Handlers: Handlers<Ec2Actions> = {
   DescribeInstances: instances.describeInstances,
   DescribeInstanceAttribute: instances.describeInstanceAttribute,
+  DescribeInstanceTypes: instances.describeInstanceTypes,
   ModifyInstanceAttribute: instances.modifyInstanceAttribute,
   RunInstances: instances.runInstances,
   StartInstances: instances.startInstances,

@@ -3,6 +3,8 @@ import type {
   ArchitectureValues,
   AttachmentStatus,
   DescribeInstanceAttributeRequest,
+  DescribeInstanceTypesRequest,
+  DescribeInstanceTypesResult,
   DescribeInstancesRequest,
   DescribeInstancesResult,
   GetPasswordDataRequest,
@@ -642,6 +644,32 @@ export function purgeInstance(ctx: RegionContext, instanceId: string, epoch: num
 }
 
 // ---- attributes ----
+
+/**
+ * Instance storage of the types the region knows: the NVMe instance-store types (a `d` in the
+ * family, and i3/i4i) have local disks, the rest are EBS-only. Sizes as on the instance type pages.
+ */
+const INSTANCE_STORE_DISKS: Record<string, { sizeInGB: number; count: number }> = {
+  'm5d.large': { sizeInGB: 75, count: 1 },
+  'm5d.xlarge': { sizeInGB: 150, count: 1 },
+  'c5d.large': { sizeInGB: 50, count: 1 },
+  'r5d.large': { sizeInGB: 75, count: 1 },
+  'i3.large': { sizeInGB: 475, count: 1 },
+  'm6id.large': { sizeInGB: 118, count: 1 },
+};
+
+export function describeInstanceTypes(_ctx: RegionContext, input: DescribeInstanceTypesRequest): DescribeInstanceTypesResult {
+  return {
+    InstanceTypes: (input.InstanceTypes ?? []).map((type) => {
+      const disks = INSTANCE_STORE_DISKS[type];
+      return {
+        InstanceType: type,
+        InstanceStorageSupported: disks !== undefined,
+        InstanceStorageInfo: disks ? { TotalSizeInGB: disks.sizeInGB * disks.count, Disks: [{ SizeInGB: disks.sizeInGB, Count: disks.count, Type: 'ssd' }] } : undefined,
+      };
+    }),
+  };
+}
 
 export function describeInstanceAttribute(ctx: RegionContext, input: DescribeInstanceAttributeRequest): InstanceAttribute {
   const instance = requireInstance(ctx, input.InstanceId);

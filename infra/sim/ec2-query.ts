@@ -113,6 +113,7 @@ type Decoders = { [K in Ec2Action]: (q: QueryReader) => Ec2Actions[K][0] };
 const decoders: Decoders = {
   DescribeInstances: (q) => ({ ...instanceIds(q), Filters: filters(q), MaxResults: q.int('MaxResults'), NextToken: q.str('NextToken') }),
   DescribeInstanceAttribute: (q) => ({ InstanceId: q.str('InstanceId'), Attribute: q.str('Attribute') as EC2.InstanceAttributeName }),
+  DescribeInstanceTypes: (q) => ({ InstanceTypes: q.strings('InstanceType') as EC2._InstanceType[] | undefined }),
   ModifyInstanceAttribute: (q) => ({
     InstanceId: q.str('InstanceId'),
     Attribute: q.str('Attribute') as EC2.InstanceAttributeName,
@@ -627,6 +628,17 @@ const encoders: Encoders = {
     set('groupSet', o.Groups, groupIdentifierXml) +
     node('ebsOptimized', opt(o.EbsOptimized, booleanValueXml)) +
     node('enaSupport', opt(o.EnaSupport, booleanValueXml)),
+  DescribeInstanceTypes: (o) =>
+    set('instanceTypeSet', o.InstanceTypes, (t) =>
+      leaf('instanceType', t.InstanceType) +
+      leaf('instanceStorageSupported', t.InstanceStorageSupported) +
+      node(
+        'instanceStorageInfo',
+        opt(t.InstanceStorageInfo, (i) =>
+          leaf('totalSizeInGB', i.TotalSizeInGB) + set('disks', i.Disks, (d) => leaf('sizeInGB', d.SizeInGB) + leaf('count', d.Count) + leaf('type', d.Type)),
+        ),
+      ),
+    ),
   ModifyInstanceAttribute: returnTrue,
   RunInstances: reservationXml,
   StartInstances: (o) => set('instancesSet', o.StartingInstances, stateChangeXml),
