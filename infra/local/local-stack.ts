@@ -5,7 +5,7 @@
  * simulated region (EC2 + SSM, state on disk, clock sped up). With `sim: false` the EC2 and SSM
  * clients go wherever the environment points the SDK (`AWS_ENDPOINT_URL_EC2`, a real account).
  */
-import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
@@ -60,14 +60,19 @@ const REGION = 'us-east-1';
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { dataDir, stage } = options;
-  mkdirSync(dataDir, { recursive: true });
   const regionFile = join(dataDir, 'sim-region.json');
+  if (options.fresh) {
+    // Only what this runtime itself keeps there: the data directory may be one the user named.
+    rmSync(join(dataDir, 'dynamodb'), { recursive: true, force: true });
+    rmSync(regionFile, { force: true });
+  }
+  mkdirSync(dataDir, { recursive: true });
   const stoppers: Array<() => Promise<void>> = [];
 
   // DynamoDB: dynalite with its LevelDB files under dataDir, so jobs survive a restart.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require('dynalite') as (o: object) => Server;
-  const dynamo = dynalite({ path: options.fresh ? undefined : join(dataDir, 'dynamodb'), createTableMs: 0 });
+  const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0 });
   const dynamoPort = await listen(dynamo);
   stoppers.push(() => new Promise((r) => dynamo.close(() => r())));
 

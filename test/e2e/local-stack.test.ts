@@ -1,0 +1,114 @@
+/**
+ * `npm start`'s stack through its HTTP API, as a new user would use it: start it, post a reset,
+ * stop the service half-way, start it again, and see the job finish (state survives on disk).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startService(port: number, dataDir: string, fresh: boolean): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts', ...(fresh ? ['--fresh'] : [])], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), RESET_ACCESS_DATA_DIR: dataDir, SIM_SPEED: '30', POWERTOOLS_LOG_LEVEL: 'WARN' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes('reset-access is running')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`service did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, output: () => output };
+}
+
+function stopService(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function http(port: number, method: string, path: string, body?: unknown) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as any };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('npm start, used as a new user would', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'reset-access-e2e-'));
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(children.map(stopService));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the samples and a curl line, refuses bad requests, and finishes a reset across a restart', async () => {
+    // Prepare
+    const port = await freePort();
+    const first = await startService(port, dataDir, true);
+    children.push(first.child);
+    expect(first.output()).toContain('i-0a1b2c3d4e5f60001');
+    expect(first.output()).toContain(`curl -s -X POST http://127.0.0.1:${port}/resets`);
+
+    // Act: bad requests first, then a real one
+    const malformed = await http(port, 'POST', '/resets', { instanceId: 'nope' });
+    const spot = await http(port, 'POST', '/resets', { instanceId: 'i-0a1b2c3d4e5f60005' });
+    const started = await http(port, 'POST', '/resets', { instanceId: 'i-0a1b2c3d4e5f60001' });
+    const again = await http(port, 'POST', '/resets', { instanceId: 'i-0a1b2c3d4e5f60001' });
+    const jobId = started.json.jobId as string;
+    await waitFor('the root volume to leave the target', async () => {
+      const { json } = await http(port, 'GET', `/resets/${jobId}`);
+      return json.phases.some((p: { name: string; status: string }) => p.name === 'detach-root') ? true : undefined;
+    });
+    await stopService(first.child);
+    const second = await startService(port, dataDir, false);
+    children.push(second.child);
+    const finished = await waitFor('the job to finish after the restart', async () => {
+      const { json } = await http(port, 'GET', `/resets/${jobId}`);
+      return json.status === 'SUCCEEDED' || json.status === 'FAILED' ? json : undefined;
+    });
+
+    // Assess
+    expect(malformed.status).toBe(400);
+    expect(malformed.json.message).toMatch(/^instanceId:/);
+    expect(spot.status).toBe(422);
+    expect(spot.json.code).toBe('SPOT_INSTANCE');
+    expect(started.status).toBe(202);
+    expect(again.status).toBe(409);
+    expect(again.json.activeJobId).toBe(jobId);
+    expect(finished.status).toBe('SUCCEEDED');
+    expect(finished.outputs.sshKeyParameter).toBe('/ec2rl/openssh/i-0a1b2c3d4e5f60001/key');
+    const listed = await http(port, 'GET', '/resets?instanceId=i-0a1b2c3d4e5f60001');
+    expect(listed.json.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([jobId]);
+  });
+});
