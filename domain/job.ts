@@ -61,6 +61,8 @@ export interface PhaseRecord {
   endedAt?: string;
   /** Deliveries that found the phase not yet done (wait polls), starting at 0. */
   attempt: number;
+  /** When `attempt` last moved (a wait or a retry); the sweeper re-drives a phase that stops moving. */
+  movedAt?: string;
   /** Why the phase is waiting, for operators. */
   waitingFor?: string;
   /** Consecutive retryable errors in this phase. */
@@ -87,6 +89,8 @@ export interface JobResources {
   /** 0: plain stop sent, 1: second stop sent, 2: force stop sent. */
   stopEscalation?: number;
   startRequestedAt?: string;
+  /** The attach of the root volume last sent, and how often it was sent to that place. */
+  volumeAttach?: { instanceId: string; device: string; sent: number };
   /** How many undo steps rollback has completed (from the newest). */
   undoneSteps?: number;
 }
@@ -97,6 +101,12 @@ export interface JobOutputs {
   usersWithNewKey?: string[];
   backupImageId?: string;
   passwordEnabledImageId?: string;
+  /** Windows: the launch agents on the volume that make the new password at the next boot. */
+  launchAgents?: string[];
+  /** Windows: how the owner reads the new password once the instance has booted (a CLI command). */
+  passwordRetrieval?: string;
+  /** Windows: what the owner should know (tasks that run again, an instance left stopped…). */
+  rescueNotes?: string[];
   publicIpWillChange?: boolean;
 }
 

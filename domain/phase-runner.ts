@@ -8,7 +8,8 @@ import type { ServiceConfig } from './config';
 import { PermanentError, ResetAccessError, RetryableError, errorCode } from './errors';
 import { isActive, type Job, type PhaseName, type UndoStep } from './job';
 import { nextPhases } from './plan';
-import type { Clock, Compute, JobObserver, JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler, RescueNetworks, RescueRunner } from './ports';
+import type { Clock, Compute, EncryptionKeys, JobObserver, JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler, RescueNetworkLeases, RescueNetworks, RescueRunner } from './ports';
+import { releaseRescueNetwork } from './rescue-network-lease';
 import { updateJob } from './update-job';
 import { pollDelaySeconds } from './wait-policy';
 
@@ -18,7 +19,10 @@ export interface PhasePorts {
   scheduler: PhaseScheduler;
   compute: Compute;
   networks: RescueNetworks;
+  networkLeases: RescueNetworkLeases;
   rescue: RescueRunner;
+  /** KMS for the validate phase's key check (see `PreflightPorts.keys`). */
+  keys?: EncryptionKeys;
   clock: Clock;
   log: Log;
   config: ServiceConfig;
@@ -86,6 +90,7 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
       const current = draft.phases[message.phase];
       if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
       current.attempt += 1;
+      current.movedAt = ports.clock.now().toISOString();
       current.waitingFor = result.waitingFor;
       delete current.retries;
       result.record?.(draft);
@@ -137,6 +142,7 @@ async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job)
   await observe(ports, (o) => o.phaseFinished(written, message.phase, (Date.parse(record.endedAt!) - Date.parse(record.startedAt)) / 1000));
   if (!isActive(written)) {
     await ports.store.releaseLock(written.instanceId, written.jobId);
+    await releaseRescueNetwork(written, ports);
     await observe(ports, (o) => o.jobFinished(written));
     return 'finished';
   }
@@ -165,6 +171,7 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
       const current = draft.phases[message.phase];
       if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
       current.attempt += 1;
+      current.movedAt = ports.clock.now().toISOString();
       current.retries = retries;
       current.waitingFor = `retry after ${errorCode(error)}: ${(error as Error).message}`;
       return draft;
@@ -226,6 +233,7 @@ async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: 
   if (!written) return 'ignored';
   ports.log.error('rollback gave up; instance not restored', { jobId: job.jobId, code: errorCode(error) });
   await ports.store.releaseLock(written.instanceId, written.jobId);
+  await releaseRescueNetwork(written, ports);
   await observe(ports, (o) => o.jobFinished(written));
   return 'finished';
 }

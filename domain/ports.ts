@@ -3,7 +3,7 @@
  * `infra/` implement them; tests use fakes typed against them. Every method either does what it
  * says or throws one of the errors of `./errors` (adapters translate SDK exceptions).
  */
-import type { Job, PhaseName, Platform, RescueNetwork } from './job';
+import type { Job, JobStatus, PhaseName, Platform, RescueNetwork, ResetRequest } from './job';
 
 // ---------------------------------------------------------------------------------------------
 // Cloud facts, in the domain's words
@@ -114,6 +114,29 @@ export interface Compute {
   resolveImageParameter(parameterName: string): Promise<string>;
   /** How many VPCs the region has now (for the quota check before a rescue VPC is made). */
   countVpcs(): Promise<number>;
+  /**
+   * How an instance in this subnet reaches the SSM endpoints: a default route (`0.0.0.0/0`,
+   * active) through an internet or NAT gateway in the subnet's route table (its own, else the
+   * VPC's main one), or the `ssm`, `ssmmessages` and `ec2messages` interface endpoints in its VPC;
+   * `none` when neither.
+   */
+  ssmRoute(subnet: SubnetFacts): Promise<SsmRoute>;
+}
+
+export type SsmRoute = 'internet-gateway' | 'nat-gateway' | 'vpc-endpoints' | 'none';
+
+/** What the preflight needs to know of a KMS key (KMS DescribeKey). */
+export interface KeyFacts {
+  keyId: string;
+  /** `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, `Unavailable`… as KMS says it. */
+  state: string;
+  manager: 'AWS' | 'CUSTOMER';
+}
+
+/** KMS as the preflight uses it: can EC2, on the service's behalf, use the key of an encrypted root? */
+export interface EncryptionKeys {
+  /** The key's facts; `not-found`, or `access-denied` when the service may not use it at all. */
+  describeKey(keyId: string): Promise<KeyFacts | 'not-found' | 'access-denied'>;
 }
 
 /** The service's rescue networks (a VPC with a subnet per AZ, shared by all jobs). */
@@ -122,9 +145,21 @@ export interface RescueNetworks {
   vpcExists(): Promise<boolean>;
   /**
    * Makes progress towards the rescue network of this AZ, creating what is missing (each part
-   * looked up by tag before it is created); answers the network once it is complete.
+   * looked up by tag before it is created); answers the network once it is complete. The parts of
+   * which there must be one and whose create takes no ClientToken (the VPC, its internet gateway)
+   * are created only when `guard` allows it.
    */
-  ensure(availabilityZone: string): Promise<RescueNetwork | 'not-yet'>;
+  ensure(availabilityZone: string, guard?: RescueVpcGuard): Promise<RescueNetwork | 'not-yet'>;
+}
+
+/**
+ * Asked before a part of the rescue network is created that must exist once and whose create
+ * takes no ClientToken: two first jobs must not make two VPCs, fifty must not make fifty gateways
+ * (5 per region by default).
+ */
+export interface RescueVpcGuard {
+  /** Whether this caller may create `part` now; `false`: answer `not-yet` and look again later. */
+  mayCreate(part: 'vpc' | 'internet-gateway'): Promise<boolean>;
 }
 
 export type AgentStatus = 'Online' | 'ConnectionLost' | 'Inactive' | 'absent';
@@ -180,6 +215,15 @@ export interface InstanceLock {
   acquiredAt: string;
 }
 
+/** A listing of jobs: one instance's or all recent ones, optionally of one status. */
+export interface JobQuery {
+  instanceId?: string;
+  status?: JobStatus;
+  limit?: number;
+  /** Opaque: what the previous page answered; valid only for the same query. */
+  cursor?: string;
+}
+
 /** The job store. `put` is conditional on `expectedVersion` (`undefined`: must not exist yet). */
 export interface JobStore {
   get(jobId: string): Promise<Job | undefined>;
@@ -187,6 +231,12 @@ export interface JobStore {
   put(job: Job, expectedVersion: number | undefined): Promise<void>;
   /** Jobs of one instance, newest first. */
   listByInstance(instanceId: string, options?: { limit?: number; cursor?: string }): Promise<{ jobs: Job[]; cursor?: string }>;
+  /**
+   * Jobs newest first (by creation): those of `query.instanceId`, or of every instance without it;
+   * only those in `query.status` when given. Throws RefusedError `INVALID_CURSOR` (400) for a
+   * cursor this query did not answer.
+   */
+  list(query: JobQuery): Promise<{ jobs: Job[]; cursor?: string }>;
   /** Every job that is RUNNING or ROLLING_BACK (for the sweeper). */
   listActive(): Promise<Job[]>;
   getLock(instanceId: string): Promise<InstanceLock | undefined>;
@@ -197,6 +247,97 @@ export interface JobStore {
   acquireLock(lock: InstanceLock, replacing?: string): Promise<boolean>;
   /** Frees the lock if `jobId` still holds it. */
   releaseLock(instanceId: string, jobId: string): Promise<void>;
+}
+
+/**
+ * What an `Idempotency-Key` (or an event id) was used for: the request it came with (canonical
+ * JSON) and the job it made. Recorded *before* the job is written, so a record whose job does not
+ * exist is a start under way, or one that crashed.
+ */
+export interface IdempotencyRecord {
+  /** The key, scoped by its owner (the caller's identity), as the store keys it. */
+  key: string;
+  request: string;
+  jobId: string;
+  createdAt: string;
+  /** After this the key is free again (the store also lets it expire by itself). */
+  expiresAt: string;
+}
+
+/** Remembered idempotency keys. Single conditional writes, no transactions. */
+export interface IdempotencyStore {
+  /** The record of `key`, or `undefined` if there is none or it expired before `now`. */
+  get(key: string, now: Date): Promise<IdempotencyRecord | undefined>;
+  /**
+   * Writes `record` if `key` is free (no record, or one expired before `now`), or, with
+   * `replacing`, if the record still names that job. Answers whether it was written.
+   */
+  claim(record: IdempotencyRecord, now: Date, replacing?: string): Promise<boolean>;
+  /** Deletes the record if it still names `jobId` (a start that was refused frees its key). */
+  release(key: string, jobId: string): Promise<void>;
+}
+
+/** An instance's alarm cool-down: who claimed it, until when, and the job started under it. */
+export interface CooldownRecord {
+  instanceId: string;
+  /** The event that claimed it (its EventBridge id). */
+  claimant: string;
+  until: string;
+  jobId?: string;
+}
+
+/** Per-instance cool-downs of alarm-started resets. */
+export interface CooldownStore {
+  get(instanceId: string): Promise<CooldownRecord | undefined>;
+  /**
+   * Writes `record` if the instance has no cool-down running at `now`, or if `record.claimant`
+   * holds it. Answers whether it was written.
+   */
+  claim(record: CooldownRecord, now: Date): Promise<boolean>;
+  /** Deletes the cool-down if `claimant` holds it and started no job under it. */
+  release(instanceId: string, claimant: string): Promise<void>;
+}
+
+/** The persisted state of one admission bucket (see `domain/admission.ts`). */
+export interface AdmissionState {
+  /** Theoretical arrival time (ms since the epoch): when the bucket would be full again. */
+  tat: number;
+  version: number;
+}
+
+/** Admission buckets: read, then write conditionally on the version read. */
+export interface AdmissionStore {
+  get(bucket: string): Promise<AdmissionState | undefined>;
+  /** Writes `tat` if the stored version is `expectedVersion` (`undefined`: none yet). Answers whether it was written. */
+  put(bucket: string, tat: number, expectedVersion: number | undefined): Promise<boolean>;
+}
+
+/** An event-started reset that waits for its admission slot. */
+export interface DeferredStart {
+  kind: 'alarm' | 'request';
+  request: ResetRequest;
+  /** The event's id: the cool-down claimant (alarms) or the idempotency key (requests). */
+  eventId: string;
+  requestedBy: string;
+  /** When its reserved slot comes (ISO). */
+  admitAt: string;
+}
+
+/** Sends a deferred start back to the alarm function after a delay. */
+export interface StartDeferral {
+  later(start: DeferredStart, delaySeconds: number): Promise<void>;
+}
+
+/** What the instance listing shows of one instance (what can be reset). */
+export interface InstanceSummary {
+  facts: InstanceFacts;
+  name?: string;
+}
+
+/** The region's instances, for operators choosing what to reset. */
+export interface InstanceDirectory {
+  /** Instances that are not terminated and not the service's own helpers, a page at a time. */
+  list(options: { limit: number; cursor?: string }): Promise<{ instances: InstanceSummary[]; cursor?: string }>;
 }
 
 /** A phase's message: `{ jobId, phase, attempt }` (DESIGN.md). */
@@ -217,11 +358,12 @@ export interface PhaseScheduler {
 }
 
 /**
- * Told of what operators watch: each phase that finishes and each job that ends. Publishing the
- * `Reset Access Job Succeeded/Failed` events and the metrics sit behind it. Called after the state
- * write; a failure here is logged and never fails the job.
+ * Told of what operators watch: each job that starts, each phase that finishes and each job that
+ * ends. Publishing the `Reset Access Job Succeeded/Failed` events and the metrics sit behind it.
+ * Called after the state write; a failure here is logged and never fails the job.
  */
 export interface JobObserver {
+  jobStarted(job: Job): Promise<void>;
   phaseFinished(job: Job, phase: PhaseName, durationSeconds: number): Promise<void>;
   jobFinished(job: Job): Promise<void>;
 }
@@ -238,4 +380,113 @@ export interface Log {
 
 export interface IdGenerator {
   jobId(): string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared rescue network's bookkeeping, and what the sweeper needs from EC2
+
+/**
+ * The store's record of the region's rescue network (one item, single conditional writes): which
+ * jobs hold it, who may create its VPC, and whether the sweeper is reclaiming it.
+ */
+export interface RescueNetworkRecord {
+  state: 'in-use' | 'reclaiming';
+  /** jobId → when that job took its lease (ISO). A lease lasts until the job ends. */
+  leases: Record<string, string>;
+  /** When the last lease was released (ISO): with no lease left, the network is idle since then. */
+  lastReleasedAt?: string;
+  /** The job allowed to call CreateVpc, until when (ISO). */
+  creator?: { owner: string; expiresAt: string };
+  reclaimStartedAt?: string;
+}
+
+/** Leases on the region's rescue network, and the lock on its creation. */
+export interface RescueNetworkLeases {
+  /**
+   * Takes (or keeps) `jobId`'s lease. `reclaiming`: the sweeper is deleting the idle network; no
+   * lease is given until it is gone, then the next acquire starts a new one.
+   */
+  acquire(jobId: string, now: Date): Promise<'held' | 'reclaiming'>;
+  /** Gives the lease back (a no-op when it is not held). */
+  release(jobId: string, now: Date): Promise<void>;
+  /** Takes the creation lock for `owner` if it is free, expired, or already `owner`'s. */
+  lockCreation(owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
+  read(): Promise<RescueNetworkRecord | undefined>;
+  /** A network found in EC2 with no record: starts its idle clock now (a no-op when a record exists). */
+  notice(now: Date): Promise<void>;
+  /** Marks the network `reclaiming` if no job holds it and none has since `idleSince`. Answers whether it did. */
+  beginReclaim(now: Date, idleSince: Date): Promise<boolean>;
+  /** The network is gone: forgets the record (only one that is `reclaiming`). */
+  endReclaim(): Promise<void>;
+}
+
+/** A volume attached to a helper, and whether it is the helper's own (launched with it). */
+export interface HelperVolume {
+  volumeId: string;
+  device: string;
+  state: VolumeAttachment['state'];
+  own: boolean;
+}
+
+/** An instance that carries the service's helper tags (`reset-access:managed`, role `helper`). */
+export interface ManagedHelper {
+  instanceId: string;
+  state: InstanceState;
+  launchTime?: string;
+  vpcId?: string;
+  rootDeviceName?: string;
+  tags: Record<string, string>;
+  volumes: HelperVolume[];
+}
+
+/** Everything in one of the service's rescue VPCs, in the deletion order of REFERENCE.md. */
+export interface RescueVpcInventory {
+  vpcId: string;
+  /** Instances of any owner not yet terminated in the VPC: nothing is deleted while there are any. */
+  instanceIds: string[];
+  endpoints: Array<{ id: string; state: string }>;
+  routeTables: Array<{ id: string; associationIds: string[] }>;
+  securityGroupIds: string[];
+  subnetIds: string[];
+  /** The service's gateways attached to this VPC. */
+  internetGatewayIds: string[];
+  /** Parts in the VPC without the service's tags (never deleted; they keep the VPC from going). */
+  foreign: string[];
+}
+
+/** One deletion the sweeper asks for; ids come only from the service's tagged inventory. */
+export type NetworkPart =
+  | { kind: 'vpc-endpoint'; id: string }
+  | { kind: 'route-table-association'; id: string; routeTableId: string }
+  | { kind: 'route-table'; id: string }
+  | { kind: 'security-group'; id: string }
+  | { kind: 'subnet'; id: string }
+  | { kind: 'internet-gateway-attachment'; id: string; vpcId: string }
+  | { kind: 'internet-gateway'; id: string }
+  | { kind: 'vpc'; id: string };
+
+/** `deferred`: not deletable yet (`DependencyViolation`, `*.NotFound`…): the next run looks again. */
+export type DeleteOutcome = { outcome: 'deleted' } | { outcome: 'deferred'; reason: string };
+
+/**
+ * EC2 as the sweeper sees it: only resources that carry the service's tags are listed, and only
+ * listed ones are terminated or deleted. Volumes, images and snapshots are never deleted.
+ */
+export interface Reclaimer {
+  /** Helpers not yet terminated, with their attached volumes. */
+  listHelpers(): Promise<ManagedHelper[]>;
+  /** The service's rescue VPCs, with what is in them. */
+  listRescueVpcs(): Promise<RescueVpcInventory[]>;
+  /** The service's internet gateways attached to no VPC (a spare from two concurrent creates). */
+  listDetachedGateways(): Promise<string[]>;
+  /** The endpoints still in `vpcId` (any state), for waiting on their asynchronous deletion. */
+  listEndpoints(vpcId: string): Promise<Array<{ id: string; state: string }>>;
+  /** Terminates the instance only if it still carries the helper tags; answers whether it did. */
+  terminateHelper(instanceId: string): Promise<boolean>;
+  deletePart(part: NetworkPart): Promise<DeleteOutcome>;
+}
+
+/** Waits: the sweeper gives a detach or an endpoint deletion a few seconds before the next run. */
+export interface Sleeper {
+  sleep(seconds: number): Promise<void>;
 }

@@ -4,7 +4,7 @@
  */
 import { RefusedError } from './errors';
 import type { ResetRequest, SubnetChoice, TargetSnapshot } from './job';
-import type { InstanceFacts, SubnetFacts, VolumeFacts } from './ports';
+import type { InstanceFacts, KeyFacts, SsmRoute, SubnetFacts, VolumeFacts } from './ports';
 import type { ServiceConfig } from './config';
 
 export interface Refusal {
@@ -20,6 +20,10 @@ export interface PreflightFacts {
   /** Whether the rescue VPC this job would use exists already (CreateNewVPC). */
   rescueNetworkExists?: boolean;
   vpcCount?: number;
+  /** How the helper's subnet (the instance's own or the named one) reaches SSM, when one is used. */
+  subnetSsmRoute?: SsmRoute;
+  /** KMS's answer about the encrypted root's key (undefined: not encrypted, or not looked up). */
+  rootKey?: KeyFacts | 'not-found' | 'access-denied';
 }
 
 export function refusals(request: ResetRequest, facts: PreflightFacts, config: ServiceConfig): Refusal[] {
@@ -55,8 +59,26 @@ export function refusals(request: ResetRequest, facts: PreflightFacts, config: S
     // An encrypted volume always names its key; a missing one means we could not read it.
     refuse('KMS_KEY_UNKNOWN', 'the root volume is encrypted but its KMS key could not be read');
   }
+  refuseKey(facts, refuse);
   refuseSubnet(request.subnet, instance, facts, config, refuse);
   return out;
+}
+
+/**
+ * EC2 needs the root's key to attach the volume to the helper and to start the target again: with a
+ * key it cannot use, the target would be left stopped with its volume moved (REFERENCE.md, Safety).
+ */
+function refuseKey(facts: PreflightFacts, refuse: (code: string, message: string) => void): void {
+  const key = facts.rootKey;
+  const keyId = facts.rootVolume?.kmsKeyId;
+  if (key === undefined) return;
+  if (key === 'not-found') refuse('KMS_KEY_NOT_FOUND', `the root volume's KMS key ${keyId} does not exist (or is in another region)`);
+  else if (key === 'access-denied') {
+    refuse('KMS_KEY_NOT_USABLE', `the service may not use the root volume's KMS key ${keyId}; its key policy must allow the service's role (kms:DescribeKey, kms:CreateGrant for EC2)`);
+  } else if (key.state === 'Disabled') refuse('KMS_KEY_DISABLED', `the root volume's KMS key ${key.keyId} is disabled; enable it first`);
+  else if (key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion') {
+    refuse('KMS_KEY_PENDING_DELETION', `the root volume's KMS key ${key.keyId} is pending deletion; cancel the deletion first`);
+  } else if (key.state !== 'Enabled') refuse('KMS_KEY_NOT_USABLE', `the root volume's KMS key ${key.keyId} is ${key.state}`);
 }
 
 function refuseSubnet(
@@ -66,8 +88,14 @@ function refuseSubnet(
   config: ServiceConfig,
   refuse: (code: string, message: string) => void,
 ): void {
+  const noSsm = (subnetId: string) =>
+    refuse(
+      'SUBNET_NO_SSM_ROUTE',
+      `subnet ${subnetId} has no route to Systems Manager (no 0.0.0.0/0 route to an internet or NAT gateway, and not all of the ssm, ssmmessages and ec2messages endpoints in its VPC): the helper could never be reached; choose CreateNewVPC or another subnet`,
+    );
   if (choice === 'SelectedInstanceSubnet') {
     if (!instance.subnetId) refuse('NO_INSTANCE_SUBNET', 'the instance has no subnet (EC2-Classic?); choose CreateNewVPC or a subnet id');
+    else if (facts.subnetSsmRoute === 'none') noSsm(instance.subnetId);
     return;
   }
   if (choice === 'CreateNewVPC') {
@@ -80,6 +108,8 @@ function refuseSubnet(
     refuse('SUBNET_NOT_FOUND', `subnet ${choice} does not exist`);
   } else if (facts.namedSubnet.availabilityZone !== instance.availabilityZone) {
     refuse('SUBNET_OTHER_AZ', `subnet ${choice} is in ${facts.namedSubnet.availabilityZone} but the instance is in ${instance.availabilityZone}; a volume attaches only within its AZ`);
+  } else if (facts.subnetSsmRoute === 'none') {
+    noSsm(choice);
   }
 }
 

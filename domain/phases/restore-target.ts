@@ -1,6 +1,7 @@
 import { PermanentError } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
+import { escalateStop } from './stop-target';
 
 /** Start the target again only if it was running before the job. */
 export async function restoreTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
@@ -8,13 +9,20 @@ export async function restoreTarget(job: Job, ports: PhasePorts): Promise<PhaseR
   return step === true ? done() : wait(step.waitingFor, step.record);
 }
 
-/** Shared with rollback: one step towards the target's original run state. */
+/**
+ * Shared with rollback: one step towards the target's original run state. The `record` of a step
+ * must be written with it: it remembers a start already sent, so that a start EC2 could not carry
+ * out (an encrypted root whose KMS key was disabled meanwhile: `pending` → `stopped` with
+ * `Client.InternalError`) ends the phase instead of being sent again and again.
+ */
 export async function restoreRunState(job: Job, ports: PhasePorts): Promise<true | { waitingFor: string; record?: (job: Job) => void }> {
   const original = job.target!.state;
   const instance = await ports.compute.describeInstance(job.instanceId);
   if (!instance) throw new PermanentError('INSTANCE_NOT_FOUND', `instance ${job.instanceId} disappeared`);
   if (instance.state === original) return true;
-  if (instance.state === 'pending' || instance.state === 'stopping') return { waitingFor: `target to settle (now ${instance.state})` };
+  if (instance.state === 'pending') return { waitingFor: 'target to settle (now pending)' };
+  // A stop that hangs would hold the rollback until its deadline: escalate as stop-target does.
+  if (instance.state === 'stopping') return escalateStop(job, instance, ports);
   if (original === 'stopped') {
     if (instance.state === 'running') {
       // Only a run state this job changed is restored; a stopped target that someone started is left alone.

@@ -2,7 +2,7 @@ import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job, UndoStep } from '../job';
 import { terminateHelper } from './cleanup';
 import { restoreRunState } from './restore-target';
-import { moveVolume, restoreDeleteOnTermination, targetPlacement } from './volume-moves';
+import { moveVolume, restoreDeleteOnTermination, targetPlacement, type MoveStep } from './volume-moves';
 
 /**
  * Rollback: the undo steps the forward phases recorded, newest first, each one convergent (it
@@ -22,7 +22,11 @@ export async function rollback(job: Job, ports: PhasePorts): Promise<PhaseResult
     const step = await undo(job.undo[i]!, job, ports);
     if (step !== true) {
       const count = job.undo.length - 1 - i;
-      return wait(step, (draft) => void (draft.resources.undoneSteps = count));
+      return wait(step.waitingFor, (draft) => {
+        draft.resources.undoneSteps = count;
+        // What the step sent (a start, an attach, a stop) must be remembered, or it is sent again on every poll.
+        step.record?.(draft);
+      });
     }
   }
   const restored = await isRestored(job, ports);
@@ -32,7 +36,7 @@ export async function rollback(job: Job, ports: PhasePorts): Promise<PhaseResult
   });
 }
 
-async function undo(step: UndoStep, job: Job, ports: PhasePorts): Promise<true | string> {
+async function undo(step: UndoStep, job: Job, ports: PhasePorts): Promise<true | MoveStep> {
   if (!job.target) return true; // validate never finished: nothing was touched
   switch (step.kind) {
     case 'return-root-volume': {
@@ -44,10 +48,8 @@ async function undo(step: UndoStep, job: Job, ports: PhasePorts): Promise<true |
     case 'terminate-helper':
       await terminateHelper(job, ports);
       return true;
-    case 'restore-run-state': {
-      const restored = await restoreRunState(job, ports);
-      return restored === true ? true : restored.waitingFor;
-    }
+    case 'restore-run-state':
+      return restoreRunState(job, ports);
   }
 }
 

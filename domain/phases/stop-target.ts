@@ -1,6 +1,7 @@
 import { PermanentError } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
+import type { InstanceFacts } from '../ports';
 
 /**
  * Stop the target. Still `stopping` after a while: stop again; still after that: force-stop
@@ -13,26 +14,36 @@ export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResu
   if (instance.state === 'terminated' || instance.state === 'shutting-down') {
     throw new PermanentError('TARGET_TERMINATED', `instance ${job.instanceId} is ${instance.state}`);
   }
+  const step = await escalateStop(job, instance, ports);
+  return wait(step.waitingFor, step.record);
+}
+
+/**
+ * One step towards a stopped target: the first stop, then (while it stays `stopping`) a second
+ * stop after `stopEscalationSeconds[0]` and a force-stop after `[1]`, each counted from the first.
+ * Shared with rollback, which must not wait forever on a stop that hangs.
+ */
+export async function escalateStop(job: Job, instance: InstanceFacts, ports: PhasePorts): Promise<{ waitingFor: string; record?: (job: Job) => void }> {
   const now = ports.clock.now();
   const sentAt = job.resources.stopRequestedAt;
   const level = job.resources.stopEscalation ?? -1;
   const elapsed = sentAt ? (now.getTime() - Date.parse(sentAt)) / 1000 : 0;
   const [secondStopAfter, forceAfter] = ports.config.stopEscalationSeconds;
   let nextLevel = level;
-  if (level < 0 && instance.state !== 'stopping') nextLevel = 0;
-  else if (level < 0 && instance.state === 'stopping') nextLevel = 0; // someone else stopped it: watch from now
+  if (level < 0) nextLevel = 0; // first look: send the stop, or (someone else stopped it) watch from now
   else if (level === 0 && elapsed >= secondStopAfter) nextLevel = 1;
   else if (level === 1 && elapsed >= forceAfter) nextLevel = 2;
 
-  if (nextLevel !== level) {
-    if (!(level < 0 && instance.state === 'stopping')) {
-      await ports.compute.stopInstance(job.instanceId, { force: nextLevel === 2 });
-    }
-    const at = now.toISOString();
-    return wait(nextLevel === 2 ? 'target to stop (force-stop sent)' : 'target to stop', (draft) => {
+  if (nextLevel === level) return { waitingFor: `target to stop (now ${instance.state})` };
+  if (!(level < 0 && instance.state === 'stopping')) {
+    await ports.compute.stopInstance(job.instanceId, { force: nextLevel === 2 });
+  }
+  const at = now.toISOString();
+  return {
+    waitingFor: nextLevel === 2 ? 'target to stop (force-stop sent)' : nextLevel === 1 ? 'target to stop (second stop sent)' : 'target to stop',
+    record: (draft) => {
       draft.resources.stopEscalation = nextLevel;
       if (!draft.resources.stopRequestedAt || nextLevel === 0) draft.resources.stopRequestedAt = at;
-    });
-  }
-  return wait(`target to stop (now ${instance.state})`);
+    },
+  };
 }

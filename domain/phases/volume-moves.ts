@@ -10,11 +10,21 @@ import { HELPER_DEVICE } from '../naming';
 
 export type Placement = { instanceId: string; device: string };
 
+/** A step that is not there yet: what it waits for, and what to remember with the wait. */
+export type MoveStep = { waitingFor: string; record?: (job: Job) => void };
+
+/**
+ * Attaches sent to one place before the move counts as failed. EBS fails an attach after the call
+ * (an encrypted volume whose KMS key cannot be used; REFERENCE.md, "EBS Volume Notification"):
+ * the volume goes back to `available` and sending the same attach again would never end.
+ */
+export const MAX_ATTACHES = 3;
+
 /**
  * One step towards `goal` (a placement, or `undefined` for detached); `true` once it is there.
  * The volume may only ever be found on the target or the job's helper: anywhere else, stop.
  */
-export async function moveVolume(job: Job, goal: Placement | undefined, ports: PhasePorts): Promise<true | string> {
+export async function moveVolume(job: Job, goal: Placement | undefined, ports: PhasePorts): Promise<true | MoveStep> {
   const volumeId = job.target!.rootVolumeId;
   const volume = await ports.compute.describeVolume(volumeId);
   if (!volume) throw new PermanentError('VOLUME_NOT_FOUND', `volume ${volumeId} does not exist`);
@@ -24,16 +34,32 @@ export async function moveVolume(job: Job, goal: Placement | undefined, ports: P
   }
   if (attachment) {
     const atGoal = goal && attachment.instanceId === goal.instanceId && sameDevice(attachment.device, goal.device);
-    if (atGoal) return attachment.state === 'attached' ? true : `volume to attach to ${goal.instanceId}`;
-    if (attachment.state === 'detaching') return `volume to detach from ${attachment.instanceId}`;
-    if (attachment.state === 'attaching') return `volume to finish attaching to ${attachment.instanceId} before it can move`;
+    if (atGoal) return attachment.state === 'attached' ? true : { waitingFor: `volume to attach to ${goal.instanceId}` };
+    if (attachment.state === 'detaching') return { waitingFor: `volume to detach from ${attachment.instanceId}` };
+    if (attachment.state === 'attaching') return { waitingFor: `volume to finish attaching to ${attachment.instanceId} before it can move` };
     await ports.compute.detachVolume(volumeId, attachment.instanceId);
-    return `volume to detach from ${attachment.instanceId}`;
+    return { waitingFor: `volume to detach from ${attachment.instanceId}` };
   }
-  if (!goal) return volume.state === 'available' ? true : `volume to become available (now ${volume.state})`;
-  if (volume.state !== 'available') return `volume to become available (now ${volume.state})`;
+  if (!goal) return volume.state === 'available' ? true : { waitingFor: `volume to become available (now ${volume.state})` };
+  if (volume.state !== 'available') return { waitingFor: `volume to become available (now ${volume.state})` };
+  const last = job.resources.volumeAttach;
+  const sent = last && last.instanceId === goal.instanceId && sameDevice(last.device, goal.device) ? last.sent : 0;
+  if (sent >= MAX_ATTACHES) {
+    throw new PermanentError(
+      'ATTACH_FAILED',
+      `EBS did not attach ${volumeId} to ${goal.instanceId} at ${goal.device} after ${sent} attempts${volume.encrypted ? ` (is its KMS key ${volume.kmsKeyId ?? ''} usable?)` : ''}`,
+    );
+  }
   await ports.compute.attachVolume(volumeId, goal.instanceId, goal.device);
-  return `volume to attach to ${goal.instanceId}`;
+  return {
+    waitingFor: `volume to attach to ${goal.instanceId}`,
+    record: (draft) => void (draft.resources.volumeAttach = { instanceId: goal.instanceId, device: goal.device, sent: sent + 1 }),
+  };
+}
+
+/** A move's result as a phase result. */
+export function asPhaseResult(step: true | MoveStep): PhaseResult {
+  return step === true ? done() : wait(step.waitingFor, step.record);
 }
 
 /** EC2 reports `/dev/sdf` as attached at `/dev/sdf` but Windows names like `xvdf` as given. */
@@ -51,8 +77,7 @@ export function targetPlacement(job: Job): Placement {
 }
 
 export async function detachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  const step = await moveVolume(job, undefined, ports);
-  return step === true ? done() : wait(step);
+  return asPhaseResult(await moveVolume(job, undefined, ports));
 }
 
 /**
@@ -63,10 +88,7 @@ export async function detachRoot(job: Job, ports: PhasePorts): Promise<PhaseResu
 export async function attachToHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const helperId = job.resources.helperInstanceId!;
   const marketplace = job.target!.rootProductCodes.length > 0;
-  if (!marketplace) {
-    const step = await moveVolume(job, helperPlacement(job), ports);
-    return step === true ? done() : wait(step);
-  }
+  if (!marketplace) return asPhaseResult(await moveVolume(job, helperPlacement(job), ports));
   const volume = await ports.compute.describeVolume(job.target!.rootVolumeId);
   const onHelper = volume?.attachments.some((a) => a.instanceId === helperId && a.state === 'attached');
   const helper = await ports.compute.describeInstance(helperId);
@@ -78,7 +100,7 @@ export async function attachToHelper(job: Job, ports: PhasePorts): Promise<Phase
     }
     if (helper.state !== 'stopped') return wait(`helper to stop (now ${helper.state})`);
     const step = await moveVolume(job, helperPlacement(job), ports);
-    return step === true ? wait('helper to start with the volume attached', undefined, 1) : wait(step);
+    return step === true ? wait('helper to start with the volume attached', undefined, 1) : wait(step.waitingFor, step.record);
   }
   if (helper.state === 'stopped') {
     await ports.compute.startInstance(helperId);
@@ -90,14 +112,13 @@ export async function attachToHelper(job: Job, ports: PhasePorts): Promise<Phase
 }
 
 export async function detachFromHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  const step = await moveVolume(job, undefined, ports);
-  return step === true ? done() : wait(step);
+  return asPhaseResult(await moveVolume(job, undefined, ports));
 }
 
 /** Back at the original device, with the original DeleteOnTermination (an attach resets it to false). */
 export async function reattachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const step = await moveVolume(job, targetPlacement(job), ports);
-  if (step !== true) return wait(step);
+  if (step !== true) return wait(step.waitingFor, step.record);
   await restoreDeleteOnTermination(job, ports);
   return done();
 }

@@ -11,7 +11,9 @@ import {
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
+  DescribeRouteTablesCommand,
   DescribeSubnetsCommand,
+  DescribeVpcEndpointsCommand,
   DescribeVolumesCommand,
   DescribeVpcsCommand,
   DetachVolumeCommand,
@@ -30,7 +32,6 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { PermanentError } from '../../domain/errors';
-import { TAG } from '../../domain/naming';
 import type {
   BlockDevice,
   Compute,
@@ -38,6 +39,7 @@ import type {
   ImageFacts,
   InstanceFacts,
   InstanceState,
+  SsmRoute,
   SubnetFacts,
   VolumeAttachment,
   VolumeFacts,
@@ -338,6 +340,41 @@ export class Ec2Compute implements Compute {
       nextToken = page.NextToken || undefined;
     } while (nextToken);
     return count;
+  }
+
+  /**
+   * The subnet's own route table, else the VPC's main one (a subnet without an explicit association
+   * uses the main table). An `active` default route through an `igw-` or a NAT gateway reaches the
+   * public SSM endpoints; otherwise all three interface endpoints SSM Run Command needs must be in
+   * the VPC (AWS Systems Manager User Guide, "Use VPC endpoints": ssm, ssmmessages, ec2messages).
+   */
+  async ssmRoute(subnet: SubnetFacts): Promise<SsmRoute> {
+    const tables = async (filters: { Name: string; Values: string[] }[]) =>
+      (await this.call(`DescribeRouteTables ${subnet.subnetId}`, () => this.ec2.send(new DescribeRouteTablesCommand({ Filters: filters })))).RouteTables ?? [];
+    const own = await tables([{ Name: 'association.subnet-id', Values: [subnet.subnetId] }]);
+    const table =
+      own[0] ??
+      (
+        await tables([
+          { Name: 'vpc-id', Values: [subnet.vpcId] },
+          { Name: 'association.main', Values: ['true'] },
+        ])
+      )[0];
+    const defaultRoute = table?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.State !== 'blackhole');
+    if (defaultRoute?.GatewayId?.startsWith('igw-')) return 'internet-gateway';
+    if (defaultRoute?.NatGatewayId) return 'nat-gateway';
+    const endpoints = await this.call(`DescribeVpcEndpoints ${subnet.vpcId}`, () =>
+      this.ec2.send(
+        new DescribeVpcEndpointsCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [subnet.vpcId] },
+            { Name: 'vpc-endpoint-state', Values: ['available', 'pending'] },
+          ],
+        }),
+      ),
+    );
+    const services = new Set((endpoints.VpcEndpoints ?? []).map((e) => e.ServiceName?.split('.').pop()));
+    return ['ssm', 'ssmmessages', 'ec2messages'].every((s) => services.has(s)) ? 'vpc-endpoints' : 'none';
   }
 
   // -------------------------------------------------------------------------------------------

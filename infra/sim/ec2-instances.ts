@@ -54,6 +54,7 @@ import {
 } from './state';
 import { tagsFromSpecifications, toTagList } from './tags';
 import type { VolumeFiles } from './volume-files';
+import { applyWindowsPasswordReset, bootWindows, passwordGenerationEnabled } from './windows-rescue-model';
 
 const USER_SHUTDOWN: StateReasonRecord = {
   code: 'Client.UserInitiatedShutdown',
@@ -384,7 +385,6 @@ export function runInstances(ctx: RegionContext, input: RunInstancesRequest, fau
         tags: { ...volumeTags },
         filesystem: snapshot?.filesystem ?? image.filesystem,
         files: snapshot?.files ?? {},
-        passwordGenerationEnabled: snapshot?.passwordGenerationEnabled,
       });
       attachAtLaunch(
         ctx,
@@ -469,8 +469,9 @@ export function stopInstances(ctx: RegionContext, input: StopInstancesRequest, f
       agentGoesOffline(instance);
       instance.stopStuck = !input.Force && (faults.asyncFailure !== undefined || ctx.ids.random() < ctx.timings.stuckStoppingChance);
       if (!instance.stopStuck) scheduleState(ctx, instance, input.Force ? ctx.timings.forceStopMs : ctx.timings.stopMs, 'stopped');
-    } else if (previous === 'stopping' && (input.Force || instance.stopStuck)) {
-      // A second stop gets a stuck instance going again; a forced one finishes sooner.
+    } else if (previous === 'stopping' && (input.Force || (instance.stopStuck && faults.asyncFailure === undefined))) {
+      // A second stop gets a stuck instance going again (unless a fault says it hangs on); a forced
+      // one always ends it, and sooner.
       scheduleState(ctx, instance, input.Force ? ctx.timings.forceStopMs : ctx.timings.stopMs, 'stopped');
       instance.stopStuck = false;
     }
@@ -618,16 +619,22 @@ export function completeInstanceState(
   }
 }
 
-/** The OS finished booting: the SSM agent is online, a Windows first boot made its password. */
+/**
+ * The OS finished booting: the SSM agent is online; on Windows the launch agents on the root volume
+ * ran (`bootWindows`), and one that set a new random password made it available to GetPasswordData.
+ */
 export function completeBoot(ctx: RegionContext, instanceId: string, epoch: number): void {
   const instance = ctx.state.instances[instanceId];
   if (!instance || instance.stateEpoch !== epoch || instance.state !== 'running') return;
   if (instance.platform === 'windows') {
     const root = volumesAttachedTo(ctx, instanceId).find((v) => sameDevice(v.attachment!.device, instance.rootDeviceName));
-    if (!instance.bootedOnce || root?.passwordGenerationEnabled) {
-      instance.passwordData = createHash('sha256').update(`${instanceId}/${ctx.now()}`).digest('base64').repeat(8);
-      // The launch agent generates the password once, then turns generation off.
-      if (root) root.passwordGenerationEnabled = false;
+    if (root) {
+      const boot = bootWindows(root.files);
+      // The agents write their state (`.run-once`, a disabled plugin or task) whether or not they made a password.
+      root.files = boot.files;
+      if (boot.passwordBy) {
+        instance.passwordData = createHash('sha256').update(`${instanceId}/${ctx.now()}`).digest('base64').repeat(8);
+      }
     }
   }
   instance.bootedOnce = true;
@@ -794,6 +801,10 @@ export interface SeedInstanceSpec {
     deleteOnTermination?: boolean;
     /** Defaults to the image's product codes. */
     productCodes?: ProductCodeRecord[];
+    /**
+     * Windows: make the root's files agree (`false`: the launch agent already made its password,
+     * as on an instance that booted; `true`: it makes one at the next boot). Default: the files as given.
+     */
     passwordGenerationEnabled?: boolean;
   };
   extraVolumes?: Array<{ volumeId?: string; device: string; size?: number; files?: VolumeFiles; deleteOnTermination?: boolean }>;
@@ -809,6 +820,15 @@ export interface SeedInstanceSpec {
   iamInstanceProfileName?: string;
   keyName?: string;
   launchTime?: number;
+}
+
+/** `files` with the launch agents' state that `enabled` asks for (unchanged when undefined). */
+function windowsPasswordState(files: VolumeFiles, enabled: boolean | undefined): VolumeFiles {
+  if (enabled === undefined || passwordGenerationEnabled(files) === enabled) return files;
+  if (!enabled) return bootWindows(files).files;
+  const reset = applyWindowsPasswordReset(files);
+  if (reset.error) throw new Error(`seedInstance: cannot enable password generation: ${reset.error.message}`);
+  return reset.files;
 }
 
 export function seedInstance(ctx: RegionContext, spec: SeedInstanceSpec): InstanceRecord {
@@ -875,8 +895,7 @@ export function seedInstance(ctx: RegionContext, spec: SeedInstanceSpec): Instan
       productCodes: root.productCodes ?? [...image.productCodes],
       tags: {},
       filesystem: root.filesystem ?? rootSnapshot?.filesystem ?? image.filesystem,
-      files: root.files ?? rootSnapshot?.files ?? {},
-      passwordGenerationEnabled: root.passwordGenerationEnabled,
+      files: windowsPasswordState(root.files ?? rootSnapshot?.files ?? {}, root.passwordGenerationEnabled),
     });
     attachAtLaunch(ctx, volume, instanceId, rootDeviceName, root.deleteOnTermination ?? true);
   }

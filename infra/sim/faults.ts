@@ -16,7 +16,7 @@ interface FaultRuleBase {
   /**
    * The call succeeds, but the asynchronous work it starts fails later: CreateImage → image
    * `failed`; SendCommand → invocation `Failed`; AttachVolume → attach fails (EBS event);
-   * StopInstances → stuck in `stopping`; RunInstances → `pending` → `terminated`.
+   * StopInstances → stuck in `stopping` (a second non-forced stop with this fault: still stuck); RunInstances → `pending` → `terminated`.
    */
   asyncFailure?: true | { message?: string };
 }

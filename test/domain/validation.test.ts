@@ -44,6 +44,41 @@ describe('preflight refusals', () => {
   });
 });
 
+describe('preflight refusals of keys and subnets', () => {
+  const encrypted = volumeFacts({ encrypted: true, kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/k1' });
+  const base = { instance: instanceFacts(), rootVolume: encrypted, rescueNetworkExists: true };
+
+  it.each([
+    ['KMS_KEY_DISABLED', { keyId: 'k1', state: 'Disabled', manager: 'CUSTOMER' as const }],
+    ['KMS_KEY_PENDING_DELETION', { keyId: 'k1', state: 'PendingDeletion', manager: 'CUSTOMER' as const }],
+    ['KMS_KEY_NOT_USABLE', { keyId: 'k1', state: 'Unavailable', manager: 'CUSTOMER' as const }],
+    ['KMS_KEY_NOT_USABLE', 'access-denied' as const],
+    ['KMS_KEY_NOT_FOUND', 'not-found' as const],
+  ])('refuses an encrypted root whose key KMS answers %s for', (code, rootKey) => {
+    // Prepare
+    const facts = { ...base, rootKey };
+    // Act
+    const found = codes(resetRequest(), facts, config);
+    // Assess
+    expect(found).toEqual([code]);
+  });
+
+  it('allows an encrypted root whose key is enabled, AWS managed or customer managed', () => {
+    expect(codes(resetRequest(), { ...base, rootKey: { keyId: 'k1', state: 'Enabled', manager: 'CUSTOMER' } }, config)).toEqual([]);
+    expect(codes(resetRequest(), { ...base, rootKey: { keyId: 'k2', state: 'Enabled', manager: 'AWS' } }, config)).toEqual([]);
+  });
+
+  it('refuses a named subnet or the instance subnet without a route to SSM, and accepts one with endpoints', () => {
+    const named = resetRequest({ subnet: 'subnet-0aaaaaaaaaaaaaaaa' });
+    const same = { subnetId: 'subnet-0aaaaaaaaaaaaaaaa', vpcId: 'vpc-1', availabilityZone: 'us-east-1a' };
+    const plain = { instance: instanceFacts(), rootVolume: volumeFacts(), namedSubnet: same };
+    expect(codes(named, { ...plain, subnetSsmRoute: 'none' }, config)).toEqual(['SUBNET_NO_SSM_ROUTE']);
+    expect(codes(named, { ...plain, subnetSsmRoute: 'vpc-endpoints' }, config)).toEqual([]);
+    expect(codes(resetRequest({ subnet: 'SelectedInstanceSubnet' }), { ...plain, subnetSsmRoute: 'none' }, config)).toEqual(['SUBNET_NO_SSM_ROUTE']);
+    expect(codes(resetRequest({ subnet: 'SelectedInstanceSubnet' }), { ...plain, subnetSsmRoute: 'internet-gateway' }, config)).toEqual([]);
+  });
+});
+
 describe('request parsing', () => {
   it('fills defaults', () => {
     expect(parseResetRequest({ instanceId: 'i-0123456789abcdef0' }, config)).toEqual(resetRequest());

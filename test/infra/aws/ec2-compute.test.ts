@@ -5,7 +5,9 @@ import {
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
+  DescribeRouteTablesCommand,
   DescribeSubnetsCommand,
+  DescribeVpcEndpointsCommand,
   DescribeVolumesCommand,
   DescribeVpcsCommand,
   DetachVolumeCommand,
@@ -687,5 +689,43 @@ describe('resolveImageParameter and countVpcs', () => {
     // Assess
     expect(count).toBe(3);
     expect(ec2Mock.commandCalls(DescribeVpcsCommand)).toHaveLength(2);
+  });
+});
+
+describe('ssmRoute', () => {
+  const subnet = { subnetId: 'subnet-0aaaaaaaaaaaaaaaa', vpcId: 'vpc-0bbbbbbbbbbbbbbbb', availabilityZone: 'us-east-1a' };
+  const compute = () => new Ec2Compute(new EC2Client({ region: 'us-east-1' }), new SSMClient({ region: 'us-east-1' }));
+
+  beforeEach(() => {
+    ec2Mock.reset();
+  });
+
+  it('answers internet-gateway for an active default route through an igw in the subnet’s own table', async () => {
+    // Prepare
+    ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1', State: 'active' }] }] });
+    // Act
+    const route = await compute().ssmRoute(subnet);
+    // Assess
+    expect(route).toBe('internet-gateway');
+    expect(ec2Mock.commandCalls(DescribeRouteTablesCommand)[0]!.args[0].input).toEqual({ Filters: [{ Name: 'association.subnet-id', Values: [subnet.subnetId] }] });
+    expect(ec2Mock.commandCalls(DescribeVpcEndpointsCommand)).toHaveLength(0);
+  });
+
+  it('falls back to the VPC’s main table, and answers nat-gateway for a NAT default route', async () => {
+    ec2Mock
+      .on(DescribeRouteTablesCommand, { Filters: [{ Name: 'association.subnet-id', Values: [subnet.subnetId] }] })
+      .resolves({ RouteTables: [] })
+      .on(DescribeRouteTablesCommand, { Filters: [{ Name: 'vpc-id', Values: [subnet.vpcId] }, { Name: 'association.main', Values: ['true'] }] })
+      .resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' }] }] });
+    expect(await compute().ssmRoute(subnet)).toBe('nat-gateway');
+  });
+
+  it('answers vpc-endpoints only when ssm, ssmmessages and ec2messages are all there, else none', async () => {
+    ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1', State: 'blackhole' }] }] });
+    const endpoints = (names: string[]) => ({ VpcEndpoints: names.map((n) => ({ ServiceName: `com.amazonaws.us-east-1.${n}` })) });
+    ec2Mock.on(DescribeVpcEndpointsCommand).resolvesOnce(endpoints(['ssm', 'ssmmessages', 'ec2messages'])).resolvesOnce(endpoints(['ssm', 'ssmmessages']));
+    expect(await compute().ssmRoute(subnet)).toBe('vpc-endpoints');
+    expect(await compute().ssmRoute(subnet)).toBe('none');
+    expect(ec2Mock.commandCalls(DescribeVpcEndpointsCommand)[0]!.args[0].input.Filters).toContainEqual({ Name: 'vpc-id', Values: [subnet.vpcId] });
   });
 });
