@@ -39,9 +39,10 @@ import { SsmRescueRunner } from './aws/ssm-rescue-runner';
 import { randomJobIds } from './ids';
 import { createMetrics, PowertoolsJobMetrics } from './job-metrics';
 import { combineObservers } from './observers';
+import { KmsEncryptionKeys } from './aws/kms-encryption-keys';
 
 export interface WiringInput {
-  clients: Pick<AwsClients, 'ec2' | 'ssm'>;
+  clients: Pick<AwsClients, 'ec2' | 'ssm'> & Partial<Pick<AwsClients, 'kms'>>;
   config: ServiceConfig;
   store: JobStore;
   bus: PhaseBus;
@@ -55,7 +56,7 @@ export interface WiringInput {
   deferral?: StartDeferral;
   /** Events and metrics of jobs starting, phases finishing, jobs ending. */
   observer?: JobObserver;
-  /** KMS for the preflight's key check; without it the key's state is not checked. */
+  /** KMS for the preflight's key check; default: KMS DescribeKey through `clients.kms`. */
   keys?: EncryptionKeys;
   /** The shared rescue network's record: leases, creation lock, reclaim (an item of the job table). */
   networkLeases: RescueNetworkLeases;
@@ -103,7 +104,7 @@ export function wirePorts(input: WiringInput): ServicePorts {
     directory: new Ec2InstanceDirectory(clients.ec2),
     deferral: input.deferral ?? noDeferral,
     ...(input.observer ? { observer: input.observer } : {}),
-    ...(input.keys ? { keys: input.keys } : {}),
+    ...(input.keys ? { keys: input.keys } : clients.kms ? { keys: new KmsEncryptionKeys(clients.kms) } : {}),
   };
 }
 

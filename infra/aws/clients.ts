@@ -6,11 +6,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { RetryErrorInfo, RetryStrategyV2, RetryToken } from '@aws-sdk/types';
 
-export type AwsService = 'ec2' | 'ssm' | 'dynamodb' | 'sqs' | 'eventbridge';
+export type AwsService = 'ec2' | 'ssm' | 'dynamodb' | 'sqs' | 'eventbridge' | 'kms';
 
 export interface AwsClients {
   ec2: EC2Client;
@@ -18,6 +19,7 @@ export interface AwsClients {
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
   eventBridge: EventBridgeClient;
+  kms: KMSClient;
 }
 
 /** The request handler every client sends through (the simulated region replaces the network here). */
@@ -51,6 +53,7 @@ const ENDPOINT_VARIABLES: Record<AwsService, string> = {
   dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB',
   sqs: 'AWS_ENDPOINT_URL_SQS',
   eventbridge: 'AWS_ENDPOINT_URL_EVENTBRIDGE',
+  kms: 'AWS_ENDPOINT_URL_KMS',
 };
 
 export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
@@ -73,6 +76,7 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
     dynamodb: new DynamoDBClient(configFor('dynamodb')),
     sqs: new SQSClient(configFor('sqs')),
     eventBridge: new EventBridgeClient(configFor('eventbridge')),
+    kms: new KMSClient(configFor('kms')),
   };
 }
 

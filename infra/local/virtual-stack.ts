@@ -8,20 +8,29 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { defaultConfig, type ServiceConfig } from '../../domain/config';
 import { isActive, type Job } from '../../domain/job';
-import { runPhase, type PhasePorts } from '../../domain/phase-runner';
+import { runPhase } from '../../domain/phase-runner';
+import { sweep, type SweepSummary } from '../../domain/sweeper';
 import { phaseSteps } from '../../domain/phases';
-import type { PhaseMessage } from '../../domain/ports';
-import { routeApi, type ApiPorts } from '../../handlers/api-routes';
+import type { DeferredStart, JobObserver, Log, PhaseMessage } from '../../domain/ports';
+import { routeApi } from '../../handlers/api-routes';
 import type { HttpResponse } from '../../handlers/http';
+import { handleTriggerMessage, type TriggerResult } from '../../handlers/trigger-routes';
+import { jobEndedDetail } from '../aws/eventbridge-job-events';
+import { JOB_FAILED_DETAIL_TYPE, JOB_SUCCEEDED_DETAIL_TYPE } from '../events';
 import { createAwsClients } from '../aws/clients';
 import { silentLog } from '../logger';
+import { MemoryAdmissionStore, MemoryCooldownStore, MemoryIdempotencyStore } from '../memory/memory-guard-stores';
 import { MemoryJobStore } from '../memory/memory-job-store';
+import { MemoryRescueNetworkLeases } from '../memory/memory-rescue-network-leases';
 import { VirtualQueue, type QueueFault, type QueueSend } from '../memory/memory-queues';
 import { ManualClock } from '../sim/clock';
 import { createSimRequestHandler } from '../sim/http';
 import { SimulatedRegion, type SimulatedRegionOptions } from '../sim/region';
 import { seedSampleRegion } from '../sim/samples';
-import { wirePorts } from '../wiring';
+import { phaseRunPorts } from '../phase-run-ports';
+import { deferredStartJson } from '../trigger-messages';
+import { combineObservers } from '../observers';
+import { wirePorts, type ServicePorts } from '../wiring';
 
 export interface VirtualStackOptions {
   config?: Partial<ServiceConfig>;
@@ -34,19 +43,47 @@ export interface VirtualStackOptions {
   redeliverySeconds?: number;
   /** Seed for job ids, so that runs repeat. */
   idSeed?: string;
+  /**
+   * Deliver the messages due at one moment concurrently, as Lambda would (their AWS calls and
+   * store writes interleave), instead of one after the other.
+   */
+  concurrentDeliveries?: boolean;
+  /** Where the service logs (silent by default); phase runs add jobId, instanceId, phase to each line. */
+  log?: Log;
+  /** Told besides the stack's own recording of job-ended events (`jobEvents`). */
+  observer?: JobObserver;
+}
+
+/** A job-ended event as the service would put it on its bus. */
+export interface RecordedJobEvent {
+  detailType: string;
+  detail: Record<string, unknown>;
 }
 
 export class VirtualStack {
   readonly clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
   readonly region: SimulatedRegion;
   readonly store = new MemoryJobStore();
+  /** The shared rescue network's record (leases, creation lock, reclaim). */
+  readonly networkLeases = new MemoryRescueNetworkLeases();
+  /** Every sweeper run (`sweep()`), oldest first. */
+  readonly sweeps: Array<{ at: number; summary: SweepSummary }> = [];
   readonly queue: VirtualQueue;
-  readonly ports: PhasePorts & ApiPorts;
+  readonly ports: ServicePorts;
+  /** The `Reset Access Job Succeeded/Failed` events, as they would be published. */
+  readonly jobEvents: RecordedJobEvent[] = [];
+  /** Every message the alarm function handled, and what became of it. */
+  readonly triggers: Array<{ at: number; results: TriggerResult[] }> = [];
   /** Every delivery, for tests and the benchmark. */
   readonly deliveries: Array<{ message: PhaseMessage; at: number; outcome: string }> = [];
   /** Called before each delivery: a harness may arm a crash here. */
   beforeDelivery?: (message: PhaseMessage) => void;
   private readonly redeliverySeconds: number;
+  private readonly concurrentDeliveries: boolean;
+  /** The alarm function's queue: deferred starts waiting for their admission slot. */
+  private deferred: Array<{ start: DeferredStart; dueAt: number; seq: number }> = [];
+  private deferredSeq = 0;
+  private apiCalls = 0;
   private jobCounter = 0;
 
   constructor(options: VirtualStackOptions = {}) {
@@ -54,6 +91,7 @@ export class VirtualStack {
     if (options.samples !== false) seedSampleRegion(this.region);
     this.queue = new VirtualQueue(this.clock, { fault: options.queueFault });
     this.redeliverySeconds = options.redeliverySeconds ?? 360;
+    this.concurrentDeliveries = options.concurrentDeliveries ?? false;
     const clients = createAwsClients({
       region: 'us-east-1',
       requestHandler: createSimRequestHandler(this.region),
@@ -63,30 +101,76 @@ export class VirtualStack {
     });
     const config: ServiceConfig = { ...defaultConfig, ...options.config };
     const seed = options.idSeed ?? 'v';
+    const recorder: JobObserver = {
+      jobStarted: async () => undefined,
+      phaseFinished: async () => undefined,
+      jobFinished: async (job) => {
+        this.jobEvents.push({ detailType: job.status === 'SUCCEEDED' ? JOB_SUCCEEDED_DETAIL_TYPE : JOB_FAILED_DETAIL_TYPE, detail: jobEndedDetail(job) });
+      },
+    };
     this.ports = wirePorts({
       clients,
       config,
       store: this.store,
       bus: this.queue,
       scheduler: this.queue,
-      log: silentLog,
+      log: options.log ?? silentLog,
       clock: { now: () => new Date(this.clock.now()) },
+      guards: { idempotency: new MemoryIdempotencyStore(), cooldowns: new MemoryCooldownStore(), admission: new MemoryAdmissionStore() },
+      deferral: {
+        later: async (start, delaySeconds) => {
+          this.deferred.push({ start: structuredClone(start), dueAt: this.clock.now() + Math.max(0, delaySeconds) * 1000, seq: this.deferredSeq++ });
+        },
+      },
+      observer: options.observer ? combineObservers(recorder, options.observer) : recorder,
       ids: { jobId: () => `r-${seed}${(++this.jobCounter).toString(36).padStart(8, '0')}` },
+      networkLeases: this.networkLeases,
+      // The sweeper's waits pass simulated time (messages falling due meanwhile wait for the next `run`).
+      sleeper: { sleep: async (seconds) => this.clock.advance(seconds * 1000) },
     });
   }
 
-  /** Calls the HTTP API as API Gateway would. */
-  async api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResponse & { json: any }> {
+  /** Calls the HTTP API as API Gateway would; `caller` is the IAM identity its authoriser would pass. */
+  async api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, options: { caller?: string } = {}): Promise<HttpResponse & { json: any }> {
     const url = new URL(path, 'http://localhost');
     const event = {
       rawPath: url.pathname,
       queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
       headers: { 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      requestContext: { http: { method }, requestId: `req-${this.deliveries.length}` },
+      requestContext: {
+        http: { method },
+        requestId: `req-${++this.apiCalls}`,
+        ...(options.caller ? { authorizer: { iam: { userArn: options.caller } } } : {}),
+      },
     } as unknown as APIGatewayProxyEventV2;
     const response = await routeApi(event, this.ports);
     return { ...response, json: JSON.parse(response.body) };
+  }
+
+  /**
+   * Puts an EventBridge event (the envelope, as a rule delivers it) into the alarm function, as
+   * its queue would. Answers what became of it (deferred starts come back in `run`).
+   */
+  async trigger(event: Record<string, unknown>): Promise<TriggerResult[]> {
+    const results = await handleTriggerMessage(JSON.stringify(event), this.ports);
+    this.triggers.push({ at: this.clock.now(), results });
+    return results;
+  }
+
+  /** Deferred starts waiting in the alarm function's queue. */
+  get deferredStarts(): number {
+    return this.deferred.length;
+  }
+
+  /**
+   * One run of the sweeper now, as its schedule would start it (`dryRun` overrides the setting).
+   * Its waits move the clock on.
+   */
+  async sweep(options: { dryRun?: boolean } = {}): Promise<SweepSummary> {
+    const summary = await sweep(this.ports, options);
+    this.sweeps.push({ at: this.clock.now(), summary });
+    return summary;
   }
 
   async job(jobId: string): Promise<Job> {
@@ -102,10 +186,23 @@ export class VirtualStack {
     for (;;) {
       const due = this.queue.takeDue();
       if (due.length > 0) {
-        for (const { message } of due) await this.deliver(message);
+        if (this.concurrentDeliveries) await Promise.all(due.map(({ message }) => this.deliver(message)));
+        else for (const { message } of due) await this.deliver(message);
         continue;
       }
-      const next = this.queue.nextDueAt();
+      const now = this.clock.now();
+      const dueStarts = this.deferred.filter((d) => d.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || a.seq - b.seq);
+      if (dueStarts.length > 0) {
+        this.deferred = this.deferred.filter((d) => d.dueAt > now);
+        for (const { start } of dueStarts) {
+          const results = await handleTriggerMessage(deferredStartJson(start), this.ports);
+          this.triggers.push({ at: this.clock.now(), results });
+        }
+        continue;
+      }
+      const nextDeferred = this.deferred.length ? Math.min(...this.deferred.map((d) => d.dueAt)) : undefined;
+      const nextQueued = this.queue.nextDueAt();
+      const next = nextQueued === undefined ? nextDeferred : nextDeferred === undefined ? nextQueued : Math.min(nextQueued, nextDeferred);
       if (next === undefined) return 'idle';
       if (next > until) return 'time';
       this.clock.set(next);
@@ -117,7 +214,7 @@ export class VirtualStack {
     this.beforeDelivery?.(message);
     let outcome: string;
     try {
-      outcome = await runPhase(message, phaseSteps, this.ports);
+      outcome = await runPhase(message, phaseSteps, phaseRunPorts(this.ports, message));
     } catch (error) {
       outcome = `threw ${(error as Error).name}`;
       // The message was never acknowledged: SQS makes it visible again after the visibility timeout.

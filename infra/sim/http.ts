@@ -1,3 +1,4 @@
+import { handleKmsJson, KMS_TARGET_PREFIX } from './kms-json';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -25,6 +26,7 @@ function header(headers: SimRequest['headers'], name: string): string | undefine
  */
 function route(region: SimulatedRegion, request: SimRequest): WireResponse {
   const target = header(request.headers, 'x-amz-target');
+  if (target?.startsWith(KMS_TARGET_PREFIX)) return handleKmsJson(region, target, request.body);
   if (target !== undefined) return handleSsmJson(region, target, request.body);
   const contentType = header(request.headers, 'content-type') ?? '';
   if (
@@ -37,7 +39,7 @@ function route(region: SimulatedRegion, request: SimRequest): WireResponse {
   return {
     status: 400,
     headers: { 'content-type': 'text/plain' },
-    body: 'The simulated region serves EC2 (Query protocol) and SSM (awsJson1_1) requests only.',
+    body: 'The simulated region serves EC2 (Query protocol), SSM and KMS (awsJson1_1) requests only.',
   };
 }
 
