@@ -1,20 +1,23 @@
 import { PermanentError } from '../errors';
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { done, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
-import { clientToken, serviceTags } from '../naming';
+import { clientToken, helperTargetTags, serviceTags } from '../naming';
 
 /**
  * Launch the helper and wait until SSM reports it Online. RunInstances carries a ClientToken
  * derived from the job, so a retry or a duplicate message finds the same instance instead of
- * launching a second one.
+ * launching a second one. A helper just launched is `pending` for seconds: its id is recorded at
+ * once (a look now would cost a describe, and a throttled one would cost a second RunInstances),
+ * and its `running` event wakes the phase.
  */
 export async function launchHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const helperId = job.resources.helperInstanceId ?? (await launch(job, ports));
-  const helper = await ports.compute.describeInstance(helperId);
   const recordHelper = (draft: Job) => {
     draft.resources.helperInstanceId = helperId;
   };
-  if (!helper || helper.state === 'pending') return wait('helper instance to be running', recordHelper);
+  if (!job.resources.helperInstanceId) return waitForEvent('helper instance to be running', recordHelper);
+  const helper = await ports.compute.describeInstance(helperId);
+  if (!helper || helper.state === 'pending') return waitForEvent('helper instance to be running', recordHelper);
   if (helper.state !== 'running') {
     throw new PermanentError('HELPER_LOST', `helper ${helperId} is ${helper.state}${helper.stateReason ? ` (${helper.stateReason})` : ''}`);
   }
@@ -34,6 +37,10 @@ async function launch(job: Job, ports: PhasePorts): Promise<string> {
     subnetId: network.subnetId,
     securityGroupIds: network.securityGroupIds,
     instanceProfile: ports.config.helperInstanceProfile,
-    tags: { Name: `reset-access-helper-${job.instanceId}`, ...serviceTags('helper', { jobId: job.jobId, targetInstanceId: job.instanceId }) },
+    tags: {
+      Name: `reset-access-helper-${job.instanceId}`,
+      ...serviceTags('helper', { jobId: job.jobId, targetInstanceId: job.instanceId }),
+      ...helperTargetTags(job.target!),
+    },
   });
 }

@@ -1,10 +1,12 @@
 import { PermanentError } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job, RescueNetwork } from '../job';
+import { rescueVpcGuard } from '../rescue-network-lease';
 
 /**
  * Prepare a network for the helper in the target's AZ: the target's own subnet, a subnet the
- * caller named (checked in validate to be in the same AZ), or the service's shared rescue VPC.
+ * caller named (checked in validate to be in the same AZ), or the service's shared rescue VPC,
+ * on which the job takes a lease that the runner gives back when the job ends.
  */
 export async function prepareNetwork(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const target = job.target!;
@@ -13,7 +15,11 @@ export async function prepareNetwork(job: Job, ports: PhasePorts): Promise<Phase
   if (choice === 'SelectedInstanceSubnet') {
     network = { kind: 'instance-subnet', subnetId: target.subnetId!, vpcId: target.vpcId, securityGroupIds: [] };
   } else if (choice === 'CreateNewVPC') {
-    network = await ports.networks.ensure(target.availabilityZone);
+    // The lease first: while a job holds one the sweeper never reclaims the network.
+    if ((await ports.networkLeases.acquire(job.jobId, ports.clock.now())) === 'reclaiming') {
+      return wait('the idle rescue network to be reclaimed (a new one is made after it)');
+    }
+    network = await ports.networks.ensure(target.availabilityZone, rescueVpcGuard(job, ports));
   } else {
     const subnet = await ports.compute.describeSubnet(choice);
     if (!subnet) throw new PermanentError('SUBNET_NOT_FOUND', `subnet ${choice} does not exist`);

@@ -3,70 +3,86 @@
  * region by default), with an internet gateway, one route table (default route to the gateway), a
  * public subnet per AZ that a job has needed, and one security group without inbound rules.
  *
- * Nothing here takes a ClientToken except CreateRouteTable, so every part is tagged at creation and
- * looked up by its tags before it is created; `ensure` looks at what exists and creates the next
- * missing parts, so it is safe to repeat and, within the limits noted at each step, to run from two
- * jobs at once.
+ * With `access: 'vpc-endpoints'` there is no gateway and no public IPv4: the helpers reach SSM
+ * through interface endpoints for ssm, ssmmessages and ec2messages in the rescue subnets, behind
+ * their own security group that lets in HTTPS from the VPC only.
+ *
+ * Only CreateRouteTable and CreateVpcEndpoint take a ClientToken, so every part is tagged at
+ * creation and looked up by its tags before it is created; `ensure` looks at what exists and
+ * creates the next missing parts, so it is safe to repeat and, within the limits noted at each
+ * step, to run from two jobs at once. CreateVpc runs only when the caller's guard allows it (the
+ * job's creation lock, `domain/rescue-network-lease.ts`).
  */
 import {
   AssociateRouteTableCommand,
   AttachInternetGatewayCommand,
+  AuthorizeSecurityGroupIngressCommand,
   CreateInternetGatewayCommand,
   CreateRouteCommand,
   CreateRouteTableCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
+  CreateVpcEndpointCommand,
   DescribeInternetGatewaysCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
+  DescribeVpcAttributeCommand,
+  DescribeVpcEndpointsCommand,
   DescribeVpcsCommand,
   ModifySubnetAttributeCommand,
+  ModifyVpcAttributeCommand,
+  ModifyVpcEndpointCommand,
   ReplaceRouteCommand,
   type EC2Client,
   type Filter,
   type RouteTable,
+  type SecurityGroup,
   type Subnet,
   type Vpc,
+  type VpcEndpoint,
 } from '@aws-sdk/client-ec2';
 import { PermanentError } from '../../domain/errors';
 import type { RescueNetwork } from '../../domain/job';
 import { serviceTags, TAG, type ResourceRole } from '../../domain/naming';
-import type { RescueNetworks } from '../../domain/ports';
+import type { RescueNetworks, RescueVpcGuard } from '../../domain/ports';
 import { tagRecord, tagSpecifications } from './ec2-compute';
 import { isAwsError, translateAwsError } from './errors';
 
 /** Default CIDR of the rescue VPC: a /16 unlikely to collide with what customers peer. */
 export const DEFAULT_RESCUE_VPC_CIDR = '10.213.0.0/16';
 export const RESCUE_NAME = 'reset-access-rescue';
+export const ENDPOINTS_GROUP_NAME = 'reset-access-rescue-endpoints';
+/** What the SSM agent talks to (AWS Systems Manager docs, "Create VPC endpoints"). */
+export const SSM_ENDPOINT_SERVICES = ['ssm', 'ssmmessages', 'ec2messages'] as const;
 const ANYWHERE = '0.0.0.0/0';
 /** First /24 handed to an AZ whose name has no letter index (Local Zones, Wavelength…). */
 const FIRST_UNLETTERED_INDEX = 26;
 
-/**
- * Seam for the issue that guards the first creation: two first jobs in a region may both find no
- * rescue VPC and both create one (CreateVpc has no token). Until that lock exists, every caller may
- * create, and when two VPCs exist every caller picks the same one (the lowest id); the other is
- * left, tagged, for the sweeper. The same issue adds leases so the sweeper never reclaims a network
- * a job is using.
- */
-export interface RescueVpcGuard {
-  /** Whether this caller may create the region's rescue VPC now (`false`: answer `not-yet`). */
-  mayCreateVpc(): Promise<boolean>;
-}
+export type { RescueVpcGuard } from '../../domain/ports';
 
 export interface RescueNetworksOptions {
   /** CIDR of the rescue VPC when it is created; subnets are /24s of whatever the VPC has. */
   cidrBlock?: string;
+  /**
+   * Used when `ensure` is called without a guard. The default lets every caller create; should a
+   * race still make two VPCs, every caller picks the same one (the lowest id).
+   */
   guard?: RescueVpcGuard;
+  /** How helpers reach SSM (domain/config.ts `rescueNetwork.access`); default the gateway. */
+  access?: 'internet-gateway' | 'vpc-endpoints';
+  /** The region, for the endpoints' service names (`com.amazonaws.<region>.ssm`). */
+  region?: string;
 }
 
-const alwaysMayCreate: RescueVpcGuard = { mayCreateVpc: async () => true };
+const alwaysMayCreate: RescueVpcGuard = { mayCreate: async () => true };
 
 export class Ec2RescueNetworks implements RescueNetworks {
   private readonly cidrBlock: string;
   private readonly guard: RescueVpcGuard;
+  private readonly access: 'internet-gateway' | 'vpc-endpoints';
+  private readonly region: string;
 
   constructor(
     private readonly ec2: EC2Client,
@@ -74,6 +90,8 @@ export class Ec2RescueNetworks implements RescueNetworks {
   ) {
     this.cidrBlock = options.cidrBlock ?? DEFAULT_RESCUE_VPC_CIDR;
     this.guard = options.guard ?? alwaysMayCreate;
+    this.access = options.access ?? 'internet-gateway';
+    this.region = options.region ?? 'us-east-1';
   }
 
   async vpcExists(): Promise<boolean> {
@@ -86,11 +104,12 @@ export class Ec2RescueNetworks implements RescueNetworks {
    * when the default route is missing or a blackhole: an `active` route through an `igw-` proves the
    * gateway is attached to this VPC.
    */
-  async ensure(availabilityZone: string): Promise<RescueNetwork | 'not-yet'> {
+  async ensure(availabilityZone: string, guard: RescueVpcGuard = this.guard): Promise<RescueNetwork | 'not-yet'> {
     let vpc = await this.findVpc();
     if (!vpc) {
-      if (!(await this.guard.mayCreateVpc())) return 'not-yet';
-      vpc = await this.createVpc();
+      if (!(await guard.mayCreate('vpc'))) return 'not-yet';
+      // Looked up again under the lock: the previous holder may have made it since.
+      vpc = (await this.findVpc()) ?? (await this.createVpc());
     }
     // Subnets and gateways wait for an available VPC (it is `pending` for a few seconds).
     if (vpc.State !== 'available') return 'not-yet';
@@ -107,13 +126,14 @@ export class Ec2RescueNetworks implements RescueNetworks {
 
     const routeTable = await this.ensureRouteTable(vpcId, routeTables.RouteTables ?? []);
     if (routeTable === 'not-yet') return 'not-yet';
-    if ((await this.ensureDefaultRoute(vpcId, routeTable)) === 'not-yet') return 'not-yet';
+    const viaGateway = this.access === 'internet-gateway';
+    if (viaGateway && (await this.ensureDefaultRoute(vpcId, routeTable, guard)) === 'not-yet') return 'not-yet';
 
     const subnet = await this.ensureSubnet(vpc, availabilityZone, subnets.Subnets ?? []);
     if (subnet === 'not-yet') return 'not-yet';
     const subnetId = subnet.SubnetId!;
     if ((await this.ensureAssociation(routeTable, subnetId)) === 'not-yet') return 'not-yet';
-    if (subnet.MapPublicIpOnLaunch !== true) {
+    if (viaGateway && subnet.MapPublicIpOnLaunch !== true) {
       // The helper reaches the public SSM endpoints through the gateway: it needs a public IPv4.
       await this.call(`ModifySubnetAttribute ${subnetId}`, () =>
         this.ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnetId, MapPublicIpOnLaunch: { Value: true } })),
@@ -123,6 +143,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
     const securityGroupId = await this.ensureSecurityGroup(vpcId, securityGroups.SecurityGroups?.map((g) => g.GroupId!).sort() ?? []);
     if (securityGroupId === 'not-yet') return 'not-yet';
     if (subnet.State !== 'available') return 'not-yet';
+    if (!viaGateway && (await this.ensureEndpoints(vpc, subnetId)) === 'not-yet') return 'not-yet';
     return { kind: 'rescue-vpc', vpcId, subnetId, securityGroupIds: [securityGroupId] };
   }
 
@@ -157,10 +178,10 @@ export class Ec2RescueNetworks implements RescueNetworks {
     return out.RouteTable ?? 'not-yet';
   }
 
-  private async ensureDefaultRoute(vpcId: string, routeTable: RouteTable): Promise<'done' | 'not-yet'> {
+  private async ensureDefaultRoute(vpcId: string, routeTable: RouteTable, guard: RescueVpcGuard): Promise<'done' | 'not-yet'> {
     const route = routeTable.Routes?.find((r) => r.DestinationCidrBlock === ANYWHERE);
     if (route?.State === 'active' && route.GatewayId?.startsWith('igw-')) return 'done';
-    const gatewayId = await this.ensureInternetGateway(vpcId);
+    const gatewayId = await this.ensureInternetGateway(vpcId, guard);
     if (gatewayId === 'not-yet') return 'not-yet';
     const routeTableId = routeTable.RouteTableId!;
     const input = { RouteTableId: routeTableId, DestinationCidrBlock: ANYWHERE, GatewayId: gatewayId };
@@ -175,12 +196,14 @@ export class Ec2RescueNetworks implements RescueNetworks {
   }
 
   /**
-   * A VPC takes one internet gateway. Two callers may both create one (no ClientToken); the second
-   * attach fails (`InvalidParameterValue` "already has an internet gateway attached", or
+   * A VPC takes one internet gateway, created (no ClientToken) only by the caller the guard lets
+   * create. Should two still make one each (a lock that expired), the second attach fails
+   * (`InvalidParameterValue` "already has an internet gateway attached", or
    * `Resource.AlreadyAssociated`), and the gateway that did attach is used. The spare one stays
-   * tagged and detached, and a later call attaches it only if the VPC has none.
+   * tagged and detached: a later call attaches it if the VPC has none, the sweeper deletes it when
+   * it reclaims the network.
    */
-  private async ensureInternetGateway(vpcId: string): Promise<string | 'not-yet'> {
+  private async ensureInternetGateway(vpcId: string, guard: RescueVpcGuard): Promise<string | 'not-yet'> {
     const out = await this.call('DescribeInternetGateways', () =>
       this.ec2.send(new DescribeInternetGatewaysCommand({ Filters: byRole('rescue-igw') })),
     );
@@ -189,6 +212,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
     if (attached) return attached.InternetGatewayId!;
     if (gateways.some((g) => g.Attachments?.some((a) => a.VpcId === vpcId))) return 'not-yet'; // attaching or detaching
     const spare = gateways.find((g) => (g.Attachments ?? []).length === 0);
+    if (!spare && !(await guard.mayCreate('internet-gateway'))) return 'not-yet';
     const gatewayId =
       spare?.InternetGatewayId ??
       (
@@ -275,6 +299,112 @@ export class Ec2RescueNetworks implements RescueNetworks {
       if (isAwsError(error, 'InvalidGroup.Duplicate')) return 'not-yet';
       throw translateAwsError(error, `CreateSecurityGroup ${RESCUE_NAME} in ${vpcId}`);
     }
+  }
+
+  /**
+   * Interface endpoints with private DNS, so the agent's usual host names resolve to them: the VPC
+   * needs DNS hostnames on (a new VPC has DNS support but not hostnames), the endpoints a group that
+   * lets in HTTPS from the VPC, and one subnet per AZ each (ModifyVpcEndpoint adds a new AZ's).
+   */
+  private async ensureEndpoints(vpc: Vpc, subnetId: string): Promise<'done' | 'not-yet'> {
+    const vpcId = vpc.VpcId!;
+    const hostnames = await this.call(`DescribeVpcAttribute ${vpcId} enableDnsHostnames`, () =>
+      this.ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpcId, Attribute: 'enableDnsHostnames' })),
+    );
+    if (hostnames.EnableDnsHostnames?.Value !== true) {
+      await this.call(`ModifyVpcAttribute ${vpcId} EnableDnsHostnames`, () =>
+        this.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } })),
+      );
+      return 'not-yet';
+    }
+    const groupId = await this.ensureEndpointGroup(vpc);
+    if (groupId === 'not-yet') return 'not-yet';
+    const found = await this.call('DescribeVpcEndpoints', () =>
+      this.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-endpoint')] })),
+    );
+    const live = (found.VpcEndpoints ?? []).filter((e) => !['deleting', 'deleted', 'failed', 'rejected'].includes(String(e.State).toLowerCase()));
+    let complete = true;
+    for (const service of SSM_ENDPOINT_SERVICES) {
+      const serviceName = `com.amazonaws.${this.region}.${service}`;
+      const endpoint = live.filter((e) => e.ServiceName === serviceName).sort((a, b) => a.VpcEndpointId!.localeCompare(b.VpcEndpointId!))[0];
+      if (!endpoint) {
+        await this.createEndpoint(vpcId, serviceName, service, subnetId, groupId);
+        complete = false;
+      } else if (!endpoint.SubnetIds?.includes(subnetId)) {
+        await this.addEndpointSubnet(endpoint, subnetId);
+        complete = false;
+      } else if (String(endpoint.State).toLowerCase() !== 'available') {
+        complete = false;
+      }
+    }
+    return complete ? 'done' : 'not-yet';
+  }
+
+  /** The ClientToken names the VPC and the service: concurrent creates make one endpoint. */
+  private async createEndpoint(vpcId: string, serviceName: string, service: string, subnetId: string, groupId: string): Promise<void> {
+    await this.call(`CreateVpcEndpoint ${serviceName} in ${vpcId}`, () =>
+      this.ec2.send(
+        new CreateVpcEndpointCommand({
+          VpcId: vpcId,
+          ServiceName: serviceName,
+          VpcEndpointType: 'Interface',
+          SubnetIds: [subnetId],
+          SecurityGroupIds: [groupId],
+          PrivateDnsEnabled: true,
+          ClientToken: `reset-access-vpce-${vpcId}-${service}`,
+          TagSpecifications: tagSpecifications(['vpc-endpoint'], tags('rescue-endpoint')),
+        }),
+      ),
+    );
+  }
+
+  private async addEndpointSubnet(endpoint: VpcEndpoint, subnetId: string): Promise<void> {
+    try {
+      await this.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.VpcEndpointId!, AddSubnetIds: [subnetId] }));
+    } catch (error) {
+      // A concurrent call added it first ("DuplicateSubnetsInSameZone"): look again next time.
+      if (isAwsError(error, 'DuplicateSubnetsInSameZone', 'InvalidParameter')) return;
+      throw translateAwsError(error, `ModifyVpcEndpoint ${endpoint.VpcEndpointId} add ${subnetId}`);
+    }
+  }
+
+  /** HTTPS in from the VPC's block only; created like the helpers' group, then the rule is added. */
+  private async ensureEndpointGroup(vpc: Vpc): Promise<string | 'not-yet'> {
+    const vpcId = vpc.VpcId!;
+    const out = await this.call('DescribeSecurityGroups', () =>
+      this.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-endpoint-security-group')] })),
+    );
+    const group: SecurityGroup | undefined = (out.SecurityGroups ?? []).sort((a, b) => a.GroupId!.localeCompare(b.GroupId!))[0];
+    if (!group) {
+      try {
+        await this.ec2.send(
+          new CreateSecurityGroupCommand({
+            VpcId: vpcId,
+            GroupName: ENDPOINTS_GROUP_NAME,
+            Description: 'reset-access rescue SSM endpoints: HTTPS from the rescue VPC only',
+            TagSpecifications: tagSpecifications(['security-group'], tags('rescue-endpoint-security-group')),
+          }),
+        );
+      } catch (error) {
+        if (!isAwsError(error, 'InvalidGroup.Duplicate')) throw translateAwsError(error, `CreateSecurityGroup ${ENDPOINTS_GROUP_NAME} in ${vpcId}`);
+      }
+      return 'not-yet';
+    }
+    const cidr = vpc.CidrBlock ?? this.cidrBlock;
+    const allowed = group.IpPermissions?.some((p) => p.IpProtocol === 'tcp' && p.FromPort === 443 && p.ToPort === 443 && p.IpRanges?.some((r) => r.CidrIp === cidr));
+    if (!allowed) {
+      try {
+        await this.ec2.send(
+          new AuthorizeSecurityGroupIngressCommand({
+            GroupId: group.GroupId!,
+            IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: cidr, Description: 'helpers in the rescue VPC' }] }],
+          }),
+        );
+      } catch (error) {
+        if (!isAwsError(error, 'InvalidPermission.Duplicate')) throw translateAwsError(error, `AuthorizeSecurityGroupIngress ${group.GroupId} 443 from ${cidr}`);
+      }
+    }
+    return group.GroupId!;
   }
 
   private async call<T>(context: string, send: () => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@
  */
 import { ConcurrentUpdateError, RefusedError } from '../../domain/errors';
 import { isActive, type Job } from '../../domain/job';
-import type { InstanceLock, JobStore } from '../../domain/ports';
+import type { InstanceLock, JobQuery, JobStore, ResourceLink } from '../../domain/ports';
 
 /** Page size of `listByInstance` when the caller gives none, and the largest page it answers. */
 export const DEFAULT_LIST_LIMIT = 20;
@@ -14,6 +14,7 @@ export const MAX_LIST_LIMIT = 100;
 export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, Job>();
   private readonly locks = new Map<string, InstanceLock>();
+  private readonly links = new Map<string, ResourceLink>();
 
   async get(jobId: string): Promise<Job | undefined> {
     const job = this.jobs.get(jobId);
@@ -39,6 +40,19 @@ export class MemoryJobStore implements JobStore {
     return { jobs: page.map(copy), cursor };
   }
 
+  async list(query: JobQuery): Promise<{ jobs: Job[]; cursor?: string }> {
+    const limit = pageSize(query.limit);
+    const scope = `${query.instanceId ?? '*'}|${query.status ?? '*'}`;
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, scope);
+    const newestFirst = [...this.jobs.values()]
+      .filter((job) => (query.instanceId === undefined || job.instanceId === query.instanceId) && (query.status === undefined || job.status === query.status))
+      .sort((a, b) => compareDescending(sortKey(a), sortKey(b)))
+      .filter((job) => after === undefined || sortKey(job) < after);
+    const page = newestFirst.slice(0, limit);
+    const cursor = newestFirst.length > limit ? encodeCursor(scope, sortKey(page[page.length - 1])) : undefined;
+    return { jobs: page.map(copy), cursor };
+  }
+
   async listActive(): Promise<Job[]> {
     // The DynamoDB `active` index is sorted by updatedAt: least recently moved first.
     return [...this.jobs.values()]
@@ -61,6 +75,20 @@ export class MemoryJobStore implements JobStore {
 
   async releaseLock(instanceId: string, jobId: string): Promise<void> {
     if (this.locks.get(instanceId)?.jobId === jobId) this.locks.delete(instanceId);
+  }
+
+  async linkResources(links: ResourceLink[]): Promise<void> {
+    for (const link of links) this.links.set(link.resourceId, { ...link });
+  }
+
+  async resourceLink(resourceId: string): Promise<ResourceLink | undefined> {
+    const link = this.links.get(resourceId);
+    return link ? { ...link } : undefined;
+  }
+
+  /** Not part of JobStore (the service never deletes a job): harnesses lose a record on purpose. */
+  forget(jobId: string): void {
+    this.jobs.delete(jobId);
   }
 }
 

@@ -350,7 +350,7 @@ describe('ensure', () => {
 
   it('creates no VPC while the guard says no', async () => {
     // Prepare
-    const guarded = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { guard: { mayCreateVpc: async () => false } });
+    const guarded = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { guard: { mayCreate: async () => false } });
 
     // Act
     const result = await guarded.ensure('us-east-1c');
@@ -358,6 +358,28 @@ describe('ensure', () => {
     // Assess
     expect(result).toBe('not-yet');
     expect(mutationCount()).toBe(0);
+  });
+
+  it('creates no internet gateway while the guard says no, and asks for that part', async () => {
+    // Prepare: the VPC exists and is available; a guard that lets nothing be created
+    await networks.ensure('us-east-1c');
+    model.settle();
+    ec2Mock.resetHistory();
+    const asked: string[] = [];
+
+    // Act
+    const result = await networks.ensure('us-east-1c', {
+      mayCreate: async (part) => {
+        asked.push(part);
+        return false;
+      },
+    });
+
+    // Assess
+    expect(result).toBe('not-yet');
+    expect(asked).toEqual(['internet-gateway']);
+    expect(ec2Mock.commandCalls(CreateInternetGatewayCommand)).toHaveLength(0);
+    expect(ec2Mock.commandCalls(CreateVpcCommand)).toHaveLength(0);
   });
 
   it('turns throttling into a RetryableError', async () => {
