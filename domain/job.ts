@@ -1,10 +1,14 @@
 /** The job record: what a reset did, is doing and must undo. Stored as one item per job. */
 
+import type { OnlineAttempt } from './online-ports';
+import type { JobMode, ResetMode } from './reset-mode';
+
 export type Platform = 'linux' | 'windows';
 export type JobStatus = 'RUNNING' | 'ROLLING_BACK' | 'SUCCEEDED' | 'FAILED';
 
 export const PHASES = [
   'validate',
+  'online-reset',
   'prepare-network',
   'launch-helper',
   'stop-target',
@@ -34,6 +38,8 @@ export interface ResetRequest {
   helperInstanceType: string;
   allowInstanceStoreLoss: boolean;
   keyType: 'ed25519' | 'rsa';
+  /** Online (no stop), offline (the volume swap) or `auto` (absent: auto), see reset-mode.ts. */
+  mode?: ResetMode;
 }
 
 /** What the target looked like before the job touched it: everything rollback must restore. */
@@ -67,6 +73,10 @@ export interface PhaseRecord {
   waitingFor?: string;
   /** Consecutive retryable errors in this phase. */
   retries?: number;
+  /** Consecutive throttled calls in this phase: they set the backoff, never the job's fate. */
+  throttles?: number;
+  /** Seconds the phase has backed off after throttling in all: its deadline is extended by them. */
+  throttledSeconds?: number;
 }
 
 /** A rescue network the job uses; `shared` ones belong to the service, not to the job. */
@@ -93,6 +103,10 @@ export interface JobResources {
   volumeAttach?: { instanceId: string; device: string; sent: number };
   /** How many undo steps rollback has completed (from the newest). */
   undoneSteps?: number;
+  /** The online attempt: the new key's public half and the command sent (never the private key). */
+  online?: OnlineAttempt;
+  /** Resources linked to the job in the store, so that AWS events about them wake it. */
+  linkedResources?: string[];
 }
 
 export interface JobOutputs {
@@ -139,6 +153,8 @@ export interface Job {
   /** The phases the last transition came from: lets a late duplicate re-publish what followed. */
   lastTransitionFrom?: PhaseName[];
   target?: TargetSnapshot;
+  /** Which path the job takes (online or the swap) and why; set by validate, changed by a fall-over. */
+  mode?: JobMode;
   resources: JobResources;
   outputs: JobOutputs;
   /** Newest last; rollback runs it from the end. */

@@ -4,7 +4,8 @@ import type { PhaseName } from '../domain/job';
 /**
  * The service's configuration from the environment; production and local differ only here.
  * `RESET_ACCESS_CONFIG` may hold a JSON object overriding any field of ServiceConfig (deadlines,
- * polling, quotas), e.g. `{"phaseDeadlineSeconds":{"run-rescue":1800}}`.
+ * polling, quotas, opt-in guards, admission), e.g. `{"phaseDeadlineSeconds":{"run-rescue":1800}}` or
+ * `{"optIn":{"requireAllowedTag":true},"eventAdmission":{"ratePerMinute":30,"burst":20}}`.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const overrides = env.RESET_ACCESS_CONFIG ? (JSON.parse(env.RESET_ACCESS_CONFIG) as Partial<ServiceConfig>) : {};
@@ -15,6 +16,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     helperInstanceProfile: env.HELPER_INSTANCE_PROFILE ?? overrides.helperInstanceProfile ?? defaultConfig.helperInstanceProfile,
     phaseDeadlineSeconds: { ...defaultConfig.phaseDeadlineSeconds, ...(overrides.phaseDeadlineSeconds ?? {}) } as Record<PhaseName, number>,
     pollSeconds: { ...defaultConfig.pollSeconds, ...(overrides.pollSeconds ?? {}) },
+    throttleBackoff: { ...defaultConfig.throttleBackoff, ...(overrides.throttleBackoff ?? {}) },
+    // One platform's helper image can be changed alone, e.g. {"helperImageParameter":{"windows":"/aws/service/ami-windows-latest/Windows_Server-2019-English-Full-Base"}}.
+    helperImageParameter: { ...defaultConfig.helperImageParameter, ...(overrides.helperImageParameter ?? {}) },
+    rescueNetwork: { ...defaultConfig.rescueNetwork, ...(overrides.rescueNetwork ?? {}) },
+    sweeper: { ...defaultConfig.sweeper, ...(overrides.sweeper ?? {}), dryRun: env.SWEEPER_DRY_RUN === 'true' || (overrides.sweeper?.dryRun ?? defaultConfig.sweeper.dryRun) },
+    optIn: { ...defaultConfig.optIn, ...(overrides.optIn ?? {}) },
+    eventAdmission: { ...defaultConfig.eventAdmission, ...(overrides.eventAdmission ?? {}) },
   };
 }
 

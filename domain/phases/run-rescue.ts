@@ -1,7 +1,7 @@
 import { PermanentError } from '../errors';
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
-import { sshKeyParameterName, type Job } from '../job';
-import type { RescueParams } from '../ports';
+import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { sshKeyParameterName, type Job, type JobOutputs } from '../job';
+import type { RescueParams, RescueSummary } from '../ports';
 
 const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 
@@ -9,6 +9,7 @@ const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
  * Run the rescue script on the helper through Run Command. SendCommand takes no idempotency token:
  * a command already sent for this job is found by its comment before a new one is sent. The
  * private key is made and stored on the helper; only the public key and a fingerprint come back.
+ * On Windows the script re-enables password generation; nothing secret exists at this point.
  */
 export async function runRescue(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const target = job.target!;
@@ -31,10 +32,10 @@ export async function runRescue(job: Job, ports: PhasePorts): Promise<PhaseResul
   const record = (draft: Job) => {
     draft.resources.rescueCommandId = sent;
   };
-  if (!job.resources.rescueCommandId) return wait('rescue script to run', record);
+  if (!job.resources.rescueCommandId) return waitForEvent('rescue script to run', record);
 
   const result = await ports.rescue.result(sent, helperId);
-  if (!result || RUNNING.has(result.status)) return wait(`rescue script to finish (${result?.status ?? 'not yet known to SSM'})`);
+  if (!result || RUNNING.has(result.status)) return waitForEvent(`rescue script to finish (${result?.status ?? 'not yet known to SSM'})`);
   const summary = result.summary;
   if (result.status !== 'Success' || !summary?.ok) {
     const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
@@ -45,8 +46,31 @@ export async function runRescue(job: Job, ports: PhasePorts): Promise<PhaseResul
       draft.outputs.sshKeyParameter = params.parameterName;
       draft.outputs.sshKeyFingerprint = summary.fingerprint;
       draft.outputs.usersWithNewKey = summary.users?.map((u) => u.user);
+    } else {
+      Object.assign(draft.outputs, windowsOutputs(job, summary, ports.config.region));
     }
   });
+}
+
+const AGENT_NAMES: Record<string, string> = { 'ec2launch-v2': 'EC2Launch v2', 'ec2launch-v1': 'EC2Launch v1', ec2config: 'EC2Config' };
+
+/**
+ * What a Windows owner needs: which agents make the new password, how to read it (GetPasswordData
+ * decrypts with the key pair the instance was launched with), and what else the next boot does.
+ */
+function windowsOutputs(job: Job, summary: RescueSummary, region: string): Pick<JobOutputs, 'launchAgents' | 'passwordRetrieval' | 'rescueNotes'> {
+  const agents = Array.isArray(summary.agents) ? (summary.agents as Array<{ agent?: unknown; generatesPassword?: unknown }>) : [];
+  const warnings = Array.isArray(summary.warnings) ? summary.warnings.filter((w): w is string => typeof w === 'string') : [];
+  const notes = [...warnings];
+  if (job.target!.state === 'stopped') {
+    notes.push('The instance was stopped before the reset and stays stopped: the new password is made when it next starts (allow up to 15 minutes after the start).');
+  }
+  notes.push('Without the key pair the instance was launched with, launch the password-enabled image (passwordEnabledImageId) with a key pair you own instead.');
+  return {
+    launchAgents: agents.filter((a) => a.generatesPassword === true).map((a) => AGENT_NAMES[String(a.agent)] ?? String(a.agent)),
+    passwordRetrieval: `aws ec2 get-password-data --region ${region} --instance-id ${job.instanceId} --priv-launch-key <the key pair's private key file>`,
+    rescueNotes: notes,
+  };
 }
 
 /** The script changes the customer's volume: never without a backup that can still succeed. */

@@ -2,7 +2,8 @@
  * `RescueRunner` over SSM Run Command: whether the helper's agent is Online, sending the rescue
  * script, finding it again, and reading its result. The private key never passes through here: the
  * script makes it on the helper and puts it to Parameter Store itself; only the summary line
- * (public key, fingerprint, users) comes back.
+ * (public key, fingerprint, users) comes back. The Windows script handles no secret at all: its
+ * summary lists the launch agents and the files it changed.
  */
 import {
   DescribeInstanceInformationCommand,
@@ -13,9 +14,10 @@ import {
 } from '@aws-sdk/client-ssm';
 import type { ServiceConfig } from '../../domain/config';
 import { PermanentError } from '../../domain/errors';
-import { rescueCommandComment } from '../../domain/naming';
+import { HELPER_DEVICE, rescueCommandComment } from '../../domain/naming';
 import type { AgentStatus, CommandStatus, RescueParams, RescueResult, RescueRunner, RescueSummary } from '../../domain/ports';
 import { buildLinuxRescueCommands, parseRescueSummary } from '../scripts/linux-rescue';
+import { buildWindowsRescueCommands, parseWindowsRescueSummary } from '../scripts/windows-rescue';
 import { isAwsError, translateAwsError } from './errors';
 
 export interface SsmRescueRunnerSettings extends Pick<ServiceConfig, 'region' | 'rescueTimeoutSeconds'> {
@@ -67,30 +69,37 @@ export class SsmRescueRunner implements RescueRunner {
 
   /**
    * SendCommand takes no idempotency token; the comment names the job so that `find` sees a command
-   * already sent. Windows has no rescue script yet: refused before anything is sent.
+   * already sent. Linux helpers run the shell script (`AWS-RunShellScript`), Windows helpers the
+   * PowerShell one (`AWS-RunPowerShellScript`) for the volume attached at `xvdf`.
    */
   async start(params: RescueParams): Promise<string> {
-    if (params.platform !== 'linux') {
-      throw new PermanentError('PLATFORM_NOT_SUPPORTED', `the ${params.platform} rescue script does not exist yet`);
-    }
+    const windows = params.platform === 'windows';
+    const documentName = windows ? 'AWS-RunPowerShellScript' : 'AWS-RunShellScript';
     let commands: string[];
     try {
-      commands = buildLinuxRescueCommands({
-        jobId: params.jobId,
-        targetInstanceId: params.targetInstanceId,
-        volumeId: params.volumeId,
-        parameterName: params.parameterName,
-        keyType: params.keyType,
-        region: this.settings.region,
-      });
+      commands = windows
+        ? buildWindowsRescueCommands({
+            jobId: params.jobId,
+            targetInstanceId: params.targetInstanceId,
+            volumeId: params.volumeId,
+            device: HELPER_DEVICE.windows,
+          })
+        : buildLinuxRescueCommands({
+            jobId: params.jobId,
+            targetInstanceId: params.targetInstanceId,
+            volumeId: params.volumeId,
+            parameterName: params.parameterName,
+            keyType: params.keyType,
+            region: this.settings.region,
+          });
     } catch (error) {
       // Inputs the script refuses will not get better on a retry.
       throw new PermanentError('RESCUE_INVALID_INPUT', error instanceof Error ? error.message : String(error), { cause: error });
     }
-    const out = await this.call(`SendCommand AWS-RunShellScript to ${params.helperInstanceId}`, () =>
+    const out = await this.call(`SendCommand ${documentName} to ${params.helperInstanceId}`, () =>
       this.ssm.send(
         new SendCommandCommand({
-          DocumentName: 'AWS-RunShellScript',
+          DocumentName: documentName,
           InstanceIds: [params.helperInstanceId],
           Comment: rescueCommandComment(params.jobId),
           TimeoutSeconds: this.deliveryTimeoutSeconds,
@@ -149,10 +158,11 @@ export class SsmRescueRunner implements RescueRunner {
   }
 }
 
+/** The Linux or the Windows script's summary (the Windows one says `"script":"windows-rescue"`). */
 function readSummary(stdout: string | undefined): RescueSummary | undefined {
   if (!stdout) return undefined;
   try {
-    return { ...parseRescueSummary(stdout) };
+    return /"script"\s*:\s*"windows-rescue"/.test(stdout) ? { ...parseWindowsRescueSummary(stdout) } : { ...parseRescueSummary(stdout) };
   } catch {
     return undefined;
   }

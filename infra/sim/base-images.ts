@@ -4,7 +4,7 @@ import type { FileEntry, VolumeFiles } from './volume-files';
 
 /**
  * Root filesystems of the images the simulated region starts with (Amazon Linux 2023, Ubuntu
- * 22.04, Windows Server 2022), trimmed to the files a reset reads or writes, and helpers to
+ * 22.04, Windows Server 2022; Windows Server 2012 R2 for a sample), trimmed to the files a reset reads or writes, and helpers to
  * give them a login user as cloud-init would at first boot.
  */
 
@@ -188,26 +188,96 @@ export function ubuntu2204Files(): VolumeFiles {
   };
 }
 
+const WINDOWS_SYSTEM_FILES: VolumeFiles = {
+  '/': dir(0o755),
+  '/Windows': dir(0o755),
+  '/Windows/System32': dir(0o755),
+  '/Windows/System32/config': dir(0o755),
+  '/Windows/System32/config/SAM': file('(binary registry hive)', 0o644),
+  '/Windows/System32/config/SYSTEM': file('(binary registry hive)', 0o644),
+  '/Windows/System32/config/SOFTWARE': file('(binary registry hive)', 0o644),
+  '/Windows/System32/Tasks': dir(0o755),
+  '/Program Files': dir(0o755),
+  '/Program Files/Amazon': dir(0o755),
+  '/ProgramData': dir(0o755),
+  '/ProgramData/Amazon': dir(0o755),
+};
+
+/** `agent-config.yml` as Windows Server 2022 AMIs ship it (EC2 User Guide, "EC2Launch v2 settings", example). */
+export const EC2LAUNCH_V2_AGENT_CONFIG = `version: 1.0
+config:
+- stage: boot
+  tasks:
+  - task: extendRootPartition
+- stage: preReady
+  tasks:
+  - task: activateWindows
+    inputs:
+      activation:
+        type: amazon
+  - task: setDnsSuffix
+    inputs:
+      suffixes:
+      - $REGION.ec2-utilities.amazonaws.com
+  - task: setAdminAccount
+    inputs:
+      password:
+        type: random
+  - task: setWallpaper
+    inputs:
+      path: C:\\ProgramData\\Amazon\\EC2Launch\\wallpaper\\Ec2Wallpaper.jpg
+      attributes:
+      - hostName
+      - instanceId
+      - privateIpAddress
+- stage: postReady
+  tasks:
+  - task: startSsm
+`;
+
 /**
- * Windows Server 2022 with EC2Launch v2, as far as a reset cares. TODO(windows model): the
- * Windows rescue model decides which of these files it reads and writes.
+ * Windows Server 2022 with EC2Launch v2 as the AMI ships it (sysprepped: no `state\.run-once`,
+ * so the first boot sets a random administrator password), as far as a reset cares. Paths follow
+ * the convention of `windows-rescue-model.ts`: inside the Windows partition, no drive letter.
  */
 export function windowsServer2022Files(): VolumeFiles {
   return {
-    '/': dir(0o755),
-    '/Windows': dir(0o755),
-    '/Windows/System32': dir(0o755),
-    '/Windows/System32/config': dir(0o755),
-    '/Windows/System32/config/SAM': file('(binary registry hive)', 0o644),
-    '/ProgramData': dir(0o755),
-    '/ProgramData/Amazon': dir(0o755),
+    ...structuredClone(WINDOWS_SYSTEM_FILES),
+    '/Program Files/Amazon/EC2Launch': dir(0o755),
+    '/Program Files/Amazon/EC2Launch/EC2Launch.exe': file('(EC2Launch v2 agent)', 0o755),
     '/ProgramData/Amazon/EC2Launch': dir(0o755),
     '/ProgramData/Amazon/EC2Launch/config': dir(0o755),
-    '/ProgramData/Amazon/EC2Launch/config/agent-config.yml': file(
-      'version: 1.0\nconfig:\n- stage: boot\n  tasks:\n  - task: extendRootPartition\n- stage: preReady\n  tasks:\n  - task: activateWindows\n    inputs:\n      activation:\n        type: amazon\n  - task: setAdminAccount\n    inputs:\n      password:\n        type: random\n- stage: postReady\n  tasks:\n  - task: startSsm\n',
-      0o644,
-    ),
+    '/ProgramData/Amazon/EC2Launch/config/agent-config.yml': file(EC2LAUNCH_V2_AGENT_CONFIG, 0o644),
     '/ProgramData/Amazon/EC2Launch/state': dir(0o755),
+  };
+}
+
+/** EC2Config's `Settings\config.xml` (trimmed to the plugins; `Ec2SetPassword` as the AMI ships it). */
+export function ec2ConfigXml(setPassword: 'Enabled' | 'Disabled'): string {
+  const plugins: Array<[string, string]> = [
+    ['Ec2SetPassword', setPassword],
+    ['Ec2SetComputerName', 'Disabled'],
+    ['Ec2InitializeDrives', 'Enabled'],
+    ['Ec2EventLog', 'Disabled'],
+    ['Ec2ConfigureRDP', 'Disabled'],
+    ['Ec2OutputRDPCert', 'Enabled'],
+    ['Ec2SetDriveLetter', 'Enabled'],
+    ['Ec2WindowsActivate', 'Enabled'],
+    ['Ec2DynamicBootVolumeSize', 'Disabled'],
+    ['Ec2HandleUserData', 'Enabled'],
+  ];
+  const body = plugins.map(([name, state]) => `    <Plugin>\r\n      <Name>${name}</Name>\r\n      <State>${state}</State>\r\n    </Plugin>\r\n`).join('');
+  return `<?xml version="1.0" standalone="yes"?>\r\n<Ec2ConfigurationSettings>\r\n  <Plugins>\r\n${body}  </Plugins>\r\n  <GlobalSettings>\r\n    <ManageShutdown>true</ManageShutdown>\r\n    <SetDnsSuffixList>true</SetDnsSuffixList>\r\n  </GlobalSettings>\r\n</Ec2ConfigurationSettings>\r\n`;
+}
+
+/** Windows Server 2012 R2 with the EC2Config service as the AMI ships it (first boot sets a password). */
+export function windowsServer2012R2Files(): VolumeFiles {
+  return {
+    ...structuredClone(WINDOWS_SYSTEM_FILES),
+    '/Program Files/Amazon/Ec2ConfigService': dir(0o755),
+    '/Program Files/Amazon/Ec2ConfigService/Ec2Config.exe': file('(EC2Config service)', 0o755),
+    '/Program Files/Amazon/Ec2ConfigService/Settings': dir(0o755),
+    '/Program Files/Amazon/Ec2ConfigService/Settings/config.xml': file(ec2ConfigXml('Enabled'), 0o644),
   };
 }
 

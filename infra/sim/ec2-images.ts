@@ -104,7 +104,6 @@ export interface ImageSpec {
   ssmAgent?: boolean;
   encrypted?: boolean;
   kmsKeyId?: string;
-  passwordGenerationEnabled?: boolean;
   tags?: TagMap;
   creationDate?: number;
 }
@@ -127,7 +126,6 @@ export function registerImage(ctx: RegionContext, spec: ImageSpec): ImageRecord 
     tags: {},
     filesystem: spec.filesystem,
     files: structuredClone(spec.files),
-    passwordGenerationEnabled: spec.passwordGenerationEnabled,
   };
   const image: ImageRecord = {
     imageId: spec.imageId ?? ctx.ids.resourceId('ami'),
@@ -208,7 +206,6 @@ export function createImage(ctx: RegionContext, input: CreateImageRequest, fault
       filesystem: volume.filesystem,
       // Point in time: later changes to the volume do not reach the image.
       files: structuredClone(volume.files),
-      passwordGenerationEnabled: volume.passwordGenerationEnabled,
     };
     ctx.state.snapshots[snapshot.snapshotId] = snapshot;
     return {

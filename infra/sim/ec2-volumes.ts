@@ -32,7 +32,6 @@ export interface NewVolume {
   tags: TagMap;
   filesystem: string;
   files: VolumeFiles;
-  passwordGenerationEnabled?: boolean;
   volumeId?: string;
 }
 
@@ -54,7 +53,6 @@ export function createVolumeRecord(ctx: RegionContext, spec: NewVolume): VolumeR
     tags: spec.tags,
     filesystem: spec.filesystem,
     files: structuredClone(spec.files),
-    passwordGenerationEnabled: spec.passwordGenerationEnabled,
   };
   ctx.state.volumes[volume.volumeId] = volume;
   return volume;

@@ -21,8 +21,10 @@ import type { SimEvent, SimEventListener } from './events';
 import { FaultInjector, type FaultError } from './faults';
 import { IdFactory } from './ids';
 import { findKmsKey } from './kms';
+import { linuxOnlineRunner } from './linux-online-runner';
 import { linuxRescueRunner } from './linux-rescue-runner';
 import { ScriptRunnerRegistry, type ScriptRunner } from './script-runners';
+import { windowsRescueRunner } from './windows-rescue-runner';
 import { SimServiceError } from './sim-error';
 import { putPublicParameter } from './ssm-service';
 import {
@@ -36,7 +38,7 @@ import {
   type RegionState,
   type VolumeRecord,
 } from './state';
-import { EC2_BUCKETS, Ec2Throttle, type BucketSpec, type Ec2BucketName } from './throttling';
+import { EC2_BUCKETS, Ec2Throttle, type BucketSpec, type Ec2BucketName, type ThrottlingScope } from './throttling';
 import { resolveTimings, type SimTimings } from './timings';
 import { applyTransition } from './transitions';
 
@@ -53,13 +55,15 @@ export interface SimulatedRegionOptions {
   timings?: Partial<SimTimings>;
   /** EC2 request-rate limiting (`RequestLimitExceeded`); off by default. `true` uses AWS's buckets. */
   throttling?: boolean | Partial<Record<Ec2BucketName, BucketSpec>>;
+  /** One bucket per category of `throttling` shared by its actions (default), or one per action. */
+  throttlingScope?: ThrottlingScope;
   /** Account quotas; AWS defaults 5 VPCs (the default VPC counts) and 5 internet gateways. */
   quotas?: Partial<RegionConfig['quotas']>;
   /** Seed for ids and randomness, so that runs repeat. Default `sim`. */
   seed?: string;
   /** A state saved by `exportState()` to resume from (the catalogue is not re-created). */
   state?: RegionState;
-  /** Script runners besides the built-in Linux rescue model. */
+  /** Script runners besides the built-in Linux and Windows rescue models. */
   scriptRunners?: ScriptRunner[];
   /** How many calls `calls` keeps (oldest dropped first); default 10,000. */
   callLogLimit?: number;
@@ -147,9 +151,11 @@ export class SimulatedRegion {
     };
     if (options.throttling) {
       const custom = options.throttling === true ? {} : options.throttling;
-      this.throttle = new Ec2Throttle(this.clock, { ...EC2_BUCKETS, ...custom });
+      this.throttle = new Ec2Throttle(this.clock, { ...EC2_BUCKETS, ...custom }, options.throttlingScope);
     }
     this.scriptRunners.register(linuxRescueRunner);
+    this.scriptRunners.register(linuxOnlineRunner);
+    this.scriptRunners.register(windowsRescueRunner);
     for (const runner of options.scriptRunners ?? []) this.scriptRunners.register(runner);
     this.state = options.state ? structuredClone(options.state) : emptyRegionState(options.seed ?? 'sim');
     this.ids = new IdFactory(this.state.ids);
@@ -226,7 +232,6 @@ export class SimulatedRegion {
         rootVolumeSize: 30,
         filesystem: 'ntfs',
         files: windowsServer2022Files(),
-        passwordGenerationEnabled: true,
       },
     ];
     for (const spec of catalogue) registerImage(ctx, { ...spec, creationDate: Date.UTC(2025, 0, 15) });
@@ -429,6 +434,23 @@ export class SimulatedRegion {
   getKmsKey(keyIdOrArn: string): KmsKeyRecord | undefined {
     const key = findKmsKey(this.ctx, keyIdOrArn);
     return key && { ...key };
+  }
+
+  /**
+   * The SSM agent of a running instance that has one (instance profile, agent in its image) loses
+   * its connection (`ConnectionLost`: the agent stopped, the network or the role broke) or gets it
+   * back. A command sent meanwhile stays `Pending` until it times out.
+   */
+  setAgentConnected(instanceId: string, connected: boolean): void {
+    this.tick();
+    const instance = this.state.instances[instanceId];
+    if (!instance) throw new Error(`No instance ${instanceId} in the simulated region`);
+    if (!instance.iamInstanceProfile || !instance.ssmAgent || instance.state !== 'running') {
+      throw new Error(`${instanceId} has no SSM agent that could connect (instance profile, agent in the image, running)`);
+    }
+    const now = this.clock.now();
+    if (connected) instance.agent = { status: 'online', registeredAt: instance.agent.registeredAt ?? now, lastPingAt: now };
+    else if (instance.agent.status === 'online') instance.agent = { ...instance.agent, status: 'offline' };
   }
 
   /** Disables, re-enables or schedules the deletion of a key (by id or ARN). */

@@ -1,4 +1,13 @@
-import { amazonLinux2023Files, dir, file, lostPublicKey, ubuntu2204Files, withLoginUser } from './base-images';
+import {
+  amazonLinux2023Files,
+  dir,
+  file,
+  lostPublicKey,
+  ubuntu2204Files,
+  windowsServer2012R2Files,
+  windowsServer2022Files,
+  withLoginUser,
+} from './base-images';
 import { PUBLIC_IMAGE_IDS, type SimulatedRegion } from './region';
 import type { Platform } from './state';
 import type { VolumeFiles } from './volume-files';
@@ -64,7 +73,37 @@ export const sampleInstances: readonly SampleInstance[] = [
     resettable: false,
     demonstrates: 'DisableApiStop: refused',
   },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60007',
+    name: 'win2022-app',
+    platform: 'windows',
+    state: 'running',
+    resettable: true,
+    demonstrates: 'Windows Server 2022, running, Administrator password lost (EC2Launch v2): password generation re-enabled, password-enabled AMI kept',
+  },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60008',
+    name: 'win2012r2-legacy',
+    platform: 'windows',
+    state: 'stopped',
+    resettable: true,
+    demonstrates: 'Windows Server 2012 R2, stopped, EC2Config (Ec2SetPassword re-enabled); stays stopped, the password comes at its next start',
+  },
+  {
+    instanceId: 'i-0a1b2c3d4e5f60009',
+    name: 'al2023-ssm-managed',
+    platform: 'linux',
+    state: 'running',
+    resettable: true,
+    demonstrates: 'SSM agent Online (instance profile): reset online in seconds, never stopped (mode auto)',
+  },
 ];
+
+/** The instance profile the SSM-managed sample runs with (SSM core permissions). */
+export const SAMPLE_MANAGED_INSTANCE_PROFILE = 'app-ssm-managed';
+
+/** The Windows Server 2012 R2 (EC2Config) image of the legacy Windows sample. */
+export const SAMPLE_WINDOWS_2012_IMAGE_ID = 'ami-0c2012c22012c2200';
 
 /** The customer managed key of the encrypted sample (the id AWS's own docs use as an example). */
 export const SAMPLE_KMS_KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -153,6 +192,23 @@ export function seedSampleRegion(region: SimulatedRegion): void {
     });
   }
 
+  if (!region.getImage(SAMPLE_WINDOWS_2012_IMAGE_ID)) {
+    region.registerImage({
+      imageId: SAMPLE_WINDOWS_2012_IMAGE_ID,
+      name: 'Windows_Server-2012-R2_RTM-English-64Bit-Base-2023.01.11',
+      description: 'Microsoft Windows Server 2012 R2 RTM 64-bit Locale English AMI provided by Amazon',
+      ownerId: '801119661308',
+      ownerAlias: 'amazon',
+      public: true,
+      platform: 'windows',
+      rootDeviceName: '/dev/sda1',
+      rootVolumeSize: 30,
+      filesystem: 'ntfs',
+      files: windowsServer2012R2Files(),
+      creationDate: launchTime,
+    });
+  }
+
   const [al2023, ubuntu, encrypted, marketplace, spot, protectedInstance] = sampleInstances;
   if (!exists(al2023.instanceId)) {
     region.seedInstance({
@@ -220,6 +276,20 @@ export function seedSampleRegion(region: SimulatedRegion): void {
       root: { files: amazonLinuxWithEc2User('batch'), deleteOnTermination: true },
     });
   }
+  const managed = sampleInstances.find((s) => s.instanceId === 'i-0a1b2c3d4e5f60009')!;
+  if (!exists(managed.instanceId)) {
+    region.seedInstance({
+      instanceId: managed.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
+      state: 'running',
+      availabilityZone: zone,
+      keyName: 'ops-2024',
+      iamInstanceProfileName: SAMPLE_MANAGED_INSTANCE_PROFILE,
+      tags: tagsOf(managed.name, false),
+      launchTime,
+      root: { files: amazonLinuxWithEc2User('ops-2024'), deleteOnTermination: true },
+    });
+  }
   if (!exists(protectedInstance.instanceId)) {
     region.seedInstance({
       instanceId: protectedInstance.instanceId,
@@ -230,6 +300,35 @@ export function seedSampleRegion(region: SimulatedRegion): void {
       tags: tagsOf(protectedInstance.name, false),
       launchTime,
       root: { files: amazonLinuxWithEc2User('payments'), deleteOnTermination: true },
+    });
+  }
+  // Windows instances whose launch agent made its password at first boot (generation now off).
+  const windows2022 = sampleInstances.find((s) => s.instanceId === 'i-0a1b2c3d4e5f60007')!;
+  if (!exists(windows2022.instanceId)) {
+    region.seedInstance({
+      instanceId: windows2022.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.windowsServer2022,
+      state: 'running',
+      availabilityZone: zone,
+      instanceType: 't3.medium',
+      keyName: 'win-ops',
+      tags: tagsOf(windows2022.name, false),
+      launchTime,
+      root: { files: windowsServer2022Files(), deleteOnTermination: true, passwordGenerationEnabled: false },
+    });
+  }
+  const windows2012 = sampleInstances.find((s) => s.instanceId === 'i-0a1b2c3d4e5f60008')!;
+  if (!exists(windows2012.instanceId)) {
+    region.seedInstance({
+      instanceId: windows2012.instanceId,
+      imageId: SAMPLE_WINDOWS_2012_IMAGE_ID,
+      state: 'stopped',
+      availabilityZone: zone,
+      instanceType: 't3.medium',
+      keyName: 'win-legacy',
+      tags: tagsOf(windows2012.name, false),
+      launchTime,
+      root: { files: windowsServer2012R2Files(), deleteOnTermination: true, passwordGenerationEnabled: false },
     });
   }
 }

@@ -113,7 +113,7 @@ export interface InstanceRecord {
   agent: AgentRecord;
   /** A stop that will not finish until StopInstances is called again (or forced). */
   stopStuck?: boolean;
-  /** Windows: whether this instance has completed a first boot (password generation happens once). */
+  /** Whether this instance has booted before (a Windows first boot takes far longer). */
   bootedOnce: boolean;
   /** Windows: the (simulated, encrypted) administrator password, once generated. */
   passwordData?: string;
@@ -148,12 +148,11 @@ export interface VolumeRecord {
   attachment?: AttachmentRecord;
   /** The root filesystem type the rescue script would find (`xfs`, `ext4`, `ntfs`). */
   filesystem: string;
-  files: VolumeFiles;
   /**
-   * Windows: whether the launch agent on this volume will generate a new administrator password
-   * at the next boot. TODO(windows model): derive from the agent's config files once modelled.
+   * What is on the root filesystem (Linux) or the Windows partition (Windows; whether its launch
+   * agent makes a new password at the next boot follows from its files, see windows-rescue-model.ts).
    */
-  passwordGenerationEnabled?: boolean;
+  files: VolumeFiles;
 }
 
 export interface ImageBlockDeviceRecord {
@@ -209,7 +208,6 @@ export interface SnapshotRecord {
   filesystem: string;
   /** The volume's files at the moment of the snapshot. */
   files: VolumeFiles;
-  passwordGenerationEnabled?: boolean;
 }
 
 export interface VpcRecord {

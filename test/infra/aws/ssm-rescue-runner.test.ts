@@ -12,6 +12,7 @@ import { PermanentError, RetryableError } from '../../../domain/errors';
 import type { RescueParams } from '../../../domain/ports';
 import { SsmRescueRunner } from '../../../infra/aws/ssm-rescue-runner';
 import { buildLinuxRescueCommands } from '../../../infra/scripts/linux-rescue';
+import { buildWindowsRescueCommands } from '../../../infra/scripts/windows-rescue';
 
 const ssmMock = mockClient(SSMClient);
 
@@ -107,16 +108,28 @@ describe('start', () => {
     });
   });
 
-  it('refuses Windows before sending anything', async () => {
+  it('sends AWS-RunPowerShellScript with the Windows commands for the volume at xvdf to a Windows helper', async () => {
     // Prepare
-    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-2' } });
+    const expectedCommands = buildWindowsRescueCommands({
+      jobId: params.jobId,
+      targetInstanceId: params.targetInstanceId,
+      volumeId: params.volumeId,
+      device: 'xvdf',
+    });
 
     // Act
-    const start = runner.start({ ...params, platform: 'windows' });
+    const commandId = await runner.start({ ...params, platform: 'windows' });
 
     // Assess
-    await expect(start).rejects.toMatchObject({ name: 'PermanentError', code: 'PLATFORM_NOT_SUPPORTED' });
-    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(commandId).toBe('cmd-2');
+    expect(ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input).toEqual({
+      DocumentName: 'AWS-RunPowerShellScript',
+      InstanceIds: ['i-0bbbb00000000001'],
+      Comment: 'reset-access job-0001 rescue',
+      TimeoutSeconds: 120,
+      Parameters: { commands: expectedCommands, executionTimeout: ['600'] },
+    });
   });
 
   it('refuses inputs the script builder rejects, permanently and without sending', async () => {
@@ -176,6 +189,29 @@ describe('result', () => {
     expect(result?.status).toBe('Success');
     expect(result?.summary).toMatchObject({ ok: true, fingerprint: 'SHA256:abc', users: [{ user: 'ec2-user', added: true }] });
     expect(result?.detail).toBeUndefined();
+  });
+
+  it("reads the Windows script's summary", async () => {
+    // Prepare
+    const windowsSummary = {
+      ok: true,
+      script: 'windows-rescue',
+      volumeId: 'vol-0cccc00000000001',
+      disk: { number: 1, partitionStyle: 'MBR', signatureCollision: true, signatureRestored: true },
+      partition: 2,
+      agents: [{ agent: 'ec2launch-v2', config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml', generatesPassword: true, changes: [] }],
+      filesChanged: [],
+      filesRemoved: ['C:\\ProgramData\\Amazon\\EC2Launch\\state\\.run-once'],
+      warnings: ['once-tasks run again'],
+    };
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: `${JSON.stringify(windowsSummary)}\r\n`, StandardErrorContent: 'ra: found disk 1\r\n' });
+
+    // Act
+    const result = await runner.result('cmd-2', 'i-0bbbb00000000001');
+
+    // Assess
+    expect(result?.summary).toEqual(windowsSummary);
+    expect(result?.detail).toBe('ra: found disk 1');
   });
 
   it('answers undefined while SSM does not know the invocation yet', async () => {

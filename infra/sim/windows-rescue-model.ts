@@ -1,0 +1,535 @@
+/**
+ * A pure model of what `infra/scripts/windows-rescue.ps1` does to the Windows partition of an
+ * offline volume, and of what the launch agents on that partition do when Windows boots. The
+ * simulated region's Windows script runner applies `applyWindowsPasswordReset`, its boot applies
+ * `bootWindows`, and the tests of the script's logic run these functions on sample config files.
+ * The PowerShell script implements the same rules step by step (the same line rules for
+ * `agent-config.yml`); a rule changed here must change there.
+ *
+ * Path convention for Windows volumes (`VolumeFiles`): paths inside the Windows partition, `/`
+ * separators, no drive letter, with the case Windows shows (`/ProgramData/Amazon/EC2Launch/…` is
+ * what the instance calls `C:\ProgramData\Amazon\EC2Launch\…`). NTFS is case-insensitive, and so
+ * are the lookups here. Summaries name files as the instance sees them (`C:\ProgramData\…`).
+ *
+ * Per agent, what re-enables password generation (checked against the AWS documentation):
+ * - EC2Launch v2: delete `%ProgramData%\Amazon\EC2Launch\state\.run-once`, which "directs EC2Launch
+ *   v2 to run all tasks with a frequency of once, which includes setting the administrator
+ *   password" (EC2 User Guide, "Reset the Windows administrator password using EC2Launch v2",
+ *   step 4). `setAdminAccount` (frequency once, stage preReady) makes a password only with
+ *   `password: type: random` (EC2 User Guide, "EC2Launch v2 settings", task `setAdminAccount`),
+ *   so the task is made sure of in `config\agent-config.yml` too.
+ * - EC2Launch v1: `adminPasswordType` `Random` in `Config\LaunchConfig.json`, then
+ *   `InitializeInstance.ps1 -Schedule` (EC2 User Guide, "Configuring a Windows instance using
+ *   EC2Launch", "Configure initialization tasks"). Scheduling registers a Task Scheduler task on
+ *   the running system; it cannot be done to an offline volume. So v1 is reset only when its
+ *   initialization task is still scheduled and enabled on the volume (read from the task's file
+ *   under `Windows\System32\Tasks`); otherwise the agent is reported as not resettable offline.
+ * - EC2Config: plugin `Ec2SetPassword` state `Enabled` in `Settings\config.xml` (EC2 User Guide,
+ *   "Reset the Windows administrator password using EC2Config", step 4; EC2Config disables it
+ *   again after it has set a password, GetPasswordData API reference).
+ */
+import type { FileEntry, VolumeFiles } from './volume-files';
+
+export type LaunchAgent = 'ec2launch-v2' | 'ec2launch-v1' | 'ec2config';
+
+/** Where each agent keeps what a reset reads or writes, inside the Windows partition. */
+export const WINDOWS_PATHS = {
+  /** Proves the partition holds a Windows installation (the SYSTEM registry hive). */
+  systemHive: '/Windows/System32/config/SYSTEM',
+  ec2launchV2Exe: '/Program Files/Amazon/EC2Launch/EC2Launch.exe',
+  ec2launchV2Config: '/ProgramData/Amazon/EC2Launch/config/agent-config.yml',
+  ec2launchV2RunOnce: '/ProgramData/Amazon/EC2Launch/state/.run-once',
+  ec2launchV1Script: '/ProgramData/Amazon/EC2-Windows/Launch/Scripts/InitializeInstance.ps1',
+  ec2launchV1Config: '/ProgramData/Amazon/EC2-Windows/Launch/Config/LaunchConfig.json',
+  /** The task `InitializeInstance.ps1 -Schedule` registers (its definition file). */
+  ec2launchV1Task: '/Windows/System32/Tasks/Amazon Ec2 Launch - Instance Initialization',
+  ec2configExe: '/Program Files/Amazon/Ec2ConfigService/Ec2Config.exe',
+  ec2configConfig: '/Program Files/Amazon/Ec2ConfigService/Settings/config.xml',
+} as const;
+
+export const LAUNCH_AGENT_NAMES: Record<LaunchAgent, string> = {
+  'ec2launch-v2': 'EC2Launch v2',
+  'ec2launch-v1': 'EC2Launch v1',
+  ec2config: 'EC2Config',
+};
+
+/** Failures the Windows script tells apart (the model produces the ones about files). */
+export const WINDOWS_RESCUE_ERROR_CODES = [
+  'INVALID_INPUT',
+  'DISK_NOT_FOUND',
+  'DISK_IS_HELPER_ROOT',
+  'DISK_ONLINE_FAILED',
+  'WINDOWS_VOLUME_NOT_FOUND',
+  'NO_LAUNCH_AGENT',
+  'AGENT_NOT_RESETTABLE_OFFLINE',
+  'CONFIG_NOT_UNDERSTOOD',
+  'WRITE_FAILED',
+  'SIGNATURE_RESTORE_FAILED',
+  'DISK_OFFLINE_FAILED',
+  'INTERNAL_ERROR',
+] as const;
+export type WindowsRescueErrorCode = (typeof WINDOWS_RESCUE_ERROR_CODES)[number];
+
+export interface AgentReset {
+  agent: LaunchAgent;
+  /** The agent's configuration file as the instance sees it (`C:\ProgramData\…`). */
+  config: string;
+  /** Whether the agent will make a new password at the next boot, after the reset. */
+  generatesPassword: boolean;
+  /** What was changed, in words (`removed state\.run-once`…); empty when nothing needed to be. */
+  changes: string[];
+}
+
+export interface WindowsResetResult {
+  /** The volume after the reset; a new map, the input is not changed. Unchanged on error. */
+  files: VolumeFiles;
+  agents: AgentReset[];
+  filesChanged: string[];
+  filesRemoved: string[];
+  warnings: string[];
+  error?: { code: WindowsRescueErrorCode; message: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files, case-insensitively
+
+/** The key `path` has in `files` when NTFS's case-insensitive lookup would find it. */
+export function findPath(files: VolumeFiles, path: string): string | undefined {
+  if (path in files) return path;
+  const wanted = path.toLowerCase();
+  return Object.keys(files).find((p) => p.toLowerCase() === wanted);
+}
+
+function readFile(files: VolumeFiles, path: string): string | undefined {
+  const key = findPath(files, path);
+  const entry = key === undefined ? undefined : files[key];
+  return entry?.type === 'file' ? entry.content : undefined;
+}
+
+function writeFile(files: VolumeFiles, path: string, content: string): void {
+  const key = findPath(files, path) ?? path;
+  const old: FileEntry | undefined = files[key];
+  files[key] = { type: 'file', content, mode: old?.mode ?? 0o644, uid: old?.uid ?? 0, gid: old?.gid ?? 0 };
+}
+
+/** `C:\ProgramData\…` for `/ProgramData/…`: how the instance names a file of its own volume. */
+export function windowsPathOf(path: string): string {
+  return `C:${path.replace(/\//g, '\\')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2Launch v2: agent-config.yml (YAML, or JSON as `ec2launch get-agent-config -f json` writes it)
+
+export type ConfigEdit = { text: string; changes: string[] } | { error: string };
+
+const RANDOM_TASK = ['- task: setAdminAccount', '  inputs:', '    password:', '      type: random'];
+
+const sp = (n: number) => ' '.repeat(n);
+const indentOf = (line: string) => line.length - line.trimStart().length;
+/** A line that carries YAML content (not blank, not a comment). */
+const isContent = (line: string) => line.trim() !== '' && !line.trim().startsWith('#');
+const bareValue = (v: string) => v.replace(/\s+#.*$/, '').trim().replace(/^(['"])(.*)\1$/, '$2');
+
+/** First index after `start` whose content line is indented `ind` or less (the block's end). */
+function blockEnd(lines: string[], start: number, ind: number, limit = lines.length): number {
+  for (let j = start + 1; j < limit; j++) if (isContent(lines[j]) && indentOf(lines[j]) <= ind) return j;
+  return limit;
+}
+
+/** Like blockEnd, but a sequence may sit at the key's own indentation (`tasks:` then `- task:`). */
+function sequenceEnd(lines: string[], start: number, ind: number, limit = lines.length): number {
+  for (let j = start + 1; j < limit; j++) {
+    if (!isContent(lines[j])) continue;
+    const i = indentOf(lines[j]);
+    if (i < ind || (i === ind && !lines[j].trimStart().startsWith('-'))) return j;
+  }
+  return limit;
+}
+
+/** The index after the last content line in (start, end), or start + 1: where to append to a block. */
+function appendPoint(lines: string[], start: number, end: number): number {
+  for (let j = end - 1; j > start; j--) if (isContent(lines[j])) return j + 1;
+  return start + 1;
+}
+
+/** The first line in (start, end) matching `re` at exactly indentation `ind`. */
+function findKey(lines: string[], start: number, end: number, ind: number, re: RegExp): number {
+  for (let j = start + 1; j < end; j++) if (isContent(lines[j]) && indentOf(lines[j]) === ind && re.test(lines[j])) return j;
+  return -1;
+}
+
+/** Indentation of the first content line in (start, end), or `fallback` when the block is empty. */
+function childIndent(lines: string[], start: number, end: number, fallback: number): number {
+  for (let j = start + 1; j < end; j++) if (isContent(lines[j])) return indentOf(lines[j]);
+  return fallback;
+}
+
+const TASK_LINE = /^(\s*)-\s+task:\s*(['"]?)setAdminAccount\2\s*(#.*)?$/;
+const PRE_READY_LINE = /^(\s*)-\s+stage:\s*(['"]?)preReady\2\s*(#.*)?$/;
+/** The line patterns the script uses too (its tests check that it carries these same ones). */
+export const AGENT_CONFIG_LINE_PATTERNS = { setAdminAccountTask: TASK_LINE.source, preReadyStage: PRE_READY_LINE.source } as const;
+const EMPTY_KEY = (key: string) => new RegExp(`^\\s*${key}:\\s*(#.*)?$`);
+const ANY_KEY = (key: string) => new RegExp(`^\\s*${key}:`);
+
+/**
+ * Makes sure `setAdminAccount` sets a random password, in the YAML text of agent-config.yml, by
+ * the line rules the PowerShell script applies too (`Update-AgentConfigYaml`): each
+ * `- task: setAdminAccount` item gets `inputs: password: type: random` (other types replaced, a
+ * static password's `data` removed); without the task, it is appended to the `preReady` stage's
+ * tasks, or a `preReady` stage to `config`. Layouts these rules do not cover (flow style,
+ * `task` not the first key…) are refused rather than guessed at.
+ */
+export function ensureRandomAdminPasswordYaml(text: string): ConfigEdit {
+  const newline = text.includes('\r\n') ? '\r\n' : '\n';
+  const lines = text.split(/\r?\n/);
+  const changes: string[] = [];
+  const tasks = lines.map((l, i) => (TASK_LINE.test(l) ? i : -1)).filter((i) => i >= 0);
+  const mentions = lines.filter((l) => /setAdminAccount/.test(l.replace(/#.*$/, ''))).length;
+  if (mentions !== tasks.length) return { error: 'setAdminAccount appears in a form other than "- task: setAdminAccount"' };
+
+  // From the last task up, so that inserted lines do not move the ones still to do.
+  for (const t of [...tasks].reverse()) {
+    const taskChanges: string[] = [];
+    const d = indentOf(lines[t]);
+    const k = lines[t].indexOf('task:');
+    const end = blockEnd(lines, t, d);
+    const inputs = findKey(lines, t, end, k, ANY_KEY('inputs'));
+    if (inputs < 0) {
+      lines.splice(appendPoint(lines, t, end), 0, `${sp(k)}inputs:`, `${sp(k + 2)}password:`, `${sp(k + 4)}type: random`);
+      taskChanges.push('setAdminAccount: added password type random');
+    } else if (!EMPTY_KEY('inputs').test(lines[inputs])) {
+      return { error: 'setAdminAccount inputs are not a block mapping' };
+    } else {
+      const inputsEnd = blockEnd(lines, inputs, k, end);
+      const ci = childIndent(lines, inputs, inputsEnd, k + 2);
+      const password = findKey(lines, inputs, inputsEnd, ci, ANY_KEY('password'));
+      if (password < 0) {
+        lines.splice(appendPoint(lines, inputs, inputsEnd), 0, `${sp(ci)}password:`, `${sp(ci + 2)}type: random`);
+        taskChanges.push('setAdminAccount: added password type random');
+      } else if (!EMPTY_KEY('password').test(lines[password])) {
+        return { error: 'setAdminAccount password is not a block mapping' };
+      } else {
+        let passwordEnd = blockEnd(lines, password, ci, inputsEnd);
+        const pc = childIndent(lines, password, passwordEnd, ci + 2);
+        // A static password's `data` (and the lines of a multi-line value) goes: it is a password in clear text.
+        let removedData = false;
+        for (let data = findKey(lines, password, passwordEnd, pc, ANY_KEY('data')); data >= 0; data = findKey(lines, password, passwordEnd, pc, ANY_KEY('data'))) {
+          const dataEnd = blockEnd(lines, data, pc, passwordEnd);
+          lines.splice(data, dataEnd - data);
+          passwordEnd -= dataEnd - data;
+          removedData = true;
+        }
+        const type = findKey(lines, password, passwordEnd, pc, ANY_KEY('type'));
+        if (type < 0) {
+          lines.splice(password + 1, 0, `${sp(pc)}type: random`);
+          taskChanges.push('setAdminAccount: added password type random');
+        } else {
+          const current = bareValue(lines[type].replace(/^\s*type:/, ''));
+          if (current.toLowerCase() !== 'random') {
+            lines[type] = `${sp(pc)}type: random`;
+            taskChanges.push(`setAdminAccount: password type ${current || '(empty)'} -> random`);
+          }
+        }
+        if (removedData) taskChanges.push('setAdminAccount: removed the static password data');
+      }
+    }
+    changes.unshift(...taskChanges);
+  }
+  if (tasks.length > 0) return { text: lines.join(newline), changes };
+
+  const stage = lines.findIndex((l) => PRE_READY_LINE.test(l));
+  if (stage >= 0) {
+    const sd = indentOf(lines[stage]);
+    const sk = lines[stage].indexOf('stage:');
+    const end = blockEnd(lines, stage, sd);
+    const tasksKey = findKey(lines, stage, end, sk, ANY_KEY('tasks'));
+    if (tasksKey < 0) {
+      lines.splice(appendPoint(lines, stage, end), 0, `${sp(sk)}tasks:`, ...RANDOM_TASK.map((l) => sp(sk) + l));
+    } else {
+      if (/^\s*tasks:\s*\[\s*\]\s*(#.*)?$/.test(lines[tasksKey])) lines[tasksKey] = `${sp(sk)}tasks:`;
+      else if (!EMPTY_KEY('tasks').test(lines[tasksKey])) return { error: 'the preReady tasks are not a block sequence' };
+      const seqEnd = sequenceEnd(lines, tasksKey, sk, end);
+      const first = lines.slice(tasksKey + 1, seqEnd).find((l) => isContent(l) && l.trimStart().startsWith('-'));
+      const ti = first === undefined ? sk : indentOf(first);
+      lines.splice(appendPoint(lines, tasksKey, seqEnd), 0, ...RANDOM_TASK.map((l) => sp(ti) + l));
+    }
+    return { text: lines.join(newline), changes: ['setAdminAccount: added to the preReady stage with password type random'] };
+  }
+
+  const config = lines.findIndex((l) => /^config:\s*(#.*)?$/.test(l));
+  if (config < 0) return { error: 'no top-level "config:" sequence of stages' };
+  const end = sequenceEnd(lines, config, 0);
+  const first = lines.slice(config + 1, end).find((l) => /^\s*-\s+stage:/.test(l));
+  const si = first === undefined ? 0 : indentOf(first);
+  lines.splice(
+    appendPoint(lines, config, end),
+    0,
+    `${sp(si)}- stage: preReady`,
+    `${sp(si + 2)}tasks:`,
+    ...RANDOM_TASK.map((l) => sp(si + 2) + l),
+  );
+  return { text: lines.join(newline), changes: ['setAdminAccount: added a preReady stage with password type random'] };
+}
+
+interface AgentConfigJson {
+  config?: Array<{ stage?: string; tasks?: Array<{ task?: string; inputs?: Record<string, unknown> }> }>;
+}
+
+/** The same rule for agent-config.yml written as JSON (re-serialised only when it changed). */
+export function ensureRandomAdminPasswordJson(text: string): ConfigEdit {
+  let doc: AgentConfigJson;
+  try {
+    doc = JSON.parse(text) as AgentConfigJson;
+  } catch (error) {
+    return { error: `not valid JSON (${(error as Error).message})` };
+  }
+  if (typeof doc !== 'object' || doc === null || !Array.isArray(doc.config)) return { error: 'no "config" array of stages' };
+  const changes: string[] = [];
+  const found = doc.config.flatMap((s) => (Array.isArray(s?.tasks) ? s.tasks : [])).filter((t) => t?.task === 'setAdminAccount');
+  for (const task of found) {
+    const inputs = (task.inputs ??= {});
+    if (typeof inputs !== 'object' || Array.isArray(inputs)) return { error: 'setAdminAccount inputs are not an object' };
+    const password = (inputs.password ??= {}) as Record<string, unknown>;
+    if (typeof password !== 'object' || Array.isArray(password)) return { error: 'setAdminAccount password is not an object' };
+    if ('data' in password) {
+      delete password.data;
+      changes.push('setAdminAccount: removed the static password data');
+    }
+    const current = typeof password.type === 'string' ? password.type : '';
+    if (current.toLowerCase() !== 'random') {
+      password.type = 'random';
+      changes.push(current ? `setAdminAccount: password type ${current} -> random` : 'setAdminAccount: added password type random');
+    }
+  }
+  if (found.length === 0) {
+    const task = { task: 'setAdminAccount', inputs: { password: { type: 'random' } } };
+    const stage = doc.config.find((s) => s?.stage === 'preReady');
+    if (stage && stage.tasks !== undefined && !Array.isArray(stage.tasks)) return { error: 'the preReady tasks are not an array' };
+    if (stage) (stage.tasks ??= []).push(task);
+    else doc.config.push({ stage: 'preReady', tasks: [task] });
+    changes.push(stage ? 'setAdminAccount: added to the preReady stage with password type random' : 'setAdminAccount: added a preReady stage with password type random');
+  }
+  return { text: changes.length > 0 ? JSON.stringify(doc, null, 2) : text, changes };
+}
+
+export function ensureRandomAdminPassword(text: string): ConfigEdit {
+  return text.trimStart().startsWith('{') ? ensureRandomAdminPasswordJson(text) : ensureRandomAdminPasswordYaml(text);
+}
+
+/** Whether agent-config.yml (YAML or JSON) has a setAdminAccount task with a random password. */
+export function setsRandomAdminPassword(text: string): boolean {
+  const edit = ensureRandomAdminPassword(text);
+  return !('error' in edit) && edit.changes.length === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2Launch v1: LaunchConfig.json and its scheduled task
+
+/** `adminPasswordType` set to `Random` (the key found case-insensitively, as PowerShell does). */
+export function ensureRandomLaunchConfig(text: string): ConfigEdit {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
+  } catch (error) {
+    return { error: `not valid JSON (${(error as Error).message})` };
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { error: 'not a JSON object' };
+  const key = Object.keys(doc).find((k) => k.toLowerCase() === 'adminpasswordtype') ?? 'adminPasswordType';
+  const current = typeof doc[key] === 'string' ? (doc[key] as string) : '';
+  if (current === 'Random') return { text, changes: [] };
+  doc[key] = 'Random';
+  return { text: JSON.stringify(doc, null, 2), changes: [`adminPasswordType ${current || '(absent)'} -> Random`] };
+}
+
+/** Whether the task file exists and is not disabled (`<Settings><Enabled>false</Enabled>`). */
+export function taskEnabled(taskXml: string | undefined): boolean {
+  if (taskXml === undefined) return false;
+  const settings = /<Settings\b[^>]*>([\s\S]*?)<\/Settings>/i.exec(taskXml)?.[1] ?? '';
+  return !/<Enabled>\s*false\s*<\/Enabled>/i.test(settings);
+}
+
+/** The task file with `<Settings><Enabled>false</Enabled>` (what InitializeInstance.ps1 leaves after its run). */
+function disableTask(taskXml: string): string {
+  const settings = /<Settings\b[^>]*>[\s\S]*?<\/Settings>/i.exec(taskXml);
+  if (!settings) return taskXml;
+  const disabled = /<Enabled>[^<]*<\/Enabled>/i.test(settings[0])
+    ? settings[0].replace(/<Enabled>[^<]*<\/Enabled>/i, '<Enabled>false</Enabled>')
+    : settings[0].replace(/^<Settings\b[^>]*>/i, (open) => `${open}<Enabled>false</Enabled>`);
+  return taskXml.slice(0, settings.index) + disabled + taskXml.slice(settings.index + settings[0].length);
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2Config: config.xml
+
+const PLUGIN = /<Plugin>\s*<Name>\s*([^<]*?)\s*<\/Name>([\s\S]*?)<\/Plugin>/g;
+
+/** The `State` of EC2Config's plugin `name`, or undefined when the plugin is not listed. */
+export function ec2ConfigPluginState(xml: string, name: string): string | undefined {
+  for (const m of xml.matchAll(PLUGIN)) {
+    if (m[1] === name) return /<State>\s*([^<]*?)\s*<\/State>/.exec(m[2])?.[1] ?? '';
+  }
+  return undefined;
+}
+
+/** Plugin `Ec2SetPassword` with `<State>Enabled</State>`; added to `<Plugins>` when it is missing. */
+export function ensureEc2SetPasswordEnabled(xml: string): ConfigEdit {
+  if (!/<Plugins>[\s\S]*<\/Plugins>/.test(xml)) return { error: 'no <Plugins> element' };
+  const state = ec2ConfigPluginState(xml, 'Ec2SetPassword');
+  if (state === 'Enabled') return { text: xml, changes: [] };
+  if (state !== undefined) {
+    const text = xml.replace(PLUGIN, (all: string, name: string, rest: string) =>
+      name === 'Ec2SetPassword'
+        ? /<State>/.test(rest)
+          ? all.replace(/<State>[^<]*<\/State>/, '<State>Enabled</State>')
+          : all.replace(/<\/Plugin>$/, '<State>Enabled</State></Plugin>')
+        : all,
+    );
+    return { text, changes: [`Ec2SetPassword ${state || '(no state)'} -> Enabled`] };
+  }
+  const closing = /([ \t]*)<\/Plugins>/.exec(xml)!;
+  const indent = `${closing[1]}  `;
+  const newline = xml.includes('\r\n') ? '\r\n' : '\n';
+  const plugin = `${indent}<Plugin>${newline}${indent}  <Name>Ec2SetPassword</Name>${newline}${indent}  <State>Enabled</State>${newline}${indent}</Plugin>${newline}`;
+  return { text: xml.slice(0, closing.index) + plugin + xml.slice(closing.index), changes: ['Ec2SetPassword added, Enabled'] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reset, as the script applies it
+
+/** Which agents' configuration files are on the volume (the script's detection). */
+export function detectLaunchAgents(files: VolumeFiles): LaunchAgent[] {
+  const agents: LaunchAgent[] = [];
+  if (readFile(files, WINDOWS_PATHS.ec2launchV2Config) !== undefined) agents.push('ec2launch-v2');
+  if (readFile(files, WINDOWS_PATHS.ec2launchV1Config) !== undefined) agents.push('ec2launch-v1');
+  if (readFile(files, WINDOWS_PATHS.ec2configConfig) !== undefined) agents.push('ec2config');
+  return agents;
+}
+
+export function isWindowsVolume(files: VolumeFiles): boolean {
+  return readFile(files, WINDOWS_PATHS.systemHive) !== undefined;
+}
+
+/**
+ * What the rescue script does once it has the Windows partition: for each launch agent whose
+ * configuration is there, re-enable password generation as that agent's documentation says (see
+ * the file comment). All edits are worked out before any file is written, so a configuration the
+ * rules do not understand fails the script with the volume unchanged. Running it twice changes
+ * nothing more (a retry is safe). It never reads or writes a password.
+ */
+export function applyWindowsPasswordReset(input: VolumeFiles): WindowsResetResult {
+  const fail = (code: WindowsRescueErrorCode, message: string): WindowsResetResult => ({
+    files: input,
+    agents: [],
+    filesChanged: [],
+    filesRemoved: [],
+    warnings: [],
+    error: { code, message },
+  });
+  if (!isWindowsVolume(input)) return fail('WINDOWS_VOLUME_NOT_FOUND', `no Windows installation (${windowsPathOf(WINDOWS_PATHS.systemHive)} is missing)`);
+  const agents = detectLaunchAgents(input);
+  if (agents.length === 0) {
+    return fail(
+      'NO_LAUNCH_AGENT',
+      `no launch agent configuration on the volume (looked for ${[WINDOWS_PATHS.ec2launchV2Config, WINDOWS_PATHS.ec2launchV1Config, WINDOWS_PATHS.ec2configConfig].map(windowsPathOf).join(', ')})`,
+    );
+  }
+  const writes: Array<[string, string]> = [];
+  const removes: string[] = [];
+  const results: AgentReset[] = [];
+  const warnings: string[] = [];
+  for (const agent of agents) {
+    if (agent === 'ec2launch-v2') {
+      const path = WINDOWS_PATHS.ec2launchV2Config;
+      const edit = ensureRandomAdminPassword(readFile(input, path)!);
+      if ('error' in edit) return fail('CONFIG_NOT_UNDERSTOOD', `${windowsPathOf(path)}: ${edit.error}`);
+      const changes = [...edit.changes];
+      if (edit.changes.length > 0) writes.push([path, edit.text]);
+      if (findPath(input, WINDOWS_PATHS.ec2launchV2RunOnce) !== undefined) {
+        removes.push(WINDOWS_PATHS.ec2launchV2RunOnce);
+        changes.push('removed state\\.run-once');
+      }
+      warnings.push('EC2Launch v2 runs every task of frequency "once" again at the next boot (setAdminAccount among them, and any once-scripts of yours)');
+      results.push({ agent, config: windowsPathOf(path), generatesPassword: true, changes });
+    } else if (agent === 'ec2launch-v1') {
+      const path = WINDOWS_PATHS.ec2launchV1Config;
+      const edit = ensureRandomLaunchConfig(readFile(input, path)!);
+      if ('error' in edit) return fail('CONFIG_NOT_UNDERSTOOD', `${windowsPathOf(path)}: ${edit.error}`);
+      const scheduled = taskEnabled(readFile(input, WINDOWS_PATHS.ec2launchV1Task));
+      if (scheduled && edit.changes.length > 0) writes.push([path, edit.text]);
+      if (!scheduled) {
+        warnings.push(
+          'EC2Launch v1 initialises only when InitializeInstance.ps1 -Schedule has registered its task, which cannot be done on an offline volume; its configuration was left alone',
+        );
+      }
+      results.push({ agent, config: windowsPathOf(path), generatesPassword: scheduled, changes: scheduled ? edit.changes : [] });
+    } else {
+      const path = WINDOWS_PATHS.ec2configConfig;
+      const edit = ensureEc2SetPasswordEnabled(readFile(input, path)!);
+      if ('error' in edit) return fail('CONFIG_NOT_UNDERSTOOD', `${windowsPathOf(path)}: ${edit.error}`);
+      if (edit.changes.length > 0) writes.push([path, edit.text]);
+      results.push({ agent, config: windowsPathOf(path), generatesPassword: true, changes: edit.changes });
+    }
+  }
+  if (!results.some((r) => r.generatesPassword)) {
+    return fail(
+      'AGENT_NOT_RESETTABLE_OFFLINE',
+      'the only launch agent is EC2Launch v1 and its initialization task is not scheduled: run InitializeInstance.ps1 -Schedule on the running instance (or use EC2Rescue for Windows Server); the volume was not changed',
+    );
+  }
+  const files = structuredClone(input);
+  for (const [path, text] of writes) writeFile(files, path, text);
+  for (const path of removes) delete files[findPath(files, path)!];
+  return {
+    files,
+    agents: results,
+    filesChanged: writes.map(([p]) => windowsPathOf(p)),
+    filesRemoved: removes.map(windowsPathOf),
+    warnings,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the agents do when Windows boots (for the simulated region)
+
+export interface WindowsBootResult {
+  files: VolumeFiles;
+  /** The agent that set a new random password and made it available to GetPasswordData. */
+  passwordBy?: LaunchAgent;
+}
+
+/**
+ * One boot of the Windows on `input`: each installed agent runs as its documentation says and
+ * turns password generation off again once it has made a password. EC2Launch v2 runs its
+ * once-tasks when `state\.run-once` is absent, then writes it; EC2Launch v1 runs when its task is
+ * enabled, then disables the task; EC2Config sets a password when `Ec2SetPassword` is Enabled,
+ * then disables the plugin.
+ */
+export function bootWindows(input: VolumeFiles): WindowsBootResult {
+  const files = structuredClone(input);
+  let passwordBy: LaunchAgent | undefined;
+  const installed = (p: string) => readFile(files, p) !== undefined;
+
+  const v2 = readFile(files, WINDOWS_PATHS.ec2launchV2Config);
+  if (installed(WINDOWS_PATHS.ec2launchV2Exe) && v2 !== undefined && findPath(files, WINDOWS_PATHS.ec2launchV2RunOnce) === undefined) {
+    if (setsRandomAdminPassword(v2)) passwordBy ??= 'ec2launch-v2';
+    writeFile(files, WINDOWS_PATHS.ec2launchV2RunOnce, '');
+  }
+  const task = readFile(files, WINDOWS_PATHS.ec2launchV1Task);
+  const v1 = readFile(files, WINDOWS_PATHS.ec2launchV1Config);
+  if (installed(WINDOWS_PATHS.ec2launchV1Script) && taskEnabled(task) && v1 !== undefined) {
+    const edit = ensureRandomLaunchConfig(v1);
+    if (!('error' in edit) && edit.changes.length === 0) passwordBy ??= 'ec2launch-v1';
+    writeFile(files, WINDOWS_PATHS.ec2launchV1Task, disableTask(task!));
+  }
+  const ec2config = readFile(files, WINDOWS_PATHS.ec2configConfig);
+  if (installed(WINDOWS_PATHS.ec2configExe) && ec2config !== undefined && ec2ConfigPluginState(ec2config, 'Ec2SetPassword') === 'Enabled') {
+    passwordBy ??= 'ec2config';
+    writeFile(files, WINDOWS_PATHS.ec2configConfig, ec2config.replace(PLUGIN, (all: string, name: string) => (name === 'Ec2SetPassword' ? all.replace(/<State>[^<]*<\/State>/, '<State>Disabled</State>') : all)));
+  }
+  return { files, ...(passwordBy ? { passwordBy } : {}) };
+}
+
+/** Whether the next boot of this volume makes a new administrator password. */
+export function passwordGenerationEnabled(files: VolumeFiles): boolean {
+  return bootWindows(files).passwordBy !== undefined;
+}
