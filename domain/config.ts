@@ -14,6 +14,34 @@ export interface ServiceConfig {
   allowedHelperInstanceTypes: string[];
   /** Default VPC quota per region; the check before a rescue VPC is made compares against it. */
   vpcQuota: number;
+  /** The shared rescue network (one VPC per region, a subnet per AZ used). */
+  rescueNetwork: {
+    /**
+     * How helpers reach SSM: through an internet gateway (public IPv4 per helper), or through
+     * interface endpoints for ssm, ssmmessages and ec2messages (no internet access at all; each
+     * endpoint costs per hour while the network exists).
+     */
+    access: 'internet-gateway' | 'vpc-endpoints';
+    /** The network is reclaimed once no job has held it for this long. */
+    idleSeconds: number;
+    /** How long a job may hold the right to call CreateVpc (it has no ClientToken) before another may. */
+    creationLockSeconds: number;
+  };
+  /** The sweeper: stalled and overdue jobs, orphaned helpers, idle rescue networks. */
+  sweeper: {
+    /** Helpers younger than this are left alone whatever their job says. */
+    graceSeconds: number;
+    /** A running phase whose attempt has not moved for this long is re-driven. */
+    stalledAfterSeconds: number;
+    /** A RUNNING job older than this is rolled back, whatever phase it is in. */
+    jobDeadlineSeconds: number;
+    /** Longest a run waits in all for a detach, an attach or an endpoint deletion before leaving it to the next run. */
+    maxWaitSeconds: number;
+    /** Between two looks while it waits. */
+    pollSeconds: number;
+    /** Report what would be done; change nothing. */
+    dryRun: boolean;
+  };
   /** Longest a phase may run (seconds) before the job rolls back. */
   phaseDeadlineSeconds: Record<PhaseName, number>;
   /** Windows helpers and targets boot far slower (≥ 15 min first boot, REFERENCE.md). */
@@ -21,8 +49,25 @@ export interface ServiceConfig {
   /** Stop escalation: second stop after this long in `stopping`, force-stop after the second. */
   stopEscalationSeconds: [number, number];
   /** First and longest delay between polls of one phase. */
-  pollSeconds: { first: Partial<Record<PhaseName, number>>; defaultFirst: number; max: number; factor: number };
-  /** Consecutive retryable errors in one phase before it counts as permanent. */
+  pollSeconds: {
+    first: Partial<Record<PhaseName, number>>;
+    defaultFirst: number;
+    max: number;
+    factor: number;
+    /**
+     * Re-checks of a wait that an AWS event ends (a stop, a launch until `running`, the rescue
+     * command, a start): the event wakes the phase at once (domain/wake-jobs.ts); these re-checks
+     * are for events that never come, AWS sending them best effort.
+     */
+    afterEvent: { first: number; max: number };
+  };
+  /**
+   * Backoff after AWS throttled a phase's call: "full jitter", uniform up to `min(max, base · 2^n)`
+   * for the n-th throttle in a row. Throttling never counts against `maxRetries` nor the phase's
+   * deadline: it costs time, and only the sweeper's job deadline bounds it.
+   */
+  throttleBackoff: { baseSeconds: number; maxSeconds: number };
+  /** Consecutive retryable errors in one phase before it counts as permanent (throttling aside). */
   maxRetries: number;
   /** How long a lock whose job record never appeared is kept before another request may take it. */
   orphanLockSeconds: number;
@@ -30,6 +75,33 @@ export interface ServiceConfig {
   inFlightSettleSeconds: number;
   /** Run Command timeout for the rescue script. */
   rescueTimeoutSeconds: number;
+  /** The online reset (Run Command on the target itself). */
+  online: {
+    /** SendCommand `TimeoutSeconds`: an Online agent picks a command up at once; one that does not is gone. */
+    deliveryTimeoutSeconds: number;
+    /** `executionTimeout` of the script on the target (it reads a few files and appends a line). */
+    executionTimeoutSeconds: number;
+    /** After this long the attempt is given up (falls over to the swap in auto), before the phase deadline. */
+    attemptSeconds: number;
+  };
+  /**
+   * Opt-in guards: tags (value `true`) an instance must carry before a reset of it starts.
+   * - `requireAllowedTag`: every reset, from any entry point, needs `reset-access:allowed=true`
+   *   (off by default: the API is IAM-authorised already).
+   * - `requireAutoTagForEvents`: resets an event starts (a CloudWatch alarm, a `Reset Access
+   *   Requested` event) need `reset-access:auto=true` (on by default: nobody asked in person).
+   */
+  optIn: { requireAllowedTag: boolean; requireAutoTagForEvents: boolean };
+  /** At most one alarm-started reset per instance within this window (seconds). */
+  alarmCooldownSeconds: number;
+  /**
+   * Admission of event-started resets across the fleet (a token bucket): `burst` at once, then
+   * `ratePerMinute`. An alarm storm (an AZ impairment) must not start hundreds of stops at once;
+   * what is over the rate waits its turn instead of being dropped.
+   */
+  eventAdmission: { ratePerMinute: number; burst: number };
+  /** How long an API `Idempotency-Key` is remembered (seconds). */
+  idempotencyTtlSeconds: number;
 }
 
 const minutes = (n: number) => n * 60;
@@ -44,8 +116,30 @@ export const defaultConfig: ServiceConfig = {
   defaultHelperInstanceType: 't3.small',
   allowedHelperInstanceTypes: ['t2.small', 't2.medium', 't2.large', 't3.small', 't3.medium', 't3.large', 'm5.large', 'c5.large'],
   vpcQuota: 5,
+  rescueNetwork: {
+    access: 'internet-gateway',
+    idleSeconds: minutes(60),
+    // CreateVpc answers in about a second; two minutes covers a slow call and its retries.
+    creationLockSeconds: 120,
+  },
+  sweeper: {
+    graceSeconds: minutes(15),
+    // Three times the longest poll delay (pollSeconds.max): the phase has missed at least two of
+    // its own polls. A re-drive of a phase that was only slow is dropped by the attempt check.
+    stalledAfterSeconds: minutes(3),
+    // A backstop behind the phase deadlines: longer than those of the longest plan end to end
+    // (Windows: about 4 h 5 min), so that only a job that is not progressing reaches it.
+    jobDeadlineSeconds: minutes(6 * 60),
+    // The sweeper function's timeout is 300 s (serverless.yml); detach/attach take ≈ 5 s and an
+    // endpoint deletion a minute or two (REFERENCE.md, infra/sim/timings.ts).
+    maxWaitSeconds: 90,
+    pollSeconds: 5,
+    dryRun: false,
+  },
   phaseDeadlineSeconds: {
     validate: minutes(5),
+    // A backstop only: the attempt gives up after online.attemptSeconds and falls over itself.
+    'online-reset': minutes(10),
     'prepare-network': minutes(10),
     // Launch ≈ 5–17 s to running, SSM Online 30 s to several minutes (REFERENCE.md, user reports).
     'launch-helper': minutes(15),
@@ -65,13 +159,33 @@ export const defaultConfig: ServiceConfig = {
   windowsLaunchDeadlineSeconds: minutes(40),
   stopEscalationSeconds: [minutes(5), minutes(10)],
   pollSeconds: {
-    first: { 'launch-helper': 15, 'stop-target': 15, 'attach-to-helper': 3, 'detach-root': 3, 'detach-from-helper': 3, 'reattach-root': 3, 'run-rescue': 5, 'restore-target': 10 },
+    // launch-helper polls here only for the SSM agent once the instance runs (no event reports it):
+    // Online 30 s to minutes after boot. Attach/detach take ≈ 5 s (REFERENCE.md, user report): one
+    // look at 6 s usually finds them done. The stop, the launch, the command and the start wait
+    // for their events (afterEvent).
+    first: { 'online-reset': 2, 'launch-helper': 6, 'stop-target': 15, 'attach-to-helper': 6, 'detach-root': 6, 'detach-from-helper': 6, 'reattach-root': 6, 'run-rescue': 5, 'restore-target': 10 },
     defaultFirst: 5,
     max: 60,
     factor: 1.5,
+    // Longer than a typical stop ("a few minutes", ≈ 1 min for small instances): the event comes
+    // first. The longest (+10 % jitter) stays under sweeper.stalledAfterSeconds, so that the
+    // sweeper does not re-drive a healthy wait.
+    afterEvent: { first: 90, max: 120 },
   },
+  // SQS delays are whole seconds; 2 s doubles to the 60 s cap in five throttles. EC2's buckets
+  // refill every second (REFERENCE.md, Throttling): a fleet keeps each one busy without hammering it.
+  throttleBackoff: { baseSeconds: 2, maxSeconds: 60 },
   maxRetries: 8,
   orphanLockSeconds: 300,
   inFlightSettleSeconds: 60,
   rescueTimeoutSeconds: 600,
+  // SSM's floor for TimeoutSeconds is 30 s; delivery to an Online agent takes a second or two.
+  online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240 },
+  optIn: { requireAllowedTag: false, requireAutoTagForEvents: true },
+  alarmCooldownSeconds: 6 * 3600,
+  // RunInstances refills at 2/s per account (REFERENCE.md) and each reset launches one helper and
+  // makes a stop, an image and a handful of attach/detach calls over minutes: 10 new resets a
+  // minute leaves the account's EC2 buckets to everything else.
+  eventAdmission: { ratePerMinute: 10, burst: 10 },
+  idempotencyTtlSeconds: 24 * 3600,
 };

@@ -15,6 +15,12 @@ export abstract class ResetAccessError extends Error {
 /** Transient: throttling, 5xx, a lost race. Try the same step again after a backoff. */
 export class RetryableError extends ResetAccessError {}
 
+/**
+ * AWS refused the call for its request rate (EC2 `RequestLimitExceeded`, `ThrottlingException`…).
+ * Nothing was done, and the account's buckets refill every second: it costs time, never the job.
+ */
+export class ThrottledError extends RetryableError {}
+
 /** Will not get better by retrying: the job must fail (and roll back what it changed). */
 export class PermanentError extends ResetAccessError {}
 

@@ -13,6 +13,8 @@ export function toJobView(job: Job) {
     endedAt: job.endedAt,
     requestedBy: job.requestedBy,
     request: job.request,
+    /** Online or the volume swap, and why (a fall-over says why the online attempt failed). */
+    mode: job.mode,
     phases: PHASES.filter((p) => job.phases[p]).map((name) => {
       const r = job.phases[name]!;
       return {

@@ -1,23 +1,49 @@
 /** Names and tags of everything the service creates, and idempotency tokens. */
-import type { PhaseName } from './job';
+import type { PhaseName, TargetSnapshot } from './job';
 
 export const TAG = {
   managed: 'reset-access:managed',
   role: 'reset-access:role',
   jobId: 'reset-access:job-id',
   targetInstanceId: 'reset-access:target-instance-id',
+  /**
+   * On a helper, from its launch: what the sweeper needs to give a target its root volume back
+   * when the job's record is gone (the volume, the run state and DeleteOnTermination to restore).
+   */
+  targetRootVolumeId: 'reset-access:target-root-volume-id',
+  targetState: 'reset-access:target-state',
+  targetRootDeleteOnTermination: 'reset-access:target-root-delete-on-termination',
   /** Opt-in tags on customer instances. */
   allowed: 'reset-access:allowed',
   auto: 'reset-access:auto',
 } as const;
 
-export type ResourceRole = 'helper' | 'backup-image' | 'password-image' | 'rescue-vpc' | 'rescue-subnet' | 'rescue-igw' | 'rescue-route-table' | 'rescue-security-group';
+export type ResourceRole =
+  | 'helper'
+  | 'backup-image'
+  | 'password-image'
+  | 'rescue-vpc'
+  | 'rescue-subnet'
+  | 'rescue-igw'
+  | 'rescue-route-table'
+  | 'rescue-security-group'
+  | 'rescue-endpoint'
+  | 'rescue-endpoint-security-group';
 
 export function serviceTags(role: ResourceRole, extra: { jobId?: string; targetInstanceId?: string } = {}): Record<string, string> {
   const tags: Record<string, string> = { [TAG.managed]: 'true', [TAG.role]: role };
   if (extra.jobId) tags[TAG.jobId] = extra.jobId;
   if (extra.targetInstanceId) tags[TAG.targetInstanceId] = extra.targetInstanceId;
   return tags;
+}
+
+/** Tags a helper carries about its target, set at launch (RunInstances TagSpecifications). */
+export function helperTargetTags(target: TargetSnapshot): Record<string, string> {
+  return {
+    [TAG.targetRootVolumeId]: target.rootVolumeId,
+    [TAG.targetState]: target.state,
+    [TAG.targetRootDeleteOnTermination]: String(target.rootDeleteOnTermination),
+  };
 }
 
 export function backupImageName(instanceId: string, jobId: string): string {

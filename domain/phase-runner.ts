@@ -5,13 +5,29 @@
  * error, or a phase past its deadline, turns the job into a rollback.
  */
 import type { ServiceConfig } from './config';
-import { PermanentError, ResetAccessError, RetryableError, errorCode } from './errors';
+import { PermanentError, ResetAccessError, RetryableError, ThrottledError, errorCode } from './errors';
 import { isActive, type Job, type PhaseName, type UndoStep } from './job';
+import type { OnlinePorts } from './online-ports';
 import { nextPhases } from './plan';
-import type { Clock, Compute, EncryptionKeys, JobObserver, JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler, RescueNetworkLeases, RescueNetworks, RescueRunner } from './ports';
+import type {
+  Clock,
+  Compute,
+  EncryptionKeys,
+  JobObserver,
+  JobStore,
+  Log,
+  PhaseBus,
+  PhaseMessage,
+  PhaseScheduler,
+  RescueNetworkLeases,
+  RescueNetworks,
+  RescueRunner,
+  ResourceLink,
+} from './ports';
 import { releaseRescueNetwork } from './rescue-network-lease';
 import { updateJob } from './update-job';
-import { pollDelaySeconds } from './wait-policy';
+import { afterEventDelaySeconds, pollDelaySeconds, throttleDelaySeconds } from './wait-policy';
+import { unlinkedResources } from './wake-jobs';
 
 export interface PhasePorts {
   store: JobStore;
@@ -21,6 +37,8 @@ export interface PhasePorts {
   networks: RescueNetworks;
   networkLeases: RescueNetworkLeases;
   rescue: RescueRunner;
+  /** The online reset (Run Command on the target, keys made here); without it every job is offline. */
+  online?: OnlinePorts;
   /** KMS for the validate phase's key check (see `PreflightPorts.keys`). */
   keys?: EncryptionKeys;
   clock: Clock;
@@ -32,7 +50,7 @@ export interface PhasePorts {
 /** What one delivery of a phase found: the phase is done, or must look again later. */
 export type PhaseResult =
   | { kind: 'done'; record?: (job: Job) => void }
-  | { kind: 'wait'; waitingFor: string; record?: (job: Job) => void; delaySeconds?: number };
+  | { kind: 'wait'; waitingFor: string; record?: (job: Job) => void; delaySeconds?: number; onEvent?: boolean };
 
 export type PhaseStep = (job: Job, ports: PhasePorts) => Promise<PhaseResult>;
 
@@ -52,6 +70,8 @@ export const wait = (waitingFor: string, record?: (job: Job) => void, delaySecon
   record,
   delaySeconds,
 });
+/** A wait that an AWS event ends (domain/wake-jobs.ts): the delayed re-check is only its fallback. */
+export const waitForEvent = (waitingFor: string, record?: (job: Job) => void): PhaseResult => ({ kind: 'wait', waitingFor, record, onEvent: true });
 
 export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, PhaseStep>, ports: PhasePorts): Promise<PhaseRunOutcome> {
   const { store, log } = ports;
@@ -73,7 +93,9 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
 
   const now = ports.clock.now();
   const deadline = phaseDeadlineSeconds(job, message.phase, ports.config);
-  const overdue = (now.getTime() - Date.parse(record.startedAt)) / 1000 > deadline;
+  // The deadline is for AWS work that hangs; the time the phase spent waiting for its turn at
+  // AWS's request buckets does not count (the sweeper's job deadline still bounds the whole job).
+  const overdue = (now.getTime() - Date.parse(record.startedAt)) / 1000 - (record.throttledSeconds ?? 0) > deadline;
 
   let result: PhaseResult;
   try {
@@ -86,6 +108,7 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
   }
 
   if (result.kind === 'wait') {
+    let links: ResourceLink[] = [];
     const written = await updateJob(store, job.jobId, ports.clock.now(), (draft) => {
       const current = draft.phases[message.phase];
       if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
@@ -93,11 +116,16 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
       current.movedAt = ports.clock.now().toISOString();
       current.waitingFor = result.waitingFor;
       delete current.retries;
+      delete current.throttles;
       result.record?.(draft);
+      links = noteLinks(draft);
       return draft;
-    });
+    }, undefined, job);
     if (!written) return 'ignored';
-    const delay = result.delaySeconds ?? pollDelaySeconds(ports.config, message.phase, message.attempt, job.jobId);
+    await linkResources(links, ports);
+    const delay =
+      result.delaySeconds ??
+      (result.onEvent ? afterEventDelaySeconds(ports.config, message.attempt, job.jobId) : pollDelaySeconds(ports.config, message.phase, message.attempt, job.jobId));
     await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
     log.info('phase waiting', { ...context, waitingFor: result.waitingFor, delaySeconds: delay });
     return 'waiting';
@@ -109,6 +137,7 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
 async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job) => void) | undefined, ports: PhasePorts): Promise<PhaseRunOutcome> {
   const now = ports.clock.now().toISOString();
   let started: PhaseName[] = [];
+  let links: ResourceLink[] = [];
   const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
     const current = draft.phases[message.phase];
     if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
@@ -117,6 +146,7 @@ async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job)
     current.endedAt = now;
     delete current.waitingFor;
     delete current.retries;
+    delete current.throttles;
     draft.current = draft.current.filter((p) => p !== message.phase);
     draft.lastTransitionFrom = [message.phase];
     if (message.phase === 'rollback') {
@@ -133,10 +163,12 @@ async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job)
     } else {
       started = next;
       for (const phase of next) startPhaseRecord(draft, phase, now);
+      links = noteLinks(draft);
     }
     return draft;
-  });
+  }, undefined, job);
   if (!written) return 'ignored';
+  await linkResources(links, ports);
   ports.log.info('phase done', { jobId: job.jobId, phase: message.phase, next: started, status: written.status });
   const record = written.phases[message.phase]!;
   await observe(ports, (o) => o.phaseFinished(written, message.phase, (Date.parse(record.endedAt!) - Date.parse(record.startedAt)) / 1000));
@@ -159,6 +191,7 @@ export function startPhaseRecord(job: Job, phase: PhaseName, now: string): void 
 }
 
 async function handleError(job: Job, message: PhaseMessage, error: unknown, ports: PhasePorts): Promise<PhaseRunOutcome> {
+  if (error instanceof ThrottledError) return retryThrottled(job, message, error, ports);
   const record = job.phases[message.phase]!;
   const retries = (record.retries ?? 0) + 1;
   const retryable = error instanceof RetryableError || !(error instanceof ResetAccessError);
@@ -173,9 +206,10 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
       current.attempt += 1;
       current.movedAt = ports.clock.now().toISOString();
       current.retries = retries;
+      delete current.throttles;
       current.waitingFor = `retry after ${errorCode(error)}: ${(error as Error).message}`;
       return draft;
-    });
+    }, undefined, job);
     if (!written) return 'ignored';
     ports.log.warn('phase error, retrying', { ...context, retries });
     await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, pollDelaySeconds(ports.config, message.phase, retries, job.jobId));
@@ -183,6 +217,52 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
   }
   ports.log.error('phase failed, rolling back', context);
   return beginRollback(job.jobId, { code: errorCode(error), message: (error as Error).message, phase: message.phase }, ports, message);
+}
+
+/**
+ * AWS throttled a call of the phase: nothing was done, so the phase runs again after a full-jitter
+ * backoff that grows with each throttle in a row. It never counts against `maxRetries`, and the
+ * backoff does not count against the phase's deadline: a fleet that throttles itself must not
+ * fail its jobs. The sweeper's job deadline (`sweeper.jobDeadlineSeconds`) bounds it all.
+ */
+async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledError, ports: PhasePorts): Promise<PhaseRunOutcome> {
+  const throttles = (job.phases[message.phase]!.throttles ?? 0) + 1;
+  const delay = throttleDelaySeconds(ports.config, throttles, job.jobId, message.phase, message.attempt);
+  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
+    const current = draft.phases[message.phase];
+    if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
+    current.attempt += 1;
+    current.movedAt = ports.clock.now().toISOString();
+    current.throttles = throttles;
+    current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
+    current.waitingFor = `AWS throttled ${error.code}; trying again`;
+    return draft;
+  }, undefined, job);
+  if (!written) return 'ignored';
+  ports.log.info('phase throttled, backing off', { jobId: job.jobId, phase: message.phase, code: error.code, throttles, delaySeconds: delay });
+  await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
+  return 'waiting';
+}
+
+/** Marks, in a job about to be written, the resources it has learned and not yet linked. */
+function noteLinks(draft: Job): ResourceLink[] {
+  if (!isActive(draft)) return [];
+  const links = unlinkedResources(draft);
+  if (links.length > 0) draft.resources.linkedResources = [...(draft.resources.linkedResources ?? []), ...links.map((link) => link.resourceId)];
+  return links;
+}
+
+/**
+ * Links are what lets an AWS event wake the job sooner than its next look; without one the job
+ * only waits longer. A failure to write them is logged, never the job's.
+ */
+async function linkResources(links: ResourceLink[], ports: PhasePorts): Promise<void> {
+  if (links.length === 0) return;
+  try {
+    await ports.store.linkResources(links);
+  } catch (error) {
+    ports.log.warn('could not link resources to the job; its waits fall back to polling', { jobId: links[0]!.jobId, error: (error as Error).message });
+  }
 }
 
 /**
@@ -229,7 +309,7 @@ async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: 
     draft.instanceRestored = false;
     draft.rollbackError = { code: errorCode(error), message: (error as Error).message, phase: 'rollback' };
     return draft;
-  });
+  }, undefined, job);
   if (!written) return 'ignored';
   ports.log.error('rollback gave up; instance not restored', { jobId: job.jobId, code: errorCode(error) });
   await ports.store.releaseLock(written.instanceId, written.jobId);

@@ -1,4 +1,5 @@
 import type { Job, PhaseName, Platform } from './job';
+import type { JobMode } from './reset-mode';
 
 /**
  * A phase plan: each phase with the phases that must be done before it starts. Phases whose
@@ -30,7 +31,24 @@ const windowsPlan: PhasePlan = [
   { phase: 'cleanup', after: ['restore-target'] },
 ];
 
-export function planFor(platform: Platform | undefined): PhasePlan {
+/** Online (Linux): the key goes onto the running instance; nothing is stopped or moved. */
+const onlinePlan: PhasePlan = [
+  { phase: 'validate', after: [] },
+  { phase: 'online-reset', after: ['validate'] },
+];
+
+/** After a failed online attempt: the swap, starting where the attempt ended instead of after validate. */
+function afterFallOver(offline: PhasePlan): PhasePlan {
+  const rest = offline.filter((step) => step.phase !== 'validate');
+  return [...onlinePlan, ...rest.map((step) => ({ phase: step.phase, after: step.after.map((p) => (p === 'validate' ? 'online-reset' : p)) }))];
+}
+
+const fellOverPlans: Record<Platform, PhasePlan> = { linux: afterFallOver(linuxPlan), windows: afterFallOver(windowsPlan) };
+
+/** The plan of a job on `platform` that took the path `mode` (no mode: offline, as before modes existed). */
+export function planFor(platform: Platform | undefined, mode?: Pick<JobMode, 'chosen' | 'fellOver'>): PhasePlan {
+  if (mode?.chosen === 'online') return onlinePlan;
+  if (mode?.fellOver) return fellOverPlans[platform ?? 'linux'];
   return platform === 'windows' ? windowsPlan : linuxPlan;
 }
 
@@ -39,7 +57,7 @@ export function planFor(platform: Platform | undefined): PhasePlan {
  * `'SUCCEEDED'` when `completed` was the plan's last phase.
  */
 export function nextPhases(job: Job, completed: PhaseName): PhaseName[] | 'SUCCEEDED' {
-  const plan = planFor(job.platform);
+  const plan = planFor(job.platform, job.mode);
   const isDone = (p: PhaseName) => p === completed || job.phases[p]?.status === 'done';
   const ready = plan
     .filter((step) => step.after.includes(completed))

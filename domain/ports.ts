@@ -224,6 +224,16 @@ export interface JobQuery {
   cursor?: string;
 }
 
+/** What a job's resource is to it: events about it may end one of the job's waits. */
+export type ResourceRole = 'target' | 'helper' | 'root-volume';
+
+/** Which job an instance or volume belongs to (the newest job that learned it). */
+export interface ResourceLink {
+  resourceId: string;
+  jobId: string;
+  role: ResourceRole;
+}
+
 /** The job store. `put` is conditional on `expectedVersion` (`undefined`: must not exist yet). */
 export interface JobStore {
   get(jobId: string): Promise<Job | undefined>;
@@ -247,6 +257,13 @@ export interface JobStore {
   acquireLock(lock: InstanceLock, replacing?: string): Promise<boolean>;
   /** Frees the lock if `jobId` still holds it. */
   releaseLock(instanceId: string, jobId: string): Promise<void>;
+  /**
+   * Records which job each resource belongs to, replacing an older job's link (an instance is
+   * reset again later). Links outlive their job: a wake checks that the job is still running.
+   */
+  linkResources(links: ResourceLink[]): Promise<void>;
+  /** The link of an instance or volume id, if a job ever learned it. */
+  resourceLink(resourceId: string): Promise<ResourceLink | undefined>;
 }
 
 /**

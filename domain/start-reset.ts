@@ -3,9 +3,11 @@ import type { ServiceConfig } from './config';
 import { RefusedError } from './errors';
 import { isActive, type Job, type ResetRequest } from './job';
 import { startPhaseRecord } from './phase-runner';
-import type { Clock, Compute, IdGenerator, JobStore, Log, PhaseBus, RescueNetworks } from './ports';
+import { assertOptedIn, requiredOptInTags, type EntryPoint } from './opt-in';
+import type { Clock, Compute, EncryptionKeys, IdGenerator, JobObserver, JobStore, Log, PhaseBus, RescueNetworks } from './ports';
 import { gatherPreflightFacts } from './preflight';
-import { assertAllowed, refusals } from './validation';
+import type { OnlinePorts } from './online-ports';
+import { decideMode } from './reset-mode';
 
 export interface StartPorts {
   store: JobStore;
@@ -16,20 +18,35 @@ export interface StartPorts {
   ids: IdGenerator;
   log: Log;
   config: ServiceConfig;
+  observer?: JobObserver;
+  /** KMS for the preflight's key check (see `PreflightPorts.keys`). */
+  keys?: EncryptionKeys;
+  /** The target's SSM agent, for the online-or-offline choice; without it every reset is offline. */
+  online?: Pick<OnlinePorts, 'commands'>;
+}
+
+export interface StartOptions {
+  /** The id the job gets (an idempotent start records it before the job exists); a new one by default. */
+  jobId?: string;
+  /** Where the request came from: decides the opt-in tags it needs (default `api`). */
+  entry?: EntryPoint;
 }
 
 /**
  * Start a reset: preflight (404 for an unknown instance, 422 with a reason code for a refused
- * one), take the instance's lock (409 naming the active job), record the job, publish its first
- * phase. Nothing in AWS is changed here.
+ * one, `NOT_OPTED_IN` when an opt-in guard applies and the tag is missing), take the instance's
+ * lock (409 naming the active job), record the job, publish its first phase. Nothing in AWS is
+ * changed here.
  */
-export async function startReset(request: ResetRequest, ports: StartPorts, requestedBy?: string): Promise<Job> {
+export async function startReset(request: ResetRequest, ports: StartPorts, requestedBy?: string, options: StartOptions = {}): Promise<Job> {
   const facts = await gatherPreflightFacts(request, ports);
   if (!facts) throw new RefusedError('INSTANCE_NOT_FOUND', `instance ${request.instanceId} does not exist in ${ports.config.region}`, 404);
-  assertAllowed(refusals(request, facts, ports.config));
+  assertOptedIn(facts.instance, requiredOptInTags(options.entry ?? 'api', ports.config));
+  const decision = await decideMode(request, facts, ports);
+  if (decision.refusal) throw new RefusedError(decision.refusal.code, decision.refusal.message, 422);
 
   const now = ports.clock.now().toISOString();
-  const jobId = ports.ids.jobId();
+  const jobId = options.jobId ?? ports.ids.jobId();
   await takeInstanceLock(request.instanceId, jobId, now, ports);
   const job: Job = {
     jobId,
@@ -57,6 +74,10 @@ export async function startReset(request: ResetRequest, ports: StartPorts, reque
   // A crash here leaves a RUNNING job in `validate` with no message: the sweeper re-drives it.
   await ports.bus.publish([{ jobId, phase: 'validate', attempt: 0 }]);
   ports.log.info('reset started', { jobId, instanceId: request.instanceId, requestedBy });
+  if (ports.observer) {
+    // Observers never fail a start: the job is recorded and running already.
+    await ports.observer.jobStarted(job).catch((error: Error) => ports.log.warn('observer failed', { jobId, error: error.message }));
+  }
   return job;
 }
 

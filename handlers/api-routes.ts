@@ -1,56 +1,160 @@
 /**
  * The API's routes over the use cases: parse, call one use case, answer. Kept apart from the
- * Lambda entry point so that the local runtime serves the very same routes.
+ * Lambda entry point so that the local runtime serves the very same routes. Every error answers
+ * `{ code, message, requestId }` (handlers/http.ts); nothing a caller sends can make it answer 500.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { cancelReset } from '../domain/cancel-reset';
 import { RefusedError } from '../domain/errors';
+import { startResetIdempotently, type IdempotentStartPorts } from '../domain/idempotent-start';
+import type { Job, JobStatus } from '../domain/job';
 import { toJobView } from '../domain/job-view';
+import { listInstances } from '../domain/list-instances';
 import type { PhasePorts } from '../domain/phase-runner';
+import type { InstanceDirectory } from '../domain/ports';
 import { INSTANCE_ID, parseResetRequest } from '../domain/request';
-import { getJob, startReset, type StartPorts } from '../domain/start-reset';
-import { callerOf, errorResponse, json, requestIdOf, type HttpResponse } from './http';
+import { getJob, startReset } from '../domain/start-reset';
+import { callerOf, errorResponse, headerOf, HttpError, json, requestIdOf, type HttpResponse } from './http';
 
-export type ApiPorts = StartPorts & Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'>;
+export type ApiPorts = IdempotentStartPorts & Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'> & { directory: InstanceDirectory };
 
-const JOB_ID = /^r-[0-9a-z]{6,40}$/;
-const MAX_BODY_BYTES = 16 * 1024;
+/** Every route the API serves (serverless.yml's httpApi events and docs/openapi.yaml list the same). */
+export const API_ROUTES = [
+  { method: 'POST', path: '/resets' },
+  { method: 'GET', path: '/resets' },
+  { method: 'GET', path: '/resets/{jobId}' },
+  { method: 'POST', path: '/resets/{jobId}/cancel' },
+  { method: 'GET', path: '/instances' },
+] as const;
+export type ApiRoute = (typeof API_ROUTES)[number];
+
+export const JOB_ID = /^r-[0-9a-z]{6,40}$/;
+/** A start request is a few hundred bytes; anything this large is not one. */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** `Idempotency-Key`: 1 to 255 visible ASCII characters (a UUID is the usual choice). */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const JOB_STATUSES: readonly JobStatus[] = ['RUNNING', 'ROLLING_BACK', 'SUCCEEDED', 'FAILED'];
+export const DEFAULT_PAGE = 20;
+export const MAX_PAGE = 100;
 
 export async function routeApi(event: APIGatewayProxyEventV2, ports: ApiPorts): Promise<HttpResponse> {
   const requestId = requestIdOf(event);
   try {
-    const method = event.requestContext?.http?.method ?? 'GET';
+    const method = (event.requestContext?.http?.method ?? 'GET').toUpperCase();
     const path = (event.rawPath ?? '/').replace(/\/+$/, '') || '/';
-    const parts = path.split('/').filter(Boolean);
-    if (parts[0] !== 'resets' || parts.length > 3) throw new RefusedError('NOT_FOUND', `no route for ${method} ${path}`, 404);
-    const jobId = parts[1];
-    if (jobId !== undefined && !JOB_ID.test(jobId)) throw new RefusedError('INVALID_REQUEST', `jobId: ${jobId} is not a job id`, 400);
-
-    if (parts.length === 1 && method === 'POST') {
-      const request = parseResetRequest(readJsonBody(event), ports.config);
-      const job = await startReset(request, ports, callerOf(event));
-      return json(202, { jobId: job.jobId, status: job.status, instanceId: job.instanceId, links: { self: `/resets/${job.jobId}` } }, { location: `/resets/${job.jobId}` });
-    }
-    if (parts.length === 1 && method === 'GET') {
-      const instanceId = event.queryStringParameters?.instanceId;
-      if (!instanceId || !INSTANCE_ID.test(instanceId)) throw new RefusedError('INVALID_REQUEST', 'instanceId: query parameter required, like i-0123456789abcdef0', 400);
-      const page = await ports.store.listByInstance(instanceId, { limit: 20, cursor: event.queryStringParameters?.cursor });
-      return json(200, { jobs: page.jobs.map(toJobView), nextCursor: page.cursor });
-    }
-    if (parts.length === 2 && method === 'GET') return json(200, toJobView(await getJob(jobId!, ports.store)));
-    if (parts.length === 3 && parts[2] === 'cancel' && method === 'POST') return json(202, toJobView(await cancelReset(jobId!, ports)));
-    throw new RefusedError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, 404);
+    const { route, params } = matchRoute(method, path);
+    const response = await serve(route, params, event, ports);
+    return { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
   } catch (error) {
-    if (!(error instanceof RefusedError)) ports.log.error('api error', { requestId, error: (error as Error).message });
+    if (!(error instanceof RefusedError) && !(error instanceof HttpError)) ports.log.error('api error', { requestId, error: (error as Error).message, code: (error as { code?: string }).code });
     return errorResponse(error, requestId);
   }
 }
 
+async function serve(route: ApiRoute, params: Record<string, string>, event: APIGatewayProxyEventV2, ports: ApiPorts): Promise<HttpResponse> {
+  switch (`${route.method} ${route.path}`) {
+    case 'POST /resets': {
+      allowQuery(event, []);
+      const request = parseResetRequest(readJsonBody(event), ports.config);
+      const caller = callerOf(event);
+      const key = headerOf(event, 'idempotency-key');
+      if (key === undefined) return accepted(202, await startReset(request, ports, caller));
+      if (!IDEMPOTENCY_KEY.test(key)) throw new RefusedError('INVALID_REQUEST', 'Idempotency-Key: must be 1 to 255 visible ASCII characters', 400);
+      const { job, replayed } = await startResetIdempotently(request, ports, apiIdempotencyKey(caller, key), { requestedBy: caller });
+      return accepted(replayed ? 200 : 202, job, replayed ? { 'idempotent-replayed': 'true' } : {});
+    }
+    case 'GET /resets': {
+      const query = allowQuery(event, ['instanceId', 'status', 'limit', 'cursor']);
+      if (query.instanceId !== undefined && !INSTANCE_ID.test(query.instanceId)) throw invalid('instanceId', 'must be an instance id like i-0123456789abcdef0');
+      if (query.status !== undefined && !JOB_STATUSES.includes(query.status as JobStatus)) throw invalid('status', `must be one of ${JOB_STATUSES.join(', ')}`);
+      const page = await ports.store.list({ instanceId: query.instanceId, status: query.status as JobStatus | undefined, limit: pageLimit(query.limit), cursor: query.cursor });
+      return json(200, { jobs: page.jobs.map(toJobView), ...(page.cursor ? { nextCursor: page.cursor } : {}) });
+    }
+    case 'GET /resets/{jobId}':
+      allowQuery(event, []);
+      return json(200, toJobView(await getJob(params.jobId!, ports.store)));
+    case 'POST /resets/{jobId}/cancel':
+      allowQuery(event, []);
+      return json(202, toJobView(await cancelReset(params.jobId!, ports)));
+    case 'GET /instances': {
+      const query = allowQuery(event, ['limit', 'cursor']);
+      const page = await listInstances({ limit: pageLimit(query.limit), cursor: query.cursor }, ports);
+      return json(200, { instances: page.instances, ...(page.cursor ? { nextCursor: page.cursor } : {}) });
+    }
+  }
+  throw new Error(`route ${route.method} ${route.path} has no handler`);
+}
+
+/** The route serving `method path`: 404 when no route has the path, 405 when none serves the method. */
+function matchRoute(method: string, path: string): { route: ApiRoute; params: Record<string, string> } {
+  const parts = path.split('/').filter(Boolean);
+  const candidates = API_ROUTES.map((route) => ({ route, params: matchPath(route.path, parts) })).filter((c) => c.params !== undefined);
+  if (candidates.length === 0) throw new HttpError('NOT_FOUND', `no route for ${path}`, 404);
+  const match = candidates.find((c) => c.route.method === method);
+  if (!match) {
+    const allow = candidates.map((c) => c.route.method).join(', ');
+    throw new HttpError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use ${allow}`, 405, { allow });
+  }
+  if (match.params!.jobId !== undefined && !JOB_ID.test(match.params!.jobId)) throw invalid('jobId', `${match.params!.jobId} is not a job id (like r-mabc1234xyz)`);
+  return { route: match.route, params: match.params! };
+}
+
+function matchPath(template: string, parts: string[]): Record<string, string> | undefined {
+  const pattern = template.split('/').filter(Boolean);
+  if (pattern.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const name = /^\{(\w+)\}$/.exec(pattern[i]!)?.[1];
+    if (name) params[name] = decodeSegment(parts[i]!);
+    else if (pattern[i] !== parts[i]) return undefined;
+  }
+  return params;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Keys are the caller's own: two callers using the same key never see each other's job. */
+export function apiIdempotencyKey(caller: string | undefined, key: string): string {
+  return `api#${caller ?? 'anonymous'}#${key}`;
+}
+
+function accepted(status: 200 | 202, job: Job, headers: Record<string, string> = {}): HttpResponse {
+  const self = `/resets/${job.jobId}`;
+  return json(status, { jobId: job.jobId, status: job.status, instanceId: job.instanceId, links: { self } }, { location: self, ...headers });
+}
+
+/** The query parameters, refusing any the route does not know (a typo must not be ignored silently). */
+function allowQuery(event: APIGatewayProxyEventV2, known: string[]): Record<string, string | undefined> {
+  const query = event.queryStringParameters ?? {};
+  for (const name of Object.keys(query)) if (!known.includes(name)) throw invalid(name, known.length ? `unknown query parameter (known: ${known.join(', ')})` : 'this route takes no query parameters');
+  if (query.cursor === '') throw invalid('cursor', "is empty; pass a page's nextCursor, or leave it out for the first page");
+  return query;
+}
+
+function pageLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_PAGE;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PAGE) throw invalid('limit', `must be a whole number from 1 to ${MAX_PAGE}`);
+  return Number(raw);
+}
+
+function invalid(field: string, message: string): RefusedError {
+  return new RefusedError('INVALID_REQUEST', `${field}: ${message}`, 400);
+}
+
 function readJsonBody(event: APIGatewayProxyEventV2): unknown {
-  const contentType = event.headers?.['content-type'] ?? event.headers?.['Content-Type'] ?? '';
-  if (!/^application\/json\b/i.test(contentType)) throw new RefusedError('UNSUPPORTED_MEDIA_TYPE', 'content-type: must be application/json', 400);
+  const contentType = headerOf(event, 'content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new HttpError('UNSUPPORTED_MEDIA_TYPE', `content-type: must be application/json${contentType ? `, not ${contentType.slice(0, 100)}` : ''}`, 415);
+  }
   const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
-  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new RefusedError('BODY_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`, 400);
+  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new HttpError('BODY_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`, 413);
+  if (raw.trim() === '') throw invalid('body', 'is empty; send a JSON object like {"instanceId":"i-0123456789abcdef0"}');
   try {
     return JSON.parse(raw);
   } catch {

@@ -3,5 +3,5 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { routeApi } from './api-routes';
 import { lambdaPorts } from './lambda-ports';
 
-/** HTTP API (IAM auth): POST /resets, GET /resets/{jobId}, GET /resets?instanceId=, POST /resets/{jobId}/cancel. */
+/** HTTP API (IAM auth): the routes of `API_ROUTES` (api-routes.ts), documented in docs/openapi.yaml. */
 export const handler = middy(async (event: APIGatewayProxyEventV2) => routeApi(event, lambdaPorts()));

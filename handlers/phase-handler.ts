@@ -2,7 +2,8 @@
  * The one shape of every phase's Lambda: an SQS batch, each record a `{ jobId, phase, attempt }`
  * message, handed to the domain's phase runner. A record that throws is reported back as a batch
  * item failure so SQS redelivers only it (ReportBatchItemFailures); a malformed record is logged
- * and dropped, never retried forever.
+ * and dropped, never retried forever. Every log line of a run carries `jobId`, `phase`, `attempt`
+ * and the job's `instanceId`.
  */
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -11,6 +12,7 @@ import type { PhaseName } from '../domain/job';
 import { runPhase, type PhasePorts } from '../domain/phase-runner';
 import { phaseSteps } from '../domain/phases';
 import { parsePhaseMessage } from '../infra/events';
+import { phaseRunPorts } from '../infra/phase-run-ports';
 
 export function createPhaseHandler(phase: PhaseName, getPorts: () => PhasePorts) {
   const processor = new BatchProcessor(EventType.SQS);
@@ -21,7 +23,7 @@ export function createPhaseHandler(phase: PhaseName, getPorts: () => PhasePorts)
       ports.log.error('malformed or misrouted phase message dropped', { queuePhase: phase, messageId: record.messageId });
       return;
     }
-    await runPhase(message, phaseSteps, ports);
+    await runPhase(message, phaseSteps, phaseRunPorts(ports, message));
   }
   return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }

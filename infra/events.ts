@@ -11,8 +11,27 @@ export const EVENT_SOURCE = 'reset-access';
 /** `detail-type` of a phase event; `detail` is the phase message `{ jobId, phase, attempt }`. */
 export const PHASE_REQUESTED_DETAIL_TYPE = 'Reset Access Phase Requested';
 
-/** `detail-type` of the custom event that asks for a reset (the alarm handler's second trigger). */
+/**
+ * `detail-type` of the custom event that asks for a reset (the alarm handler's second trigger).
+ * Put it on the service's bus (`EVENT_BUS_NAME`, `<service>-<stage>`) with `source`
+ * {@link RESET_REQUESTED_SOURCE} and the API's `POST /resets` body as `detail`.
+ */
 export const RESET_REQUESTED_DETAIL_TYPE = 'Reset Access Requested';
+
+/**
+ * `source` of `Reset Access Requested` events. Not the service's own {@link EVENT_SOURCE}: that one
+ * is what the service publishes (phase and job events), and the functions' roles may put events
+ * only with it, so no function of the service can ask for a reset by event.
+ */
+export const RESET_REQUESTED_SOURCE = 'reset-access.requests';
+
+/** `detail-type` of the events the service publishes when a job ends; `detail` is the job view. */
+export const JOB_SUCCEEDED_DETAIL_TYPE = 'Reset Access Job Succeeded';
+export const JOB_FAILED_DETAIL_TYPE = 'Reset Access Job Failed';
+
+/** CloudWatch's alarm events (default bus): `source` and `detail-type`. */
+export const ALARM_SOURCE = 'aws.cloudwatch';
+export const ALARM_STATE_CHANGE_DETAIL_TYPE = 'CloudWatch Alarm State Change';
 
 /**
  * The JSON of a phase message: the event `detail` and the SQS message body are the same text, so

@@ -35,7 +35,9 @@ import { Ec2InstanceDirectory } from './aws/ec2-instance-directory';
 import { DynamoRescueNetworkLeases } from './aws/dynamodb-rescue-network-leases';
 import { Ec2Reclaimer } from './aws/ec2-reclaimer';
 import { Ec2RescueNetworks } from './aws/rescue-networks';
+import { SsmKeyVault } from './aws/ssm-key-vault';
 import { SsmRescueRunner } from './aws/ssm-rescue-runner';
+import { SsmTargetCommands } from './aws/ssm-target-commands';
 import { randomJobIds } from './ids';
 import { createMetrics, PowertoolsJobMetrics } from './job-metrics';
 import { combineObservers } from './observers';
@@ -96,6 +98,7 @@ export function wirePorts(input: WiringInput): ServicePorts {
     reclaimer: new Ec2Reclaimer(clients.ec2),
     sleeper: input.sleeper ?? realSleeper,
     rescue: new SsmRescueRunner(clients.ssm, { region: config.region, rescueTimeoutSeconds: config.rescueTimeoutSeconds }),
+    online: { keys: new SsmKeyVault(clients.ssm), commands: new SsmTargetCommands(clients.ssm, config) },
     clock: input.clock ?? systemClock,
     ids: input.ids ?? randomJobIds,
     log: input.log,

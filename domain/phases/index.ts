@@ -4,6 +4,7 @@ import { cleanup } from './cleanup';
 import { createBackup } from './create-backup';
 import { createPasswordImage } from './create-password-image';
 import { launchHelper } from './launch-helper';
+import { onlineReset } from './online-reset';
 import { prepareNetwork } from './prepare-network';
 import { restoreTarget } from './restore-target';
 import { rollback } from './rollback';
@@ -15,6 +16,7 @@ import { attachToHelper, detachFromHelper, detachRoot, reattachRoot } from './vo
 /** Every phase's step, by name. */
 export const phaseSteps: Record<PhaseName, PhaseStep> = {
   validate: validateTarget,
+  'online-reset': onlineReset,
   'prepare-network': prepareNetwork,
   'launch-helper': launchHelper,
   'stop-target': stopTarget,

@@ -1,12 +1,12 @@
 import { PermanentError } from '../errors';
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
 import { escalateStop } from './stop-target';
 
 /** Start the target again only if it was running before the job. */
 export async function restoreTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const step = await restoreRunState(job, ports);
-  return step === true ? done() : wait(step.waitingFor, step.record);
+  return step === true ? done() : waitForEvent(step.waitingFor, step.record);
 }
 
 /**

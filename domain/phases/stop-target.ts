@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
 import type { InstanceFacts } from '../ports';
 
@@ -15,7 +15,7 @@ export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResu
     throw new PermanentError('TARGET_TERMINATED', `instance ${job.instanceId} is ${instance.state}`);
   }
   const step = await escalateStop(job, instance, ports);
-  return wait(step.waitingFor, step.record);
+  return waitForEvent(step.waitingFor, step.record);
 }
 
 /**

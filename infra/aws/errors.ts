@@ -2,7 +2,7 @@
  * Translation of AWS SDK v3 exceptions into the domain's error hierarchy (`domain/errors`). Every
  * adapter funnels what it catches through `translateAwsError`; nothing else decides retry policy.
  */
-import { PermanentError, ResetAccessError, RetryableError } from '../../domain/errors';
+import { PermanentError, ResetAccessError, RetryableError, ThrottledError } from '../../domain/errors';
 
 /**
  * Error codes AWS services answer when a caller is throttled (EC2 `RequestLimitExceeded`, SSM and
@@ -84,8 +84,9 @@ function isNetworkError(error: AwsErrorShape, code: string | undefined): boolean
 }
 
 /**
- * Maps an SDK exception to `RetryableError` (throttling, 5xx, `$retryable`, network failures) or
- * `PermanentError` (any other AWS client error), keeping the AWS code and the original as `cause`.
+ * Maps an SDK exception to `ThrottledError` (throttling), `RetryableError` (5xx, `$retryable`,
+ * network failures) or `PermanentError` (any other AWS client error), keeping the AWS code and the
+ * original as `cause`.
  * Errors already in the domain hierarchy pass through; errors that are not AWS errors at all
  * (programming errors) are returned as they are, so that they surface instead of being classified.
  * `ConditionalCheckFailedException` is left to the caller, which knows what lost the race.
@@ -101,7 +102,8 @@ export function translateAwsError(error: unknown, context?: string): Error {
   const status = httpStatus(shape);
 
   // `$retryable` is the service model's retryable trait (`{}` or `{ throttling: true }`).
-  if (THROTTLING_CODES.has(code) || (shape.$retryable !== undefined && shape.$retryable !== null && shape.$retryable !== false)) {
+  if (THROTTLING_CODES.has(code) || isThrottlingTrait(shape.$retryable)) return new ThrottledError(code, message, { cause: error });
+  if (shape.$retryable !== undefined && shape.$retryable !== null && shape.$retryable !== false) {
     return new RetryableError(code, message, { cause: error });
   }
   if (isNetworkError(shape, code)) {
@@ -116,6 +118,10 @@ export function translateAwsError(error: unknown, context?: string): Error {
     return new PermanentError(code, message, { cause: error });
   }
   return error instanceof Error ? error : new RetryableError(code, message, { cause: error });
+}
+
+function isThrottlingTrait(retryable: unknown): boolean {
+  return typeof retryable === 'object' && retryable !== null && (retryable as { throttling?: unknown }).throttling === true;
 }
 
 function withContext(message: string, context: string | undefined): string {

@@ -8,24 +8,28 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { CreateTableCommand, DescribeTableCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { defaultConfig, type ServiceConfig } from '../../domain/config';
 import { PHASES, type PhaseName } from '../../domain/job';
 import type { PhasePorts } from '../../domain/phase-runner';
 import type { Log } from '../../domain/ports';
+import { sweep, type SweepSummary } from '../../domain/sweeper';
 import { routeApi, type ApiPorts } from '../../handlers/api-routes';
+import { createAwsEventsHandler } from '../../handlers/aws-events';
 import { createPhaseHandler } from '../../handlers/phase-handler';
+import { createTriggerHandler } from '../../handlers/trigger-routes';
 import { createAwsClients, type AwsClients } from '../aws/clients';
 import { DynamoJobStore, jobStoreDocumentClient, jobTableDefinition } from '../aws/dynamodb-job-store';
 import { EventBridgePhaseBus } from '../aws/eventbridge-phase-bus';
 import { SqsPhaseScheduler } from '../aws/sqs-phase-scheduler';
+import { SqsStartDeferral } from '../aws/sqs-start-deferral';
 import { ScaledClock } from '../sim/clock';
 import { startSimServer, type SimServer } from '../sim/http';
 import { SimulatedRegion } from '../sim/region';
 import { seedSampleRegion } from '../sim/samples';
 import type { RegionState } from '../sim/state';
-import { wirePorts } from '../wiring';
+import { dynamoGuardStores, dynamoNetworkLeases, serviceObserver, wirePorts } from '../wiring';
 import { startApiServer } from './api-server';
 import { createQueues, LocalEventBus, loadEventBusesFromServerless, loadQueuesFromServerless, loadRulesFromServerless, startEventBusServer, type EventBusServer } from './event-bus';
 import { startSqsWorker, type SqsWorker } from './sqs-worker';
@@ -45,17 +49,33 @@ export interface LocalStackOptions {
   log: Log;
   config?: Partial<ServiceConfig>;
   serverlessPath?: string;
+  /**
+   * Runs the sweeper every this many simulated seconds (serverless.yml runs it every 10 minutes).
+   * Default 300 on the simulated region; 0 turns it off. Without the simulated region (a real
+   * account) it is off unless set.
+   */
+  sweepEverySimSeconds?: number;
 }
 
 export interface LocalStack {
   apiUrl: string;
+  /** The local EventBridge (PutEvents only): `--endpoint-url` for `aws events put-events`. */
+  eventBusUrl: string;
+  /** The service's own bus (the default bus exists too). */
+  eventBusName: string;
   ports: PhasePorts & ApiPorts;
   clients: AwsClients;
   region?: SimulatedRegion;
+  /** One sweeper run now (besides the scheduled ones). */
+  sweep(): Promise<SweepSummary>;
   stop(): Promise<void>;
 }
 
 const ACCOUNT = '000000000000';
+/** serverless.yml's queue of the alarm function. */
+const ALARM_QUEUE_LOGICAL_ID = 'AlarmQueue';
+/** serverless.yml's queue of the aws-events function (AWS's own events, from the default bus). */
+const AWS_EVENTS_QUEUE_LOGICAL_ID = 'AwsEventsQueue';
 const REGION = 'us-east-1';
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -138,10 +158,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ? createAwsClients({ region: REGION, endpoints: { ...endpoints, eventbridge: busServerRef.server.url }, credentials })
     : { ...createAwsClients({ endpoints: { dynamodb: endpoints.dynamodb, sqs: endpoints.sqs, eventbridge: busServerRef.server.url } }) };
   const config: ServiceConfig = { ...defaultConfig, ...options.config, region: options.sim ? REGION : (process.env.AWS_REGION ?? defaultConfig.region) };
+  // The alarm function's queue (alarm and request events, deferred starts): serverless.yml's AlarmQueue.
+  const alarmQueueName = queueDefinitions.find((q) => q.logicalId === ALARM_QUEUE_LOGICAL_ID)?.name;
+  const alarmQueueUrl = alarmQueueName ? queueUrls.get(alarmQueueName) : undefined;
+  const documents = jobStoreDocumentClient(clients.dynamodb);
   const ports = wirePorts({
     clients,
     config,
-    store: new DynamoJobStore(jobStoreDocumentClient(clients.dynamodb), { tableName }),
+    store: new DynamoJobStore(documents, { tableName }),
+    guards: dynamoGuardStores(documents, tableName),
+    networkLeases: dynamoNetworkLeases(documents, tableName),
+    ...(alarmQueueUrl ? { deferral: new SqsStartDeferral(clients.sqs, { queueUrl: alarmQueueUrl, timeScale: options.sim ? options.simSpeed : 1 }) } : {}),
+    observer: serviceObserver(clients.eventBridge, { eventBusName: busName, metricsServiceName: `${service}-${stage}` }),
     bus: new EventBridgePhaseBus(clients.eventBridge, { eventBusName: busName }),
     scheduler: new SqsPhaseScheduler(clients.sqs, {
       queueUrlFor: (phase) => queueUrls.get(phaseQueues.get(phase)!)!,
@@ -149,6 +177,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }),
     log: options.log,
     clock: simClock,
+    // The sweeper's waits (a detach, an endpoint deletion) pass in simulated time.
+    sleeper: { sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / (options.sim ? options.simSpeed : 1))) },
   });
 
   // Workers: the local event source mappings, one per phase queue.
@@ -169,7 +199,55 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }),
     );
   }
+  if (alarmQueueUrl) {
+    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: alarmQueueUrl, AttributeNames: ['QueueArn'] }));
+    workers.push(
+      startSqsWorker({
+        sqs: clients.sqs,
+        queueUrl: alarmQueueUrl,
+        queueArn: Attributes?.QueueArn ?? alarmQueueName!,
+        functionName: `${service}-${stage}-alarm`,
+        handler: createTriggerHandler(() => ports),
+        onError: (error) => options.log.error('worker error', { function: 'alarm', error: (error as Error).message }),
+      }),
+    );
+  }
+  const awsEventsQueueName = queueDefinitions.find((q) => q.logicalId === AWS_EVENTS_QUEUE_LOGICAL_ID)?.name;
+  const awsEventsQueueUrl = awsEventsQueueName ? queueUrls.get(awsEventsQueueName) : undefined;
+  if (awsEventsQueueUrl) {
+    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: awsEventsQueueUrl, AttributeNames: ['QueueArn'] }));
+    workers.push(
+      startSqsWorker({
+        sqs: clients.sqs,
+        queueUrl: awsEventsQueueUrl,
+        queueArn: Attributes?.QueueArn ?? awsEventsQueueName!,
+        functionName: `${service}-${stage}-aws-events`,
+        handler: createAwsEventsHandler(() => ports),
+        onError: (error) => options.log.error('worker error', { function: 'aws-events', error: (error as Error).message }),
+      }),
+    );
+  }
   stoppers.push(async () => void (await Promise.all(workers.map((w) => w.stop()))));
+
+  // AWS's own events: the simulated region's state changes go to the default bus as EC2 and SSM
+  // put them there, after EventBridge's delivery delay; the rules route them to the aws-events queue.
+  if (region) {
+    const simRegion = region;
+    const delayMs = simRegion.timings.awsEventDeliveryMs / options.simSpeed;
+    const unsubscribe = simRegion.onEvent((event) => {
+      const timer = setTimeout(() => {
+        const entry = { Source: event.source, DetailType: event['detail-type'], Detail: JSON.stringify(event.detail), Resources: event.resources, Time: new Date(event.time) };
+        localBus.putEvents([entry]).catch((error: unknown) => options.log.warn('AWS event not delivered', { detailType: event['detail-type'], error: (error as Error).message }));
+      }, delayMs);
+      timer.unref();
+    });
+    // Changes happen on the simulated clock whether or not anyone calls: look every 50 ms.
+    const stopTicking = simRegion.startTicking(50);
+    stoppers.push(async () => {
+      stopTicking();
+      unsubscribe();
+    });
+  }
 
   const api = await startApiServer((event) => routeApi(event, ports), { port: options.port });
   stoppers.push(() => new Promise((r) => api.close(() => r())));
@@ -183,11 +261,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
   if (active.length > 0) options.log.info('resumed running jobs', { count: active.length });
 
+  // The sweeper's schedule: one run at a time; a run that fails is logged and the next one tries again.
+  let sweeping: Promise<SweepSummary> | undefined;
+  const sweepNow = (): Promise<SweepSummary> => {
+    sweeping ??= sweep(ports).finally(() => (sweeping = undefined));
+    return sweeping;
+  };
+  const sweepEvery = options.sweepEverySimSeconds ?? (options.sim ? 300 : 0);
+  if (sweepEvery > 0) {
+    const timer = setInterval(
+      () => void sweepNow().catch((error: unknown) => options.log.error('sweeper run failed', { error: (error as Error).message })),
+      (sweepEvery * 1000) / (options.sim ? options.simSpeed : 1),
+    );
+    timer.unref();
+    stoppers.push(async () => {
+      clearInterval(timer);
+      await sweeping?.catch(() => undefined);
+    });
+  }
+
   return {
     apiUrl,
+    eventBusUrl: busServerRef.server.url,
+    eventBusName: busName,
     ports,
     clients,
     region,
+    sweep: sweepNow,
     async stop() {
       for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     },
@@ -209,11 +309,35 @@ async function ensureTable(clients: AwsClients, tableName: string): Promise<void
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
+  const definition = jobTableDefinition(tableName);
+  let asked = false;
   for (let i = 0; i < 50; i++) {
     const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    const missing = (definition.GlobalSecondaryIndexes ?? []).filter((index) => !indexes.some((existing) => existing.IndexName === index.IndexName));
+    if (Table?.TableStatus === 'ACTIVE' && missing.length === 0) return;
+    if (Table?.TableStatus === 'ACTIVE' && !asked) {
+      // A table kept on disk from before an index was added (a job store upgrade): ask for it.
+      asked = true;
+      for (const index of missing) {
+        await clients.dynamodb
+          .send(
+            new UpdateTableCommand({
+              TableName: tableName,
+              AttributeDefinitions: definition.AttributeDefinitions,
+              // dynalite (the only table this runs against) wants a throughput even for on-demand tables.
+              GlobalSecondaryIndexUpdates: [
+                { Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection, ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } } },
+              ],
+            }),
+          )
+          .catch(() => undefined);
+      }
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
+  // dynalite cannot add an index to a table it keeps on disk.
+  throw new Error(`the local job table (${tableName}) predates the job store's indexes; start once with --fresh (it forgets local jobs)`);
 }
 
 function phaseOf(pattern: unknown): PhaseName | undefined {

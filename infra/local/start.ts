@@ -36,6 +36,10 @@ async function main(): Promise<void> {
     `  curl -s -X POST ${stack.apiUrl}/resets -H 'content-type: application/json' -d '{"instanceId":"${id}"}'`,
     'Then follow it:',
     `  curl -s ${stack.apiUrl}/resets/<jobId>`,
+    'Or with the CLI:',
+    `  npx reset-access start ${id} --wait${stack.apiUrl === 'http://127.0.0.1:3000' ? '' : ` --api ${stack.apiUrl}`}`,
+    `Alarms and Reset Access Requested events: the local EventBridge at ${stack.eventBusUrl} (default bus and ${stack.eventBusName})`,
+    `  aws events put-events --endpoint-url ${stack.eventBusUrl} --entries '[{"Source":"reset-access.requests","DetailType":"Reset Access Requested","EventBusName":"${stack.eventBusName}","Detail":"{\\"instanceId\\":\\"${id}\\"}"}]'`,
     '',
   );
   process.stdout.write(lines.join('\n') + '\n');

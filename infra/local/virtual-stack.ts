@@ -1,9 +1,11 @@
 /**
  * The whole service in one process on simulated time: the real phase runner and adapters, the real
  * SDK clients sending through the simulated region (in-process, no sockets), the job store and the
- * queues in memory. Time jumps to the next due message, so an hour of AWS waiting runs in
- * milliseconds and every run repeats exactly. Integration tests, `npm run chaos` and
- * `npm run bench` drive it; `npm start` runs the same handlers on real servers instead.
+ * queues in memory. Time jumps to the next due message or change in the region, so an hour of AWS
+ * waiting runs in milliseconds and every run repeats exactly. The region's events (instance states,
+ * Run Command status) reach the aws-events use case after EventBridge's delivery delay, as the
+ * default bus's rules deliver them. Integration tests, `npm run chaos` and `npm run bench` drive
+ * it; `npm start` runs the same handlers on real servers instead.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { defaultConfig, type ServiceConfig } from '../../domain/config';
@@ -12,6 +14,7 @@ import { runPhase } from '../../domain/phase-runner';
 import { sweep, type SweepSummary } from '../../domain/sweeper';
 import { phaseSteps } from '../../domain/phases';
 import type { DeferredStart, JobObserver, Log, PhaseMessage } from '../../domain/ports';
+import { wakeJobsFor } from '../../domain/wake-jobs';
 import { routeApi } from '../../handlers/api-routes';
 import type { HttpResponse } from '../../handlers/http';
 import { handleTriggerMessage, type TriggerResult } from '../../handlers/trigger-routes';
@@ -26,7 +29,9 @@ import { VirtualQueue, type QueueFault, type QueueSend } from '../memory/memory-
 import { ManualClock } from '../sim/clock';
 import { createSimRequestHandler } from '../sim/http';
 import { SimulatedRegion, type SimulatedRegionOptions } from '../sim/region';
+import type { SimEvent } from '../sim/events';
 import { seedSampleRegion } from '../sim/samples';
+import { parseResourceEvent } from '../resource-events';
 import { phaseRunPorts } from '../phase-run-ports';
 import { deferredStartJson } from '../trigger-messages';
 import { combineObservers } from '../observers';
@@ -52,6 +57,8 @@ export interface VirtualStackOptions {
   log?: Log;
   /** Told besides the stack's own recording of job-ended events (`jobEvents`). */
   observer?: JobObserver;
+  /** Deliver the region's AWS events to the service (default true); false: the jobs only poll. */
+  awsEvents?: boolean;
 }
 
 /** A job-ended event as the service would put it on its bus. */
@@ -76,9 +83,14 @@ export class VirtualStack {
   readonly triggers: Array<{ at: number; results: TriggerResult[] }> = [];
   /** Every delivery, for tests and the benchmark. */
   readonly deliveries: Array<{ message: PhaseMessage; at: number; outcome: string }> = [];
+  /** Every AWS event delivered to the service, and how many phases it woke (or why it failed). */
+  readonly awsEventDeliveries: Array<{ at: number; detailType: string; woke: number; error?: string }> = [];
   /** Called before each delivery: a harness may arm a crash here. */
   beforeDelivery?: (message: PhaseMessage) => void;
   private readonly redeliverySeconds: number;
+  /** The region's events on their way through EventBridge. */
+  private awsEvents: Array<{ event: SimEvent; dueAt: number; receives?: number }> = [];
+  private readonly deliversAwsEvents: boolean;
   private readonly concurrentDeliveries: boolean;
   /** The alarm function's queue: deferred starts waiting for their admission slot. */
   private deferred: Array<{ start: DeferredStart; dueAt: number; seq: number }> = [];
@@ -89,6 +101,10 @@ export class VirtualStack {
   constructor(options: VirtualStackOptions = {}) {
     this.region = new SimulatedRegion({ ...options.region, clock: this.clock });
     if (options.samples !== false) seedSampleRegion(this.region);
+    this.deliversAwsEvents = options.awsEvents !== false;
+    if (this.deliversAwsEvents) {
+      this.region.onEvent((event) => void this.awsEvents.push({ event, dueAt: this.clock.now() + this.region.timings.awsEventDeliveryMs }));
+    }
     this.queue = new VirtualQueue(this.clock, { fault: options.queueFault });
     this.redeliverySeconds = options.redeliverySeconds ?? 360;
     this.concurrentDeliveries = options.concurrentDeliveries ?? false;
@@ -131,6 +147,8 @@ export class VirtualStack {
   }
 
   /** Calls the HTTP API as API Gateway would; `caller` is the IAM identity its authoriser would pass. */
+  // `json` is whatever the route answered (a job, a list, an error): tests read it freely.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, options: { caller?: string } = {}): Promise<HttpResponse & { json: any }> {
     const url = new URL(path, 'http://localhost');
     const event = {
@@ -178,8 +196,9 @@ export class VirtualStack {
   }
 
   /**
-   * Delivers due messages and jumps the clock to the next one until nothing is due any more or
-   * `maxSimSeconds` have passed. Answers why it stopped: `idle` (no message left) or `time`.
+   * Delivers due messages and AWS events and jumps the clock to the next one (or to the next change
+   * in the region, whose events then set off) until nothing is due any more or `maxSimSeconds` have
+   * passed. Answers why it stopped: `idle` (no message or event left) or `time`.
    */
   async run(maxSimSeconds = 6 * 3600): Promise<'idle' | 'time'> {
     const until = this.clock.now() + maxSimSeconds * 1000;
@@ -200,12 +219,35 @@ export class VirtualStack {
         }
         continue;
       }
-      const nextDeferred = this.deferred.length ? Math.min(...this.deferred.map((d) => d.dueAt)) : undefined;
-      const nextQueued = this.queue.nextDueAt();
-      const next = nextQueued === undefined ? nextDeferred : nextDeferred === undefined ? nextQueued : Math.min(nextQueued, nextDeferred);
-      if (next === undefined) return 'idle';
+      const events = this.awsEvents.filter((e) => e.dueAt <= now);
+      if (events.length > 0) {
+        this.awsEvents = this.awsEvents.filter((e) => e.dueAt > now);
+        for (const { event, receives } of events) await this.deliverAwsEvent(event, receives);
+        continue;
+      }
+      const work = minimum(this.queue.nextDueAt(), ...this.deferred.map((d) => d.dueAt), ...this.awsEvents.map((e) => e.dueAt));
+      if (work === undefined) return 'idle';
+      // A change in the region before the next delivery: go there, so that its events leave on time.
+      const change = this.deliversAwsEvents ? this.region.nextTransitionAt() : undefined;
+      const next = change !== undefined && change < work ? Math.max(change, now) : work;
       if (next > until) return 'time';
       this.clock.set(next);
+      if (next !== work) this.region.tick();
+    }
+  }
+
+  /**
+   * One AWS event as the aws-events function handles it (the default bus's rules, its queue): one
+   * that fails comes back after the visibility timeout, and after its fifth receive goes to the DLQ.
+   */
+  async deliverAwsEvent(event: SimEvent, receives = 1): Promise<void> {
+    const parsed = parseResourceEvent(event);
+    try {
+      const woken = parsed ? await wakeJobsFor(parsed, this.ports) : [];
+      this.awsEventDeliveries.push({ at: this.clock.now(), detailType: event['detail-type'], woke: woken.length });
+    } catch (error) {
+      this.awsEventDeliveries.push({ at: this.clock.now(), detailType: event['detail-type'], woke: 0, error: (error as Error).message });
+      if (receives < 5) this.awsEvents.push({ event, dueAt: this.clock.now() + this.redeliverySeconds * 1000, receives: receives + 1 });
     }
   }
 
@@ -226,4 +268,9 @@ export class VirtualStack {
   async activeJobs(): Promise<Job[]> {
     return (await this.store.listActive()).filter(isActive);
   }
+}
+
+function minimum(...values: Array<number | undefined>): number | undefined {
+  const defined = values.filter((v): v is number => v !== undefined);
+  return defined.length === 0 ? undefined : Math.min(...defined);
 }

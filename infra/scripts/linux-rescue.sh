@@ -6,10 +6,16 @@
 # pair here on the helper, adds the public key to the authorized_keys files that the volume's sshd
 # reads for its login users, puts the private key to Parameter Store (SecureString) and unmounts.
 #
+# Online mode (RA_TARGET_ROOT set, usually to "/"): the same user selection and authorized_keys rules
+# applied to a running system through SSM Run Command on the target itself. The service made the key
+# pair and stored the private key already; only its public half comes in (RA_PUBLIC_KEY). No device
+# lookup, no mount, no key generation, no Parameter Store.
+#
 # Inputs (environment, set by the header that buildLinuxRescueCommands writes):
 #   RA_JOB_ID RA_TARGET_INSTANCE_ID RA_VOLUME_ID RA_PARAMETER_NAME RA_REGION
 #   RA_KEY_TYPE (ed25519 | rsa, default ed25519)  RA_KMS_KEY_ID (optional)
 #   RA_DEVICE_HINTS (default "/dev/sdf /dev/xvdf")  RA_DEVICE_WAIT_SECONDS (default 30)
+# Online mode (buildLinuxOnlineCommands): RA_JOB_ID RA_TARGET_INSTANCE_ID RA_TARGET_ROOT RA_PUBLIC_KEY
 # Test hooks, never set in production: RA_DEV_ROOT (default /dev), RA_MOUNT_BASE (default /mnt),
 #   RA_SKIP_HELPER_ROOT_CHECK.
 #
@@ -35,6 +41,8 @@ RA_DEVICE_WAIT_SECONDS=${RA_DEVICE_WAIT_SECONDS:-30}
 RA_DEV_ROOT=${RA_DEV_ROOT:-/dev}
 RA_MOUNT_BASE=${RA_MOUNT_BASE:-/mnt}
 RA_SKIP_HELPER_ROOT_CHECK=${RA_SKIP_HELPER_ROOT_CHECK:-}
+RA_TARGET_ROOT=${RA_TARGET_ROOT:-}
+RA_PUBLIC_KEY=${RA_PUBLIC_KEY:-}
 
 # Cloud images' default login users, used when the volume's cloud-init config names none that exists.
 KNOWN_LOGIN_USERS="ec2-user ubuntu admin centos rocky cloud-user fedora debian almalinux bitnami opc"
@@ -100,7 +108,8 @@ cleanup() {
     if lvm vgchange --config "$LVM_CFG" -an "${ACTIVE_VGS[i]}" >&2; then unset 'ACTIVE_VGS[i]'; else rc=1; fi
   done
   ACTIVE_VGS=("${ACTIVE_VGS[@]}")
-  if ((rc == 0)) && [[ -n $MNT ]]; then
+  # Online mode: MNT is the running system's root, never ours to remove.
+  if ((rc == 0)) && [[ -n $MNT && -z $RA_TARGET_ROOT ]]; then
     rmdir "$MNT" "$PROBE" 2>/dev/null || true
     rmdir "${MNT%/*}" 2>/dev/null || true
   fi
@@ -201,9 +210,25 @@ make_workdir() {
   local base=${TMPDIR:-/tmp}
   [[ -d /dev/shm && -w /dev/shm ]] && base=/dev/shm
   WORK=$(mktemp -d "$base/ra-rescue.XXXXXXXX")
+  if [[ -n $RA_TARGET_ROOT ]]; then
+    # Online: the tree is already there; "/" becomes the empty prefix.
+    MNT=${RA_TARGET_ROOT%/}
+    return 0
+  fi
   MNT=$RA_MOUNT_BASE/ra-$RA_JOB_ID/root
   PROBE=$RA_MOUNT_BASE/ra-$RA_JOB_ID/probe
   mkdir -p "$MNT" "$PROBE"
+}
+
+validate_online_inputs() {
+  local key_re='^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [^[:cntrl:]]*)?$'
+  [[ $RA_JOB_ID =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] || fail INVALID_INPUT "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'"
+  [[ $RA_TARGET_ROOT == /* && -d $RA_TARGET_ROOT ]] || fail INVALID_INPUT "RA_TARGET_ROOT must be an existing absolute directory"
+  [[ $RA_PUBLIC_KEY =~ $key_re ]] || fail INVALID_INPUT "RA_PUBLIC_KEY must be one OpenSSH public key line (ssh-ed25519 or ssh-rsa)"
+  local tool
+  for tool in awk sed grep; do
+    command -v "$tool" >/dev/null 2>&1 || fail INVALID_INPUT "the instance has no '$tool' command"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -912,6 +937,28 @@ generate_key() {
     fail KEYGEN_FAILED "could not read the fingerprint of the new key"
 }
 
+# Online: the service made the pair; the line it sent gets this job's comment so that a second run
+# of the job replaces it (as offline), and the instance's sshd must be able to read its type.
+use_given_key() {
+  local type blob v
+  read -r type blob _ <<<"$RA_PUBLIC_KEY"
+  KEY_TYPE=rsa
+  [[ $type == ssh-ed25519 ]] && KEY_TYPE=ed25519
+  if [[ $KEY_TYPE == ed25519 ]]; then
+    v=$(volume_openssh_version)
+    # Ed25519 keys arrived in OpenSSH 6.5.
+    if [[ $v =~ ^([0-9]+)\.([0-9]+)$ ]] && ((BASH_REMATCH[1] < 6 || (BASH_REMATCH[1] == 6 && BASH_REMATCH[2] < 5))); then
+      fail KEY_TYPE_UNSUPPORTED "the instance's OpenSSH is $v, older than 6.5: it cannot use an ed25519 key (ask for keyType rsa)"
+    fi
+  fi
+  PUBKEY="$type $blob $KEY_COMMENT"
+  printf '%s\n' "$PUBKEY" >"$WORK/id.pub"
+  FINGERPRINT=""
+  if command -v ssh-keygen >/dev/null 2>&1; then
+    FINGERPRINT=$(ssh-keygen -l -E sha256 -f "$WORK/id.pub" 2>/dev/null | awk '{ print $2 }') || FINGERPRINT=""
+  fi
+}
+
 put_parameter() {
   local -a args=(ssm put-parameter --name "$RA_PARAMETER_NAME" --type SecureString --overwrite
     --value "file://$WORK/id")
@@ -1032,7 +1079,26 @@ add_key_for_user() {
 
 # ---------------------------------------------------------------------------------------------------
 
-main() {
+# Sets SELECTED to the login users of the tree at MNT (described as $1 in messages), or fails.
+choose_users() {
+  read_passwd
+  parse_sshd_file /etc/ssh/sshd_config 0
+  select_users
+  ((${#SELECTED[@]} > 0)) || fail NO_LOGIN_USER "no login user found on $1: no default cloud user ($KNOWN_LOGIN_USERS) in /etc/passwd, no user with an authorized_keys file that sshd reads, and root is not allowed or has no keys"
+  log "users: ${SELECTED[*]}"
+  read_selinux_mode
+}
+
+# Adds PUBKEY for every SELECTED user, or fails when sshd reads no file for any of them.
+write_keys() {
+  local user written=0
+  for user in "${SELECTED[@]}"; do
+    if add_key_for_user "$user"; then written=1; else log "no authorized_keys file for $user (AuthorizedKeysFile none?)"; fi
+  done
+  ((written)) || fail NO_LOGIN_USER "sshd on $1 reads no authorized_keys file (AuthorizedKeysFile none)"
+}
+
+main_offline() {
   validate_inputs
   make_workdir
   log "job $RA_JOB_ID: looking for $RA_VOLUME_ID of $RA_TARGET_INSTANCE_ID"
@@ -1061,21 +1127,12 @@ main() {
   log "root filesystem: ${ROOT_DEV} (${FS_TYPE[$ROOT_DEV]}${ROOT_SUBVOL:+, subvolume $ROOT_SUBVOL}) at $MNT"
   mount_fstab_extras
 
-  read_passwd
-  parse_sshd_file /etc/ssh/sshd_config 0
-  select_users
-  ((${#SELECTED[@]} > 0)) || fail NO_LOGIN_USER "no login user found on $RA_VOLUME_ID: no default cloud user ($KNOWN_LOGIN_USERS) in /etc/passwd, no user with an authorized_keys file that sshd reads, and root is not allowed or has no keys"
-  log "users: ${SELECTED[*]}"
-  read_selinux_mode
+  choose_users "$RA_VOLUME_ID"
 
   choose_key_type
   generate_key
   put_parameter
-  local user written=0
-  for user in "${SELECTED[@]}"; do
-    if add_key_for_user "$user"; then written=1; else log "no authorized_keys file for $user (AuthorizedKeysFile none?)"; fi
-  done
-  ((written)) || fail NO_LOGIN_USER "sshd on $RA_VOLUME_ID reads no authorized_keys file (AuthorizedKeysFile none)"
+  write_keys "$RA_VOLUME_ID"
   if [[ $SELINUX_LABELLED == false ]]; then
     # Labels could not be set from here: relabel at the next boot (slow, but sshd will read the key).
     : >"$MNT/.autorelabel"
@@ -1108,6 +1165,39 @@ main() {
   cleanup || fail MOUNT_FAILED "the volume was updated but could not be unmounted or deactivated cleanly"
   RESULT_PRINTED=1
   printf '%s\n' "$JSON"
+}
+
+# Online: the running system's own tree at RA_TARGET_ROOT, the service's public key.
+main_online() {
+  validate_online_inputs
+  make_workdir
+  log "job $RA_JOB_ID: online on ${RA_TARGET_INSTANCE_ID:-this instance}, root $RA_TARGET_ROOT"
+  choose_users "the instance"
+  use_given_key
+  write_keys "the instance"
+  if [[ $SELINUX_LABELLED == false && $SELINUX_MODE == enforcing ]]; then
+    # Offline, a relabel at the next boot fixes this; a running system's sshd would refuse the file now.
+    fail SELINUX_LABEL_FAILED "the key was added but its SELinux label could not be set (setfattr and chcon failed): sshd in enforcing mode would not read it"
+  fi
+  sync -f "${MNT:-/}" 2>/dev/null || sync
+
+  JSON='{"ok":true'
+  jfield mode online
+  jfield root "$RA_TARGET_ROOT"
+  json_str "$SELINUX_MODE"
+  JSON+=",\"selinux\":{\"mode\":$REPLY,\"labelled\":$SELINUX_LABELLED}"
+  JSON+=",\"users\":[$USERS_JSON]"
+  jfield keyType "$KEY_TYPE"
+  jfield fingerprint "$FINGERPRINT"
+  jfield publicKey "$PUBKEY"
+  JSON+='}'
+  cleanup || true
+  RESULT_PRINTED=1
+  printf '%s\n' "$JSON"
+}
+
+main() {
+  if [[ -n $RA_TARGET_ROOT ]]; then main_online; else main_offline; fi
 }
 
 main "$@"

@@ -39,6 +39,9 @@ export const RESCUE_ERROR_CODES = [
   'KEYGEN_FAILED',
   'INVALID_INPUT',
   'INTERNAL_ERROR',
+  // Online mode only.
+  'KEY_TYPE_UNSUPPORTED',
+  'SELINUX_LABEL_FAILED',
 ] as const;
 export type RescueErrorCode = (typeof RESCUE_ERROR_CODES)[number];
 
@@ -81,6 +84,31 @@ export interface RescueFailure {
 
 export type RescueSummary = RescueSuccess | RescueFailure;
 
+/** Online mode: the script ran on the target itself, against its running root filesystem. */
+export interface LinuxOnlineParams {
+  jobId: string;
+  targetInstanceId: string;
+  /** `type base64` of the key pair the service made; the script appends this job's comment. */
+  publicKey: string;
+  /** The running system's root: `/` in production; a test may point it at a tree of its own. */
+  targetRoot?: string;
+}
+
+export interface OnlineSuccess {
+  ok: true;
+  mode: 'online';
+  root: string;
+  selinux: { mode: string; labelled: boolean };
+  users: RescueUserResult[];
+  keyType: LinuxKeyType;
+  /** `SHA256:…`; empty when the instance has no ssh-keygen (the service knows it anyway). */
+  fingerprint: string;
+  /** The line as written to authorized_keys (with the job's comment). */
+  publicKey: string;
+}
+
+export type OnlineSummary = OnlineSuccess | RescueFailure;
+
 const SCRIPT_END_MARKER = 'RA_LINUX_RESCUE_SCRIPT_END';
 
 /**
@@ -119,6 +147,31 @@ export function buildLinuxRescueCommands(params: LinuxRescueParams): string[] {
   ];
   if (params.kmsKeyId) env.push(['RA_KMS_KEY_ID', params.kmsKeyId]);
   if (params.deviceHints && params.deviceHints.length > 0) env.push(['RA_DEVICE_HINTS', params.deviceHints.join(' ')]);
+  return scriptCommands(env);
+}
+
+/**
+ * The `commands` of the online reset: the same script in online mode (`RA_TARGET_ROOT`), run on the
+ * target itself, with the public half of a key pair the service made. No private key is in it.
+ */
+export function buildLinuxOnlineCommands(params: LinuxOnlineParams): string[] {
+  const problems: string[] = [];
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(params.jobId)) problems.push('jobId');
+  if (!/^i-[0-9a-f]{8,32}$/.test(params.targetInstanceId)) problems.push('targetInstanceId');
+  if (!/^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/.test(params.publicKey.split(' ').slice(0, 2).join(' '))) problems.push('publicKey');
+  if (/PRIVATE KEY/.test(params.publicKey)) problems.push('publicKey');
+  const root = params.targetRoot ?? '/';
+  if (!/^\/[A-Za-z0-9_.\-/]*$/.test(root)) problems.push('targetRoot');
+  if (problems.length > 0) throw new Error(`invalid Linux online parameters: ${[...new Set(problems)].join(', ')}`);
+  return scriptCommands([
+    ['RA_JOB_ID', params.jobId],
+    ['RA_TARGET_INSTANCE_ID', params.targetInstanceId],
+    ['RA_TARGET_ROOT', root],
+    ['RA_PUBLIC_KEY', params.publicKey.split(' ').slice(0, 2).join(' ')],
+  ]);
+}
+
+function scriptCommands(env: Array<[string, string]>): string[] {
   const script = LINUX_RESCUE_SCRIPT.replace(/\n$/, '').split('\n');
   if (script.includes(SCRIPT_END_MARKER)) throw new Error(`the rescue script contains the line ${SCRIPT_END_MARKER}`);
   return [
@@ -152,6 +205,25 @@ function validate(p: LinuxRescueParams): void {
  * none (the script was killed, or its output was truncated) or when it is not a summary.
  */
 export function parseRescueSummary(stdout: string): RescueSummary {
+  const { value, line } = lastJsonLine(stdout);
+  return asSummary(value, line);
+}
+
+/** Reads the summary of an online run (`buildLinuxOnlineCommands`); throws like `parseRescueSummary`. */
+export function parseOnlineSummary(stdout: string): OnlineSummary {
+  const { value: v, line } = lastJsonLine(stdout);
+  const bad = (what: string): never => {
+    throw new Error(`the Linux online summary has ${what}: ${line.slice(0, 300)}`);
+  };
+  if (v.ok === false) return asSummary(v, line) as RescueFailure;
+  if (v.ok !== true || v.mode !== 'online') bad('no "ok": true with "mode": "online"');
+  for (const key of ['root', 'fingerprint', 'publicKey'] as const) if (typeof v[key] !== 'string') bad(`no "${key}"`);
+  if (v.keyType !== 'ed25519' && v.keyType !== 'rsa') bad('an unknown "keyType"');
+  checkUsers(v.users, bad);
+  return v as unknown as OnlineSuccess;
+}
+
+function lastJsonLine(stdout: string): { value: Record<string, unknown>; line: string } {
   const lines = stdout.split(/\r?\n/);
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = (lines[i] ?? '').trim();
@@ -163,7 +235,7 @@ export function parseRescueSummary(stdout: string): RescueSummary {
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
-    return asSummary(value as Record<string, unknown>, line);
+    return { value: value as Record<string, unknown>, line };
   }
   throw new Error(`the Linux rescue script printed no JSON summary line (stdout: ${JSON.stringify(stdout.slice(-300))})`);
 }
@@ -181,12 +253,16 @@ function asSummary(v: Record<string, unknown>, line: string): RescueSummary {
     if (typeof v[key] !== 'string') bad(`no "${key}"`);
   }
   if (v.keyType !== 'ed25519' && v.keyType !== 'rsa') bad('an unknown "keyType"');
-  if (!Array.isArray(v.users)) bad('no "users" list');
-  for (const u of v.users as unknown[]) {
+  checkUsers(v.users, bad);
+  return v as unknown as RescueSuccess;
+}
+
+function checkUsers(users: unknown, bad: (what: string) => never): void {
+  if (!Array.isArray(users)) bad('no "users" list');
+  for (const u of users as unknown[]) {
     const user = u as Record<string, unknown> | null;
     if (!user || typeof user.user !== 'string' || typeof user.file !== 'string' || typeof user.added !== 'boolean') {
       bad('a malformed user entry');
     }
   }
-  return v as unknown as RescueSuccess;
 }

@@ -9,6 +9,11 @@ export interface ScriptHost {
    * would find it under /dev; undefined otherwise.
    */
   findAttachedVolume(instanceId: string, volumeId: string): { volumeId: string; filesystem: string; files: VolumeFiles } | undefined;
+  /**
+   * The root volume of `instanceId` as its running system sees it at `/` (a script run on the
+   * target itself, not on a helper); undefined when the instance has no attached EBS root.
+   */
+  findRootVolume(instanceId: string): { volumeId: string; filesystem: string; files: VolumeFiles } | undefined;
   /** Replaces the files of a volume (the script wrote to the mounted filesystem). */
   writeVolumeFiles(volumeId: string, files: VolumeFiles): void;
   /** PutParameter --type SecureString --overwrite, as the helper's instance profile would do it. */

@@ -252,6 +252,15 @@ function scriptHost(ctx: RegionContext): ScriptHost {
       const volume = volumesAttachedTo(ctx, instanceId).find((v) => v.volumeId === volumeId && v.attachment?.state === 'attached');
       return volume ? { volumeId: volume.volumeId, filesystem: volume.filesystem, files: structuredClone(volume.files) } : undefined;
     },
+    findRootVolume(instanceId) {
+      const instance = ctx.state.instances[instanceId];
+      if (!instance) return undefined;
+      const bare = (device: string) => device.replace(/^\/dev\//, '');
+      const volume = volumesAttachedTo(ctx, instanceId).find(
+        (v) => v.attachment?.state === 'attached' && bare(v.attachment.device) === bare(instance.rootDeviceName),
+      );
+      return volume ? { volumeId: volume.volumeId, filesystem: volume.filesystem, files: structuredClone(volume.files) } : undefined;
+    },
     writeVolumeFiles(volumeId, files) {
       const volume = ctx.state.volumes[volumeId] ?? fail('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
       volume.files = structuredClone(files);

@@ -45,6 +45,11 @@ export interface SimTimings {
   rescueScriptMs: number;
   /** Run Command: duration of any other command. */
   defaultScriptMs: number;
+  /**
+   * From a change (an instance reaching a state, a command finishing) to its EventBridge event
+   * reaching a rule's target. Used by the harnesses that deliver the region's events.
+   */
+  awsEventDeliveryMs: number;
 }
 
 const SECOND = 1000;
@@ -88,6 +93,9 @@ export const DEFAULT_TIMINGS: Readonly<SimTimings> = {
   // Key generation (ed25519 or rsa 4096), mount, edit, PutParameter, unmount.
   rescueScriptMs: 15 * SECOND,
   defaultScriptMs: 1 * SECOND,
+  // AWS publishes no latency for its service events, only that they are sent "best effort"
+  // (EventBridge User Guide, "Event delivery from AWS services"); seconds is what is observed.
+  awsEventDeliveryMs: 2 * SECOND,
 };
 
 /** The defaults with `overrides` applied. */

@@ -260,6 +260,77 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
       });
     });
 
+    describe('list', () => {
+      const other = 'i-0bbbbbbbbbbbbbbbb';
+      async function seed(): Promise<string[]> {
+        // Oldest first: a1 (SUCCEEDED), b1 (RUNNING), a2 (FAILED), a3 (RUNNING), b2 (SUCCEEDED).
+        const plan: Array<[string, string, JobStatus]> = [
+          ['list-a1', instanceId(), 'SUCCEEDED'],
+          ['list-b1', other, 'RUNNING'],
+          ['list-a2', instanceId(), 'FAILED'],
+          ['list-a3', instanceId(), 'RUNNING'],
+          ['list-b2', other, 'SUCCEEDED'],
+        ];
+        for (const [i, [jobId, instance, status]] of plan.entries()) {
+          await store.put(sampleJob({ jobId, instanceId: instance, status, createdAt: minutesAfter('2025-02-01T00:00:00.000Z', i), updatedAt: minutesAfter('2025-02-01T00:00:00.000Z', i) }), undefined);
+        }
+        return plan.map(([jobId]) => jobId);
+      }
+      const instanceId = () => 'i-0aaaaaaaaaaaaaaaa';
+      const ids = (page: { jobs: Job[] }) => page.jobs.map((job) => job.jobId);
+
+      it('lists every job newest first without an instance', async () => {
+        // Prepare
+        await seed();
+        // Act
+        const page = await store.list({});
+        // Assess
+        expect(ids(page)).toEqual(['list-b2', 'list-a3', 'list-a2', 'list-b1', 'list-a1']);
+        expect(page.cursor).toBeUndefined();
+      });
+
+      it("lists one instance's jobs, and only those of one status", async () => {
+        // Prepare
+        await seed();
+        // Act
+        const ofA = await store.list({ instanceId: instanceId() });
+        const runningOfA = await store.list({ instanceId: instanceId(), status: 'RUNNING' });
+        const succeeded = await store.list({ status: 'SUCCEEDED' });
+        // Assess
+        expect(ids(ofA)).toEqual(['list-a3', 'list-a2', 'list-a1']);
+        expect(ids(runningOfA)).toEqual(['list-a3']);
+        expect(ids(succeeded)).toEqual(['list-b2', 'list-a1']);
+      });
+
+      it('pages a filtered listing with a cursor and ends without one', async () => {
+        // Prepare
+        await seed();
+        const pages: string[][] = [];
+        let cursor: string | undefined;
+        // Act
+        do {
+          const page = await store.list({ status: 'SUCCEEDED', limit: 1, cursor });
+          pages.push(ids(page));
+          cursor = page.cursor;
+        } while (cursor !== undefined && pages.length < 10);
+        // Assess
+        expect(pages.flat()).toEqual(['list-b2', 'list-a1']);
+        expect(pages.filter((page) => page.length === 0).length).toBeLessThanOrEqual(1);
+      });
+
+      it('refuses a cursor of another query with a 400', async () => {
+        // Prepare
+        await seed();
+        const page = await store.list({ limit: 1 });
+        // Act
+        const otherQuery = store.list({ limit: 1, status: 'RUNNING', cursor: page.cursor });
+        const garbage = store.list({ cursor: 'garbage' });
+        // Assess
+        await expect(otherQuery).rejects.toEqual(expect.objectContaining({ code: 'INVALID_CURSOR', status: 400 }));
+        await expect(garbage).rejects.toBeInstanceOf(RefusedError);
+      });
+    });
+
     describe('listActive', () => {
       it('lists RUNNING and ROLLING_BACK jobs only', async () => {
         // Prepare
@@ -415,6 +486,39 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         // Assess
         await expect(release).resolves.toBeUndefined();
         expect(await store.getLock('i-0eeeeeeeeeeeeeeee')).toBeUndefined();
+      });
+    });
+
+    describe('resource links', () => {
+      it('answers the job and role of each linked resource', async () => {
+        // Act
+        await store.linkResources([
+          { resourceId: 'i-0aaaaaaaaaaaaaaaa', jobId: 'job-a', role: 'target' },
+          { resourceId: 'vol-0aaaaaaaaaaaaaaaa', jobId: 'job-a', role: 'root-volume' },
+        ]);
+
+        // Assess
+        expect(await store.resourceLink('i-0aaaaaaaaaaaaaaaa')).toEqual({ resourceId: 'i-0aaaaaaaaaaaaaaaa', jobId: 'job-a', role: 'target' });
+        expect(await store.resourceLink('vol-0aaaaaaaaaaaaaaaa')).toEqual({ resourceId: 'vol-0aaaaaaaaaaaaaaaa', jobId: 'job-a', role: 'root-volume' });
+      });
+
+      it('answers undefined for a resource no job learned', async () => {
+        expect(await store.resourceLink('i-0bbbbbbbbbbbbbbbb')).toBeUndefined();
+      });
+
+      it('gives a resource to the newest job that links it', async () => {
+        // Prepare
+        await store.linkResources([{ resourceId: 'i-0cccccccccccccccc', jobId: 'job-old', role: 'target' }]);
+
+        // Act
+        await store.linkResources([{ resourceId: 'i-0cccccccccccccccc', jobId: 'job-new', role: 'target' }]);
+
+        // Assess
+        expect((await store.resourceLink('i-0cccccccccccccccc'))?.jobId).toBe('job-new');
+      });
+
+      it('accepts an empty list', async () => {
+        await expect(store.linkResources([])).resolves.toBeUndefined();
       });
     });
   });

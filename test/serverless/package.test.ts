@@ -22,7 +22,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { PHASES, type PhaseName } from '../../domain/job';
 import { jobTableDefinition } from '../../infra/aws/dynamodb-job-store';
-import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE } from '../../infra/events';
+import { API_ROUTES } from '../../handlers/api-routes';
+import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/events';
+import { JOB_TABLE_TTL_ATTRIBUTE } from '../../infra/aws/dynamodb-job-store';
+import { METRIC, METRICS_NAMESPACE } from '../../infra/job-metrics';
 
 const ROOT = resolve(__dirname, '../..');
 const SERVICE = 'ec2-reset-access';
@@ -49,8 +52,8 @@ type GetAtt = { 'Fn::GetAtt': [string, string] };
 // ---------------------------------------------------------------------------------------------
 // Packaging
 
-/** Every Lambda handler serverless.yml names: the API and one per phase. */
-const HANDLER_FILES = ['handlers/api.ts', ...PHASES.map((phase) => `handlers/phases/${phase}.ts`)];
+/** Every Lambda handler serverless.yml names: the API, the alarm function and one per phase. */
+const HANDLER_FILES = ['handlers/api.ts', 'handlers/alarm.ts', ...PHASES.map((phase) => `handlers/phases/${phase}.ts`)];
 
 /** Top-level entries of the repository that the copy must not share. */
 const NOT_LINKED = new Set(['.git', '.serverless', '.esbuild', '.local', 'coverage', 'handlers', 'serverless.yml']);
@@ -166,7 +169,8 @@ describe('serverless package (offline, no credentials)', () => {
 
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const functionNamed = (name: string) => ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `${SERVICE}-${STAGE}-${name}`);
-  const getAttTarget = (value: unknown) => (value as GetAtt)['Fn::GetAtt'][0];
+  // '' for anything that is not a GetAtt (an alarm dimension's literal value).
+  const getAttTarget = (value: unknown): string => (value as Partial<GetAtt> | undefined)?.['Fn::GetAtt']?.[0] ?? '';
 
   beforeAll(async () => {
     run = await packageService();
@@ -239,7 +243,7 @@ describe('serverless package (offline, no credentials)', () => {
 
     it('has its rule on the service bus, sending the bare detail to its queue', () => {
       // Prepare
-      const rules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.EventPattern as { detail?: { phase?: string[] } }).detail?.phase?.includes(phase));
+      const rules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.EventPattern as { detail?: { phase?: string[] } } | undefined)?.detail?.phase?.includes(phase));
       // Act
       const [, rule] = rules[0] ?? [];
       const targets = rule?.Properties.Targets as Array<Record<string, unknown>>;
@@ -260,7 +264,7 @@ describe('serverless package (offline, no credentials)', () => {
 
     it('lets only its rule send to its queue, and alarms on its DLQ', () => {
       // Prepare
-      const [ruleId] = ofType('AWS::Events::Rule').find(([, r]) => (r.Properties.EventPattern as { detail: { phase: string[] } }).detail.phase[0] === phase)!;
+      const [ruleId] = ofType('AWS::Events::Rule').find(([, r]) => (r.Properties.EventPattern as { detail?: { phase?: string[] } } | undefined)?.detail?.phase?.[0] === phase)!;
       // Act
       const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) => asList(p.Properties.Queues as Ref[]).some((q) => q.Ref === `${P}Queue`));
       const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => asList(a.Properties.Dimensions as Array<{ Value: GetAtt }>).some((d) => getAttTarget(d.Value) === `${P}DeadLetterQueue`));
@@ -295,7 +299,9 @@ describe('serverless package (offline, no credentials)', () => {
     // Act
     const alarmed = new Set(ofType('AWS::CloudWatch::Alarm').flatMap(([, a]) => asList(a.Properties.Dimensions as Array<{ Value: unknown }>).map((d) => getAttTarget(d.Value))));
     // Assess
-    expect(deadLetterIds.size).toBe(PHASES.length + 1);
+    // One per phase queue, the alarm function's, and the rules' (EventsDeadLetterQueue), at least.
+    expect(deadLetterIds.size).toBeGreaterThanOrEqual(PHASES.length + 2);
+    expect([...deadLetterIds]).toEqual(expect.arrayContaining(['AlarmDeadLetterQueue', 'EventsDeadLetterQueue']));
     expect([...deadLetterIds].filter((id) => !alarmed.has(id))).toEqual([]);
   });
 
@@ -351,9 +357,80 @@ describe('serverless package (offline, no credentials)', () => {
     // Act
     const integrations = ofType('AWS::ApiGatewayV2::Integration').map(([, i]) => JSON.stringify(i.Properties.IntegrationUri));
     // Assess
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['GET /resets', 'GET /resets/{jobId}', 'POST /resets', 'POST /resets/{jobId}/cancel']);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     expect(routes.map((r) => r.AuthorizationType)).toEqual(routes.map(() => 'AWS_IAM'));
     expect(integrations).toEqual([expect.stringContaining(apiId!)]);
+  });
+
+  it('runs the alarm function on its own queue, which only its three rules fill', () => {
+    // Prepare
+    const [fnId, fn] = functionNamed('alarm') ?? [];
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => (m.Properties.FunctionName as GetAtt)['Fn::GetAtt']?.[0] === fnId);
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.Targets as Array<{ Arn: unknown }>).some((t) => getAttTarget(t.Arn) === 'AlarmQueue'));
+    const policy = ofType('AWS::SQS::QueuePolicy').find(([, p]) => asList(p.Properties.Queues as Ref[]).some((q) => q.Ref === 'AlarmQueue'))?.[1];
+    // Act
+    const patterns = Object.fromEntries(rules.map(([id, r]) => [id, { bus: r.Properties.EventBusName ?? 'default', pattern: r.Properties.EventPattern }]));
+    const senders = (policy?.Properties.PolicyDocument as PolicyDocument).Statement[0]!.Condition!.ArnEquals!['aws:SourceArn'];
+    // Assess
+    expect(fn?.Properties).toEqual(expect.objectContaining({ Handler: 'handlers/alarm.handler' }));
+    expect((fn!.Properties.Environment as { Variables: Record<string, unknown> }).Variables.ALARM_QUEUE_URL).toEqual({ Ref: 'AlarmQueue' });
+    expect(mappings.map(([, m]) => m.Properties)).toEqual([expect.objectContaining({ EventSourceArn: { 'Fn::GetAtt': ['AlarmQueue', 'Arn'] }, FunctionResponseTypes: ['ReportBatchItemFailures'] })]);
+    expect(resources.AlarmQueue!.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * (fn!.Properties.Timeout as number));
+    expect(patterns).toEqual({
+      AlarmStateChangeRule: {
+        bus: 'default',
+        pattern: {
+          source: [ALARM_SOURCE],
+          'detail-type': [ALARM_STATE_CHANGE_DETAIL_TYPE],
+          detail: { state: { value: ['ALARM'] }, configuration: { metrics: { metricStat: { metric: { dimensions: { InstanceId: [{ exists: true }] } } } } } },
+        },
+      },
+      AlarmStateChangeLegacyRule: {
+        bus: 'default',
+        pattern: { source: [ALARM_SOURCE], 'detail-type': [ALARM_STATE_CHANGE_DETAIL_TYPE], detail: { state: { value: ['ALARM'] }, configuration: { dimensions: { InstanceId: [{ exists: true }] } } } },
+      },
+      ResetRequestedRule: { bus: { Ref: 'EventBus' }, pattern: { source: [RESET_REQUESTED_SOURCE], 'detail-type': [RESET_REQUESTED_DETAIL_TYPE] } },
+    });
+    expect(asList(senders as GetAtt[]).map(getAttTarget).sort()).toEqual(Object.keys(patterns).sort());
+  });
+
+  it('runs the sweeper every 10 minutes, one run at a time, alarmed on its errors and on what it cannot do', () => {
+    // Prepare
+    const [fnId, fn] = functionNamed('sweeper') ?? [];
+    // Act
+    const schedules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.Targets as Array<{ Arn: unknown }>).some((t) => getAttTarget(t.Arn) === fnId));
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const onSweeper = alarms.filter((a) => JSON.stringify(a.Dimensions).includes(`${SERVICE}-${STAGE}-sweeper`)).map((a) => a.MetricName);
+    const onSweeps = alarms.filter((a) => a.Namespace === 'ResetAccess').map((a) => a.MetricName);
+    // Assess
+    expect(fn?.Properties).toEqual(expect.objectContaining({ Handler: 'handlers/sweeper.handler', Timeout: 300, ReservedConcurrentExecutions: 1 }));
+    expect(getAttTarget(fn!.Properties.Role)).toBe('SweeperRole');
+    expect(schedules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(['rate(10 minutes)']);
+    expect(onSweeper).toEqual(['Errors']);
+    expect(onSweeps).toEqual(expect.arrayContaining(['SweepHelpersHeld', 'SweepDeferred']));
+  });
+
+  it('alarms on failed jobs, from the metric the service emits', () => {
+    // Act
+    const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.MetricName === METRIC.failed);
+    // Assess
+    expect(alarms.map(([, a]) => a.Properties)).toEqual([
+      expect.objectContaining({
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [{ Name: 'service', Value: `${SERVICE}-${STAGE}` }],
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+  });
+
+  it('expires idempotency keys and cool-downs through the table TTL', () => {
+    // Act
+    const table = ofType('AWS::DynamoDB::Table')[0]![1].Properties;
+    // Assess
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: JOB_TABLE_TTL_ATTRIBUTE, Enabled: true });
   });
 
   it('gives every function a role of its own', () => {

@@ -85,6 +85,8 @@ describe('DynamoJobStore items on dynalite', () => {
       gsi1sk: '2025-03-01T12:00:00.000Z#job-layout',
       activePk: 'ACTIVE',
       activeSk: '2025-03-01T12:00:05.000Z',
+      recentPk: 'JOBS',
+      recentSk: '2025-03-01T12:00:00.000Z#job-layout',
       job,
     });
   });
@@ -312,7 +314,7 @@ describe('DynamoJobStore commands', () => {
 });
 
 describe('jobTableDefinition', () => {
-  it('defines the keys, both GSIs with projection ALL and on-demand billing', () => {
+  it('defines the keys, the GSIs with projection ALL and on-demand billing', () => {
     // Act
     const definition = jobTableDefinition('jobs');
 
@@ -325,6 +327,7 @@ describe('jobTableDefinition', () => {
     expect(definition.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.KeySchema?.map((key) => key.AttributeName), index.Projection?.ProjectionType])).toEqual([
       ['byInstance', ['gsi1pk', 'gsi1sk'], 'ALL'],
       ['active', ['activePk', 'activeSk'], 'ALL'],
+      ['recent', ['recentPk', 'recentSk'], 'ALL'],
     ]);
   });
 });

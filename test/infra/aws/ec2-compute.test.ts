@@ -672,7 +672,7 @@ describe('resolveImageParameter and countVpcs', () => {
     const throttled = compute.resolveImageParameter('/aws/service/nope');
 
     // Assess
-    await expect(throttled).rejects.toMatchObject({ name: 'RetryableError', code: 'ThrottlingException' });
+    await expect(throttled).rejects.toMatchObject({ name: 'ThrottledError', code: 'ThrottlingException' });
   });
 
   it('counts the VPCs of every page', async () => {

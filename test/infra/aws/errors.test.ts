@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
-import { ConcurrentUpdateError, PermanentError, RetryableError } from '../../../domain/errors';
+import { ConcurrentUpdateError, PermanentError, RetryableError, ThrottledError } from '../../../domain/errors';
 import { isAwsError, translateAwsError } from '../../../infra/aws/errors';
 
 /** An SDK v3 error as deserialised for a service without modelled exceptions (EC2, SSM codes). */
@@ -23,10 +23,20 @@ describe('translateAwsError', () => {
       const translated = translateAwsError(original);
 
       // Assess
+      expect(translated).toBeInstanceOf(ThrottledError);
       expect(translated).toBeInstanceOf(RetryableError);
       expect(translated).toMatchObject({ code, cause: original });
     },
   );
+
+  it('keeps a 5xx apart from throttling: retryable, but not ThrottledError', () => {
+    // Act
+    const translated = translateAwsError(awsError('InternalError', 500));
+
+    // Assess
+    expect(translated).toBeInstanceOf(RetryableError);
+    expect(translated).not.toBeInstanceOf(ThrottledError);
+  });
 
   it('makes a modelled throttling exception class retryable', () => {
     // Prepare
@@ -36,7 +46,7 @@ describe('translateAwsError', () => {
     const translated = translateAwsError(original, 'DynamoDB PutItem');
 
     // Assess
-    expect(translated).toBeInstanceOf(RetryableError);
+    expect(translated).toBeInstanceOf(ThrottledError);
     expect(translated.message).toBe('DynamoDB PutItem: slow down');
   });
 

@@ -70,7 +70,7 @@ describe('serverless.yml rules, loaded for the local bus', () => {
     // Prepare
     const onServiceBus = rules.filter((rule) => rule.eventBusName === BUS);
     // Act
-    const phases = onServiceBus.map((rule) => (rule.pattern.detail as { phase: string[] }).phase).flat();
+    const phases = onServiceBus.map((rule) => (rule.pattern.detail as { phase?: string[] } | undefined)?.phase ?? []).flat();
     // Assess
     expect([...phases].sort()).toEqual([...PHASES].sort());
     expect(loadEventBusesFromServerless(SERVERLESS_YML, CONTEXT)).toEqual([BUS]);

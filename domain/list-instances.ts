@@ -1,0 +1,58 @@
+/**
+ * What can be reset: the region's instances with their state, platform and opt-in tags, the job
+ * resetting each now, and the refusals that can be judged from what the listing shows (state,
+ * root device, Spot, hibernation, Auto Scaling, opt-in). The full preflight (stop protection,
+ * shutdown behaviour, instance storage, KMS, quota) runs when a reset is asked for.
+ */
+import type { ServiceConfig } from './config';
+import { isActive } from './job';
+import { TAG } from './naming';
+import { missingOptInTags, requiredOptInTags } from './opt-in';
+import type { InstanceDirectory, JobStore } from './ports';
+import { parseResetRequest } from './request';
+import { refusals, type Refusal } from './validation';
+
+export interface InstanceView {
+  instanceId: string;
+  name?: string;
+  state: string;
+  platform: string;
+  instanceType: string;
+  availabilityZone: string;
+  optIn: { allowed: boolean; auto: boolean };
+  /** Nothing the listing can see refuses an API reset (the start runs the full preflight). */
+  resettable: boolean;
+  blockers: Refusal[];
+  activeJobId?: string;
+}
+
+export async function listInstances(
+  options: { limit: number; cursor?: string },
+  ports: { directory: InstanceDirectory; store: JobStore; config: ServiceConfig },
+): Promise<{ instances: InstanceView[]; cursor?: string }> {
+  const page = await ports.directory.list(options);
+  const instances = await Promise.all(
+    page.instances.map(async ({ facts, name }): Promise<InstanceView> => {
+      const request = parseResetRequest({ instanceId: facts.instanceId }, ports.config);
+      const blockers = refusals(request, { instance: facts }, ports.config);
+      const missing = missingOptInTags(facts, requiredOptInTags('api', ports.config));
+      if (missing.length > 0) blockers.unshift({ code: 'NOT_OPTED_IN', message: `needs the tag ${missing.map((t) => `${t}=true`).join(', ')}` });
+      const lock = await ports.store.getLock(facts.instanceId);
+      const holder = lock ? await ports.store.get(lock.jobId) : undefined;
+      const isTrue = (tag: string) => facts.tags[tag]?.trim().toLowerCase() === 'true';
+      return {
+        instanceId: facts.instanceId,
+        ...(name ? { name } : {}),
+        state: facts.state,
+        platform: facts.platform,
+        instanceType: facts.instanceType,
+        availabilityZone: facts.availabilityZone,
+        optIn: { allowed: isTrue(TAG.allowed), auto: isTrue(TAG.auto) },
+        resettable: blockers.length === 0 && !(holder && isActive(holder)),
+        blockers,
+        ...(holder && isActive(holder) ? { activeJobId: holder.jobId } : {}),
+      };
+    }),
+  );
+  return { instances, cursor: page.cursor };
+}

@@ -1,0 +1,69 @@
+/**
+ * The ports of the online reset (no stop, no swap): a key pair made in the service whose private
+ * half goes straight to Parameter Store, and Run Command on the target itself. Adapters in
+ * `infra/aws/` implement them; a deployment without them resets offline only.
+ */
+import type { Platform } from './job';
+import type { AgentStatus, RescueResult } from './ports';
+
+/** The public half of a key pair the service made; the private half is in Parameter Store only. */
+export interface NewKeyPair {
+  keyType: 'ed25519' | 'rsa';
+  /** `ssh-ed25519 AAAA… <comment>`: what goes into authorized_keys. */
+  publicKey: string;
+  /** `SHA256:…`, as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+  /** The parameter's version after the put: a later look tells whether someone overwrote it. */
+  parameterVersion: number;
+}
+
+/**
+ * Makes key pairs for the online reset. The private key never leaves the adapter except to
+ * Parameter Store: it is not returned, logged, stored in the job or put in an event.
+ */
+export interface KeyVault {
+  /** Makes a key pair and puts the private key to `parameterName` as a SecureString (overwriting). */
+  createKeyPair(input: { parameterName: string; keyType: 'ed25519' | 'rsa'; comment: string; description: string }): Promise<NewKeyPair>;
+  /** The parameter's current version, without reading its value; `undefined` when it does not exist. */
+  parameterVersion(parameterName: string): Promise<number | undefined>;
+}
+
+/** What the online command needs: the target, and for Linux the public half of the new key. */
+export interface OnlineCommandParams {
+  jobId: string;
+  instanceId: string;
+  platform: Platform;
+  /** Linux: the new key's public line. */
+  publicKey?: string;
+}
+
+/** SSM Run Command on the target itself, for the online reset. */
+export interface TargetCommands {
+  /** The target's SSM agent (DescribeInstanceInformation PingStatus); `absent` when not registered. */
+  agentStatus(instanceId: string): Promise<AgentStatus>;
+  /** Sends the online reset command; its comment names the job so that `find` sees it after a crash. */
+  send(params: OnlineCommandParams): Promise<string>;
+  /** The online command already sent for this job to the target, if any. */
+  find(params: OnlineCommandParams): Promise<string | undefined>;
+  /** `undefined` while SSM does not know the invocation yet (InvocationDoesNotExist). */
+  result(commandId: string, instanceId: string): Promise<RescueResult | undefined>;
+}
+
+export interface OnlinePorts {
+  keys: KeyVault;
+  commands: TargetCommands;
+}
+
+/** The online attempt's working state in the job: public facts only, never the private key. */
+export interface OnlineAttempt {
+  keyType: 'ed25519' | 'rsa';
+  publicKey: string;
+  fingerprint: string;
+  parameterVersion: number;
+  commandId?: string;
+}
+
+/** The Run Command comment that identifies a job's online command (≤ 100 characters in SSM). */
+export function onlineCommandComment(jobId: string): string {
+  return `reset-access ${jobId} online`;
+}

@@ -1,0 +1,28 @@
+/** The opt-in guards: which tags an instance must carry before a reset of it starts. */
+import type { ServiceConfig } from './config';
+import { RefusedError } from './errors';
+import { TAG } from './naming';
+import type { InstanceFacts } from './ports';
+
+/** Who asked: a person or a tool through the API (and CLI), or an event (an alarm, a request event). */
+export type EntryPoint = 'api' | 'event';
+
+/** The tags (each with the value `true`) a reset from `entry` needs, as configured. */
+export function requiredOptInTags(entry: EntryPoint, config: ServiceConfig): string[] {
+  const tags: string[] = [];
+  if (config.optIn.requireAllowedTag) tags.push(TAG.allowed);
+  if (entry === 'event' && config.optIn.requireAutoTagForEvents) tags.push(TAG.auto);
+  return tags;
+}
+
+/** The required tags the instance lacks (a tag counts when its value is `true`, in any case). */
+export function missingOptInTags(instance: Pick<InstanceFacts, 'tags'>, required: string[]): string[] {
+  return required.filter((tag) => instance.tags[tag]?.trim().toLowerCase() !== 'true');
+}
+
+export function assertOptedIn(instance: Pick<InstanceFacts, 'instanceId' | 'tags'>, required: string[]): void {
+  const missing = missingOptInTags(instance, required);
+  if (missing.length > 0) {
+    throw new RefusedError('NOT_OPTED_IN', `instance ${instance.instanceId} has not opted in: it needs the tag${missing.length > 1 ? 's' : ''} ${missing.map((t) => `${t}=true`).join(', ')}`, 422);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Online or offline: which path a reset takes. Online resets a running instance in place through
+ * its own SSM agent (no stop, no swap: seconds instead of minutes, and the public IP and
+ * instance-store data stay); offline is the volume swap. In `auto` the service chooses, and the job
+ * records what it chose and why. Used by the API (a refused request answers 422) and again by the
+ * validate phase, whose decision is the one the job follows.
+ */
+import type { ServiceConfig } from './config';
+import { PermanentError } from './errors';
+import type { Platform, ResetRequest } from './job';
+import type { OnlinePorts } from './online-ports';
+import type { AgentStatus, InstanceFacts } from './ports';
+import { refusals, type PreflightFacts, type Refusal } from './validation';
+
+export type ResetMode = 'auto' | 'online' | 'offline';
+export const RESET_MODES: readonly ResetMode[] = ['auto', 'online', 'offline'];
+
+/** The path a job takes, and why. */
+export interface JobMode {
+  /** What the request asked for (`auto` when it did not say). */
+  requested: ResetMode;
+  chosen: 'online' | 'offline';
+  /** Why this path, in words an operator reads. */
+  reason: string;
+  /** The online attempt failed and the job went on with the swap (only in `auto`). */
+  fellOver?: { code: string; reason: string; at: string };
+  /**
+   * Online was chosen although the swap would be refused (e.g. a Spot instance, instance-store
+   * data): a failed online attempt then fails the job instead of falling over.
+   */
+  offlineRefused?: Refusal;
+}
+
+/**
+ * Platforms with an online reset. Windows is not among them yet: its rescue script has no mode
+ * for a running system's own `C:` (it edits an offline volume on a helper).
+ */
+export const ONLINE_PLATFORMS: ReadonlySet<Platform> = new Set<Platform>(['linux']);
+
+/** The mode a request asks for; requests from before the field existed are `auto`. */
+export function requestedMode(request: ResetRequest & { mode?: ResetMode }): ResetMode {
+  return request.mode ?? 'auto';
+}
+
+/**
+ * Why the online path cannot take this instance now, first reason first; empty when it can.
+ * `agent` is the target's SSM agent as DescribeInstanceInformation reports it (`undefined`: not
+ * asked, because an earlier reason already rules online out), or why it could not be looked up.
+ */
+export function onlineRefusals(instance: InstanceFacts, agent: AgentStatus | { unknown: string } | undefined, available: boolean): Refusal[] {
+  const out: Refusal[] = [];
+  if (!available) out.push({ code: 'ONLINE_UNAVAILABLE', message: 'online resets are not set up in this deployment' });
+  if (instance.state !== 'running') {
+    out.push({ code: 'ONLINE_NOT_RUNNING', message: `instance ${instance.instanceId} is ${instance.state}; an online reset needs it running` });
+  }
+  if (!ONLINE_PLATFORMS.has(instance.platform)) {
+    out.push({ code: 'ONLINE_PLATFORM', message: `online reset of ${instance.platform} instances is not supported yet (Linux only)` });
+  }
+  if (out.length === 0 && typeof agent === 'object') {
+    out.push({ code: 'ONLINE_AGENT_UNKNOWN', message: `the instance's SSM agent could not be looked up: ${agent.unknown}` });
+  } else if (out.length === 0 && agent !== 'Online') {
+    const state =
+      agent === 'absent' || agent === undefined
+        ? 'not registered with Systems Manager (no agent, no instance profile with SSM permissions, or no route to SSM)'
+        : agent;
+    out.push({ code: 'ONLINE_AGENT_NOT_ONLINE', message: `the instance's SSM agent is ${state}` });
+  }
+  return out;
+}
+
+export type ModeDecision = { mode: JobMode; refusal?: undefined } | { refusal: Refusal; mode?: undefined };
+
+/**
+ * The choice, from why each path cannot be taken. `online` and `offline` take their path or are
+ * refused with its reason; `auto` goes online when it can (noting whether the swap remains as a
+ * fall-over), otherwise offline, and is refused only when neither path is possible.
+ */
+export function chooseMode(requested: ResetMode, online: Refusal[], offline: Refusal[]): ModeDecision {
+  const [onlineNo] = online;
+  const [offlineNo] = offline;
+  switch (requested) {
+    case 'offline':
+      return offlineNo ? { refusal: offlineNo } : { mode: { requested, chosen: 'offline', reason: 'offline requested: the volume swap' } };
+    case 'online':
+      return onlineNo ? { refusal: onlineNo } : { mode: { requested, chosen: 'online', reason: 'online requested: the SSM agent is Online' } };
+    case 'auto':
+      if (!onlineNo) {
+        const reason = 'running with its SSM agent Online: reset in place, no stop';
+        return { mode: { requested, chosen: 'online', reason, ...(offlineNo ? { offlineRefused: offlineNo } : {}) } };
+      }
+      if (offlineNo) return { refusal: { code: offlineNo.code, message: `${offlineNo.message} (and no online reset: ${onlineNo.message})` } };
+      return { mode: { requested, chosen: 'offline', reason: `volume swap: ${onlineNo.message}` } };
+  }
+}
+
+/**
+ * Judges a target for a request: the offline rules (validation.ts), the online ones, and the
+ * choice. The SSM agent is asked only when the answer can matter. Reads only.
+ */
+export async function decideMode(
+  request: ResetRequest & { mode?: ResetMode },
+  facts: PreflightFacts,
+  ports: { config: ServiceConfig; online?: Pick<OnlinePorts, 'commands'> },
+): Promise<ModeDecision> {
+  const requested = requestedMode(request);
+  const offline = refusals(request, facts, ports.config);
+  if (requested === 'offline') return chooseMode(requested, [], offline);
+  const { instance } = facts;
+  const mayAsk = ports.online !== undefined && instance.state === 'running' && ONLINE_PLATFORMS.has(instance.platform);
+  const agent = mayAsk ? await agentOf(instance.instanceId, ports.online!) : undefined;
+  return chooseMode(requested, onlineRefusals(instance, agent, ports.online !== undefined), offline);
+}
+
+/**
+ * A refusal to look (no `ssm:DescribeInstanceInformation`, say) rules online out rather than the
+ * request: `auto` still has the swap. Retryable errors (throttling) are the caller's to retry.
+ */
+async function agentOf(instanceId: string, online: Pick<OnlinePorts, 'commands'>): Promise<AgentStatus | { unknown: string }> {
+  try {
+    return await online.commands.agentStatus(instanceId);
+  } catch (error) {
+    if (error instanceof PermanentError) return { unknown: error.message };
+    throw error;
+  }
+}

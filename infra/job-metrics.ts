@@ -1,0 +1,54 @@
+/**
+ * Job metrics in CloudWatch's embedded metric format (Powertools Metrics, printed to stdout, which
+ * Lambda ships to CloudWatch Logs): jobs started, succeeded, failed by reason, job and phase
+ * durations. Namespace {@link METRICS_NAMESPACE}; every metric has the `service` dimension (the
+ * deployment's name), failures also `service` + `reason`, phase durations `service` + `phase`.
+ * serverless.yml's failed-jobs alarm watches `JobsFailed` by `service` alone.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Job, PhaseName } from '../domain/job';
+import type { JobObserver } from '../domain/ports';
+
+export const METRICS_NAMESPACE = 'ResetAccess';
+
+export const METRIC = {
+  started: 'JobsStarted',
+  succeeded: 'JobsSucceeded',
+  failed: 'JobsFailed',
+  jobDuration: 'JobDuration',
+  phaseDuration: 'PhaseDuration',
+} as const;
+
+export function createMetrics(serviceName: string): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+}
+
+export class PowertoolsJobMetrics implements JobObserver {
+  constructor(private readonly metrics: Metrics) {}
+
+  async jobStarted(_job: Job): Promise<void> {
+    this.metrics.singleMetric().addMetric(METRIC.started, MetricUnit.Count, 1);
+  }
+
+  async phaseFinished(_job: Job, phase: PhaseName, durationSeconds: number): Promise<void> {
+    const metric = this.metrics.singleMetric();
+    metric.addDimension('phase', phase);
+    metric.addMetric(METRIC.phaseDuration, MetricUnit.Seconds, durationSeconds);
+  }
+
+  async jobFinished(job: Job): Promise<void> {
+    const seconds = job.endedAt ? (Date.parse(job.endedAt) - Date.parse(job.createdAt)) / 1000 : undefined;
+    if (job.status === 'SUCCEEDED') {
+      const metric = this.metrics.singleMetric();
+      if (seconds !== undefined) metric.addMetric(METRIC.jobDuration, MetricUnit.Seconds, seconds);
+      metric.addMetric(METRIC.succeeded, MetricUnit.Count, 1);
+      return;
+    }
+    // Two records, one per dimension set (CloudWatch keeps a metric per set, so nothing is counted
+    // twice): [service] for the alarm, [service, reason] to break failures down.
+    this.metrics.singleMetric().addMetric(METRIC.failed, MetricUnit.Count, 1);
+    const byReason = this.metrics.singleMetric();
+    byReason.addDimension('reason', job.error?.code ?? 'UNKNOWN');
+    byReason.addMetric(METRIC.failed, MetricUnit.Count, 1);
+  }
+}

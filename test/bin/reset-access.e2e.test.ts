@@ -1,0 +1,116 @@
+/**
+ * The CLI as a new user would run it, against `npm start`'s stack in its own process group: a reset
+ * of a sample with `--wait` (live progress, a line per finished phase, exit 0 and the outputs), a
+ * refusal's exit code, and an alarm put on the local EventBridge starting a job for an opted-in
+ * instance only. (Every command and option in detail: reset-access.test.ts, in process.)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { alarmEvent } from '../support/events';
+
+const ROOT = join(__dirname, '..', '..');
+const AL2023 = 'i-0a1b2c3d4e5f60001';
+const UBUNTU = 'i-0a1b2c3d4e5f60002';
+const ENCRYPTED = 'i-0a1b2c3d4e5f60003';
+const SPOT = 'i-0a1b2c3d4e5f60005';
+
+let stack: ChildProcess;
+let output = '';
+let apiUrl: string;
+let busUrl: string;
+const dataDir = mkdtempSync(join(tmpdir(), 'reset-access-cli-'));
+
+beforeAll(async () => {
+  stack = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts', '--fresh'], {
+    cwd: ROOT,
+    // Its own process group, so that afterAll ends it and everything it started.
+    detached: true,
+    env: { ...process.env, PORT: '0', RESET_ACCESS_DATA_DIR: dataDir, SIM_SPEED: '100', POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    const api = /API (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    const bus = /local EventBridge at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    if (api && bus) {
+      apiUrl = api;
+      busUrl = bus;
+      return;
+    }
+    if (stack.exitCode !== null || Date.now() > deadline) throw new Error(`the local stack did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}, 45_000);
+
+afterAll(async () => {
+  if (stack?.pid && stack.exitCode === null) {
+    const exited = new Promise((resolve) => stack.once('exit', resolve));
+    process.kill(-stack.pid, 'SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+    clearTimeout(timer);
+    if (stack.exitCode === null) process.kill(-stack.pid, 'SIGKILL');
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** `npx reset-access …` (the package's bin) against the stack; answers its exit code and output. */
+function cli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, ['bin/reset-access.js', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, RESET_ACCESS_API: apiUrl, RESET_ACCESS_POLL_MS: '200', ...env },
+    encoding: 'utf8',
+    timeout: 40_000,
+  });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+it('start <sample> --wait shows live progress, a line per finished phase, the outputs, and exits 0', () => {
+  // Act
+  const run = cli(['start', AL2023, '--wait']);
+  // Assess
+  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+  const lines = run.stdout.split('\n');
+  expect(lines[0]).toMatch(new RegExp(`^Started r-[0-9a-z]+ for ${AL2023}$`));
+  expect(lines.filter((line) => /^ {2}… .+ · \d+s$/.test(line)).length).toBeGreaterThan(2);
+  const finished = lines.filter((line) => line.startsWith('  ✓ ')).map((line) => line.trim().split(/\s+/)[1]);
+  expect(finished).toEqual(expect.arrayContaining(['validate', 'stop-target', 'create-backup', 'launch-helper', 'run-rescue', 'reattach-root', 'restore-target', 'cleanup']));
+  expect(finished.at(-1)).toBe('cleanup');
+  expect(run.stdout).toMatch(/SUCCEEDED in .+: i-0a1b2c3d4e5f60001 has a new way in/);
+  expect(run.stdout).toContain(`/ec2rl/openssh/${AL2023}/key`);
+  expect(run.stdout).not.toMatch(/PRIVATE KEY/);
+}, 45_000);
+
+it('start of an instance the service refuses exits 1 with the reason', () => {
+  // Act
+  const refused = cli(['start', SPOT, '--wait']);
+  // Assess
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/SPOT_INSTANCE \(422\)/);
+});
+
+it('an alarm put on the local EventBridge starts a job for an opted-in instance, none for another', async () => {
+  // Prepare
+  const events = new EventBridgeClient({ endpoint: busUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const event = alarmEvent([UBUNTU, ENCRYPTED], { alarmName: 'status-check' });
+  const others = async () => {
+    const { jobs } = (await (await fetch(`${apiUrl}/resets`)).json()) as { jobs: Array<{ instanceId: string; requestedBy?: string }> };
+    return jobs.filter((job) => job.instanceId !== AL2023 && job.instanceId !== SPOT);
+  };
+  // Act
+  const put = await events.send(
+    new PutEventsCommand({ Entries: [{ Source: event.source as string, DetailType: event['detail-type'] as string, Resources: event.resources as string[], Detail: JSON.stringify(event.detail) }] }),
+  );
+  for (const until = Date.now() + 15_000; (await others()).length === 0 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 200));
+  // What the alarm function does with the other instance is done by now: both come in one message.
+  const jobs = await others();
+  events.destroy();
+  // Assess
+  expect(put.FailedEntryCount ?? 0).toBe(0);
+  expect(jobs).toEqual([expect.objectContaining({ instanceId: UBUNTU, requestedBy: 'alarm:arn:aws:cloudwatch:us-east-1:123456789012:alarm:status-check' })]);
+}, 30_000);

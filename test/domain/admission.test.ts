@@ -1,0 +1,69 @@
+import { reserveAdmission } from '../../domain/admission';
+import type { AdmissionStore } from '../../domain/ports';
+import { MemoryAdmissionStore } from '../../infra/memory/memory-guard-stores';
+
+const T0 = Date.UTC(2026, 0, 5, 9);
+const at = (ms: number) => new Date(T0 + ms);
+
+describe('reserveAdmission', () => {
+  it('admits the burst at once, then one per interval, each later arrival in order', async () => {
+    // Prepare
+    const store = new MemoryAdmissionStore();
+    // Act
+    const slots: number[] = [];
+    for (let i = 0; i < 6; i++) slots.push((await reserveAdmission(store, 'b', at(0), { ratePerMinute: 30, burst: 3 })).getTime() - T0);
+    // Assess: 30/min is one every 2 s.
+    expect(slots).toEqual([0, 0, 0, 2000, 4000, 6000]);
+  });
+
+  it('refills with time: after a quiet spell the whole burst is there again, never more', async () => {
+    // Prepare
+    const store = new MemoryAdmissionStore();
+    for (let i = 0; i < 3; i++) await reserveAdmission(store, 'b', at(0), { ratePerMinute: 60, burst: 3 });
+    // Act
+    const afterOneSecond = (await reserveAdmission(store, 'b', at(1000), { ratePerMinute: 60, burst: 3 })).getTime() - T0;
+    const later = [];
+    for (let i = 0; i < 4; i++) later.push((await reserveAdmission(store, 'b', at(60_000), { ratePerMinute: 60, burst: 3 })).getTime() - T0);
+    // Assess
+    expect(afterOneSecond).toBe(1000);
+    expect(later).toEqual([60_000, 60_000, 60_000, 61_000]);
+  });
+
+  it('keeps buckets apart', async () => {
+    // Prepare
+    const store = new MemoryAdmissionStore();
+    await reserveAdmission(store, 'a', at(0), { ratePerMinute: 1, burst: 1 });
+    // Act
+    const other = await reserveAdmission(store, 'b', at(0), { ratePerMinute: 1, burst: 1 });
+    // Assess
+    expect(other.getTime()).toBe(T0);
+  });
+
+  it('reads again after losing a race, so that two reservations never share a slot', async () => {
+    // Prepare: a store where another reservation lands between our read and our write, once.
+    const inner = new MemoryAdmissionStore();
+    let raced = false;
+    const racing: AdmissionStore = {
+      get: (bucket) => inner.get(bucket),
+      put: async (bucket, tat, expected) => {
+        if (!raced) {
+          raced = true;
+          await reserveAdmission(inner, bucket, at(0), { ratePerMinute: 60, burst: 1 });
+        }
+        return inner.put(bucket, tat, expected);
+      },
+    };
+    // Act
+    const ours = await reserveAdmission(racing, 'b', at(0), { ratePerMinute: 60, burst: 1 });
+    // Assess: the other took the slot at 0; ours is the next one.
+    expect(ours.getTime() - T0).toBe(1000);
+    expect((await inner.get('b'))!.tat).toBe(T0 + 2000);
+  });
+
+  it('refuses a policy without a positive rate', async () => {
+    // Act
+    const reserve = reserveAdmission(new MemoryAdmissionStore(), 'b', at(0), { ratePerMinute: 0, burst: 1 });
+    // Assess
+    await expect(reserve).rejects.toThrow(/positive rate/);
+  });
+});
