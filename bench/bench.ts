@@ -1,0 +1,175 @@
+/**
+ * `npm run bench` (issue 7): one Linux and one Windows reset against the runbook's sequential
+ * baseline, a fleet under EC2's request buckets, and the functions' cold start. Everything but the
+ * cold start runs on simulated time (`VirtualStack`), with the simulated region's timings
+ * (`infra/sim/timings.ts`, each with its source). The last five lines are machine-readable
+ * (`report.ts`).
+ */
+import type { Platform } from '../domain/job';
+import { seedLinuxFleet, seedWindowsTarget } from '../infra/local/fleet';
+import { VirtualStack } from '../infra/local/virtual-stack';
+import { RUNBOOK_POLL_SECONDS } from './baseline';
+import { measureColdStart, type FunctionColdStart } from './cold-start';
+import { runFleet, type FleetResult } from './fleet';
+import { Meter } from './instrument';
+import { apiCallsLine, coldStartLine, fleetLine, linuxLine, table, windowsLine } from './report';
+import { runBaseline, runServiceJob, type ServiceJobResult } from './single';
+
+export interface BenchOptions {
+  /** Jobs in the fleet (500 in the benchmark). */
+  fleetSize: number;
+  /** Run the fleet a second time with a bucket per EC2 action (the current EC2 guide's wording). */
+  fleetPerAction?: boolean;
+  /** Functions to bundle and load (all of serverless.yml when absent), and fresh processes each. */
+  coldStart: { only?: string[]; runs: number };
+  /** Where the human-readable report goes, line by line. */
+  print: (line: string) => void;
+}
+
+export interface BenchResult {
+  /** The five machine-readable lines, in order. */
+  lines: string[];
+  linux: { service: ServiceJobResult; warm: ServiceJobResult; baselineSeconds: number };
+  windows: { seconds: number; baselineSeconds: number } | { unavailable: string };
+  fleet: FleetResult;
+  coldStart: FunctionColdStart[];
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const { print } = options;
+  const wallStart = Date.now();
+
+  // ---- one Linux reset, and the runbook on the same region
+  const stack = new VirtualStack({ samples: false, idSeed: 'b', region: { callLogLimit: 10_000_000 } });
+  const meter = new Meter(stack);
+  const zone = stack.region.config.availabilityZones[0];
+  const [coldTarget, baselineTarget, warmTarget] = seedLinuxFleet(stack.region, { count: 3, namePrefix: 'bench', availabilityZone: zone });
+  const service = await runServiceJob(stack, meter, coldTarget!);
+  const warm = await runServiceJob(stack, meter, warmTarget!);
+  const baseline = await runBaseline(stack, baselineTarget!, 'linux');
+  const baselineFast = await runBaseline(stack, baselineTarget!, 'linux', 5);
+  print('== Linux reset (simulated seconds; the first job in the region, so it also makes the rescue network)');
+  printJob(print, service);
+  print(`   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`);
+  print(`   ${baseline.steps.map((step) => `${step.step} ${step.at}`).join(' | ')}`);
+  print(`   baseline with 5 s polls instead: ${baselineFast.seconds} s (ratio ${(service.seconds / baselineFast.seconds).toFixed(2)})`);
+  print(`== A second Linux reset in the same region (its rescue network exists): ${warm.status} in ${warm.seconds} s`);
+  printCalls(print, warm);
+
+  // ---- one Windows reset
+  const windows = await benchWindows(print);
+
+  // ---- the fleet
+  print(`== Fleet: ${options.fleetSize} Linux resets requested at once, EC2 request buckets enforced (one per row of REFERENCE.md's table), 5-VPC quota`);
+  const fleet = await runFleet({ count: options.fleetSize });
+  printFleet(print, fleet);
+  if (options.fleetPerAction) {
+    print(`== The same fleet with a bucket per EC2 action ("each API is evaluated individually", EC2 Developer Guide, current)`);
+    printFleet(print, await runFleet({ count: options.fleetSize, throttlingScope: 'action' }));
+  }
+
+  // ---- cold start
+  print('== Cold start: each function bundled as serverless-esbuild does, `require` in a fresh Node process');
+  const coldStart = await measureColdStart({ root: '.', only: options.coldStart.only, runs: options.coldStart.runs });
+  print(
+    table([
+      ['function', 'bundle kB', 'zipped kB', 'load ms (median)'],
+      ...coldStart.map((f) => [f.name, (f.bundleBytes / 1024).toFixed(0), (f.zippedBytes / 1024).toFixed(0), f.loadMs.toFixed(0)]),
+    ]),
+  );
+  const largest = Math.max(...coldStart.map((f) => f.bundleBytes));
+  const slowest = Math.max(...coldStart.map((f) => f.loadMs));
+  print(`   bundle sizes are the uncompressed .js; the deployed zip is the "zipped" column`);
+
+  print(`bench: wall time ${((Date.now() - wallStart) / 1000).toFixed(1)} s`);
+  const lines = [
+    linuxLine(service.seconds, baseline.seconds),
+    windowsLine(windows),
+    fleetLine(fleet),
+    apiCallsLine(warm.totalCalls),
+    coldStartLine(largest, slowest),
+  ];
+  return { lines, linux: { service, warm, baselineSeconds: baseline.seconds }, windows, fleet, coldStart };
+}
+
+/** A Windows reset and its baseline, or why one cannot run yet. */
+async function benchWindows(print: (line: string) => void): Promise<BenchResult['windows']> {
+  const stack = new VirtualStack({ samples: false, idSeed: 'w', region: { callLogLimit: 10_000_000 } });
+  const meter = new Meter(stack);
+  let targets: [string, string];
+  try {
+    targets = [seedWindowsTarget(stack.region, 'bench-windows-1'), seedWindowsTarget(stack.region, 'bench-windows-2')];
+  } catch (error) {
+    return { unavailable: `the simulated region cannot seed a Windows target: ${(error as Error).message}` };
+  }
+  const service = await runServiceJob(stack, meter, targets[0]);
+  print('== Windows reset');
+  printJob(print, service);
+  if (service.status !== 'SUCCEEDED') return { unavailable: `the service's Windows reset ended ${service.status}: ${service.error ?? 'no reason given'}` };
+  try {
+    const baseline = await runBaseline(stack, targets[1], 'windows' satisfies Platform);
+    print(`   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`);
+    return { seconds: service.seconds, baselineSeconds: baseline.seconds };
+  } catch (error) {
+    return { unavailable: `the baseline's Windows run failed: ${(error as Error).message}` };
+  }
+}
+
+function printJob(print: (line: string) => void, job: ServiceJobResult): void {
+  print(`   service: ${job.status} in ${job.seconds} s${job.accessRestoredSeconds !== undefined ? ` (target back at ${job.accessRestoredSeconds} s)` : ''}${job.error ? ` — ${job.error}` : ''}`);
+  if (job.phases.length > 0) {
+    print(
+      table([
+        ['phase', 'start s', 'end s', 'polls'],
+        ...job.phases.map((p) => [p.phase, p.start.toFixed(0), p.end === undefined ? '-' : p.end.toFixed(0), p.polls]),
+      ])
+        .split('\n')
+        .map((line) => `   ${line}`)
+        .join('\n'),
+    );
+  }
+  printCalls(print, job);
+}
+
+function printCalls(print: (line: string) => void, job: ServiceJobResult): void {
+  const byAction = Object.entries(job.calls)
+    .sort((a, b) => b[1] - a[1])
+    .map(([action, n]) => `${action} ${n}`)
+    .join(', ');
+  print(`   AWS calls: ${job.totalCalls} (${byAction})`);
+  const c = job.counts;
+  print(
+    `   DynamoDB: ${c.dynamoReads} reads, ${c.dynamoWrites} writes; phase events published ${c.phaseEvents}, delayed re-checks sent ${c.delayedSends}; AWS events emitted ${c.awsEvents}, delivered ${job.awsEventsDelivered}, ${job.awsEventsThatWoke} woke a phase`,
+  );
+}
+
+function printFleet(print: (line: string) => void, fleet: FleetResult): void {
+  print(`   ${fleet.succeeded}/${fleet.jobs} succeeded, ${fleet.failed} failed${fleet.unfinished ? `, ${fleet.unfinished} unfinished` : ''}; failures ${JSON.stringify(fleet.failures)}`);
+  print(`   failed from throttling or quota: ${fleet.failedFromLimits}; VPCs in the region at the end: ${fleet.vpcs}`);
+  print(`   makespan ${fleet.makespanSeconds.toFixed(1)} s; job time p50 ${fleet.p50Seconds.toFixed(1)} s, p95 ${fleet.p95Seconds.toFixed(1)} s, max ${fleet.maxSeconds.toFixed(1)} s`);
+  print(
+    `   throttled (RequestLimitExceeded) and retried: ${fleet.throttledTotal} (${Object.entries(fleet.throttled)
+      .sort((a, b) => b[1] - a[1])
+      .map(([action, n]) => `${action} ${n}`)
+      .join(', ')}); API 503s retried by the client: ${fleet.apiRetries}`,
+  );
+  const shared = fleet.throttlingScope === 'category';
+  print(
+    `   lower bound from RunInstances + StartInstances (${shared ? 'one bucket' : 'a bucket each'}, 5 then 2/s): ${fleet.launchStartBoundSeconds.toFixed(1)} s; makespan ratio ${(fleet.makespanSeconds / fleet.launchStartBoundSeconds).toFixed(2)}`,
+  );
+  print(
+    `   each bucket's bound from the calls it answered: ${fleet.bucketBounds
+      .slice(0, 6)
+      .map((b) => `${b.bucket} ${b.calls} calls ≥ ${b.boundSeconds.toFixed(0)} s`)
+      .join(', ')}`,
+  );
+  print(
+    `   answered calls: ${Object.entries(fleet.answered)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([action, n]) => `${action} ${n}`)
+      .join(', ')}`,
+  );
+  const c = fleet.counts;
+  print(`   AWS calls per job ${fleet.callsPerJob.toFixed(1)}; DynamoDB ${c.dynamoReads} reads, ${c.dynamoWrites} writes; simulated in ${fleet.wallSeconds.toFixed(1)} s of wall time`);
+}

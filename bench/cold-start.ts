@@ -1,0 +1,147 @@
+/**
+ * Cold start: every function of serverless.yml bundled as `serverless package` bundles it (the
+ * options of `custom.esbuild`, read from the file), its size, and how long `require` of the bundle
+ * takes in a fresh Node process (the module initialisation a Lambda cold start pays before the
+ * first event), the median of several runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { build, type BuildOptions } from 'esbuild';
+import { parse } from 'yaml';
+
+export interface FunctionColdStart {
+  name: string;
+  handler: string;
+  /** The bundled `.js`, bytes. */
+  bundleBytes: number;
+  /** The same deflated, about what the function's zip weighs. */
+  zippedBytes: number;
+  /** Median `require` time in a fresh process, ms. */
+  loadMs: number;
+  loadRunsMs: number[];
+}
+
+export interface ColdStartOptions {
+  root?: string;
+  /** Only these functions (default: all). */
+  only?: string[];
+  /** Fresh processes per function. Default 5. */
+  runs?: number;
+}
+
+interface ServerlessFunctions {
+  functions: Record<string, { handler: string }>;
+  custom?: { esbuild?: Record<string, unknown> };
+}
+
+/** The functions and the esbuild options of serverless.yml (CloudFormation tags are ignored). */
+export function readServerless(root: string): { functions: Array<{ name: string; handler: string; entry: string }>; esbuild: Record<string, unknown> } {
+  const text = readFileSync(join(root, 'serverless.yml'), 'utf8');
+  const doc = parse(text, { logLevel: 'error', customTags: CLOUDFORMATION_TAGS }) as ServerlessFunctions;
+  const functions = Object.entries(doc.functions ?? {}).map(([name, fn]) => ({
+    name,
+    handler: fn.handler,
+    entry: join(root, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`),
+  }));
+  return { functions, esbuild: doc.custom?.esbuild ?? {} };
+}
+
+export async function measureColdStart(options: ColdStartOptions = {}): Promise<FunctionColdStart[]> {
+  const root = resolve(options.root ?? '.');
+  const { functions, esbuild } = readServerless(root);
+  const out = mkdtempSync(join(tmpdir(), 'reset-access-bench-'));
+  try {
+    const results: FunctionColdStart[] = [];
+    for (const fn of functions.filter((f) => !options.only || options.only.includes(f.name))) {
+      const outfile = join(out, `${fn.name}.js`);
+      await build({ ...esbuildOptions(esbuild), entryPoints: [fn.entry], outfile, logLevel: 'silent' });
+      const code = readFileSync(outfile);
+      const loadRunsMs = Array.from({ length: options.runs ?? 5 }, () => loadOnce(outfile));
+      results.push({
+        name: fn.name,
+        handler: fn.handler,
+        bundleBytes: statSync(outfile).size,
+        zippedBytes: deflateRawSync(code, { level: 9 }).length,
+        loadMs: median(loadRunsMs),
+        loadRunsMs,
+      });
+    }
+    return results;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Options of serverless-esbuild itself, which it removes before calling esbuild (its `bundle.ts`). */
+const PLUGIN_ONLY_OPTIONS = new Set([
+  'concurrency',
+  'zipConcurrency',
+  'exclude',
+  'nativeZip',
+  'packager',
+  'packagePath',
+  'watch',
+  'keepOutputDirectory',
+  'packagerOptions',
+  'installExtraArgs',
+  'outputFileExtension',
+  'outputBuildFolder',
+  'outputWorkFolder',
+  'nodeExternals',
+  'skipBuild',
+  'skipRebuild',
+  'skipBuildExcludeFns',
+  'stripEntryResolveExtensions',
+  'disposeContext',
+]);
+
+/** `custom.esbuild` as serverless-esbuild passes it to esbuild: its own options out, `exclude` as `external`. */
+function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
+  const passed = Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_ONLY_OPTIONS.has(key)));
+  const exclude = Array.isArray(custom.exclude) ? (custom.exclude as string[]) : [];
+  return {
+    // serverless-esbuild's defaults, for what serverless.yml leaves out.
+    bundle: true,
+    target: 'node20',
+    platform: 'node',
+    ...passed,
+    external: [...((passed.external as string[] | undefined) ?? []), ...(exclude.includes('*') ? [] : exclude)],
+  } as BuildOptions;
+}
+
+/** `require` of the bundle in a new Node process, with the environment serverless.yml gives a function. */
+function loadOnce(bundle: string): number {
+  const script = 'const t=process.hrtime.bigint();require(process.argv[1]);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))';
+  const output = execFileSync(process.execPath, ['-e', script, bundle], {
+    env: {
+      PATH: process.env.PATH,
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      TABLE_NAME: 'bench-jobs',
+      EVENT_BUS_NAME: 'bench-bus',
+      PHASE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/bench',
+      HELPER_INSTANCE_PROFILE: 'bench-helper',
+    },
+    encoding: 'utf8',
+  });
+  return Number(output);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The CloudFormation short tags serverless.yml may hold, read as plain values. */
+const CLOUDFORMATION_TAGS = ['Ref', 'GetAtt', 'Sub', 'Join', 'If', 'Equals', 'Select', 'Split', 'FindInMap', 'ImportValue', 'Base64', 'Not', 'And', 'Or', 'GetAZs', 'Cidr', 'Condition'].flatMap(
+  (name) =>
+    (['scalar', 'seq', 'map'] as const).map((collection) => ({
+      tag: `!${name}`,
+      collection: collection === 'scalar' ? undefined : collection,
+      resolve: (value: unknown) => value,
+    })),
+) as never;

@@ -1,0 +1,188 @@
+/**
+ * A fleet: N Linux resets requested at once in one simulated region that enforces EC2's request
+ * buckets (`throttling: true`, shared/REFERENCE.md "Throttling") and the 5-VPC quota. The requests
+ * come from a client that, like AWS's own clients, repeats a request answered `503` after the
+ * `retry-after` hint, backing off exponentially with jitter; the jobs then run on their own.
+ */
+import { isActive } from '../domain/job';
+import { seedLinuxFleet } from '../infra/local/fleet';
+import { VirtualStack } from '../infra/local/virtual-stack';
+import { EC2_BUCKETS, ec2BucketFor, type Ec2BucketName, type ThrottlingScope } from '../infra/sim/throttling';
+import { Meter, type Counts } from './instrument';
+
+export interface FleetOptions {
+  count: number;
+  seed?: string;
+  /** Give up after this much simulated time (seconds). */
+  maxSimSeconds?: number;
+  /** How the simulated region shares its buckets (infra/sim/throttling.ts); default `category`. */
+  throttlingScope?: ThrottlingScope;
+}
+
+export interface FleetResult {
+  jobs: number;
+  succeeded: number;
+  failed: number;
+  /** Failed jobs by error code, and requests the API never accepted by answer. */
+  failures: Record<string, number>;
+  /** Jobs that failed because of throttling or the VPC quota (must be 0). */
+  failedFromLimits: number;
+  /** Still running when the run gave up. */
+  unfinished: number;
+  /** First request to the last job's end (simulated seconds). */
+  makespanSeconds: number;
+  p50Seconds: number;
+  p95Seconds: number;
+  maxSeconds: number;
+  /** `RequestLimitExceeded` answers by action: every one was retried unless a job failed of it. */
+  throttled: Record<string, number>;
+  throttledTotal: number;
+  /** Requests the client had to repeat because the API answered 503 (AWS throttling it). */
+  apiRetries: number;
+  callsPerJob: number;
+  counts: Counts;
+  /**
+   * What RunInstances and StartInstances impose: one launch per job and one start per job whose
+   * target was running, after the burst, at the refill rate; in one shared bucket (`category`) or
+   * in one each (`action`).
+   */
+  launchStartBoundSeconds: number;
+  throttlingScope: ThrottlingScope;
+  /** Answered EC2 and SSM calls by action. */
+  answered: Record<string, number>;
+  /** The same for every bucket (a row of the table, or an action), from the calls it answered, largest first. */
+  bucketBounds: Array<{ bucket: string; calls: number; boundSeconds: number }>;
+  vpcs: number;
+  wallSeconds: number;
+}
+
+const THROTTLING = new Set(['RequestLimitExceeded', 'ThrottlingException']);
+/** The longest a client waits before repeating a request the API answered 503. */
+const CLIENT_MAX_BACKOFF_SECONDS = 120;
+const LIMIT_CODES = new Set([...THROTTLING, 'VpcLimitExceeded', 'RESCUE_VPC_QUOTA', 'VPC_QUOTA']);
+
+export async function runFleet(options: FleetOptions): Promise<FleetResult> {
+  const wallStart = Date.now();
+  const stack = new VirtualStack({
+    samples: false,
+    idSeed: 'f',
+    region: { throttling: true, throttlingScope: options.throttlingScope, callLogLimit: 50_000_000, seed: options.seed ?? 'fleet' },
+  });
+  const meter = new Meter(stack);
+  const targets = seedLinuxFleet(stack.region, { count: options.count });
+  const random = mulberry32(hash(options.seed ?? 'fleet'));
+  const t0 = stack.clock.now();
+  const until = t0 + (options.maxSimSeconds ?? 4 * 3600) * 1000;
+
+  const pending = targets.map((instanceId) => ({ instanceId, dueAt: t0, tries: 0 }));
+  const jobIds: string[] = [];
+  const refused: Record<string, number> = {};
+  let apiRetries = 0;
+  for (;;) {
+    const now = stack.clock.now();
+    const due = pending.filter((p) => p.dueAt <= now);
+    for (const request of due) {
+      pending.splice(pending.indexOf(request), 1);
+      const response = await stack.api('POST', '/resets', { instanceId: request.instanceId });
+      if (response.statusCode === 202) jobIds.push(response.json.jobId as string);
+      else if (response.statusCode === 503 || response.statusCode === 429) {
+        apiRetries += 1;
+        // The client backs off as AWS's own clients do: from the server's hint, doubling, full jitter.
+        const after = Number(response.headers?.['retry-after'] ?? 5);
+        const ceiling = Math.min(CLIENT_MAX_BACKOFF_SECONDS, after * 2 ** request.tries);
+        const delay = after + random() * Math.max(0, ceiling - after);
+        pending.push({ instanceId: request.instanceId, dueAt: stack.clock.now() + delay * 1000, tries: request.tries + 1 });
+      } else {
+        const code = `API ${response.statusCode} ${response.json.code}`;
+        refused[code] = (refused[code] ?? 0) + 1;
+      }
+    }
+    if (pending.length === 0) {
+      await stack.run(Math.max(0, (until - stack.clock.now()) / 1000));
+      break;
+    }
+    const nextRequest = Math.min(...pending.map((p) => p.dueAt));
+    if (nextRequest > until) break;
+    await stack.run(Math.max(0, (nextRequest - stack.clock.now()) / 1000));
+    if (stack.clock.now() < nextRequest) stack.clock.set(nextRequest);
+  }
+
+  const jobs = await Promise.all(jobIds.map((id) => stack.job(id)));
+  const ended = jobs.filter((j) => !isActive(j));
+  const durations = ended.map((j) => (Date.parse(j.endedAt!) - Date.parse(j.createdAt)) / 1000).sort((a, b) => a - b);
+  const failures: Record<string, number> = { ...refused };
+  let failedFromLimits = 0;
+  for (const job of ended.filter((j) => j.status !== 'SUCCEEDED')) {
+    const code = job.error?.code ?? 'UNKNOWN';
+    failures[code] = (failures[code] ?? 0) + 1;
+    if (LIMIT_CODES.has(code) || /throttl|limit exceeded|quota/i.test(job.error?.message ?? '')) failedFromLimits += 1;
+  }
+  const throttled: Record<string, number> = {};
+  const scope = options.throttlingScope ?? 'category';
+  const byBucket: Record<string, { calls: number; spec: Ec2BucketName }> = {};
+  const answeredByAction: Record<string, number> = {};
+  for (const call of stack.region.calls) {
+    if (call.error && THROTTLING.has(call.error.code)) throttled[call.action] = (throttled[call.action] ?? 0) + 1;
+    else if (!call.error) {
+      answeredByAction[call.action] = (answeredByAction[call.action] ?? 0) + 1;
+      if (call.service !== 'ec2') continue;
+      const spec = ec2BucketFor(call.action, call.input as Record<string, unknown>);
+      const bucket = scope === 'action' ? call.action : spec;
+      byBucket[bucket] = { calls: (byBucket[bucket]?.calls ?? 0) + 1, spec };
+    }
+  }
+  const runStart = EC2_BUCKETS.runStart;
+  // Every fleet target was running: one launch and one start each, in one bucket or in two.
+  const launchesAndStarts = scope === 'action' ? jobIds.length : jobIds.length * 2;
+  const lastEnd = ended.reduce((max, j) => Math.max(max, Date.parse(j.endedAt!)), t0);
+  const vpcs = Object.keys(stack.region.exportState().vpcs).length;
+  return {
+    jobs: jobIds.length,
+    succeeded: ended.filter((j) => j.status === 'SUCCEEDED').length,
+    failed: ended.filter((j) => j.status !== 'SUCCEEDED').length + Object.values(refused).reduce((a, b) => a + b, 0),
+    failures,
+    failedFromLimits,
+    unfinished: jobs.length - ended.length,
+    makespanSeconds: (lastEnd - t0) / 1000,
+    p50Seconds: percentile(durations, 0.5),
+    p95Seconds: percentile(durations, 0.95),
+    maxSeconds: durations[durations.length - 1] ?? 0,
+    throttled,
+    throttledTotal: Object.values(throttled).reduce((a, b) => a + b, 0),
+    apiRetries,
+    callsPerJob: jobIds.length ? stack.region.calls.length / jobIds.length : 0,
+    counts: meter.snapshot(),
+    launchStartBoundSeconds: Math.max(0, launchesAndStarts - runStart.capacity) / runStart.refillPerSecond,
+    throttlingScope: scope,
+    answered: answeredByAction,
+    bucketBounds: Object.entries(byBucket)
+      .map(([bucket, { calls, spec }]) => ({ bucket, calls, boundSeconds: Math.max(0, calls - EC2_BUCKETS[spec].capacity) / EC2_BUCKETS[spec].refillPerSecond }))
+      .sort((a, b) => b.boundSeconds - a.boundSeconds),
+    vpcs,
+    wallSeconds: (Date.now() - wallStart) / 1000,
+  };
+}
+
+/** The value at `q` (0..1) of sorted values, nearest rank. */
+export function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** A small seeded PRNG, so that a run repeats. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
