@@ -13,6 +13,7 @@ import { isActive, sshKeyParameterName } from '../../domain/job';
 import type { JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler } from '../../domain/ports';
 import type { QueueSend } from '../memory/memory-queues';
 import { usersAcceptingKey } from '../sim/linux-rescue-model';
+import { passwordGenerationEnabled } from '../sim/windows-rescue-model';
 import type { SimService } from '../sim/actions';
 import type { SimEvent } from '../sim/events';
 import type { FaultRule } from '../sim/faults';
@@ -89,7 +90,18 @@ export const LINUX_ROLLBACK: ChaosScenario = {
   sites: ['rollback'],
 };
 
-export const SCENARIOS: readonly ChaosScenario[] = [LINUX_RESET, LINUX_ROLLBACK];
+/** A clean Windows reset (EC2Launch v2 sample): every call of it is faulted. */
+export const WINDOWS_RESET: ChaosScenario = { name: 'windows reset', instanceId: 'i-0a1b2c3d4e5f60007' };
+
+/** The Windows reset failing at its rescue command, so that its rollback's calls are faulted. */
+export const WINDOWS_ROLLBACK: ChaosScenario = {
+  name: 'windows rollback',
+  instanceId: 'i-0a1b2c3d4e5f60007',
+  arrange: (stack) => void stack.region.faults.add({ service: 'ssm', action: 'SendCommand', times: 1, error: PERMANENT.ssm }),
+  sites: ['rollback'],
+};
+
+export const SCENARIOS: readonly ChaosScenario[] = [LINUX_RESET, LINUX_ROLLBACK, WINDOWS_RESET, WINDOWS_ROLLBACK];
 const SWEEP_INTERVAL_SECONDS = 5 * 60;
 const MAX_SWEEPS = 24;
 
@@ -371,7 +383,12 @@ async function checkInvariants(run: Instrumented, before: Before, job: Job | und
   ];
   for (const [where, texts] of places) if (texts.some((t) => PRIVATE_KEY.test(t))) out.push(`a private key appears in ${where}`);
 
-  if (job?.status === 'SUCCEEDED') {
+  if (job?.status === 'SUCCEEDED' && job.platform === 'windows') {
+    // Either the next boot makes a password, or the target has booted since and made one.
+    const booted = stack.region.getInstance(before.instanceId)?.passwordData !== undefined;
+    if (!booted && (!root || !passwordGenerationEnabled(root.files))) out.push('job SUCCEEDED but password generation is neither enabled on the root volume nor done');
+    if (!job.outputs.backupImageId || !job.outputs.passwordEnabledImageId) out.push('job SUCCEEDED without both AMIs reported');
+  } else if (job?.status === 'SUCCEEDED') {
     const parameter = stack.region.getParameter(sshKeyParameterName(before.instanceId));
     if (parameter?.type !== 'SecureString' || !PRIVATE_KEY.test(parameter.value)) out.push('job SUCCEEDED but no private key is in Parameter Store');
     else if (root && usersAcceptingKey(root.files, publicKeyOfPrivate(parameter.value)).length === 0) out.push('job SUCCEEDED but no user accepts the stored key');
