@@ -5,20 +5,15 @@
  * (public key, fingerprint, users) comes back. The Windows script handles no secret at all: its
  * summary lists the launch agents and the files it changed.
  */
-import {
-  DescribeInstanceInformationCommand,
-  GetCommandInvocationCommand,
-  ListCommandsCommand,
-  SendCommandCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ServiceConfig } from '../../domain/config';
 import { PermanentError } from '../../domain/errors';
 import { HELPER_DEVICE, rescueCommandComment } from '../../domain/naming';
-import type { AgentStatus, CommandStatus, RescueParams, RescueResult, RescueRunner, RescueSummary } from '../../domain/ports';
+import type { AgentStatus, RescueParams, RescueResult, RescueRunner, RescueSummary } from '../../domain/ports';
 import { buildLinuxRescueCommands, parseRescueSummary } from '../scripts/linux-rescue';
 import { buildWindowsRescueCommands, parseWindowsRescueSummary } from '../scripts/windows-rescue';
-import { isAwsError, translateAwsError } from './errors';
+import { translateAwsError } from './errors';
+import { findCommandByComment, readInvocation } from './ssm-commands';
 
 export interface SsmRescueRunnerSettings extends Pick<ServiceConfig, 'region' | 'rescueTimeoutSeconds'> {
   /**
@@ -32,21 +27,6 @@ export interface SsmRescueRunnerSettings extends Pick<ServiceConfig, 'region' | 
 const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 120;
 /** SSM's own floor for `TimeoutSeconds`. */
 const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
-/** How much of stderr's last line a result carries. */
-const DETAIL_MAX_CHARS = 300;
-/** A helper runs one or two commands in its life; more pages than this means something else is wrong. */
-const MAX_LIST_PAGES = 10;
-
-const COMMAND_STATUSES: ReadonlySet<string> = new Set<CommandStatus>([
-  'Pending',
-  'InProgress',
-  'Delayed',
-  'Success',
-  'Failed',
-  'TimedOut',
-  'Cancelled',
-  'Cancelling',
-]);
 
 export class SsmRescueRunner implements RescueRunner {
   private readonly deliveryTimeoutSeconds: number;
@@ -112,41 +92,13 @@ export class SsmRescueRunner implements RescueRunner {
     return commandId;
   }
 
-  /** The newest command sent to the helper with this job's comment (ListCommands lists newest first). */
+  /** The command already sent to the helper for this job, if any. */
   async find(params: RescueParams): Promise<string | undefined> {
-    const comment = rescueCommandComment(params.jobId);
-    let nextToken: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const out = await this.call(`ListCommands ${params.helperInstanceId}`, () =>
-        this.ssm.send(new ListCommandsCommand({ InstanceId: params.helperInstanceId, MaxResults: 50, NextToken: nextToken })),
-      );
-      const match = out.Commands?.find((c) => c.Comment === comment && c.CommandId);
-      if (match) return match.CommandId;
-      nextToken = out.NextToken || undefined;
-      if (!nextToken) return undefined;
-    }
-    return undefined;
+    return findCommandByComment(this.ssm, params.helperInstanceId, rescueCommandComment(params.jobId));
   }
 
-  /**
-   * `undefined` while SSM does not know the invocation (`InvocationDoesNotExist` can follow a
-   * SendCommand for a moment, REFERENCE.md). A summary that cannot be read (the script was killed,
-   * or stdout passed the 24,000 characters GetCommandInvocation returns) is left out; the status
-   * and the last stderr line still explain the failure.
-   */
   async result(commandId: string, instanceId: string): Promise<RescueResult | undefined> {
-    let out;
-    try {
-      out = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-    } catch (error) {
-      if (isAwsError(error, 'InvocationDoesNotExist')) return undefined;
-      throw translateAwsError(error, `GetCommandInvocation ${commandId} on ${instanceId}`);
-    }
-    // A status SSM may add later is read as still running: the phase deadline bounds the wait.
-    const status = (out.Status && COMMAND_STATUSES.has(out.Status) ? out.Status : 'InProgress') as CommandStatus;
-    const summary = readSummary(out.StandardOutputContent);
-    const detail = lastLine(out.StandardErrorContent);
-    return { status, ...(summary ? { summary } : {}), ...(detail ? { detail } : {}) };
+    return readInvocation(this.ssm, commandId, instanceId, readSummary);
   }
 
   private async call<T>(context: string, send: () => Promise<T>): Promise<T> {
@@ -166,19 +118,4 @@ function readSummary(stdout: string | undefined): RescueSummary | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The last non-empty stderr line, at most 300 characters. The script never writes key material to
- * stderr; should a line ever look like a private key anyway, it is not passed on.
- */
-function lastLine(stderr: string | undefined): string | undefined {
-  const line = (stderr ?? '')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .pop();
-  if (!line) return undefined;
-  if (/PRIVATE KEY/.test(line)) return '[stderr line withheld: it looked like key material]';
-  return line.length > DETAIL_MAX_CHARS ? `${line.slice(0, DETAIL_MAX_CHARS - 1)}…` : line;
 }

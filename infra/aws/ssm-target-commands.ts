@@ -3,28 +3,17 @@
  * is Online, sending the rescue script in online mode with the public half of the new key, finding
  * that command again after a crash, and reading its one-line summary. No private key passes here.
  */
-import {
-  DescribeInstanceInformationCommand,
-  GetCommandInvocationCommand,
-  ListCommandsCommand,
-  SendCommandCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ServiceConfig } from '../../domain/config';
 import { PermanentError } from '../../domain/errors';
 import { onlineCommandComment, type OnlineCommandParams, type TargetCommands } from '../../domain/online-ports';
-import type { AgentStatus, CommandStatus, RescueResult, RescueSummary } from '../../domain/ports';
+import type { AgentStatus, RescueResult, RescueSummary } from '../../domain/ports';
 import { buildLinuxOnlineCommands, parseOnlineSummary } from '../scripts/linux-rescue';
-import { isAwsError, translateAwsError } from './errors';
+import { translateAwsError } from './errors';
+import { findCommandByComment, readInvocation } from './ssm-commands';
 
 /** SSM's own floor for SendCommand `TimeoutSeconds`. */
 const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
-/** How much of stderr's last line a result carries. */
-const DETAIL_MAX_CHARS = 300;
-/** Pages of ListCommands looked through for the job's command (a target may run many others). */
-const MAX_LIST_PAGES = 10;
-
-const COMMAND_STATUSES: ReadonlySet<string> = new Set<CommandStatus>(['Pending', 'InProgress', 'Delayed', 'Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
 
 export type SsmTargetCommandsSettings = Pick<ServiceConfig, 'online'>;
 
@@ -71,34 +60,13 @@ export class SsmTargetCommands implements TargetCommands {
     return commandId;
   }
 
-  /** The newest command to the target with this job's comment (ListCommands lists newest first). */
+  /** The command already sent to the target for this job, if any. */
   async find(params: OnlineCommandParams): Promise<string | undefined> {
-    const comment = onlineCommandComment(params.jobId);
-    let nextToken: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const out = await this.call(`ListCommands ${params.instanceId}`, () =>
-        this.ssm.send(new ListCommandsCommand({ InstanceId: params.instanceId, MaxResults: 50, NextToken: nextToken })),
-      );
-      const match = out.Commands?.find((c) => c.Comment === comment && c.CommandId);
-      if (match) return match.CommandId;
-      nextToken = out.NextToken || undefined;
-      if (!nextToken) return undefined;
-    }
-    return undefined;
+    return findCommandByComment(this.ssm, params.instanceId, onlineCommandComment(params.jobId));
   }
 
   async result(commandId: string, instanceId: string): Promise<RescueResult | undefined> {
-    let out;
-    try {
-      out = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-    } catch (error) {
-      if (isAwsError(error, 'InvocationDoesNotExist')) return undefined;
-      throw translateAwsError(error, `GetCommandInvocation ${commandId} on ${instanceId}`);
-    }
-    const status = (out.Status && COMMAND_STATUSES.has(out.Status) ? out.Status : 'InProgress') as CommandStatus;
-    const summary = readSummary(out.StandardOutputContent);
-    const detail = lastLine(out.StandardErrorContent);
-    return { status, ...(summary ? { summary } : {}), ...(detail ? { detail } : {}) };
+    return readInvocation(this.ssm, commandId, instanceId, readSummary);
   }
 
   private async call<T>(context: string, send: () => Promise<T>): Promise<T> {
@@ -117,15 +85,4 @@ function readSummary(stdout: string | undefined): RescueSummary | undefined {
   } catch {
     return undefined;
   }
-}
-
-function lastLine(stderr: string | undefined): string | undefined {
-  const line = (stderr ?? '')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .pop();
-  if (!line) return undefined;
-  if (/PRIVATE KEY/.test(line)) return '[stderr line withheld: it looked like key material]';
-  return line.length > DETAIL_MAX_CHARS ? `${line.slice(0, DETAIL_MAX_CHARS - 1)}…` : line;
 }
