@@ -1,22 +1,13 @@
-import type { OnlineSuccess, RescueErrorCode, RescueFailure } from '../scripts/linux-rescue';
+import type { OnlineSuccess } from '../scripts/linux-rescue';
 import { applyLinuxRescue, chooseKeyType, readSelinuxMode } from './linux-rescue-model';
 import { readExportedVariables, type ScriptOutcome, type ScriptRun, type ScriptRunner } from './script-runners';
+import { failed, SCRIPT_JOB_ID } from './linux-rescue-runner';
 import { sshFingerprint } from './ssh-keys';
 
 /** The variable whose export marks a command as the rescue script in online mode. */
 export const LINUX_ONLINE_MARKER = 'RA_TARGET_ROOT';
 
 const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [^\x00-\x1f]*)?$/;
-
-function failed(error: RescueErrorCode, message: string, log: string[]): ScriptOutcome {
-  const summary: RescueFailure = { ok: false, error, message };
-  return {
-    status: 'Failed',
-    stdout: `${JSON.stringify(summary)}\n`,
-    stderr: [...log, `ra: error ${error}: ${message}`, ''].join('\n'),
-    responseCode: 1,
-  };
-}
 
 /**
  * `infra/scripts/linux-rescue.sh` in online mode (`RA_TARGET_ROOT`) as a model, run on the target
@@ -36,7 +27,7 @@ export const linuxOnlineRunner: ScriptRunner = {
     const root = env.RA_TARGET_ROOT ?? '';
     const given = env.RA_PUBLIC_KEY ?? '';
     const log: string[] = [];
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId)) {
+    if (!SCRIPT_JOB_ID.test(jobId)) {
       return failed('INVALID_INPUT', "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'", log);
     }
     if (!root.startsWith('/')) return failed('INVALID_INPUT', 'RA_TARGET_ROOT must be an existing absolute directory', log);

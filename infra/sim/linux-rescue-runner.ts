@@ -11,7 +11,11 @@ export const LINUX_RESCUE_MARKER = 'RA_VOLUME_ID';
 const DISK = '/dev/nvme1n1';
 const PARTITION = '/dev/nvme1n1p1';
 
-function failed(error: RescueErrorCode, message: string, log: string[]): ScriptOutcome {
+/** A job id the script accepts (it names files and the key's comment). */
+export const SCRIPT_JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** The script's failure: its log on stderr, then the one-line JSON error on stdout, exit 1. */
+export function failed(error: RescueErrorCode, message: string, log: string[]): ScriptOutcome {
   const summary: RescueFailure = { ok: false, error, message };
   return {
     status: 'Failed',
@@ -40,7 +44,7 @@ export const linuxRescueRunner: ScriptRunner = {
     const parameterName = env.RA_PARAMETER_NAME ?? '';
     const requestedKeyType = env.RA_KEY_TYPE || 'ed25519';
     const log: string[] = [];
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId)) {
+    if (!SCRIPT_JOB_ID.test(jobId)) {
       return failed('INVALID_INPUT', "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'", log);
     }
     if (!/^vol-[0-9a-f]{8,32}$/.test(volumeId)) return failed('INVALID_INPUT', 'RA_VOLUME_ID must look like vol-0123456789abcdef0', log);
