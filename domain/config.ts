@@ -1,4 +1,5 @@
 import type { PhaseName, Platform } from './job';
+import type { PacingPolicy } from './request-pacing';
 
 /**
  * Settings of the service. Defaults come from REFERENCE.md's timings (sources there and in
@@ -60,6 +61,11 @@ export interface ServiceConfig {
      * are for events that never come, AWS sending them best effort.
      */
     afterEvent: { first: number; max: number };
+    /**
+     * launch-helper's first look at a new helper's SSM agent, counted from when the helper was seen
+     * `running`: no event reports the agent, and a look before it can be Online only costs a call.
+     */
+    helperAgentFirstLook: number;
   };
   /**
    * Backoff after AWS throttled a phase's call: "full jitter", uniform up to `min(max, base · 2^n)`
@@ -83,6 +89,10 @@ export interface ServiceConfig {
     executionTimeoutSeconds: number;
     /** After this long the attempt is given up (falls over to the swap in auto), before the phase deadline. */
     attemptSeconds: number;
+    /** Windows: how long after the reboot GetPasswordData may take to have the new password. */
+    windowsPasswordSeconds: number;
+    /** Windows: how often GetPasswordData is asked after the reboot (no event reports a password). */
+    windowsPasswordPollSeconds: number;
   };
   /**
    * Opt-in guards: tags (value `true`) an instance must carry before a reset of it starts.
@@ -100,6 +110,18 @@ export interface ServiceConfig {
    * what is over the rate waits its turn instead of being dropped.
    */
   eventAdmission: { ratePerMinute: number; burst: number };
+  /**
+   * Admission of API-started resets (the same kind of token bucket, its own): a start over the rate
+   * is answered 429 with `retry-after` before the preflight reads anything, instead of reading,
+   * being throttled by EC2 halfway, and answering a 503 whose retry reads it all again.
+   */
+  apiAdmission: { ratePerMinute: number; burst: number };
+  /**
+   * The service's own pacing of its calls into EC2's scarcest request buckets (domain/request-pacing.ts):
+   * a token bucket like each of EC2's, that a call takes its slot from before it is sent. `scope`
+   * says how EC2 shares them in this account: one per row of the table, or one per action.
+   */
+  requestPacing: PacingPolicy;
   /** How long an API `Idempotency-Key` is remembered (seconds). */
   idempotencyTtlSeconds: number;
 }
@@ -138,8 +160,9 @@ export const defaultConfig: ServiceConfig = {
   },
   phaseDeadlineSeconds: {
     validate: minutes(5),
-    // A backstop only: the attempt gives up after online.attemptSeconds and falls over itself.
-    'online-reset': minutes(10),
+    // A backstop only: the attempt gives up after online.attemptSeconds (Windows: the command's
+    // part plus online.windowsPasswordSeconds after the reboot) and falls over itself.
+    'online-reset': minutes(30),
     'prepare-network': minutes(10),
     // Launch ≈ 5–17 s to running, SSM Online 30 s to several minutes (REFERENCE.md, user reports).
     'launch-helper': minutes(15),
@@ -171,6 +194,8 @@ export const defaultConfig: ServiceConfig = {
     // first. The longest (+10 % jitter) stays under sweeper.stalledAfterSeconds, so that the
     // sweeper does not re-drive a healthy wait.
     afterEvent: { first: 90, max: 120 },
+    // REFERENCE.md, Timings: the agent shows Online 30 s to several minutes after boot (user reports).
+    helperAgentFirstLook: 30,
   },
   // SQS delays are whole seconds; 2 s doubles to the 60 s cap in five throttles. EC2's buckets
   // refill every second (REFERENCE.md, Throttling): a fleet keeps each one busy without hammering it.
@@ -180,12 +205,24 @@ export const defaultConfig: ServiceConfig = {
   inFlightSettleSeconds: 60,
   rescueTimeoutSeconds: 600,
   // SSM's floor for TimeoutSeconds is 30 s; delivery to an Online agent takes a second or two.
-  online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240 },
+  // Windows: a reboot takes minutes and the launch agent's password work is part of it; "it can
+  // take up to 15 minutes" for a new Windows instance's password (AWS SDK docs, Lightsail
+  // InstanceAccessDetails.passwordData; REFERENCE.md: first boot often ≥ 15 min): 20 min, every 30 s.
+  online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: minutes(20), windowsPasswordPollSeconds: 30 },
   optIn: { requireAllowedTag: false, requireAutoTagForEvents: true },
   alarmCooldownSeconds: 6 * 3600,
   // RunInstances refills at 2/s per account (REFERENCE.md) and each reset launches one helper and
   // makes a stop, an image and a handful of attach/detach calls over minutes: 10 new resets a
   // minute leaves the account's EC2 buckets to everything else.
   eventAdmission: { ratePerMinute: 10, burst: 10 },
+  // A start's preflight makes about five Describe* calls (REFERENCE.md: 100 at once, then 20/s, shared
+  // with the running jobs' looks): 2 starts a second leave half of the refill to the jobs. A burst of
+  // 50 is answered at once; the SDK's retries of throttled reads (infra/aws/clients.ts) absorb it.
+  apiAdmission: { ratePerMinute: 120, burst: 50 },
+  // EC2's own rates (REFERENCE.md, Throttling): mutating 50 at once then 5/s, RunInstances +
+  // StartInstances 5 then 2/s. Half of the mutating burst, and 2 of the 5 launches, are left to the
+  // account's other callers and to calls sent a little after their slot (a late call can bunch with
+  // the next). Lower the rates to leave more; raise them with a raised EC2 limit.
+  requestPacing: { scope: 'category', mutating: { ratePerMinute: 300, burst: 25 }, runStart: { ratePerMinute: 120, burst: 3 } },
   idempotencyTtlSeconds: 24 * 3600,
 };

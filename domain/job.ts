@@ -2,6 +2,8 @@
 
 import type { OnlineAttempt } from './online-ports';
 import type { JobMode, ResetMode } from './reset-mode';
+import type { PacedSlot } from './request-pacing';
+import type { PreflightRecord } from './validation';
 
 export type Platform = 'linux' | 'windows';
 export type JobStatus = 'RUNNING' | 'ROLLING_BACK' | 'SUCCEEDED' | 'FAILED';
@@ -77,6 +79,8 @@ export interface PhaseRecord {
   throttles?: number;
   /** Seconds the phase has backed off after throttling in all: its deadline is extended by them. */
   throttledSeconds?: number;
+  /** The EC2 request slot the phase waits for, reserved and not used yet (domain/request-pacing.ts). */
+  pacedSlot?: PacedSlot;
 }
 
 /** A rescue network the job uses; `shared` ones belong to the service, not to the job. */
@@ -91,6 +95,8 @@ export interface RescueNetwork {
 export interface JobResources {
   rescueNetwork?: RescueNetwork;
   helperInstanceId?: string;
+  /** When launch-helper first saw the helper `running`: its agent is looked at only some time after. */
+  helperRunningAt?: string;
   helperImageId?: string;
   backupImageId?: string;
   passwordImageId?: string;
@@ -121,6 +127,8 @@ export interface JobOutputs {
   passwordRetrieval?: string;
   /** Windows: what the owner should know (tasks that run again, an instance left stopped…). */
   rescueNotes?: string[];
+  /** Windows online: when GetPasswordData had the password made after the reboot (ISO time). */
+  passwordReadyAt?: string;
   publicIpWillChange?: boolean;
 }
 
@@ -153,6 +161,8 @@ export interface Job {
   /** The phases the last transition came from: lets a late duplicate re-publish what followed. */
   lastTransitionFrom?: PhaseName[];
   target?: TargetSnapshot;
+  /** What the API's preflight read when it started the job; validate reuses it while it is fresh. */
+  preflight?: PreflightRecord;
   /** Which path the job takes (online or the swap) and why; set by validate, changed by a fall-over. */
   mode?: JobMode;
   resources: JobResources;

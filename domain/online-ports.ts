@@ -28,7 +28,7 @@ export interface KeyVault {
   parameterVersion(parameterName: string): Promise<number | undefined>;
 }
 
-/** What the online command needs: the target, and for Linux the public half of the new key. */
+/** What the online command needs: the target, and for Linux the public half of the new key (Windows needs none). */
 export interface OnlineCommandParams {
   jobId: string;
   instanceId: string;
@@ -49,19 +49,51 @@ export interface TargetCommands {
   result(commandId: string, instanceId: string): Promise<RescueResult | undefined>;
 }
 
+/** The password a Windows launch agent made, as GetPasswordData reports it (never the data itself). */
+export interface PasswordDataStatus {
+  /** GetPasswordData answered non-empty password data. */
+  available: boolean;
+  /** When that data was last updated (GetPasswordData `Timestamp`). */
+  timestamp?: Date;
+}
+
+/** The target instance itself, for the Windows online reset: a reboot, and whether a password is there. */
+export interface OnlineInstances {
+  /** RebootInstances: the OS restarts; the public IP and instance-store data stay (unlike a stop). */
+  reboot(instanceId: string): Promise<void>;
+  /** GetPasswordData, read only for whether data is there and when it was made. */
+  passwordData(instanceId: string): Promise<PasswordDataStatus>;
+}
+
 export interface OnlinePorts {
   keys: KeyVault;
   commands: TargetCommands;
+  /** Windows online resets only; a deployment without it resets Windows offline. */
+  instances?: OnlineInstances;
 }
 
-/** The online attempt's working state in the job: public facts only, never the private key. */
-export interface OnlineAttempt {
+/** The Linux online attempt's working state in the job: public facts only, never the private key. */
+export interface LinuxOnlineAttempt {
+  platform?: 'linux';
   keyType: 'ed25519' | 'rsa';
   publicKey: string;
   fingerprint: string;
   parameterVersion: number;
   commandId?: string;
 }
+
+/** The Windows online attempt: the command that turned password generation on, then the reboot. */
+export interface WindowsOnlineAttempt {
+  platform: 'windows';
+  commandId: string;
+  /** The command succeeded: the agents that make a password at the next boot. */
+  launchAgents?: string[];
+  warnings?: string[];
+  /** When the reboot was asked for: a password made after it is the new one (ISO time). */
+  rebootRequestedAt?: string;
+}
+
+export type OnlineAttempt = LinuxOnlineAttempt | WindowsOnlineAttempt;
 
 /** The Run Command comment that identifies a job's online command (≤ 100 characters in SSM). */
 export function onlineCommandComment(jobId: string): string {

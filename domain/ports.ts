@@ -43,6 +43,8 @@ export interface InstanceFacts {
   disableApiStop: boolean;
   shutdownBehavior: 'stop' | 'terminate';
   launchTime?: string;
+  /** The key pair it was launched with: GetPasswordData encrypts a Windows password with it. */
+  keyName?: string;
 }
 
 export interface VolumeAttachment {

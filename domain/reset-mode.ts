@@ -31,12 +31,6 @@ export interface JobMode {
   offlineRefused?: Refusal;
 }
 
-/**
- * Platforms with an online reset. Windows is not among them yet: its rescue script has no mode
- * for a running system's own `C:` (it edits an offline volume on a helper).
- */
-export const ONLINE_PLATFORMS: ReadonlySet<Platform> = new Set<Platform>(['linux']);
-
 /** The mode a request asks for; requests from before the field existed are `auto`. */
 export function requestedMode(request: ResetRequest & { mode?: ResetMode }): ResetMode {
   return request.mode ?? 'auto';
@@ -49,12 +43,14 @@ export function requestedMode(request: ResetRequest & { mode?: ResetMode }): Res
  */
 export function onlineRefusals(instance: InstanceFacts, agent: AgentStatus | { unknown: string } | undefined, available: boolean): Refusal[] {
   const out: Refusal[] = [];
-  if (!available) out.push({ code: 'ONLINE_UNAVAILABLE', message: 'online resets are not set up in this deployment' });
+  if (!available) out.push({ code: 'ONLINE_UNAVAILABLE', message: `online resets${instance.platform === 'windows' ? ' of Windows' : ''} are not set up in this deployment` });
   if (instance.state !== 'running') {
     out.push({ code: 'ONLINE_NOT_RUNNING', message: `instance ${instance.instanceId} is ${instance.state}; an online reset needs it running` });
   }
-  if (!ONLINE_PLATFORMS.has(instance.platform)) {
-    out.push({ code: 'ONLINE_PLATFORM', message: `online reset of ${instance.platform} instances is not supported yet (Linux only)` });
+  if (instance.platform === 'windows' && !instance.keyName) {
+    // The new password is encrypted with the launch key pair; without one, only the swap's
+    // password-enabled image (launched with a key pair of the owner's) gives a way in.
+    out.push({ code: 'ONLINE_NO_KEY_PAIR', message: `instance ${instance.instanceId} was launched without a key pair: GetPasswordData could not give its new password to anyone` });
   }
   if (out.length === 0 && typeof agent === 'object') {
     out.push({ code: 'ONLINE_AGENT_UNKNOWN', message: `the instance's SSM agent could not be looked up: ${agent.unknown}` });
@@ -100,15 +96,26 @@ export function chooseMode(requested: ResetMode, online: Refusal[], offline: Ref
 export async function decideMode(
   request: ResetRequest & { mode?: ResetMode },
   facts: PreflightFacts,
-  ports: { config: ServiceConfig; online?: Pick<OnlinePorts, 'commands'> },
+  ports: { config: ServiceConfig; online?: Pick<OnlinePorts, 'commands' | 'instances'> },
 ): Promise<ModeDecision> {
   const requested = requestedMode(request);
   const offline = refusals(request, facts, ports.config);
   if (requested === 'offline') return chooseMode(requested, [], offline);
   const { instance } = facts;
-  const mayAsk = ports.online !== undefined && instance.state === 'running' && ONLINE_PLATFORMS.has(instance.platform);
+  const available = onlineAvailable(instance.platform, ports.online);
+  // Asked only when nothing else rules online out (as if the agent were Online).
+  const mayAsk = available && onlineRefusals(instance, 'Online', true).length === 0;
   const agent = mayAsk ? await agentOf(instance.instanceId, ports.online!) : undefined;
-  return chooseMode(requested, onlineRefusals(instance, agent, ports.online !== undefined), offline);
+  return chooseMode(requested, onlineRefusals(instance, agent, available), offline);
+}
+
+/**
+ * Whether this deployment has the online ports a platform needs: Linux a key vault and Run
+ * Command; Windows also the reboot and GetPasswordData.
+ */
+export function onlineAvailable(platform: Platform, online: Pick<OnlinePorts, 'instances'> | undefined): boolean {
+  if (!online) return false;
+  return platform !== 'windows' || online.instances !== undefined;
 }
 
 /**

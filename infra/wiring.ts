@@ -19,11 +19,16 @@ import type {
   PhaseBus,
   PhaseScheduler,
   RescueNetworkLeases,
+  RescueNetworks,
+  RescueRunner,
   Sleeper,
   StartDeferral,
 } from '../domain/ports';
+import type { OnlinePorts } from '../domain/online-ports';
 import type { ApiPorts } from '../handlers/api-routes';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from './aws/clients';
 import { DynamoAdmissionStore } from './aws/dynamodb-admission-store';
@@ -32,6 +37,7 @@ import { DynamoIdempotencyStore } from './aws/dynamodb-idempotency-store';
 import { EventBridgeJobEvents } from './aws/eventbridge-job-events';
 import { Ec2Compute } from './aws/ec2-compute';
 import { Ec2InstanceDirectory } from './aws/ec2-instance-directory';
+import { Ec2OnlineInstances } from './aws/ec2-online-instances';
 import { DynamoRescueNetworkLeases } from './aws/dynamodb-rescue-network-leases';
 import { Ec2Reclaimer } from './aws/ec2-reclaimer';
 import { Ec2RescueNetworks } from './aws/rescue-networks';
@@ -93,12 +99,12 @@ export function wirePorts(input: WiringInput): ServicePorts {
     bus: input.bus,
     scheduler: input.scheduler,
     compute: new Ec2Compute(clients.ec2, clients.ssm),
-    networks: new Ec2RescueNetworks(clients.ec2, { access: config.rescueNetwork.access, region: config.region }),
+    networks: rescueNetworks(clients.ec2, config),
     networkLeases: input.networkLeases,
     reclaimer: new Ec2Reclaimer(clients.ec2),
     sleeper: input.sleeper ?? realSleeper,
-    rescue: new SsmRescueRunner(clients.ssm, { region: config.region, rescueTimeoutSeconds: config.rescueTimeoutSeconds }),
-    online: { keys: new SsmKeyVault(clients.ssm), commands: new SsmTargetCommands(clients.ssm, config) },
+    rescue: rescueRunner(clients.ssm, config),
+    online: onlinePorts(clients, config),
     clock: input.clock ?? systemClock,
     ids: input.ids ?? randomJobIds,
     log: input.log,
@@ -109,6 +115,24 @@ export function wirePorts(input: WiringInput): ServicePorts {
     ...(input.observer ? { observer: input.observer } : {}),
     ...(input.keys ? { keys: input.keys } : clients.kms ? { keys: new KmsEncryptionKeys(clients.kms) } : {}),
   };
+}
+
+// The adapters that take settings, one builder each: `wirePorts` uses them all, a Lambda function
+// only those its use case needs (handlers/lambda-ports.ts).
+
+/** The service's shared rescue network (its VPC, subnets, security groups, SSM endpoints). */
+export function rescueNetworks(ec2: EC2Client, config: ServiceConfig): RescueNetworks {
+  return new Ec2RescueNetworks(ec2, { access: config.rescueNetwork.access, region: config.region });
+}
+
+/** Run Command on the helper: the rescue script. */
+export function rescueRunner(ssm: SSMClient, config: ServiceConfig): RescueRunner {
+  return new SsmRescueRunner(ssm, { region: config.region, rescueTimeoutSeconds: config.rescueTimeoutSeconds });
+}
+
+/** The online reset: keys made here, Run Command on the target, the target itself. */
+export function onlinePorts(clients: Pick<AwsClients, 'ec2' | 'ssm'>, config: ServiceConfig): OnlinePorts {
+  return { keys: new SsmKeyVault(clients.ssm), commands: new SsmTargetCommands(clients.ssm, config), instances: new Ec2OnlineInstances(clients.ec2) };
 }
 
 /** The guard stores on the job table (production and the local runtime). */

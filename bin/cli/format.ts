@@ -34,9 +34,13 @@ export function jobOutcome(job: JobView): string {
     }
     if (o.sshKeyFingerprint) lines.push(`  fingerprint:   ${o.sshKeyFingerprint}`);
     if (o.usersWithNewKey?.length) lines.push(`  users:         ${o.usersWithNewKey.join(', ')}`);
+    if (o.launchAgents?.length) lines.push(`  launch agents: ${o.launchAgents.join(', ')} (make the new Administrator password)`);
+    if (o.passwordReadyAt) lines.push(`  password:      made at ${o.passwordReadyAt}, after the reboot`);
+    if (o.passwordRetrieval) lines.push(`  read it with:  ${o.passwordRetrieval}`);
     if (o.passwordEnabledImageId) lines.push(`  password AMI:  ${o.passwordEnabledImageId} (password generation re-enabled)`);
     if (o.backupImageId) lines.push(`  backup AMI:    ${o.backupImageId}`);
     if (o.publicIpWillChange) lines.push('  note:          the instance had an auto-assigned public IP; it has a new one now');
+    for (const note of o.rescueNotes ?? []) lines.push(`  note:          ${note}`);
   } else if (job.status === 'FAILED') {
     lines.push(`FAILED${took ? ` after ${took}` : ''}: ${job.error ? `${job.error.code} in ${job.error.phase}: ${job.error.message}` : 'no reason recorded'}`);
     if (job.instanceRestored !== undefined) lines.push(`  instance restored: ${job.instanceRestored ? 'yes (rolled back)' : 'NO'}`);

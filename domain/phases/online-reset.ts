@@ -1,8 +1,9 @@
 import { PermanentError, errorCode } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import { sshKeyParameterName, type Job } from '../job';
-import type { OnlineAttempt, OnlineCommandParams, OnlinePorts } from '../online-ports';
+import type { LinuxOnlineAttempt, OnlineCommandParams, OnlinePorts, WindowsOnlineAttempt } from '../online-ports';
 import type { CommandStatus } from '../ports';
+import { agentNames, passwordRetrievalCommand } from './windows-outputs';
 
 const RUNNING: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 
@@ -10,26 +11,28 @@ const RUNNING: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['Pending', '
 class OnlineResetFailed extends PermanentError {}
 
 /**
- * Online reset (Linux): a key pair made here, its private half put straight to Parameter Store,
+ * Online reset. Linux: a key pair made here, its private half put straight to Parameter Store,
  * its public half appended to the login users' authorized_keys by the rescue script in online mode
  * through Run Command on the running target. Nothing is stopped, detached or launched.
  *
+ * Windows: the rescue script in online mode turns password generation back on for the next boot
+ * on the running system's own `C:`, then the instance is rebooted (RebootInstances keeps its public
+ * IP and instance-store data) and the phase waits until GetPasswordData has data made after the
+ * reboot. The service never makes, sets or stores a password.
+ *
  * Each delivery takes one step and records it: the key pair (its public half and the parameter's
  * version), then the command (found by its comment first: SendCommand has no idempotency token),
- * then its result. An attempt that cannot succeed (the agent is gone, the command failed or timed
+ * then its result; on Windows then the reboot, then the password. An attempt that cannot succeed (the agent is gone, the command failed or timed
  * out, the attempt took too long) falls over to the volume swap in `auto` (the job switches to
  * the offline plan, phase.ts `planFor`), and fails the job, changing nothing else, in `online`.
  */
 export async function onlineReset(job: Job, ports: PhasePorts & { online?: OnlinePorts }): Promise<PhaseResult> {
   const online = ports.online;
   if (!online) return giveUp(job, ports, 'ONLINE_UNAVAILABLE', 'online resets are not set up in this deployment');
-  const startedAt = Date.parse(job.phases['online-reset']!.startedAt);
-  const limit = ports.config.online.attemptSeconds;
-  if ((ports.clock.now().getTime() - startedAt) / 1000 > limit) {
-    return giveUp(job, ports, 'ONLINE_TIMED_OUT', `the online attempt did not finish within ${limit} s`);
-  }
+  const overdue = overdueReason(job, ports);
+  if (overdue) return giveUp(job, ports, 'ONLINE_TIMED_OUT', overdue);
   try {
-    return await step(job, online, ports);
+    return job.platform === 'windows' ? await windowsStep(job, online, ports) : await linuxStep(job, online, ports);
   } catch (error) {
     // Retryable errors go back to the runner (retry with backoff, bounded by the limit above).
     if (error instanceof PermanentError && !(error instanceof OnlineResetFailed)) return giveUp(job, ports, `ONLINE_${errorCode(error)}`, error.message);
@@ -37,9 +40,27 @@ export async function onlineReset(job: Job, ports: PhasePorts & { online?: Onlin
   }
 }
 
-async function step(job: Job, online: OnlinePorts, ports: PhasePorts): Promise<PhaseResult> {
-  const parameterName = sshKeyParameterName(job.instanceId);
+/**
+ * The attempt's time is up: the command part within `online.attemptSeconds` of the phase's start;
+ * on Windows, once the reboot was asked for, the password within `online.windowsPasswordSeconds`
+ * of it (a reboot with the launch agent's first-boot work takes minutes).
+ */
+function overdueReason(job: Job, ports: PhasePorts): string | undefined {
+  const now = ports.clock.now().getTime();
   const attempt = job.resources.online;
+  if (attempt?.platform === 'windows' && attempt.rebootRequestedAt) {
+    const limit = ports.config.online.windowsPasswordSeconds;
+    if ((now - Date.parse(attempt.rebootRequestedAt)) / 1000 <= limit) return undefined;
+    return `GetPasswordData had no password made after the reboot within ${limit} s`;
+  }
+  const limit = ports.config.online.attemptSeconds;
+  if ((now - Date.parse(job.phases['online-reset']!.startedAt)) / 1000 <= limit) return undefined;
+  return `the online attempt did not finish within ${limit} s`;
+}
+
+async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Promise<PhaseResult> {
+  const parameterName = sshKeyParameterName(job.instanceId);
+  const attempt = job.resources.online as LinuxOnlineAttempt | undefined;
   if (!attempt) {
     const key = await online.keys.createKeyPair({
       parameterName,
@@ -47,7 +68,7 @@ async function step(job: Job, online: OnlinePorts, ports: PhasePorts): Promise<P
       comment: `reset-access-${job.jobId}`,
       description: `SSH private key made by reset-access job ${job.jobId} for ${job.instanceId} (online reset)`,
     });
-    const recorded: OnlineAttempt = { keyType: key.keyType, publicKey: key.publicKey, fingerprint: key.fingerprint, parameterVersion: key.parameterVersion };
+    const recorded: LinuxOnlineAttempt = { keyType: key.keyType, publicKey: key.publicKey, fingerprint: key.fingerprint, parameterVersion: key.parameterVersion };
     // No delay: the next delivery sends the command at once; the record first makes a crash here harmless.
     return wait('online command to be sent (key pair stored)', (draft) => void (draft.resources.online = recorded), 0);
   }
@@ -87,6 +108,63 @@ async function step(job: Job, online: OnlinePorts, ports: PhasePorts): Promise<P
 }
 
 /**
+ * Windows: send the command (or find the one sent), read its result, reboot, wait for the password.
+ * The reboot is asked for once its time is recorded in memory and recorded right after the call: a
+ * crash in between reboots again, which restarts a boot that is not yet past its agent's work.
+ */
+async function windowsStep(job: Job, online: OnlinePorts, ports: PhasePorts): Promise<PhaseResult> {
+  const instances = online.instances;
+  if (!instances) throw new OnlineResetFailed('ONLINE_UNAVAILABLE', 'online reset failed: Windows online resets are not set up in this deployment');
+  const attempt = job.resources.online as WindowsOnlineAttempt | undefined;
+  const params: OnlineCommandParams = { jobId: job.jobId, instanceId: job.instanceId, platform: 'windows' };
+  if (!attempt) {
+    let commandId = await online.commands.find(params);
+    if (!commandId) {
+      const agent = await online.commands.agentStatus(job.instanceId);
+      if (agent !== 'Online') return giveUp(job, ports, 'ONLINE_AGENT_NOT_ONLINE', `the instance's SSM agent is ${agent}`);
+      commandId = await online.commands.send(params);
+    }
+    const recorded: WindowsOnlineAttempt = { platform: 'windows', commandId };
+    return wait('online command to run', (draft) => void (draft.resources.online = recorded));
+  }
+
+  if (!attempt.launchAgents) {
+    const result = await online.commands.result(attempt.commandId, job.instanceId);
+    if (!result || RUNNING.has(result.status)) return wait(`online command to finish (${result?.status ?? 'not yet known to SSM'})`);
+    const summary = result.summary;
+    if (result.status !== 'Success' || !summary?.ok) {
+      const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
+      const why = summary?.message ?? `the command ended ${result.status}${result.detail ? `: ${result.detail}` : ''}`;
+      return giveUp(job, ports, `ONLINE_${code}`, why);
+    }
+    const launchAgents = agentNames(summary);
+    if (launchAgents.length === 0) return giveUp(job, ports, 'ONLINE_NO_PASSWORD_AGENT', 'no launch agent on the instance will make a password at the next boot');
+    const warnings = Array.isArray(summary.warnings) ? summary.warnings.filter((w): w is string => typeof w === 'string') : [];
+    // Recorded before the reboot: a duplicate delivery then reboots at most once more (see above).
+    return wait('the reboot', (draft) => void Object.assign(draft.resources.online!, { launchAgents, warnings }), 0);
+  }
+
+  if (!attempt.rebootRequestedAt) {
+    const at = ports.clock.now().toISOString();
+    await instances.reboot(job.instanceId);
+    return wait('the password after the reboot', (draft) => void ((draft.resources.online as WindowsOnlineAttempt).rebootRequestedAt = at), ports.config.online.windowsPasswordPollSeconds);
+  }
+
+  const password = await instances.passwordData(job.instanceId);
+  // A password from before (the first boot, an earlier reset) is still there until the agent makes a
+  // new one. No tolerance for clock skew is needed: a reboot and the agent's work take minutes.
+  const fresh = password.available && password.timestamp !== undefined && password.timestamp.getTime() > Date.parse(attempt.rebootRequestedAt);
+  if (!fresh) return wait('the launch agent to make a password after the reboot', undefined, ports.config.online.windowsPasswordPollSeconds);
+  return done((draft) => {
+    draft.outputs.launchAgents = attempt.launchAgents;
+    draft.outputs.passwordRetrieval = passwordRetrievalCommand(job.instanceId, ports.config.region);
+    draft.outputs.passwordReadyAt = password.timestamp!.toISOString();
+    draft.outputs.rescueNotes = [...(attempt.warnings ?? []), 'The instance was rebooted, not stopped: its public IP and instance-store data stayed.'];
+    draft.outputs.publicIpWillChange = false;
+  });
+}
+
+/**
  * The online attempt is over. In `auto`, with the swap allowed, the job falls over to it: the phase
  * is done and the mode switch makes the offline phases follow. Otherwise the job fails with the
  * reason; nothing was stopped or moved, so there is nothing to roll back.
@@ -105,5 +183,6 @@ function giveUp(job: Job, ports: PhasePorts, code: string, reason: string): Phas
     draft.outputs.publicIpWillChange = draft.target!.publicIpWillChange;
     delete draft.outputs.usersWithNewKey;
     delete draft.outputs.sshKeyFingerprint;
+    delete draft.outputs.passwordReadyAt;
   });
 }

@@ -2,6 +2,7 @@ import { PermanentError } from '../errors';
 import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
 import { sshKeyParameterName, type Job, type JobOutputs } from '../job';
 import type { RescueParams, RescueSummary } from '../ports';
+import { agentNames, passwordRetrievalCommand } from './windows-outputs';
 
 const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 
@@ -52,14 +53,11 @@ export async function runRescue(job: Job, ports: PhasePorts): Promise<PhaseResul
   });
 }
 
-const AGENT_NAMES: Record<string, string> = { 'ec2launch-v2': 'EC2Launch v2', 'ec2launch-v1': 'EC2Launch v1', ec2config: 'EC2Config' };
-
 /**
  * What a Windows owner needs: which agents make the new password, how to read it (GetPasswordData
  * decrypts with the key pair the instance was launched with), and what else the next boot does.
  */
 function windowsOutputs(job: Job, summary: RescueSummary, region: string): Pick<JobOutputs, 'launchAgents' | 'passwordRetrieval' | 'rescueNotes'> {
-  const agents = Array.isArray(summary.agents) ? (summary.agents as Array<{ agent?: unknown; generatesPassword?: unknown }>) : [];
   const warnings = Array.isArray(summary.warnings) ? summary.warnings.filter((w): w is string => typeof w === 'string') : [];
   const notes = [...warnings];
   if (job.target!.state === 'stopped') {
@@ -67,8 +65,8 @@ function windowsOutputs(job: Job, summary: RescueSummary, region: string): Pick<
   }
   notes.push('Without the key pair the instance was launched with, launch the password-enabled image (passwordEnabledImageId) with a key pair you own instead.');
   return {
-    launchAgents: agents.filter((a) => a.generatesPassword === true).map((a) => AGENT_NAMES[String(a.agent)] ?? String(a.agent)),
-    passwordRetrieval: `aws ec2 get-password-data --region ${region} --instance-id ${job.instanceId} --priv-launch-key <the key pair's private key file>`,
+    launchAgents: agentNames(summary),
+    passwordRetrieval: passwordRetrievalCommand(job.instanceId, region),
     rescueNotes: notes,
   };
 }

@@ -31,7 +31,7 @@ import {
   type Volume,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { PermanentError } from '../../domain/errors';
+import { PermanentError, RetryableError } from '../../domain/errors';
 import type {
   BlockDevice,
   Compute,
@@ -292,7 +292,10 @@ export class Ec2Compute implements Compute {
   /**
    * CreateImage takes no ClientToken; the name is the idempotency key. `NoReboot: true` because the
    * instance is stopped (a reboot would start it). The image and its snapshots are tagged at
-   * creation. A repeat answers `InvalidAMIName.Duplicate`: the existing image's id is returned.
+   * creation. A repeat answers `InvalidAMIName.Duplicate` ("The specified AMI name is already in use
+   * by another AMI", EC2 API Reference, "Error codes"): the existing image's id is returned. EC2's
+   * describes are eventually consistent (same page, "Eventual consistency"): an image that holds
+   * the name but is not listed yet makes the call retryable, not a failure.
    */
   async createImage(input: { instanceId: string; name: string; description: string; tags: Record<string, string> }): Promise<string> {
     try {
@@ -311,6 +314,7 @@ export class Ec2Compute implements Compute {
       if (isAwsError(error, 'InvalidAMIName.Duplicate')) {
         const existing = await this.findImageByName(input.name);
         if (existing) return existing.imageId;
+        throw new RetryableError('IMAGE_NOT_YET_LISTED', `CreateImage ${input.name}: the name is taken but DescribeImages does not list its image yet`, { cause: error });
       }
       throw translateAwsError(error, `CreateImage ${input.name} of ${input.instanceId}`);
     }
@@ -479,6 +483,7 @@ export function toInstanceFacts(instance: Instance): InstanceFacts {
     disableApiStop: false,
     shutdownBehavior: 'stop',
     launchTime: instance.LaunchTime?.toISOString(),
+    ...(instance.KeyName ? { keyName: instance.KeyName } : {}),
   };
 }
 

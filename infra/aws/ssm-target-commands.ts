@@ -1,7 +1,8 @@
 /**
  * `TargetCommands` over SSM Run Command on the target itself (the online reset): whether its agent
- * is Online, sending the rescue script in online mode with the public half of the new key, finding
- * that command again after a crash, and reading its one-line summary. No private key passes here.
+ * is Online, sending the rescue script in online mode (Linux: with the public half of the new key;
+ * Windows: the PowerShell script turning password generation on for the next boot), finding that
+ * command again after a crash, and reading its one-line summary. No private key passes here.
  */
 import { DescribeInstanceInformationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ServiceConfig } from '../../domain/config';
@@ -9,6 +10,7 @@ import { PermanentError } from '../../domain/errors';
 import { onlineCommandComment, type OnlineCommandParams, type TargetCommands } from '../../domain/online-ports';
 import type { AgentStatus, RescueResult, RescueSummary } from '../../domain/ports';
 import { buildLinuxOnlineCommands, parseOnlineSummary } from '../scripts/linux-rescue';
+import { buildWindowsOnlineCommands, parseWindowsRescueSummary } from '../scripts/windows-rescue';
 import { translateAwsError } from './errors';
 import { findCommandByComment, readInvocation } from './ssm-commands';
 
@@ -36,18 +38,21 @@ export class SsmTargetCommands implements TargetCommands {
    * does not pick up within it means the agent is gone, and the job should fall over, not wait.
    */
   async send(params: OnlineCommandParams): Promise<string> {
-    if (params.platform !== 'linux') throw new PermanentError('PLATFORM_NOT_SUPPORTED', `there is no online reset for ${params.platform} yet`);
+    const windows = params.platform === 'windows';
+    const documentName = windows ? 'AWS-RunPowerShellScript' : 'AWS-RunShellScript';
     let commands: string[];
     try {
-      commands = buildLinuxOnlineCommands({ jobId: params.jobId, targetInstanceId: params.instanceId, publicKey: params.publicKey ?? '' });
+      commands = windows
+        ? buildWindowsOnlineCommands({ jobId: params.jobId, targetInstanceId: params.instanceId })
+        : buildLinuxOnlineCommands({ jobId: params.jobId, targetInstanceId: params.instanceId, publicKey: params.publicKey ?? '' });
     } catch (error) {
       throw new PermanentError('ONLINE_INVALID_INPUT', error instanceof Error ? error.message : String(error), { cause: error });
     }
     const { deliveryTimeoutSeconds, executionTimeoutSeconds } = this.settings.online;
-    const out = await this.call(`SendCommand AWS-RunShellScript to ${params.instanceId}`, () =>
+    const out = await this.call(`SendCommand ${documentName} to ${params.instanceId}`, () =>
       this.ssm.send(
         new SendCommandCommand({
-          DocumentName: 'AWS-RunShellScript',
+          DocumentName: documentName,
           InstanceIds: [params.instanceId],
           Comment: onlineCommandComment(params.jobId),
           TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, deliveryTimeoutSeconds),
@@ -78,11 +83,15 @@ export class SsmTargetCommands implements TargetCommands {
   }
 }
 
+/** The Linux script's online summary, or the Windows script's (its lines carry `"script":"windows-rescue"`). */
 function readSummary(stdout: string | undefined): RescueSummary | undefined {
   if (!stdout) return undefined;
-  try {
-    return { ...parseOnlineSummary(stdout) };
-  } catch {
-    return undefined;
+  for (const parse of [parseOnlineSummary, parseWindowsRescueSummary]) {
+    try {
+      return { ...parse(stdout) };
+    } catch {
+      // not this script's summary
+    }
   }
+  return undefined;
 }

@@ -101,7 +101,13 @@ export const WINDOWS_ROLLBACK: ChaosScenario = {
   sites: ['rollback'],
 };
 
-export const SCENARIOS: readonly ChaosScenario[] = [LINUX_RESET, LINUX_ROLLBACK, WINDOWS_RESET, WINDOWS_ROLLBACK];
+/** An online reset of the SSM-managed Linux sample (no stop): every call of it is faulted. */
+export const LINUX_ONLINE: ChaosScenario = { name: 'linux online', instanceId: 'i-0a1b2c3d4e5f60009' };
+
+/** An online reset of the SSM-managed Windows sample (command, reboot, password): every call of it is faulted. */
+export const WINDOWS_ONLINE: ChaosScenario = { name: 'windows online', instanceId: 'i-0a1b2c3d4e5f6000a' };
+
+export const SCENARIOS: readonly ChaosScenario[] = [LINUX_RESET, LINUX_ROLLBACK, WINDOWS_RESET, WINDOWS_ROLLBACK, LINUX_ONLINE, WINDOWS_ONLINE];
 const SWEEP_INTERVAL_SECONDS = 5 * 60;
 const MAX_SWEEPS = 24;
 
@@ -186,6 +192,14 @@ class Instrumented {
 
   get calls() {
     return this.stack.region.calls;
+  }
+
+  /** Whether the instance reported a stop (`stopping` or `stopped`) during the run. */
+  stopped(instanceId: string): boolean {
+    return this.events.some((e) => {
+      const detail = e.detail as { 'instance-id'?: string; state?: string };
+      return detail['instance-id'] === instanceId && (detail.state === 'stopping' || detail.state === 'stopped');
+    });
   }
 
   async start(scenario: ChaosScenario) {
@@ -383,7 +397,13 @@ async function checkInvariants(run: Instrumented, before: Before, job: Job | und
   ];
   for (const [where, texts] of places) if (texts.some((t) => PRIVATE_KEY.test(t))) out.push(`a private key appears in ${where}`);
 
-  if (job?.status === 'SUCCEEDED' && job.platform === 'windows') {
+  if (job?.status === 'SUCCEEDED' && job.platform === 'windows' && job.mode?.chosen === 'online') {
+    // Online: the job ends only once GetPasswordData has the password made after its reboot.
+    const password = stack.region.ec2('GetPasswordData', { InstanceId: before.instanceId }) as { PasswordData?: string };
+    if (!password.PasswordData) out.push('online job SUCCEEDED but GetPasswordData has no password');
+    if (!job.outputs.passwordReadyAt) out.push('online job SUCCEEDED without passwordReadyAt');
+    if (run.stopped(before.instanceId)) out.push('online job SUCCEEDED but the target was stopped');
+  } else if (job?.status === 'SUCCEEDED' && job.platform === 'windows') {
     // Either the next boot makes a password, or the target has booted since and made one.
     const booted = stack.region.getInstance(before.instanceId)?.passwordData !== undefined;
     if (!booted && (!root || !passwordGenerationEnabled(root.files))) out.push('job SUCCEEDED but password generation is neither enabled on the root volume nor done');

@@ -22,6 +22,8 @@ import { startLocalStack, type LocalStack } from './local-stack';
 const TIMEOUT_MS = 120_000;
 /** The SSM-managed Linux sample: `auto` resets it online. */
 const ONLINE_SAMPLE = 'i-0a1b2c3d4e5f60009';
+/** The SSM-managed Windows sample: `auto` resets it online (password generation on, then a reboot). */
+const WINDOWS_ONLINE_SAMPLE = 'i-0a1b2c3d4e5f6000a';
 const PASSWORD_TIMEOUT_MS = 30_000;
 
 async function main(): Promise<number> {
@@ -40,7 +42,8 @@ async function main(): Promise<number> {
     const linux = sampleInstances.find((s) => s.platform === 'linux' && s.resettable && s.state === 'running')!;
     const windows = sampleInstances.find((s) => s.platform === 'windows' && s.resettable && s.state === 'running')!;
     const managed = sampleInstances.find((s) => s.instanceId === ONLINE_SAMPLE)!;
-    const targets = [linux, windows, managed];
+    const windowsManaged = sampleInstances.find((s) => s.instanceId === WINDOWS_ONLINE_SAMPLE)!;
+    const targets = [linux, windows, managed, windowsManaged];
     for (const t of targets) process.stdout.write(`Resetting ${t.instanceId} (${t.name}: ${t.demonstrates})\n`);
     const before = await Promise.all(targets.map((t) => describe(stack, t.instanceId)));
     const passwordBefore = await passwordDataOf(stack, windows.instanceId);
@@ -50,7 +53,7 @@ async function main(): Promise<number> {
       targets.map(async (t) => {
         const started = await call(stack, 'POST', '/resets', { instanceId: t.instanceId });
         if (started.status !== 202) throw new Error(`POST /resets answered ${started.status}: ${JSON.stringify(started.body)}`);
-        return waitForEnd(stack, started.body.jobId as string, t === managed ? 'online' : t.platform);
+        return waitForEnd(stack, started.body.jobId as string, t === managed || t === windowsManaged ? `${t.platform === 'windows' ? 'win' : 'linux'}-on` : t.platform);
       }),
     );
     const realSeconds = (Date.now() - realStart) / 1000;
@@ -91,8 +94,23 @@ async function main(): Promise<number> {
     const onlineRoot = before[2]!.BlockDeviceMappings!.find((m) => m.DeviceName === before[2]!.RootDeviceName)!.Ebs!.VolumeId!;
     const onlineAccepting = usersAcceptingKey(stack.region!.getVolume(onlineRoot)!.files, publicKeyOfPrivate(onlineKey.Parameter!.Value!));
     check(onlineAccepting.length > 0, `the new key is in authorized_keys of: ${onlineAccepting.join(', ') || 'nobody'}`);
-    process.stdout.write('\nLinux, the same reset two ways (simulated time):\n');
-    for (const view of [linuxView!, onlineView]) process.stdout.write(`  mode: ${(view.mode?.chosen ?? '?').padEnd(8)} ${simulatedSeconds(view).toFixed(0).padStart(5)} s  ${view.instanceId}\n`);
+
+    const windowsOnlineView = views[3]!;
+    process.stdout.write(`\nChecks (${windowsManaged.instanceId}, Windows, SSM agent Online):\n`);
+    await checkRestored(stack, windowsOnlineView, before[3]!, check);
+    check(windowsOnlineView.mode?.chosen === 'online', `mode: ${windowsOnlineView.mode?.chosen} (${windowsOnlineView.mode?.reason})`);
+    const changes = stack.region!.calls.filter((c) => /^(Stop|Start|Reboot)Instances$/.test(c.action) && JSON.stringify(c.input).includes(windowsManaged.instanceId)).map((c) => c.action);
+    const windowsIpAfter = (await describe(stack, windowsManaged.instanceId)).PublicIpAddress;
+    check(changes.join() === 'RebootInstances' && windowsIpAfter === before[3]!.PublicIpAddress, `rebooted, never stopped (${changes.join(', ')}), public IP ${windowsIpAfter} kept`);
+    const onlinePassword = await passwordDataOf(stack, windowsManaged.instanceId);
+    check(onlinePassword.length > 0, `GetPasswordData answers when the job ends (password made at ${windowsOnlineView.outputs.passwordReadyAt})`);
+    for (const [label, pair] of [
+      ['Linux', [linuxView!, onlineView]],
+      ['Windows', [windowsView!, windowsOnlineView]],
+    ] as const) {
+      process.stdout.write(`\n${label}, the same reset two ways (simulated time):\n`);
+      for (const view of pair) process.stdout.write(`  mode: ${(view.mode?.chosen ?? '?').padEnd(8)} ${simulatedSeconds(view).toFixed(0).padStart(5)} s  ${view.instanceId}\n`);
+    }
     const demoSeconds = (Date.now() - demoStart) / 1000;
     check(demoSeconds < 60, `the jobs ran in ${realSeconds.toFixed(1)} s, the whole demo so far in ${demoSeconds.toFixed(1)} s of real time (under 60 s)`);
   } finally {

@@ -1,12 +1,19 @@
 # ec2-reset-access: the Windows rescue script. Runs on the helper through SSM Run Command
 # (AWS-RunPowerShellScript) with the target's root volume attached at xvdf, and turns the target's
 # administrator password generation back on for whichever launch agent the volume has.
+# Online mode (RA_MODE online): runs on the running target itself instead, and makes the same edits
+# to its own system drive ($env:SystemDrive\): no disk to find, bring online or put back. It does
+# not reboot: the service reboots the instance through the EC2 API (RebootInstances), so that the
+# reboot is visible and recorded, and waits for GetPasswordData.
 #
 # Inputs (set as $env:RA_* lines before this text by infra/scripts/windows-rescue.ts):
-#   RA_JOB_ID, RA_TARGET_INSTANCE_ID, RA_VOLUME_ID, RA_DEVICE (xvdf), RA_DEVICE_WAIT_SECONDS (120)
+#   offline: RA_JOB_ID, RA_TARGET_INSTANCE_ID, RA_VOLUME_ID, RA_DEVICE (xvdf), RA_DEVICE_WAIT_SECONDS (120)
+#   online:  RA_JOB_ID, RA_TARGET_INSTANCE_ID, RA_MODE = online
 # Output: log lines on stderr ("ra: ..."), then one line of JSON on stdout:
 #   {"ok":true,"script":"windows-rescue","volumeId":...,"disk":{...},"partition":N,"agents":[...],
 #    "filesChanged":[...],"filesRemoved":[...],"warnings":[...]}
+#   {"ok":true,"script":"windows-rescue","mode":"online","agents":[...],"filesChanged":[...],
+#    "filesRemoved":[...],"warnings":[...]}
 #   {"ok":false,"script":"windows-rescue","error":"CODE","message":"..."}  (exit code 1)
 # It never reads, writes or prints a password. All edits are worked out before the first file is
 # written, so a configuration it does not understand fails it with the volume unchanged; running it
@@ -25,9 +32,18 @@
 #     InitializeInstance.ps1 -Schedule. Scheduling registers a task with the Task Scheduler of the
 #     running Windows; it cannot be done to an offline volume, so v1 is reset only when its task
 #     (Windows\System32\Tasks\Amazon Ec2 Launch - Instance Initialization) is still scheduled and
-#     enabled. Otherwise the agent is reported as not resettable offline.
+#     enabled. Otherwise the agent is reported as not resettable offline. Online, the script runs
+#     the documented C:\ProgramData\Amazon\EC2-Windows\Launch\Scripts\InitializeInstance.ps1
+#     -Schedule itself (same page, step 3: it registers a Windows Scheduled Task that "runs one time
+#     during the next boot and then disables these tasks from running again"). That script also
+#     sets the AmazonSSMAgent service to start Disabled until the initialization has run at the next
+#     boot, which sets it back to Automatic (InitializeInstance.ps1 of EC2Launch v1).
 #   EC2Config ("Reset the Windows administrator password using EC2Config", step 4): plugin
 #     Ec2SetPassword -> Enabled in %ProgramFiles%\Amazon\Ec2ConfigService\Settings\config.xml.
+#     Online the same edit to the live file ("Configuring a Windows instance using the EC2Config
+#     service": "EC2Config runs initial startup tasks when the instance is first started and then
+#     disables them. To run these tasks again, you must explicitly enable them prior to shutting
+#     down the instance"; its settings files may be edited directly).
 #
 # The disk: found by its EBS volume id (Nitro: the NVMe serial number "vol0123..." without the
 # dash, Get-Disk SerialNumber/AdapterSerialNumber, "Amazon EBS and NVMe on Windows"; Xen/AWS PV:
@@ -52,6 +68,8 @@ $TargetInstanceId = [string]$env:RA_TARGET_INSTANCE_ID
 $VolumeId = [string]$env:RA_VOLUME_ID
 $Device = if ($env:RA_DEVICE) { [string]$env:RA_DEVICE } else { 'xvdf' }
 $DeviceWaitSeconds = 120
+$Mode = if ($env:RA_MODE) { [string]$env:RA_MODE } else { 'offline' }
+$Online = ($Mode -ceq 'online')
 
 $Script:DiskNumber = $null
 $Script:PartitionStyle = ''
@@ -77,10 +95,13 @@ function Write-RaSummary {
 
 function Stop-Rescue {
   param([string]$Code, [string]$Message)
-  $problem = Restore-Disk
-  if ($problem) {
-    if ($Script:SignatureChanged -and -not $Script:SignatureRestored) { $Code = 'SIGNATURE_RESTORE_FAILED' }
-    $Message = "$Message; then: $problem"
+  # Online there is no disk of the script's to put back: it works on the running system's own drive.
+  if (-not $Online) {
+    $problem = Restore-Disk
+    if ($problem) {
+      if ($Script:SignatureChanged -and -not $Script:SignatureRestored) { $Code = 'SIGNATURE_RESTORE_FAILED' }
+      $Message = "$Message; then: $problem"
+    }
   }
   Write-RaLog "error ${Code}: $Message"
   Write-RaSummary ([ordered]@{ ok = $false; script = $ScriptName; error = $Code; message = $Message })
@@ -523,8 +544,27 @@ function Update-Ec2ConfigXml {
   return @{ Text = $xml.OuterXml; Changes = @($change) }
 }
 
+# EC2Launch v1, online: schedules its initialization as its documentation says (see the top). In a
+# PowerShell of its own, so that what it logs to the console (it logs with -AllowLogToConsole)
+# comes back here as output and goes to the log, never onto this script's stdout, and its Exit ends
+# only that process. Answers what went wrong ('' when the task is scheduled and enabled).
+function Register-InitializationTask {
+  param([string]$ScriptPath, [string]$TaskPath)
+  $powershell = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
+  # Windows PowerShell turns a native command's stderr lines into errors, which 'Stop' would throw.
+  $ErrorActionPreference = 'Continue'
+  $out = & $powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File $ScriptPath -Schedule 2>&1 | Out-String
+  $exitCode = $LASTEXITCODE
+  $ErrorActionPreference = 'Stop'
+  foreach ($line in @($out -split '\r?\n' | Where-Object { $_.Trim() -ne '' })) { Write-RaLog "InitializeInstance.ps1: $line" }
+  if ($exitCode -ne 0) { return "InitializeInstance.ps1 -Schedule exited $exitCode" }
+  $task = Read-RaFile $TaskPath
+  if (-not (Test-TaskEnabled $(if ($task) { $task.Text } else { $null }))) { return "InitializeInstance.ps1 -Schedule exited 0, but its task $TaskPath is not there and enabled" }
+  return ''
+}
+
 # ------------------------------------------------------------------------------------------------
-# The reset: applyWindowsPasswordReset (model)
+# The reset: applyWindowsPasswordReset (model; online: its { online: true })
 
 function Invoke-PasswordReset {
   param([string]$Root)
@@ -532,11 +572,13 @@ function Invoke-PasswordReset {
     V2Config    = Join-Path $Root 'ProgramData\Amazon\EC2Launch\config\agent-config.yml'
     V2RunOnce   = Join-Path $Root 'ProgramData\Amazon\EC2Launch\state\.run-once'
     V1Config    = Join-Path $Root 'ProgramData\Amazon\EC2-Windows\Launch\Config\LaunchConfig.json'
+    V1Script    = Join-Path $Root 'ProgramData\Amazon\EC2-Windows\Launch\Scripts\InitializeInstance.ps1'
     V1Task      = Join-Path $Root 'Windows\System32\Tasks\Amazon Ec2 Launch - Instance Initialization'
     Ec2Config   = Join-Path $Root 'Program Files\Amazon\Ec2ConfigService\Settings\config.xml'
   }
-  # Summaries name files as the instance sees them.
-  $shown = { param([string]$Path) 'C:\' + $Path.Substring($Root.TrimEnd('\').Length + 1) }
+  # Summaries name files as the instance sees them (offline the volume is the target's C:).
+  $drive = if ($Online) { $Root.TrimEnd('\') + '\' } else { 'C:\' }
+  $shown = { param([string]$Path) $drive + $Path.Substring($Root.TrimEnd('\').Length + 1) }
   $writes = New-Object 'System.Collections.Generic.List[object]'
   $removes = New-Object 'System.Collections.Generic.List[string]'
   $agents = New-Object 'System.Collections.Generic.List[object]'
@@ -561,16 +603,30 @@ function Invoke-PasswordReset {
     $warnings.Add('EC2Launch v2 runs every task of frequency "once" again at the next boot (setAdminAccount among them, and any once-scripts of yours)')
     $agents.Add([ordered]@{ agent = 'ec2launch-v2'; config = (& $shown $paths.V2Config); generatesPassword = $true; changes = @($changes) })
   }
+  $scheduleV1 = $false
   if ($v1) {
     $edit = Update-LaunchConfig $v1.Text
     if ($edit.ContainsKey('Error')) { Stop-Rescue 'CONFIG_NOT_UNDERSTOOD' "$(& $shown $paths.V1Config): $($edit.Error)" }
     $task = Read-RaFile $paths.V1Task
     $scheduled = Test-TaskEnabled $(if ($task) { $task.Text } else { $null })
-    if ($scheduled -and $edit.Changes.Count -gt 0) { $writes.Add([pscustomobject]@{ Path = $paths.V1Config; Text = $edit.Text; Encoding = $v1.Encoding }) }
-    if (-not $scheduled) {
-      $warnings.Add('EC2Launch v1 initialises only when InitializeInstance.ps1 -Schedule has registered its task, which cannot be done on an offline volume; its configuration was left alone')
+    # Online an unscheduled initialization can be scheduled (after the file edits, below).
+    $schedulable = (-not $scheduled) -and $Online -and (Test-Path -LiteralPath $paths.V1Script -PathType Leaf)
+    $resets = $scheduled -or $schedulable
+    if ($resets -and $edit.Changes.Count -gt 0) { $writes.Add([pscustomobject]@{ Path = $paths.V1Config; Text = $edit.Text; Encoding = $v1.Encoding }) }
+    $changes = New-Object 'System.Collections.Generic.List[string]'
+    if ($resets) { foreach ($c in $edit.Changes) { $changes.Add($c) } }
+    if ($schedulable) {
+      $scheduleV1 = $true
+      $changes.Add('InitializeInstance.ps1 -Schedule: initialization task scheduled for the next boot')
+      $warnings.Add('EC2Launch v1 runs its whole initialization again at the next boot (and InitializeInstance.ps1 -Schedule keeps the SSM agent from starting until that initialization has run)')
+    } elseif (-not $scheduled) {
+      if ($Online) {
+        $warnings.Add("EC2Launch v1 cannot be scheduled: $(& $shown $paths.V1Script) is missing; its configuration was left alone")
+      } else {
+        $warnings.Add('EC2Launch v1 initialises only when InitializeInstance.ps1 -Schedule has registered its task, which cannot be done on an offline volume; its configuration was left alone')
+      }
     }
-    $agents.Add([ordered]@{ agent = 'ec2launch-v1'; config = (& $shown $paths.V1Config); generatesPassword = [bool]$scheduled; changes = @($(if ($scheduled) { $edit.Changes } else { @() })) })
+    $agents.Add([ordered]@{ agent = 'ec2launch-v1'; config = (& $shown $paths.V1Config); generatesPassword = [bool]$resets; changes = @($changes) })
   }
   if ($ec2config) {
     $edit = Update-Ec2ConfigXml $ec2config.Text
@@ -579,6 +635,9 @@ function Invoke-PasswordReset {
     $agents.Add([ordered]@{ agent = 'ec2config'; config = (& $shown $paths.Ec2Config); generatesPassword = $true; changes = @($edit.Changes) })
   }
   if (@($agents | Where-Object { $_.generatesPassword }).Count -eq 0) {
+    if ($Online) {
+      Stop-Rescue 'AGENT_SCHEDULE_FAILED' "the only launch agent is EC2Launch v1, its initialization task is not scheduled and $(& $shown $paths.V1Script) is missing to schedule it; nothing was changed"
+    }
     Stop-Rescue 'AGENT_NOT_RESETTABLE_OFFLINE' 'the only launch agent is EC2Launch v1 and its initialization task is not scheduled: run InitializeInstance.ps1 -Schedule on the running instance (or use EC2Rescue for Windows Server); the volume was not changed'
   }
 
@@ -590,9 +649,20 @@ function Invoke-PasswordReset {
     try { Remove-Item -LiteralPath $path -Force } catch { Stop-Rescue 'WRITE_FAILED' "$(& $shown $path) could not be removed: $($_.Exception.Message)" }
     Write-RaLog "removed $(& $shown $path)"
   }
+  $changed = New-Object 'System.Collections.Generic.List[string]'
+  foreach ($write in $writes) { $changed.Add((& $shown $write.Path)) }
+  if ($scheduleV1) {
+    $problem = Register-InitializationTask $paths.V1Script $paths.V1Task
+    if ($problem) {
+      $done = @($changed) + @($removes | ForEach-Object { & $shown $_ })
+      Stop-Rescue 'AGENT_SCHEDULE_FAILED' "EC2Launch v1: $problem (already changed: $(if ($done.Count -gt 0) { $done -join ', ' } else { 'nothing' }))"
+    }
+    $changed.Add((& $shown $paths.V1Task))
+    Write-RaLog "scheduled $(& $shown $paths.V1Task)"
+  }
   return [pscustomobject]@{
     Agents = @($agents)
-    FilesChanged = @($writes | ForEach-Object { & $shown $_.Path })
+    FilesChanged = @($changed)
     FilesRemoved = @($removes | ForEach-Object { & $shown $_ })
     Warnings = @($warnings)
   }
@@ -600,8 +670,31 @@ function Invoke-PasswordReset {
 
 # ------------------------------------------------------------------------------------------------
 
+# Online: the running system's own drive; nothing to find, mount or put back, and no reboot (the
+# service reboots the instance through the EC2 API).
+function Invoke-Online {
+  if ($TargetInstanceId -cnotmatch '^i-[0-9a-f]{8,32}$') { Stop-Rescue 'INVALID_INPUT' 'RA_TARGET_INSTANCE_ID must look like i-0123456789abcdef0' }
+  $root = $env:SystemDrive + '\'
+  Write-RaLog "job ${JobId}: online on $TargetInstanceId, root $root"
+  if (-not (Test-Path -LiteralPath (Join-Path $root 'Windows\System32\config\SYSTEM') -PathType Leaf)) {
+    Stop-Rescue 'WINDOWS_VOLUME_NOT_FOUND' "no Windows installation at $root (no Windows\System32\config\SYSTEM)"
+  }
+  $result = Invoke-PasswordReset $root
+  Write-RaSummary ([ordered]@{
+      ok = $true
+      script = $ScriptName
+      mode = 'online'
+      agents = @($result.Agents)
+      filesChanged = @($result.FilesChanged)
+      filesRemoved = @($result.FilesRemoved)
+      warnings = @($result.Warnings)
+    })
+}
+
 function Invoke-Main {
   if ($JobId -cnotmatch '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$') { Stop-Rescue 'INVALID_INPUT' "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'" }
+  if ($Online) { Invoke-Online; return }
+  if ($Mode -cne 'offline') { Stop-Rescue 'INVALID_INPUT' "RA_MODE must be 'online' or 'offline' (or unset)" }
   if ($VolumeId -cnotmatch '^vol-[0-9a-f]{8,32}$') { Stop-Rescue 'INVALID_INPUT' 'RA_VOLUME_ID must look like vol-0123456789abcdef0' }
   if ($Device -cnotmatch '^xvd[a-z]{1,2}$') { Stop-Rescue 'INVALID_INPUT' 'RA_DEVICE must look like xvdf' }
   if ($env:RA_DEVICE_WAIT_SECONDS) {

@@ -1,6 +1,8 @@
 /**
  * The Windows rescue command: what the run-rescue phase sends to a Windows helper through SSM Run
  * Command (`AWS-RunPowerShellScript`), and how it reads the script's one-line JSON summary back.
+ * The same script in online mode (`buildWindowsOnlineCommands`) runs on the running target itself
+ * and makes the same edits to its own system drive; the service then reboots it.
  *
  * The script itself is `windows-rescue.ps1`; bundles carry the generated copy in
  * `windows-rescue.generated.ts` (`node --import tsx infra/scripts/generate.ts`; a test fails when
@@ -25,9 +27,20 @@ export interface WindowsRescueParams {
 /** The script's `"script"` field: tells its summary apart from the Linux one. */
 export const WINDOWS_RESCUE_SCRIPT_NAME = 'windows-rescue';
 
+/** `$env:RA_MODE` of an online run (an offline run sets no mode). */
+export const WINDOWS_ONLINE_MODE = 'online';
+
+/** Online mode: the script runs on the target itself, against its running system drive. */
+export interface WindowsOnlineParams {
+  jobId: string;
+  targetInstanceId: string;
+}
+
 export interface WindowsRescueSuccess {
   ok: true;
   script: typeof WINDOWS_RESCUE_SCRIPT_NAME;
+  /** The offline script prints no mode; an offline summary is one without `"mode": "online"`. */
+  mode?: 'offline';
   volumeId: string;
   disk: {
     number: number;
@@ -54,7 +67,22 @@ export interface WindowsRescueFailure {
   message: string;
 }
 
-export type WindowsRescueSummary = WindowsRescueSuccess | WindowsRescueFailure;
+/**
+ * Online success: password generation is on for the next boot of the running target (`agents`
+ * with `generatesPassword`); the script did not reboot it. Files are named as the instance names
+ * them (`C:\ProgramData\…`).
+ */
+export interface WindowsOnlineSuccess {
+  ok: true;
+  script: typeof WINDOWS_RESCUE_SCRIPT_NAME;
+  mode: typeof WINDOWS_ONLINE_MODE;
+  agents: AgentReset[];
+  filesChanged: string[];
+  filesRemoved: string[];
+  warnings: string[];
+}
+
+export type WindowsRescueSummary = WindowsRescueSuccess | WindowsOnlineSuccess | WindowsRescueFailure;
 
 /**
  * The script text: `windows-rescue.ps1` beside this module when present (tests, tsx), otherwise
@@ -89,14 +117,39 @@ export function buildWindowsRescueCommands(params: WindowsRescueParams): string[
     ['RA_DEVICE', params.device],
   ];
   if (params.deviceWaitSeconds !== undefined) env.push(['RA_DEVICE_WAIT_SECONDS', String(params.deviceWaitSeconds)]);
+  return withScript(env);
+}
+
+/**
+ * The `commands` of an online reset, sent to the running target itself through
+ * AWS-RunPowerShellScript: the same script in online mode (`$env:RA_MODE = 'online'`). It turns
+ * password generation back on for the next boot and does not reboot; the service does.
+ */
+export function buildWindowsOnlineCommands(params: WindowsOnlineParams): string[] {
+  const problems = idProblems(params);
+  if (problems.length > 0) throw new Error(`invalid Windows online reset parameters: ${problems.join(', ')}`);
+  return withScript([
+    ['RA_JOB_ID', params.jobId],
+    ['RA_TARGET_INSTANCE_ID', params.targetInstanceId],
+    ['RA_MODE', WINDOWS_ONLINE_MODE],
+  ]);
+}
+
+/** The `$env:` header lines, then the script verbatim. */
+function withScript(env: Array<[string, string]>): string[] {
   const script = WINDOWS_RESCUE_SCRIPT.replace(/\r?\n$/, '').split(/\r?\n/);
   return [...env.map(([name, value]) => `$env:${name} = ${powerShellQuote(value)}`), ...script];
 }
 
-function validate(p: WindowsRescueParams): void {
+function idProblems(p: { jobId: string; targetInstanceId: string }): string[] {
   const problems: string[] = [];
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(p.jobId)) problems.push('jobId');
   if (!/^i-[0-9a-f]{8,32}$/.test(p.targetInstanceId)) problems.push('targetInstanceId');
+  return problems;
+}
+
+function validate(p: WindowsRescueParams): void {
+  const problems = idProblems(p);
   if (!/^vol-[0-9a-f]{8,32}$/.test(p.volumeId)) problems.push('volumeId');
   if (!/^xvd[a-z]{1,2}$/.test(p.device)) problems.push('device');
   if (p.deviceWaitSeconds !== undefined && !(Number.isInteger(p.deviceWaitSeconds) && p.deviceWaitSeconds >= 0 && p.deviceWaitSeconds <= 3600)) {
@@ -143,12 +196,16 @@ function asSummary(v: Record<string, unknown>, line: string): WindowsRescueSumma
     return { ok: false, script: WINDOWS_RESCUE_SCRIPT_NAME, error: v.error as string, message: v.message as string };
   }
   if (v.ok !== true) bad('no boolean "ok"');
-  if (typeof v.volumeId !== 'string') bad('no "volumeId"');
-  const disk = v.disk as Record<string, unknown> | undefined;
-  if (!disk || typeof disk.number !== 'number' || typeof disk.signatureCollision !== 'boolean' || typeof disk.signatureRestored !== 'boolean') {
-    bad('a malformed "disk"');
+  if (v.mode !== undefined && v.mode !== 'offline' && v.mode !== WINDOWS_ONLINE_MODE) bad('an unknown "mode"');
+  const online = v.mode === WINDOWS_ONLINE_MODE;
+  if (!online) {
+    if (typeof v.volumeId !== 'string') bad('no "volumeId"');
+    const disk = v.disk as Record<string, unknown> | undefined;
+    if (!disk || typeof disk.number !== 'number' || typeof disk.signatureCollision !== 'boolean' || typeof disk.signatureRestored !== 'boolean') {
+      bad('a malformed "disk"');
+    }
+    if (typeof v.partition !== 'number') bad('no "partition"');
   }
-  if (typeof v.partition !== 'number') bad('no "partition"');
   if (!Array.isArray(v.agents) || v.agents.length === 0) bad('no "agents"');
   for (const a of v.agents as unknown[]) {
     const agent = a as Record<string, unknown> | null;
@@ -159,5 +216,5 @@ function asSummary(v: Record<string, unknown>, line: string): WindowsRescueSumma
   for (const key of ['filesChanged', 'filesRemoved', 'warnings'] as const) {
     if (!Array.isArray(v[key]) || (v[key] as unknown[]).some((s) => typeof s !== 'string')) bad(`no "${key}" list`);
   }
-  return v as unknown as WindowsRescueSuccess;
+  return online ? (v as unknown as WindowsOnlineSuccess) : (v as unknown as WindowsRescueSuccess);
 }

@@ -634,6 +634,7 @@ export function completeBoot(ctx: RegionContext, instanceId: string, epoch: numb
       root.files = boot.files;
       if (boot.passwordBy) {
         instance.passwordData = createHash('sha256').update(`${instanceId}/${ctx.now()}`).digest('base64').repeat(8);
+        instance.passwordDataTime = ctx.now();
       }
     }
   }
@@ -769,13 +770,21 @@ export function modifyInstanceAttribute(ctx: RegionContext, input: ModifyInstanc
   return {};
 }
 
+/**
+ * `Timestamp` is "the time the data was last updated" (EC2 API Reference, GetPasswordData): when
+ * the launch agent made the password, so that a caller can tell a password made after a reboot
+ * from the one before. None while there is no password (the API documents no value for it then).
+ */
 export function getPasswordData(ctx: RegionContext, input: GetPasswordDataRequest): GetPasswordDataResult {
   const instance = requireInstance(ctx, input.InstanceId);
+  const passwordData = instance.platform === 'windows' ? (instance.passwordData ?? '') : '';
+  // A record saved before the time was kept: the password was made at its launch, as far as is known.
+  const madeAt = passwordData === '' ? undefined : (instance.passwordDataTime ?? instance.launchTime);
   return {
     InstanceId: instance.instanceId,
-    Timestamp: new Date(ctx.now()),
+    ...(madeAt === undefined ? {} : { Timestamp: new Date(madeAt) }),
     // Empty until the launch agent has generated a password, as GetPasswordData documents.
-    PasswordData: instance.platform === 'windows' ? (instance.passwordData ?? '') : '',
+    PasswordData: passwordData,
   };
 }
 

@@ -24,6 +24,7 @@ import { findKmsKey } from './kms';
 import { linuxOnlineRunner } from './linux-online-runner';
 import { linuxRescueRunner } from './linux-rescue-runner';
 import { ScriptRunnerRegistry, type ScriptRunner } from './script-runners';
+import { windowsOnlineRunner } from './windows-online-runner';
 import { windowsRescueRunner } from './windows-rescue-runner';
 import { SimServiceError } from './sim-error';
 import { putPublicParameter } from './ssm-service';
@@ -156,6 +157,7 @@ export class SimulatedRegion {
     this.scriptRunners.register(linuxRescueRunner);
     this.scriptRunners.register(linuxOnlineRunner);
     this.scriptRunners.register(windowsRescueRunner);
+    this.scriptRunners.register(windowsOnlineRunner);
     for (const runner of options.scriptRunners ?? []) this.scriptRunners.register(runner);
     this.state = options.state ? structuredClone(options.state) : emptyRegionState(options.seed ?? 'sim');
     this.ids = new IdFactory(this.state.ids);

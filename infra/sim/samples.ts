@@ -97,6 +97,14 @@ export const sampleInstances: readonly SampleInstance[] = [
     resettable: true,
     demonstrates: 'SSM agent Online (instance profile): reset online in seconds, never stopped (mode auto)',
   },
+  {
+    instanceId: 'i-0a1b2c3d4e5f6000a',
+    name: 'win2022-ssm-managed',
+    platform: 'windows',
+    state: 'running',
+    resettable: true,
+    demonstrates: 'Windows Server 2022 with its SSM agent Online: password generation re-enabled online, then a reboot (never stopped, mode auto)',
+  },
 ];
 
 /** The instance profile the SSM-managed sample runs with (SSM core permissions). */
@@ -313,6 +321,21 @@ export function seedSampleRegion(region: SimulatedRegion): void {
       instanceType: 't3.medium',
       keyName: 'win-ops',
       tags: tagsOf(windows2022.name, false),
+      launchTime,
+      root: { files: windowsServer2022Files(), deleteOnTermination: true, passwordGenerationEnabled: false },
+    });
+  }
+  const windowsManaged = sampleInstances.find((s) => s.instanceId === 'i-0a1b2c3d4e5f6000a')!;
+  if (!exists(windowsManaged.instanceId)) {
+    region.seedInstance({
+      instanceId: windowsManaged.instanceId,
+      imageId: PUBLIC_IMAGE_IDS.windowsServer2022,
+      state: 'running',
+      availabilityZone: zone,
+      instanceType: 't3.medium',
+      keyName: 'win-ops',
+      iamInstanceProfileName: SAMPLE_MANAGED_INSTANCE_PROFILE,
+      tags: tagsOf(windowsManaged.name, false),
       launchTime,
       root: { files: windowsServer2022Files(), deleteOnTermination: true, passwordGenerationEnabled: false },
     });

@@ -117,6 +117,8 @@ export interface InstanceRecord {
   bootedOnce: boolean;
   /** Windows: the (simulated, encrypted) administrator password, once generated. */
   passwordData?: string;
+  /** When `passwordData` was last made (epoch ms): GetPasswordData's `Timestamp`. */
+  passwordDataTime?: number;
 }
 
 export type AttachmentState = 'attaching' | 'attached' | 'detaching';

@@ -27,6 +27,13 @@
  * - EC2Config: plugin `Ec2SetPassword` state `Enabled` in `Settings\config.xml` (EC2 User Guide,
  *   "Reset the Windows administrator password using EC2Config", step 4; EC2Config disables it
  *   again after it has set a password, GetPasswordData API reference).
+ *
+ * Online mode (`{ online: true }`): the script runs on the running target itself, against its own
+ * system drive, and the service reboots it afterwards. The same edits, with one difference: an
+ * EC2Launch v1 whose initialization task is not scheduled can be scheduled, by the documented
+ * `InitializeInstance.ps1 -Schedule` ("Configure initialization tasks", step 3: it registers a
+ * Windows Scheduled Task that "runs one time during the next boot and then disables" itself). The
+ * model writes the task's definition file enabled, as Task Scheduler would.
  */
 import type { FileEntry, VolumeFiles } from './volume-files';
 
@@ -62,6 +69,8 @@ export const WINDOWS_RESCUE_ERROR_CODES = [
   'WINDOWS_VOLUME_NOT_FOUND',
   'NO_LAUNCH_AGENT',
   'AGENT_NOT_RESETTABLE_OFFLINE',
+  /** Online: EC2Launch v1's `InitializeInstance.ps1 -Schedule` is missing or did not schedule its task. */
+  'AGENT_SCHEDULE_FAILED',
   'CONFIG_NOT_UNDERSTOOD',
   'WRITE_FAILED',
   'SIGNATURE_RESTORE_FAILED',
@@ -348,14 +357,42 @@ export function taskEnabled(taskXml: string | undefined): boolean {
   return !/<Enabled>\s*false\s*<\/Enabled>/i.test(settings);
 }
 
-/** The task file with `<Settings><Enabled>false</Enabled>` (what InitializeInstance.ps1 leaves after its run). */
-function disableTask(taskXml: string): string {
+/** The task file with `<Settings><Enabled>…</Enabled>` set to `enabled`. */
+function setTaskEnabled(taskXml: string, enabled: boolean): string {
   const settings = /<Settings\b[^>]*>[\s\S]*?<\/Settings>/i.exec(taskXml);
   if (!settings) return taskXml;
-  const disabled = /<Enabled>[^<]*<\/Enabled>/i.test(settings[0])
-    ? settings[0].replace(/<Enabled>[^<]*<\/Enabled>/i, '<Enabled>false</Enabled>')
-    : settings[0].replace(/^<Settings\b[^>]*>/i, (open) => `${open}<Enabled>false</Enabled>`);
-  return taskXml.slice(0, settings.index) + disabled + taskXml.slice(settings.index + settings[0].length);
+  const value = `<Enabled>${enabled}</Enabled>`;
+  const changed = /<Enabled>[^<]*<\/Enabled>/i.test(settings[0])
+    ? settings[0].replace(/<Enabled>[^<]*<\/Enabled>/i, value)
+    : settings[0].replace(/^<Settings\b[^>]*>/i, (open) => `${open}${value}`);
+  return taskXml.slice(0, settings.index) + changed + taskXml.slice(settings.index + settings[0].length);
+}
+
+/** The task file with `<Settings><Enabled>false</Enabled>` (what InitializeInstance.ps1 leaves after its run). */
+function disableTask(taskXml: string): string {
+  return setTaskEnabled(taskXml, false);
+}
+
+/**
+ * The task file after `InitializeInstance.ps1 -Schedule`: the existing definition enabled again,
+ * or a new one that runs the script at startup (as its `Register-ScriptScheduler` registers it).
+ */
+export function scheduleInitializationTask(taskXml: string | undefined): string {
+  if (taskXml !== undefined && /<Settings\b/i.test(taskXml)) return setTaskEnabled(taskXml, true);
+  return [
+    '<?xml version="1.0" encoding="UTF-16"?>',
+    '<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">',
+    '  <Triggers><BootTrigger><Enabled>true</Enabled></BootTrigger></Triggers>',
+    '  <Principals><Principal id="Author"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>',
+    '  <Settings>',
+    '    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>',
+    '    <Enabled>true</Enabled>',
+    '  </Settings>',
+    '  <Actions Context="Author"><Exec><Command>C:\\Windows\\System32\\cmd.exe</Command>' +
+      '<Arguments>/C C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe -NoProfile -NonInteractive -NoLogo -ExecutionPolicy Unrestricted -File "C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Scripts\\InitializeInstance.ps1"</Arguments></Exec></Actions>',
+    '</Task>',
+    '',
+  ].join('\r\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,14 +446,39 @@ export function isWindowsVolume(files: VolumeFiles): boolean {
   return readFile(files, WINDOWS_PATHS.systemHive) !== undefined;
 }
 
+export interface WindowsResetOptions {
+  /**
+   * The script runs on the running target against its own system drive (online mode), not on a
+   * helper against an attached volume: an unscheduled EC2Launch v1 is scheduled instead of refused.
+   */
+  online?: boolean;
+}
+
+/**
+ * What scheduling EC2Launch v1 does besides its task: InitializeInstance.ps1 -Schedule sets the
+ * AmazonSSMAgent service's startup type to Disabled, and the initialization at the next boot sets
+ * it back to Automatic and starts it (read in InitializeInstance.ps1 of EC2Launch v1).
+ */
+const V1_SCHEDULE_WARNING =
+  'EC2Launch v1 runs its whole initialization again at the next boot (and InitializeInstance.ps1 -Schedule keeps the SSM agent from starting until that initialization has run)';
+
+/** Why an offline reset leaves an unscheduled EC2Launch v1 alone (a warning). */
+const V1_NOT_SCHEDULABLE_OFFLINE =
+  'EC2Launch v1 initialises only when InitializeInstance.ps1 -Schedule has registered its task, which cannot be done on an offline volume; its configuration was left alone';
+
 /**
  * What the rescue script does once it has the Windows partition: for each launch agent whose
  * configuration is there, re-enable password generation as that agent's documentation says (see
  * the file comment). All edits are worked out before any file is written, so a configuration the
  * rules do not understand fails the script with the volume unchanged. Running it twice changes
  * nothing more (a retry is safe). It never reads or writes a password.
+ *
+ * Online (`{ online: true }`), an EC2Launch v1 whose initialization task is not scheduled gets
+ * `adminPasswordType` Random and its task scheduled (`InitializeInstance.ps1 -Schedule`, run by
+ * the script after its file edits, so its task file comes last in `filesChanged`).
  */
-export function applyWindowsPasswordReset(input: VolumeFiles): WindowsResetResult {
+export function applyWindowsPasswordReset(input: VolumeFiles, options: WindowsResetOptions = {}): WindowsResetResult {
+  const online = options.online === true;
   const fail = (code: WindowsRescueErrorCode, message: string): WindowsResetResult => ({
     files: input,
     agents: [],
@@ -437,6 +499,8 @@ export function applyWindowsPasswordReset(input: VolumeFiles): WindowsResetResul
   const removes: string[] = [];
   const results: AgentReset[] = [];
   const warnings: string[] = [];
+  /** Online, EC2Launch v1: the task file `InitializeInstance.ps1 -Schedule` will have written. */
+  let scheduledTask: string | undefined;
   for (const agent of agents) {
     if (agent === 'ec2launch-v2') {
       const path = WINDOWS_PATHS.ec2launchV2Config;
@@ -454,14 +518,20 @@ export function applyWindowsPasswordReset(input: VolumeFiles): WindowsResetResul
       const path = WINDOWS_PATHS.ec2launchV1Config;
       const edit = ensureRandomLaunchConfig(readFile(input, path)!);
       if ('error' in edit) return fail('CONFIG_NOT_UNDERSTOOD', `${windowsPathOf(path)}: ${edit.error}`);
-      const scheduled = taskEnabled(readFile(input, WINDOWS_PATHS.ec2launchV1Task));
-      if (scheduled && edit.changes.length > 0) writes.push([path, edit.text]);
-      if (!scheduled) {
-        warnings.push(
-          'EC2Launch v1 initialises only when InitializeInstance.ps1 -Schedule has registered its task, which cannot be done on an offline volume; its configuration was left alone',
-        );
+      const task = readFile(input, WINDOWS_PATHS.ec2launchV1Task);
+      const scheduled = taskEnabled(task);
+      const schedulable = !scheduled && online && readFile(input, WINDOWS_PATHS.ec2launchV1Script) !== undefined;
+      const resets = scheduled || schedulable;
+      if (resets && edit.changes.length > 0) writes.push([path, edit.text]);
+      const changes = resets ? [...edit.changes] : [];
+      if (schedulable) {
+        scheduledTask = scheduleInitializationTask(task);
+        changes.push('InitializeInstance.ps1 -Schedule: initialization task scheduled for the next boot');
+        warnings.push(V1_SCHEDULE_WARNING);
+      } else if (!scheduled) {
+        warnings.push(online ? `EC2Launch v1 cannot be scheduled: ${windowsPathOf(WINDOWS_PATHS.ec2launchV1Script)} is missing; its configuration was left alone` : V1_NOT_SCHEDULABLE_OFFLINE);
       }
-      results.push({ agent, config: windowsPathOf(path), generatesPassword: scheduled, changes: scheduled ? edit.changes : [] });
+      results.push({ agent, config: windowsPathOf(path), generatesPassword: resets, changes });
     } else {
       const path = WINDOWS_PATHS.ec2configConfig;
       const edit = ensureEc2SetPasswordEnabled(readFile(input, path)!);
@@ -471,11 +541,18 @@ export function applyWindowsPasswordReset(input: VolumeFiles): WindowsResetResul
     }
   }
   if (!results.some((r) => r.generatesPassword)) {
+    if (online) {
+      return fail(
+        'AGENT_SCHEDULE_FAILED',
+        `the only launch agent is EC2Launch v1, its initialization task is not scheduled and ${windowsPathOf(WINDOWS_PATHS.ec2launchV1Script)} is missing to schedule it; nothing was changed`,
+      );
+    }
     return fail(
       'AGENT_NOT_RESETTABLE_OFFLINE',
       'the only launch agent is EC2Launch v1 and its initialization task is not scheduled: run InitializeInstance.ps1 -Schedule on the running instance (or use EC2Rescue for Windows Server); the volume was not changed',
     );
   }
+  if (scheduledTask !== undefined) writes.push([WINDOWS_PATHS.ec2launchV1Task, scheduledTask]);
   const files = structuredClone(input);
   for (const [path, text] of writes) writeFile(files, path, text);
   for (const path of removes) delete files[findPath(files, path)!];

@@ -1,4 +1,5 @@
 import {
+  WINDOWS_ONLINE_MODE,
   WINDOWS_RESCUE_SCRIPT_NAME,
   type WindowsRescueFailure,
   type WindowsRescueSuccess,
@@ -24,7 +25,8 @@ export function readPowerShellEnv(commands: readonly string[], prefix: string): 
   return variables;
 }
 
-function failed(error: WindowsRescueErrorCode, message: string, log: string[]): ScriptOutcome {
+/** The script's failure (either mode): its log on stderr, then the one-line JSON error on stdout, exit 1. */
+export function failed(error: WindowsRescueErrorCode, message: string, log: string[]): ScriptOutcome {
   const summary: WindowsRescueFailure = { ok: false, script: WINDOWS_RESCUE_SCRIPT_NAME, error, message };
   return {
     status: 'Failed',
@@ -36,7 +38,7 @@ function failed(error: WindowsRescueErrorCode, message: string, log: string[]): 
 
 /**
  * `infra/scripts/windows-rescue.ps1` as a model, for `AWS-RunPowerShellScript` commands that set
- * `$env:RA_VOLUME_ID`: the same input checks, the disk found only when the volume is attached to
+ * `$env:RA_VOLUME_ID` and are not in online mode (`windows-online-runner.ts` runs those): the same input checks, the disk found only when the volume is attached to
  * this helper, the Windows partition checked, and the file edits of `applyWindowsPasswordReset`;
  * the same output (log lines on stderr, the one-line JSON summary on stdout). What it leaves out:
  * disk numbers, partitions and signatures (a `VolumeFiles` is the Windows partition already; the
@@ -45,7 +47,10 @@ function failed(error: WindowsRescueErrorCode, message: string, log: string[]): 
 export const windowsRescueRunner: ScriptRunner = {
   name: 'windows-rescue',
   documentName: 'AWS-RunPowerShellScript',
-  matches: (commands) => WINDOWS_RESCUE_MARKER in readPowerShellEnv(commands, 'RA_'),
+  matches: (commands) => {
+    const env = readPowerShellEnv(commands, 'RA_');
+    return WINDOWS_RESCUE_MARKER in env && env.RA_MODE !== WINDOWS_ONLINE_MODE;
+  },
   durationMs: (timings) => timings.rescueScriptMs,
   run({ commands, instanceId, host }: ScriptRun): ScriptOutcome {
     const env = readPowerShellEnv(commands, 'RA_');
@@ -56,6 +61,7 @@ export const windowsRescueRunner: ScriptRunner = {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId)) {
       return failed('INVALID_INPUT', "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'", log);
     }
+    if ((env.RA_MODE || 'offline') !== 'offline') return failed('INVALID_INPUT', "RA_MODE must be 'online' or 'offline' (or unset)", log);
     if (!/^vol-[0-9a-f]{8,32}$/.test(volumeId)) return failed('INVALID_INPUT', 'RA_VOLUME_ID must look like vol-0123456789abcdef0', log);
     if (!/^xvd[a-z]{1,2}$/.test(device)) return failed('INVALID_INPUT', 'RA_DEVICE must look like xvdf', log);
     log.push(`ra: job ${jobId}: looking for ${volumeId} of ${env.RA_TARGET_INSTANCE_ID ?? ''}`);

@@ -85,6 +85,18 @@ describe('start --wait', () => {
     expect(out.stderr).toEqual([]);
   });
 
+  it('prints how to read the new Windows password after an online reset (a reboot, no AMI)', async () => {
+    // Act
+    const { code, out } = await run(['start', 'i-0a1b2c3d4e5f6000a', '--wait']);
+    // Assess
+    expect(code).toBe(0);
+    const text = out.stdout.join('\n');
+    expect(text).toContain('launch agents: EC2Launch v2');
+    expect(text).toMatch(/password: +made at \S+Z, after the reboot/);
+    expect(text).toContain('read it with:  aws ec2 get-password-data');
+    expect(text).not.toContain('password AMI');
+  });
+
   it('exits 1 and prints the reason and whether the instance was restored when the job fails', async () => {
     // Prepare: the rescue command fails on the helper.
     stack.region.faults.add({ service: 'ssm', action: 'SendCommand', asyncFailure: { message: 'mount failed' } });

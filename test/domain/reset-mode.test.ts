@@ -5,10 +5,11 @@ import { chooseMode, decideMode, onlineRefusals, type ResetMode } from '../../do
 import type { PreflightFacts } from '../../domain/validation';
 import { config, instanceFacts, resetRequest, volumeFacts } from './fixtures';
 
-/** An agent that answers `status` and counts how often it was asked. */
-function agentSaying(status: AgentStatus): Pick<OnlinePorts, 'commands'> & { asked: number } {
+/** An agent that answers `status` and counts how often it was asked (with the Windows ports unless told otherwise). */
+function agentSaying(status: AgentStatus, windowsPorts = true): Pick<OnlinePorts, 'commands' | 'instances'> & { asked: number } {
   const fake = {
     asked: 0,
+    ...(windowsPorts ? { instances: { reboot: async () => undefined, passwordData: async () => ({ available: false }) } } : {}),
     commands: {
       agentStatus: async () => {
         fake.asked++;
@@ -26,25 +27,32 @@ function facts(instance: Partial<InstanceFacts> = {}): PreflightFacts {
   return { instance: instanceFacts(instance), rootVolume: volumeFacts(), rescueNetworkExists: true, vpcCount: 1 };
 }
 
-async function decide(mode: ResetMode | undefined, instance: Partial<InstanceFacts>, agent: AgentStatus | 'no online ports') {
-  const online = agent === 'no online ports' ? undefined : agentSaying(agent);
+async function decide(mode: ResetMode | undefined, instance: Partial<InstanceFacts>, agent: AgentStatus | 'no online ports' | 'no Windows ports') {
+  const online = agent === 'no online ports' ? undefined : agent === 'no Windows ports' ? agentSaying('Online', false) : agentSaying(agent);
   const request = { ...resetRequest(), ...(mode ? { mode } : {}) };
   const decision = await decideMode(request, facts(instance), { config, ...(online ? { online } : {}) });
   return { decision, asked: online?.asked ?? 0 };
 }
 
 describe('auto chooses', () => {
-  it('online for a running Linux instance whose agent is Online, and says why', async () => {
-    const { decision } = await decide(undefined, {}, 'Online');
+  it.each([
+    ['Linux', { platform: 'linux' as const }],
+    ['Windows (launched with a key pair)', { platform: 'windows' as const, keyName: 'ops' }],
+  ])('online for a running %s instance whose agent is Online, and says why', async (_what, instance) => {
+    const { decision, asked } = await decide(undefined, instance, 'Online');
 
     expect(decision.mode).toEqual({ requested: 'auto', chosen: 'online', reason: expect.stringMatching(/SSM agent Online.*no stop/) });
+    expect(asked).toBe(1);
   });
 
   it.each([
     ['stopped', { state: 'stopped' as const }, 'Online' as const, /is stopped/, 0],
     ['agent ConnectionLost', {}, 'ConnectionLost' as const, /agent is ConnectionLost/, 1],
     ['agent absent (no profile, not registered)', {}, 'absent' as const, /not registered with Systems Manager/, 1],
-    ['Windows', { platform: 'windows' as const }, 'Online' as const, /windows instances is not supported/, 0],
+    ['Windows, stopped', { platform: 'windows' as const, keyName: 'ops', state: 'stopped' as const }, 'Online' as const, /is stopped/, 0],
+    ['Windows, agent ConnectionLost', { platform: 'windows' as const, keyName: 'ops' }, 'ConnectionLost' as const, /agent is ConnectionLost/, 1],
+    ['Windows launched without a key pair', { platform: 'windows' as const }, 'Online' as const, /without a key pair/, 0],
+    ['Windows in a deployment without the reboot and GetPasswordData ports', { platform: 'windows' as const, keyName: 'ops' }, 'no Windows ports' as const, /online resets of Windows are not set up/, 0],
   ])('offline for %s, with the reason, asking the agent only when it matters', async (_what, instance, agent, reason, asks) => {
     const { decision, asked } = await decide('auto', instance, agent);
 
@@ -133,11 +141,7 @@ describe('explicit modes', () => {
 
 describe('onlineRefusals and chooseMode', () => {
   it('lists every reason online is impossible, the agent only when nothing else rules it out', () => {
-    expect(onlineRefusals(instanceFacts({ state: 'stopped', platform: 'windows' }), undefined, false).map((r) => r.code)).toEqual([
-      'ONLINE_UNAVAILABLE',
-      'ONLINE_NOT_RUNNING',
-      'ONLINE_PLATFORM',
-    ]);
+    expect(onlineRefusals(instanceFacts({ state: 'stopped', platform: 'windows' }), undefined, false).map((r) => r.code)).toEqual(['ONLINE_UNAVAILABLE', 'ONLINE_NOT_RUNNING', 'ONLINE_NO_KEY_PAIR']);
     expect(onlineRefusals(instanceFacts(), 'Inactive', true).map((r) => r.code)).toEqual(['ONLINE_AGENT_NOT_ONLINE']);
     expect(onlineRefusals(instanceFacts(), 'Online', true)).toEqual([]);
   });

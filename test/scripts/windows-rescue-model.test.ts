@@ -8,6 +8,7 @@ import {
   ensureRandomAdminPassword,
   ensureRandomLaunchConfig,
   passwordGenerationEnabled,
+  scheduleInitializationTask,
   setsRandomAdminPassword,
   taskEnabled,
   WINDOWS_PATHS,
@@ -218,6 +219,92 @@ describe('applyWindowsPasswordReset on sample volumes', () => {
       'WINDOWS_VOLUME_NOT_FOUND',
     ]);
     expect(applyWindowsPasswordReset(flow).files).toBe(flow);
+  });
+});
+
+describe('applyWindowsPasswordReset online (on the running target)', () => {
+  const V1_CONFIG = 'C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Config\\LaunchConfig.json';
+  const V1_TASK = 'C:\\Windows\\System32\\Tasks\\Amazon Ec2 Launch - Instance Initialization';
+
+  it('EC2Launch v2, EC2Config and a scheduled v1: the same edits as offline', () => {
+    for (const volume of [ec2LaunchV2Volume(V2_DO_NOTHING), ec2ConfigVolume(), ec2LaunchV1Volume(true)]) {
+      const online = applyWindowsPasswordReset(volume, { online: true });
+
+      expect(online).toEqual(applyWindowsPasswordReset(volume));
+      expect(online.error).toBeUndefined();
+      expect(passwordGenerationEnabled(online.files)).toBe(true);
+    }
+  });
+
+  it('EC2Launch v1 without its task: adminPasswordType Random and the task scheduled; the boot makes a password and disables it', () => {
+    // Prepare
+    const volume = ec2LaunchV1Volume(false);
+    const before = structuredClone(volume);
+
+    // Act
+    const result = applyWindowsPasswordReset(volume, { online: true });
+    const boot = bootWindows(result.files);
+
+    // Assess
+    expect(volume).toEqual(before);
+    expect(result.error).toBeUndefined();
+    expect(result.agents).toEqual([
+      {
+        agent: 'ec2launch-v1',
+        config: V1_CONFIG,
+        generatesPassword: true,
+        changes: ['adminPasswordType DoNothing -> Random', 'InitializeInstance.ps1 -Schedule: initialization task scheduled for the next boot'],
+      },
+    ]);
+    expect(result.filesChanged).toEqual([V1_CONFIG, V1_TASK]);
+    expect(result.warnings.join(' ')).toMatch(/SSM agent from starting until that initialization has run/);
+    expect([taskEnabled(volume[WINDOWS_PATHS.ec2launchV1Task].content), taskEnabled(result.files[WINDOWS_PATHS.ec2launchV1Task].content)]).toEqual([false, true]);
+    expect(JSON.parse(result.files[WINDOWS_PATHS.ec2launchV1Config].content).AdminPasswordType).toBe('Random');
+    expect(passwordGenerationEnabled(volume)).toBe(false);
+    expect(boot.passwordBy).toBe('ec2launch-v1');
+    expect(taskEnabled(boot.files[WINDOWS_PATHS.ec2launchV1Task].content)).toBe(false);
+  });
+
+  it('EC2Launch v1 whose task was never registered: a task file is made, enabled', () => {
+    const volume = ec2LaunchV1Volume(false);
+    delete volume[WINDOWS_PATHS.ec2launchV1Task];
+
+    const result = applyWindowsPasswordReset(volume, { online: true });
+
+    expect(result.filesChanged).toEqual([V1_CONFIG, V1_TASK]);
+    expect(taskEnabled(result.files[WINDOWS_PATHS.ec2launchV1Task].content)).toBe(true);
+    expect(result.files[WINDOWS_PATHS.ec2launchV1Task].content).toContain('InitializeInstance.ps1');
+    expect(bootWindows(result.files).passwordBy).toBe('ec2launch-v1');
+    expect(taskEnabled(scheduleInitializationTask(v1Task(false)))).toBe(true);
+  });
+
+  it('a second online run changes nothing more', () => {
+    const once = applyWindowsPasswordReset(ec2LaunchV1Volume(false), { online: true });
+    const twice = applyWindowsPasswordReset(once.files, { online: true });
+    expect([twice.filesChanged, twice.filesRemoved, twice.files]).toEqual([[], [], once.files]);
+    expect(twice.agents).toEqual([expect.objectContaining({ agent: 'ec2launch-v1', generatesPassword: true, changes: [] })]);
+  });
+
+  it('EC2Launch v1 next to v2: both make the next password possible; the task is scheduled last', () => {
+    const volume: VolumeFiles = { ...ec2LaunchV1Volume(false), ...ec2LaunchV2Volume(V2_DO_NOTHING) };
+    const result = applyWindowsPasswordReset(volume, { online: true });
+    expect(result.agents.map((a) => [a.agent, a.generatesPassword])).toEqual([
+      ['ec2launch-v2', true],
+      ['ec2launch-v1', true],
+    ]);
+    expect(result.filesChanged).toEqual(['C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml', V1_CONFIG, V1_TASK]);
+  });
+
+  it('EC2Launch v1 alone without InitializeInstance.ps1: AGENT_SCHEDULE_FAILED, nothing changed', () => {
+    const volume = ec2LaunchV1Volume(false);
+    delete volume[WINDOWS_PATHS.ec2launchV1Script];
+
+    const result = applyWindowsPasswordReset(volume, { online: true });
+
+    expect(result.error).toEqual({ code: 'AGENT_SCHEDULE_FAILED', message: expect.stringContaining('InitializeInstance.ps1 is missing') });
+    expect(result.files).toBe(volume);
+    // Offline it stays the refusal it was.
+    expect(applyWindowsPasswordReset(volume).error?.code).toBe('AGENT_NOT_RESETTABLE_OFFLINE');
   });
 });
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { generatedModule } from '../../infra/scripts/generate';
 import {
   WINDOWS_RESCUE_SCRIPT,
+  buildWindowsOnlineCommands,
   buildWindowsRescueCommands,
   parseWindowsRescueSummary,
   powerShellQuote,
@@ -143,6 +144,40 @@ function functionText(name: string): string {
   return SCRIPT.slice(start, next < 0 ? undefined : next);
 }
 
+const DEFINED = [...SCRIPT.matchAll(/^function ([A-Z][A-Za-z]+-[A-Za-z]+) \{/gm)].map((m) => m[1]);
+
+/** `code` without the `{ … }` block that follows `opener` (brackets in lexed code balance). */
+function withoutBlock(code: string, opener: string): string {
+  const start = code.indexOf(opener);
+  expect(start).toBeGreaterThanOrEqual(0);
+  let depth = 0;
+  for (let i = code.indexOf('{', start); i < code.length; i++) {
+    if (code[i] === '{') depth++;
+    if (code[i] === '}' && --depth === 0) return code.slice(0, start) + code.slice(i + 1);
+  }
+  throw new Error(`unbalanced block after ${opener}`);
+}
+
+/**
+ * The code (comments and strings blanked) of `root` and of every function it calls, transitively.
+ * `Stop-Rescue`'s disk clean-up is left out when `online`: it sits in an `if (-not $Online)` block.
+ */
+function reachableCode(root: string, online: boolean): Map<string, string> {
+  const seen = new Map<string, string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    let code = lex(functionText(name)).code;
+    if (online && name === 'Stop-Rescue') code = withoutBlock(code, 'if (-not $Online) {');
+    seen.set(name, code);
+    for (const callee of DEFINED) if (callee !== name && new RegExp(`(?<![\\w-])${callee}\\b`, 'i').test(code)) visit(callee);
+  };
+  visit(root);
+  return seen;
+}
+
+/** What the online mode must never do: find or change disks, or restart the instance itself. */
+const DISK_OR_REBOOT = /\b(Get-Disk|Set-Disk|Update-HostStorageCache|Get-Partition|Add-PartitionAccessPath|Remove-PartitionAccessPath|Get-Volume|Get-CimInstance|Invoke-Diskpart|Find-RescueDisk|Mount-RescueDisk|Restore-Disk|Restart-Computer|Stop-Computer)\b|diskpart|shutdown/i;
+
 describe('the generated copy of windows-rescue.ps1', () => {
   it('is identical to the script (run node --import tsx infra/scripts/generate.ts after editing it)', () => {
     expect(WINDOWS_RESCUE_SCRIPT_SOURCE).toBe(SCRIPT);
@@ -179,6 +214,27 @@ describe('buildWindowsRescueCommands', () => {
     expect(() => buildWindowsRescueCommands({ ...PARAMS, volumeId: 'vol-XYZ' })).toThrow(/volumeId/);
     expect(() => buildWindowsRescueCommands({ ...PARAMS, device: '/dev/sdf' })).toThrow(/device/);
     expect(powerShellQuote("it's")).toBe("'it''s'");
+  });
+});
+
+describe('buildWindowsOnlineCommands', () => {
+  it('sets the job, the target and online mode, then the same script verbatim', () => {
+    const commands = buildWindowsOnlineCommands({ jobId: 'job-0002', targetInstanceId: 'i-0a1b2c3d4e5f60007' });
+
+    expect(commands.slice(0, 3)).toEqual([
+      "$env:RA_JOB_ID = 'job-0002'",
+      "$env:RA_TARGET_INSTANCE_ID = 'i-0a1b2c3d4e5f60007'",
+      "$env:RA_MODE = 'online'",
+    ]);
+    expect(commands.slice(3).join('\n')).toBe(SCRIPT.replace(/\n$/, ''));
+    // No volume or device: nothing that would make it (or the offline model) look for a disk.
+    expect(readPowerShellEnv(commands, 'RA_')).toEqual({ RA_JOB_ID: 'job-0002', RA_TARGET_INSTANCE_ID: 'i-0a1b2c3d4e5f60007', RA_MODE: 'online' });
+  });
+
+  it('refuses a job id or target that is not an id', () => {
+    expect(() => buildWindowsOnlineCommands({ jobId: "x'; Restart-Computer; '", targetInstanceId: 'i-0a1b2c3d4e5f60007' })).toThrow(/jobId/);
+    expect(() => buildWindowsOnlineCommands({ jobId: 'job-0002', targetInstanceId: 'i-XYZ' })).toThrow(/targetInstanceId/);
+    expect(() => buildWindowsOnlineCommands({ jobId: '', targetInstanceId: '' })).toThrow(/jobId, targetInstanceId/);
   });
 });
 
@@ -282,7 +338,14 @@ describe('windows-rescue.ps1: what it does', () => {
   it('edits the documented files of each launch agent, under their documented paths', () => {
     const reset = functionText('Invoke-PasswordReset');
     const windowsPath = (p: string) => p.replace(/^\//, '').replace(/\//g, '\\');
-    for (const p of [WINDOWS_PATHS.ec2launchV2Config, WINDOWS_PATHS.ec2launchV2RunOnce, WINDOWS_PATHS.ec2launchV1Config, WINDOWS_PATHS.ec2launchV1Task, WINDOWS_PATHS.ec2configConfig]) {
+    for (const p of [
+      WINDOWS_PATHS.ec2launchV2Config,
+      WINDOWS_PATHS.ec2launchV2RunOnce,
+      WINDOWS_PATHS.ec2launchV1Config,
+      WINDOWS_PATHS.ec2launchV1Script,
+      WINDOWS_PATHS.ec2launchV1Task,
+      WINDOWS_PATHS.ec2configConfig,
+    ]) {
       expect(reset).toContain(`Join-Path $Root '${windowsPath(p)}'`);
     }
     expect(functionText('Find-WindowsPartition')).toContain("'Windows\\System32\\config\\SYSTEM'");
@@ -319,7 +382,88 @@ describe('windows-rescue.ps1: what it does', () => {
   });
 });
 
+describe('windows-rescue.ps1 in online mode (RA_MODE online)', () => {
+  it('goes straight to the online reset, before any offline input is read', () => {
+    const main = functionText('Invoke-Main');
+    expect(SCRIPT).toContain("$Online = ($Mode -ceq 'online')");
+    expect(main).toMatch(/if \(\$Online\) \{ Invoke-Online; return \}/);
+    expect(main.indexOf('Invoke-Online')).toBeLessThan(main.indexOf('$VolumeId'));
+    expect(main.indexOf('Invoke-Online')).toBeLessThan(main.indexOf('Find-RescueDisk'));
+  });
+
+  it('never finds, changes or puts back a disk, and never restarts the instance', () => {
+    const online = reachableCode('Invoke-Online', true);
+    const offline = reachableCode('Invoke-Main', false);
+
+    expect([...online.keys()]).toEqual(expect.arrayContaining(['Invoke-PasswordReset', 'Register-InitializationTask', 'Update-AgentConfig', 'Stop-Rescue', 'Write-RaSummary']));
+    expect([...online].filter(([, code]) => DISK_OR_REBOOT.test(code)).map(([name]) => name)).toEqual([]);
+    // The same check does see the offline mode's disk work (so it is not vacuous).
+    expect([...offline].filter(([, code]) => DISK_OR_REBOOT.test(code)).map(([name]) => name)).toEqual(
+      expect.arrayContaining(['Invoke-Main', 'Find-RescueDisk', 'Mount-RescueDisk', 'Restore-Disk', 'Stop-Rescue']),
+    );
+    // Stop-Rescue puts a disk back only offline.
+    expect(functionText('Stop-Rescue')).toMatch(/if \(-not \$Online\) \{\n\s*\$problem = Restore-Disk\n/);
+    expect(LEXED.code).not.toMatch(/Restart-Computer|Stop-Computer|shutdown/i);
+  });
+
+  it("works on the running system's own drive and prints its own summary, without a volume or disk", () => {
+    const online = functionText('Invoke-Online');
+    expect(online).toContain("$root = $env:SystemDrive + '\\'");
+    expect(online).toContain('$result = Invoke-PasswordReset $root');
+    expect(online).toMatch(/Write-RaSummary \(\[ordered\]@\{[\s\S]*mode = 'online'/);
+    expect(online).not.toMatch(/volumeId|disk =|partition =/);
+    expect(online).toMatch(/\$TargetInstanceId -cnotmatch '\^i-\[0-9a-f\]\{8,32\}\$'\) \{ Stop-Rescue 'INVALID_INPUT'/);
+  });
+
+  it('schedules an unscheduled EC2Launch v1 with the documented InitializeInstance.ps1 -Schedule, online only', () => {
+    const reset = functionText('Invoke-PasswordReset');
+    const register = functionText('Register-InitializationTask');
+    expect(reset).toContain('$schedulable = (-not $scheduled) -and $Online -and (Test-Path -LiteralPath $paths.V1Script -PathType Leaf)');
+    expect(register).toContain('-File $ScriptPath -Schedule');
+    // Its task must really be there and enabled afterwards, read as the offline mode reads it.
+    expect(register).toMatch(/Test-TaskEnabled \$\(if \(\$task\)/);
+    expect(reset).toMatch(/if \(\$problem\) \{[\s\S]*Stop-Rescue 'AGENT_SCHEDULE_FAILED'/);
+  });
+
+  it("keeps InitializeInstance.ps1's console output off stdout (in a process of its own, captured, logged)", () => {
+    const register = functionText('Register-InitializationTask');
+    expect(register).toMatch(/\$out = & \$powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File \$ScriptPath -Schedule 2>&1 \| Out-String\n/);
+    expect(register).toMatch(/foreach \(\$line in [^\n]*\) \{ Write-RaLog "InitializeInstance\.ps1: \$line" \}/);
+    expect(register).toContain("$ErrorActionPreference = 'Stop'");
+  });
+
+  it('refuses before any write, and schedules only after all files are written', () => {
+    const reset = functionText('Invoke-PasswordReset');
+    const refusal = reset.indexOf("Stop-Rescue 'AGENT_SCHEDULE_FAILED' \"the only launch agent");
+    const firstWrite = reset.indexOf('[IO.File]::WriteAllText');
+    const lastRemove = reset.lastIndexOf('Remove-Item -LiteralPath $path -Force');
+    const schedule = reset.indexOf('Register-InitializationTask $paths.V1Script $paths.V1Task');
+    expect(refusal).toBeGreaterThan(0);
+    expect(firstWrite).toBeGreaterThan(refusal);
+    expect(schedule).toBeGreaterThan(lastRemove);
+  });
+});
+
 describe('parseWindowsRescueSummary', () => {
+  it('reads an online summary (mode online, no volume or disk)', () => {
+    const online = {
+      ok: true,
+      script: 'windows-rescue',
+      mode: 'online',
+      agents: [{ agent: 'ec2launch-v1', config: 'C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Config\\LaunchConfig.json', generatesPassword: true, changes: ['adminPasswordType DoNothing -> Random'] }],
+      filesChanged: ['C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Config\\LaunchConfig.json', 'C:\\Windows\\System32\\Tasks\\Amazon Ec2 Launch - Instance Initialization'],
+      filesRemoved: [],
+      warnings: ['EC2Launch v1 runs its whole initialization again at the next boot'],
+    };
+
+    expect(parseWindowsRescueSummary(`ra: job\r\n${JSON.stringify(online)}\r\n`)).toEqual(online);
+    expect(() => parseWindowsRescueSummary(JSON.stringify({ ...online, agents: [] }))).toThrow(/agents/);
+    expect(() => parseWindowsRescueSummary(JSON.stringify({ ...online, filesChanged: undefined }))).toThrow(/filesChanged/);
+    expect(() => parseWindowsRescueSummary(JSON.stringify({ ...online, mode: 'sideways' }))).toThrow(/mode/);
+    // Without "mode": "online" it is an offline summary, which needs its volume and disk.
+    expect(() => parseWindowsRescueSummary(JSON.stringify({ ...online, mode: undefined }))).toThrow(/volumeId/);
+  });
+
   it('reads the last summary line, success or failure, and refuses a malformed one', () => {
     const ok = {
       ok: true,

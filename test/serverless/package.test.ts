@@ -524,6 +524,17 @@ describe('serverless package (offline, no credentials)', () => {
       }
     });
 
+    it('lets only the online-reset role reboot an instance or read its password data, and run only the two script documents', () => {
+      // Act
+      const rebooting = allStatements().filter(({ statement }) => asList(statement.Action).some((a) => a === 'ec2:RebootInstances' || a === 'ec2:GetPasswordData'));
+      const sending = statementsOf('OnlineResetRole').filter((s) => asList(s.Action).includes('ssm:SendCommand'));
+      // Assess
+      expect(rebooting.map(({ role }) => role)).toEqual(['OnlineResetRole']);
+      expect(asList(rebooting[0]!.statement.Resource)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' }]);
+      const documents = sending.flatMap((s) => asList(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes(':document/'));
+      expect(documents.map((d) => /document\/([A-Za-z-]+)/.exec(d)![1]).sort()).toEqual(['AWS-RunPowerShellScript', 'AWS-RunShellScript']);
+    });
+
     it('lets the helper write only the key parameters', () => {
       // Prepare
       const helper = statementsOf('HelperRole');

@@ -11,7 +11,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { PermanentError, RetryableError } from '../../../domain/errors';
 import type { OnlineCommandParams } from '../../../domain/online-ports';
 import { SsmTargetCommands } from '../../../infra/aws/ssm-target-commands';
+import { defaultConfig } from '../../../domain/config';
 import { buildLinuxOnlineCommands } from '../../../infra/scripts/linux-rescue';
+import { buildWindowsOnlineCommands } from '../../../infra/scripts/windows-rescue';
 
 const ssmMock = mockClient(SSMClient);
 const TARGET = 'i-0aaaa00000000001';
@@ -26,7 +28,7 @@ let commands: SsmTargetCommands;
 
 beforeEach(() => {
   ssmMock.reset();
-  commands = new SsmTargetCommands(new SSMClient({ region: 'eu-west-1' }), { online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240 } });
+  commands = new SsmTargetCommands(new SSMClient({ region: 'eu-west-1' }), { online: { ...defaultConfig.online, deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120 } });
 });
 
 describe('agentStatus', () => {
@@ -69,10 +71,30 @@ describe('send', () => {
     expect(input.Parameters!.commands!.filter((c) => c.startsWith('export RA_'))).toContain("export RA_TARGET_ROOT='/'");
   });
 
-  it('refuses Windows permanently without sending', async () => {
+  it('sends the Windows script in online mode through AWS-RunPowerShellScript, with no key at all', async () => {
+    // Prepare
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-w' } });
+
+    // Act
+    const commandId = await commands.send({ jobId: 'job-0001', instanceId: TARGET, platform: 'windows' });
+
+    // Assess
+    expect(commandId).toBe('cmd-w');
+    const input = ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input;
+    expect(input).toEqual({
+      DocumentName: 'AWS-RunPowerShellScript',
+      InstanceIds: [TARGET],
+      Comment: 'reset-access job-0001 online',
+      TimeoutSeconds: 60,
+      Parameters: { commands: buildWindowsOnlineCommands({ jobId: 'job-0001', targetInstanceId: TARGET }), executionTimeout: ['120'] },
+    });
+    expect(input.Parameters!.commands).toContain("$env:RA_MODE = 'online'");
+  });
+
+  it('refuses a Windows job id the script builder rejects, without sending', async () => {
     ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
 
-    await expect(commands.send({ ...params, platform: 'windows' })).rejects.toMatchObject({ name: 'PermanentError', code: 'PLATFORM_NOT_SUPPORTED' });
+    await expect(commands.send({ jobId: "job'; Restart-Computer", instanceId: TARGET, platform: 'windows' })).rejects.toMatchObject({ name: 'PermanentError', code: 'ONLINE_INVALID_INPUT' });
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
   });
 
@@ -123,6 +145,24 @@ describe('result', () => {
 
     // Assess
     expect(result).toEqual({ status: 'Success', summary, detail: 'ra: users: ec2-user' });
+  });
+
+  it("reads the Windows script's online summary", async () => {
+    const summary = {
+      ok: true,
+      script: 'windows-rescue',
+      mode: 'online',
+      agents: [{ agent: 'ec2launch-v2', config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml', generatesPassword: true, changes: ['removed state\\.run-once'] }],
+      filesChanged: [],
+      filesRemoved: ['C:\\ProgramData\\Amazon\\EC2Launch\\state\\.run-once'],
+      warnings: [],
+    };
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: `${JSON.stringify(summary)}\r\n` });
+
+    const result = await commands.result('cmd-w', TARGET);
+
+    expect(result?.status).toBe('Success');
+    expect(result?.summary).toMatchObject({ ok: true, mode: 'online', agents: [{ agent: 'ec2launch-v2', generatesPassword: true }] });
   });
 
   it('reads a failure summary and answers undefined while the invocation is unknown', async () => {
