@@ -5,7 +5,7 @@ import { isActive, type Job, type ResetRequest } from './job';
 import { startPhaseRecord } from './phase-runner';
 import { assertOptedIn, requiredOptInTags, type EntryPoint } from './opt-in';
 import type { Clock, Compute, EncryptionKeys, IdGenerator, JobObserver, JobStore, Log, PhaseBus, RescueNetworks } from './ports';
-import { gatherPreflightFacts } from './preflight';
+import { gatherPreflightFacts, preflightRecord, watchAgent } from './preflight';
 import type { OnlinePorts } from './online-ports';
 import { decideMode } from './reset-mode';
 
@@ -39,10 +39,12 @@ export interface StartOptions {
  * changed here.
  */
 export async function startReset(request: ResetRequest, ports: StartPorts, requestedBy?: string, options: StartOptions = {}): Promise<Job> {
+  const gatheredAt = ports.clock.now();
   const facts = await gatherPreflightFacts(request, ports);
   if (!facts) throw new RefusedError('INSTANCE_NOT_FOUND', `instance ${request.instanceId} does not exist in ${ports.config.region}`, 404);
   assertOptedIn(facts.instance, requiredOptInTags(options.entry ?? 'api', ports.config));
-  const decision = await decideMode(request, facts, ports);
+  const agent = watchAgent(ports.online);
+  const decision = await decideMode(request, facts, { config: ports.config, online: agent.online });
   if (decision.refusal) throw new RefusedError(decision.refusal.code, decision.refusal.message, 422);
 
   const now = ports.clock.now().toISOString();
@@ -63,6 +65,8 @@ export async function startReset(request: ResetRequest, ports: StartPorts, reque
     resources: {},
     outputs: {},
     undo: [],
+    // What was just read, so that validate reads again only what may change in a moment.
+    preflight: preflightRecord(facts, gatheredAt, agent.seen()),
   };
   startPhaseRecord(job, 'validate', now);
   try {

@@ -4,7 +4,7 @@
  */
 import { RefusedError } from './errors';
 import type { ResetRequest, SubnetChoice, TargetSnapshot } from './job';
-import type { InstanceFacts, KeyFacts, SsmRoute, SubnetFacts, VolumeFacts } from './ports';
+import type { AgentStatus, InstanceFacts, KeyFacts, SsmRoute, SubnetFacts, VolumeFacts } from './ports';
 import type { ServiceConfig } from './config';
 
 export interface Refusal {
@@ -24,6 +24,24 @@ export interface PreflightFacts {
   subnetSsmRoute?: SsmRoute;
   /** KMS's answer about the encrypted root's key (undefined: not encrypted, or not looked up). */
   rootKey?: KeyFacts | 'not-found' | 'access-denied';
+}
+
+/**
+ * What the API's preflight read, kept in the job: the validate phase that follows a moment later
+ * reads again only what can change that fast and matters (see `refreshPreflightFacts`).
+ */
+export interface PreflightRecord {
+  /** When the reads began (ISO). */
+  gatheredAt: string;
+  /** The instance facts only the preflight reads, each a call of its own. */
+  instance: Pick<InstanceFacts, 'disableApiStop' | 'shutdownBehavior' | 'instanceStoreVolumeCount' | 'autoScaling'>;
+  rootVolume?: VolumeFacts;
+  namedSubnet?: SubnetFacts;
+  rescueNetworkExists?: boolean;
+  vpcCount?: number;
+  subnetSsmRoute?: SsmRoute;
+  /** The target's SSM agent as the API's choice of mode saw it; absent when it was not asked. */
+  agent?: AgentStatus;
 }
 
 export function refusals(request: ResetRequest, facts: PreflightFacts, config: ServiceConfig): Refusal[] {

@@ -3,16 +3,17 @@ import type { Job } from '../job';
 import { backupImageName, serviceTags } from '../naming';
 
 /**
- * Back up the stopped target as an AMI. CreateImage takes no ClientToken, so the image is looked
- * up by its name (unique per account and region) before it is created. An AMI is point-in-time at
- * the call: the volume may be detached while the image is still pending, so this phase does not
- * wait for `available` (run-rescue refuses to run if the image has failed).
+ * Back up the stopped target as an AMI. CreateImage takes no ClientToken; the image's name (unique
+ * per account and region, and per job here) makes it idempotent: a repeat is refused with
+ * `InvalidAMIName.Duplicate` and the adapter answers the image that has the name (ec2-compute.ts),
+ * so no lookup is needed before the call. An AMI is point-in-time at the call: the volume may be
+ * detached while the image is still pending, so this phase does not wait for `available`
+ * (run-rescue refuses to run if the image has failed).
  */
 export async function createBackup(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const name = backupImageName(job.instanceId, job.jobId);
-  const existing = job.resources.backupImageId ?? (await ports.compute.findImageByName(name))?.imageId;
   const imageId =
-    existing ??
+    job.resources.backupImageId ??
     (await ports.compute.createImage({
       instanceId: job.instanceId,
       name,

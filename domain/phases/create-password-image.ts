@@ -2,12 +2,14 @@ import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
 import { passwordImageName, serviceTags } from '../naming';
 
-/** Windows: an AMI of the stopped target with password generation re-enabled (as the runbook keeps). */
+/**
+ * Windows: an AMI of the stopped target with password generation re-enabled (as the runbook keeps).
+ * Made idempotent by its name, as the backup is (create-backup.ts).
+ */
 export async function createPasswordImage(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const name = passwordImageName(job.instanceId, job.jobId);
   const imageId =
     job.resources.passwordImageId ??
-    (await ports.compute.findImageByName(name))?.imageId ??
     (await ports.compute.createImage({
       instanceId: job.instanceId,
       name,

@@ -1,6 +1,7 @@
 import { PermanentError } from '../errors';
 import { done, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
+import type { InstanceFacts } from '../ports';
 import { clientToken, helperTargetTags, serviceTags } from '../naming';
 
 /**
@@ -8,22 +9,36 @@ import { clientToken, helperTargetTags, serviceTags } from '../naming';
  * derived from the job, so a retry or a duplicate message finds the same instance instead of
  * launching a second one. A helper just launched is `pending` for seconds: its id is recorded at
  * once (a look now would cost a describe, and a throttled one would cost a second RunInstances),
- * and its `running` event wakes the phase.
+ * and its `running` event wakes the phase. No event reports the agent: the first look at it is
+ * `pollSeconds.helperAgentFirstLook` after the helper was seen running, then the phase polls.
  */
 export async function launchHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  const helperId = job.resources.helperInstanceId ?? (await launch(job, ports));
-  const recordHelper = (draft: Job) => {
-    draft.resources.helperInstanceId = helperId;
-  };
-  if (!job.resources.helperInstanceId) return waitForEvent('helper instance to be running', recordHelper);
-  const helper = await ports.compute.describeInstance(helperId);
-  if (!helper || helper.state === 'pending') return waitForEvent('helper instance to be running', recordHelper);
-  if (helper.state !== 'running') {
-    throw new PermanentError('HELPER_LOST', `helper ${helperId} is ${helper.state}${helper.stateReason ? ` (${helper.stateReason})` : ''}`);
+  const helperId = job.resources.helperInstanceId;
+  if (!helperId) {
+    const launched = await launch(job, ports);
+    return waitForEvent('helper instance to be running', (draft) => void (draft.resources.helperInstanceId = launched));
+  }
+  if (!job.resources.helperRunningAt) {
+    const helper = await describeHelper(helperId, ports);
+    if (!helper || helper.state === 'pending') return waitForEvent('helper instance to be running');
+    const at = ports.clock.now().toISOString();
+    const firstLook = ports.config.pollSeconds.helperAgentFirstLook;
+    return wait(`helper's SSM agent to register (first look in ${firstLook} s)`, (draft) => void (draft.resources.helperRunningAt = at), firstLook);
   }
   const agent = await ports.rescue.agentStatus(helperId);
-  if (agent !== 'Online') return wait(`helper's SSM agent to come Online (now ${agent})`, recordHelper);
-  return done(recordHelper);
+  if (agent === 'Online') return done();
+  // Not Online yet: the helper itself is looked at too, so that one that died is not waited for until the deadline.
+  await describeHelper(helperId, ports);
+  return wait(`helper's SSM agent to come Online (now ${agent})`);
+}
+
+/** The helper's facts; throws `HELPER_LOST` once it is stopping, stopped or gone. */
+async function describeHelper(helperId: string, ports: PhasePorts): Promise<InstanceFacts | undefined> {
+  const helper = await ports.compute.describeInstance(helperId);
+  if (helper && helper.state !== 'pending' && helper.state !== 'running') {
+    throw new PermanentError('HELPER_LOST', `helper ${helperId} is ${helper.state}${helper.stateReason ? ` (${helper.stateReason})` : ''}`);
+  }
+  return helper;
 }
 
 async function launch(job: Job, ports: PhasePorts): Promise<string> {

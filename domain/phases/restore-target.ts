@@ -5,6 +5,12 @@ import { escalateStop } from './stop-target';
 
 /** Start the target again only if it was running before the job. */
 export async function restoreTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  if (job.phases['restore-target']?.attempt === 0 && job.target!.state === 'running' && !job.resources.startRequestedAt) {
+    // The job stopped the target and has just put its root back: start it without looking first.
+    // StartInstances on a pending or running instance succeeds; the start's event ends the wait.
+    const step = await sendStart(job, ports);
+    return waitForEvent(step.waitingFor, step.record);
+  }
   const step = await restoreRunState(job, ports);
   return step === true ? done() : waitForEvent(step.waitingFor, step.record);
 }
@@ -33,9 +39,14 @@ export async function restoreRunState(job: Job, ports: PhasePorts): Promise<true
     if (job.resources.startRequestedAt && instance.stateReason) {
       throw new PermanentError('START_FAILED', `target did not start: ${instance.stateReason}`);
     }
-    await ports.compute.startInstance(job.instanceId);
-    const at = ports.clock.now().toISOString();
-    return { waitingFor: 'target to start', record: (draft) => void (draft.resources.startRequestedAt = at) };
+    return sendStart(job, ports);
   }
   throw new PermanentError('TARGET_STATE', `target is ${instance.state}; expected ${original}`);
+}
+
+/** StartInstances, remembered with the wait (see `restoreRunState`). */
+async function sendStart(job: Job, ports: PhasePorts): Promise<{ waitingFor: string; record: (job: Job) => void }> {
+  await ports.compute.startInstance(job.instanceId);
+  const at = ports.clock.now().toISOString();
+  return { waitingFor: 'target to start', record: (draft) => void (draft.resources.startRequestedAt = at) };
 }

@@ -2,7 +2,7 @@ import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job, UndoStep } from '../job';
 import { terminateHelper } from './cleanup';
 import { restoreRunState } from './restore-target';
-import { moveVolume, restoreDeleteOnTermination, targetPlacement, type MoveStep } from './volume-moves';
+import { isArrived, moveVolume, restoreDeleteOnTermination, targetPlacement, type MoveStep } from './volume-moves';
 
 /**
  * Rollback: the undo steps the forward phases recorded, newest first, each one convergent (it
@@ -41,8 +41,8 @@ async function undo(step: UndoStep, job: Job, ports: PhasePorts): Promise<true |
   switch (step.kind) {
     case 'return-root-volume': {
       const moved = await moveVolume(job, targetPlacement(job), ports);
-      if (moved !== true) return moved;
-      await restoreDeleteOnTermination(job, ports);
+      if (!isArrived(moved)) return moved;
+      await restoreDeleteOnTermination(job, ports, moved.attachment);
       return true;
     }
     case 'terminate-helper':

@@ -8,6 +8,12 @@ import type { InstanceFacts } from '../ports';
  * (REFERENCE.md: a stuck `stopping` can be force-stopped; the runbook escalates the same way).
  */
 export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  if (job.phases['stop-target']?.attempt === 0 && job.target?.state === 'running') {
+    // Validate saw it running a moment ago: stop without looking first. StopInstances on a stopping
+    // or stopped instance succeeds, and refuses one that is terminated; the stop's event ends the wait.
+    const step = await escalateStop(job, undefined, ports);
+    return waitForEvent(step.waitingFor, step.record);
+  }
   const instance = await ports.compute.describeInstance(job.instanceId);
   if (!instance) throw new PermanentError('INSTANCE_NOT_FOUND', `instance ${job.instanceId} disappeared`);
   if (instance.state === 'stopped') return done();
@@ -21,9 +27,10 @@ export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResu
 /**
  * One step towards a stopped target: the first stop, then (while it stays `stopping`) a second
  * stop after `stopEscalationSeconds[0]` and a force-stop after `[1]`, each counted from the first.
- * Shared with rollback, which must not wait forever on a stop that hangs.
+ * Shared with rollback, which must not wait forever on a stop that hangs. `instance` is what a look
+ * just found (`undefined`: the first step is taken without one).
  */
-export async function escalateStop(job: Job, instance: InstanceFacts, ports: PhasePorts): Promise<{ waitingFor: string; record?: (job: Job) => void }> {
+export async function escalateStop(job: Job, instance: InstanceFacts | undefined, ports: PhasePorts): Promise<{ waitingFor: string; record?: (job: Job) => void }> {
   const now = ports.clock.now();
   const sentAt = job.resources.stopRequestedAt;
   const level = job.resources.stopEscalation ?? -1;
@@ -34,8 +41,8 @@ export async function escalateStop(job: Job, instance: InstanceFacts, ports: Pha
   else if (level === 0 && elapsed >= secondStopAfter) nextLevel = 1;
   else if (level === 1 && elapsed >= forceAfter) nextLevel = 2;
 
-  if (nextLevel === level) return { waitingFor: `target to stop (now ${instance.state})` };
-  if (!(level < 0 && instance.state === 'stopping')) {
+  if (nextLevel === level) return { waitingFor: `target to stop (now ${instance?.state ?? 'stopping'})` };
+  if (!(level < 0 && instance?.state === 'stopping')) {
     await ports.compute.stopInstance(job.instanceId, { force: nextLevel === 2 });
   }
   const at = now.toISOString();

@@ -1,19 +1,24 @@
 import { PermanentError } from '../errors';
 import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
-import { gatherPreflightFacts } from '../preflight';
+import { freshPreflight, gatherPreflightFacts, refreshPreflightFacts, withAgentStatus } from '../preflight';
 import { decideMode } from '../reset-mode';
 import { rootDevice, snapshotTarget } from '../validation';
 
 /**
  * Validate: the target is checked again (the API checked it too, but time has passed) and what
- * rollback must restore is recorded. Nothing is changed.
+ * rollback must restore is recorded. Nothing is changed. Moments after the API's preflight (the
+ * usual case) only what may have changed since is read again (`refreshPreflightFacts`), and the
+ * agent's state is the one the API saw; later, or without the API's record, everything is read.
  */
 export async function validateTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  const facts = await gatherPreflightFacts(job.request, ports);
+  const recorded = freshPreflight(job.preflight, ports.clock.now());
+  const facts = recorded ? await refreshPreflightFacts(job.request, recorded, ports) : await gatherPreflightFacts(job.request, ports);
   if (!facts) throw new PermanentError('INSTANCE_NOT_FOUND', `instance ${job.instanceId} does not exist`);
-  // Online or the swap (reset-mode.ts): the API chose too, but the agent or the state may have changed.
-  const decision = await decideMode(job.request, facts, ports);
+  // Online or the swap (reset-mode.ts), chosen again on the state read now. An online attempt whose
+  // agent went away since the API asked fails and falls over to the swap (online-reset.ts).
+  const online = withAgentStatus(ports.online, recorded?.agent);
+  const decision = await decideMode(job.request, facts, { config: ports.config, online });
   if (decision.refusal) throw new PermanentError(decision.refusal.code, decision.refusal.message);
   const mode = decision.mode;
   if (mode.chosen === 'offline' && !facts.rootVolume) throw new PermanentError('ROOT_VOLUME_MISSING', 'the root volume could not be described');

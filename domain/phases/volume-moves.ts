@@ -5,13 +5,21 @@
  */
 import { PermanentError } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
-import type { Job } from '../job';
+import type { Job, PhaseName } from '../job';
 import { HELPER_DEVICE } from '../naming';
+import type { VolumeAttachment } from '../ports';
 
 export type Placement = { instanceId: string; device: string };
 
 /** A step that is not there yet: what it waits for, and what to remember with the wait. */
 export type MoveStep = { waitingFor: string; record?: (job: Job) => void };
+
+/** The volume is where it must be: its attachment there (none when the goal is detached). */
+export type Arrived = { arrived: true; attachment?: VolumeAttachment };
+
+export function isArrived(step: Arrived | MoveStep): step is Arrived {
+  return 'arrived' in step;
+}
 
 /**
  * Attaches sent to one place before the move counts as failed. EBS fails an attach after the call
@@ -21,10 +29,10 @@ export type MoveStep = { waitingFor: string; record?: (job: Job) => void };
 export const MAX_ATTACHES = 3;
 
 /**
- * One step towards `goal` (a placement, or `undefined` for detached); `true` once it is there.
- * The volume may only ever be found on the target or the job's helper: anywhere else, stop.
+ * One step towards `goal` (a placement, or `undefined` for detached), looking where the volume is
+ * first. The volume may only ever be found on the target or the job's helper: anywhere else, stop.
  */
-export async function moveVolume(job: Job, goal: Placement | undefined, ports: PhasePorts): Promise<true | MoveStep> {
+export async function moveVolume(job: Job, goal: Placement | undefined, ports: PhasePorts): Promise<Arrived | MoveStep> {
   const volumeId = job.target!.rootVolumeId;
   const volume = await ports.compute.describeVolume(volumeId);
   if (!volume) throw new PermanentError('VOLUME_NOT_FOUND', `volume ${volumeId} does not exist`);
@@ -34,20 +42,26 @@ export async function moveVolume(job: Job, goal: Placement | undefined, ports: P
   }
   if (attachment) {
     const atGoal = goal && attachment.instanceId === goal.instanceId && sameDevice(attachment.device, goal.device);
-    if (atGoal) return attachment.state === 'attached' ? true : { waitingFor: `volume to attach to ${goal.instanceId}` };
+    if (atGoal) return attachment.state === 'attached' ? { arrived: true, attachment } : { waitingFor: `volume to attach to ${goal.instanceId}` };
     if (attachment.state === 'detaching') return { waitingFor: `volume to detach from ${attachment.instanceId}` };
     if (attachment.state === 'attaching') return { waitingFor: `volume to finish attaching to ${attachment.instanceId} before it can move` };
     await ports.compute.detachVolume(volumeId, attachment.instanceId);
     return { waitingFor: `volume to detach from ${attachment.instanceId}` };
   }
-  if (!goal) return volume.state === 'available' ? true : { waitingFor: `volume to become available (now ${volume.state})` };
+  if (!goal) return volume.state === 'available' ? { arrived: true } : { waitingFor: `volume to become available (now ${volume.state})` };
   if (volume.state !== 'available') return { waitingFor: `volume to become available (now ${volume.state})` };
+  return sendAttach(job, goal, ports);
+}
+
+/** AttachVolume to `goal`, counted per place (see `MAX_ATTACHES`). */
+async function sendAttach(job: Job, goal: Placement, ports: PhasePorts): Promise<MoveStep> {
+  const { rootVolumeId: volumeId, rootEncrypted, rootKmsKeyId } = job.target!;
   const last = job.resources.volumeAttach;
   const sent = last && last.instanceId === goal.instanceId && sameDevice(last.device, goal.device) ? last.sent : 0;
   if (sent >= MAX_ATTACHES) {
     throw new PermanentError(
       'ATTACH_FAILED',
-      `EBS did not attach ${volumeId} to ${goal.instanceId} at ${goal.device} after ${sent} attempts${volume.encrypted ? ` (is its KMS key ${volume.kmsKeyId ?? ''} usable?)` : ''}`,
+      `EBS did not attach ${volumeId} to ${goal.instanceId} at ${goal.device} after ${sent} attempts${rootEncrypted ? ` (is its KMS key ${rootKmsKeyId ?? ''} usable?)` : ''}`,
     );
   }
   await ports.compute.attachVolume(volumeId, goal.instanceId, goal.device);
@@ -57,9 +71,26 @@ export async function moveVolume(job: Job, goal: Placement | undefined, ports: P
   };
 }
 
+/**
+ * A move phase's step. Its first delivery (attempt 0) sends the call without looking first: the
+ * phase before it has just seen the volume where this move starts (on the stopped target for
+ * detach-root, `available` for the attaches, on the helper after the rescue). The call refuses a
+ * volume that is elsewhere (DetachVolume names the instance, AttachVolume takes only an `available`
+ * volume) and the adapter tells a repeat from a refusal (ec2-compute.ts); what the call started
+ * (`detaching`, `attaching`) is seen by the one look after the first-look delay
+ * (`pollSeconds.first`). Every later delivery looks first (`moveVolume`).
+ */
+async function moveStep(job: Job, phase: PhaseName, move: { attachTo: Placement } | { detachFrom: string }, ports: PhasePorts): Promise<Arrived | MoveStep> {
+  const first = job.phases[phase]?.attempt === 0;
+  if ('attachTo' in move) return first ? sendAttach(job, move.attachTo, ports) : moveVolume(job, move.attachTo, ports);
+  if (!first) return moveVolume(job, undefined, ports);
+  await ports.compute.detachVolume(job.target!.rootVolumeId, move.detachFrom);
+  return { waitingFor: `volume to detach from ${move.detachFrom}` };
+}
+
 /** A move's result as a phase result. */
-export function asPhaseResult(step: true | MoveStep): PhaseResult {
-  return step === true ? done() : wait(step.waitingFor, step.record);
+export function asPhaseResult(step: Arrived | MoveStep): PhaseResult {
+  return isArrived(step) ? done() : wait(step.waitingFor, step.record);
 }
 
 /** EC2 reports `/dev/sdf` as attached at `/dev/sdf` but Windows names like `xvdf` as given. */
@@ -77,7 +108,7 @@ export function targetPlacement(job: Job): Placement {
 }
 
 export async function detachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  return asPhaseResult(await moveVolume(job, undefined, ports));
+  return asPhaseResult(await moveStep(job, 'detach-root', { detachFrom: job.instanceId }, ports));
 }
 
 /**
@@ -88,7 +119,7 @@ export async function detachRoot(job: Job, ports: PhasePorts): Promise<PhaseResu
 export async function attachToHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const helperId = job.resources.helperInstanceId!;
   const marketplace = job.target!.rootProductCodes.length > 0;
-  if (!marketplace) return asPhaseResult(await moveVolume(job, helperPlacement(job), ports));
+  if (!marketplace) return asPhaseResult(await moveStep(job, 'attach-to-helper', { attachTo: helperPlacement(job) }, ports));
   const volume = await ports.compute.describeVolume(job.target!.rootVolumeId);
   const onHelper = volume?.attachments.some((a) => a.instanceId === helperId && a.state === 'attached');
   const helper = await ports.compute.describeInstance(helperId);
@@ -100,7 +131,7 @@ export async function attachToHelper(job: Job, ports: PhasePorts): Promise<Phase
     }
     if (helper.state !== 'stopped') return wait(`helper to stop (now ${helper.state})`);
     const step = await moveVolume(job, helperPlacement(job), ports);
-    return step === true ? wait('helper to start with the volume attached', undefined, 1) : wait(step.waitingFor, step.record);
+    return isArrived(step) ? wait('helper to start with the volume attached', undefined, 1) : wait(step.waitingFor, step.record);
   }
   if (helper.state === 'stopped') {
     await ports.compute.startInstance(helperId);
@@ -112,22 +143,29 @@ export async function attachToHelper(job: Job, ports: PhasePorts): Promise<Phase
 }
 
 export async function detachFromHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  return asPhaseResult(await moveVolume(job, undefined, ports));
+  return asPhaseResult(await moveStep(job, 'detach-from-helper', { detachFrom: job.resources.helperInstanceId! }, ports));
 }
 
 /** Back at the original device, with the original DeleteOnTermination (an attach resets it to false). */
 export async function reattachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  const step = await moveVolume(job, targetPlacement(job), ports);
-  if (step !== true) return wait(step.waitingFor, step.record);
-  await restoreDeleteOnTermination(job, ports);
+  const step = await moveStep(job, 'reattach-root', { attachTo: targetPlacement(job) }, ports);
+  if (!isArrived(step)) return wait(step.waitingFor, step.record);
+  await restoreDeleteOnTermination(job, ports, step.attachment);
   return done();
 }
 
-export async function restoreDeleteOnTermination(job: Job, ports: PhasePorts): Promise<void> {
+/**
+ * Sets the root's DeleteOnTermination back to the original. The volume's attachment to the target,
+ * when the caller has just described it, carries the same flag as the instance's block device
+ * mapping (EC2 API Reference, VolumeAttachment `deleteOnTermination`): then no DescribeInstances.
+ */
+export async function restoreDeleteOnTermination(job: Job, ports: PhasePorts, attachment?: VolumeAttachment): Promise<void> {
   const target = job.target!;
-  const instance = await ports.compute.describeInstance(job.instanceId);
-  const mapping = instance?.blockDevices.find((d) => d.volumeId === target.rootVolumeId);
-  if (mapping && mapping.deleteOnTermination !== target.rootDeleteOnTermination) {
+  const current =
+    attachment && attachment.instanceId === job.instanceId
+      ? attachment.deleteOnTermination
+      : (await ports.compute.describeInstance(job.instanceId))?.blockDevices.find((d) => d.volumeId === target.rootVolumeId)?.deleteOnTermination;
+  if (current !== undefined && current !== target.rootDeleteOnTermination) {
     await ports.compute.setDeleteOnTermination(job.instanceId, target.rootDeviceName, target.rootDeleteOnTermination);
   }
 }

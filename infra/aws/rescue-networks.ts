@@ -74,7 +74,15 @@ export interface RescueNetworksOptions {
   access?: 'internet-gateway' | 'vpc-endpoints';
   /** The region, for the endpoints' service names (`com.amazonaws.<region>.ssm`). */
   region?: string;
+  /** Milliseconds since the epoch, for how long a network seen complete is trusted (`Date.now` by default). */
+  now?: () => number;
 }
+
+/**
+ * How long a network `ensure` found complete is answered after a look at its subnet alone, before
+ * it is checked in full again (which also repairs a route or group deleted by hand).
+ */
+export const KNOWN_NETWORK_TRUST_MS = 15 * 60 * 1000;
 
 const alwaysMayCreate: RescueVpcGuard = { mayCreate: async () => true };
 
@@ -83,6 +91,9 @@ export class Ec2RescueNetworks implements RescueNetworks {
   private readonly guard: RescueVpcGuard;
   private readonly access: 'internet-gateway' | 'vpc-endpoints';
   private readonly region: string;
+  private readonly now: () => number;
+  /** The complete network per AZ, as last checked in full (this adapter lives for a cold start). */
+  private readonly known = new Map<string, { network: RescueNetwork; checkedAt: number }>();
 
   constructor(
     private readonly ec2: EC2Client,
@@ -92,10 +103,27 @@ export class Ec2RescueNetworks implements RescueNetworks {
     this.guard = options.guard ?? alwaysMayCreate;
     this.access = options.access ?? 'internet-gateway';
     this.region = options.region ?? 'us-east-1';
+    this.now = options.now ?? Date.now;
   }
 
   async vpcExists(): Promise<boolean> {
     return (await this.findVpc()) !== undefined;
+  }
+
+  /**
+   * A network this adapter found complete in the last `KNOWN_NETWORK_TRUST_MS` costs one call: its
+   * subnet is described. While a job holds a lease the sweeper does not reclaim the network, and a
+   * reclaim deletes the subnet before the VPC, after the route table and the groups (and finishes
+   * before a new lease is given), so a subnet that is still there, `available` and the service's
+   * stands for the rest. Anything else is checked in full.
+   */
+  async ensure(availabilityZone: string, guard: RescueVpcGuard = this.guard): Promise<RescueNetwork | 'not-yet'> {
+    const known = this.known.get(availabilityZone);
+    if (known && this.now() - known.checkedAt < KNOWN_NETWORK_TRUST_MS && (await this.subnetServes(known.network))) return known.network;
+    this.known.delete(availabilityZone);
+    const network = await this.ensureInFull(availabilityZone, guard);
+    if (network !== 'not-yet') this.known.set(availabilityZone, { network, checkedAt: this.now() });
+    return network;
   }
 
   /**
@@ -104,7 +132,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
    * when the default route is missing or a blackhole: an `active` route through an `igw-` proves the
    * gateway is attached to this VPC.
    */
-  async ensure(availabilityZone: string, guard: RescueVpcGuard = this.guard): Promise<RescueNetwork | 'not-yet'> {
+  private async ensureInFull(availabilityZone: string, guard: RescueVpcGuard): Promise<RescueNetwork | 'not-yet'> {
     let vpc = await this.findVpc();
     if (!vpc) {
       if (!(await guard.mayCreate('vpc'))) return 'not-yet';
@@ -148,6 +176,24 @@ export class Ec2RescueNetworks implements RescueNetworks {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** The known network's subnet is still there, the service's, in its VPC and ready for helpers. */
+  private async subnetServes(network: RescueNetwork): Promise<boolean> {
+    let subnets: Subnet[];
+    try {
+      subnets = (await this.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [network.subnetId] }))).Subnets ?? [];
+    } catch (error) {
+      if (isAwsError(error, 'InvalidSubnetID.NotFound')) return false;
+      throw translateAwsError(error, `DescribeSubnets ${network.subnetId}`);
+    }
+    const subnet = subnets.find((s) => s.SubnetId === network.subnetId);
+    return (
+      subnet?.State === 'available' &&
+      subnet.VpcId === network.vpcId &&
+      isRole(tagRecord(subnet.Tags), 'rescue-subnet') &&
+      (this.access !== 'internet-gateway' || subnet.MapPublicIpOnLaunch === true)
+    );
+  }
 
   /** The lowest id when a race made two: every caller converges on the same VPC. */
   private async findVpc(): Promise<Vpc | undefined> {

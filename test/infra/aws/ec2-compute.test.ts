@@ -646,6 +646,18 @@ describe('createImage', () => {
       Filters: [{ Name: 'name', Values: ['ResetAccess-backup-i-0target-job-123'] }],
     });
   });
+
+  it('is retried, not failed, when the name is taken by an image DescribeImages does not list yet', async () => {
+    // Prepare: EC2's eventual consistency: the duplicate is refused before the image is listed
+    ec2Mock.on(CreateImageCommand).rejects(ec2Error('InvalidAMIName.Duplicate'));
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
+
+    // Act
+    const created = compute.createImage(input);
+
+    // Assess
+    await expect(created).rejects.toMatchObject({ name: 'RetryableError', code: 'IMAGE_NOT_YET_LISTED' });
+  });
 });
 
 describe('resolveImageParameter and countVpcs', () => {

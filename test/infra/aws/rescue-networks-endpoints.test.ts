@@ -99,12 +99,14 @@ class EndpointModel {
 }
 
 let model: EndpointModel;
-const networks = new Ec2RescueNetworks(new EC2Client({ region: 'eu-west-1' }), { access: 'vpc-endpoints', region: 'eu-west-1' });
+let networks: Ec2RescueNetworks;
 
 beforeEach(() => {
   ec2Mock.reset();
   model = new EndpointModel();
   model.install();
+  // A fresh adapter per region model: it remembers the networks it found complete.
+  networks = new Ec2RescueNetworks(new EC2Client({ region: 'eu-west-1' }), { access: 'vpc-endpoints', region: 'eu-west-1' });
 });
 
 async function ensureUntilComplete(az: string) {

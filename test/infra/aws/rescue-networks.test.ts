@@ -27,7 +27,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RetryableError } from '../../../domain/errors';
-import { azLetterIndex, chooseSubnetCidr, Ec2RescueNetworks, nthSubnet24 } from '../../../infra/aws/rescue-networks';
+import { azLetterIndex, chooseSubnetCidr, Ec2RescueNetworks, KNOWN_NETWORK_TRUST_MS, nthSubnet24 } from '../../../infra/aws/rescue-networks';
 
 const ec2Mock = mockClient(EC2Client);
 
@@ -252,6 +252,61 @@ describe('ensure', () => {
     // Four describes: an active default route proves the gateway, so it is not described.
     expect(ec2Mock.calls()).toHaveLength(4);
     expect(ec2Mock.commandCalls(DescribeInternetGatewaysCommand)).toHaveLength(0);
+  });
+
+  it('looks only at the subnet of a network it found complete, and in full again once the subnet is gone', async () => {
+    // Prepare: a complete network, found so by this adapter
+    await networks.ensure('us-east-1c');
+    model.settle();
+    await networks.ensure('us-east-1c');
+    model.settle();
+    const complete = await networks.ensure('us-east-1c');
+    ec2Mock.resetHistory();
+
+    // Act 1
+    const again = await networks.ensure('us-east-1c');
+
+    // Assess 1: one DescribeSubnets of that subnet
+    expect(again).toEqual(complete);
+    expect(ec2Mock.calls()).toHaveLength(1);
+    expect(ec2Mock.commandCalls(DescribeSubnetsCommand)[0]!.args[0].input).toEqual({ SubnetIds: [model.subnets[0]!.SubnetId] });
+
+    // Act 2: the subnet was deleted (the network reclaimed): EC2 answers NotFound for its id
+    const subnetId = model.subnets[0]!.SubnetId!;
+    model.subnets = [];
+    ec2Mock.on(DescribeSubnetsCommand, { SubnetIds: [subnetId] }).rejects(ec2Error('InvalidSubnetID.NotFound'));
+    ec2Mock.resetHistory();
+    const afterReclaim = await networks.ensure('us-east-1c');
+
+    // Assess 2: looked at in full, and a subnet is made again
+    expect(afterReclaim).toBe('not-yet');
+    expect(ec2Mock.commandCalls(DescribeVpcsCommand)).toHaveLength(1);
+    expect(ec2Mock.commandCalls(CreateSubnetCommand)).toHaveLength(1);
+  });
+
+  it('checks a network it found complete in full again after KNOWN_NETWORK_TRUST_MS, repairing what was removed', async () => {
+    // Prepare: a complete network; later its default route is gone (deleted by hand)
+    let now = 0;
+    const clocked = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { now: () => now });
+    await clocked.ensure('us-east-1c');
+    model.settle();
+    await clocked.ensure('us-east-1c');
+    model.settle();
+    await clocked.ensure('us-east-1c');
+    const table = model.routeTables[0]!;
+    table.Routes = table.Routes!.filter((r) => r.DestinationCidrBlock !== '0.0.0.0/0');
+    ec2Mock.resetHistory();
+
+    // Act
+    now = KNOWN_NETWORK_TRUST_MS - 1;
+    await clocked.ensure('us-east-1c');
+    const withinTrust = ec2Mock.calls().length;
+    now = KNOWN_NETWORK_TRUST_MS;
+    await clocked.ensure('us-east-1c');
+
+    // Assess
+    expect(withinTrust).toBe(1);
+    expect(ec2Mock.commandCalls(CreateRouteCommand)).toHaveLength(1);
   });
 
   it('adds only a subnet (and its association and public IPs) for a second AZ', async () => {
