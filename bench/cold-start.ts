@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
 
 export interface FunctionColdStart {
@@ -50,29 +50,45 @@ export function readServerless(root: string): { functions: Array<{ name: string;
 }
 
 export async function measureColdStart(options: ColdStartOptions = {}): Promise<FunctionColdStart[]> {
-  const root = resolve(options.root ?? '.');
-  const { functions, esbuild } = readServerless(root);
   const out = mkdtempSync(join(tmpdir(), 'reset-access-bench-'));
   try {
-    const results: FunctionColdStart[] = [];
-    for (const fn of functions.filter((f) => !options.only || options.only.includes(f.name))) {
-      const outfile = join(out, `${fn.name}.js`);
-      await build({ ...esbuildOptions(esbuild), entryPoints: [fn.entry], outfile, logLevel: 'silent' });
-      const code = readFileSync(outfile);
-      const loadRunsMs = Array.from({ length: options.runs ?? 5 }, () => loadOnce(outfile));
-      results.push({
-        name: fn.name,
-        handler: fn.handler,
-        bundleBytes: statSync(outfile).size,
-        zippedBytes: deflateRawSync(code, { level: 9 }).length,
+    const bundles = await bundleFunctions({ ...options, outDir: out });
+    return bundles.map((bundle) => {
+      const loadRunsMs = Array.from({ length: options.runs ?? 5 }, () => loadOnce(bundle.file));
+      return {
+        name: bundle.name,
+        handler: bundle.handler,
+        bundleBytes: bundle.bundleBytes,
+        zippedBytes: deflateRawSync(readFileSync(bundle.file), { level: 9 }).length,
         loadMs: median(loadRunsMs),
         loadRunsMs,
-      });
-    }
-    return results;
+      };
+    });
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+}
+
+export interface FunctionBundle {
+  name: string;
+  handler: string;
+  /** The bundled `.js`. */
+  file: string;
+  bundleBytes: number;
+}
+
+/** Every function of serverless.yml (or `only` these) bundled into `outDir` as `serverless package` bundles it. */
+export async function bundleFunctions(options: { root?: string; only?: string[]; outDir: string }): Promise<FunctionBundle[]> {
+  const root = resolve(options.root ?? '.');
+  const { functions, esbuild } = readServerless(root);
+  const buildOptions = esbuildOptions(esbuild, root);
+  const bundles: FunctionBundle[] = [];
+  for (const fn of functions.filter((f) => !options.only || options.only.includes(f.name))) {
+    const file = join(options.outDir, `${fn.name}.js`);
+    await build({ ...buildOptions, entryPoints: [fn.entry], outfile: file, logLevel: 'silent' });
+    bundles.push({ name: fn.name, handler: fn.handler, file, bundleBytes: statSync(file).size });
+  }
+  return bundles;
 }
 
 /** Options of serverless-esbuild itself, which it removes before calling esbuild (its `bundle.ts`). */
@@ -98,8 +114,11 @@ const PLUGIN_ONLY_OPTIONS = new Set([
   'disposeContext',
 ]);
 
-/** `custom.esbuild` as serverless-esbuild passes it to esbuild: its own options out, `exclude` as `external`. */
-function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
+/**
+ * `custom.esbuild` as serverless-esbuild passes it to esbuild: its own options out, `exclude` as
+ * `external`, `plugins` (a file of the service exporting the list) loaded.
+ */
+function esbuildOptions(custom: Record<string, unknown>, root: string): BuildOptions {
   const passed = Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_ONLY_OPTIONS.has(key)));
   const exclude = Array.isArray(custom.exclude) ? (custom.exclude as string[]) : [];
   return {
@@ -109,7 +128,20 @@ function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
     platform: 'node',
     ...passed,
     external: [...((passed.external as string[] | undefined) ?? []), ...(exclude.includes('*') ? [] : exclude)],
+    plugins: loadPlugins(custom.plugins, root),
   } as BuildOptions;
+}
+
+/** serverless-esbuild's `plugins`: a path from the service's directory to a module exporting the plugins (its `index.ts`). */
+function loadPlugins(option: unknown, root: string): Plugin[] {
+  if (option === undefined) return [];
+  if (typeof option !== 'string') throw new Error('custom.esbuild.plugins: the bench reads only a file path');
+  // `require`, as serverless-esbuild loads it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require(join(root, option)) as Plugin[] | { default: Plugin[] } | ((serverless: unknown) => Plugin[]);
+  const plugins = 'default' in loaded ? loaded.default : loaded;
+  if (typeof plugins === 'function') throw new Error('custom.esbuild.plugins: a function of the serverless instance cannot be called here');
+  return plugins;
 }
 
 /** `require` of the bundle in a new Node process, with the environment serverless.yml gives a function. */

@@ -4,7 +4,7 @@
  * which it sends back the starts that wait for their admission slot. Partial batch failures: a
  * record that throws is delivered again (and lands in the DLQ after 5 receives).
  */
-import { lambdaPorts } from './lambda-ports';
+import { lambdaTriggerPorts } from './lambda-ports';
 import { createTriggerHandler } from './trigger-routes';
 
-export const handler = createTriggerHandler(lambdaPorts);
+export const handler = createTriggerHandler(lambdaTriggerPorts);

@@ -7,13 +7,13 @@ import middy from '@middy/core';
 import { sweep } from '../domain/sweeper';
 import { createMetrics } from '../infra/job-metrics';
 import { publishSweepMetrics } from '../infra/sweep-metrics';
-import { lambdaPorts } from './lambda-ports';
+import { lambdaSweeperPorts } from './lambda-ports';
 
 // The `service` dimension names the deployment, as the job metrics do (`<service>-<stage>`).
 const metrics = createMetrics(process.env.POWERTOOLS_SERVICE_NAME ?? process.env.EVENT_BUS_NAME ?? 'reset-access');
 
 export const handler = middy(async () => {
-  const summary = await sweep(lambdaPorts());
+  const summary = await sweep(lambdaSweeperPorts());
   publishSweepMetrics(metrics, summary);
   const { actions: _actions, ...counts } = summary;
   return counts;

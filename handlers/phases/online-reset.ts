@@ -1,4 +1,5 @@
 import { createPhaseHandler } from '../phase-handler';
-import { lambdaPorts } from '../lambda-ports';
+import { lambdaPhasePorts, onlinePorts } from '../lambda-ports';
 
-export const handler = createPhaseHandler('online-reset', lambdaPorts);
+export const ports = lambdaPhasePorts({ online: onlinePorts });
+export const handler = createPhaseHandler('online-reset', ports);

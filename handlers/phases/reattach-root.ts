@@ -1,4 +1,5 @@
 import { createPhaseHandler } from '../phase-handler';
-import { lambdaPorts } from '../lambda-ports';
+import { lambdaPhasePorts } from '../lambda-ports';
 
-export const handler = createPhaseHandler('reattach-root', lambdaPorts);
+export const ports = lambdaPhasePorts();
+export const handler = createPhaseHandler('reattach-root', ports);

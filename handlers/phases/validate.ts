@@ -1,4 +1,6 @@
 import { createPhaseHandler } from '../phase-handler';
-import { lambdaPorts } from '../lambda-ports';
+import { kmsEncryptionKeys, lambdaPhasePorts, onlinePorts } from '../lambda-ports';
 
-export const handler = createPhaseHandler('validate', lambdaPorts);
+/** The preflight again, with its KMS key check, and the online-or-offline choice (the target's SSM agent). */
+export const ports = lambdaPhasePorts({ keys: kmsEncryptionKeys, online: onlinePorts });
+export const handler = createPhaseHandler('validate', ports);

@@ -1,7 +1,7 @@
 /**
- * The AWS SDK clients, built once per cold start (call `createAwsClients` at module scope of a
- * handler, or once in the local runtime) and passed into the adapters; nothing deeper constructs a
- * client.
+ * The AWS SDK clients, built once per cold start (a Lambda function builds the ones it uses,
+ * handlers/lambda-ports.ts; the local runtime all of them with `createAwsClients`) and passed into
+ * the adapters; nothing deeper constructs a client.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -57,26 +57,40 @@ const ENDPOINT_VARIABLES: Record<AwsService, string> = {
 };
 
 export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
+  return {
+    ec2: new EC2Client(awsClientConfig('ec2', options)),
+    ssm: new SSMClient(awsClientConfig('ssm', options)),
+    dynamodb: new DynamoDBClient(awsClientConfig('dynamodb', options)),
+    sqs: new SQSClient(awsClientConfig('sqs', options)),
+    eventBridge: new EventBridgeClient(awsClientConfig('eventbridge', options)),
+    kms: new KMSClient(awsClientConfig('kms', options)),
+  };
+}
+
+/** What every client is built with: region, endpoint, transport, credentials, retries. */
+export interface AwsClientConfig {
+  region?: string;
+  endpoint?: string;
+  requestHandler?: RequestHandler;
+  credentials?: AwsClientsOptions['credentials'];
+  retryStrategy: RetryStrategyV2;
+}
+
+/**
+ * One service's client configuration, as `createAwsClients` builds every client. A Lambda function
+ * builds only the clients it uses from it (handlers/lambda-ports.ts): its bundle then holds no other
+ * client's code.
+ */
+export function awsClientConfig(service: AwsService, options: AwsClientsOptions = {}): AwsClientConfig {
   const env = options.env ?? process.env;
   const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const retryStrategy = new ThrottlingOnlyRetryStrategy(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
-  const configFor = (service: AwsService) => {
-    const endpoint = endpointFor(service, options, env);
-    return {
-      ...(region ? { region } : {}),
-      ...(endpoint ? { endpoint } : {}),
-      ...(options.requestHandler ? { requestHandler: options.requestHandler } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      retryStrategy,
-    };
-  };
+  const endpoint = endpointFor(service, options, env);
   return {
-    ec2: new EC2Client(configFor('ec2')),
-    ssm: new SSMClient(configFor('ssm')),
-    dynamodb: new DynamoDBClient(configFor('dynamodb')),
-    sqs: new SQSClient(configFor('sqs')),
-    eventBridge: new EventBridgeClient(configFor('eventbridge')),
-    kms: new KMSClient(configFor('kms')),
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(options.requestHandler ? { requestHandler: options.requestHandler } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    retryStrategy: new ThrottlingOnlyRetryStrategy(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
   };
 }
 

@@ -1,0 +1,145 @@
+/**
+ * Each Lambda function is wired with what its use case's ports ask for (handlers/lambda-ports.ts),
+ * and the optional ones only where the domain reads them: a function without `keys`, `online` or
+ * `observer` would silently skip the key check, reset offline or publish no job events. So: run
+ * resets of every kind on the simulated region, note which function read which optional port,
+ * and hold that against what each function's Lambda wiring gives it.
+ */
+import { PHASES, type PhaseName } from '../../domain/job';
+import type { PhaseMessage } from '../../domain/ports';
+import { VirtualStack } from '../../infra/local/virtual-stack';
+import { lambdaApiPorts, lambdaSweeperPorts, lambdaTriggerPorts } from '../../handlers/lambda-ports';
+import { alarmEvent } from '../support/events';
+
+const OPTIONAL = ['keys', 'online', 'observer'] as const;
+type Optional = (typeof OPTIONAL)[number];
+type FunctionName = PhaseName | 'api' | 'alarm' | 'sweeper';
+
+const AL2023 = 'i-0a1b2c3d4e5f60001'; // tagged reset-access:auto=true
+const ENCRYPTED = 'i-0a1b2c3d4e5f60003'; // KMS-encrypted root
+const MARKETPLACE = 'i-0a1b2c3d4e5f60004';
+const WINDOWS = 'i-0a1b2c3d4e5f60007';
+const LINUX_MANAGED = 'i-0a1b2c3d4e5f60009';
+const WINDOWS_MANAGED = 'i-0a1b2c3d4e5f6000a';
+const HOUR = 3600_000;
+
+/**
+ * A stack whose optional ports note, on every use, the function running: the phase being
+ * delivered, or the API, the alarm function, the sweeper. A use outside all of these is noted as
+ * `unattributed`.
+ */
+function recordingStack(read: Map<string, Set<Optional>>): VirtualStack {
+  const stack = new VirtualStack();
+  let running: string | undefined;
+  const note = (port: Optional) => {
+    const name = running ?? 'unattributed';
+    read.set(name, (read.get(name) ?? new Set()).add(port));
+  };
+  const recording = <T extends object>(target: T, port: Optional): T =>
+    new Proxy(target, {
+      get(object, property, receiver) {
+        note(port);
+        const value = Reflect.get(object, property, receiver) as unknown;
+        return typeof value === 'object' && value !== null ? recording(value, port) : value;
+      },
+    });
+  const ports = stack.ports as unknown as Record<Optional, object | undefined>;
+  for (const port of OPTIONAL) if (ports[port]) ports[port] = recording(ports[port]!, port);
+  function within<F extends (...args: never[]) => Promise<unknown>>(name: (...args: Parameters<F>) => string, call: F): F {
+    return (async (...args: Parameters<F>) => {
+      running = name(...args);
+      try {
+        return await call(...args);
+      } finally {
+        running = undefined;
+      }
+    }) as F;
+  }
+  stack.deliver = within((message: PhaseMessage) => message.phase, stack.deliver.bind(stack));
+  stack.api = within(() => 'api', stack.api.bind(stack));
+  stack.trigger = within(() => 'alarm', stack.trigger.bind(stack));
+  stack.sweep = within(() => 'sweeper', stack.sweep.bind(stack));
+  return stack;
+}
+
+/** The optional ports each function's Lambda wiring gives it, from the handlers themselves. */
+async function lambdaWiring(): Promise<Map<FunctionName, Set<Optional>>> {
+  const has = (ports: object) => new Set(OPTIONAL.filter((port) => port in ports));
+  const wired = new Map<FunctionName, Set<Optional>>([
+    ['api', has(lambdaApiPorts())],
+    ['alarm', has(lambdaTriggerPorts())],
+    ['sweeper', has(lambdaSweeperPorts())],
+  ]);
+  for (const phase of PHASES) {
+    const entry = (await import(`../../handlers/phases/${phase}`)) as { ports: () => object };
+    wired.set(phase, has(entry.ports()));
+  }
+  return wired;
+}
+
+describe('the Lambda wiring', () => {
+  const saved = { ...process.env };
+  const read = new Map<string, Set<Optional>>();
+  let wired: Map<FunctionName, Set<Optional>>;
+
+  beforeAll(async () => {
+    // Prepare: the environment serverless.yml gives the functions (nothing is called with it)
+    Object.assign(process.env, {
+      TABLE_NAME: 'jobs',
+      EVENT_BUS_NAME: 'bus',
+      HELPER_INSTANCE_PROFILE: 'helper',
+      PHASE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/phase',
+      ALARM_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/alarm',
+    });
+    wired = await lambdaWiring();
+
+    // Act: resets of every kind, started by the API and by an alarm, and a sweep that rolls one back
+    for (const body of [
+      { instanceId: AL2023 },
+      { instanceId: ENCRYPTED },
+      { instanceId: MARKETPLACE },
+      { instanceId: WINDOWS },
+      { instanceId: LINUX_MANAGED },
+      { instanceId: WINDOWS_MANAGED },
+      { instanceId: LINUX_MANAGED, mode: 'offline' },
+    ]) {
+      const stack = recordingStack(read);
+      await stack.api('POST', '/resets', body);
+      await stack.run();
+      await stack.api('GET', '/instances');
+    }
+    const alarmed = recordingStack(read);
+    await alarmed.trigger(alarmEvent(AL2023));
+    await alarmed.run();
+    const overdue = recordingStack(read);
+    await overdue.api('POST', '/resets', { instanceId: AL2023 });
+    overdue.clock.advance(7 * 24 * HOUR);
+    await overdue.sweep();
+    await overdue.run();
+  }, 120_000);
+
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('gives every function each optional port its use case read', () => {
+    // Assess
+    const missing = [...read].flatMap(([name, ports]) => [...ports].filter((port) => !wired.get(name as FunctionName)?.has(port)).map((port) => `${name} reads ${port}`));
+    expect(missing).toEqual([]);
+  });
+
+  it('saw the reads that matter: the key check, the online choice and resets, the job events', () => {
+    // Assess
+    expect(read.get('validate')).toEqual(new Set(['keys', 'online', 'observer']));
+    expect(read.get('online-reset')).toEqual(new Set(['online', 'observer']));
+    expect(read.get('api')).toEqual(new Set(['keys', 'online', 'observer']));
+    expect(read.get('alarm')).toEqual(new Set(['online', 'observer']));
+    expect(read.get('sweeper')).toBeUndefined();
+  });
+
+  it('gives KMS and the online reset to no phase but those that read them', () => {
+    // Assess
+    const extras = PHASES.filter((phase) => wired.get(phase)!.has('keys') || wired.get(phase)!.has('online'));
+    expect(extras).toEqual(['validate', 'online-reset']);
+  });
+});
