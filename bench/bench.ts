@@ -12,7 +12,7 @@ import { RUNBOOK_POLL_SECONDS } from './baseline';
 import { measureColdStart, type FunctionColdStart } from './cold-start';
 import { runFleet, type FleetResult } from './fleet';
 import { Meter } from './instrument';
-import { apiCallsLine, coldStartLine, fleetLine, linuxLine, table, windowsLine } from './report';
+import { apiCallsLine, coldStartLine, fleetLine, fleetReport, linuxLine, table, windowsLine } from './report';
 import { runBaseline, runServiceJob, type ServiceJobResult } from './single';
 
 export interface BenchOptions {
@@ -144,32 +144,5 @@ function printCalls(print: (line: string) => void, job: ServiceJobResult): void 
 }
 
 function printFleet(print: (line: string) => void, fleet: FleetResult): void {
-  print(`   ${fleet.succeeded}/${fleet.jobs} succeeded, ${fleet.failed} failed${fleet.unfinished ? `, ${fleet.unfinished} unfinished` : ''}; failures ${JSON.stringify(fleet.failures)}`);
-  print(`   failed from throttling or quota: ${fleet.failedFromLimits}; VPCs in the region at the end: ${fleet.vpcs}`);
-  print(`   makespan ${fleet.makespanSeconds.toFixed(1)} s; job time p50 ${fleet.p50Seconds.toFixed(1)} s, p95 ${fleet.p95Seconds.toFixed(1)} s, max ${fleet.maxSeconds.toFixed(1)} s`);
-  print(
-    `   throttled (RequestLimitExceeded) and retried: ${fleet.throttledTotal} (${Object.entries(fleet.throttled)
-      .sort((a, b) => b[1] - a[1])
-      .map(([action, n]) => `${action} ${n}`)
-      .join(', ')}); API 503s retried by the client: ${fleet.apiRetries}`,
-  );
-  const shared = fleet.throttlingScope === 'category';
-  print(
-    `   lower bound from RunInstances + StartInstances (${shared ? 'one bucket' : 'a bucket each'}, 5 then 2/s): ${fleet.launchStartBoundSeconds.toFixed(1)} s; makespan ratio ${(fleet.makespanSeconds / fleet.launchStartBoundSeconds).toFixed(2)}`,
-  );
-  print(
-    `   each bucket's bound from the calls it answered: ${fleet.bucketBounds
-      .slice(0, 6)
-      .map((b) => `${b.bucket} ${b.calls} calls ≥ ${b.boundSeconds.toFixed(0)} s`)
-      .join(', ')}`,
-  );
-  print(
-    `   answered calls: ${Object.entries(fleet.answered)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 8)
-      .map(([action, n]) => `${action} ${n}`)
-      .join(', ')}`,
-  );
-  const c = fleet.counts;
-  print(`   AWS calls per job ${fleet.callsPerJob.toFixed(1)}; DynamoDB ${c.dynamoReads} reads, ${c.dynamoWrites} writes; simulated in ${fleet.wallSeconds.toFixed(1)} s of wall time`);
+  for (const line of fleetReport(fleet)) print(`   ${line}`);
 }

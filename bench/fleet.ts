@@ -4,7 +4,8 @@
  * come from a client that, like AWS's own clients, repeats a request answered `503` after the
  * `retry-after` hint, backing off exponentially with jitter; the jobs then run on their own.
  */
-import { isActive } from '../domain/job';
+import { defaultConfig, type ServiceConfig } from '../domain/config';
+import { isActive, type Job } from '../domain/job';
 import { seedLinuxFleet } from '../infra/local/fleet';
 import { VirtualStack } from '../infra/local/virtual-stack';
 import { EC2_BUCKETS, ec2BucketFor, type Ec2BucketName, type ThrottlingScope } from '../infra/sim/throttling';
@@ -17,6 +18,8 @@ export interface FleetOptions {
   maxSimSeconds?: number;
   /** How the simulated region shares its buckets (infra/sim/throttling.ts); default `category`. */
   throttlingScope?: ThrottlingScope;
+  /** Settings to try instead of the defaults (e.g. another admission rate). */
+  config?: Partial<ServiceConfig>;
 }
 
 export interface FleetResult {
@@ -37,8 +40,10 @@ export interface FleetResult {
   /** `RequestLimitExceeded` answers by action: every one was retried unless a job failed of it. */
   throttled: Record<string, number>;
   throttledTotal: number;
-  /** Requests the client had to repeat because the API answered 503 (AWS throttling it). */
+  /** Requests the client had to repeat: the API answered 429 (over its start rate) or 503 (AWS throttled its reads). */
   apiRetries: number;
+  /** The API's answers to the start requests, by HTTP status. */
+  apiAnswers: Record<string, number>;
   callsPerJob: number;
   counts: Counts;
   /**
@@ -52,6 +57,21 @@ export interface FleetResult {
   answered: Record<string, number>;
   /** The same for every bucket (a row of the table, or an action), from the calls it answered, largest first. */
   bucketBounds: Array<{ bucket: string; calls: number; boundSeconds: number }>;
+  /**
+   * How busy the bucket with the largest bound kept (answered calls over what it could answer from
+   * the first request to the last job's end): near 1, the fleet went as fast as that bucket allows.
+   */
+  bottleneck: { bucket: string; utilization: number };
+  /**
+   * Per job, the time its phases waited for a request slot or backed off after a throttle
+   * (`throttledSeconds`): the share of a job's time that EC2's buckets cost it.
+   */
+  slotWait: { p50Seconds: number; p95Seconds: number };
+  /**
+   * Per target, from the StopInstances the job sent until the target was restored: how long each
+   * instance was down, and the most that were down at once.
+   */
+  targetDowntime: { p50Seconds: number; p95Seconds: number; maxAtOnce: number };
   vpcs: number;
   wallSeconds: number;
 }
@@ -66,6 +86,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const stack = new VirtualStack({
     samples: false,
     idSeed: 'f',
+    // The service is told how this account's buckets are shared, as its operator would configure it.
+    config: { requestPacing: { ...defaultConfig.requestPacing, scope: options.throttlingScope ?? 'category' }, ...options.config },
     region: { throttling: true, throttlingScope: options.throttlingScope, callLogLimit: 50_000_000, seed: options.seed ?? 'fleet' },
   });
   const meter = new Meter(stack);
@@ -78,12 +100,14 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const jobIds: string[] = [];
   const refused: Record<string, number> = {};
   let apiRetries = 0;
+  const apiAnswers: Record<string, number> = {};
   for (;;) {
     const now = stack.clock.now();
     const due = pending.filter((p) => p.dueAt <= now);
     for (const request of due) {
       pending.splice(pending.indexOf(request), 1);
       const response = await stack.api('POST', '/resets', { instanceId: request.instanceId });
+      apiAnswers[response.statusCode] = (apiAnswers[response.statusCode] ?? 0) + 1;
       if (response.statusCode === 202) jobIds.push(response.json.jobId as string);
       else if (response.statusCode === 503 || response.statusCode === 429) {
         apiRetries += 1;
@@ -135,6 +159,11 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   // Every fleet target was running: one launch and one start each, in one bucket or in two.
   const launchesAndStarts = scope === 'action' ? jobIds.length : jobIds.length * 2;
   const lastEnd = ended.reduce((max, j) => Math.max(max, Date.parse(j.endedAt!)), t0);
+  const bucketBounds = Object.entries(byBucket)
+    .map(([bucket, { calls, spec }]) => ({ bucket, calls, boundSeconds: Math.max(0, calls - EC2_BUCKETS[spec].capacity) / EC2_BUCKETS[spec].refillPerSecond, spec }))
+    .sort((a, b) => b.boundSeconds - a.boundSeconds);
+  const widest = bucketBounds[0];
+  const widestCapacity = widest ? EC2_BUCKETS[widest.spec].capacity + (EC2_BUCKETS[widest.spec].refillPerSecond * (lastEnd - t0)) / 1000 : 0;
   const vpcs = Object.keys(stack.region.exportState().vpcs).length;
   return {
     jobs: jobIds.length,
@@ -150,17 +179,36 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     throttled,
     throttledTotal: Object.values(throttled).reduce((a, b) => a + b, 0),
     apiRetries,
+    apiAnswers,
     callsPerJob: jobIds.length ? stack.region.calls.length / jobIds.length : 0,
     counts: meter.snapshot(),
     launchStartBoundSeconds: Math.max(0, launchesAndStarts - runStart.capacity) / runStart.refillPerSecond,
     throttlingScope: scope,
     answered: answeredByAction,
-    bucketBounds: Object.entries(byBucket)
-      .map(([bucket, { calls, spec }]) => ({ bucket, calls, boundSeconds: Math.max(0, calls - EC2_BUCKETS[spec].capacity) / EC2_BUCKETS[spec].refillPerSecond }))
-      .sort((a, b) => b.boundSeconds - a.boundSeconds),
+    bucketBounds: bucketBounds.map(({ bucket, calls, boundSeconds }) => ({ bucket, calls, boundSeconds })),
+    bottleneck: { bucket: widest?.bucket ?? 'none', utilization: widest && widestCapacity > 0 ? widest.calls / widestCapacity : 0 },
+    slotWait: spread(ended.map((j) => Object.values(j.phases).reduce((sum, phase) => sum + (phase?.throttledSeconds ?? 0), 0))),
+    targetDowntime: downtime(ended),
     vpcs,
     wallSeconds: (Date.now() - wallStart) / 1000,
   };
+}
+
+function spread(values: number[]): { p50Seconds: number; p95Seconds: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50Seconds: percentile(sorted, 0.5), p95Seconds: percentile(sorted, 0.95) };
+}
+
+/** Each stopped target's time down (stop sent → restore done), and the most down at once. */
+function downtime(jobs: Job[]): FleetResult['targetDowntime'] {
+  const spans = jobs
+    .filter((j) => j.resources.stopRequestedAt && j.phases['restore-target']?.endedAt)
+    .map((j) => [Date.parse(j.resources.stopRequestedAt!), Date.parse(j.phases['restore-target']!.endedAt!)] as const);
+  const edges = spans.flatMap(([from, to]) => [[from, 1] as const, [to, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let down = 0;
+  let maxAtOnce = 0;
+  for (const [, change] of edges) maxAtOnce = Math.max(maxAtOnce, (down += change));
+  return { ...spread(spans.map(([from, to]) => (to - from) / 1000)), maxAtOnce };
 }
 
 /** The value at `q` (0..1) of sorted values, nearest rank. */

@@ -1,7 +1,8 @@
 /**
  * The benchmark's machine-readable last lines (issue 7), one formatter each, so that `npm run bench`
- * and its smoke test print and parse exactly the same text.
+ * and its smoke test print and parse exactly the same text; and the fleet's report for operators.
  */
+import type { FleetResult } from './fleet';
 
 const s = (seconds: number) => seconds.toFixed(1);
 const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN).toFixed(2);
@@ -17,6 +18,40 @@ export function windowsLine(result: { seconds: number; baselineSeconds: number }
 
 export function fleetLine(fleet: { jobs: number; succeeded: number; failed: number; makespanSeconds: number; p95Seconds: number }): string {
   return `bench: fleet ${fleet.jobs} jobs, ${fleet.succeeded} succeeded, ${fleet.failed} failed, makespan ${s(fleet.makespanSeconds)} s, p95 ${s(fleet.p95Seconds)} s`;
+}
+
+/**
+ * The fleet's human-readable report, for whoever runs the service: what the API answered the burst
+ * of requests, what EC2 throttled, how busy the scarcest bucket kept, and what waiting for it cost
+ * each job and each target (an instance is down from its stop until it is restored).
+ */
+export function fleetReport(fleet: FleetResult): string[] {
+  const byCount = (counts: Record<string, number>, limit = Infinity) =>
+    Object.entries(counts)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([name, n]) => `${name} ${n}`)
+      .join(', ');
+  const answers = fleet.apiAnswers;
+  const shared = fleet.throttlingScope === 'category';
+  const down = fleet.targetDowntime;
+  return [
+    `${fleet.succeeded}/${fleet.jobs} succeeded, ${fleet.failed} failed${fleet.unfinished ? `, ${fleet.unfinished} unfinished` : ''}; failures ${JSON.stringify(fleet.failures)}`,
+    `failed from throttling or quota: ${fleet.failedFromLimits}; VPCs in the region at the end: ${fleet.vpcs}`,
+    `makespan ${s(fleet.makespanSeconds)} s; job time p50 ${s(fleet.p50Seconds)} s, p95 ${s(fleet.p95Seconds)} s, max ${s(fleet.maxSeconds)} s`,
+    `start requests: ${answers['202'] ?? 0} accepted; ${answers['429'] ?? 0} answered 429 (over the API's start rate, nothing read), ${answers['503'] ?? 0} answered 503 (EC2 throttled the preflight's reads); the client repeated ${fleet.apiRetries}`,
+    `throttled (RequestLimitExceeded) and retried: ${fleet.throttledTotal} (${byCount(fleet.throttled)})`,
+    `lower bound from RunInstances + StartInstances (${shared ? 'one bucket' : 'a bucket each'}, 5 then 2/s): ${s(fleet.launchStartBoundSeconds)} s; makespan ratio ${ratio(fleet.makespanSeconds, fleet.launchStartBoundSeconds)}`,
+    `each bucket's bound from the calls it answered: ${fleet.bucketBounds
+      .slice(0, 6)
+      .map((b) => `${b.bucket} ${b.calls} calls ≥ ${b.boundSeconds.toFixed(0)} s`)
+      .join(', ')}`,
+    `busiest bucket ${fleet.bottleneck.bucket}: answered ${(fleet.bottleneck.utilization * 100).toFixed(0)} % of what it could from the first request to the last job's end`,
+    `per job, waiting for EC2 request slots or backing off from throttles: p50 ${s(fleet.slotWait.p50Seconds)} s, p95 ${s(fleet.slotWait.p95Seconds)} s`,
+    `per target, down from its stop until restored: p50 ${s(down.p50Seconds)} s, p95 ${s(down.p95Seconds)} s; at most ${down.maxAtOnce} down at once`,
+    `answered calls: ${byCount(fleet.answered, 8)}`,
+    `AWS calls per job ${fleet.callsPerJob.toFixed(1)}; DynamoDB ${fleet.counts.dynamoReads} reads, ${fleet.counts.dynamoWrites} writes; simulated in ${s(fleet.wallSeconds)} s of wall time`,
+  ];
 }
 
 export function apiCallsLine(calls: number): string {

@@ -2,14 +2,16 @@
  * The phase contract of DESIGN.md, once for all phases: load the job, drop duplicate and late
  * messages, do the phase's AWS work, then either wait (write progress, send the same message back
  * with a delay) or finish (write the transition, then publish the next phases' events). A permanent
- * error, or a phase past its deadline, turns the job into a rollback.
+ * error, or a phase past its deadline, turns the job into a rollback. Calls into EC2's scarce
+ * request buckets are paced (request-pacing.ts): a phase whose slot has not come waits for it.
  */
 import type { ServiceConfig } from './config';
 import { PermanentError, ResetAccessError, RetryableError, ThrottledError, errorCode } from './errors';
-import { isActive, type Job, type PhaseName, type UndoStep } from './job';
+import { isActive, type Job, type PhaseName, type PhaseRecord, type UndoStep } from './job';
 import type { OnlinePorts } from './online-ports';
 import { nextPhases } from './plan';
 import type {
+  AdmissionStore,
   Clock,
   Compute,
   EncryptionKeys,
@@ -25,6 +27,7 @@ import type {
   ResourceLink,
 } from './ports';
 import { releaseRescueNetwork } from './rescue-network-lease';
+import { isDue, PACED_ON_START, pacedCompute, RequestPacedError, RequestPacer, type PacedSlot } from './request-pacing';
 import { updateJob } from './update-job';
 import { afterEventDelaySeconds, pollDelaySeconds, throttleDelaySeconds } from './wait-policy';
 import { unlinkedResources } from './wake-jobs';
@@ -45,6 +48,11 @@ export interface PhasePorts {
   log: Log;
   config: ServiceConfig;
   observer?: JobObserver;
+  /**
+   * Where the service's EC2 request buckets are kept (domain/request-pacing.ts): with it, calls into
+   * the scarce buckets are paced; without it they are sent as they come.
+   */
+  admission?: AdmissionStore;
 }
 
 /** What one delivery of a phase found: the phase is done, or must look again later. */
@@ -97,14 +105,19 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
   // AWS's request buckets does not count (the sweeper's job deadline still bounds the whole job).
   const overdue = (now.getTime() - Date.parse(record.startedAt)) / 1000 - (record.throttledSeconds ?? 0) > deadline;
 
+  const pacer = ports.admission ? new RequestPacer({ admission: ports.admission, clock: ports.clock, policy: ports.config.requestPacing }, record.pacedSlot) : undefined;
   let result: PhaseResult;
   try {
     if (overdue) {
       throw new PermanentError('PHASE_DEADLINE', `phase ${message.phase} did not finish within ${deadline} s (waiting for ${record.waitingFor ?? 'AWS'})`);
     }
-    result = await steps[message.phase](job, ports);
+    if (pacer) {
+      const slot = await slotBeforeStart(job, message, record.pacedSlot, pacer, ports);
+      if (slot) return waitForSlot(job, message, slot, ports);
+    }
+    result = await steps[message.phase](job, pacer ? { ...ports, compute: pacedCompute(ports.compute, pacer) } : ports);
   } catch (error) {
-    return handleError(job, message, error, ports);
+    return handleError(job, message, error, ports, pacer);
   }
 
   if (result.kind === 'wait') {
@@ -117,6 +130,7 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
       current.waitingFor = result.waitingFor;
       delete current.retries;
       delete current.throttles;
+      delete current.pacedSlot;
       result.record?.(draft);
       links = noteLinks(draft);
       return draft;
@@ -147,6 +161,7 @@ async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job)
     delete current.waitingFor;
     delete current.retries;
     delete current.throttles;
+    delete current.pacedSlot;
     draft.current = draft.current.filter((p) => p !== message.phase);
     draft.lastTransitionFrom = [message.phase];
     if (message.phase === 'rollback') {
@@ -190,8 +205,9 @@ export function startPhaseRecord(job: Job, phase: PhaseName, now: string): void 
   if (undo && !job.undo.some((u) => u.kind === undo.kind)) job.undo.push(undo);
 }
 
-async function handleError(job: Job, message: PhaseMessage, error: unknown, ports: PhasePorts): Promise<PhaseRunOutcome> {
-  if (error instanceof ThrottledError) return retryThrottled(job, message, error, ports);
+async function handleError(job: Job, message: PhaseMessage, error: unknown, ports: PhasePorts, pacer?: RequestPacer): Promise<PhaseRunOutcome> {
+  if (error instanceof RequestPacedError) return waitForSlot(job, message, error.slot, ports);
+  if (error instanceof ThrottledError) return retryThrottled(job, message, error, ports, pacer);
   const record = job.phases[message.phase]!;
   const retries = (record.retries ?? 0) + 1;
   const retryable = error instanceof RetryableError || !(error instanceof ResetAccessError);
@@ -207,6 +223,7 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
       current.movedAt = ports.clock.now().toISOString();
       current.retries = retries;
       delete current.throttles;
+      keepUnusedSlot(current, pacer);
       current.waitingFor = `retry after ${errorCode(error)}: ${(error as Error).message}`;
       return draft;
     }, undefined, job);
@@ -225,7 +242,7 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
  * backoff does not count against the phase's deadline: a fleet that throttles itself must not
  * fail its jobs. The sweeper's job deadline (`sweeper.jobDeadlineSeconds`) bounds it all.
  */
-async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledError, ports: PhasePorts): Promise<PhaseRunOutcome> {
+async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledError, ports: PhasePorts, pacer?: RequestPacer): Promise<PhaseRunOutcome> {
   const throttles = (job.phases[message.phase]!.throttles ?? 0) + 1;
   const delay = throttleDelaySeconds(ports.config, throttles, job.jobId, message.phase, message.attempt);
   const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
@@ -236,12 +253,60 @@ async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledE
     current.throttles = throttles;
     current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
     current.waitingFor = `AWS throttled ${error.code}; trying again`;
+    keepUnusedSlot(current, pacer);
     return draft;
   }, undefined, job);
   if (!written) return 'ignored';
   ports.log.info('phase throttled, backing off', { jobId: job.jobId, phase: message.phase, code: error.code, throttles, delaySeconds: delay });
   await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
   return 'waiting';
+}
+
+/**
+ * The slot this delivery must wait for before it does anything, if any: the ticket it holds when
+ * that is not due yet (an early delivery: an AWS event woke the phase, the sweeper re-drove it, or
+ * SQS's 15 min cut the delay short), or, on a phase's first delivery, the slot of the paced call
+ * it starts with (`PACED_ON_START`), reserved before it reads anything. A slot that is due now
+ * becomes the delivery's ticket.
+ */
+async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlot | undefined, pacer: RequestPacer, ports: PhasePorts): Promise<PacedSlot | undefined> {
+  const now = ports.clock.now();
+  if (ticket) return isDue(ticket, now) ? undefined : ticket;
+  const call = PACED_ON_START[message.phase];
+  if (!call || job.phases[message.phase]!.attempt !== 0) return undefined;
+  const slot = await pacer.reserve(call);
+  return isDue(slot, now) ? undefined : slot;
+}
+
+/**
+ * The phase waits for its reserved slot of an EC2 request bucket: nothing was sent. Like a throttle
+ * it costs time only (never `maxRetries`, never the phase's deadline), and it is not a wait for AWS
+ * that an event could end.
+ */
+async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, ports: PhasePorts): Promise<PhaseRunOutcome> {
+  const delay = Math.max(1, Math.ceil((Date.parse(slot.at) - ports.clock.now().getTime()) / 1000));
+  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
+    const current = draft.phases[message.phase];
+    if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
+    current.attempt += 1;
+    current.movedAt = ports.clock.now().toISOString();
+    // An early delivery waits again for the slot it already waited for: counted once.
+    if (current.pacedSlot?.at !== slot.at || current.pacedSlot.bucket !== slot.bucket) current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
+    current.pacedSlot = slot;
+    current.waitingFor = `its turn at EC2's request bucket ${slot.bucket} (slot at ${slot.at})`;
+    return draft;
+  }, undefined, job);
+  if (!written) return 'ignored';
+  ports.log.info('phase paced, waiting for its request slot', { jobId: job.jobId, phase: message.phase, bucket: slot.bucket, delaySeconds: delay });
+  await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
+  return 'waiting';
+}
+
+/** A delivery that failed before it used its slot keeps it for the next one; a used one is gone. */
+function keepUnusedSlot(record: PhaseRecord, pacer: RequestPacer | undefined): void {
+  const unused = pacer?.unusedTicket;
+  if (unused) record.pacedSlot = unused;
+  else delete record.pacedSlot;
 }
 
 /** Marks, in a job about to be written, the resources it has learned and not yet linked. */

@@ -4,6 +4,7 @@
  * `{ code, message, requestId }` (handlers/http.ts); nothing a caller sends can make it answer 500.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { API_ADMISSION_BUCKET, takeAdmissionIfFree } from '../domain/admission';
 import { cancelReset } from '../domain/cancel-reset';
 import { RefusedError } from '../domain/errors';
 import { startResetIdempotently, type IdempotentStartPorts } from '../domain/idempotent-start';
@@ -11,12 +12,12 @@ import type { Job, JobStatus } from '../domain/job';
 import { toJobView } from '../domain/job-view';
 import { listInstances } from '../domain/list-instances';
 import type { PhasePorts } from '../domain/phase-runner';
-import type { InstanceDirectory } from '../domain/ports';
+import type { AdmissionStore, InstanceDirectory } from '../domain/ports';
 import { INSTANCE_ID, parseResetRequest } from '../domain/request';
 import { getJob, startReset } from '../domain/start-reset';
-import { callerOf, errorResponse, headerOf, HttpError, json, requestIdOf, type HttpResponse } from './http';
+import { callerOf, errorResponse, headerOf, HttpError, json, requestIdOf, type ErrorBody, type HttpResponse } from './http';
 
-export type ApiPorts = IdempotentStartPorts & Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'> & { directory: InstanceDirectory };
+export type ApiPorts = IdempotentStartPorts & Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'> & { directory: InstanceDirectory; admission: AdmissionStore };
 
 /** Every route the API serves (serverless.yml's httpApi events and docs/openapi.yaml list the same). */
 export const API_ROUTES = [
@@ -58,8 +59,11 @@ async function serve(route: ApiRoute, params: Record<string, string>, event: API
       const request = parseResetRequest(readJsonBody(event), ports.config);
       const caller = callerOf(event);
       const key = headerOf(event, 'idempotency-key');
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new RefusedError('INVALID_REQUEST', 'Idempotency-Key: must be 1 to 255 visible ASCII characters', 400);
+      const now = ports.clock.now();
+      const admission = await takeAdmissionIfFree(ports.admission, API_ADMISSION_BUCKET, now, ports.config.apiAdmission);
+      if (!admission.admitted) return tooManyStarts(admission.retryAt, now, requestIdOf(event));
       if (key === undefined) return accepted(202, await startReset(request, ports, caller));
-      if (!IDEMPOTENCY_KEY.test(key)) throw new RefusedError('INVALID_REQUEST', 'Idempotency-Key: must be 1 to 255 visible ASCII characters', 400);
       const { job, replayed } = await startResetIdempotently(request, ports, apiIdempotencyKey(caller, key), { requestedBy: caller });
       return accepted(replayed ? 200 : 202, job, replayed ? { 'idempotent-replayed': 'true' } : {});
     }
@@ -127,6 +131,16 @@ export function apiIdempotencyKey(caller: string | undefined, key: string): stri
 function accepted(status: 200 | 202, job: Job, headers: Record<string, string> = {}): HttpResponse {
   const self = `/resets/${job.jobId}`;
   return json(status, { jobId: job.jobId, status: job.status, instanceId: job.instanceId, links: { self } }, { location: self, ...headers });
+}
+
+/**
+ * 429 for a start over the admission rate: nothing was read or changed, and `retry-after` (whole
+ * seconds, at least 1) is when the next slot frees, as the AWS SDKs and HTTP clients read it.
+ */
+function tooManyStarts(retryAt: Date, now: Date, requestId: string): HttpResponse {
+  const seconds = Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 1000));
+  const body: ErrorBody = { code: 'TOO_MANY_STARTS', message: `more resets were asked for than the service starts at once; retry in ${seconds} s`, requestId };
+  return json(429, body, { 'retry-after': String(seconds) });
 }
 
 /** The query parameters, refusing any the route does not know (a typo must not be ignored silently). */

@@ -23,6 +23,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     sweeper: { ...defaultConfig.sweeper, ...(overrides.sweeper ?? {}), dryRun: env.SWEEPER_DRY_RUN === 'true' || (overrides.sweeper?.dryRun ?? defaultConfig.sweeper.dryRun) },
     optIn: { ...defaultConfig.optIn, ...(overrides.optIn ?? {}) },
     eventAdmission: { ...defaultConfig.eventAdmission, ...(overrides.eventAdmission ?? {}) },
+    apiAdmission: { ...defaultConfig.apiAdmission, ...(overrides.apiAdmission ?? {}) },
+    requestPacing: {
+      ...defaultConfig.requestPacing,
+      ...(overrides.requestPacing ?? {}),
+      mutating: { ...defaultConfig.requestPacing.mutating, ...(overrides.requestPacing?.mutating ?? {}) },
+      runStart: { ...defaultConfig.requestPacing.runStart, ...(overrides.requestPacing?.runStart ?? {}) },
+    },
     online: { ...defaultConfig.online, ...(overrides.online ?? {}) },
   };
 }

@@ -55,6 +55,11 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
   'POST /resets 413': async () => new VirtualStack().api('POST', '/resets', JSON.stringify({ instanceId: AL2023, pad: 'x'.repeat(20_000) })),
   'POST /resets 415': async () => new VirtualStack().api('POST', '/resets', 'instanceId=i-0a1b2c3d4e5f60001', { 'content-type': 'application/x-www-form-urlencoded' }),
   'POST /resets 422': async () => new VirtualStack().api('POST', '/resets', { instanceId: SPOT }),
+  'POST /resets 429': async () => {
+    const stack = new VirtualStack({ config: { apiAdmission: { ratePerMinute: 1, burst: 1 } } });
+    await stack.api('POST', '/resets', { instanceId: AL2023 });
+    return stack.api('POST', '/resets', { instanceId: UBUNTU });
+  },
   'POST /resets 503': async () => {
     const stack = new VirtualStack();
     stack.region.faults.add({ service: 'ec2', action: 'DescribeInstances', error: 'throttle' });
@@ -170,5 +175,27 @@ describe('docs/openapi.yaml', () => {
       expect(validate(document, schema, answer.json)).toEqual([]);
       for (const header of Object.keys(response.headers ?? {})) expect(answer.headers?.[header]).toEqual(expect.any(String));
     });
+  });
+});
+
+describe('the Job schema describes every kind of finished job', () => {
+  const jobSchema = { $ref: '#/components/schemas/Job' };
+
+  it.each([
+    ['a Windows reset by the volume swap', 'i-0a1b2c3d4e5f60007'],
+    ['a Windows reset online', 'i-0a1b2c3d4e5f6000a'],
+    ['a Linux reset online', 'i-0a1b2c3d4e5f60009'],
+  ])('%s', async (_what, instanceId) => {
+    // Prepare
+    const stack = new VirtualStack();
+    const { jobId } = (await stack.api('POST', '/resets', { instanceId })).json;
+    await stack.run();
+
+    // Act
+    const view = await stack.api('GET', `/resets/${jobId}`);
+
+    // Assess
+    expect(view.json.status).toBe('SUCCEEDED');
+    expect(validate(document, jobSchema, view.json)).toEqual([]);
   });
 });

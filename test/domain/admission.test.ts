@@ -1,4 +1,4 @@
-import { reserveAdmission } from '../../domain/admission';
+import { reserveAdmission, takeAdmissionIfFree } from '../../domain/admission';
 import type { AdmissionStore } from '../../domain/ports';
 import { MemoryAdmissionStore } from '../../infra/memory/memory-guard-stores';
 
@@ -65,5 +65,33 @@ describe('reserveAdmission', () => {
     const reserve = reserveAdmission(new MemoryAdmissionStore(), 'b', at(0), { ratePerMinute: 0, burst: 1 });
     // Assess
     await expect(reserve).rejects.toThrow(/positive rate/);
+  });
+});
+
+describe('takeAdmissionIfFree', () => {
+  it('admits the burst, then refuses with the time the next slot frees, taking nothing', async () => {
+    // Prepare: 30 a minute is one every 2 s
+    const store = new MemoryAdmissionStore();
+    const policy = { ratePerMinute: 30, burst: 2 };
+    // Act
+    const decisions = [];
+    for (let i = 0; i < 4; i++) decisions.push(await takeAdmissionIfFree(store, 'b', at(0), policy));
+    // Assess: the refusals did not move the bucket
+    expect(decisions).toEqual([{ admitted: true }, { admitted: true }, { admitted: false, retryAt: at(2000) }, { admitted: false, retryAt: at(2000) }]);
+    expect((await store.get('b'))!.tat).toBe(T0 + 4000);
+  });
+
+  it('admits an arrival that comes back when it was told, even after many refusals', async () => {
+    // Prepare
+    const store = new MemoryAdmissionStore();
+    const policy = { ratePerMinute: 60, burst: 1 };
+    await takeAdmissionIfFree(store, 'b', at(0), policy);
+    for (let i = 0; i < 50; i++) await takeAdmissionIfFree(store, 'b', at(10 * i), policy);
+    // Act
+    const back = await takeAdmissionIfFree(store, 'b', at(1000), policy);
+    const next = await takeAdmissionIfFree(store, 'b', at(1000), policy);
+    // Assess
+    expect(back).toEqual({ admitted: true });
+    expect(next).toEqual({ admitted: false, retryAt: at(2000) });
   });
 });

@@ -127,6 +127,25 @@ describe('POST /resets', () => {
     expect(response.headers?.['retry-after']).toBe('5');
   });
 
+  it('answers 429 with retry-after over its start rate, before reading anything, and starts the request when it comes back', async () => {
+    // Prepare: a burst of 2, then one start every 10 s
+    const stack = new VirtualStack({ config: { apiAdmission: { ratePerMinute: 6, burst: 2 } } });
+    const ids = [AL2023, UBUNTU, 'i-0a1b2c3d4e5f60004'];
+    await stack.api('POST', '/resets', { instanceId: ids[0] });
+    await stack.api('POST', '/resets', { instanceId: ids[1] });
+    const callsBefore = stack.region.calls.length;
+    // Act
+    const over = await stack.api('POST', '/resets', { instanceId: ids[2] });
+    const readsForOver = stack.region.calls.length - callsBefore;
+    stack.clock.advance(Number(over.headers?.['retry-after']) * 1000);
+    const back = await stack.api('POST', '/resets', { instanceId: ids[2] });
+    // Assess
+    expectError(over, 429, 'TOO_MANY_STARTS');
+    expect(over.headers?.['retry-after']).toBe('10');
+    expect(readsForOver).toBe(0);
+    expect(back.statusCode).toBe(202);
+  });
+
   it('refuses query parameters it does not know', async () => {
     // Prepare
     const stack = new VirtualStack();
