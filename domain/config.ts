@@ -66,6 +66,13 @@ export interface ServiceConfig {
      * `running`: no event reports the agent, and a look before it can be Online only costs a call.
      */
     helperAgentFirstLook: number;
+    /**
+     * The longest gap between two looks at a helper's agent: the job waits on it (a Windows helper
+     * takes minutes to boot), so a look at most this often bounds how late the job notices it.
+     */
+    helperAgentMaxGap: number;
+    /** Every how many looks at the agent the helper itself is described too (its events usually tell first). */
+    helperDescribeEvery: number;
   };
   /**
    * Backoff after AWS throttled a phase's call: "full jitter", uniform up to `min(max, base · 2^n)`
@@ -196,6 +203,12 @@ export const defaultConfig: ServiceConfig = {
     afterEvent: { first: 90, max: 120 },
     // REFERENCE.md, Timings: the agent shows Online 30 s to several minutes after boot (user reports).
     helperAgentFirstLook: 30,
+    // One DescribeInstanceInformation every 20 s at most (SSM's own bucket, not EC2's): a Windows
+    // helper's 15 minutes cost ≈ 45 looks, and the job notices its agent ≤ 20 s late.
+    helperAgentMaxGap: 20,
+    // A helper that dies sends a state-change event, which wakes the phase at once (wake-jobs.ts):
+    // describing it at every look would only repeat what the event says.
+    helperDescribeEvery: 4,
   },
   // SQS delays are whole seconds; 2 s doubles to the 60 s cap in five throttles. EC2's buckets
   // refill every second (REFERENCE.md, Throttling): a fleet keeps each one busy without hammering it.

@@ -3,6 +3,7 @@ import { done, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../
 import type { Job } from '../job';
 import type { InstanceFacts } from '../ports';
 import { clientToken, helperTargetTags, serviceTags } from '../naming';
+import { pollDelaySeconds } from '../wait-policy';
 
 /**
  * Launch the helper and wait until SSM reports it Online. RunInstances carries a ClientToken
@@ -10,7 +11,8 @@ import { clientToken, helperTargetTags, serviceTags } from '../naming';
  * launching a second one. A helper just launched is `pending` for seconds: its id is recorded at
  * once (a look now would cost a describe, and a throttled one would cost a second RunInstances),
  * and its `running` event wakes the phase. No event reports the agent: the first look at it is
- * `pollSeconds.helperAgentFirstLook` after the helper was seen running, then the phase polls.
+ * `pollSeconds.helperAgentFirstLook` after the helper was seen running, then the phase polls, at
+ * most `helperAgentMaxGap` apart.
  */
 export async function launchHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
   const helperId = job.resources.helperInstanceId;
@@ -27,9 +29,13 @@ export async function launchHelper(job: Job, ports: PhasePorts): Promise<PhaseRe
   }
   const agent = await ports.rescue.agentStatus(helperId);
   if (agent === 'Online') return done();
-  // Not Online yet: the helper itself is looked at too, so that one that died is not waited for until the deadline.
-  await describeHelper(helperId, ports);
-  return wait(`helper's SSM agent to come Online (now ${agent})`);
+  // Not Online yet. A helper that died says so by its state-change event (which wakes this phase);
+  // every few looks it is described too, in case that event never comes.
+  const { helperAgentMaxGap, helperDescribeEvery } = ports.config.pollSeconds;
+  const attempt = job.phases['launch-helper']?.attempt ?? 0;
+  if (attempt % helperDescribeEvery === 0) await describeHelper(helperId, ports);
+  const delay = Math.min(helperAgentMaxGap, pollDelaySeconds(ports.config, 'launch-helper', attempt, job.jobId));
+  return wait(`helper's SSM agent to come Online (now ${agent})`, undefined, delay);
 }
 
 /** The helper's facts; throws `HELPER_LOST` once it is stopping, stopped or gone. */
