@@ -71,8 +71,6 @@ export interface ServiceConfig {
      * takes minutes to boot), so a look at most this often bounds how late the job notices it.
      */
     helperAgentMaxGap: number;
-    /** Every how many looks at the agent the helper itself is described too (its events usually tell first). */
-    helperDescribeEvery: number;
   };
   /**
    * Backoff after AWS throttled a phase's call: "full jitter", uniform up to `min(max, base · 2^n)`
@@ -206,9 +204,6 @@ export const defaultConfig: ServiceConfig = {
     // One DescribeInstanceInformation every 20 s at most (SSM's own bucket, not EC2's): a Windows
     // helper's 15 minutes cost ≈ 45 looks, and the job notices its agent ≤ 20 s late.
     helperAgentMaxGap: 20,
-    // A helper that dies sends a state-change event, which wakes the phase at once (wake-jobs.ts):
-    // describing it at every look would only repeat what the event says.
-    helperDescribeEvery: 4,
   },
   // SQS delays are whole seconds; 2 s doubles to the 60 s cap in five throttles. EC2's buckets
   // refill every second (REFERENCE.md, Throttling): a fleet keeps each one busy without hammering it.

@@ -29,11 +29,11 @@ export async function launchHelper(job: Job, ports: PhasePorts): Promise<PhaseRe
   }
   const agent = await ports.rescue.agentStatus(helperId);
   if (agent === 'Online') return done();
-  // Not Online yet. A helper that died says so by its state-change event (which wakes this phase);
-  // every few looks it is described too, in case that event never comes.
-  const { helperAgentMaxGap, helperDescribeEvery } = ports.config.pollSeconds;
+  // Not Online yet: the helper itself is looked at too, so that one that died is not waited for
+  // until the deadline (its state-change event wakes this phase, and this look tells why).
+  await describeHelper(helperId, ports);
+  const { helperAgentMaxGap } = ports.config.pollSeconds;
   const attempt = job.phases['launch-helper']?.attempt ?? 0;
-  if (attempt % helperDescribeEvery === 0) await describeHelper(helperId, ports);
   const delay = Math.min(helperAgentMaxGap, pollDelaySeconds(ports.config, 'launch-helper', attempt, job.jobId));
   return wait(`helper's SSM agent to come Online (now ${agent})`, undefined, delay);
 }

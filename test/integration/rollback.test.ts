@@ -90,6 +90,34 @@ describe('rollback', () => {
     expect(mutatingCalls(stack).RunInstances).toBe(1);
   });
 
+  it.each([
+    ['its state-change event', true],
+    ['a look at the helper itself (no AWS events delivered)', false],
+  ])('notices a Windows helper that dies while its agent is awaited, by %s, well before the deadline', async (_how, awsEvents) => {
+    // Prepare: the helper is terminated five minutes into its fifteen-minute first boot
+    const { stack, jobId } = await start('i-0a1b2c3d4e5f60007', { awsEvents });
+    const existing = Object.keys(stack.region.exportState().instances);
+    let killedAt = 0;
+    stack.beforeDelivery = () => {
+      const helper = Object.values(stack.region.exportState().instances).find((i) => !existing.includes(i.instanceId) && i.state === 'running');
+      if (!killedAt && helper && stack.clock.now() - helper.launchTime > 5 * 60_000) {
+        killedAt = stack.clock.now();
+        stack.region.ec2('TerminateInstances', { InstanceIds: [helper.instanceId] });
+      }
+    };
+
+    // Act
+    await stack.run();
+
+    // Assess
+    const job = await stack.job(jobId);
+    expect(killedAt).toBeGreaterThan(0);
+    expect(job.error).toMatchObject({ code: 'HELPER_LOST', phase: 'launch-helper' });
+    expect(job.instanceRestored).toBe(true);
+    const noticed = Date.parse(job.phases['launch-helper']!.endedAt!) - killedAt;
+    expect(noticed).toBeLessThan((awsEvents ? 10 : 4 * stack.ports.config.pollSeconds.helperAgentMaxGap + 10) * 1000);
+  });
+
   it('escalates a stop that hangs while it rolls back, instead of waiting for it until its deadline', async () => {
     // Prepare: the stop hangs in stopping, and the helper's image cannot be read: the job fails
     // while the stop-target branch is still waiting for the stop.
