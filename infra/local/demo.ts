@@ -29,6 +29,8 @@ const PASSWORD_TIMEOUT_MS = 30_000;
 async function main(): Promise<number> {
   const demoStart = Date.now();
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  // The jobs' CloudWatch metric lines (EMF on stdout) would bury the demo's own lines.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const dataDir = mkdtempSync(join(tmpdir(), 'reset-access-demo-'));
   // A Windows helper's first boot takes 15 simulated minutes (timings.ts): 60x keeps the demo short.
   const speed = Number(process.env.SIM_SPEED ?? 60);

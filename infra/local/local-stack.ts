@@ -14,6 +14,7 @@ import { defaultConfig, type ServiceConfig } from '../../domain/config';
 import { PHASES, type PhaseName } from '../../domain/job';
 import type { PhasePorts } from '../../domain/phase-runner';
 import type { Log } from '../../domain/ports';
+import { ScaledPhaseScheduler } from './scaled-phase-scheduler';
 import { sweep, type SweepSummary } from '../../domain/sweeper';
 import { routeApi, type ApiPorts } from '../../handlers/api-routes';
 import { createAwsEventsHandler } from '../../handlers/aws-events';
@@ -162,6 +163,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const alarmQueueName = queueDefinitions.find((q) => q.logicalId === ALARM_QUEUE_LOGICAL_ID)?.name;
   const alarmQueueUrl = alarmQueueName ? queueUrls.get(alarmQueueName) : undefined;
   const documents = jobStoreDocumentClient(clients.dynamodb);
+  // SQS delays are whole real seconds: the fraction of a scaled delay is waited out on a timer.
+  const sqsScheduler = new SqsPhaseScheduler(clients.sqs, { queueUrlFor: (phase) => queueUrls.get(phaseQueues.get(phase)!)! });
+  const scheduler = options.sim && options.simSpeed !== 1 ? new ScaledPhaseScheduler(sqsScheduler, options.simSpeed, options.log) : sqsScheduler;
+  if (scheduler instanceof ScaledPhaseScheduler) stoppers.push(async () => scheduler.stop());
   const ports = wirePorts({
     clients,
     config,
@@ -171,10 +176,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(alarmQueueUrl ? { deferral: new SqsStartDeferral(clients.sqs, { queueUrl: alarmQueueUrl, timeScale: options.sim ? options.simSpeed : 1 }) } : {}),
     observer: serviceObserver(clients.eventBridge, { eventBusName: busName, metricsServiceName: `${service}-${stage}` }),
     bus: new EventBridgePhaseBus(clients.eventBridge, { eventBusName: busName }),
-    scheduler: new SqsPhaseScheduler(clients.sqs, {
-      queueUrlFor: (phase) => queueUrls.get(phaseQueues.get(phase)!)!,
-      timeScale: options.sim ? options.simSpeed : 1,
-    }),
+    scheduler,
     log: options.log,
     clock: simClock,
     // The sweeper's waits (a detach, an endpoint deletion) pass in simulated time.
