@@ -24,6 +24,7 @@ import type { PhasePorts } from '../domain/phase-runner';
 import type { EncryptionKeys } from '../domain/ports';
 import type { SweeperPorts } from '../domain/sweeper';
 import { awsClientConfig, type AwsClients } from '../infra/aws/clients';
+import { DynamoAdmissionStore } from '../infra/aws/dynamodb-admission-store';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { Ec2Compute } from '../infra/aws/ec2-compute';
 import { Ec2InstanceDirectory } from '../infra/aws/ec2-instance-directory';
@@ -62,6 +63,8 @@ export function lambdaPhasePorts(extras: PhaseExtras = {}): () => PhasePorts {
       compute: new Ec2Compute(clients.ec2, clients.ssm),
       networks: rescueNetworks(clients.ec2, base.config),
       networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
+      // The shared buckets that pace mutating and RunInstances/StartInstances calls (request-pacing.ts).
+      admission: new DynamoAdmissionStore(jobTable.documents, { tableName: jobTable.tableName }),
       rescue: rescueRunner(clients.ssm, base.config),
       ...(extras.online ? { online: extras.online(clients, base.config) } : {}),
       ...(extras.keys ? { keys: extras.keys() } : {}),

@@ -11,7 +11,7 @@ import { VirtualStack } from '../../infra/local/virtual-stack';
 import { lambdaApiPorts, lambdaSweeperPorts, lambdaTriggerPorts } from '../../handlers/lambda-ports';
 import { alarmEvent } from '../support/events';
 
-const OPTIONAL = ['keys', 'online', 'observer'] as const;
+const OPTIONAL = ['keys', 'online', 'observer', 'admission'] as const;
 type Optional = (typeof OPTIONAL)[number];
 type FunctionName = PhaseName | 'api' | 'alarm' | 'sweeper';
 
@@ -40,7 +40,9 @@ function recordingStack(read: Map<string, Set<Optional>>): VirtualStack {
       get(object, property, receiver) {
         note(port);
         const value = Reflect.get(object, property, receiver) as unknown;
-        return typeof value === 'object' && value !== null ? recording(value, port) : value;
+        // Built-in collections keep their own receivers (a proxied Map cannot be read).
+        const nested = typeof value === 'object' && value !== null && !(value instanceof Map) && !(value instanceof Set);
+        return nested ? recording(value, port) : value;
       },
     });
   const ports = stack.ports as unknown as Record<Optional, object | undefined>;
@@ -132,8 +134,10 @@ describe('the Lambda wiring', () => {
     // Assess
     expect(read.get('validate')).toEqual(new Set(['keys', 'online', 'observer']));
     expect(read.get('online-reset')).toEqual(new Set(['online', 'observer']));
-    expect(read.get('api')).toEqual(new Set(['keys', 'online', 'observer']));
-    expect(read.get('alarm')).toEqual(new Set(['online', 'observer']));
+    expect(read.get('api')).toEqual(new Set(['keys', 'online', 'observer', 'admission']));
+    expect(read.get('alarm')).toEqual(new Set(['online', 'observer', 'admission']));
+    // The phases that send mutating or RunInstances/StartInstances calls take their slots (request-pacing.ts).
+    for (const phase of ['stop-target', 'launch-helper', 'detach-root', 'attach-to-helper', 'restore-target'] as const) expect(read.get(phase)).toContain('admission');
     expect(read.get('sweeper')).toBeUndefined();
   });
 
