@@ -55,6 +55,11 @@ export interface PasswordDataStatus {
   available: boolean;
   /** When that data was last updated (GetPasswordData `Timestamp`). */
   timestamp?: Date;
+  /**
+   * A digest of the (encrypted) data, to tell a new password from the old one without keeping
+   * either: a timestamp alone might move without a new password.
+   */
+  digest?: string;
 }
 
 /** The target instance itself, for the Windows online reset: a reboot, and whether a password is there. */
@@ -89,8 +94,15 @@ export interface WindowsOnlineAttempt {
   /** The command succeeded: the agents that make a password at the next boot. */
   launchAgents?: string[];
   warnings?: string[];
-  /** When the reboot was asked for: a password made after it is the new one (ISO time). */
+  /**
+   * When the reboot was first going to be asked for (ISO time), recorded before the call and never
+   * overwritten: a password made after it is the new one, and the password limit counts from it.
+   */
   rebootRequestedAt?: string;
+  /** The digest of the password data there before the reboot (none: there was none). */
+  passwordBefore?: string;
+  /** RebootInstances was answered. */
+  rebooted?: boolean;
 }
 
 export type OnlineAttempt = LinuxOnlineAttempt | WindowsOnlineAttempt;

@@ -145,15 +145,29 @@ async function windowsStep(job: Job, online: OnlinePorts, ports: PhasePorts): Pr
   }
 
   if (!attempt.rebootRequestedAt) {
+    // The time and the password there now are recorded before the reboot is asked for: a crash
+    // after the call then changes neither what counts as new nor when the limit runs out.
+    const before = await instances.passwordData(job.instanceId);
     const at = ports.clock.now().toISOString();
+    return wait('the reboot', (draft) => void Object.assign(draft.resources.online!, { rebootRequestedAt: at, ...(before.digest ? { passwordBefore: before.digest } : {}) }), 0);
+  }
+
+  if (!attempt.rebooted) {
+    // A delivery that comes back here after a crash past the call reboots once more (RebootInstances
+    // has no idempotency token); the password of either boot is newer than the recorded time.
     await instances.reboot(job.instanceId);
-    return wait('the password after the reboot', (draft) => void ((draft.resources.online as WindowsOnlineAttempt).rebootRequestedAt = at), ports.config.online.windowsPasswordPollSeconds);
+    return wait('the password after the reboot', (draft) => void ((draft.resources.online as WindowsOnlineAttempt).rebooted = true), ports.config.online.windowsPasswordPollSeconds);
   }
 
   const password = await instances.passwordData(job.instanceId);
   // A password from before (the first boot, an earlier reset) is still there until the agent makes a
-  // new one. No tolerance for clock skew is needed: a reboot and the agent's work take minutes.
-  const fresh = password.available && password.timestamp !== undefined && password.timestamp.getTime() > Date.parse(attempt.rebootRequestedAt);
+  // new one: the new one is newer than the reboot and is not the same data. No tolerance for clock
+  // skew is needed: a reboot and the agent's work take minutes.
+  const fresh =
+    password.available &&
+    password.timestamp !== undefined &&
+    password.timestamp.getTime() > Date.parse(attempt.rebootRequestedAt) &&
+    password.digest !== attempt.passwordBefore;
   if (!fresh) return wait('the launch agent to make a password after the reboot', undefined, ports.config.online.windowsPasswordPollSeconds);
   return done((draft) => {
     draft.outputs.launchAgents = attempt.launchAgents;
@@ -167,14 +181,16 @@ async function windowsStep(job: Job, online: OnlinePorts, ports: PhasePorts): Pr
 /**
  * The online attempt is over. In `auto`, with the swap allowed, the job falls over to it: the phase
  * is done and the mode switch makes the offline phases follow. Otherwise the job fails with the
- * reason; nothing was stopped or moved, so there is nothing to roll back.
+ * reason; nothing was stopped or moved, so there is nothing to roll back (a Windows attempt past
+ * its command says what it leaves turned on).
  */
 function giveUp(job: Job, ports: PhasePorts, code: string, reason: string): PhaseResult {
   const mode = job.mode;
-  if (mode?.requested !== 'auto') throw new OnlineResetFailed(code, `online reset failed: ${reason}`);
+  const left = leftChanged(job);
+  if (mode?.requested !== 'auto') throw new OnlineResetFailed(code, `online reset failed: ${reason}${left}`);
   if (mode.offlineRefused || !job.target) {
     const why = mode.offlineRefused?.message ?? 'the root volume was not recorded';
-    throw new OnlineResetFailed(code, `online reset failed: ${reason}; the volume swap is not possible either: ${why}`);
+    throw new OnlineResetFailed(code, `online reset failed: ${reason}; the volume swap is not possible either: ${why}${left}`);
   }
   const at = ports.clock.now().toISOString();
   ports.log.warn('online reset failed, falling over to the volume swap', { jobId: job.jobId, code, reason });
@@ -185,4 +201,14 @@ function giveUp(job: Job, ports: PhasePorts, code: string, reason: string): Phas
     delete draft.outputs.sshKeyFingerprint;
     delete draft.outputs.passwordReadyAt;
   });
+}
+
+/**
+ * What a failed Windows attempt leaves on the instance once its command has succeeded: the edits
+ * cannot be taken back (the agents' state is not kept), so the failure says so.
+ */
+function leftChanged(job: Job): string {
+  const attempt = job.resources.online;
+  if (attempt?.platform !== 'windows' || !attempt.launchAgents) return '';
+  return `; password generation stays turned on (${attempt.launchAgents.join(', ')}): the instance's next boot makes a new Administrator password, readable with GetPasswordData`;
 }

@@ -1,8 +1,10 @@
 /**
  * `OnlineInstances` over EC2: the Windows online reset's reboot (RebootInstances) and its look at
- * GetPasswordData. Only whether password data is there, and its timestamp, leave this adapter: the
- * encrypted data itself is never returned, logged or kept (the owner reads it with their key).
+ * GetPasswordData. Only whether password data is there, its timestamp and a digest leave this
+ * adapter: the encrypted data itself is never returned, logged or kept (the owner reads it with
+ * their key).
  */
+import { createHash } from 'node:crypto';
 import { GetPasswordDataCommand, RebootInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { OnlineInstances, PasswordDataStatus } from '../../domain/online-ports';
 import { translateAwsError } from './errors';
@@ -25,8 +27,10 @@ export class Ec2OnlineInstances implements OnlineInstances {
   async passwordData(instanceId: string): Promise<PasswordDataStatus> {
     try {
       const out = await this.ec2.send(new GetPasswordDataCommand({ InstanceId: instanceId }));
-      const available = (out.PasswordData ?? '').trim().length > 0;
-      return { available, ...(available && out.Timestamp ? { timestamp: out.Timestamp } : {}) };
+      const data = (out.PasswordData ?? '').trim();
+      if (!data) return { available: false };
+      const digest = createHash('sha256').update(data).digest('base64url');
+      return { available: true, digest, ...(out.Timestamp ? { timestamp: out.Timestamp } : {}) };
     } catch (error) {
       throw translateAwsError(error, `GetPasswordData ${instanceId}`);
     }

@@ -121,6 +121,58 @@ describe('online reset of an SSM-managed Windows instance (auto)', () => {
   });
 });
 
+describe('the reboot and the password, when things go wrong', () => {
+  it('a reboot whose answer is lost is sent again; the password of the first boot still counts, the job stays online', async () => {
+    // Prepare: the first RebootInstances takes effect, then its answer is lost (a retryable 500)
+    const lose = (stack: VirtualStack) =>
+      void stack.region.faults.add({ service: 'ec2', action: 'RebootInstances', times: 1, when: 'after', error: { code: 'InternalError', message: 'lost answer', status: 500 } });
+
+    // Act
+    const { stack, view } = await reset({ instanceId: WIN_MANAGED }, {}, lose);
+
+    // Assess
+    expect(view.status).toBe('SUCCEEDED');
+    expect(view.mode).toMatchObject({ chosen: 'online' });
+    expect(view.mode.fellOver).toBeUndefined();
+    expect(stack.region.calls.filter((c) => c.action === 'RebootInstances')).toHaveLength(2);
+    expect(passwordDataOf(stack, WIN_MANAGED).data).not.toBe('');
+  });
+
+  it('a timestamp that moves without new password data does not end the job', async () => {
+    // Prepare: a first reset leaves a password; afterwards GetPasswordData keeps that data but reports a fresh time
+    const { stack, view: first } = await reset({ instanceId: WIN_MANAGED });
+    expect(first.status).toBe('SUCCEEDED');
+    const instances = stack.ports.online!.instances!;
+    const real = instances.passwordData.bind(instances);
+    const old = await real(WIN_MANAGED);
+    instances.passwordData = async () => ({ ...old, timestamp: new Date(stack.clock.now()) });
+
+    // Act
+    const started = await stack.api('POST', '/resets', { instanceId: WIN_MANAGED, mode: 'online' });
+    await stack.run();
+    const second = (await stack.api('GET', `/resets/${started.json.jobId}`)).json;
+
+    // Assess
+    expect(second.status).toBe('FAILED');
+    expect(second.error).toMatchObject({ code: 'ONLINE_TIMED_OUT', message: expect.stringMatching(/no password made after the reboot/) });
+  });
+
+  it('online: a failure after the command says that password generation stays turned on', async () => {
+    // Prepare: this reboot takes an hour; the attempt waits 10 minutes for the password
+    const options: VirtualStackOptions = {
+      region: { timings: { windowsBootMs: 60 * 60_000 } },
+      config: { online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: 600, windowsPasswordPollSeconds: 30 } },
+    };
+
+    // Act
+    const { view } = await reset({ instanceId: WIN_MANAGED, mode: 'online' }, options);
+
+    // Assess
+    expect(view.status).toBe('FAILED');
+    expect(view.error.message).toMatch(/password generation stays turned on \(EC2Launch v2\): the instance's next boot makes a new Administrator password/);
+  });
+});
+
 describe('auto chooses for Windows', () => {
   it.each([
     ['an instance SSM does not manage', WIN_UNMANAGED, undefined, /not registered with Systems Manager/],
