@@ -5,15 +5,13 @@
  * (public key, fingerprint, users) comes back. The Windows script handles no secret at all: its
  * summary lists the launch agents and the files it changed.
  */
-import { DescribeInstanceInformationCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { ServiceConfig } from '../../domain/config';
-import { PermanentError } from '../../domain/errors';
 import { HELPER_DEVICE, rescueCommandComment } from '../../domain/naming';
-import type { AgentStatus, RescueParams, RescueResult, RescueRunner, RescueSummary } from '../../domain/ports';
+import type { AgentStatus, RescueParams, RescueResult, RescueRunner } from '../../domain/ports';
 import { buildLinuxRescueCommands, parseRescueSummary } from '../scripts/linux-rescue';
 import { buildWindowsRescueCommands, parseWindowsRescueSummary } from '../scripts/windows-rescue';
-import { translateAwsError } from './errors';
-import { findCommandByComment, readInvocation } from './ssm-commands';
+import { agentStatusOf, findCommandByComment, readInvocation, scriptLines, sendScript, summaryReader } from './ssm-commands';
 
 export interface SsmRescueRunnerSettings extends Pick<ServiceConfig, 'region' | 'rescueTimeoutSeconds'> {
   /**
@@ -25,8 +23,6 @@ export interface SsmRescueRunnerSettings extends Pick<ServiceConfig, 'region' | 
 }
 
 const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 120;
-/** SSM's own floor for `TimeoutSeconds`. */
-const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 
 export class SsmRescueRunner implements RescueRunner {
   private readonly deliveryTimeoutSeconds: number;
@@ -35,16 +31,12 @@ export class SsmRescueRunner implements RescueRunner {
     private readonly ssm: SSMClient,
     private readonly settings: SsmRescueRunnerSettings,
   ) {
-    this.deliveryTimeoutSeconds = Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, settings.deliveryTimeoutSeconds ?? DEFAULT_DELIVERY_TIMEOUT_SECONDS);
+    this.deliveryTimeoutSeconds = settings.deliveryTimeoutSeconds ?? DEFAULT_DELIVERY_TIMEOUT_SECONDS;
   }
 
   /** The agent's PingStatus; `absent` while the instance has not registered with SSM yet. */
   async agentStatus(instanceId: string): Promise<AgentStatus> {
-    const out = await this.call(`DescribeInstanceInformation ${instanceId}`, () =>
-      this.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] })),
-    );
-    const status = out.InstanceInformationList?.find((i) => i.InstanceId === instanceId)?.PingStatus;
-    return status === 'Online' || status === 'ConnectionLost' || status === 'Inactive' ? status : 'absent';
+    return agentStatusOf(this.ssm, instanceId);
   }
 
   /**
@@ -54,42 +46,20 @@ export class SsmRescueRunner implements RescueRunner {
    */
   async start(params: RescueParams): Promise<string> {
     const windows = params.platform === 'windows';
-    const documentName = windows ? 'AWS-RunPowerShellScript' : 'AWS-RunShellScript';
-    let commands: string[];
-    try {
-      commands = windows
-        ? buildWindowsRescueCommands({
-            jobId: params.jobId,
-            targetInstanceId: params.targetInstanceId,
-            volumeId: params.volumeId,
-            device: HELPER_DEVICE.windows,
-          })
-        : buildLinuxRescueCommands({
-            jobId: params.jobId,
-            targetInstanceId: params.targetInstanceId,
-            volumeId: params.volumeId,
-            parameterName: params.parameterName,
-            keyType: params.keyType,
-            region: this.settings.region,
-          });
-    } catch (error) {
-      // Inputs the script refuses will not get better on a retry.
-      throw new PermanentError('RESCUE_INVALID_INPUT', error instanceof Error ? error.message : String(error), { cause: error });
-    }
-    const out = await this.call(`SendCommand ${documentName} to ${params.helperInstanceId}`, () =>
-      this.ssm.send(
-        new SendCommandCommand({
-          DocumentName: documentName,
-          InstanceIds: [params.helperInstanceId],
-          Comment: rescueCommandComment(params.jobId),
-          TimeoutSeconds: this.deliveryTimeoutSeconds,
-          Parameters: { commands, executionTimeout: [String(this.settings.rescueTimeoutSeconds)] },
-        }),
-      ),
+    const { jobId, targetInstanceId, volumeId } = params;
+    const commands = scriptLines('RESCUE_INVALID_INPUT', () =>
+      windows
+        ? buildWindowsRescueCommands({ jobId, targetInstanceId, volumeId, device: HELPER_DEVICE.windows })
+        : buildLinuxRescueCommands({ jobId, targetInstanceId, volumeId, parameterName: params.parameterName, keyType: params.keyType, region: this.settings.region }),
     );
-    const commandId = out.Command?.CommandId;
-    if (!commandId) throw new PermanentError('SEND_COMMAND_EMPTY', `SendCommand to ${params.helperInstanceId} answered no command id`);
-    return commandId;
+    return sendScript(this.ssm, {
+      platform: params.platform,
+      instanceId: params.helperInstanceId,
+      comment: rescueCommandComment(jobId),
+      commands,
+      deliveryTimeoutSeconds: this.deliveryTimeoutSeconds,
+      executionTimeoutSeconds: this.settings.rescueTimeoutSeconds,
+    });
   }
 
   /** The command already sent to the helper for this job, if any. */
@@ -100,22 +70,7 @@ export class SsmRescueRunner implements RescueRunner {
   async result(commandId: string, instanceId: string): Promise<RescueResult | undefined> {
     return readInvocation(this.ssm, commandId, instanceId, readSummary);
   }
-
-  private async call<T>(context: string, send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      throw translateAwsError(error, context);
-    }
-  }
 }
 
 /** The Linux or the Windows script's summary (the Windows one says `"script":"windows-rescue"`). */
-function readSummary(stdout: string | undefined): RescueSummary | undefined {
-  if (!stdout) return undefined;
-  try {
-    return /"script"\s*:\s*"windows-rescue"/.test(stdout) ? { ...parseWindowsRescueSummary(stdout) } : { ...parseRescueSummary(stdout) };
-  } catch {
-    return undefined;
-  }
-}
+const readSummary = summaryReader(parseRescueSummary, parseWindowsRescueSummary);
