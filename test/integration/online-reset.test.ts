@@ -4,40 +4,19 @@
  * chooses the path by the instance's state and agent; a failed online attempt falls over to the
  * volume swap (auto) or fails changing nothing (online).
  */
-import type { PhaseName } from '../../domain/job';
-import { VirtualStack, type VirtualStackOptions } from '../../infra/local/virtual-stack';
-import type { SimCall } from '../../infra/sim/region';
+import { VirtualStack } from '../../infra/local/virtual-stack';
 import { mutatingCalls, usersAcceptingStoredKey } from '../support/checks';
+import { callsOn, phasesOf, resetThroughApi, rootVolumeOf } from '../support/online-resets';
 
 const MANAGED = 'i-0a1b2c3d4e5f60009';
 const UNMANAGED = 'i-0a1b2c3d4e5f60001';
 const STOPPED = 'i-0a1b2c3d4e5f60002';
 const KEY_PARAMETER = `/ec2rl/openssh/${MANAGED}/key`;
 
-function rootVolumeOf(stack: VirtualStack, instanceId: string): string {
-  const instance = stack.region.getInstance(instanceId)!;
-  return Object.values(stack.region.exportState().volumes).find((v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName)!.volumeId;
-}
-
-/** EC2 calls that named the instance (StopInstances, DetachVolume…), by action. */
-function callsOn(stack: VirtualStack, instanceId: string): string[] {
-  const names = (call: SimCall) => JSON.stringify(call.input).includes(instanceId);
-  return stack.region.calls.filter((c) => c.service === 'ec2' && !c.error && names(c) && !/^(Describe|Get)/.test(c.action)).map((c) => c.action);
-}
-
 /** Whether a command of the online mode (rather than the offline rescue) was the one sent. */
 const isOnlineCommand = (input: { Parameters?: Record<string, string[]> }) => (input.Parameters?.commands ?? []).some((c) => c.startsWith('export RA_TARGET_ROOT='));
 
-async function reset(body: Record<string, unknown>, options: VirtualStackOptions = {}, prepare?: (stack: VirtualStack) => void) {
-  const stack = new VirtualStack(options);
-  prepare?.(stack);
-  const started = await stack.api('POST', '/resets', body);
-  await stack.run();
-  const view = started.statusCode === 202 ? (await stack.api('GET', `/resets/${started.json.jobId}`)).json : undefined;
-  return { stack, started, view };
-}
-
-const phasesOf = (view: { phases: Array<{ name: PhaseName }> }) => view.phases.map((p) => p.name);
+const reset = resetThroughApi;
 
 describe('online reset of an SSM-managed Linux instance (auto)', () => {
   it('puts a new key on the running instance in seconds, without ever stopping it', async () => {

@@ -5,45 +5,23 @@
  * GetPasswordData has a password made after that reboot. A failed attempt falls over to the swap
  * (auto) or fails (online).
  */
-import type { PhaseName } from '../../domain/job';
 import { VirtualStack, type VirtualStackOptions } from '../../infra/local/virtual-stack';
-import type { SimCall } from '../../infra/sim/region';
 import { passwordGenerationEnabled } from '../../infra/sim/windows-rescue-model';
 import { mutatingCalls } from '../support/checks';
+import { callsOn, phasesOf, resetThroughApi, rootVolumeOf } from '../support/online-resets';
 
 const WIN_MANAGED = 'i-0a1b2c3d4e5f6000a';
 const WIN_UNMANAGED = 'i-0a1b2c3d4e5f60007';
-
-/** EC2 calls that changed the instance (StopInstances, RebootInstances…), by action. */
-function callsOn(stack: VirtualStack, instanceId: string): string[] {
-  const names = (call: SimCall) => JSON.stringify(call.input).includes(instanceId);
-  return stack.region.calls.filter((c) => c.service === 'ec2' && !c.error && names(c) && !/^(Describe|Get)/.test(c.action)).map((c) => c.action);
-}
 
 function passwordDataOf(stack: VirtualStack, instanceId: string): { data: string; timestamp?: Date } {
   const out = stack.region.ec2('GetPasswordData', { InstanceId: instanceId }) as { PasswordData?: string; Timestamp?: Date };
   return { data: out.PasswordData ?? '', timestamp: out.Timestamp };
 }
 
-function rootFilesOf(stack: VirtualStack, instanceId: string) {
-  const instance = stack.region.getInstance(instanceId)!;
-  const root = Object.values(stack.region.exportState().volumes).find((v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName)!;
-  return root.files;
-}
-
 /** Whether a command of the online mode (rather than the helper's offline rescue) was the one sent. */
 const isOnlineCommand = (input: { Parameters?: Record<string, string[]> }) => (input.Parameters?.commands ?? []).includes("$env:RA_MODE = 'online'");
 
-async function reset(body: Record<string, unknown>, options: VirtualStackOptions = {}, prepare?: (stack: VirtualStack) => void) {
-  const stack = new VirtualStack(options);
-  prepare?.(stack);
-  const started = await stack.api('POST', '/resets', body);
-  await stack.run();
-  const view = started.statusCode === 202 ? (await stack.api('GET', `/resets/${started.json.jobId}`)).json : undefined;
-  return { stack, started, view };
-}
-
-const phasesOf = (view: { phases: Array<{ name: PhaseName }> }) => view.phases.map((p) => p.name);
+const reset = resetThroughApi;
 
 describe('online reset of an SSM-managed Windows instance (auto)', () => {
   it('turns password generation on, reboots instead of stopping, and ends when GetPasswordData has the new password', async () => {
@@ -75,7 +53,7 @@ describe('online reset of an SSM-managed Windows instance (auto)', () => {
     expect(view.outputs.passwordEnabledImageId).toBeUndefined();
     expect(view.outputs.sshKeyParameter).toBeUndefined();
     // The boot ran the agent: generation is off again, as after any first boot.
-    expect(passwordGenerationEnabled(rootFilesOf(stack, WIN_MANAGED))).toBe(false);
+    expect(passwordGenerationEnabled(stack.region.getVolume(rootVolumeOf(stack, WIN_MANAGED))!.files)).toBe(false);
     const minutes = (Date.parse(view.endedAt) - Date.parse(view.createdAt)) / 60_000;
     expect(minutes).toBeLessThan(10);
   });
