@@ -105,6 +105,11 @@ export interface Compute {
   /** The instance a RunInstances with this ClientToken made, if any (any state). */
   findInstanceByClientToken(clientToken: string): Promise<InstanceFacts | undefined>;
   stopInstance(instanceId: string, options: { force: boolean }): Promise<void>;
+  /**
+   * One StopInstances for several instances (domain/stop-batches.ts): one request of EC2's mutating
+   * bucket, whatever the number of instances. Not paced by itself: the batch holds its slot.
+   */
+  stopInstances(instanceIds: string[]): Promise<void>;
   startInstance(instanceId: string): Promise<void>;
   terminateInstance(instanceId: string): Promise<void>;
   attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
@@ -329,6 +334,55 @@ export interface AdmissionStore {
   get(bucket: string): Promise<AdmissionState | undefined>;
   /** Writes `tat` if the stored version is `expectedVersion` (`undefined`: none yet). Answers whether it was written. */
   put(bucket: string, tat: number, expectedVersion: number | undefined): Promise<boolean>;
+}
+
+/**
+ * A stop shared by the jobs that need one while EC2's mutating bucket has a queue
+ * (domain/stop-batches.ts): one StopInstances for all its instances, sent at its request slot.
+ * `open`: jobs join it; `closed`: a member took it to send (the list is final); then `sent` or
+ * `failed` (each member then stops its own instance).
+ */
+export interface StopBatch {
+  batchId: string;
+  /** Its slot of the mutating bucket (ISO): it is sent by the first member delivered from then on. */
+  at: string;
+  instanceIds: string[];
+  state: 'open' | 'closed' | 'sent' | 'failed';
+  /** The job whose delivery closed it to send it, and when. */
+  closedBy?: string;
+  closedAt?: string;
+  /** When StopInstances answered (state `sent`), and the instances it named (the members still waiting for it). */
+  sentAt?: string;
+  sentInstanceIds?: string[];
+  /** Why StopInstances was refused (state `failed`): `CODE: message`. */
+  error?: string;
+}
+
+/**
+ * Stop batches, one item each, and which one is open for joining. Every change is conditional on
+ * the state it expects, so a batch's list is final once closed, and two members never both send it.
+ */
+export interface StopBatchStore {
+  /**
+   * The batch new stops join, if one is open (a closed one it still points at is answered too; so is
+   * one whose item is gone, as `closed` with no instances, so that it can be replaced).
+   */
+  current(): Promise<StopBatch | undefined>;
+  get(batchId: string): Promise<StopBatch | undefined>;
+  /**
+   * Writes a new open batch of one instance and makes it the current one, if the current one is
+   * still `replacing` (`undefined`: there is none). False when another was made current first.
+   * Items may be dropped once `expiresAt` has passed.
+   */
+  open(batch: { batchId: string; at: string; instanceIds: string[] }, replacing: string | undefined, expiresAt: Date): Promise<boolean>;
+  /** Adds `instanceId` if the batch is open and holds fewer than `maxSize`; true also when it is already in the open batch. */
+  join(batchId: string, instanceId: string, maxSize: number): Promise<boolean>;
+  /** Takes `instanceId` out if the batch is still open; true when it is out (or never was in), false when the batch is no longer open with it in. */
+  leave(batchId: string, instanceId: string): Promise<boolean>;
+  /** open → closed by `jobId` at `now`: answers the closed batch (its final list), or undefined when it was not open. */
+  close(batchId: string, jobId: string, now: Date): Promise<StopBatch | undefined>;
+  /** closed → `sent` (at `sentAt`, naming `instanceIds`) or `failed` (with `error`). */
+  settle(batchId: string, outcome: { sentAt: string; instanceIds: string[] } | { error: string }): Promise<void>;
 }
 
 /** An event-started reset that waits for its admission slot. */

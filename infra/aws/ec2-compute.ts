@@ -218,6 +218,15 @@ export class Ec2Compute implements Compute {
     await this.call(`StopInstances ${instanceId}`, () => this.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: options.force })));
   }
 
+  /**
+   * One StopInstances for several instances (domain/stop-batches.ts). EC2 checks every instance
+   * first: a refusal (one protected, one terminated) is the whole request's, and the caller then
+   * stops each alone after looking at it.
+   */
+  async stopInstances(instanceIds: string[]): Promise<void> {
+    await this.call(`StopInstances ${instanceIds.length} instances (${instanceIds[0]}…)`, () => this.ec2.send(new StopInstancesCommand({ InstanceIds: instanceIds })));
+  }
+
   /** StartInstances on a running or pending instance succeeds (EC2 answers the current state). */
   async startInstance(instanceId: string): Promise<void> {
     await this.call(`StartInstances ${instanceId}`, () => this.ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] })));

@@ -508,6 +508,19 @@ describe('run state', () => {
     expect(ec2Mock.commandCalls(StartInstancesCommand)[0]!.args[0].input).toEqual({ InstanceIds: ['i-0target'] });
   });
 
+  it('stops several instances in one StopInstances, and a refusal is the whole request\'s', async () => {
+    // Prepare
+    ec2Mock.on(StopInstancesCommand).resolvesOnce({ StoppingInstances: [] }).rejectsOnce(ec2Error('OperationNotPermitted'));
+
+    // Act
+    await compute.stopInstances(['i-0a', 'i-0b', 'i-0c']);
+    const refused = compute.stopInstances(['i-0a', 'i-0protected']);
+
+    // Assess
+    await expect(refused).rejects.toMatchObject({ name: 'PermanentError', code: 'OperationNotPermitted' });
+    expect(ec2Mock.commandCalls(StopInstancesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceIds: ['i-0a', 'i-0b', 'i-0c'] }, { InstanceIds: ['i-0a', 'i-0protected'] }]);
+  });
+
   it('treats terminating an instance EC2 no longer knows as done, but not other errors', async () => {
     // Prepare
     ec2Mock.on(TerminateInstancesCommand).rejectsOnce(ec2Error('InvalidInstanceID.NotFound')).rejectsOnce(ec2Error('OperationNotPermitted'));
