@@ -127,6 +127,12 @@ export interface ServiceConfig {
    * says how EC2 shares them in this account: one per row of the table, or one per action.
    */
   requestPacing: PacingPolicy;
+  /**
+   * Stops shared while the mutating bucket has a queue (domain/stop-batches.ts): a stop whose
+   * request slot is not now joins the open batch, and one StopInstances stops them all at its slot.
+   * `maxInstances` per StopInstances; `enabled: false` sends one StopInstances per job.
+   */
+  stopBatching: { enabled: boolean; maxInstances: number };
   /** How long an API `Idempotency-Key` is remembered (seconds). */
   idempotencyTtlSeconds: number;
 }
@@ -232,5 +238,8 @@ export const defaultConfig: ServiceConfig = {
   // account's other callers and to calls sent a little after their slot (a late call can bunch with
   // the next). Lower the rates to leave more; raise them with a raised EC2 limit.
   requestPacing: { scope: 'category', mutating: { ratePerMinute: 300, burst: 25 }, runStart: { ratePerMinute: 120, burst: 3 } },
+  // StopInstances takes a list of instance ids (EC2 API reference, StopInstances: `InstanceIds`);
+  // 50 keeps a refused request (which every member then repeats alone) small.
+  stopBatching: { enabled: true, maxInstances: 50 },
   idempotencyTtlSeconds: 24 * 3600,
 };

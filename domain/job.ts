@@ -104,6 +104,11 @@ export interface JobResources {
   stopRequestedAt?: string;
   /** 0: plain stop sent, 1: second stop sent, 2: force stop sent. */
   stopEscalation?: number;
+  /**
+   * The stop batch the target is in, until the job knows whether its StopInstances was sent
+   * (domain/stop-batches.ts): `at` is the batch's request slot.
+   */
+  stopBatch?: { batchId: string; at: string };
   startRequestedAt?: string;
   /** The attach of the root volume last sent, and how often it was sent to that place. */
   volumeAttach?: { instanceId: string; device: string; sent: number };

@@ -25,6 +25,7 @@ import type {
   RescueNetworks,
   RescueRunner,
   ResourceLink,
+  StopBatchStore,
 } from './ports';
 import { releaseRescueNetwork } from './rescue-network-lease';
 import { isDue, PACED_ON_START, pacedCompute, RequestPacedError, RequestPacer, type PacedSlot } from './request-pacing';
@@ -53,6 +54,10 @@ export interface PhasePorts {
    * the scarce buckets are paced; without it they are sent as they come.
    */
   admission?: AdmissionStore;
+  /** Where stops shared while the mutating bucket has a queue are kept (domain/stop-batches.ts). */
+  stopBatches?: StopBatchStore;
+  /** The pacing of this delivery's calls (set by the runner when `admission` is given). */
+  pacer?: RequestPacer;
 }
 
 /** What one delivery of a phase found: the phase is done, or must look again later. */
@@ -115,7 +120,7 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
       const slot = await slotBeforeStart(job, message, record.pacedSlot, pacer, ports);
       if (slot) return waitForSlot(job, message, slot, ports);
     }
-    result = await steps[message.phase](job, pacer ? { ...ports, compute: pacedCompute(ports.compute, pacer) } : ports);
+    result = await steps[message.phase](job, pacer ? { ...ports, compute: pacedCompute(ports.compute, pacer), pacer } : ports);
   } catch (error) {
     return handleError(job, message, error, ports, pacer);
   }
@@ -274,6 +279,8 @@ async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlo
   if (ticket) return isDue(ticket, now) ? undefined : ticket;
   const call = PACED_ON_START[message.phase];
   if (!call || job.phases[message.phase]!.attempt !== 0) return undefined;
+  // A first stop may join a batch rather than take a slot of its own (stop-batches.ts).
+  if (message.phase === 'stop-target' && ports.stopBatches && ports.config.stopBatching.enabled) return undefined;
   const slot = await pacer.reserve(call);
   return isDue(slot, now) ? undefined : slot;
 }

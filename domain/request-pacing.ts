@@ -38,7 +38,8 @@ export type PacedCall = keyof typeof PACED_CALLS;
 
 /**
  * Phases whose first delivery starts with a paced call: they take its slot before they read
- * anything, so that waiting for it costs no read of AWS. (A phase missing here still takes its slot
+ * anything, so that waiting for it costs no read of AWS. (Not stop-target where stops are batched:
+ * its stop may join a batch instead of taking a slot, domain/stop-batches.ts.) (A phase missing here still takes its slot
  * at the call; one listed that turns out to send nothing wastes a slot of the mirror only, never a
  * request of EC2.)
  */

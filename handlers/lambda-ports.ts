@@ -25,6 +25,7 @@ import type { EncryptionKeys } from '../domain/ports';
 import type { SweeperPorts } from '../domain/sweeper';
 import { awsClientConfig, type AwsClients } from '../infra/aws/clients';
 import { DynamoAdmissionStore } from '../infra/aws/dynamodb-admission-store';
+import { DynamoStopBatchStore } from '../infra/aws/dynamodb-stop-batch-store';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { Ec2Compute } from '../infra/aws/ec2-compute';
 import { Ec2InstanceDirectory } from '../infra/aws/ec2-instance-directory';
@@ -65,6 +66,8 @@ export function lambdaPhasePorts(extras: PhaseExtras = {}): () => PhasePorts {
       networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
       // The shared buckets that pace mutating and RunInstances/StartInstances calls (request-pacing.ts).
       admission: new DynamoAdmissionStore(jobTable.documents, { tableName: jobTable.tableName }),
+      // Stops shared while the mutating bucket has a queue (stop-batches.ts): stop-target and rollback read it.
+      stopBatches: new DynamoStopBatchStore(jobTable.documents, { tableName: jobTable.tableName }),
       rescue: rescueRunner(clients.ssm, base.config),
       ...(extras.online ? { online: extras.online(clients, base.config) } : {}),
       ...(extras.keys ? { keys: extras.keys() } : {}),

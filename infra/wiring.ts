@@ -8,6 +8,7 @@ import type { AutomaticStartPorts } from '../domain/automatic-start';
 import type { SweeperPorts } from '../domain/sweeper';
 import type {
   AdmissionStore,
+  StopBatchStore,
   Clock,
   CooldownStore,
   EncryptionKeys,
@@ -32,6 +33,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from './aws/clients';
 import { DynamoAdmissionStore } from './aws/dynamodb-admission-store';
+import { DynamoStopBatchStore } from './aws/dynamodb-stop-batch-store';
 import { DynamoCooldownStore } from './aws/dynamodb-cooldown-store';
 import { DynamoIdempotencyStore } from './aws/dynamodb-idempotency-store';
 import { EventBridgeJobEvents } from './aws/eventbridge-job-events';
@@ -76,6 +78,8 @@ export interface GuardStores {
   idempotency: IdempotencyStore;
   cooldowns: CooldownStore;
   admission: AdmissionStore;
+  /** Stops shared while EC2's mutating bucket has a queue (domain/stop-batches.ts). */
+  stopBatches: StopBatchStore;
 }
 
 /** Everything any handler needs: phase runs, the API, the alarm function, the sweeper. */
@@ -141,6 +145,7 @@ export function dynamoGuardStores(documents: DynamoDBDocumentClient, tableName: 
     idempotency: new DynamoIdempotencyStore(documents, { tableName }),
     cooldowns: new DynamoCooldownStore(documents, { tableName }),
     admission: new DynamoAdmissionStore(documents, { tableName }),
+    stopBatches: new DynamoStopBatchStore(documents, { tableName }),
   };
 }
 

@@ -2,6 +2,7 @@ import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job, UndoStep } from '../job';
 import { terminateHelper } from './cleanup';
 import { restoreRunState } from './restore-target';
+import { pendingStopBatch } from '../stop-batches';
 import { isArrived, moveVolume, restoreDeleteOnTermination, targetPlacement, type MoveStep } from './volume-moves';
 
 /**
@@ -48,8 +49,12 @@ async function undo(step: UndoStep, job: Job, ports: PhasePorts): Promise<true |
     case 'terminate-helper':
       await terminateHelper(job, ports);
       return true;
-    case 'restore-run-state':
+    case 'restore-run-state': {
+      // A stop batch the target is in could still stop it after this step looked (stop-batches.ts).
+      const batch = await pendingStopBatch(job, ports);
+      if (batch) return batch;
       return restoreRunState(job, ports);
+    }
   }
 }
 

@@ -2,26 +2,44 @@ import { PermanentError } from '../errors';
 import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
 import type { Job } from '../job';
 import type { InstanceFacts } from '../ports';
+import { enterStopBatch, followStopBatch } from '../stop-batches';
 
 /**
  * Stop the target. Still `stopping` after a while: stop again; still after that: force-stop
  * (REFERENCE.md: a stuck `stopping` can be force-stopped; the runbook escalates the same way).
  */
 export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  if (job.phases['stop-target']?.attempt === 0 && job.target?.state === 'running') {
+  let leftBatch: ((draft: Job) => void) | undefined;
+  if (job.resources.stopBatch) {
+    const outcome = await followStopBatch(job, ports);
+    if ('result' in outcome) return outcome.result;
+    ports.log.info('stopping the target alone', { jobId: job.jobId, why: outcome.alone });
+    leftBatch = (draft) => void delete draft.resources.stopBatch;
+  } else if (job.phases['stop-target']?.attempt === 0 && job.target?.state === 'running') {
     // Validate saw it running a moment ago: stop without looking first. StopInstances on a stopping
     // or stopped instance succeeds, and refuses one that is terminated; the stop's event ends the wait.
+    // While EC2's mutating bucket has a queue, the stop is shared with others (domain/stop-batches.ts).
+    const batched = await enterStopBatch(job, ports);
+    if (batched) return batched;
     const step = await escalateStop(job, undefined, ports);
     return waitForEvent(step.waitingFor, step.record);
   }
   const instance = await ports.compute.describeInstance(job.instanceId);
   if (!instance) throw new PermanentError('INSTANCE_NOT_FOUND', `instance ${job.instanceId} disappeared`);
-  if (instance.state === 'stopped') return done();
+  if (instance.state === 'stopped') return done(leftBatch);
   if (instance.state === 'terminated' || instance.state === 'shutting-down') {
     throw new PermanentError('TARGET_TERMINATED', `instance ${job.instanceId} is ${instance.state}`);
   }
   const step = await escalateStop(job, instance, ports);
-  return waitForEvent(step.waitingFor, step.record);
+  return waitForEvent(step.waitingFor, both(leftBatch, step.record));
+}
+
+function both(first: ((draft: Job) => void) | undefined, second: ((draft: Job) => void) | undefined): ((draft: Job) => void) | undefined {
+  if (!first || !second) return first ?? second;
+  return (draft) => {
+    first(draft);
+    second(draft);
+  };
 }
 
 /**

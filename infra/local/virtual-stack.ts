@@ -23,6 +23,7 @@ import { JOB_FAILED_DETAIL_TYPE, JOB_SUCCEEDED_DETAIL_TYPE } from '../events';
 import { createAwsClients } from '../aws/clients';
 import { silentLog } from '../logger';
 import { MemoryAdmissionStore, MemoryCooldownStore, MemoryIdempotencyStore } from '../memory/memory-guard-stores';
+import { MemoryStopBatchStore } from '../memory/memory-stop-batch-store';
 import { MemoryJobStore } from '../memory/memory-job-store';
 import { MemoryRescueNetworkLeases } from '../memory/memory-rescue-network-leases';
 import { VirtualQueue, type QueueFault, type QueueSend } from '../memory/memory-queues';
@@ -132,7 +133,7 @@ export class VirtualStack {
       scheduler: this.queue,
       log: options.log ?? silentLog,
       clock: { now: () => new Date(this.clock.now()) },
-      guards: { idempotency: new MemoryIdempotencyStore(), cooldowns: new MemoryCooldownStore(), admission: new MemoryAdmissionStore() },
+      guards: { idempotency: new MemoryIdempotencyStore(), cooldowns: new MemoryCooldownStore(), admission: new MemoryAdmissionStore(), stopBatches: new MemoryStopBatchStore() },
       deferral: {
         later: async (start, delaySeconds) => {
           this.deferred.push({ start: structuredClone(start), dueAt: this.clock.now() + Math.max(0, delaySeconds) * 1000, seq: this.deferredSeq++ });

@@ -11,7 +11,7 @@ import { VirtualStack } from '../../infra/local/virtual-stack';
 import { lambdaApiPorts, lambdaSweeperPorts, lambdaTriggerPorts } from '../../handlers/lambda-ports';
 import { alarmEvent } from '../support/events';
 
-const OPTIONAL = ['keys', 'online', 'observer', 'admission'] as const;
+const OPTIONAL = ['keys', 'online', 'observer', 'admission', 'stopBatches'] as const;
 type Optional = (typeof OPTIONAL)[number];
 type FunctionName = PhaseName | 'api' | 'alarm' | 'sweeper';
 
@@ -138,6 +138,8 @@ describe('the Lambda wiring', () => {
     expect(read.get('alarm')).toEqual(new Set(['online', 'observer', 'admission']));
     // The phases that send mutating or RunInstances/StartInstances calls take their slots (request-pacing.ts).
     for (const phase of ['stop-target', 'launch-helper', 'detach-root', 'attach-to-helper', 'restore-target'] as const) expect(read.get(phase)).toContain('admission');
+    // A first stop looks for a batch to join (stop-batches.ts); the API and the alarm function never do.
+    expect(read.get('stop-target')).toContain('stopBatches');
     expect(read.get('sweeper')).toBeUndefined();
   });
 

@@ -1,0 +1,174 @@
+/**
+ * Shared stops. In a fleet, EC2's mutating bucket (50, then 5 per second: REFERENCE.md,
+ * "Throttling") is what every job waits on, and each job needs seven of its requests: the stop,
+ * the backup image, two detaches, two attaches and the DeleteOnTermination restore. StopInstances
+ * is the only one of them that takes many instances (EC2 API reference, StopInstances:
+ * `InstanceIds`), so while the bucket has a queue the stops share requests:
+ *
+ * - a stop whose request slot would be now is sent at once, alone, as before;
+ * - otherwise it joins the open batch, or (none open) reserves its slot and opens a batch there;
+ * - the first member delivered at the batch's slot closes it (its list is final) and sends one
+ *   StopInstances for the members whose jobs still wait for it (read back from the job table, so
+ *   that a job that rolled back, or a duplicate delivery that joined a batch its job never
+ *   recorded, is never stopped by it), then records what it sent;
+ * - a member whose instance was sent goes on as if it had sent the stop itself; any other outcome
+ *   (refused, left out, the closer gone) sends the member back to stopping its instance alone,
+ *   after looking at it: no job ends up waiting on a stop nobody sent.
+ *
+ * A rollback never leaves a stop behind it: it takes its instance out of an open batch, and waits
+ * for a closed one to be sent (or for the closer's invocation to be over) before it looks at the
+ * instance (`pendingStopBatch`).
+ */
+import { errorCode } from './errors';
+import type { Job } from './job';
+import type { PhasePorts, PhaseResult } from './phase-runner';
+import { wait } from './phase-runner';
+import type { StopBatch } from './ports';
+import { isDue } from './request-pacing';
+
+/** A member that learns of its batch this long after it was sent looks at its instance first (its stop event may have passed). */
+const LATE_LEARNING_SECONDS = 20;
+/** How often a member looks again at a batch another member is sending. */
+const SENDING_POLL_SECONDS = 2;
+/** Batch items outlive any job that could read them. */
+const BATCH_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/** What following a batch came to: a phase result, or the member stops its instance alone (after looking at it). */
+export type BatchOutcome = { result: PhaseResult } | { alone: string };
+
+/**
+ * The first stop of a running target, when batching is on: joins the open batch, or opens one at
+ * the stop's slot when that slot is not now. `undefined`: stop alone (the slot is now, or another
+ * batch was opened at the same moment; the reserved slot is then this delivery's ticket).
+ */
+export async function enterStopBatch(job: Job, ports: PhasePorts): Promise<PhaseResult | undefined> {
+  const { stopBatches: batches, pacer, clock, config } = ports;
+  if (!batches || !pacer || !config.stopBatching.enabled) return undefined;
+  const current = await batches.current();
+  if (current?.state === 'open' && (await batches.join(current.batchId, job.instanceId, config.stopBatching.maxInstances))) {
+    return awaitSlot(job, current, ports, `its stop, batched with others (batch ${current.batchId})`);
+  }
+  const slot = await pacer.reserve('stopInstance');
+  const now = clock.now();
+  if (isDue(slot, now)) return undefined;
+  const batch = { batchId: `${job.jobId}-${Date.parse(slot.at)}`, at: slot.at, instanceIds: [job.instanceId] };
+  if (!(await batches.open(batch, current?.batchId, new Date(now.getTime() + BATCH_RETENTION_MS)))) return undefined;
+  return awaitSlot(job, batch, ports, `its stop, in the batch it opened (batch ${batch.batchId})`);
+}
+
+/** A member waits for its batch's slot: like a paced call, the time counts against neither retries nor the deadline. */
+function awaitSlot(job: Job, batch: Pick<StopBatch, 'batchId' | 'at'>, ports: PhasePorts, waitingFor: string): PhaseResult {
+  const delay = Math.max(1, Math.ceil((Date.parse(batch.at) - ports.clock.now().getTime()) / 1000));
+  return wait(
+    waitingFor,
+    (draft) => {
+      draft.resources.stopBatch = { batchId: batch.batchId, at: batch.at };
+      const record = draft.phases['stop-target'];
+      if (record) record.throttledSeconds = (record.throttledSeconds ?? 0) + delay;
+    },
+    delay,
+  );
+}
+
+/** A delivery of a member of a batch: wait for its slot, send it (first member there), or learn what became of it. */
+export async function followStopBatch(job: Job, ports: PhasePorts): Promise<BatchOutcome> {
+  const recorded = job.resources.stopBatch!;
+  const { clock } = ports;
+  const batches = ports.stopBatches;
+  if (!batches) return { alone: 'stop batches are not configured here' };
+  const now = clock.now();
+  // An early delivery (an event woke the job): the slot has not come.
+  if (now.getTime() < Date.parse(recorded.at)) {
+    return { result: wait(`its stop, batched (batch ${recorded.batchId}, slot at ${recorded.at})`, undefined, Math.ceil((Date.parse(recorded.at) - now.getTime()) / 1000)) };
+  }
+  let batch = await batches.get(recorded.batchId);
+  if (batch?.state === 'open') batch = (await closeAndSend(job, batch, ports)) ?? (await batches.get(recorded.batchId));
+  if (!batch) return { alone: `batch ${recorded.batchId} is gone` };
+  switch (batch.state) {
+    case 'sent': {
+      if (!batch.sentInstanceIds?.includes(job.instanceId)) return { alone: `batch ${batch.batchId} was sent without it` };
+      const sentAt = batch.sentAt!;
+      if ((now.getTime() - Date.parse(sentAt)) / 1000 > LATE_LEARNING_SECONDS) return { alone: `batch ${batch.batchId} was sent at ${sentAt}; looking at the target` };
+      return {
+        result: {
+          kind: 'wait',
+          waitingFor: `target to stop (stopped with batch ${batch.batchId})`,
+          onEvent: true,
+          record: (draft) => {
+            delete draft.resources.stopBatch;
+            draft.resources.stopRequestedAt = sentAt;
+            draft.resources.stopEscalation = 0;
+          },
+        },
+      };
+    }
+    case 'failed':
+      return { alone: `batch ${batch.batchId} was refused (${batch.error ?? 'no reason given'})` };
+    case 'closed':
+      if (closerIsOver(batch, now, ports)) return { alone: `batch ${batch.batchId} was closed at ${batch.closedAt} and never sent` };
+      return { result: wait(`its stop, being sent with batch ${batch.batchId} by job ${batch.closedBy}`, undefined, SENDING_POLL_SECONDS) };
+    case 'open':
+      // Closed and reopened cannot happen; a batch still open here lost every close race: look again.
+      return { result: wait(`its stop, batched (batch ${batch.batchId})`, undefined, SENDING_POLL_SECONDS) };
+  }
+}
+
+/**
+ * Closes the batch (answers undefined when another member closed it first) and sends one
+ * StopInstances for the members whose jobs still wait on it, then records what it sent.
+ */
+async function closeAndSend(job: Job, batch: StopBatch, ports: PhasePorts): Promise<StopBatch | undefined> {
+  const batches = ports.stopBatches!;
+  const closed = await batches.close(batch.batchId, job.jobId, ports.clock.now());
+  if (!closed) return undefined;
+  const members = await waitingMembers(closed, job, ports);
+  try {
+    if (members.length > 0) await ports.compute.stopInstances(members);
+    await batches.settle(closed.batchId, { sentAt: ports.clock.now().toISOString(), instanceIds: members });
+  } catch (error) {
+    await batches.settle(closed.batchId, { error: `${errorCode(error)}: ${(error as Error).message}` });
+    ports.log.warn('stop batch refused; its members stop alone', { batchId: closed.batchId, instances: members.length, code: errorCode(error) });
+  }
+  ports.log.info('stop batch sent', { batchId: closed.batchId, instances: members.length, left: closed.instanceIds.length - members.length });
+  return batches.get(closed.batchId);
+}
+
+/** The instances of a closed batch whose job (holding the instance's lock) is running, in stop-target, and recorded this batch. */
+async function waitingMembers(batch: StopBatch, closer: Job, ports: PhasePorts): Promise<string[]> {
+  const checks = await Promise.all(
+    batch.instanceIds.map(async (instanceId) => {
+      const job = instanceId === closer.instanceId ? closer : await jobHolding(instanceId, ports);
+      const waiting = job?.status === 'RUNNING' && job.current.includes('stop-target') && job.resources.stopBatch?.batchId === batch.batchId;
+      return waiting ? instanceId : undefined;
+    }),
+  );
+  return checks.filter((id): id is string => id !== undefined);
+}
+
+async function jobHolding(instanceId: string, ports: PhasePorts): Promise<Job | undefined> {
+  const lock = await ports.store.getLock(instanceId);
+  return lock ? ports.store.get(lock.jobId) : undefined;
+}
+
+/** The member that closed the batch has finished its invocation by now: what it sent has landed. */
+function closerIsOver(batch: StopBatch, now: Date, ports: PhasePorts): boolean {
+  return now.getTime() >= Date.parse(batch.closedAt!) + ports.config.inFlightSettleSeconds * 1000;
+}
+
+/**
+ * For a rollback: what it must wait for before it looks at the target's run state, if anything.
+ * An open batch gives the instance back; a closed one is waited for until it is sent or refused, or
+ * until its closer's invocation is over. Convergent: it can run on every delivery.
+ */
+export async function pendingStopBatch(job: Job, ports: PhasePorts): Promise<{ waitingFor: string } | undefined> {
+  const recorded = job.resources.stopBatch;
+  const batches = ports.stopBatches;
+  if (!recorded || !batches) return undefined;
+  const batch = await batches.get(recorded.batchId);
+  if (!batch || !batch.instanceIds.includes(job.instanceId)) return undefined;
+  if (batch.state === 'open' && (await batches.leave(batch.batchId, job.instanceId))) return undefined;
+  const now = await batches.get(recorded.batchId);
+  if (!now || now.state === 'sent' || now.state === 'failed' || !now.instanceIds.includes(job.instanceId)) return undefined;
+  if (now.state === 'closed' && closerIsOver(now, ports.clock.now(), ports)) return undefined;
+  return { waitingFor: `the stop batch ${recorded.batchId} the target is in to be sent or refused` };
+}
