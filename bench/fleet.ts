@@ -20,6 +20,8 @@ export interface FleetOptions {
   throttlingScope?: ThrottlingScope;
   /** Settings to try instead of the defaults (e.g. another admission rate). */
   config?: Partial<ServiceConfig>;
+  /** Looks at the stack once the fleet has ended (diagnostics). */
+  inspect?: (stack: VirtualStack, jobs: Job[]) => void;
 }
 
 export interface FleetResult {
@@ -72,6 +74,11 @@ export interface FleetResult {
    * instance was down, and the most that were down at once.
    */
   targetDowntime: { p50Seconds: number; p95Seconds: number; maxAtOnce: number };
+  /**
+   * StopInstances requests EC2 answered and the instances they named: while the mutating bucket has
+   * a queue, stops are shared (domain/stop-batches.ts).
+   */
+  stops: { requests: number; instances: number; largest: number };
   vpcs: number;
   wallSeconds: number;
 }
@@ -132,6 +139,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   }
 
   const jobs = await Promise.all(jobIds.map((id) => stack.job(id)));
+  options.inspect?.(stack, jobs);
   const ended = jobs.filter((j) => !isActive(j));
   const durations = ended.map((j) => (Date.parse(j.endedAt!) - Date.parse(j.createdAt)) / 1000).sort((a, b) => a - b);
   const failures: Record<string, number> = { ...refused };
@@ -145,7 +153,14 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const scope = options.throttlingScope ?? 'category';
   const byBucket: Record<string, { calls: number; spec: Ec2BucketName }> = {};
   const answeredByAction: Record<string, number> = {};
+  const stops = { requests: 0, instances: 0, largest: 0 };
   for (const call of stack.region.calls) {
+    if (call.action === 'StopInstances' && !call.error) {
+      const named = ((call.input as { InstanceIds?: string[] }).InstanceIds ?? []).length;
+      stops.requests += 1;
+      stops.instances += named;
+      stops.largest = Math.max(stops.largest, named);
+    }
     if (call.error && THROTTLING.has(call.error.code)) throttled[call.action] = (throttled[call.action] ?? 0) + 1;
     else if (!call.error) {
       answeredByAction[call.action] = (answeredByAction[call.action] ?? 0) + 1;
@@ -189,6 +204,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     bottleneck: { bucket: widest?.bucket ?? 'none', utilization: widest && widestCapacity > 0 ? widest.calls / widestCapacity : 0 },
     slotWait: spread(ended.map((j) => Object.values(j.phases).reduce((sum, phase) => sum + (phase?.throttledSeconds ?? 0), 0))),
     targetDowntime: downtime(ended),
+    stops,
     vpcs,
     wallSeconds: (Date.now() - wallStart) / 1000,
   };

@@ -49,6 +49,7 @@ export function fleetReport(fleet: FleetResult): string[] {
     `busiest bucket ${fleet.bottleneck.bucket}: answered ${(fleet.bottleneck.utilization * 100).toFixed(0)} % of what it could from the first request to the last job's end`,
     `per job, waiting for EC2 request slots or backing off from throttles: p50 ${s(fleet.slotWait.p50Seconds)} s, p95 ${s(fleet.slotWait.p95Seconds)} s`,
     `per target, down from its stop until restored: p50 ${s(down.p50Seconds)} s, p95 ${s(down.p95Seconds)} s; at most ${down.maxAtOnce} down at once`,
+    `stops: ${fleet.stops.instances} instances in ${fleet.stops.requests} StopInstances requests (at most ${fleet.stops.largest} in one; shared while the mutating bucket has a queue)`,
     `answered calls: ${byCount(fleet.answered, 8)}`,
     `AWS calls per job ${fleet.callsPerJob.toFixed(1)}; DynamoDB ${fleet.counts.dynamoReads} reads, ${fleet.counts.dynamoWrites} writes; simulated in ${s(fleet.wallSeconds)} s of wall time`,
   ];

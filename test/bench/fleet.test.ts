@@ -55,3 +55,30 @@ describe('a fleet under EC2 request throttling', () => {
     expect(fleet.targetDowntime.p95Seconds).toBeLessThanOrEqual(fleet.p95Seconds);
   });
 });
+
+describe('a fleet whose stops queue behind the mutating bucket', () => {
+  let fleet: FleetResult;
+
+  beforeAll(async () => {
+    // Act: the service paces the mutating bucket at 1 a second (an account that leaves most of it to
+    // others), so that stops wait for their slots and share StopInstances requests (stop-batches.ts)
+    fleet = await runFleet({
+      count: 60,
+      config: { requestPacing: { scope: 'category', mutating: { ratePerMinute: 60, burst: 5 }, runStart: { ratePerMinute: 120, burst: 3 } } },
+    });
+  }, 120_000);
+
+  it('finishes every job, each target named in exactly one StopInstances that EC2 answered', () => {
+    // Assess
+    expect({ succeeded: fleet.succeeded, failed: fleet.failed, unfinished: fleet.unfinished }).toEqual({ succeeded: 60, failed: 0, unfinished: 0 });
+    expect(fleet.stops.instances).toBe(60);
+    expect(fleet.throttled.StopInstances).toBeUndefined();
+  });
+
+  it('stops the targets in fewer requests than targets', () => {
+    // Assess
+    expect(fleet.stops.requests).toBeLessThan(45); // 60 without batching (one per target)
+    expect(fleet.stops.largest).toBeGreaterThan(1);
+    expect(fleetReport(fleet).join('\n')).toMatch(/stops: 60 instances in \d+ StopInstances requests \(at most \d+ in one/);
+  });
+});
