@@ -31,7 +31,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       runStart: { ...defaultConfig.requestPacing.runStart, ...(overrides.requestPacing?.runStart ?? {}) },
     },
     online: { ...defaultConfig.online, ...(overrides.online ?? {}) },
+    stopBatching: stopBatching({ ...defaultConfig.stopBatching, ...(overrides.stopBatching ?? {}) }),
   };
+}
+
+/** One StopInstances names at least one instance: a batch size below 1 is a mistake, not "off" (that is `enabled: false`). */
+function stopBatching(value: ServiceConfig['stopBatching']): ServiceConfig['stopBatching'] {
+  if (!Number.isInteger(value.maxInstances) || value.maxInstances < 1) {
+    throw new Error(`RESET_ACCESS_CONFIG stopBatching.maxInstances must be a whole number of at least 1, got ${JSON.stringify(value.maxInstances)} (turn batching off with stopBatching.enabled false)`);
+  }
+  return value;
 }
 
 export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {

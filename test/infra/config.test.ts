@@ -1,0 +1,30 @@
+/**
+ * `RESET_ACCESS_CONFIG` (infra/config.ts): nested settings are merged field by field over the
+ * defaults, and a stop batch size that cannot be sent is refused at load with what to write instead.
+ */
+import { defaultConfig } from '../../domain/config';
+import { loadConfig } from '../../infra/config';
+
+describe('loadConfig', () => {
+  it('keeps the defaults of a nested setting the override does not name', () => {
+    // Act
+    const config = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { maxInstances: 10 }, requestPacing: { mutating: { ratePerMinute: 120 } } }) });
+    // Assess
+    expect(config.stopBatching).toEqual({ enabled: true, maxInstances: 10 });
+    expect(config.requestPacing.mutating).toEqual({ ratePerMinute: 120, burst: defaultConfig.requestPacing.mutating.burst });
+  });
+
+  it('turns stop batching off', () => {
+    // Act
+    const config = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { enabled: false } }) });
+    // Assess
+    expect(config.stopBatching).toEqual({ enabled: false, maxInstances: defaultConfig.stopBatching.maxInstances });
+  });
+
+  it.each([0, -3, 2.5, '20'])('refuses a stop batch size of %p', (maxInstances) => {
+    // Act
+    const load = () => loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { maxInstances } }) });
+    // Assess
+    expect(load).toThrow(/stopBatching\.maxInstances must be a whole number of at least 1.*stopBatching\.enabled false/);
+  });
+});
