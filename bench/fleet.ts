@@ -20,6 +20,8 @@ export interface FleetOptions {
   throttlingScope?: ThrottlingScope;
   /** Settings to try instead of the defaults (e.g. another admission rate). */
   config?: Partial<ServiceConfig>;
+  /** Sets up the region before the first request (faults, for tests), given the fleet's targets. */
+  arrange?: (stack: VirtualStack, targets: string[]) => void;
   /** Looks at the stack once the fleet has ended (diagnostics). */
   inspect?: (stack: VirtualStack, jobs: Job[]) => void;
 }
@@ -99,6 +101,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   });
   const meter = new Meter(stack);
   const targets = seedLinuxFleet(stack.region, { count: options.count });
+  options.arrange?.(stack, targets);
   const random = mulberry32(hash(options.seed ?? 'fleet'));
   const t0 = stack.clock.now();
   const until = t0 + (options.maxSimSeconds ?? 4 * 3600) * 1000;
