@@ -371,8 +371,9 @@ export interface StopBatchStore {
   get(batchId: string): Promise<StopBatch | undefined>;
   /**
    * Writes a new open batch of one instance and makes it the current one, if the current one is
-   * still `replacing` (`undefined`: there is none). False when another was made current first.
-   * Items may be dropped once `expiresAt` has passed.
+   * still `replacing` (`undefined`: there is none). False when another was made current first (the
+   * batch may then have been written all the same: never current, it is never joined, closed or
+   * recorded by a job, and expires). Items may be dropped once `expiresAt` has passed.
    */
   open(batch: { batchId: string; at: string; instanceIds: string[] }, replacing: string | undefined, expiresAt: Date): Promise<boolean>;
   /** Adds `instanceId` if the batch is open and holds fewer than `maxSize`; true also when it is already in the open batch. */
@@ -381,7 +382,7 @@ export interface StopBatchStore {
   leave(batchId: string, instanceId: string): Promise<boolean>;
   /** open → closed by `jobId` at `now`: answers the closed batch (its final list), or undefined when it was not open. */
   close(batchId: string, jobId: string, now: Date): Promise<StopBatch | undefined>;
-  /** closed → `sent` (at `sentAt`, naming `instanceIds`) or `failed` (with `error`). */
+  /** closed → `sent` (at `sentAt`, naming `instanceIds`) or `failed` (with `error`; `THROTTLED …` when EC2 throttled it and nothing was done). */
   settle(batchId: string, outcome: { sentAt: string; instanceIds: string[] } | { error: string }): Promise<void>;
 }
 

@@ -15,11 +15,17 @@
  *   (refused, left out, the closer gone) sends the member back to stopping its instance alone,
  *   after looking at it: no job ends up waiting on a stop nobody sent.
  *
- * A rollback never leaves a stop behind it: it takes its instance out of an open batch, and waits
- * for a closed one to be sent (or for the closer's invocation to be over) before it looks at the
- * instance (`pendingStopBatch`).
+ * A rollback never leaves a stop behind it. The sender counts a member only if its job, read after
+ * the batch was closed, still waits on it; a job that rolls back later began its rollback after that
+ * read, and every rollback first waits `inFlightSettleSeconds` (the phase functions' timeout) for
+ * such a sender to be over. As a second guard the rollback takes its instance out of an open batch,
+ * or waits for a closed one to be sent or its closer to be over, before it looks at the instance
+ * (`pendingStopBatch`). Both rest on the phase functions' timeout being `inFlightSettleSeconds`.
+ *
+ * Slots go out in order (request-pacing.ts), so a stop that joins a batch whose slot is still to
+ * come never waits longer than with a slot of its own; a batch whose slot has passed is not joined.
  */
-import { errorCode } from './errors';
+import { errorCode, ThrottledError } from './errors';
 import type { Job } from './job';
 import type { PhasePorts, PhaseResult } from './phase-runner';
 import { wait } from './phase-runner';
@@ -33,8 +39,14 @@ const SENDING_POLL_SECONDS = 2;
 /** Batch items outlive any job that could read them. */
 const BATCH_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
-/** What following a batch came to: a phase result, or the member stops its instance alone (after looking at it). */
-export type BatchOutcome = { result: PhaseResult } | { alone: string };
+/**
+ * What following a batch came to: a phase result; or the member stops its instance alone (after
+ * looking at it); or (EC2 throttled the batch's request, so nothing was done) it starts over.
+ */
+export type BatchOutcome = { result: PhaseResult } | { alone: string } | { again: string };
+
+/** How a batch whose request EC2 throttled is recorded (`StopBatch.error`): nothing was stopped. */
+const THROTTLED_PREFIX = 'THROTTLED ';
 
 /**
  * The first stop of a running target, when batching is on: joins the open batch, or opens one at
@@ -45,7 +57,8 @@ export async function enterStopBatch(job: Job, ports: PhasePorts): Promise<Phase
   const { stopBatches: batches, pacer, clock, config } = ports;
   if (!batches || !pacer || !config.stopBatching.enabled) return undefined;
   const current = await batches.current();
-  if (current?.state === 'open' && (await batches.join(current.batchId, job.instanceId, config.stopBatching.maxInstances))) {
+  const joinable = current?.state === 'open' && Date.parse(current.at) > clock.now().getTime();
+  if (joinable && (await batches.join(current.batchId, job.instanceId, config.stopBatching.maxInstances))) {
     return awaitSlot(job, current, ports, `its stop, batched with others (batch ${current.batchId})`);
   }
   const slot = await pacer.reserve('stopInstance');
@@ -103,6 +116,7 @@ export async function followStopBatch(job: Job, ports: PhasePorts): Promise<Batc
       };
     }
     case 'failed':
+      if (batch.error?.startsWith(THROTTLED_PREFIX)) return { again: `batch ${batch.batchId} was throttled (${batch.error})` };
       return { alone: `batch ${batch.batchId} was refused (${batch.error ?? 'no reason given'})` };
     case 'closed':
       if (closerIsOver(batch, now, ports)) return { alone: `batch ${batch.batchId} was closed at ${batch.closedAt} and never sent` };
@@ -124,11 +138,15 @@ async function closeAndSend(job: Job, batch: StopBatch, ports: PhasePorts): Prom
   const members = await waitingMembers(closed, job, ports);
   try {
     if (members.length > 0) await ports.compute.stopInstances(members);
-    await batches.settle(closed.batchId, { sentAt: ports.clock.now().toISOString(), instanceIds: members });
   } catch (error) {
-    await batches.settle(closed.batchId, { error: `${errorCode(error)}: ${(error as Error).message}` });
-    ports.log.warn('stop batch refused; its members stop alone', { batchId: closed.batchId, instances: members.length, code: errorCode(error) });
+    // Refused: every member stops alone after looking. Throttled (nothing done): they start over.
+    const throttled = error instanceof ThrottledError;
+    await batches.settle(closed.batchId, { error: `${throttled ? THROTTLED_PREFIX : ''}${errorCode(error)}: ${(error as Error).message}` });
+    ports.log.warn(throttled ? 'stop batch throttled; its members batch again' : 'stop batch refused; its members stop alone', { batchId: closed.batchId, instances: members.length, code: errorCode(error) });
+    return batches.get(closed.batchId);
   }
+  // A failure to record it (after EC2 took it) leaves the batch closed: members then look at their instances once the closer is over.
+  await batches.settle(closed.batchId, { sentAt: ports.clock.now().toISOString(), instanceIds: members });
   ports.log.info('stop batch sent', { batchId: closed.batchId, instances: members.length, left: closed.instanceIds.length - members.length });
   return batches.get(closed.batchId);
 }
@@ -137,7 +155,8 @@ async function closeAndSend(job: Job, batch: StopBatch, ports: PhasePorts): Prom
 async function waitingMembers(batch: StopBatch, closer: Job, ports: PhasePorts): Promise<string[]> {
   const checks = await Promise.all(
     batch.instanceIds.map(async (instanceId) => {
-      const job = instanceId === closer.instanceId ? closer : await jobHolding(instanceId, ports);
+      // A member whose job cannot be read now is left out: it learns it was not sent, and stops alone.
+      const job = instanceId === closer.instanceId ? closer : await jobHolding(instanceId, ports).catch(() => undefined);
       const waiting = job?.status === 'RUNNING' && job.current.includes('stop-target') && job.resources.stopBatch?.batchId === batch.batchId;
       return waiting ? instanceId : undefined;
     }),
@@ -166,7 +185,14 @@ export async function pendingStopBatch(job: Job, ports: PhasePorts): Promise<{ w
   if (!recorded || !batches) return undefined;
   const batch = await batches.get(recorded.batchId);
   if (!batch || !batch.instanceIds.includes(job.instanceId)) return undefined;
-  if (batch.state === 'open' && (await batches.leave(batch.batchId, job.instanceId))) return undefined;
+  if (batch.state === 'open') {
+    // Many rollbacks leaving one batch at once can contend: that is a wait, not a failed undo step.
+    const left = await batches.leave(batch.batchId, job.instanceId).catch((error: unknown) => {
+      if (errorCode(error) === 'STOP_BATCH_CONTENDED') return false;
+      throw error;
+    });
+    if (left) return undefined;
+  }
   const now = await batches.get(recorded.batchId);
   if (!now || now.state === 'sent' || now.state === 'failed' || !now.instanceIds.includes(job.instanceId)) return undefined;
   if (now.state === 'closed' && closerIsOver(now, ports.clock.now(), ports)) return undefined;

@@ -13,8 +13,16 @@ export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResu
   if (job.resources.stopBatch) {
     const outcome = await followStopBatch(job, ports);
     if ('result' in outcome) return outcome.result;
-    ports.log.info('stopping the target alone', { jobId: job.jobId, why: outcome.alone });
     leftBatch = (draft) => void delete draft.resources.stopBatch;
+    if ('again' in outcome) {
+      // EC2 throttled the batch's request, so nothing was stopped: the stop is batched again.
+      ports.log.info('stop batch throttled; batching the stop again', { jobId: job.jobId, why: outcome.again });
+      const batched = await enterStopBatch(job, ports);
+      if (batched) return batched;
+      const step = await escalateStop(job, undefined, ports);
+      return waitForEvent(step.waitingFor, both(leftBatch, step.record));
+    }
+    ports.log.info('stopping the target alone', { jobId: job.jobId, why: outcome.alone });
   } else if (job.phases['stop-target']?.attempt === 0 && job.target?.state === 'running') {
     // Validate saw it running a moment ago: stop without looking first. StopInstances on a stopping
     // or stopped instance succeeds, and refuses one that is terminated; the stop's event ends the wait.

@@ -5,7 +5,7 @@
  * job that leaves (rollback) or never recorded the batch is never stopped by it; a batch whose
  * closer died is given up once the closer's invocation must be over.
  */
-import { PermanentError } from '../../domain/errors';
+import { PermanentError, RetryableError, ThrottledError } from '../../domain/errors';
 import type { Job, PhaseName } from '../../domain/job';
 import { runPhase, type PhasePorts, type PhaseStep } from '../../domain/phase-runner';
 import { stopTarget } from '../../domain/phases/stop-target';
@@ -37,7 +37,13 @@ function setup(options: { batching?: boolean } = {}) {
   const states = new Map<string, InstanceFacts['state']>();
   const protectedIds = new Set<string>();
   const stops: StopCall[] = [];
+  let throttleNextBatch = false;
   const stop = async (ids: string[]) => {
+    if (throttleNextBatch && ids.length > 1) {
+      throttleNextBatch = false;
+      stops.push({ at: now, ids, ok: false });
+      throw new ThrottledError('RequestLimitExceeded', 'Request limit exceeded.');
+    }
     const refused = ids.find((id) => protectedIds.has(id));
     stops.push({ at: now, ids, ok: !refused });
     if (refused) throw new PermanentError('OperationNotPermitted', `The instance '${refused}' may not be stopped.`);
@@ -69,6 +75,7 @@ function setup(options: { batching?: boolean } = {}) {
     states,
     protectedIds,
     now: () => now,
+    throttleNextBatch: () => void (throttleNextBatch = true),
     advance: (seconds: number) => void (now += seconds * 1000),
     /** Jobs in stop-target with their running targets, each holding its instance's lock. */
     async jobs(count: number): Promise<Job[]> {
@@ -265,6 +272,73 @@ describe('shared stops (stop-batches.ts)', () => {
     expect(sent.ids).not.toContain(movedOn.instanceId);
     expect(t.states.get(movedOn.instanceId)).toBe('running');
     expect((await t.batches.get(batch.batchId))!.sentInstanceIds).toEqual(sent.ids);
+  });
+
+  it('a batch EC2 throttled (nothing stopped) is batched again, not stopped one by one', async () => {
+    // Prepare
+    const t = setup();
+    const jobs = await t.jobs(10);
+    t.throttleNextBatch();
+    // Act
+    await t.firstDeliveries(jobs);
+    await t.drain();
+    // Assess: the throttled request, then the members again in shared requests
+    const throttled = t.stops.findIndex((s) => !s.ok);
+    expect(t.stops[throttled]!.ids).toHaveLength(8);
+    const after = t.stops.slice(throttled + 1);
+    expect(after.flatMap((s) => s.ids).sort()).toEqual([...t.stops[throttled]!.ids].sort());
+    expect(after.length).toBeLessThan(8);
+    for (const job of jobs) expect((await t.store.get(job.jobId))!.phases['stop-target']).toMatchObject({ status: 'done' });
+  });
+
+  it('leaves out a member whose job cannot be read when the batch is sent; that member stops alone', async () => {
+    // Prepare: the job table fails one read of one member's lock
+    const t = setup();
+    const jobs = await t.jobs(10);
+    const unread = jobs[7]!.instanceId;
+    const getLock = t.store.getLock.bind(t.store);
+    let failures = 1;
+    t.store.getLock = async (id: string) => {
+      if (id === unread && failures-- > 0) throw new RetryableError('DYNAMODB_UNAVAILABLE', 'ServiceUnavailable');
+      return getLock(id);
+    };
+    // Act
+    await t.firstDeliveries(jobs);
+    await t.drain();
+    // Assess
+    const batch = t.stops.find((s) => s.ids.length > 1)!;
+    expect(batch.ids).toHaveLength(7);
+    expect(batch.ids).not.toContain(unread);
+    expect(t.stops.filter((s) => s.ids.length === 1 && s.ids[0] === unread && s.at > batch.at)).toHaveLength(1);
+    for (const job of jobs) expect((await t.store.get(job.jobId))!.phases['stop-target']).toMatchObject({ status: 'done' });
+  });
+
+  it('does not join an open batch whose slot has passed (nobody is left to send it)', async () => {
+    // Prepare: a batch left open at a slot 5 s ago (its members all gone)
+    const t = setup();
+    const [job] = await t.jobs(1);
+    await t.batches.open({ batchId: 'stale', at: new Date(t.now() - 5000).toISOString(), instanceIds: ['i-0gone'] }, undefined, new Date(t.now() + 3600_000));
+    // Act
+    await t.firstDeliveries([job!]);
+    await t.drain();
+    // Assess: stopped alone at once; the stale batch untouched
+    expect(t.stops).toEqual([{ at: T0, ids: [job!.instanceId], ok: true }]);
+    expect((await t.batches.get('stale'))!.instanceIds).toEqual(['i-0gone']);
+  });
+
+  it('a rollback that cannot leave a contended batch waits and tries again, rather than failing its undo step', async () => {
+    // Prepare
+    const t = setup();
+    const jobs = await t.jobs(10);
+    await t.firstDeliveries(jobs);
+    const member = (await t.store.get(jobs[6]!.jobId))!;
+    t.batches.leave = async () => {
+      throw new RetryableError('STOP_BATCH_CONTENDED', 'stop batch kept changing');
+    };
+    // Act
+    const pending = await pendingStopBatch(member, t.ports);
+    // Assess
+    expect(pending?.waitingFor).toMatch(/to be sent or refused/);
   });
 
   it('a member woken early (an AWS event) waits again for the slot and sends nothing', async () => {
