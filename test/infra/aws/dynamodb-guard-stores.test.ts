@@ -1,43 +1,21 @@
 /** The idempotency, cool-down and admission stores on dynalite, from the production table definition. */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { jobStoreDocumentClient, jobTableDefinition, JOB_TABLE_TTL_ATTRIBUTE } from '../../../infra/aws/dynamodb-job-store';
+import { jobStoreDocumentClient, JOB_TABLE_TTL_ATTRIBUTE } from '../../../infra/aws/dynamodb-job-store';
 import { dynamoGuardStores } from '../../../infra/wiring';
 import { describeGuardStoreContracts } from '../guard-stores.contract';
+import { useDynalite } from '../../support/dynalite';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
+const dynamo = useDynalite('guards');
+const client = () => dynamo.client();
+const freshTable = () => dynamo.freshTable();
 
-let server: Server;
-let client: DynamoDBClient;
-let tables = 0;
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
-
-async function freshTable(): Promise<string> {
-  const tableName = `guards-${++tables}`;
-  await client.send(new CreateTableCommand(jobTableDefinition(tableName)));
-  return tableName;
-}
-
-describeGuardStoreContracts('DynamoDB on dynalite', async () => dynamoGuardStores(jobStoreDocumentClient(client), await freshTable()));
+describeGuardStoreContracts('DynamoDB on dynalite', async () => dynamoGuardStores(jobStoreDocumentClient(client()), await freshTable()));
 
 describe('guard items on dynalite', () => {
   it('carry the table TTL attribute, in epoch seconds, and none of the job indexes keys', async () => {
     // Prepare
     const tableName = await freshTable();
-    const documents = jobStoreDocumentClient(client);
+    const documents = jobStoreDocumentClient(client());
     const stores = dynamoGuardStores(documents, tableName);
     const now = new Date('2026-01-05T09:00:00.000Z');
     // Act

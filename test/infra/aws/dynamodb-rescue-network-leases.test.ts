@@ -1,55 +1,26 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RetryableError } from '../../../domain/errors';
-import { jobStoreDocumentClient, jobTableDefinition } from '../../../infra/aws/dynamodb-job-store';
+import { jobStoreDocumentClient } from '../../../infra/aws/dynamodb-job-store';
 import { DynamoRescueNetworkLeases } from '../../../infra/aws/dynamodb-rescue-network-leases';
 import { describeRescueNetworkLeasesContract } from '../rescue-network-leases.contract';
+import { useDynalite } from '../../support/dynalite';
 
-// dynalite ships no types: the part we use.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
-
-let server: Server;
-let client: DynamoDBClient;
-let tables = 0;
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-});
-
-async function freshTable(): Promise<string> {
-  tables += 1;
-  const tableName = `reset-access-network-${tables}`;
-  await client.send(new CreateTableCommand(jobTableDefinition(tableName)));
-  for (let poll = 0; poll < 100; poll++) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return tableName;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`table ${tableName} did not become ACTIVE`);
-}
+const dynamo = useDynalite('reset-access-network');
+const client = () => dynamo.client();
+const freshTable = () => dynamo.freshTable();
 
 describeRescueNetworkLeasesContract('DynamoRescueNetworkLeases on dynalite', async () => {
   const tableName = await freshTable();
-  return new DynamoRescueNetworkLeases(jobStoreDocumentClient(client), { tableName });
+  return new DynamoRescueNetworkLeases(jobStoreDocumentClient(client()), { tableName });
 });
 
 describe('DynamoRescueNetworkLeases items on dynalite', () => {
   it('keeps the record in one item of the job table, beside the jobs', async () => {
     // Prepare
     const tableName = await freshTable();
-    const documents = jobStoreDocumentClient(client);
+    const documents = jobStoreDocumentClient(client());
     const leases = new DynamoRescueNetworkLeases(documents, { tableName });
     // Act
     await Promise.all(['r-1', 'r-2', 'r-3', 'r-4'].map((jobId) => leases.acquire(jobId, new Date('2026-01-05T09:00:00Z'))));

@@ -1,37 +1,15 @@
 /** The stop batch store on dynalite, from the production table definition. */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { jobStoreDocumentClient, jobTableDefinition, JOB_TABLE_TTL_ATTRIBUTE } from '../../../infra/aws/dynamodb-job-store';
+import { jobStoreDocumentClient, JOB_TABLE_TTL_ATTRIBUTE } from '../../../infra/aws/dynamodb-job-store';
 import { DynamoStopBatchStore } from '../../../infra/aws/dynamodb-stop-batch-store';
 import { describeStopBatchStoreContracts } from '../stop-batch-store.contract';
+import { useDynalite } from '../../support/dynalite';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
+const dynamo = useDynalite('stop-batches');
+const client = () => dynamo.client();
+const freshTable = () => dynamo.freshTable();
 
-let server: Server;
-let client: DynamoDBClient;
-let tables = 0;
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
-
-async function freshTable(): Promise<string> {
-  const tableName = `stop-batches-${++tables}`;
-  await client.send(new CreateTableCommand(jobTableDefinition(tableName)));
-  return tableName;
-}
-
-describeStopBatchStoreContracts('DynamoDB on dynalite', async () => new DynamoStopBatchStore(jobStoreDocumentClient(client), { tableName: await freshTable() }));
+describeStopBatchStoreContracts('DynamoDB on dynalite', async () => new DynamoStopBatchStore(jobStoreDocumentClient(client()), { tableName: await freshTable() }));
 
 describe('stop batch items on dynalite', () => {
   const expiresAt = new Date('2026-01-05T10:00:00.000Z');
@@ -40,7 +18,7 @@ describe('stop batch items on dynalite', () => {
   it('carry the table TTL attribute, in epoch seconds, and none of the job indexes keys', async () => {
     // Prepare
     const tableName = await freshTable();
-    const documents = jobStoreDocumentClient(client);
+    const documents = jobStoreDocumentClient(client());
     const store = new DynamoStopBatchStore(documents, { tableName });
     // Act
     await store.open(opening, undefined, expiresAt);
@@ -55,7 +33,7 @@ describe('stop batch items on dynalite', () => {
   it('answers a current batch TTL removed before its pointer as closed and empty, and lets it be replaced', async () => {
     // Prepare
     const tableName = await freshTable();
-    const documents = jobStoreDocumentClient(client);
+    const documents = jobStoreDocumentClient(client());
     const store = new DynamoStopBatchStore(documents, { tableName });
     await store.open(opening, undefined, expiresAt);
     await documents.send(new DeleteCommand({ TableName: tableName, Key: { pk: 'STOPBATCH#b-1', sk: 'STOPBATCH' } }));
