@@ -81,6 +81,17 @@ export interface PhaseRecord {
   throttledSeconds?: number;
   /** The EC2 request slot the phase waits for, reserved and not used yet (domain/request-pacing.ts). */
   pacedSlot?: PacedSlot;
+  /** Deliveries that only waited for the slot of the phase's first call, before its step ran. */
+  slotWaits?: number;
+}
+
+/**
+ * Whether this is the phase's first look at AWS: every delivery before it (if any) only waited for
+ * the request slot of its first call and did nothing else. A phase's first delivery may act on what
+ * the phase before it saw (send without looking); waiting for a slot changes nothing of that.
+ */
+export function isFirstDelivery(record: PhaseRecord | undefined): boolean {
+  return record !== undefined && record.attempt === (record.slotWaits ?? 0);
 }
 
 /** A rescue network the job uses; `shared` ones belong to the service, not to the job. */

@@ -118,7 +118,7 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
     }
     if (pacer) {
       const slot = await slotBeforeStart(job, message, record.pacedSlot, pacer, ports);
-      if (slot) return waitForSlot(job, message, slot, ports);
+      if (slot) return waitForSlot(job, message, slot, ports, { beforeStep: true });
     }
     result = await steps[message.phase](job, pacer ? { ...ports, compute: pacedCompute(ports.compute, pacer), pacer } : ports);
   } catch (error) {
@@ -290,7 +290,7 @@ async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlo
  * it costs time only (never `maxRetries`, never the phase's deadline), and it is not a wait for AWS
  * that an event could end.
  */
-async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, ports: PhasePorts): Promise<PhaseRunOutcome> {
+async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, ports: PhasePorts, options: { beforeStep?: boolean } = {}): Promise<PhaseRunOutcome> {
   const delay = Math.max(1, Math.ceil((Date.parse(slot.at) - ports.clock.now().getTime()) / 1000));
   const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
     const current = draft.phases[message.phase];
@@ -300,6 +300,8 @@ async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, por
     // An early delivery waits again for the slot it already waited for: counted once.
     if (current.pacedSlot?.at !== slot.at || current.pacedSlot.bucket !== slot.bucket) current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
     current.pacedSlot = slot;
+    // Before its step ran, nothing was looked at or sent: the delivery at the slot is still the phase's first (isFirstDelivery).
+    if (options.beforeStep && current.attempt - 1 === (current.slotWaits ?? 0)) current.slotWaits = (current.slotWaits ?? 0) + 1;
     current.waitingFor = `its turn at EC2's request bucket ${slot.bucket} (slot at ${slot.at})`;
     return draft;
   }, undefined, job);

@@ -1,11 +1,11 @@
 import { PermanentError } from '../errors';
 import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
-import type { Job } from '../job';
+import { isFirstDelivery, type Job } from '../job';
 import { escalateStop } from './stop-target';
 
 /** Start the target again only if it was running before the job. */
 export async function restoreTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  if (job.phases['restore-target']?.attempt === 0 && job.target!.state === 'running' && !job.resources.startRequestedAt) {
+  if (isFirstDelivery(job.phases['restore-target']) && job.target!.state === 'running' && !job.resources.startRequestedAt) {
     // The job stopped the target and has just put its root back: start it without looking first.
     // StartInstances on a pending or running instance succeeds; the start's event ends the wait.
     const step = await sendStart(job, ports);

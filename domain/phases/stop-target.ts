@@ -1,6 +1,6 @@
 import { PermanentError } from '../errors';
 import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
-import type { Job } from '../job';
+import { isFirstDelivery, type Job } from '../job';
 import type { InstanceFacts } from '../ports';
 import { enterStopBatch, followStopBatch } from '../stop-batches';
 
@@ -23,7 +23,7 @@ export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResu
       return waitForEvent(step.waitingFor, both(leftBatch, step.record));
     }
     ports.log.info('stopping the target alone', { jobId: job.jobId, why: outcome.alone });
-  } else if (job.phases['stop-target']?.attempt === 0 && job.target?.state === 'running') {
+  } else if (isFirstDelivery(job.phases['stop-target']) && job.target?.state === 'running') {
     // Validate saw it running a moment ago: stop without looking first. StopInstances on a stopping
     // or stopped instance succeeds, and refuses one that is terminated; the stop's event ends the wait.
     // While EC2's mutating bucket has a queue, the stop is shared with others (domain/stop-batches.ts).

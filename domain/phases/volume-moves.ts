@@ -5,7 +5,7 @@
  */
 import { PermanentError } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
-import type { Job, PhaseName } from '../job';
+import { isFirstDelivery, type Job, type PhaseName } from '../job';
 import { HELPER_DEVICE } from '../naming';
 import type { VolumeAttachment } from '../ports';
 
@@ -72,7 +72,8 @@ async function sendAttach(job: Job, goal: Placement, ports: PhasePorts): Promise
 }
 
 /**
- * A move phase's step. Its first delivery (attempt 0) sends the call without looking first: the
+ * A move phase's step. Its first delivery (`isFirstDelivery`: attempt 0, or the delivery at its
+ * request slot when it only waited for that) sends the call without looking first: the
  * phase before it has just seen the volume where this move starts (on the stopped target for
  * detach-root, `available` for the attaches, on the helper after the rescue). The call refuses a
  * volume that is elsewhere (DetachVolume names the instance, AttachVolume takes only an `available`
@@ -81,7 +82,7 @@ async function sendAttach(job: Job, goal: Placement, ports: PhasePorts): Promise
  * (`pollSeconds.first`). Every later delivery looks first (`moveVolume`).
  */
 async function moveStep(job: Job, phase: PhaseName, move: { attachTo: Placement } | { detachFrom: string }, ports: PhasePorts): Promise<Arrived | MoveStep> {
-  const first = job.phases[phase]?.attempt === 0;
+  const first = isFirstDelivery(job.phases[phase]);
   if ('attachTo' in move) return first ? sendAttach(job, move.attachTo, ports) : moveVolume(job, move.attachTo, ports);
   if (!first) return moveVolume(job, undefined, ports);
   await ports.compute.detachVolume(job.target!.rootVolumeId, move.detachFrom);

@@ -49,8 +49,12 @@ function setup(options: { batching?: boolean } = {}) {
     if (refused) throw new PermanentError('OperationNotPermitted', `The instance '${refused}' may not be stopped.`);
     for (const id of ids) states.set(id, 'stopped');
   };
+  const looks: Array<{ at: number; id: string }> = [];
   const compute = {
-    describeInstance: async (id: string) => (states.has(id) ? instanceFacts({ instanceId: id, state: states.get(id)! }) : undefined),
+    describeInstance: async (id: string) => {
+      looks.push({ at: now, id });
+      return states.has(id) ? instanceFacts({ instanceId: id, state: states.get(id)! }) : undefined;
+    },
     stopInstance: async (id: string) => stop([id]),
     stopInstances: async (ids: string[]) => stop(ids),
   };
@@ -72,6 +76,7 @@ function setup(options: { batching?: boolean } = {}) {
     batches,
     ports,
     stops,
+    looks,
     states,
     protectedIds,
     now: () => now,
@@ -162,6 +167,21 @@ describe('shared stops (stop-batches.ts)', () => {
     // Assess: one a second after the burst of 2
     expect(t.stops.map((s) => s.ids.length)).toEqual(Array(10).fill(1));
     expect(t.stops.map((s) => (s.at - T0) / 1000)).toEqual([0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('without batching, a stop that waited for its request slot is sent without a look first (the wait changed nothing)', async () => {
+    // Prepare
+    const t = setup({ batching: false });
+    const jobs = await t.jobs(10);
+    // Act
+    await t.firstDeliveries(jobs);
+    await t.drain();
+    // Assess: no DescribeInstances of a target before its stop (the looks after it see it stopped)
+    for (const job of jobs) {
+      const stoppedAt = t.stops.find((s) => s.ids.includes(job.instanceId))!.at;
+      expect(t.looks.filter((l) => l.id === job.instanceId && l.at <= stoppedAt)).toEqual([]);
+    }
+    expect((await t.store.get(jobs[9]!.jobId))!.phases['stop-target']).toMatchObject({ status: 'done' });
   });
 
   it('a refused batch sends every member back to stopping alone; only the protected one fails', async () => {
