@@ -4,7 +4,7 @@
  * come from a client that, like AWS's own clients, repeats a request answered `503` after the
  * `retry-after` hint, backing off exponentially with jitter; the jobs then run on their own.
  */
-import { defaultConfig, type ServiceConfig } from '../domain/config';
+import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../domain/config';
 import { isActive, type Job } from '../domain/job';
 import { seedLinuxFleet } from '../infra/local/fleet';
 import { VirtualStack } from '../infra/local/virtual-stack';
@@ -96,7 +96,11 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     samples: false,
     idSeed: 'f',
     // The service is told how this account's buckets are shared, as its operator would configure it.
-    config: { requestPacing: { ...defaultConfig.requestPacing, scope: options.throttlingScope ?? 'category' }, ...options.config },
+    config: {
+      requestPacing: { ...defaultConfig.requestPacing, scope: options.throttlingScope ?? 'category' },
+      apiAdmission: defaultApiAdmission(options.throttlingScope ?? 'category'),
+      ...options.config,
+    },
     region: { throttling: true, throttlingScope: options.throttlingScope, callLogLimit: 50_000_000, seed: options.seed ?? 'fleet' },
   });
   const meter = new Meter(stack);

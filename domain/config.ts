@@ -139,6 +139,24 @@ export interface ServiceConfig {
 
 const minutes = (n: number) => n * 60;
 
+/**
+ * The API's start rate that suits how the account's EC2 buckets are shared (`requestPacing.scope`):
+ * as many new resets a minute as the bucket that limits a fleet carries, and a little more for the
+ * ramp (in a fleet's first minute only stops use the mutating bucket). Admitting faster only makes
+ * jobs wait in that bucket's queue: each reset's targets stay down longer, the fleet is not done
+ * sooner (`npm run bench`: at 120/min p95 431 s; at 65/min p95 307 s, the same makespan).
+ * - `category` (REFERENCE.md's table: one mutating bucket, 5/s = 300 a minute): a Linux reset makes
+ *   about 6.5 mutating requests (stops shared, domain/stop-batches.ts), so ≈ 46 resets a minute;
+ *   65 keeps the bucket busy through the ramp.
+ * - `action` (a bucket per action): each action's mutating bucket is far from full; RunInstances'
+ *   own (2/s) carries one helper per reset, 120 a minute.
+ * A burst of 50 is answered at once; a start's preflight reads (about five Describe* calls, 100 at
+ * once then 20/s) are retried by the SDK when throttled (infra/aws/clients.ts).
+ */
+export function defaultApiAdmission(scope: PacingPolicy['scope']): { ratePerMinute: number; burst: number } {
+  return { ratePerMinute: scope === 'action' ? 120 : 65, burst: 50 };
+}
+
 export const defaultConfig: ServiceConfig = {
   region: 'us-east-1',
   helperInstanceProfile: 'reset-access-helper',
@@ -229,10 +247,7 @@ export const defaultConfig: ServiceConfig = {
   // makes a stop, an image and a handful of attach/detach calls over minutes: 10 new resets a
   // minute leaves the account's EC2 buckets to everything else.
   eventAdmission: { ratePerMinute: 10, burst: 10 },
-  // A start's preflight makes about five Describe* calls (REFERENCE.md: 100 at once, then 20/s, shared
-  // with the running jobs' looks): 2 starts a second leave half of the refill to the jobs. A burst of
-  // 50 is answered at once; the SDK's retries of throttled reads (infra/aws/clients.ts) absorb it.
-  apiAdmission: { ratePerMinute: 120, burst: 50 },
+  apiAdmission: defaultApiAdmission('category'),
   // EC2's own rates (REFERENCE.md, Throttling): mutating 50 at once then 5/s, RunInstances +
   // StartInstances 5 then 2/s. Half of the mutating burst, and 2 of the 5 launches, are left to the
   // account's other callers and to calls sent a little after their slot (a late call can bunch with

@@ -1,4 +1,4 @@
-import { defaultConfig, type ServiceConfig } from '../domain/config';
+import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../domain/config';
 import type { PhaseName } from '../domain/job';
 
 /**
@@ -23,7 +23,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     sweeper: { ...defaultConfig.sweeper, ...(overrides.sweeper ?? {}), dryRun: env.SWEEPER_DRY_RUN === 'true' || (overrides.sweeper?.dryRun ?? defaultConfig.sweeper.dryRun) },
     optIn: { ...defaultConfig.optIn, ...(overrides.optIn ?? {}) },
     eventAdmission: { ...defaultConfig.eventAdmission, ...(overrides.eventAdmission ?? {}) },
-    apiAdmission: { ...defaultConfig.apiAdmission, ...(overrides.apiAdmission ?? {}) },
+    // Unless set, the start rate follows how the account's buckets are shared (domain/config.ts).
+    apiAdmission: { ...defaultApiAdmission(overrides.requestPacing?.scope ?? defaultConfig.requestPacing.scope), ...(overrides.apiAdmission ?? {}) },
     requestPacing: {
       ...defaultConfig.requestPacing,
       ...(overrides.requestPacing ?? {}),

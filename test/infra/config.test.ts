@@ -28,3 +28,16 @@ describe('loadConfig', () => {
     expect(load).toThrow(/stopBatching\.maxInstances must be a whole number of at least 1.*stopBatching\.enabled false/);
   });
 });
+
+describe('the API start rate', () => {
+  it('follows how the account shares its EC2 buckets, unless set', () => {
+    // Act
+    const shared = loadConfig({});
+    const perAction = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ requestPacing: { scope: 'action' } }) });
+    const set = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ requestPacing: { scope: 'action' }, apiAdmission: { ratePerMinute: 30 } }) });
+    // Assess
+    expect(shared.apiAdmission).toEqual({ ratePerMinute: 65, burst: 50 });
+    expect(perAction.apiAdmission).toEqual({ ratePerMinute: 120, burst: 50 });
+    expect(set.apiAdmission).toEqual({ ratePerMinute: 30, burst: 50 });
+  });
+});
