@@ -59,10 +59,14 @@ export async function wakeJobsFor(event: ResourceEvent, ports: { store: JobStore
   return wake;
 }
 
-/** Waiting for AWS, not backing off after an error (a wake would defeat the backoff). */
+/**
+ * Waiting for AWS: not backing off after an error (a wake would defeat the backoff), and not
+ * waiting for an EC2 request slot (no event ends that wait; a woken delivery would only wait again,
+ * and run alongside the one due at the slot).
+ */
 function isWaiting(job: Job, phase: PhaseName): boolean {
   const record = job.phases[phase];
-  return record?.status === 'running' && record.waitingFor !== undefined && record.retries === undefined && record.throttles === undefined;
+  return record?.status === 'running' && record.waitingFor !== undefined && record.retries === undefined && record.throttles === undefined && record.pacedSlot === undefined;
 }
 
 /**

@@ -114,6 +114,35 @@ describe('wakeJobsFor', () => {
   });
 });
 
+describe('wakes and request slots', () => {
+  it('leaves alone a phase that waits for its EC2 request slot (no event ends that wait)', async () => {
+    // Prepare: the stop waits for its slot of the mutating bucket
+    const t = await setup(
+      overlapping({
+        phases: {
+          'launch-helper': { status: 'running', startedAt: started, attempt: 2, waitingFor: 'helper instance to be running' },
+          'stop-target': {
+            status: 'running',
+            startedAt: started,
+            attempt: 1,
+            slotWaits: 1,
+            pacedSlot: { bucket: 'ec2-mutating', at: '2026-01-01T00:05:00.000Z' },
+            waitingFor: "its turn at EC2's request bucket ec2-mutating",
+          },
+        },
+      }),
+    );
+
+    // Act
+    const target = await wakeJobsFor({ kind: 'instance-state', instanceId: TARGET, state: 'stopped' }, t.ports);
+    const helper = await wakeJobsFor({ kind: 'instance-state', instanceId: HELPER, state: 'running' }, t.ports);
+
+    // Assess: the helper's wait is woken, the stop's slot wait is not
+    expect(target).toEqual([]);
+    expect(helper.map((m) => m.phase)).toEqual(['launch-helper']);
+  });
+});
+
 describe('resourceOf', () => {
   it('names the resource of events that can end a wait, and none for the others', () => {
     expect(resourceOf({ kind: 'instance-state', instanceId: TARGET, state: 'terminated' })).toBe(TARGET);
