@@ -183,18 +183,18 @@ export async function pendingStopBatch(job: Job, ports: PhasePorts): Promise<{ w
   const recorded = job.resources.stopBatch;
   const batches = ports.stopBatches;
   if (!recorded || !batches) return undefined;
-  const batch = await batches.get(recorded.batchId);
-  if (!batch || !batch.instanceIds.includes(job.instanceId)) return undefined;
-  if (batch.state === 'open') {
+  let batch = await batches.get(recorded.batchId);
+  if (batch?.state === 'open' && batch.instanceIds.includes(job.instanceId)) {
     // Many rollbacks leaving one batch at once can contend: that is a wait, not a failed undo step.
     const left = await batches.leave(batch.batchId, job.instanceId).catch((error: unknown) => {
       if (errorCode(error) === 'STOP_BATCH_CONTENDED') return false;
       throw error;
     });
     if (left) return undefined;
+    // Closed (or still contended) meanwhile: what it is now decides.
+    batch = await batches.get(recorded.batchId);
   }
-  const now = await batches.get(recorded.batchId);
-  if (!now || now.state === 'sent' || now.state === 'failed' || !now.instanceIds.includes(job.instanceId)) return undefined;
-  if (now.state === 'closed' && closerIsOver(now, ports.clock.now(), ports)) return undefined;
+  if (!batch || batch.state === 'sent' || batch.state === 'failed' || !batch.instanceIds.includes(job.instanceId)) return undefined;
+  if (batch.state === 'closed' && closerIsOver(batch, ports.clock.now(), ports)) return undefined;
   return { waitingFor: `the stop batch ${recorded.batchId} the target is in to be sent or refused` };
 }

@@ -2,7 +2,7 @@ import { PermanentError, errorCode } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
 import { sshKeyParameterName, type Job } from '../job';
 import type { LinuxOnlineAttempt, OnlineCommandParams, OnlinePorts, WindowsOnlineAttempt } from '../online-ports';
-import type { CommandStatus } from '../ports';
+import type { CommandStatus, RescueSummary } from '../ports';
 import { agentNames, passwordRetrievalCommand } from './windows-outputs';
 
 const RUNNING: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
@@ -82,15 +82,35 @@ async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Prom
     if (version !== attempt.parameterVersion) {
       return wait(`a new key pair (${parameterName} is at version ${version ?? 'none'}, not ${attempt.parameterVersion})`, (draft) => void delete draft.resources.online, 0);
     }
-    const agent = await online.commands.agentStatus(job.instanceId);
-    if (agent !== 'Online') return giveUp(job, ports, 'ONLINE_AGENT_NOT_ONLINE', `the instance's SSM agent is ${agent}`);
-    commandId = await online.commands.send(params);
+    const sent = await sendCommand(job, online, ports, params);
+    if (typeof sent !== 'string') return sent;
+    commandId = sent;
   }
   if (!attempt.commandId) {
     const sent = commandId;
     return wait('online command to run', (draft) => void (draft.resources.online!.commandId = sent));
   }
 
+  const finished = await commandSummary(job, online, ports, commandId);
+  if (!('summary' in finished)) return finished;
+  const { summary } = finished;
+  return done((draft) => {
+    draft.outputs.sshKeyParameter = parameterName;
+    draft.outputs.sshKeyFingerprint = attempt.fingerprint;
+    draft.outputs.usersWithNewKey = summary.users?.map((u) => u.user);
+    draft.outputs.publicIpWillChange = false;
+  });
+}
+
+/** SendCommand once the target's agent is Online: the command's id, or the attempt's end. */
+async function sendCommand(job: Job, online: OnlinePorts, ports: PhasePorts, params: OnlineCommandParams): Promise<string | PhaseResult> {
+  const agent = await online.commands.agentStatus(job.instanceId);
+  if (agent !== 'Online') return giveUp(job, ports, 'ONLINE_AGENT_NOT_ONLINE', `the instance's SSM agent is ${agent}`);
+  return online.commands.send(params);
+}
+
+/** The summary of a command that succeeded; a wait while it runs; the attempt's end when it failed. */
+async function commandSummary(job: Job, online: OnlinePorts, ports: PhasePorts, commandId: string): Promise<{ summary: RescueSummary } | PhaseResult> {
   const result = await online.commands.result(commandId, job.instanceId);
   if (!result || RUNNING.has(result.status)) return wait(`online command to finish (${result?.status ?? 'not yet known to SSM'})`);
   const summary = result.summary;
@@ -99,12 +119,7 @@ async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Prom
     const why = summary?.message ?? `the command ended ${result.status}${result.detail ? `: ${result.detail}` : ''}`;
     return giveUp(job, ports, `ONLINE_${code}`, why);
   }
-  return done((draft) => {
-    draft.outputs.sshKeyParameter = parameterName;
-    draft.outputs.sshKeyFingerprint = attempt.fingerprint;
-    draft.outputs.usersWithNewKey = summary.users?.map((u) => u.user);
-    draft.outputs.publicIpWillChange = false;
-  });
+  return { summary };
 }
 
 /**
@@ -120,23 +135,18 @@ async function windowsStep(job: Job, online: OnlinePorts, ports: PhasePorts): Pr
   if (!attempt) {
     let commandId = await online.commands.find(params);
     if (!commandId) {
-      const agent = await online.commands.agentStatus(job.instanceId);
-      if (agent !== 'Online') return giveUp(job, ports, 'ONLINE_AGENT_NOT_ONLINE', `the instance's SSM agent is ${agent}`);
-      commandId = await online.commands.send(params);
+      const sent = await sendCommand(job, online, ports, params);
+      if (typeof sent !== 'string') return sent;
+      commandId = sent;
     }
     const recorded: WindowsOnlineAttempt = { platform: 'windows', commandId };
     return wait('online command to run', (draft) => void (draft.resources.online = recorded));
   }
 
   if (!attempt.launchAgents) {
-    const result = await online.commands.result(attempt.commandId, job.instanceId);
-    if (!result || RUNNING.has(result.status)) return wait(`online command to finish (${result?.status ?? 'not yet known to SSM'})`);
-    const summary = result.summary;
-    if (result.status !== 'Success' || !summary?.ok) {
-      const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
-      const why = summary?.message ?? `the command ended ${result.status}${result.detail ? `: ${result.detail}` : ''}`;
-      return giveUp(job, ports, `ONLINE_${code}`, why);
-    }
+    const finished = await commandSummary(job, online, ports, attempt.commandId);
+    if (!('summary' in finished)) return finished;
+    const { summary } = finished;
     const launchAgents = agentNames(summary);
     if (launchAgents.length === 0) return giveUp(job, ports, 'ONLINE_NO_PASSWORD_AGENT', 'no launch agent on the instance will make a password at the next boot');
     const warnings = Array.isArray(summary.warnings) ? summary.warnings.filter((w): w is string => typeof w === 'string') : [];
