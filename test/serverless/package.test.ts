@@ -26,6 +26,7 @@ import { API_ROUTES } from '../../handlers/api-routes';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/events';
 import { JOB_TABLE_TTL_ATTRIBUTE } from '../../infra/aws/dynamodb-job-store';
 import { METRIC, METRICS_NAMESPACE } from '../../infra/job-metrics';
+import { summariseTemplate } from './template-summary';
 
 const ROOT = resolve(__dirname, '../..');
 const SERVICE = 'ec2-reset-access';
@@ -187,6 +188,17 @@ describe('serverless package (offline, no credentials)', () => {
     // Assess
     expect({ exitCode: run.exitCode, output: run.exitCode === 0 ? '' : run.output }).toEqual({ exitCode: 0, output: '' });
     expect(run.networkAttempts).toEqual([]);
+  });
+
+  it('deploys what the committed template snapshot says, nothing more or less', () => {
+    // Prepare: UPDATE_TEMPLATE_SNAPSHOT=1 rewrites the snapshot (commit it with the change that needs it).
+    const snapshotFile = join(__dirname, 'template.snapshot.json');
+    const actual = summariseTemplate({ Resources: resources });
+    if (process.env.UPDATE_TEMPLATE_SNAPSHOT === '1') writeFileSync(snapshotFile, `${JSON.stringify(actual, null, 2)}\n`);
+    // Act
+    const expected = JSON.parse(readFileSync(snapshotFile, 'utf8')) as unknown;
+    // Assess
+    expect(actual).toEqual(expected);
   });
 
   it('warns about nothing but the nodejs22.x runtime its schema predates', () => {
