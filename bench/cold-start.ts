@@ -1,5 +1,5 @@
 /**
- * Cold start: every function of serverless.yml bundled as `serverless package` bundles it (the
+ * Cold start: every function the deployment has bundled as `serverless package` bundles it (the
  * options of `custom.esbuild`, read from the file), its size, and how long `require` of the bundle
  * takes in a fresh Node process (the module initialisation a Lambda cold start pays before the
  * first event), the median of several runs.
@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
+import { functionsOf } from '../infra/deploy/cloudformation';
 
 export interface FunctionColdStart {
   name: string;
@@ -32,19 +33,34 @@ export interface ColdStartOptions {
   runs?: number;
 }
 
+type FunctionEntry = { handler: string; environment?: Record<string, unknown> };
+
 interface ServerlessFunctions {
-  functions: Record<string, { handler: string }>;
+  service: string;
+  /** serverless.yml's own functions, and a `${file(…)}` item the deploy module fills (infra/deploy/). */
+  functions: Array<Record<string, FunctionEntry> | string>;
   custom?: { esbuild?: Record<string, unknown> };
 }
 
-/** The functions and the esbuild options of serverless.yml (CloudFormation tags are ignored). */
-export function readServerless(root: string): { functions: Array<{ name: string; handler: string; entry: string }>; esbuild: Record<string, unknown> } {
+export interface BenchFunction {
+  name: string;
+  handler: string;
+  entry: string;
+  /** The literal environment the deployment gives it (`PHASE` for a phase function). */
+  environment: Record<string, string>;
+}
+
+/** The functions (serverless.yml's and the deploy module's) and the esbuild options of serverless.yml. */
+export function readServerless(root: string): { functions: BenchFunction[]; esbuild: Record<string, unknown> } {
   const text = readFileSync(join(root, 'serverless.yml'), 'utf8');
   const doc = parse(text, { logLevel: 'error', customTags: CLOUDFORMATION_TAGS }) as ServerlessFunctions;
-  const functions = Object.entries(doc.functions ?? {}).map(([name, fn]) => ({
+  const declared = doc.functions.filter((item): item is Record<string, FunctionEntry> => typeof item === 'object');
+  const all: Record<string, FunctionEntry> = Object.assign({}, ...declared, functionsOf({ service: doc.service, stage: 'bench' }));
+  const functions = Object.entries(all).map(([name, fn]) => ({
     name,
     handler: fn.handler,
     entry: join(root, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`),
+    environment: Object.fromEntries(Object.entries(fn.environment ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
   }));
   return { functions, esbuild: doc.custom?.esbuild ?? {} };
 }
@@ -54,7 +70,7 @@ export async function measureColdStart(options: ColdStartOptions = {}): Promise<
   try {
     const bundles = await bundleFunctions({ ...options, outDir: out });
     return bundles.map((bundle) => {
-      const loadRunsMs = Array.from({ length: options.runs ?? 5 }, () => loadOnce(bundle.file));
+      const loadRunsMs = Array.from({ length: options.runs ?? 5 }, () => loadOnce(bundle.file, bundle.environment));
       return {
         name: bundle.name,
         handler: bundle.handler,
@@ -72,6 +88,7 @@ export async function measureColdStart(options: ColdStartOptions = {}): Promise<
 export interface FunctionBundle {
   name: string;
   handler: string;
+  environment: Record<string, string>;
   /** The bundled `.js`. */
   file: string;
   bundleBytes: number;
@@ -83,10 +100,16 @@ export async function bundleFunctions(options: { root?: string; only?: string[];
   const { functions, esbuild } = readServerless(root);
   const buildOptions = esbuildOptions(esbuild, root);
   const bundles: FunctionBundle[] = [];
+  // The phase functions share one entry (handlers/phase.ts): one bundle serves them all.
+  const built = new Map<string, string>();
   for (const fn of functions.filter((f) => !options.only || options.only.includes(f.name))) {
-    const file = join(options.outDir, `${fn.name}.js`);
-    await build({ ...buildOptions, entryPoints: [fn.entry], outfile: file, logLevel: 'silent' });
-    bundles.push({ name: fn.name, handler: fn.handler, file, bundleBytes: statSync(file).size });
+    let file = built.get(fn.entry);
+    if (!file) {
+      file = join(options.outDir, `${fn.name}.js`);
+      await build({ ...buildOptions, entryPoints: [fn.entry], outfile: file, logLevel: 'silent' });
+      built.set(fn.entry, file);
+    }
+    bundles.push({ name: fn.name, handler: fn.handler, environment: fn.environment, file, bundleBytes: statSync(file).size });
   }
   return bundles;
 }
@@ -144,8 +167,8 @@ function loadPlugins(option: unknown, root: string): Plugin[] {
   return plugins;
 }
 
-/** `require` of the bundle in a new Node process, with the environment serverless.yml gives a function. */
-function loadOnce(bundle: string): number {
+/** `require` of the bundle in a new Node process, with the environment the deployment gives the function. */
+function loadOnce(bundle: string, environment: Record<string, string>): number {
   const script = 'const t=process.hrtime.bigint();require(process.argv[1]);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))';
   const output = execFileSync(process.execPath, ['-e', script, bundle], {
     env: {
@@ -156,6 +179,7 @@ function loadOnce(bundle: string): number {
       EVENT_BUS_NAME: 'bench-bus',
       PHASE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/bench',
       HELPER_INSTANCE_PROFILE: 'bench-helper',
+      ...environment,
     },
     encoding: 'utf8',
   });

@@ -1,10 +1,10 @@
 import { RefusedError } from './errors';
 import { beginRollback } from './phase-runner';
-import type { PhasePorts } from './phase-runner';
+import type { CorePorts } from './phase';
 import type { Job } from './job';
 
 /** Cancel: a running job rolls back; one already rolling back or finished answers 409. */
-export async function cancelReset(jobId: string, ports: Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'>): Promise<Job> {
+export async function cancelReset(jobId: string, ports: Pick<CorePorts, 'store' | 'bus' | 'clock' | 'log'>): Promise<Job> {
   const job = await ports.store.get(jobId);
   if (!job) throw new RefusedError('JOB_NOT_FOUND', `job ${jobId} does not exist`, 404);
   if (job.status !== 'RUNNING') throw new RefusedError('JOB_NOT_RUNNING', `job ${jobId} is ${job.status} and cannot be cancelled`, 409);

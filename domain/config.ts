@@ -43,14 +43,15 @@ export interface ServiceConfig {
     /** Report what would be done; change nothing. */
     dryRun: boolean;
   };
-  /** Longest a phase may run (seconds) before the job rolls back. */
-  phaseDeadlineSeconds: Record<PhaseName, number>;
+  /** Longest a phase may run (seconds) before the job rolls back; by default its declared `deadlineSeconds` (domain/phases/). */
+  phaseDeadlineSeconds: Partial<Record<PhaseName, number>>;
   /** Windows helpers and targets boot far slower (≥ 15 min first boot, REFERENCE.md). */
   windowsLaunchDeadlineSeconds: number;
   /** Stop escalation: second stop after this long in `stopping`, force-stop after the second. */
   stopEscalationSeconds: [number, number];
   /** First and longest delay between polls of one phase. */
   pollSeconds: {
+    /** By default the phase's declared `firstPollSeconds`, else `defaultFirst`. */
     first: Partial<Record<PhaseName, number>>;
     defaultFirst: number;
     max: number;
@@ -187,35 +188,13 @@ export const defaultConfig: ServiceConfig = {
     pollSeconds: 5,
     dryRun: false,
   },
-  phaseDeadlineSeconds: {
-    validate: minutes(5),
-    // A backstop only: the attempt gives up after online.attemptSeconds (Windows: the command's
-    // part plus online.windowsPasswordSeconds after the reboot) and falls over itself.
-    'online-reset': minutes(30),
-    'prepare-network': minutes(10),
-    // Launch ≈ 5–17 s to running, SSM Online 30 s to several minutes (REFERENCE.md, user reports).
-    'launch-helper': minutes(15),
-    // Stop takes "a few minutes"; escalation to force-stop happens well inside this.
-    'stop-target': minutes(25),
-    'create-backup': minutes(10),
-    'detach-root': minutes(10),
-    'attach-to-helper': minutes(10),
-    'run-rescue': minutes(20),
-    'detach-from-helper': minutes(10),
-    'reattach-root': minutes(10),
-    'create-password-image': minutes(30),
-    'restore-target': minutes(20),
-    cleanup: minutes(30),
-    rollback: minutes(6 * 60),
-  },
+  // Each phase's is declared with it (domain/phases/); set one here to override it.
+  phaseDeadlineSeconds: {},
   windowsLaunchDeadlineSeconds: minutes(40),
   stopEscalationSeconds: [minutes(5), minutes(10)],
   pollSeconds: {
-    // launch-helper polls here only for the SSM agent once the instance runs (no event reports it):
-    // Online 30 s to minutes after boot. Attach/detach take ≈ 5 s (REFERENCE.md, user report): one
-    // look at 6 s usually finds them done. The stop, the launch, the command and the start wait
-    // for their events (afterEvent).
-    first: { 'online-reset': 2, 'launch-helper': 6, 'stop-target': 15, 'attach-to-helper': 6, 'detach-root': 6, 'detach-from-helper': 6, 'reattach-root': 6, 'run-rescue': 5, 'restore-target': 10 },
+    // Each phase's is declared with it (domain/phases/); set one here to override it.
+    first: {},
     defaultFirst: 5,
     max: 60,
     factor: 1.5,

@@ -1,4 +1,5 @@
-import { PHASES, type Job } from './job';
+import type { Job } from './job';
+import { PHASES } from './phases';
 
 /** What the API shows of a job: everything an operator needs, nothing internal or secret. */
 export function toJobView(job: Job) {

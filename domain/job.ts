@@ -4,32 +4,13 @@ import type { OnlineAttempt } from './online-ports';
 import type { JobMode, ResetMode } from './reset-mode';
 import type { PacedSlot } from './request-pacing';
 import type { PreflightRecord } from './validation';
+import type { PhaseName } from './phases';
 
 export type Platform = 'linux' | 'windows';
 export type JobStatus = 'RUNNING' | 'ROLLING_BACK' | 'SUCCEEDED' | 'FAILED';
 
-export const PHASES = [
-  'validate',
-  'online-reset',
-  'prepare-network',
-  'launch-helper',
-  'stop-target',
-  'create-backup',
-  'detach-root',
-  'attach-to-helper',
-  'run-rescue',
-  'detach-from-helper',
-  'reattach-root',
-  'create-password-image',
-  'restore-target',
-  'cleanup',
-  'rollback',
-] as const;
-export type PhaseName = (typeof PHASES)[number];
-
-export function isPhaseName(value: unknown): value is PhaseName {
-  return typeof value === 'string' && (PHASES as readonly string[]).includes(value);
-}
+/** The phases, as the registry declares them (domain/phases/index.ts). */
+export type { PhaseName } from './phases';
 
 /** How the caller wants the helper networked (the runbook's `SubnetId` input). */
 export type SubnetChoice = 'CreateNewVPC' | 'SelectedInstanceSubnet' | `subnet-${string}`;

@@ -5,88 +5,28 @@
  * error, or a phase past its deadline, turns the job into a rollback. Calls into EC2's scarce
  * request buckets are paced (request-pacing.ts): a phase whose slot has not come waits for it.
  */
-import type { ServiceConfig } from './config';
 import { PermanentError, ResetAccessError, RetryableError, ThrottledError, errorCode } from './errors';
-import { isActive, type Job, type PhaseName, type PhaseRecord, type UndoStep } from './job';
-import type { OnlinePorts } from './online-ports';
+import { isActive, type Job, type PhaseName, type PhaseRecord } from './job';
+import { firstPollSeconds, phaseDeadlineSeconds, type CorePorts, type OptionalPorts, type PhaseResult } from './phase';
+import { phaseDefinition, phaseSteps, type PhaseSteps } from './phases';
 import { nextPhases } from './plan';
-import type {
-  AdmissionStore,
-  Clock,
-  Compute,
-  EncryptionKeys,
-  JobObserver,
-  JobStore,
-  Log,
-  PhaseBus,
-  PhaseMessage,
-  PhaseScheduler,
-  RescueNetworkLeases,
-  RescueNetworks,
-  RescueRunner,
-  ResourceLink,
-  StopBatchStore,
-} from './ports';
+import type { JobObserver, PhaseMessage, ResourceLink } from './ports';
 import { releaseRescueNetwork } from './rescue-network-lease';
-import { isDue, PACED_ON_START, pacedCompute, RequestPacedError, RequestPacer, type PacedSlot } from './request-pacing';
+import { isDue, pacedCompute, RequestPacedError, RequestPacer, type PacedSlot } from './request-pacing';
 import { updateJob } from './update-job';
 import { afterEventDelaySeconds, pollDelaySeconds, throttleDelaySeconds } from './wait-policy';
 import { unlinkedResources } from './wake-jobs';
 
-export interface PhasePorts {
-  store: JobStore;
-  bus: PhaseBus;
-  scheduler: PhaseScheduler;
-  compute: Compute;
-  networks: RescueNetworks;
-  networkLeases: RescueNetworkLeases;
-  rescue: RescueRunner;
-  /** The online reset (Run Command on the target, keys made here); without it every job is offline. */
-  online?: OnlinePorts;
-  /** KMS for the validate phase's key check (see `PreflightPorts.keys`). */
-  keys?: EncryptionKeys;
-  clock: Clock;
-  log: Log;
-  config: ServiceConfig;
-  observer?: JobObserver;
-  /**
-   * Where the service's EC2 request buckets are kept (domain/request-pacing.ts): with it, calls into
-   * the scarce buckets are paced; without it they are sent as they come.
-   */
-  admission?: AdmissionStore;
-  /** Where stops shared while the mutating bucket has a queue are kept (domain/stop-batches.ts). */
-  stopBatches?: StopBatchStore;
-  /** The pacing of this delivery's calls (set by the runner when `admission` is given). */
-  pacer?: RequestPacer;
-}
-
-/** What one delivery of a phase found: the phase is done, or must look again later. */
-export type PhaseResult =
-  | { kind: 'done'; record?: (job: Job) => void }
-  | { kind: 'wait'; waitingFor: string; record?: (job: Job) => void; delaySeconds?: number; onEvent?: boolean };
-
-export type PhaseStep = (job: Job, ports: PhasePorts) => Promise<PhaseResult>;
+/** What the runner is given: the core ports and those the phase's declaration asks for (infra/composition.ts builds them). */
+export type RunnerPorts = CorePorts & Partial<OptionalPorts>;
 
 export type PhaseRunOutcome = 'ignored' | 'waiting' | 'advanced' | 'rolling-back' | 'finished';
 
-/** Undo steps pushed when a phase starts (before it changes anything, so a crash cannot skip it). */
-const UNDO_ON_START: Partial<Record<PhaseName, UndoStep>> = {
-  'launch-helper': { kind: 'terminate-helper' },
-  'stop-target': { kind: 'restore-run-state' },
-  'detach-root': { kind: 'return-root-volume' },
-};
-
-export const done = (record?: (job: Job) => void): PhaseResult => ({ kind: 'done', record });
-export const wait = (waitingFor: string, record?: (job: Job) => void, delaySeconds?: number): PhaseResult => ({
-  kind: 'wait',
-  waitingFor,
-  record,
-  delaySeconds,
-});
-/** A wait that an AWS event ends (domain/wake-jobs.ts): the delayed re-check is only its fallback. */
-export const waitForEvent = (waitingFor: string, record?: (job: Job) => void): PhaseResult => ({ kind: 'wait', waitingFor, record, onEvent: true });
-
-export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, PhaseStep>, ports: PhasePorts): Promise<PhaseRunOutcome> {
+/**
+ * One delivery of a phase message. `steps` replaces the registry's steps (tests); the phase's
+ * declaration (deadline, pacing, undo) always comes from the registry.
+ */
+export async function runPhase(message: PhaseMessage, ports: RunnerPorts, steps: PhaseSteps = phaseSteps): Promise<PhaseRunOutcome> {
   const { store, log } = ports;
   const job = await store.get(message.jobId);
   const context = { jobId: message.jobId, phase: message.phase, attempt: message.attempt };
@@ -104,47 +44,43 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
     return 'ignored';
   }
 
-  const now = ports.clock.now();
-  const deadline = phaseDeadlineSeconds(job, message.phase, ports.config);
+  const definition = phaseDefinition(message.phase);
+  const deadline = phaseDeadlineSeconds(job, definition, ports.config);
   // The deadline is for AWS work that hangs; the time the phase spent waiting for its turn at
   // AWS's request buckets does not count (the sweeper's job deadline still bounds the whole job).
-  const overdue = (now.getTime() - Date.parse(record.startedAt)) / 1000 - (record.throttledSeconds ?? 0) > deadline;
+  const overdue = (ports.clock.now().getTime() - Date.parse(record.startedAt)) / 1000 - (record.throttledSeconds ?? 0) > deadline;
 
-  const pacer = ports.admission ? new RequestPacer({ admission: ports.admission, clock: ports.clock, policy: ports.config.requestPacing }, record.pacedSlot) : undefined;
+  const pacer = new RequestPacer({ admission: ports.admission, clock: ports.clock, policy: ports.config.requestPacing }, record.pacedSlot);
   let result: PhaseResult;
   try {
     if (overdue) {
       throw new PermanentError('PHASE_DEADLINE', `phase ${message.phase} did not finish within ${deadline} s (waiting for ${record.waitingFor ?? 'AWS'})`);
     }
-    if (pacer) {
-      const slot = await slotBeforeStart(job, message, record.pacedSlot, pacer, ports);
-      if (slot) return waitForSlot(job, message, slot, ports, { beforeStep: true });
-    }
-    result = await steps[message.phase](job, pacer ? { ...ports, compute: pacedCompute(ports.compute, pacer), pacer } : ports);
+    const slot = await slotBeforeStart(job, message, record.pacedSlot, pacer, ports);
+    if (slot) return waitForSlot(job, message, slot, ports, { beforeStep: true });
+    result = await steps[message.phase](job, { ...(ports as Required<RunnerPorts>), compute: pacedCompute(ports.compute, pacer), pacer });
   } catch (error) {
     return handleError(job, message, error, ports, pacer);
   }
 
   if (result.kind === 'wait') {
     let links: ResourceLink[] = [];
-    const written = await updateJob(store, job.jobId, ports.clock.now(), (draft) => {
-      const current = draft.phases[message.phase];
-      if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
-      current.attempt += 1;
-      current.movedAt = ports.clock.now().toISOString();
+    const written = await updateDelivery(job, message, ports, (draft, current) => {
+      nextAttempt(current, ports);
       current.waitingFor = result.waitingFor;
       delete current.retries;
       delete current.throttles;
       delete current.pacedSlot;
       result.record?.(draft);
       links = noteLinks(draft);
-      return draft;
-    }, undefined, job);
+    });
     if (!written) return 'ignored';
     await linkResources(links, ports);
     const delay =
       result.delaySeconds ??
-      (result.onEvent ? afterEventDelaySeconds(ports.config, message.attempt, job.jobId) : pollDelaySeconds(ports.config, message.phase, message.attempt, job.jobId));
+      (result.onEvent
+        ? afterEventDelaySeconds(ports.config, message.attempt, job.jobId)
+        : pollDelaySeconds(ports.config, firstPollSeconds(definition, ports.config), message.attempt, job.jobId));
     await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
     log.info('phase waiting', { ...context, waitingFor: result.waitingFor, delaySeconds: delay });
     return 'waiting';
@@ -153,13 +89,38 @@ export async function runPhase(message: PhaseMessage, steps: Record<PhaseName, P
   return completePhase(job, message, result.record, ports);
 }
 
-async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job) => void) | undefined, ports: PhasePorts): Promise<PhaseRunOutcome> {
+/**
+ * Writes a change of the phase delivery `message` to the job, only while that delivery is still
+ * the phase's current one: a duplicate or late delivery declines (`undefined`), and a lost race
+ * re-reads and judges again (update-job.ts).
+ */
+function updateDelivery(job: Job, message: PhaseMessage, ports: Pick<CorePorts, 'store' | 'clock'>, change: (draft: Job, record: PhaseRecord) => void): Promise<Job | undefined> {
+  return updateJob(
+    ports.store,
+    job.jobId,
+    ports.clock.now(),
+    (draft) => {
+      const current = draft.phases[message.phase];
+      if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
+      change(draft, current);
+      return draft;
+    },
+    undefined,
+    job,
+  );
+}
+
+/** The delivery did not finish the phase: the next one is the next attempt, and the phase has moved. */
+function nextAttempt(record: PhaseRecord, ports: Pick<CorePorts, 'clock'>): void {
+  record.attempt += 1;
+  record.movedAt = ports.clock.now().toISOString();
+}
+
+async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job) => void) | undefined, ports: RunnerPorts): Promise<PhaseRunOutcome> {
   const now = ports.clock.now().toISOString();
   let started: PhaseName[] = [];
   let links: ResourceLink[] = [];
-  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
-    const current = draft.phases[message.phase];
-    if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
+  const written = await updateDelivery(job, message, ports, (draft, current) => {
     apply?.(draft);
     current.status = 'done';
     current.endedAt = now;
@@ -169,24 +130,16 @@ async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job)
     delete current.pacedSlot;
     draft.current = draft.current.filter((p) => p !== message.phase);
     draft.lastTransitionFrom = [message.phase];
-    if (message.phase === 'rollback') {
-      draft.status = 'FAILED';
+    const next = message.phase === 'rollback' ? 'FAILED' : nextPhases(draft, message.phase);
+    if (next === 'SUCCEEDED' || next === 'FAILED') {
+      draft.status = next;
       draft.endedAt = now;
-      started = [];
-      return draft;
-    }
-    const next = nextPhases(draft, message.phase);
-    if (next === 'SUCCEEDED') {
-      draft.status = 'SUCCEEDED';
-      draft.endedAt = now;
-      started = [];
     } else {
       started = next;
       for (const phase of next) startPhaseRecord(draft, phase, now);
       links = noteLinks(draft);
     }
-    return draft;
-  }, undefined, job);
+  });
   if (!written) return 'ignored';
   await linkResources(links, ports);
   ports.log.info('phase done', { jobId: job.jobId, phase: message.phase, next: started, status: written.status });
@@ -202,15 +155,15 @@ async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job)
   return 'advanced';
 }
 
-/** Marks a phase started and records, before it acts, what rollback must undo. */
+/** Marks a phase started and records, before it acts, what rollback must undo (its declared `undoOnStart`). */
 export function startPhaseRecord(job: Job, phase: PhaseName, now: string): void {
   job.phases[phase] = { status: 'running', startedAt: now, attempt: 0 };
   if (!job.current.includes(phase)) job.current.push(phase);
-  const undo = UNDO_ON_START[phase];
+  const undo = phaseDefinition(phase).undoOnStart;
   if (undo && !job.undo.some((u) => u.kind === undo.kind)) job.undo.push(undo);
 }
 
-async function handleError(job: Job, message: PhaseMessage, error: unknown, ports: PhasePorts, pacer?: RequestPacer): Promise<PhaseRunOutcome> {
+async function handleError(job: Job, message: PhaseMessage, error: unknown, ports: RunnerPorts, pacer: RequestPacer): Promise<PhaseRunOutcome> {
   if (error instanceof RequestPacedError) return waitForSlot(job, message, error.slot, ports);
   if (error instanceof ThrottledError) return retryThrottled(job, message, error, ports, pacer);
   const record = job.phases[message.phase]!;
@@ -221,20 +174,17 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
     if (message.phase === 'rollback' && retries > ports.config.maxRetries) {
       return finishRollbackUnrestored(job, message, error, ports);
     }
-    const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
-      const current = draft.phases[message.phase];
-      if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
-      current.attempt += 1;
-      current.movedAt = ports.clock.now().toISOString();
+    const written = await updateDelivery(job, message, ports, (_draft, current) => {
+      nextAttempt(current, ports);
       current.retries = retries;
       delete current.throttles;
       keepUnusedSlot(current, pacer);
       current.waitingFor = `retry after ${errorCode(error)}: ${(error as Error).message}`;
-      return draft;
-    }, undefined, job);
+    });
     if (!written) return 'ignored';
     ports.log.warn('phase error, retrying', { ...context, retries });
-    await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, pollDelaySeconds(ports.config, message.phase, retries, job.jobId));
+    const first = firstPollSeconds(phaseDefinition(message.phase), ports.config);
+    await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, pollDelaySeconds(ports.config, first, retries, job.jobId));
     return 'waiting';
   }
   ports.log.error('phase failed, rolling back', context);
@@ -247,20 +197,16 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
  * backoff does not count against the phase's deadline: a fleet that throttles itself must not
  * fail its jobs. The sweeper's job deadline (`sweeper.jobDeadlineSeconds`) bounds it all.
  */
-async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledError, ports: PhasePorts, pacer?: RequestPacer): Promise<PhaseRunOutcome> {
+async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledError, ports: RunnerPorts, pacer: RequestPacer): Promise<PhaseRunOutcome> {
   const throttles = (job.phases[message.phase]!.throttles ?? 0) + 1;
   const delay = throttleDelaySeconds(ports.config, throttles, job.jobId, message.phase, message.attempt);
-  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
-    const current = draft.phases[message.phase];
-    if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
-    current.attempt += 1;
-    current.movedAt = ports.clock.now().toISOString();
+  const written = await updateDelivery(job, message, ports, (_draft, current) => {
+    nextAttempt(current, ports);
     current.throttles = throttles;
     current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
     current.waitingFor = `AWS throttled ${error.code}; trying again`;
     keepUnusedSlot(current, pacer);
-    return draft;
-  }, undefined, job);
+  });
   if (!written) return 'ignored';
   ports.log.info('phase throttled, backing off', { jobId: job.jobId, phase: message.phase, code: error.code, throttles, delaySeconds: delay });
   await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
@@ -271,13 +217,13 @@ async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledE
  * The slot this delivery must wait for before it does anything, if any: the ticket it holds when
  * that is not due yet (an early delivery: an AWS event woke the phase, the sweeper re-drove it, or
  * SQS's 15 min cut the delay short), or, on a phase's first delivery, the slot of the paced call
- * it starts with (`PACED_ON_START`), reserved before it reads anything. A slot that is due now
+ * it starts with (its declared `pacedOnStart`), reserved before it reads anything. A slot that is due now
  * becomes the delivery's ticket.
  */
-async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlot | undefined, pacer: RequestPacer, ports: PhasePorts): Promise<PacedSlot | undefined> {
+async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlot | undefined, pacer: RequestPacer, ports: RunnerPorts): Promise<PacedSlot | undefined> {
   const now = ports.clock.now();
   if (ticket) return isDue(ticket, now) ? undefined : ticket;
-  const call = PACED_ON_START[message.phase];
+  const call = phaseDefinition(message.phase).pacedOnStart;
   if (!call || job.phases[message.phase]!.attempt !== 0) return undefined;
   // A first stop may join a batch rather than take a slot of its own (stop-batches.ts).
   if (message.phase === 'stop-target' && ports.stopBatches && ports.config.stopBatching.enabled) return undefined;
@@ -290,21 +236,17 @@ async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlo
  * it costs time only (never `maxRetries`, never the phase's deadline), and it is not a wait for AWS
  * that an event could end.
  */
-async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, ports: PhasePorts, options: { beforeStep?: boolean } = {}): Promise<PhaseRunOutcome> {
+async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, ports: RunnerPorts, options: { beforeStep?: boolean } = {}): Promise<PhaseRunOutcome> {
   const delay = Math.max(1, Math.ceil((Date.parse(slot.at) - ports.clock.now().getTime()) / 1000));
-  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
-    const current = draft.phases[message.phase];
-    if (!draft.current.includes(message.phase) || current?.attempt !== message.attempt) return undefined;
-    current.attempt += 1;
-    current.movedAt = ports.clock.now().toISOString();
+  const written = await updateDelivery(job, message, ports, (_draft, current) => {
+    nextAttempt(current, ports);
     // An early delivery waits again for the slot it already waited for: counted once.
     if (current.pacedSlot?.at !== slot.at || current.pacedSlot.bucket !== slot.bucket) current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
     current.pacedSlot = slot;
     // Before its step ran, nothing was looked at or sent: the delivery at the slot is still the phase's first (isFirstDelivery).
     if (options.beforeStep && current.attempt - 1 === (current.slotWaits ?? 0)) current.slotWaits = (current.slotWaits ?? 0) + 1;
     current.waitingFor = `its turn at EC2's request bucket ${slot.bucket} (slot at ${slot.at})`;
-    return draft;
-  }, undefined, job);
+  });
   if (!written) return 'ignored';
   ports.log.info('phase paced, waiting for its request slot', { jobId: job.jobId, phase: message.phase, bucket: slot.bucket, delaySeconds: delay });
   await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
@@ -312,8 +254,8 @@ async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, por
 }
 
 /** A delivery that failed before it used its slot keeps it for the next one; a used one is gone. */
-function keepUnusedSlot(record: PhaseRecord, pacer: RequestPacer | undefined): void {
-  const unused = pacer?.unusedTicket;
+function keepUnusedSlot(record: PhaseRecord, pacer: RequestPacer): void {
+  const unused = pacer.unusedTicket;
   if (unused) record.pacedSlot = unused;
   else delete record.pacedSlot;
 }
@@ -330,7 +272,7 @@ function noteLinks(draft: Job): ResourceLink[] {
  * Links are what lets an AWS event wake the job sooner than its next look; without one the job
  * only waits longer. A failure to write them is logged, never the job's.
  */
-async function linkResources(links: ResourceLink[], ports: PhasePorts): Promise<void> {
+async function linkResources(links: ResourceLink[], ports: RunnerPorts): Promise<void> {
   if (links.length === 0) return;
   try {
     await ports.store.linkResources(links);
@@ -346,7 +288,7 @@ async function linkResources(links: ResourceLink[], ports: PhasePorts): Promise<
 export async function beginRollback(
   jobId: string,
   reason: { code: string; message: string; phase: PhaseName },
-  ports: Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'>,
+  ports: Pick<CorePorts, 'store' | 'bus' | 'clock' | 'log'>,
   from?: PhaseMessage,
 ): Promise<PhaseRunOutcome> {
   const now = ports.clock.now().toISOString();
@@ -370,11 +312,9 @@ export async function beginRollback(
   return 'rolling-back';
 }
 
-async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: unknown, ports: PhasePorts): Promise<PhaseRunOutcome> {
+async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: unknown, ports: RunnerPorts): Promise<PhaseRunOutcome> {
   const now = ports.clock.now().toISOString();
-  const written = await updateJob(ports.store, job.jobId, ports.clock.now(), (draft) => {
-    const current = draft.phases.rollback;
-    if (!draft.current.includes('rollback') || current?.attempt !== message.attempt) return undefined;
+  const written = await updateDelivery(job, message, ports, (draft, current) => {
     current.status = 'failed';
     current.endedAt = now;
     draft.current = [];
@@ -382,8 +322,7 @@ async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: 
     draft.endedAt = now;
     draft.instanceRestored = false;
     draft.rollbackError = { code: errorCode(error), message: (error as Error).message, phase: 'rollback' };
-    return draft;
-  }, undefined, job);
+  });
   if (!written) return 'ignored';
   ports.log.error('rollback gave up; instance not restored', { jobId: job.jobId, code: errorCode(error) });
   await ports.store.releaseLock(written.instanceId, written.jobId);
@@ -393,8 +332,7 @@ async function finishRollbackUnrestored(job: Job, message: PhaseMessage, error: 
 }
 
 /** Observers never fail a job: what they could not do is logged. */
-async function observe(ports: PhasePorts, call: (observer: JobObserver) => Promise<void>): Promise<void> {
-  if (!ports.observer) return;
+async function observe(ports: RunnerPorts, call: (observer: JobObserver) => Promise<void>): Promise<void> {
   try {
     await call(ports.observer);
   } catch (error) {
@@ -408,16 +346,9 @@ async function observe(ports: PhasePorts, call: (observer: JobObserver) => Promi
  * job's last transition came from this message's phase, publish the current phases again.
  * Duplicates are harmless: the attempt check drops all but one.
  */
-async function republishIfLost(job: Job, message: PhaseMessage, ports: PhasePorts): Promise<void> {
+async function republishIfLost(job: Job, message: PhaseMessage, ports: RunnerPorts): Promise<void> {
   if (!isActive(job) || !job.lastTransitionFrom?.includes(message.phase)) return;
   const pending = job.current.filter((phase) => job.phases[phase]?.attempt === 0);
   if (pending.length === 0) return;
   await ports.bus.publish(pending.map((phase) => ({ jobId: job.jobId, phase, attempt: 0 })));
-}
-
-export function phaseDeadlineSeconds(job: Job, phase: PhaseName, config: ServiceConfig): number {
-  if (job.platform === 'windows' && (phase === 'launch-helper' || phase === 'restore-target' || phase === 'attach-to-helper')) {
-    return Math.max(config.windowsLaunchDeadlineSeconds, config.phaseDeadlineSeconds[phase]);
-  }
-  return config.phaseDeadlineSeconds[phase];
 }

@@ -1,55 +1,52 @@
-import type { Job, PhaseName, Platform } from './job';
+/**
+ * The phase plans, derived from the phases' declarations (domain/phases/index.ts): each path and
+ * platform runs the phases declared for it, each after the phases it declares. Phases whose
+ * prerequisites are met run in parallel (the helper launch overlaps the target's stop and backup);
+ * a phase with several prerequisites is a join.
+ */
+import type { Job, Platform } from './job';
+import type { PhasePath } from './phase';
+import { PHASE_DEFINITIONS, type AnyPhaseDefinition, type PhaseName } from './phases';
 import type { JobMode } from './reset-mode';
 
-/**
- * A phase plan: each phase with the phases that must be done before it starts. Phases whose
- * prerequisites are met run in parallel (the helper launch overlaps the target's stop and
- * backup); a phase with several prerequisites is a join.
- */
+const PLATFORMS: readonly Platform[] = ['linux', 'windows'];
+
 export type PhasePlan = ReadonlyArray<{ phase: PhaseName; after: readonly PhaseName[] }>;
 
-const linuxPlan: PhasePlan = [
-  { phase: 'validate', after: [] },
-  { phase: 'prepare-network', after: ['validate'] },
-  { phase: 'launch-helper', after: ['prepare-network'] },
-  // The stop needs no network: it starts as soon as the target is validated.
-  { phase: 'stop-target', after: ['validate'] },
-  { phase: 'create-backup', after: ['stop-target'] },
-  { phase: 'detach-root', after: ['launch-helper', 'create-backup'] },
-  { phase: 'attach-to-helper', after: ['detach-root'] },
-  { phase: 'run-rescue', after: ['attach-to-helper'] },
-  { phase: 'detach-from-helper', after: ['run-rescue'] },
-  { phase: 'reattach-root', after: ['detach-from-helper'] },
-  { phase: 'restore-target', after: ['reattach-root'] },
-  { phase: 'cleanup', after: ['restore-target'] },
-];
-
-const windowsPlan: PhasePlan = [
-  ...linuxPlan.filter((p) => p.phase !== 'restore-target' && p.phase !== 'cleanup'),
-  { phase: 'create-password-image', after: ['reattach-root'] },
-  { phase: 'restore-target', after: ['create-password-image'] },
-  { phase: 'cleanup', after: ['restore-target'] },
-];
-
-/** Online (Linux): the key goes onto the running instance; nothing is stopped or moved. */
-const onlinePlan: PhasePlan = [
-  { phase: 'validate', after: [] },
-  { phase: 'online-reset', after: ['validate'] },
-];
-
-/** After a failed online attempt: the swap, starting where the attempt ended instead of after validate. */
-function afterFallOver(offline: PhasePlan): PhasePlan {
-  const rest = offline.filter((step) => step.phase !== 'validate');
-  return [...onlinePlan, ...rest.map((step) => ({ phase: step.phase, after: step.after.map((p) => (p === 'validate' ? 'online-reset' : p)) }))];
+/** The phases of `path` on `platform`, in declaration order; a phase held only by some plans goes in front of its `before`. */
+function derivePlan(path: PhasePath, platform: Platform): PhasePlan {
+  const definitions: readonly AnyPhaseDefinition[] = PHASE_DEFINITIONS;
+  const held = definitions.filter((d) => d.paths.includes(path) && (d.platforms ?? PLATFORMS).includes(platform));
+  return held.map((d) => {
+    let after: PhaseName[] = [...d.after];
+    for (const inserted of held.filter((i) => i.before?.includes(d.name))) {
+      after = [...after.filter((p) => !inserted.after.includes(p)), inserted.name];
+    }
+    return { phase: d.name, after };
+  });
 }
 
-const fellOverPlans: Record<Platform, PhasePlan> = { linux: afterFallOver(linuxPlan), windows: afterFallOver(windowsPlan) };
+/** After a failed online attempt: the swap, starting where the attempt ended instead of where both paths start. */
+function afterFallOver(online: PhasePlan, offline: PhasePlan): PhasePlan {
+  const attempt = online.map((step) => step.phase);
+  const end = attempt[attempt.length - 1]!;
+  const rest = offline.filter((step) => !attempt.includes(step.phase));
+  return [...online, ...rest.map((step) => ({ phase: step.phase, after: step.after.map((p) => (attempt.includes(p) ? end : p)) }))];
+}
+
+const plans = Object.fromEntries(
+  PLATFORMS.map((platform) => {
+    const offline = derivePlan('offline', platform);
+    const online = derivePlan('online', platform);
+    return [platform, { offline, online, fellOver: afterFallOver(online, offline) }];
+  }),
+) as Record<Platform, { offline: PhasePlan; online: PhasePlan; fellOver: PhasePlan }>;
 
 /** The plan of a job on `platform` that took the path `mode` (no mode: offline, as before modes existed). */
 export function planFor(platform: Platform | undefined, mode?: Pick<JobMode, 'chosen' | 'fellOver'>): PhasePlan {
-  if (mode?.chosen === 'online') return onlinePlan;
-  if (mode?.fellOver) return fellOverPlans[platform ?? 'linux'];
-  return platform === 'windows' ? windowsPlan : linuxPlan;
+  const of = plans[platform ?? 'linux'];
+  if (mode?.chosen === 'online') return of.online;
+  return mode?.fellOver ? of.fellOver : of.offline;
 }
 
 /**

@@ -17,7 +17,6 @@
  */
 import { reserveAdmission, type AdmissionPolicy } from './admission';
 import { errorCode, RetryableError, ThrottledError } from './errors';
-import type { PhaseName } from './job';
 import type { AdmissionStore, Clock, Compute } from './ports';
 
 /** EC2's request buckets the service paces its calls into (rows of REFERENCE.md's table). */
@@ -35,25 +34,6 @@ export const PACED_CALLS = {
 } as const satisfies Partial<Record<keyof Compute, { action: string; category: PacedCategory }>>;
 
 export type PacedCall = keyof typeof PACED_CALLS;
-
-/**
- * Phases whose first delivery starts with a paced call: they take its slot before they read
- * anything, so that waiting for it costs no read of AWS. (Not stop-target where stops are batched:
- * its stop may join a batch instead of taking a slot, domain/stop-batches.ts.) (A phase missing here still takes its slot
- * at the call; one listed that turns out to send nothing wastes a slot of the mirror only, never a
- * request of EC2.)
- */
-export const PACED_ON_START: Readonly<Partial<Record<PhaseName, PacedCall>>> = {
-  'launch-helper': 'launchInstance',
-  'stop-target': 'stopInstance',
-  'create-backup': 'createImage',
-  'detach-root': 'detachVolume',
-  'attach-to-helper': 'attachVolume',
-  'detach-from-helper': 'detachVolume',
-  'reattach-root': 'attachVolume',
-  'create-password-image': 'createImage',
-  'restore-target': 'startInstance',
-};
 
 /**
  * How the mirrored buckets are shared: one per row of the table (`category`, REFERENCE.md and the

@@ -3,10 +3,10 @@
  * creation lock it asks for when there is no VPC yet, and the release when the job ends.
  */
 import type { Job } from './job';
-import type { PhasePorts } from './phase-runner';
+import type { CorePorts } from './phase';
 import type { RescueVpcGuard } from './ports';
 
-type LeasePorts = Pick<PhasePorts, 'networkLeases' | 'clock' | 'log' | 'config'>;
+type LeasePorts = Pick<CorePorts, 'networkLeases' | 'clock' | 'log' | 'config'>;
 
 /** Only jobs that asked for the service's rescue VPC (the default) ever take a lease. */
 export function usesRescueNetwork(job: Job): boolean {

@@ -27,10 +27,11 @@
  */
 import { errorCode, ThrottledError } from './errors';
 import type { Job } from './job';
-import type { PhasePorts, PhaseResult } from './phase-runner';
-import { wait } from './phase-runner';
+import { wait, type PhasePorts, type PhaseResult } from './phase';
 import type { StopBatch } from './ports';
 import { isDue } from './request-pacing';
+
+type StopBatchPorts = PhasePorts<'stopBatches'>;
 
 /** A member that learns of its batch this long after it was sent looks at its instance first (its stop event may have passed). */
 const LATE_LEARNING_SECONDS = 20;
@@ -53,9 +54,9 @@ const THROTTLED_PREFIX = 'THROTTLED ';
  * the stop's slot when that slot is not now. `undefined`: stop alone (the slot is now, or another
  * batch was opened at the same moment; the reserved slot is then this delivery's ticket).
  */
-export async function enterStopBatch(job: Job, ports: PhasePorts): Promise<PhaseResult | undefined> {
+export async function enterStopBatch(job: Job, ports: StopBatchPorts): Promise<PhaseResult | undefined> {
   const { stopBatches: batches, pacer, clock, config } = ports;
-  if (!batches || !pacer || !config.stopBatching.enabled) return undefined;
+  if (!pacer || !config.stopBatching.enabled) return undefined;
   const current = await batches.current();
   const joinable = current?.state === 'open' && Date.parse(current.at) > clock.now().getTime();
   if (joinable && (await batches.join(current.batchId, job.instanceId, config.stopBatching.maxInstances))) {
@@ -70,7 +71,7 @@ export async function enterStopBatch(job: Job, ports: PhasePorts): Promise<Phase
 }
 
 /** A member waits for its batch's slot: like a paced call, the time counts against neither retries nor the deadline. */
-function awaitSlot(job: Job, batch: Pick<StopBatch, 'batchId' | 'at'>, ports: PhasePorts, waitingFor: string): PhaseResult {
+function awaitSlot(job: Job, batch: Pick<StopBatch, 'batchId' | 'at'>, ports: StopBatchPorts, waitingFor: string): PhaseResult {
   const delay = Math.max(1, Math.ceil((Date.parse(batch.at) - ports.clock.now().getTime()) / 1000));
   return wait(
     waitingFor,
@@ -84,11 +85,10 @@ function awaitSlot(job: Job, batch: Pick<StopBatch, 'batchId' | 'at'>, ports: Ph
 }
 
 /** A delivery of a member of a batch: wait for its slot, send it (first member there), or learn what became of it. */
-export async function followStopBatch(job: Job, ports: PhasePorts): Promise<BatchOutcome> {
+export async function followStopBatch(job: Job, ports: StopBatchPorts): Promise<BatchOutcome> {
   const recorded = job.resources.stopBatch!;
   const { clock } = ports;
   const batches = ports.stopBatches;
-  if (!batches) return { alone: 'stop batches are not configured here' };
   const now = clock.now();
   // An early delivery (an event woke the job): the slot has not come.
   if (now.getTime() < Date.parse(recorded.at)) {
@@ -131,8 +131,8 @@ export async function followStopBatch(job: Job, ports: PhasePorts): Promise<Batc
  * Closes the batch (answers undefined when another member closed it first) and sends one
  * StopInstances for the members whose jobs still wait on it, then records what it sent.
  */
-async function closeAndSend(job: Job, batch: StopBatch, ports: PhasePorts): Promise<StopBatch | undefined> {
-  const batches = ports.stopBatches!;
+async function closeAndSend(job: Job, batch: StopBatch, ports: StopBatchPorts): Promise<StopBatch | undefined> {
+  const batches = ports.stopBatches;
   const closed = await batches.close(batch.batchId, job.jobId, ports.clock.now());
   if (!closed) return undefined;
   const members = await waitingMembers(closed, job, ports);
@@ -152,7 +152,7 @@ async function closeAndSend(job: Job, batch: StopBatch, ports: PhasePorts): Prom
 }
 
 /** The instances of a closed batch whose job (holding the instance's lock) is running, in stop-target, and recorded this batch. */
-async function waitingMembers(batch: StopBatch, closer: Job, ports: PhasePorts): Promise<string[]> {
+async function waitingMembers(batch: StopBatch, closer: Job, ports: StopBatchPorts): Promise<string[]> {
   const checks = await Promise.all(
     batch.instanceIds.map(async (instanceId) => {
       // A member whose job cannot be read now is left out: it learns it was not sent, and stops alone.
@@ -164,13 +164,13 @@ async function waitingMembers(batch: StopBatch, closer: Job, ports: PhasePorts):
   return checks.filter((id): id is string => id !== undefined);
 }
 
-async function jobHolding(instanceId: string, ports: PhasePorts): Promise<Job | undefined> {
+async function jobHolding(instanceId: string, ports: StopBatchPorts): Promise<Job | undefined> {
   const lock = await ports.store.getLock(instanceId);
   return lock ? ports.store.get(lock.jobId) : undefined;
 }
 
 /** The member that closed the batch has finished its invocation by now: what it sent has landed. */
-function closerIsOver(batch: StopBatch, now: Date, ports: PhasePorts): boolean {
+function closerIsOver(batch: StopBatch, now: Date, ports: StopBatchPorts): boolean {
   return now.getTime() >= Date.parse(batch.closedAt!) + ports.config.inFlightSettleSeconds * 1000;
 }
 
@@ -179,10 +179,10 @@ function closerIsOver(batch: StopBatch, now: Date, ports: PhasePorts): boolean {
  * An open batch gives the instance back; a closed one is waited for until it is sent or refused, or
  * until its closer's invocation is over. Convergent: it can run on every delivery.
  */
-export async function pendingStopBatch(job: Job, ports: PhasePorts): Promise<{ waitingFor: string } | undefined> {
+export async function pendingStopBatch(job: Job, ports: StopBatchPorts): Promise<{ waitingFor: string } | undefined> {
   const recorded = job.resources.stopBatch;
   const batches = ports.stopBatches;
-  if (!recorded || !batches) return undefined;
+  if (!recorded) return undefined;
   let batch = await batches.get(recorded.batchId);
   if (batch?.state === 'open' && batch.instanceIds.includes(job.instanceId)) {
     // Many rollbacks leaving one batch at once can contend: that is a wait, not a failed undo step.

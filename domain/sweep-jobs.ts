@@ -4,7 +4,9 @@
  * or in a phase past its deadline, is rolled back.
  */
 import { isActive, type Job, type PhaseName } from './job';
-import { beginRollback, phaseDeadlineSeconds } from './phase-runner';
+import { phaseDeadlineSeconds } from './phase';
+import { beginRollback } from './phase-runner';
+import { phaseDefinition } from './phases';
 import type { SweepReport } from './sweep-report';
 import type { SweeperPorts } from './sweeper';
 
@@ -35,7 +37,7 @@ function overdueReason(job: Job, now: number, ports: SweeperPorts): { code: stri
   }
   for (const phase of job.current) {
     const record = job.phases[phase];
-    const deadline = phaseDeadlineSeconds(job, phase, ports.config);
+    const deadline = phaseDeadlineSeconds(job, phaseDefinition(phase), ports.config);
     // As the runner judges it: time spent backing off from AWS throttling does not count.
     if (record && now - Date.parse(record.startedAt) - (record.throttledSeconds ?? 0) * 1000 > deadline * 1000) {
       return { code: 'PHASE_DEADLINE', message: `phase ${phase} did not finish within ${deadline} s (waiting for ${record.waitingFor ?? 'AWS'})`, phase };

@@ -2,12 +2,11 @@ import type { ServiceConfig } from './config';
 import type { PhaseName } from './job';
 
 /**
- * Delay before a phase looks again: the phase's first delay, growing by `factor` per attempt up to
- * `max`. A small deterministic jitter (from the job id) spreads a fleet's polls so that hundreds of
- * jobs started together do not poll AWS in lockstep.
+ * Delay before a phase looks again: the phase's first delay (`firstPollSeconds`, phase.ts), growing
+ * by `factor` per attempt up to `max`. A small deterministic jitter (from the job id) spreads a
+ * fleet's polls so that hundreds of jobs started together do not poll AWS in lockstep.
  */
-export function pollDelaySeconds(config: ServiceConfig, phase: PhaseName, attempt: number, jobId: string): number {
-  const first = config.pollSeconds.first[phase] ?? config.pollSeconds.defaultFirst;
+export function pollDelaySeconds(config: ServiceConfig, first: number, attempt: number, jobId: string): number {
   const base = Math.min(config.pollSeconds.max, first * config.pollSeconds.factor ** Math.max(0, attempt));
   return jittered(base, jobId);
 }

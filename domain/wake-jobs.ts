@@ -6,6 +6,7 @@
  * nothing else; the delayed re-check stays for events that never come (AWS sends them best effort).
  */
 import { isActive, type Job, type PhaseName } from './job';
+import { phaseDefinition } from './phases';
 import type { JobStore, Log, PhaseBus, PhaseMessage, ResourceLink, ResourceRole } from './ports';
 
 /** What an AWS event says about one resource, in the domain's words. */
@@ -14,12 +15,10 @@ export type ResourceEvent =
   | { kind: 'command-status'; instanceId: string; commandId: string; status: string }
   | { kind: 'volume'; volumeId: string; event: string; result: string };
 
-/** The waiting phases an event about a job's resource of each role can end. */
-const WAKES: Readonly<Record<ResourceRole, readonly PhaseName[]>> = {
-  target: ['stop-target', 'restore-target', 'rollback'],
-  helper: ['launch-helper', 'attach-to-helper', 'run-rescue', 'rollback'],
-  'root-volume': ['detach-root', 'attach-to-helper', 'detach-from-helper', 'reattach-root', 'rollback'],
-};
+/** Whether an event about a job's resource of this role can end the phase's wait (its declared `wokenBy`). */
+function wokenBy(phase: PhaseName, role: ResourceRole): boolean {
+  return phaseDefinition(phase).wokenBy.includes(role);
+}
 
 /** Instance states nobody waits for: each is on the way to one of the others. */
 const PASSING_STATES: ReadonlySet<string> = new Set(['pending', 'stopping']);
@@ -51,7 +50,7 @@ export async function wakeJobsFor(event: ResourceEvent, ports: { store: JobStore
   const job = await ports.store.get(link.jobId);
   if (!job || !isActive(job)) return [];
   const wake = job.current
-    .filter((phase) => WAKES[link.role].includes(phase) && isWaiting(job, phase))
+    .filter((phase) => wokenBy(phase, link.role) && isWaiting(job, phase))
     .map((phase) => ({ jobId: job.jobId, phase, attempt: job.phases[phase]!.attempt }));
   if (wake.length === 0) return [];
   await ports.bus.publish(wake);

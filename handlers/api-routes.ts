@@ -11,13 +11,13 @@ import { startResetIdempotently, type IdempotentStartPorts } from '../domain/ide
 import type { Job, JobStatus } from '../domain/job';
 import { toJobView } from '../domain/job-view';
 import { listInstances } from '../domain/list-instances';
-import type { PhasePorts } from '../domain/phase-runner';
+import type { CorePorts } from '../domain/phase';
 import type { AdmissionStore, InstanceDirectory } from '../domain/ports';
 import { INSTANCE_ID, parseResetRequest } from '../domain/request';
 import { getJob, startReset } from '../domain/start-reset';
 import { callerOf, errorResponse, headerOf, HttpError, json, requestIdOf, type ErrorBody, type HttpResponse } from './http';
 
-export type ApiPorts = IdempotentStartPorts & Pick<PhasePorts, 'store' | 'bus' | 'clock' | 'log'> & { directory: InstanceDirectory; admission: AdmissionStore };
+export type ApiPorts = IdempotentStartPorts & Pick<CorePorts, 'store' | 'bus' | 'clock' | 'log'> & { directory: InstanceDirectory; admission: AdmissionStore };
 
 /** Every route the API serves (serverless.yml's httpApi events and docs/openapi.yaml list the same). */
 export const API_ROUTES = [

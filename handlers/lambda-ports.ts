@@ -1,15 +1,11 @@
 /**
  * The ports of each deployed Lambda, built on its first event, once per cold start, from the
- * environment that serverless.yml sets (TABLE_NAME, EVENT_BUS_NAME, HELPER_INSTANCE_PROFILE,
- * PHASE_QUEUE_URL for the phases, ALARM_QUEUE_URL for the alarm function).
- *
- * Each function gets what its use case's ports ask for and nothing else, so that its bundle holds
- * only the SDK clients and adapters it calls: loading them is most of a cold start (`npm run
- * bench`). Only the phases that read an optional port are given it (`PhaseExtras`); the local
- * runtimes wire every port at once (infra/wiring.ts `wirePorts`). test/handlers/lambda-ports.test.ts
- * checks the optional ports against what the use cases read, test/bench/cold-start.test.ts the
- * clients each bundle holds. The aws-events function wires its two ports itself: through
- * infra/wiring.ts this module brings the rescue scripts (≈ 80 kB, which run at import).
+ * environment that the deployment sets (TABLE_NAME, EVENT_BUS_NAME, HELPER_INSTANCE_PROFILE,
+ * PHASE and PHASE_QUEUE_URL for the phases, ALARM_QUEUE_URL for the alarm function), through the
+ * one composition root (infra/composition.ts). A phase function gets the core ports and the
+ * optional ones its declaration asks for (`phasePorts`), exactly as the local runtimes do. The
+ * aws-events function wires its two ports itself: through infra/composition.ts this module brings
+ * the rescue scripts (≈ 80 kB, which run at import).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -18,14 +14,10 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AutomaticStartPorts } from '../domain/automatic-start';
-import type { ServiceConfig } from '../domain/config';
-import type { OnlinePorts } from '../domain/online-ports';
-import type { PhasePorts } from '../domain/phase-runner';
-import type { EncryptionKeys } from '../domain/ports';
+import type { RunnerPorts } from '../domain/phase-runner';
+import type { PhaseName } from '../domain/phases';
 import type { SweeperPorts } from '../domain/sweeper';
 import { awsClientConfig, type AwsClients } from '../infra/aws/clients';
-import { DynamoAdmissionStore } from '../infra/aws/dynamodb-admission-store';
-import { DynamoStopBatchStore } from '../infra/aws/dynamodb-stop-batch-store';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { Ec2Compute } from '../infra/aws/ec2-compute';
 import { Ec2InstanceDirectory } from '../infra/aws/ec2-instance-directory';
@@ -37,51 +29,44 @@ import { SqsStartDeferral } from '../infra/aws/sqs-start-deferral';
 import { loadConfig, requireEnv } from '../infra/config';
 import { randomJobIds } from '../infra/ids';
 import { createLog } from '../infra/logger';
-import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, realSleeper, rescueNetworks, rescueRunner, serviceObserver, systemClock } from '../infra/wiring';
+import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, realSleeper, rescueNetworks, serviceObserver, systemClock } from '../infra/composition';
 import type { ApiPorts } from './api-routes';
 
 const env = process.env;
 
-/** The optional ports a phase reads: the KMS key check (validate) and the online reset (validate, online-reset). */
-export interface PhaseExtras {
-  keys?: () => EncryptionKeys;
-  online?: (clients: Pick<AwsClients, 'ec2' | 'ssm'>, config: ServiceConfig) => OnlinePorts;
-}
-
-/** A phase function's ports (createPhaseHandler's `getPorts`). */
-export function lambdaPhasePorts(extras: PhaseExtras = {}): () => PhasePorts {
-  let ports: PhasePorts | undefined;
+/** A phase function's ports (createPhaseHandler's `getPorts`): the core ones and those `phase` declares. */
+export function lambdaPhasePorts(phase: PhaseName): () => RunnerPorts {
+  let ports: RunnerPorts | undefined;
   return () => {
     if (ports) return ports;
     const shared = basePorts();
     const { ports: base, jobTable } = shared;
-    const clients = { ec2: new EC2Client(awsClientConfig('ec2')), ssm: new SSMClient(awsClientConfig('ssm')) };
-    ports = {
+    ports = phasePorts(phase, {
       ...base,
+      // KMS only where a phase asks for `keys` (the client is made on first use).
+      clients: lazyClients({ ec2: () => new EC2Client(awsClientConfig('ec2')), ssm: () => new SSMClient(awsClientConfig('ssm')), kms: () => new KMSClient(awsClientConfig('kms')) }),
       observer: observerOf(shared),
       // A phase re-sends only its own message, to its own queue.
       scheduler: new SqsPhaseScheduler(new SQSClient(awsClientConfig('sqs')), { queueUrlFor: () => requireEnv(env, 'PHASE_QUEUE_URL') }),
-      compute: new Ec2Compute(clients.ec2, clients.ssm),
-      networks: rescueNetworks(clients.ec2, base.config),
+      guards: dynamoGuardStores(jobTable.documents, jobTable.tableName),
       networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
-      // The shared buckets that pace mutating and RunInstances/StartInstances calls (request-pacing.ts).
-      admission: new DynamoAdmissionStore(jobTable.documents, { tableName: jobTable.tableName }),
-      // Stops shared while the mutating bucket has a queue (stop-batches.ts): stop-target and rollback read it.
-      stopBatches: new DynamoStopBatchStore(jobTable.documents, { tableName: jobTable.tableName }),
-      rescue: rescueRunner(clients.ssm, base.config),
-      ...(extras.online ? { online: extras.online(clients, base.config) } : {}),
-      ...(extras.keys ? { keys: extras.keys() } : {}),
-    };
+    });
     return ports;
   };
 }
 
-/** KMS DescribeKey, for the preflight's check of an encrypted root's key (`PhaseExtras.keys`). */
-export function kmsEncryptionKeys(): EncryptionKeys {
-  return new KmsEncryptionKeys(new KMSClient(awsClientConfig('kms')));
+/** Clients made on first use, once each. */
+function lazyClients<T extends object>(makers: { [K in keyof T]: () => T[K] }): T {
+  const made: Partial<T> = {};
+  return new Proxy(made, {
+    get: (_target, name) => (made[name as keyof T] ??= makers[name as keyof T]()),
+  }) as T;
 }
 
-export { onlinePorts };
+/** KMS DescribeKey, for the preflight's check of an encrypted root's key. */
+export function kmsEncryptionKeys() {
+  return new KmsEncryptionKeys(new KMSClient(awsClientConfig('kms')));
+}
 
 let apiPorts: ApiPorts | undefined;
 

@@ -9,12 +9,11 @@ import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { PhaseName } from '../domain/job';
-import { runPhase, type PhasePorts } from '../domain/phase-runner';
-import { phaseSteps } from '../domain/phases';
+import { runPhase, type RunnerPorts } from '../domain/phase-runner';
 import { parsePhaseMessage } from '../infra/events';
 import { phaseRunPorts } from '../infra/phase-run-ports';
 
-export function createPhaseHandler(phase: PhaseName, getPorts: () => PhasePorts) {
+export function createPhaseHandler(phase: PhaseName, getPorts: () => RunnerPorts) {
   const processor = new BatchProcessor(EventType.SQS);
   async function processRecord(record: SQSRecord): Promise<void> {
     const ports = getPorts();
@@ -23,7 +22,7 @@ export function createPhaseHandler(phase: PhaseName, getPorts: () => PhasePorts)
       ports.log.error('malformed or misrouted phase message dropped', { queuePhase: phase, messageId: record.messageId });
       return;
     }
-    await runPhase(message, phaseSteps, phaseRunPorts(ports, message));
+    await runPhase(message, phaseRunPorts(ports, message));
   }
   return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }

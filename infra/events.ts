@@ -2,7 +2,7 @@
  * The service's own events on its EventBridge bus. `serverless.yml`'s rules and the local bus
  * match on these constants: change them here and there together.
  */
-import { isPhaseName } from '../domain/job';
+import { isPhaseName } from '../domain/phases';
 import type { PhaseMessage } from '../domain/ports';
 
 /** `source` of every event the service puts on its bus. */

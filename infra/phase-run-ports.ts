@@ -3,11 +3,11 @@
  * `phase`, `attempt` and, once the job is loaded, `instanceId` on every line. The phase handler and
  * the in-process harness both run phases through this.
  */
-import type { PhasePorts } from '../domain/phase-runner';
+import type { RunnerPorts } from '../domain/phase-runner';
 import type { JobStore, PhaseMessage } from '../domain/ports';
 import { withLogContext } from './logger';
 
-export function phaseRunPorts<P extends PhasePorts>(ports: P, message: PhaseMessage): P {
+export function phaseRunPorts<P extends RunnerPorts>(ports: P, message: PhaseMessage): P {
   const keys: Record<string, unknown> = { jobId: message.jobId, phase: message.phase, attempt: message.attempt };
   // The runner's first act is loading the job: learn the instance from it.
   const store = new Proxy(ports.store, {

@@ -1,4 +1,4 @@
-import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job } from '../job';
 import { clientToken } from '../naming';
 
@@ -17,3 +17,14 @@ export async function terminateHelper(job: Job, ports: PhasePorts): Promise<void
     job.resources.helperInstanceId ?? (await ports.compute.findInstanceByClientToken(clientToken(job.jobId, 'launch-helper')))?.instanceId;
   if (helperId) await ports.compute.terminateInstance(helperId);
 }
+
+export const cleanupPhase = definePhase({
+  name: 'cleanup',
+  step: cleanup,
+  paths: ['offline'],
+  after: ['restore-target'],
+  ports: [],
+  grants: ['terminate-helper'],
+  deadlineSeconds: 30 * 60,
+  wokenBy: [],
+});

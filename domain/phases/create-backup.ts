@@ -1,4 +1,4 @@
-import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job } from '../job';
 import { backupImageName, serviceTags } from '../naming';
 
@@ -25,3 +25,15 @@ export async function createBackup(job: Job, ports: PhasePorts): Promise<PhaseRe
     draft.outputs.backupImageId = imageId;
   });
 }
+
+export const createBackupPhase = definePhase({
+  name: 'create-backup',
+  step: createBackup,
+  paths: ['offline'],
+  after: ['stop-target'],
+  ports: [],
+  grants: ['image-target'],
+  pacedOnStart: 'createImage',
+  deadlineSeconds: 10 * 60,
+  wokenBy: [],
+});

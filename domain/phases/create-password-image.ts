@@ -1,4 +1,4 @@
-import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job } from '../job';
 import { passwordImageName, serviceTags } from '../naming';
 
@@ -21,3 +21,17 @@ export async function createPasswordImage(job: Job, ports: PhasePorts): Promise<
     draft.outputs.passwordEnabledImageId = imageId;
   });
 }
+
+export const createPasswordImagePhase = definePhase({
+  name: 'create-password-image',
+  step: createPasswordImage,
+  paths: ['offline'],
+  platforms: ['windows'],
+  after: ['reattach-root'],
+  before: ['restore-target'],
+  ports: [],
+  grants: ['image-target'],
+  pacedOnStart: 'createImage',
+  deadlineSeconds: 30 * 60,
+  wokenBy: [],
+});

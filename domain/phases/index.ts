@@ -1,33 +1,68 @@
-import type { PhaseName } from '../job';
-import type { PhaseStep } from '../phase-runner';
-import { cleanup } from './cleanup';
-import { createBackup } from './create-backup';
-import { createPasswordImage } from './create-password-image';
-import { launchHelper } from './launch-helper';
-import { onlineReset } from './online-reset';
-import { prepareNetwork } from './prepare-network';
-import { restoreTarget } from './restore-target';
-import { rollback } from './rollback';
-import { runRescue } from './run-rescue';
-import { stopTarget } from './stop-target';
-import { validateTarget } from './validate';
-import { attachToHelper, detachFromHelper, detachRoot, reattachRoot } from './volume-moves';
+/**
+ * The registry: every phase, once. The plan of each path and platform (plan.ts), the request
+ * pacing, the deadlines and first polls, the wakes (wake-jobs.ts), the ports each phase function is
+ * built with and the rights of its role (infra/deploy), its queue, rule and alarms all derive from
+ * these declarations. Their order is the order operators see phases in.
+ */
+import type { PhaseDefinition, PhaseStep, PortName } from '../phase';
+import { attachToHelperPhase } from './attach-to-helper';
+import { cleanupPhase } from './cleanup';
+import { createBackupPhase } from './create-backup';
+import { createPasswordImagePhase } from './create-password-image';
+import { detachFromHelperPhase } from './detach-from-helper';
+import { detachRootPhase } from './detach-root';
+import { launchHelperPhase } from './launch-helper';
+import { onlineResetPhase } from './online-reset';
+import { prepareNetworkPhase } from './prepare-network';
+import { reattachRootPhase } from './reattach-root';
+import { restoreTargetPhase } from './restore-target';
+import { rollbackPhase } from './rollback';
+import { runRescuePhase } from './run-rescue';
+import { stopTargetPhase } from './stop-target';
+import { validatePhase } from './validate';
 
-/** Every phase's step, by name. */
-export const phaseSteps: Record<PhaseName, PhaseStep> = {
-  validate: validateTarget,
-  'online-reset': onlineReset,
-  'prepare-network': prepareNetwork,
-  'launch-helper': launchHelper,
-  'stop-target': stopTarget,
-  'create-backup': createBackup,
-  'detach-root': detachRoot,
-  'attach-to-helper': attachToHelper,
-  'run-rescue': runRescue,
-  'detach-from-helper': detachFromHelper,
-  'reattach-root': reattachRoot,
-  'create-password-image': createPasswordImage,
-  'restore-target': restoreTarget,
-  cleanup,
-  rollback,
-};
+export const PHASE_DEFINITIONS = [
+  validatePhase,
+  onlineResetPhase,
+  prepareNetworkPhase,
+  launchHelperPhase,
+  stopTargetPhase,
+  createBackupPhase,
+  detachRootPhase,
+  attachToHelperPhase,
+  runRescuePhase,
+  detachFromHelperPhase,
+  reattachRootPhase,
+  createPasswordImagePhase,
+  restoreTargetPhase,
+  cleanupPhase,
+  rollbackPhase,
+] as const;
+
+type Declared = (typeof PHASE_DEFINITIONS)[number];
+export type PhaseName = Declared['name'];
+
+// Every phase a declaration runs after or before is a declared phase (a typo does not compile).
+type Referenced = Declared['after'][number] | NonNullable<Declared['before']>[number];
+const referencesAreDeclared: [Exclude<Referenced, PhaseName>] extends [never] ? true : false = true;
+void referencesAreDeclared;
+
+/** A phase's declaration, with the ports it may ask for widened (what the runner sees). */
+export type AnyPhaseDefinition = PhaseDefinition<PhaseName, PhaseName, PortName>;
+
+export const PHASES: readonly PhaseName[] = PHASE_DEFINITIONS.map((definition) => definition.name);
+
+const byName = new Map<string, AnyPhaseDefinition>(PHASE_DEFINITIONS.map((definition) => [definition.name, definition as AnyPhaseDefinition]));
+
+export function isPhaseName(value: unknown): value is PhaseName {
+  return typeof value === 'string' && byName.has(value);
+}
+
+export function phaseDefinition(phase: PhaseName): AnyPhaseDefinition {
+  return byName.get(phase)!;
+}
+
+/** The phases' steps by name, each called with the ports its declaration asks for. */
+export type PhaseSteps = Readonly<Record<PhaseName, PhaseStep<PortName>>>;
+
+export const phaseSteps: PhaseSteps = Object.fromEntries(PHASE_DEFINITIONS.map((definition) => [definition.name, definition.step])) as unknown as PhaseSteps;

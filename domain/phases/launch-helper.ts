@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import { done, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, firstPollSeconds, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job } from '../job';
 import type { InstanceFacts } from '../ports';
 import { clientToken, helperTargetTags, serviceTags } from '../naming';
@@ -14,7 +14,7 @@ import { pollDelaySeconds } from '../wait-policy';
  * `pollSeconds.helperAgentFirstLook` after the helper was seen running, then the phase polls, at
  * most `helperAgentMaxGap` apart.
  */
-export async function launchHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+export async function launchHelper(job: Job, ports: PhasePorts<'rescue'>): Promise<PhaseResult> {
   const helperId = job.resources.helperInstanceId;
   if (!helperId) {
     const launched = await launch(job, ports);
@@ -34,7 +34,7 @@ export async function launchHelper(job: Job, ports: PhasePorts): Promise<PhaseRe
   await describeHelper(helperId, ports);
   const { helperAgentMaxGap } = ports.config.pollSeconds;
   const attempt = job.phases['launch-helper']?.attempt ?? 0;
-  const delay = Math.min(helperAgentMaxGap, pollDelaySeconds(ports.config, 'launch-helper', attempt, job.jobId));
+  const delay = Math.min(helperAgentMaxGap, pollDelaySeconds(ports.config, firstPollSeconds(launchHelperPhase, ports.config), attempt, job.jobId));
   return wait(`helper's SSM agent to come Online (now ${agent})`, undefined, delay);
 }
 
@@ -65,3 +65,19 @@ async function launch(job: Job, ports: PhasePorts): Promise<string> {
     },
   });
 }
+
+export const launchHelperPhase = definePhase({
+  name: 'launch-helper',
+  step: launchHelper,
+  paths: ['offline'],
+  after: ['prepare-network'],
+  ports: ['rescue'],
+  grants: ['launch-helper', 'use-encrypted-volumes'],
+  undoOnStart: { kind: 'terminate-helper' },
+  pacedOnStart: 'launchInstance',
+  // Launch ≈ 5–17 s to running, the SSM agent Online 30 s to several minutes (docs/aws-facts.md#timings).
+  deadlineSeconds: 15 * 60,
+  slowOnWindows: true,
+  firstPollSeconds: 6,
+  wokenBy: ['helper'],
+});

@@ -1,5 +1,5 @@
 import { PermanentError, errorCode } from '../errors';
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, wait, type PhasePorts, type PhaseResult } from '../phase';
 import { sshKeyParameterName, type Job } from '../job';
 import type { LinuxOnlineAttempt, OnlineCommandParams, OnlinePorts, WindowsOnlineAttempt } from '../online-ports';
 import type { CommandStatus, RescueSummary } from '../ports';
@@ -26,9 +26,8 @@ class OnlineResetFailed extends PermanentError {}
  * out, the attempt took too long) falls over to the volume swap in `auto` (the job switches to
  * the offline plan, phase.ts `planFor`), and fails the job, changing nothing else, in `online`.
  */
-export async function onlineReset(job: Job, ports: PhasePorts & { online?: OnlinePorts }): Promise<PhaseResult> {
+export async function onlineReset(job: Job, ports: PhasePorts<'online'>): Promise<PhaseResult> {
   const online = ports.online;
-  if (!online) return giveUp(job, ports, 'ONLINE_UNAVAILABLE', 'online resets are not set up in this deployment');
   const overdue = overdueReason(job, ports);
   if (overdue) return giveUp(job, ports, 'ONLINE_TIMED_OUT', overdue);
   try {
@@ -222,3 +221,17 @@ function leftChanged(job: Job): string {
   if (attempt?.platform !== 'windows' || !attempt.launchAgents) return '';
   return `; password generation stays turned on (${attempt.launchAgents.join(', ')}): the instance's next boot makes a new Administrator password, readable with GetPasswordData`;
 }
+
+export const onlineResetPhase = definePhase({
+  name: 'online-reset',
+  step: onlineReset,
+  paths: ['online'],
+  after: ['validate'],
+  ports: ['online'],
+  grants: ['reset-online'],
+  // A backstop only: the attempt gives up after online.attemptSeconds (Windows: the command's part
+  // plus online.windowsPasswordSeconds after the reboot) and falls over itself.
+  deadlineSeconds: 30 * 60,
+  firstPollSeconds: 2,
+  wokenBy: [],
+});

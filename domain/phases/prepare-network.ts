@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, wait, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job, RescueNetwork } from '../job';
 import { rescueVpcGuard } from '../rescue-network-lease';
 
@@ -8,7 +8,7 @@ import { rescueVpcGuard } from '../rescue-network-lease';
  * caller named (checked in validate to be in the same AZ), or the service's shared rescue VPC,
  * on which the job takes a lease that the runner gives back when the job ends.
  */
-export async function prepareNetwork(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+export async function prepareNetwork(job: Job, ports: PhasePorts<'networks'>): Promise<PhaseResult> {
   const target = job.target!;
   const choice = job.request.subnet;
   let network: RescueNetwork | 'not-yet';
@@ -31,3 +31,14 @@ export async function prepareNetwork(job: Job, ports: PhasePorts): Promise<Phase
     draft.resources.rescueNetwork = ready;
   });
 }
+
+export const prepareNetworkPhase = definePhase({
+  name: 'prepare-network',
+  step: prepareNetwork,
+  paths: ['offline'],
+  after: ['validate'],
+  ports: ['networks'],
+  grants: ['build-rescue-network'],
+  deadlineSeconds: 10 * 60,
+  wokenBy: [],
+});

@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import { isFirstDelivery, type Job } from '../job';
 import { escalateStop } from './stop-target';
 
@@ -50,3 +50,17 @@ async function sendStart(job: Job, ports: PhasePorts): Promise<{ waitingFor: str
   const at = ports.clock.now().toISOString();
   return { waitingFor: 'target to start', record: (draft) => void (draft.resources.startRequestedAt = at) };
 }
+
+export const restoreTargetPhase = definePhase({
+  name: 'restore-target',
+  step: restoreTarget,
+  paths: ['offline'],
+  after: ['reattach-root'],
+  ports: [],
+  grants: ['start-target', 'use-encrypted-volumes'],
+  pacedOnStart: 'startInstance',
+  deadlineSeconds: 20 * 60,
+  slowOnWindows: true,
+  firstPollSeconds: 10,
+  wokenBy: ['target'],
+});

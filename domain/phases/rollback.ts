@@ -1,4 +1,4 @@
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, wait, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job, UndoStep } from '../job';
 import { terminateHelper } from './cleanup';
 import { restoreRunState } from './restore-target';
@@ -10,7 +10,7 @@ import { isArrived, moveVolume, restoreDeleteOnTermination, targetPlacement, typ
  * looks at where things are and takes the next step back), then a check of the result. The job
  * ends FAILED with `instanceRestored` saying whether the target is as it was.
  */
-export async function rollback(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+export async function rollback(job: Job, ports: PhasePorts<'stopBatches'>): Promise<PhaseResult> {
   // A forward handler that was mid-call when the rollback began may still act (a late StopInstances
   // or AttachVolume); give it the phase functions' timeout to finish before undoing its work.
   const started = Date.parse(job.phases.rollback!.startedAt);
@@ -37,7 +37,7 @@ export async function rollback(job: Job, ports: PhasePorts): Promise<PhaseResult
   });
 }
 
-async function undo(step: UndoStep, job: Job, ports: PhasePorts): Promise<true | MoveStep> {
+async function undo(step: UndoStep, job: Job, ports: PhasePorts<'stopBatches'>): Promise<true | MoveStep> {
   if (!job.target) return true; // validate never finished: nothing was touched
   switch (step.kind) {
     case 'return-root-volume': {
@@ -71,3 +71,15 @@ export async function isRestored(job: Job, ports: PhasePorts): Promise<boolean> 
     (instance.state === target.state || (target.state === 'stopped' && instance.state === 'running'))
   );
 }
+
+export const rollbackPhase = definePhase({
+  name: 'rollback',
+  step: rollback,
+  // No plan holds it: the runner starts it when a phase fails, cancel and the sweeper too.
+  paths: [],
+  after: [],
+  ports: ['stopBatches'],
+  grants: ['move-root-volume', 'restore-delete-on-termination', 'start-target', 'terminate-helper', 'use-encrypted-volumes'],
+  deadlineSeconds: 6 * 3600,
+  wokenBy: ['target', 'helper', 'root-volume'],
+});

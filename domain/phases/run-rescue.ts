@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import { sshKeyParameterName, type Job, type JobOutputs } from '../job';
 import type { RescueParams, RescueSummary } from '../ports';
 import { agentNames, passwordRetrievalCommand } from './windows-outputs';
@@ -12,7 +12,7 @@ const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
  * private key is made and stored on the helper; only the public key and a fingerprint come back.
  * On Windows the script re-enables password generation; nothing secret exists at this point.
  */
-export async function runRescue(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+export async function runRescue(job: Job, ports: PhasePorts<'rescue'>): Promise<PhaseResult> {
   const target = job.target!;
   const helperId = job.resources.helperInstanceId!;
   const params: RescueParams = {
@@ -79,3 +79,15 @@ async function assertBackupUsable(job: Job, ports: PhasePorts): Promise<void> {
     throw new PermanentError('BACKUP_FAILED', `backup image ${imageId ?? '(none)'} is ${image?.state ?? 'missing'}${image?.stateReason ? ` (${image.stateReason})` : ''}; the volume was not changed`);
   }
 }
+
+export const runRescuePhase = definePhase({
+  name: 'run-rescue',
+  step: runRescue,
+  paths: ['offline'],
+  after: ['attach-to-helper'],
+  ports: ['rescue'],
+  grants: ['run-rescue-command'],
+  deadlineSeconds: 20 * 60,
+  firstPollSeconds: 5,
+  wokenBy: ['helper'],
+});

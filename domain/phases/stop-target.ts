@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import { done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import { isFirstDelivery, type Job } from '../job';
 import type { InstanceFacts } from '../ports';
 import { enterStopBatch, followStopBatch } from '../stop-batches';
@@ -8,7 +8,7 @@ import { enterStopBatch, followStopBatch } from '../stop-batches';
  * Stop the target. Still `stopping` after a while: stop again; still after that: force-stop
  * (REFERENCE.md: a stuck `stopping` can be force-stopped; the runbook escalates the same way).
  */
-export async function stopTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+export async function stopTarget(job: Job, ports: PhasePorts<'stopBatches'>): Promise<PhaseResult> {
   let leftBatch: ((draft: Job) => void) | undefined;
   if (job.resources.stopBatch) {
     const outcome = await followStopBatch(job, ports);
@@ -80,3 +80,19 @@ export async function escalateStop(job: Job, instance: InstanceFacts | undefined
     },
   };
 }
+
+export const stopTargetPhase = definePhase({
+  name: 'stop-target',
+  step: stopTarget,
+  paths: ['offline'],
+  // The stop needs no network: it starts as soon as the target is validated.
+  after: ['validate'],
+  ports: ['stopBatches'],
+  grants: ['stop-target'],
+  undoOnStart: { kind: 'restore-run-state' },
+  pacedOnStart: 'stopInstance',
+  // A stop takes "a few minutes"; the escalation to a force-stop happens well inside this.
+  deadlineSeconds: 25 * 60,
+  firstPollSeconds: 15,
+  wokenBy: ['target'],
+});

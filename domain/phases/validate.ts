@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import { done, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { definePhase, done, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job } from '../job';
 import { freshPreflight, gatherPreflightFacts, refreshPreflightFacts, withAgentStatus } from '../preflight';
 import { decideMode } from '../reset-mode';
@@ -11,7 +11,7 @@ import { rootDevice, snapshotTarget } from '../validation';
  * usual case) only what may have changed since is read again (`refreshPreflightFacts`), and the
  * agent's state is the one the API saw; later, or without the API's record, everything is read.
  */
-export async function validateTarget(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+export async function validateTarget(job: Job, ports: PhasePorts<'networks' | 'online' | 'keys'>): Promise<PhaseResult> {
   const recorded = freshPreflight(job.preflight, ports.clock.now());
   const facts = recorded ? await refreshPreflightFacts(job.request, recorded, ports) : await gatherPreflightFacts(job.request, ports);
   if (!facts) throw new PermanentError('INSTANCE_NOT_FOUND', `instance ${job.instanceId} does not exist`);
@@ -31,3 +31,15 @@ export async function validateTarget(job: Job, ports: PhasePorts): Promise<Phase
     draft.outputs.publicIpWillChange = mode.chosen === 'offline' && (target?.publicIpWillChange ?? false);
   });
 }
+
+export const validatePhase = definePhase({
+  name: 'validate',
+  step: validateTarget,
+  paths: ['offline', 'online'],
+  after: [],
+  // The preflight: does the rescue VPC exist, is the root's KMS key usable, is the target's agent Online.
+  ports: ['networks', 'online', 'keys'],
+  grants: [],
+  deadlineSeconds: 5 * 60,
+  wokenBy: [],
+});

@@ -1,10 +1,11 @@
 /**
- * The volume moves: root off the target, onto the helper, off the helper, back onto the target.
+ * What the volume moves share (root off the target, onto the helper, off the helper, back onto the
+ * target: detach-root.ts, attach-to-helper.ts, detach-from-helper.ts, reattach-root.ts).
  * Each looks at where the volume is now and takes the next step towards where it must be, so a
  * retry, a duplicate message or a crash anywhere converges instead of repeating a call.
  */
 import { PermanentError } from '../errors';
-import { done, wait, type PhasePorts, type PhaseResult } from '../phase-runner';
+import { done, wait, type PhasePorts, type PhaseResult } from '../phase';
 import { isFirstDelivery, type Job, type PhaseName } from '../job';
 import { HELPER_DEVICE } from '../naming';
 import type { VolumeAttachment } from '../ports';
@@ -81,7 +82,7 @@ async function sendAttach(job: Job, goal: Placement, ports: PhasePorts): Promise
  * (`detaching`, `attaching`) is seen by the one look after the first-look delay
  * (`pollSeconds.first`). Every later delivery looks first (`moveVolume`).
  */
-async function moveStep(job: Job, phase: PhaseName, move: { attachTo: Placement } | { detachFrom: string }, ports: PhasePorts): Promise<Arrived | MoveStep> {
+export async function moveStep(job: Job, phase: PhaseName, move: { attachTo: Placement } | { detachFrom: string }, ports: PhasePorts): Promise<Arrived | MoveStep> {
   const first = isFirstDelivery(job.phases[phase]);
   if ('attachTo' in move) return first ? sendAttach(job, move.attachTo, ports) : moveVolume(job, move.attachTo, ports);
   if (!first) return moveVolume(job, undefined, ports);
@@ -106,53 +107,6 @@ export function helperPlacement(job: Job): Placement {
 
 export function targetPlacement(job: Job): Placement {
   return { instanceId: job.instanceId, device: job.target!.rootDeviceName };
-}
-
-export async function detachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  return asPhaseResult(await moveStep(job, 'detach-root', { detachFrom: job.instanceId }, ports));
-}
-
-/**
- * A volume with Marketplace product codes attaches only to a stopped instance (REFERENCE.md,
- * Safety): for such a root the helper is stopped, the volume attached, the helper started again
- * and awaited Online.
- */
-export async function attachToHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  const helperId = job.resources.helperInstanceId!;
-  const marketplace = job.target!.rootProductCodes.length > 0;
-  if (!marketplace) return asPhaseResult(await moveStep(job, 'attach-to-helper', { attachTo: helperPlacement(job) }, ports));
-  const volume = await ports.compute.describeVolume(job.target!.rootVolumeId);
-  const onHelper = volume?.attachments.some((a) => a.instanceId === helperId && a.state === 'attached');
-  const helper = await ports.compute.describeInstance(helperId);
-  if (!helper) throw new PermanentError('HELPER_LOST', `helper ${helperId} disappeared`);
-  if (!onHelper) {
-    if (helper.state === 'running' || helper.state === 'pending') {
-      await ports.compute.stopInstance(helperId, { force: false });
-      return wait('helper to stop (Marketplace volume attaches only to a stopped instance)');
-    }
-    if (helper.state !== 'stopped') return wait(`helper to stop (now ${helper.state})`);
-    const step = await moveVolume(job, helperPlacement(job), ports);
-    return isArrived(step) ? wait('helper to start with the volume attached', undefined, 1) : wait(step.waitingFor, step.record);
-  }
-  if (helper.state === 'stopped') {
-    await ports.compute.startInstance(helperId);
-    return wait('helper to start with the volume attached');
-  }
-  if (helper.state !== 'running') return wait(`helper to be running (now ${helper.state})`);
-  const agent = await ports.rescue.agentStatus(helperId);
-  return agent === 'Online' ? done() : wait(`helper's SSM agent to come Online (now ${agent})`);
-}
-
-export async function detachFromHelper(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  return asPhaseResult(await moveStep(job, 'detach-from-helper', { detachFrom: job.resources.helperInstanceId! }, ports));
-}
-
-/** Back at the original device, with the original DeleteOnTermination (an attach resets it to false). */
-export async function reattachRoot(job: Job, ports: PhasePorts): Promise<PhaseResult> {
-  const step = await moveStep(job, 'reattach-root', { attachTo: targetPlacement(job) }, ports);
-  if (!isArrived(step)) return wait(step.waitingFor, step.record);
-  await restoreDeleteOnTermination(job, ports, step.attachment);
-  return done();
 }
 
 /**

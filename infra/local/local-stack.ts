@@ -11,8 +11,8 @@ import type { Server } from 'node:http';
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { defaultConfig, type ServiceConfig } from '../../domain/config';
-import { PHASES, type PhaseName } from '../../domain/job';
-import type { PhasePorts } from '../../domain/phase-runner';
+import type { CorePorts, OptionalPorts } from '../../domain/phase';
+import { isPhaseName } from '../../domain/phases';
 import type { Log } from '../../domain/ports';
 import { ScaledPhaseScheduler } from './scaled-phase-scheduler';
 import { sweep, type SweepSummary } from '../../domain/sweeper';
@@ -30,9 +30,10 @@ import { startSimServer, type SimServer } from '../sim/http';
 import { SimulatedRegion } from '../sim/region';
 import { seedSampleRegion } from '../sim/samples';
 import type { RegionState } from '../sim/state';
-import { dynamoGuardStores, dynamoNetworkLeases, serviceObserver, wirePorts } from '../wiring';
+import { dynamoGuardStores, dynamoNetworkLeases, pickPhasePorts, serviceObserver, wirePorts } from '../composition';
 import { startApiServer } from './api-server';
-import { createQueues, LocalEventBus, loadEventBusesFromServerless, loadQueuesFromServerless, loadRulesFromServerless, startEventBusServer, type EventBusServer } from './event-bus';
+import { createQueues, LocalEventBus, queuesOf, rulesOf, startEventBusServer, type EventBusServer } from './event-bus';
+import { consumers, serviceBusName } from '../deploy/topology';
 import { startSqsWorker, type SqsWorker } from './sqs-worker';
 
 export interface LocalStackOptions {
@@ -49,7 +50,6 @@ export interface LocalStackOptions {
   stage: string;
   log: Log;
   config?: Partial<ServiceConfig>;
-  serverlessPath?: string;
   /**
    * Runs the sweeper every this many simulated seconds (serverless.yml runs it every 10 minutes).
    * Default 300 on the simulated region; 0 turns it off. Without the simulated region (a real
@@ -64,7 +64,7 @@ export interface LocalStack {
   eventBusUrl: string;
   /** The service's own bus (the default bus exists too). */
   eventBusName: string;
-  ports: PhasePorts & ApiPorts;
+  ports: CorePorts & OptionalPorts & ApiPorts;
   clients: AwsClients;
   region?: SimulatedRegion;
   /** One sweeper run now (besides the scheduled ones). */
@@ -73,10 +73,6 @@ export interface LocalStack {
 }
 
 const ACCOUNT = '000000000000';
-/** serverless.yml's queue of the alarm function. */
-const ALARM_QUEUE_LOGICAL_ID = 'AlarmQueue';
-/** serverless.yml's queue of the aws-events function (AWS's own events, from the default bus). */
-const AWS_EVENTS_QUEUE_LOGICAL_ID = 'AwsEventsQueue';
 const REGION = 'us-east-1';
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -134,37 +130,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const localClients = createAwsClients({ region: REGION, endpoints, credentials });
 
-  const context = { stage, region: REGION, accountId: ACCOUNT };
-  const serverlessPath = options.serverlessPath ?? 'serverless.yml';
   const service = 'ec2-reset-access';
+  const deployment = { service, stage };
   const tableName = `${service}-${stage}-jobs`;
   await ensureTable(localClients, tableName);
-  const queueDefinitions = loadQueuesFromServerless(serverlessPath, context);
-  const queueUrls = await createQueues(localClients.sqs, queueDefinitions);
-  const rules = loadRulesFromServerless(serverlessPath, context);
-  const phaseQueues = phaseQueueNames(rules);
+  // The deployment's queues and rules (infra/deploy/topology.ts), as serverless.yml deploys them.
+  const consumerSpecs = consumers(deployment);
+  const queueUrls = await createQueues(localClients.sqs, queuesOf(deployment));
+  const queueUrlOf = (key: string) => queueUrls.get(consumerSpecs.find((c) => c.key === key)!.queue.name)!;
+  const busName = serviceBusName(deployment);
   const localBus = new LocalEventBus({
-    rules,
+    rules: rulesOf(deployment),
     sqs: localClients.sqs,
     region: REGION,
     accountId: ACCOUNT,
-    buses: loadEventBusesFromServerless(serverlessPath, context),
+    buses: [busName],
     queueUrl: (name) => queueUrls.get(name) ?? Promise.reject(new Error(`no local queue ${name}`)),
   });
   busServerRef.server = await startEventBusServer(localBus, { port: 0 });
   stoppers.push(() => busServerRef.server!.close());
-  const busName = rules.find((r) => phaseOf(r.pattern))?.eventBusName ?? `${service}-${stage}`;
 
   const clients = options.sim
     ? createAwsClients({ region: REGION, endpoints: { ...endpoints, eventbridge: busServerRef.server.url }, credentials })
     : { ...createAwsClients({ endpoints: { dynamodb: endpoints.dynamodb, sqs: endpoints.sqs, eventbridge: busServerRef.server.url } }) };
   const config: ServiceConfig = { ...defaultConfig, ...options.config, region: options.sim ? REGION : (process.env.AWS_REGION ?? defaultConfig.region) };
-  // The alarm function's queue (alarm and request events, deferred starts): serverless.yml's AlarmQueue.
-  const alarmQueueName = queueDefinitions.find((q) => q.logicalId === ALARM_QUEUE_LOGICAL_ID)?.name;
-  const alarmQueueUrl = alarmQueueName ? queueUrls.get(alarmQueueName) : undefined;
   const documents = jobStoreDocumentClient(clients.dynamodb);
   // SQS delays are whole real seconds: the fraction of a scaled delay is waited out on a timer.
-  const sqsScheduler = new SqsPhaseScheduler(clients.sqs, { queueUrlFor: (phase) => queueUrls.get(phaseQueues.get(phase)!)! });
+  const sqsScheduler = new SqsPhaseScheduler(clients.sqs, { queueUrlFor: queueUrlOf });
   const scheduler = options.sim && options.simSpeed !== 1 ? new ScaledPhaseScheduler(sqsScheduler, options.simSpeed, options.log) : sqsScheduler;
   if (scheduler instanceof ScaledPhaseScheduler) stoppers.push(async () => scheduler.stop());
   const ports = wirePorts({
@@ -173,7 +165,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     store: new DynamoJobStore(documents, { tableName }),
     guards: dynamoGuardStores(documents, tableName),
     networkLeases: dynamoNetworkLeases(documents, tableName),
-    ...(alarmQueueUrl ? { deferral: new SqsStartDeferral(clients.sqs, { queueUrl: alarmQueueUrl, timeScale: options.sim ? options.simSpeed : 1 }) } : {}),
+    // The alarm function's queue (alarm and request events, deferred starts).
+    deferral: new SqsStartDeferral(clients.sqs, { queueUrl: queueUrlOf('alarm'), timeScale: options.sim ? options.simSpeed : 1 }),
     observer: serviceObserver(clients.eventBridge, { eventBusName: busName, metricsServiceName: `${service}-${stage}` }),
     bus: new EventBridgePhaseBus(clients.eventBridge, { eventBusName: busName }),
     scheduler,
@@ -183,49 +176,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sleeper: { sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / (options.sim ? options.simSpeed : 1))) },
   });
 
-  // Workers: the local event source mappings, one per phase queue.
+  // Workers: the local event source mappings, one per consumer's queue.
+  const handlerOf = (key: string) => {
+    if (isPhaseName(key)) return createPhaseHandler(key, () => pickPhasePorts(key, ports));
+    if (key === 'alarm') return createTriggerHandler(() => ports);
+    if (key === 'aws-events') return createAwsEventsHandler(() => ports);
+    throw new Error(`no local handler for ${key}`);
+  };
   const workers: SqsWorker[] = [];
-  for (const phase of PHASES) {
-    const queueName = phaseQueues.get(phase);
-    if (!queueName) throw new Error(`serverless.yml routes no queue for phase ${phase}`);
-    const queueUrl = queueUrls.get(queueName)!;
+  for (const consumer of consumerSpecs) {
+    const queueUrl = queueUrls.get(consumer.queue.name)!;
     const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
     workers.push(
       startSqsWorker({
         sqs: clients.sqs,
         queueUrl,
-        queueArn: Attributes?.QueueArn ?? queueName,
-        functionName: `${service}-${stage}-${phase}`,
-        handler: createPhaseHandler(phase, () => ports),
-        onError: (error) => options.log.error('worker error', { phase, error: (error as Error).message }),
-      }),
-    );
-  }
-  if (alarmQueueUrl) {
-    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: alarmQueueUrl, AttributeNames: ['QueueArn'] }));
-    workers.push(
-      startSqsWorker({
-        sqs: clients.sqs,
-        queueUrl: alarmQueueUrl,
-        queueArn: Attributes?.QueueArn ?? alarmQueueName!,
-        functionName: `${service}-${stage}-alarm`,
-        handler: createTriggerHandler(() => ports),
-        onError: (error) => options.log.error('worker error', { function: 'alarm', error: (error as Error).message }),
-      }),
-    );
-  }
-  const awsEventsQueueName = queueDefinitions.find((q) => q.logicalId === AWS_EVENTS_QUEUE_LOGICAL_ID)?.name;
-  const awsEventsQueueUrl = awsEventsQueueName ? queueUrls.get(awsEventsQueueName) : undefined;
-  if (awsEventsQueueUrl) {
-    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: awsEventsQueueUrl, AttributeNames: ['QueueArn'] }));
-    workers.push(
-      startSqsWorker({
-        sqs: clients.sqs,
-        queueUrl: awsEventsQueueUrl,
-        queueArn: Attributes?.QueueArn ?? awsEventsQueueName!,
-        functionName: `${service}-${stage}-aws-events`,
-        handler: createAwsEventsHandler(() => ports),
-        onError: (error) => options.log.error('worker error', { function: 'aws-events', error: (error as Error).message }),
+        queueArn: Attributes?.QueueArn ?? consumer.queue.name,
+        functionName: `${service}-${stage}-${consumer.key}`,
+        handler: handlerOf(consumer.key),
+        onError: (error) => options.log.error('worker error', { function: consumer.key, error: (error as Error).message }),
       }),
     );
   }
@@ -340,21 +309,4 @@ async function ensureTable(clients: AwsClients, tableName: string): Promise<void
   }
   // dynalite cannot add an index to a table it keeps on disk.
   throw new Error(`the local job table (${tableName}) predates the job store's indexes; start once with --fresh (it forgets local jobs)`);
-}
-
-function phaseOf(pattern: unknown): PhaseName | undefined {
-  const detail = (pattern as { detail?: { phase?: unknown[] } }).detail;
-  const phase = detail?.phase?.[0];
-  return typeof phase === 'string' && (PHASES as readonly string[]).includes(phase) ? (phase as PhaseName) : undefined;
-}
-
-/** The queue each phase's rule targets, read from the rules themselves. */
-function phaseQueueNames(rules: ReturnType<typeof loadRulesFromServerless>): Map<PhaseName, string> {
-  const map = new Map<PhaseName, string>();
-  for (const rule of rules) {
-    const phase = phaseOf(rule.pattern);
-    const target = rule.targets.find((t) => t.kind === 'queue');
-    if (phase && target?.kind === 'queue') map.set(phase, target.queueName);
-  }
-  return map;
 }

@@ -12,7 +12,6 @@ import { defaultConfig, type ServiceConfig } from '../../domain/config';
 import { isActive, type Job } from '../../domain/job';
 import { runPhase } from '../../domain/phase-runner';
 import { sweep, type SweepSummary } from '../../domain/sweeper';
-import { phaseSteps } from '../../domain/phases';
 import type { DeferredStart, JobObserver, Log, PhaseMessage } from '../../domain/ports';
 import { wakeJobsFor } from '../../domain/wake-jobs';
 import { routeApi } from '../../handlers/api-routes';
@@ -36,7 +35,7 @@ import { parseResourceEvent } from '../resource-events';
 import { phaseRunPorts } from '../phase-run-ports';
 import { deferredStartJson } from '../trigger-messages';
 import { combineObservers } from '../observers';
-import { wirePorts, type ServicePorts } from '../wiring';
+import { pickPhasePorts, wirePorts, type ServicePorts } from '../composition';
 
 export interface VirtualStackOptions {
   config?: Partial<ServiceConfig>;
@@ -257,7 +256,7 @@ export class VirtualStack {
     this.beforeDelivery?.(message);
     let outcome: string;
     try {
-      outcome = await runPhase(message, phaseSteps, phaseRunPorts(this.ports, message));
+      outcome = await runPhase(message, phaseRunPorts(pickPhasePorts(message.phase, this.ports), message));
     } catch (error) {
       outcome = `threw ${(error as Error).name}`;
       // The message was never acknowledged: SQS makes it visible again after the visibility timeout.

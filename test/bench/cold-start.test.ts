@@ -21,7 +21,12 @@ const ROOT = join(__dirname, '..', '..');
 const ONE_MB = 1024 * 1024;
 
 type Service = 'ec2' | 'ssm' | 'kms' | 'sqs' | 'dynamodb' | 'eventbridge';
-const PHASE_CLIENTS: Service[] = ['dynamodb', 'ec2', 'eventbridge', 'sqs', 'ssm'];
+/**
+ * The phase functions share one entry (handlers/phase.ts, the phase named by `PHASE`): the bundle
+ * holds every client a phase may ask for, KMS for validate's key check among them; a phase that
+ * does not ask for `keys` never makes a KMS client (handlers/lambda-ports.ts).
+ */
+const PHASE_CLIENTS: Service[] = ['dynamodb', 'ec2', 'eventbridge', 'kms', 'sqs', 'ssm'];
 
 /** The SDK clients each function uses: its ports' adapters' (handlers/lambda-ports.ts), no more. */
 const CLIENTS: Record<string, Service[]> = {
@@ -29,7 +34,6 @@ const CLIENTS: Record<string, Service[]> = {
   alarm: ['dynamodb', 'ec2', 'eventbridge', 'kms', 'sqs', 'ssm'],
   sweeper: ['dynamodb', 'ec2', 'eventbridge', 'ssm'],
   'aws-events': ['dynamodb', 'eventbridge'],
-  validate: ['dynamodb', 'ec2', 'eventbridge', 'kms', 'sqs', 'ssm'],
 };
 
 /** The clients a bundle holds, by the namespace of their schemas (`com.amazonaws.ec2`). */

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RetryableError } from '../../domain/errors';
-import { PHASES } from '../../domain/job';
+import { PHASES } from '../../domain/phases';
 import { API_ROUTES } from '../../handlers/api-routes';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { resolveRef, validate } from '../support/openapi-schema';

@@ -6,7 +6,8 @@
  */
 import { ThrottledError } from '../../domain/errors';
 import type { Job, PhaseName } from '../../domain/job';
-import { done, runPhase, waitForEvent, type PhasePorts, type PhaseStep } from '../../domain/phase-runner';
+import { done, waitForEvent, type PhaseStep } from '../../domain/phase';
+import { runPhase, type RunnerPorts } from '../../domain/phase-runner';
 import type { PhaseMessage } from '../../domain/ports';
 import type { PacingPolicy } from '../../domain/request-pacing';
 import { silentLog } from '../../infra/logger';
@@ -51,7 +52,7 @@ function setup(policy: PacingPolicy = pacing) {
     clock: { now: () => new Date(now) },
     log: silentLog,
     config: { ...config, requestPacing: policy },
-  } as unknown as PhasePorts;
+  } as unknown as Required<RunnerPorts>;
   const steps = (byPhase: Partial<Record<PhaseName, PhaseStep>>) => byPhase as Record<PhaseName, PhaseStep>;
   return {
     store,
@@ -72,7 +73,7 @@ function setup(policy: PacingPolicy = pacing) {
         const next = queue.shift()!;
         if (!byPhase[next.message.phase]) continue;
         now = Math.max(now, next.dueAt);
-        outcomes.push(await runPhase(next.message, steps(byPhase), ports));
+        outcomes.push(await runPhase(next.message, ports, steps(byPhase)));
       }
       return outcomes;
     },
@@ -140,7 +141,7 @@ describe('a phase waiting for its slot', () => {
     const t = setup();
     for (const id of ['r-a00000001', 'r-b00000001', 'r-c00000001']) {
       await t.store.put(stopping(id), undefined);
-      await runPhase({ jobId: id, phase: 'stop-target', attempt: 0 }, t.steps({ 'stop-target': stopStep }), t.ports);
+      await runPhase({ jobId: id, phase: 'stop-target', attempt: 0 }, t.ports, t.steps({ 'stop-target': stopStep }));
     }
     return t;
   }
@@ -153,7 +154,7 @@ describe('a phase waiting for its slot', () => {
     const sentBefore = t.sent.length;
 
     // Act: delivered again before its slot, at its current attempt
-    const outcome = await runPhase({ jobId: 'r-c00000001', phase: 'stop-target', attempt: waiting.attempt }, t.steps({ 'stop-target': stopStep }), t.ports);
+    const outcome = await runPhase({ jobId: 'r-c00000001', phase: 'stop-target', attempt: waiting.attempt }, t.ports, t.steps({ 'stop-target': stopStep }));
 
     // Assess
     const after = (await t.store.get('r-c00000001'))!.phases['stop-target']!;
@@ -179,10 +180,10 @@ describe('a phase waiting for its slot', () => {
 
     // Act
     const attempt = (await t.store.get('r-c00000001'))!.phases['stop-target']!.attempt;
-    await runPhase({ jobId: 'r-c00000001', phase: 'stop-target', attempt }, t.steps({ 'stop-target': throttledOnce }), t.ports);
+    await runPhase({ jobId: 'r-c00000001', phase: 'stop-target', attempt }, t.ports, t.steps({ 'stop-target': throttledOnce }));
     const kept = (await t.store.get('r-c00000001'))!.phases['stop-target']!;
     t.advance(60);
-    await runPhase({ jobId: 'r-c00000001', phase: 'stop-target', attempt: kept.attempt }, t.steps({ 'stop-target': throttledOnce }), t.ports);
+    await runPhase({ jobId: 'r-c00000001', phase: 'stop-target', attempt: kept.attempt }, t.ports, t.steps({ 'stop-target': throttledOnce }));
 
     // Assess
     const after = (await t.store.get('r-c00000001'))!;
@@ -208,7 +209,7 @@ describe('a phase waiting for its slot', () => {
     };
 
     // Act
-    const outcome = await runPhase({ jobId: 'r-rollback01', phase: 'rollback', attempt: 3 }, t.steps({ rollback }), t.ports);
+    const outcome = await runPhase({ jobId: 'r-rollback01', phase: 'rollback', attempt: 3 }, t.ports, t.steps({ rollback }));
 
     // Assess
     const record = (await t.store.get('r-rollback01'))!.phases.rollback!;
@@ -216,20 +217,5 @@ describe('a phase waiting for its slot', () => {
     expect(record.retries).toBeUndefined();
     expect(record.pacedSlot?.bucket).toBe('ec2-mutating');
     expect(t.sent.some((s) => s.call === 'AttachVolume')).toBe(false);
-  });
-});
-
-describe('without an admission store', () => {
-  it('sends calls as they come (unit tests and tools that pace nothing)', async () => {
-    // Prepare
-    const t = setup();
-    const ports = { ...t.ports, admission: undefined };
-    for (const id of ['r-a00000001', 'r-b00000001', 'r-c00000001']) await t.store.put(stopping(id), undefined);
-
-    // Act
-    for (const id of ['r-a00000001', 'r-b00000001', 'r-c00000001']) await runPhase({ jobId: id, phase: 'stop-target', attempt: 0 }, t.steps({ 'stop-target': stopStep }), ports);
-
-    // Assess
-    expect(t.sent.filter((s) => s.call === 'StopInstances')).toHaveLength(3);
   });
 });

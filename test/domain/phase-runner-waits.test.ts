@@ -4,11 +4,14 @@
  */
 import { PermanentError, RetryableError, ThrottledError } from '../../domain/errors';
 import type { Job, PhaseName } from '../../domain/job';
-import { done, runPhase, wait, waitForEvent, type PhasePorts, type PhaseStep } from '../../domain/phase-runner';
+import { done, wait, waitForEvent, type PhaseStep } from '../../domain/phase';
+import { runPhase, type RunnerPorts } from '../../domain/phase-runner';
 import type { PhaseMessage } from '../../domain/ports';
 import { throttleDelaySeconds } from '../../domain/wait-policy';
 import { silentLog } from '../../infra/logger';
+import { MemoryAdmissionStore } from '../../infra/memory/memory-guard-stores';
 import { MemoryJobStore } from '../../infra/memory/memory-job-store';
+import { stopTargetPhase } from '../../domain/phases/stop-target';
 import { config, job as jobFixture } from './fixtures';
 
 const JOB_ID = 'r-test000001';
@@ -24,8 +27,10 @@ function setup(initial: Job) {
     scheduler: { later: async (message: PhaseMessage, delaySeconds: number) => void later.push({ message, delaySeconds }) },
     clock: { now: () => new Date(now) },
     log: silentLog,
+    admission: new MemoryAdmissionStore(),
+    compute: {},
     config,
-  } as unknown as PhasePorts;
+  } as unknown as Required<RunnerPorts>;
   const steps = (step: PhaseStep) => new Proxy({} as Record<PhaseName, PhaseStep>, { get: () => step });
   return { store, later, published, ports, steps, advance: (seconds: number) => void (now += seconds * 1000), seed: () => store.put(initial, undefined) };
 }
@@ -36,7 +41,7 @@ async function deliverUntilSettled(t: ReturnType<typeof setup>, first: PhaseMess
   const outcomes: string[] = [];
   for (let i = 0; message && i < max; i++) {
     const before = t.later.length;
-    outcomes.push(await runPhase(message, t.steps(step), t.ports));
+    outcomes.push(await runPhase(message, t.ports, t.steps(step)));
     message = t.later.length > before ? t.later[t.later.length - 1]!.message : undefined;
     if (message) t.advance(t.later[t.later.length - 1]!.delaySeconds);
   }
@@ -94,7 +99,7 @@ describe('throttling costs time, never the job', () => {
     const step: PhaseStep = async (job) => {
       calls += 1;
       throttledFor = job.phases['stop-target']!.throttledSeconds ?? 0;
-      if (throttledFor <= config.phaseDeadlineSeconds['stop-target']) throw new ThrottledError('RequestLimitExceeded', 'Request limit exceeded.');
+      if (throttledFor <= stopTargetPhase.deadlineSeconds) throw new ThrottledError('RequestLimitExceeded', 'Request limit exceeded.');
       return done();
     };
 
@@ -103,7 +108,7 @@ describe('throttling costs time, never the job', () => {
 
     // Assess
     expect(outcomes[outcomes.length - 1]).toBe('advanced');
-    expect(throttledFor).toBeGreaterThan(config.phaseDeadlineSeconds['stop-target']);
+    expect(throttledFor).toBeGreaterThan(stopTargetPhase.deadlineSeconds);
     expect(calls).toBeGreaterThan(config.maxRetries);
   });
 
@@ -162,10 +167,10 @@ describe('throttling costs time, never the job', () => {
     };
 
     // Act
-    await runPhase(stopMessage, t.steps(step), t.ports);
+    await runPhase(stopMessage, t.ports, t.steps(step));
     const throttled = (await t.store.get(JOB_ID))!.phases['stop-target']!.throttles;
-    await runPhase({ ...stopMessage, attempt: 1 }, t.steps(step), t.ports);
-    await runPhase({ ...stopMessage, attempt: 2 }, t.steps(step), t.ports);
+    await runPhase({ ...stopMessage, attempt: 1 }, t.ports, t.steps(step));
+    await runPhase({ ...stopMessage, attempt: 2 }, t.ports, t.steps(step));
 
     // Assess
     expect(throttled).toBe(1);
@@ -209,8 +214,8 @@ describe('waits an AWS event ends', () => {
     await t.seed();
 
     // Act
-    await runPhase(stopMessage, t.steps(async () => waitForEvent('target to stop')), t.ports);
-    await runPhase({ ...stopMessage, attempt: 1 }, t.steps(async () => wait('something that sends no event')), t.ports);
+    await runPhase(stopMessage, t.ports, t.steps(async () => waitForEvent('target to stop')));
+    await runPhase({ ...stopMessage, attempt: 1 }, t.ports, t.steps(async () => wait('something that sends no event')));
 
     // Assess
     const [eventWait, pollWait] = t.later.map((l) => l.delaySeconds);
@@ -229,11 +234,11 @@ describe('resource links', () => {
     const launch: PhaseStep = async () => wait('helper', (draft) => void (draft.resources.helperInstanceId = 'i-0helper000000000'));
 
     // Act
-    await runPhase({ jobId: JOB_ID, phase: 'validate', attempt: 0 }, t.steps(validate), t.ports);
+    await runPhase({ jobId: JOB_ID, phase: 'validate', attempt: 0 }, t.ports, t.steps(validate));
     const afterValidate = await Promise.all(['i-0123456789abcdef0', 'vol-0123456789abcdef0', 'i-0helper000000000'].map((id) => t.store.resourceLink(id)));
     await t.store.put({ ...(await t.store.get(JOB_ID))!, current: ['launch-helper'], phases: { 'launch-helper': { status: 'running', startedAt: '2026-01-01T00:00:00.000Z', attempt: 0 } } }, 2);
-    await runPhase({ jobId: JOB_ID, phase: 'launch-helper', attempt: 0 }, t.steps(launch), t.ports);
-    await runPhase({ jobId: JOB_ID, phase: 'launch-helper', attempt: 1 }, t.steps(launch), t.ports);
+    await runPhase({ jobId: JOB_ID, phase: 'launch-helper', attempt: 0 }, t.ports, t.steps(launch));
+    await runPhase({ jobId: JOB_ID, phase: 'launch-helper', attempt: 1 }, t.ports, t.steps(launch));
 
     // Assess
     expect(afterValidate.map((link) => link?.role)).toEqual(['target', 'root-volume', undefined]);
@@ -250,7 +255,7 @@ describe('resource links', () => {
     };
 
     // Act
-    const outcome = await runPhase(stopMessage, t.steps(async () => waitForEvent('target to stop')), t.ports);
+    const outcome = await runPhase(stopMessage, t.ports, t.steps(async () => waitForEvent('target to stop')));
 
     // Assess
     expect(outcome).toBe('waiting');

@@ -1,9 +1,12 @@
 import { PermanentError, RetryableError } from '../../domain/errors';
 import type { Job, PhaseName } from '../../domain/job';
-import { done, runPhase, wait, type PhasePorts, type PhaseStep } from '../../domain/phase-runner';
+import { done, wait, type PhaseStep } from '../../domain/phase';
+import { runPhase, type RunnerPorts } from '../../domain/phase-runner';
 import type { PhaseMessage } from '../../domain/ports';
 import { MemoryJobStore } from '../../infra/memory/memory-job-store';
 import { silentLog } from '../../infra/logger';
+import { MemoryAdmissionStore } from '../../infra/memory/memory-guard-stores';
+import { validatePhase } from '../../domain/phases/validate';
 import { config, job as jobFixture } from './fixtures';
 
 class Recorder {
@@ -27,12 +30,14 @@ function setup(initial: Job) {
     scheduler: { later: async (message: PhaseMessage, delaySeconds: number) => void rec.later.push({ message, delaySeconds }) },
     clock: { now: () => new Date(now) },
     log: silentLog,
+    admission: new MemoryAdmissionStore(),
+    compute: {},
     config,
-  } as unknown as PhasePorts;
+  } as unknown as Required<RunnerPorts>;
   const calls: Partial<Record<PhaseName, number>> = {};
   const steps = (overrides: Partial<Record<PhaseName, PhaseStep>>) =>
     new Proxy({} as Record<PhaseName, PhaseStep>, {
-      get: (_t, phase: PhaseName) => async (j: Job, p: PhasePorts) => {
+      get: (_t, phase: PhaseName) => async (j: Job, p: Required<RunnerPorts>) => {
         calls[phase] = (calls[phase] ?? 0) + 1;
         return (overrides[phase] ?? (async () => done()))(j, p);
       },
@@ -56,7 +61,7 @@ describe('phase runner', () => {
     const t = setup(jobFixture());
     await t.seed();
     // Act
-    const outcome = await runPhase(validateMsg, t.steps({}), t.ports);
+    const outcome = await runPhase(validateMsg, t.ports, t.steps({}));
     // Assess
     expect(outcome).toBe('advanced');
     const stored = (await t.store.get('r-test000001'))!;
@@ -69,8 +74,8 @@ describe('phase runner', () => {
   it('runs a duplicate message once: the second finds the phase over', async () => {
     const t = setup(jobFixture());
     await t.seed();
-    await runPhase(validateMsg, t.steps({}), t.ports);
-    const again = await runPhase(validateMsg, t.steps({}), t.ports);
+    await runPhase(validateMsg, t.ports, t.steps({}));
+    const again = await runPhase(validateMsg, t.ports, t.steps({}));
     expect(again).toBe('ignored');
     expect(t.calls.validate).toBe(1);
   });
@@ -79,11 +84,11 @@ describe('phase runner', () => {
     const t = setup(jobFixture());
     await t.seed();
     const steps = t.steps({ validate: async () => wait('something') });
-    expect(await runPhase(validateMsg, steps, t.ports)).toBe('waiting');
+    expect(await runPhase(validateMsg, t.ports, steps)).toBe('waiting');
     expect(t.rec.later).toHaveLength(1);
     expect(t.rec.later[0]!.message.attempt).toBe(1);
     expect(t.rec.later[0]!.delaySeconds).toBeGreaterThan(0);
-    expect(await runPhase(validateMsg, steps, t.ports)).toBe('ignored');
+    expect(await runPhase(validateMsg, t.ports, steps)).toBe('ignored');
     expect(t.calls.validate).toBe(1);
     expect((await t.store.get('r-test000001'))!.phases.validate!.waitingFor).toBe('something');
   });
@@ -91,7 +96,7 @@ describe('phase runner', () => {
   it('rolls back on a permanent error, recording the phase and reason', async () => {
     const t = setup(jobFixture());
     await t.seed();
-    await runPhase(validateMsg, t.steps({ validate: async () => { throw new PermanentError('SPOT_INSTANCE', 'no spot'); } }), t.ports);
+    await runPhase(validateMsg, t.ports, t.steps({ validate: async () => { throw new PermanentError('SPOT_INSTANCE', 'no spot'); } }));
     const stored = (await t.store.get('r-test000001'))!;
     expect(stored.status).toBe('ROLLING_BACK');
     expect(stored.error).toEqual({ code: 'SPOT_INSTANCE', message: 'no spot', phase: 'validate' });
@@ -105,18 +110,18 @@ describe('phase runner', () => {
     const steps = t.steps({ validate: async () => { throw new RetryableError('RequestLimitExceeded', 'slow down'); } });
     let message = validateMsg;
     for (let i = 0; i < config.maxRetries; i++) {
-      expect(await runPhase(message, steps, t.ports)).toBe('waiting');
+      expect(await runPhase(message, t.ports, steps)).toBe('waiting');
       message = t.rec.later.at(-1)!.message;
     }
-    expect(await runPhase(message, steps, t.ports)).toBe('rolling-back');
+    expect(await runPhase(message, t.ports, steps)).toBe('rolling-back');
     expect((await t.store.get('r-test000001'))!.error?.code).toBe('RequestLimitExceeded');
   });
 
   it('rolls back a phase past its deadline without running it', async () => {
     const t = setup(jobFixture());
     await t.seed();
-    t.advance(config.phaseDeadlineSeconds.validate + 1);
-    expect(await runPhase(validateMsg, t.steps({}), t.ports)).toBe('rolling-back');
+    t.advance(validatePhase.deadlineSeconds + 1);
+    expect(await runPhase(validateMsg, t.ports, t.steps({}))).toBe('rolling-back');
     expect(t.calls.validate).toBeUndefined();
     expect((await t.store.get('r-test000001'))!.error?.code).toBe('PHASE_DEADLINE');
   });
@@ -125,9 +130,9 @@ describe('phase runner', () => {
     const t = setup(jobFixture());
     await t.seed();
     t.rec.failPublish = true;
-    await expect(runPhase(validateMsg, t.steps({}), t.ports)).rejects.toThrow('process died');
+    await expect(runPhase(validateMsg, t.ports, t.steps({}))).rejects.toThrow('process died');
     t.rec.failPublish = false;
-    expect(await runPhase(validateMsg, t.steps({}), t.ports)).toBe('ignored');
+    expect(await runPhase(validateMsg, t.ports, t.steps({}))).toBe('ignored');
     expect(t.rec.published.map((m) => m.phase).sort()).toEqual(['prepare-network', 'stop-target']);
     expect(t.calls.validate).toBe(1);
   });
@@ -146,9 +151,9 @@ describe('phase runner', () => {
     });
     const t = setup(base);
     await t.seed();
-    expect(await runPhase({ jobId: base.jobId, phase: 'launch-helper', attempt: 0 }, t.steps({}), t.ports)).toBe('advanced');
+    expect(await runPhase({ jobId: base.jobId, phase: 'launch-helper', attempt: 0 }, t.ports, t.steps({}))).toBe('advanced');
     expect(t.rec.published).toEqual([]);
-    await runPhase({ jobId: base.jobId, phase: 'create-backup', attempt: 0 }, t.steps({}), t.ports);
+    await runPhase({ jobId: base.jobId, phase: 'create-backup', attempt: 0 }, t.ports, t.steps({}));
     expect(t.rec.published).toEqual([{ jobId: base.jobId, phase: 'detach-root', attempt: 0 }]);
   });
 
@@ -158,7 +163,7 @@ describe('phase runner', () => {
     const t = setup(base);
     await t.seed();
     await t.store.acquireLock({ instanceId: base.instanceId, jobId: base.jobId, acquiredAt: now });
-    await runPhase({ jobId: base.jobId, phase: 'rollback', attempt: 0 }, t.steps({ rollback: async () => done((j) => void (j.instanceRestored = true)) }), t.ports);
+    await runPhase({ jobId: base.jobId, phase: 'rollback', attempt: 0 }, t.ports, t.steps({ rollback: async () => done((j) => void (j.instanceRestored = true)) }));
     const stored = (await t.store.get(base.jobId))!;
     expect(stored.status).toBe('FAILED');
     expect(stored.instanceRestored).toBe(true);

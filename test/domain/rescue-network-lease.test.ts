@@ -1,10 +1,12 @@
 import type { Job } from '../../domain/job';
-import { runPhase, done, type PhasePorts, type PhaseStep } from '../../domain/phase-runner';
+import { done, type PhaseStep } from '../../domain/phase';
+import { runPhase, type RunnerPorts } from '../../domain/phase-runner';
 import { prepareNetwork } from '../../domain/phases/prepare-network';
 import type { PhaseMessage, RescueNetworks, RescueVpcGuard } from '../../domain/ports';
 import { MemoryJobStore } from '../../infra/memory/memory-job-store';
 import { MemoryRescueNetworkLeases } from '../../infra/memory/memory-rescue-network-leases';
 import { silentLog } from '../../infra/logger';
+import { MemoryAdmissionStore } from '../../infra/memory/memory-guard-stores';
 import { config, job as jobFixture, resetRequest } from './fixtures';
 
 const NOW = new Date('2026-01-05T09:00:00.000Z');
@@ -51,8 +53,10 @@ function world(options: { vpcExists?: boolean } = {}) {
     scheduler: { later: async () => undefined },
     clock: { now: () => NOW },
     log: silentLog,
+    admission: new MemoryAdmissionStore(),
+    compute: {},
     config,
-  } as unknown as PhasePorts;
+  } as unknown as Required<RunnerPorts>;
   return { ports, networkLeases, store, published, created: () => created };
 }
 
@@ -106,7 +110,7 @@ describe('prepare-network and the shared rescue network', () => {
 });
 
 describe('the phase runner gives the lease back when the job ends', () => {
-  const steps = new Proxy({} as Record<string, PhaseStep>, { get: () => async () => done() }) as Parameters<typeof runPhase>[1];
+  const steps = new Proxy({} as Record<string, PhaseStep>, { get: () => async () => done() }) as unknown as Parameters<typeof runPhase>[2];
 
   it('at success', async () => {
     // Prepare: a job in its last phase that took a lease in prepare-network
@@ -121,7 +125,7 @@ describe('the phase runner gives the lease back when the job ends', () => {
       undefined,
     );
     // Act
-    const outcome = await runPhase({ jobId: 'r-test000001', phase: 'cleanup', attempt: 0 }, steps, w.ports);
+    const outcome = await runPhase({ jobId: 'r-test000001', phase: 'cleanup', attempt: 0 }, w.ports, steps);
     // Assess
     expect(outcome).toBe('finished');
     expect(await w.networkLeases.read()).toMatchObject({ leases: {}, lastReleasedAt: NOW.toISOString() });
@@ -141,7 +145,7 @@ describe('the phase runner gives the lease back when the job ends', () => {
       undefined,
     );
     // Act
-    await runPhase({ jobId: 'r-test000001', phase: 'rollback', attempt: 0 }, steps, w.ports);
+    await runPhase({ jobId: 'r-test000001', phase: 'rollback', attempt: 0 }, w.ports, steps);
     // Assess
     expect((await w.networkLeases.read())?.leases).toEqual({});
   });
@@ -150,9 +154,9 @@ describe('the phase runner gives the lease back when the job ends', () => {
     // Prepare
     const w = world();
     await w.store.put(jobFixture({ phases: { validate: { status: 'running', startedAt: NOW.toISOString(), attempt: 0 } } }), undefined);
-    const waiting = new Proxy({} as Record<string, PhaseStep>, { get: () => async () => ({ kind: 'wait', waitingFor: 'AWS' }) }) as Parameters<typeof runPhase>[1];
+    const waiting = new Proxy({} as Record<string, PhaseStep>, { get: () => async () => ({ kind: 'wait', waitingFor: 'AWS' }) }) as unknown as Parameters<typeof runPhase>[2];
     // Act
-    await runPhase({ jobId: 'r-test000001', phase: 'validate', attempt: 0 }, waiting, w.ports);
+    await runPhase({ jobId: 'r-test000001', phase: 'validate', attempt: 0 }, w.ports, waiting);
     // Assess
     expect((await w.store.get('r-test000001'))!.phases.validate).toMatchObject({ attempt: 1, movedAt: NOW.toISOString() });
   });

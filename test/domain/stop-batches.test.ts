@@ -7,7 +7,8 @@
  */
 import { PermanentError, RetryableError, ThrottledError } from '../../domain/errors';
 import type { Job, PhaseName } from '../../domain/job';
-import { runPhase, type PhasePorts, type PhaseStep } from '../../domain/phase-runner';
+import { type PhaseStep } from '../../domain/phase';
+import { runPhase, type RunnerPorts } from '../../domain/phase-runner';
 import { stopTarget } from '../../domain/phases/stop-target';
 import type { InstanceFacts, PhaseMessage } from '../../domain/ports';
 import type { PacingPolicy } from '../../domain/request-pacing';
@@ -68,7 +69,7 @@ function setup(options: { batching?: boolean } = {}) {
     clock: { now: () => new Date(now) },
     log: silentLog,
     config: { ...config, requestPacing: pacing, stopBatching: { enabled: options.batching ?? true, maxInstances: 50 } },
-  } as unknown as PhasePorts;
+  } as unknown as Required<RunnerPorts>;
   const steps = { 'stop-target': stopTarget } as Record<PhaseName, PhaseStep>;
 
   return {
@@ -106,7 +107,7 @@ function setup(options: { batching?: boolean } = {}) {
     },
     /** Each job's first delivery, in order, at the current time. */
     async firstDeliveries(jobs: Job[]): Promise<void> {
-      for (const job of jobs) await runPhase({ jobId: job.jobId, phase: 'stop-target', attempt: 0 }, steps, ports);
+      for (const job of jobs) await runPhase({ jobId: job.jobId, phase: 'stop-target', attempt: 0 }, ports, steps);
     },
     /** Delivers every queued stop-target message in the order it falls due, moving the clock, until none is left. */
     async drain(max = 2000): Promise<void> {
@@ -115,7 +116,7 @@ function setup(options: { batching?: boolean } = {}) {
         const next = queue.shift()!;
         if (next.message.phase !== 'stop-target') continue;
         now = Math.max(now, next.dueAt);
-        await runPhase(next.message, steps, ports);
+        await runPhase(next.message, ports, steps);
       }
     },
   };
@@ -368,7 +369,7 @@ describe('shared stops (stop-batches.ts)', () => {
     await t.firstDeliveries(jobs);
     const member = (await t.store.get(jobs[5]!.jobId))!;
     // Act: delivered before the slot
-    await runPhase({ jobId: member.jobId, phase: 'stop-target', attempt: member.phases['stop-target']!.attempt }, { 'stop-target': stopTarget } as Record<PhaseName, PhaseStep>, t.ports);
+    await runPhase({ jobId: member.jobId, phase: 'stop-target', attempt: member.phases['stop-target']!.attempt }, t.ports, { 'stop-target': stopTarget } as unknown as Record<PhaseName, PhaseStep>);
     // Assess
     expect(t.stops).toHaveLength(2);
     expect((await t.batches.get(member.resources.stopBatch!.batchId))!.state).toBe('open');

@@ -1,17 +1,17 @@
 /**
  * Each Lambda function is wired with what its use case's ports ask for (handlers/lambda-ports.ts),
- * and the optional ones only where the domain reads them: a function without `keys`, `online` or
- * `observer` would silently skip the key check, reset offline or publish no job events. So: run
- * resets of every kind on the simulated region, note which function read which optional port,
- * and hold that against what each function's Lambda wiring gives it.
+ * a phase with the optional ports its declaration names (domain/phases/): a function without
+ * `keys`, `online` or `observer` would silently skip the key check, reset offline or publish no job
+ * events. So: run resets of every kind on the simulated region, note which function read which
+ * port, and hold that against what each function's Lambda wiring gives it.
  */
-import { PHASES, type PhaseName } from '../../domain/job';
+import { PHASES, phaseDefinition, type PhaseName } from '../../domain/phases';
 import type { PhaseMessage } from '../../domain/ports';
 import { VirtualStack } from '../../infra/local/virtual-stack';
-import { lambdaApiPorts, lambdaSweeperPorts, lambdaTriggerPorts } from '../../handlers/lambda-ports';
+import { lambdaApiPorts, lambdaPhasePorts, lambdaSweeperPorts, lambdaTriggerPorts } from '../../handlers/lambda-ports';
 import { alarmEvent } from '../support/events';
 
-const OPTIONAL = ['keys', 'online', 'observer', 'admission', 'stopBatches'] as const;
+const OPTIONAL = ['networks', 'rescue', 'keys', 'online', 'observer', 'admission', 'stopBatches'] as const;
 type Optional = (typeof OPTIONAL)[number];
 type FunctionName = PhaseName | 'api' | 'alarm' | 'sweeper';
 
@@ -65,17 +65,14 @@ function recordingStack(read: Map<string, Set<Optional>>): VirtualStack {
 }
 
 /** The optional ports each function's Lambda wiring gives it, from the handlers themselves. */
-async function lambdaWiring(): Promise<Map<FunctionName, Set<Optional>>> {
+function lambdaWiring(): Map<FunctionName, Set<Optional>> {
   const has = (ports: object) => new Set(OPTIONAL.filter((port) => port in ports));
   const wired = new Map<FunctionName, Set<Optional>>([
     ['api', has(lambdaApiPorts())],
     ['alarm', has(lambdaTriggerPorts())],
     ['sweeper', has(lambdaSweeperPorts())],
   ]);
-  for (const phase of PHASES) {
-    const entry = (await import(`../../handlers/phases/${phase}`)) as { ports: () => object };
-    wired.set(phase, has(entry.ports()));
-  }
+  for (const phase of PHASES) wired.set(phase, has(lambdaPhasePorts(phase)()));
   return wired;
 }
 
@@ -93,7 +90,7 @@ describe('the Lambda wiring', () => {
       PHASE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/phase',
       ALARM_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/alarm',
     });
-    wired = await lambdaWiring();
+    wired = lambdaWiring();
 
     // Act: resets of every kind, started by the API and by an alarm, and a sweep that rolls one back
     for (const body of [
@@ -134,8 +131,8 @@ describe('the Lambda wiring', () => {
     // Assess
     expect(read.get('validate')).toEqual(new Set(['keys', 'online', 'observer']));
     expect(read.get('online-reset')).toEqual(new Set(['online', 'observer']));
-    expect(read.get('api')).toEqual(new Set(['keys', 'online', 'observer', 'admission']));
-    expect(read.get('alarm')).toEqual(new Set(['online', 'observer', 'admission']));
+    expect(read.get('api')).toEqual(new Set(['networks', 'keys', 'online', 'observer', 'admission']));
+    expect(read.get('alarm')).toEqual(new Set(['networks', 'online', 'observer', 'admission']));
     // The phases that send mutating or RunInstances/StartInstances calls take their slots (request-pacing.ts).
     for (const phase of ['stop-target', 'launch-helper', 'detach-root', 'attach-to-helper', 'restore-target'] as const) expect(read.get(phase)).toContain('admission');
     // A first stop looks for a batch to join (stop-batches.ts); the API and the alarm function never do.
@@ -143,8 +140,12 @@ describe('the Lambda wiring', () => {
     expect(read.get('sweeper')).toBeUndefined();
   });
 
-  it('gives KMS and the online reset to no phase but those that read them', () => {
+  it('gives each phase the optional ports it declares and no other', () => {
     // Assess
+    for (const phase of PHASES) {
+      const declared = phaseDefinition(phase).ports;
+      expect([...wired.get(phase)!].filter((port) => port !== 'observer' && port !== 'admission').sort()).toEqual([...declared].sort());
+    }
     const extras = PHASES.filter((phase) => wired.get(phase)!.has('keys') || wired.get(phase)!.has('online'));
     expect(extras).toEqual(['validate', 'online-reset']);
   });

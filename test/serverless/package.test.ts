@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { PHASES, type PhaseName } from '../../domain/job';
+import { PHASES, type PhaseName } from '../../domain/phases';
 import { jobTableDefinition } from '../../infra/aws/dynamodb-job-store';
 import { API_ROUTES } from '../../handlers/api-routes';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/events';
@@ -54,7 +54,7 @@ type GetAtt = { 'Fn::GetAtt': [string, string] };
 // Packaging
 
 /** Every Lambda handler serverless.yml names: the API, the alarm function and one per phase. */
-const HANDLER_FILES = ['handlers/api.ts', 'handlers/alarm.ts', ...PHASES.map((phase) => `handlers/phases/${phase}.ts`)];
+const HANDLER_FILES = ['handlers/api.ts', 'handlers/alarm.ts', 'handlers/phase.ts'];
 
 /** Top-level entries of the repository that the copy must not share. */
 const NOT_LINKED = new Set(['.git', '.serverless', '.esbuild', '.local', 'coverage', 'handlers', 'serverless.yml']);
@@ -220,13 +220,14 @@ describe('serverless package (offline, no credentials)', () => {
       // Assess
       expect(fn?.Properties).toEqual(
         expect.objectContaining({
-          Handler: `handlers/phases/${phase}.handler`,
+          Handler: 'handlers/phase.handler',
           Runtime: 'nodejs22.x',
           Timeout: 60,
         }),
       );
       const env = (fn!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env.PHASE_QUEUE_URL).toEqual({ Ref: `${P}Queue` });
+      expect(env.PHASE).toBe(phase);
       expect(mappings).toHaveLength(1);
       expect(mappings[0]![1].Properties).toEqual(
         expect.objectContaining({

@@ -1,25 +1,23 @@
 /**
- * serverless.yml's rules for the alarm function, run by the local bus: CloudWatch alarm events (both
+ * The deployment's rules for (infra/deploy/topology.ts) the alarm function, run by the local bus: CloudWatch alarm events (both
  * shapes) on the default bus and `Reset Access Requested` on the service bus reach the alarm queue
  * as whole events; anything else does not.
  */
-import { join, resolve } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { loadEventBusesFromServerless, loadRulesFromServerless, LocalEventBus } from '../../../infra/local/event-bus';
+import { LocalEventBus, rulesOf } from '../../../infra/local/event-bus';
 import { alarmEvent, resetRequestedEvent } from '../../support/events';
 
-const SERVERLESS_YML = join(resolve(__dirname, '../../..'), 'serverless.yml');
-const CONTEXT = { stage: 'test', region: 'us-east-1', accountId: '123456789012' };
+const DEPLOYMENT = { service: 'ec2-reset-access', stage: 'test' };
 const BUS = 'ec2-reset-access-test';
 const ALARM_QUEUE = 'ec2-reset-access-test-alarm';
 
-describe('the alarm rules of serverless.yml on the local bus', () => {
+describe('the alarm rules on the local bus', () => {
   const client = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const sqs = mockClient(client);
   const bus = new LocalEventBus({
-    rules: loadRulesFromServerless(SERVERLESS_YML, CONTEXT),
-    buses: loadEventBusesFromServerless(SERVERLESS_YML, CONTEXT),
+    rules: rulesOf(DEPLOYMENT),
+    buses: [BUS],
     sqs: client,
     region: 'us-east-1',
     accountId: '123456789012',

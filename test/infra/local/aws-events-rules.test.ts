@@ -1,21 +1,19 @@
 /**
- * serverless.yml's rules for AWS's own events, run on the events the simulated region emits (the
+ * The deployment's rules for (infra/deploy/topology.ts) AWS's own events, run on the events the simulated region emits (the
  * shapes AWS documents): what can end a job's wait reaches the aws-events queue, the rest does not.
  */
-import { join } from 'node:path';
-import { loadRulesFromServerless, type QueueTarget } from '../../../infra/local/event-bus';
+import { rulesOf } from '../../../infra/local/event-bus';
 import { compilePattern } from '../../../infra/local/event-pattern';
 import { commandInvocationStatusEvent, instanceStateChangeEvent, volumeAttachFailedEvent, type EventOrigin } from '../../../infra/sim/events';
 
-const SERVERLESS_YML = join(__dirname, '..', '..', '..', 'serverless.yml');
-const CONTEXT = { stage: 'test', region: 'us-east-1', accountId: '123456789012' };
+const DEPLOYMENT = { service: 'ec2-reset-access', stage: 'test' };
 const origin: EventOrigin = { id: 'e-1', account: '123456789012', region: 'us-east-1', time: Date.UTC(2026, 0, 1) };
 
 /** The queues the default bus's rules send `event` to. */
 function queuesFor(event: object): string[] {
-  return loadRulesFromServerless(SERVERLESS_YML, CONTEXT)
+  return rulesOf(DEPLOYMENT)
     .filter((rule) => rule.eventBusName === 'default' && compilePattern(rule.pattern)(event))
-    .flatMap((rule) => rule.targets.filter((t): t is QueueTarget => t.kind === 'queue').map((t) => t.queueName));
+    .flatMap((rule) => rule.targets.map((t) => t.queueName));
 }
 
 const AWS_EVENTS_QUEUE = 'ec2-reset-access-test-aws-events';

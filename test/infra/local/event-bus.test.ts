@@ -1,22 +1,18 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PHASES, type PhaseName } from '../../../domain/job';
+import { PHASES, type PhaseName } from '../../../domain/phases';
 import type { PhaseMessage } from '../../../domain/ports';
 import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, phaseMessageJson } from '../../../infra/events';
 import {
   createQueues,
   EventBusRequestError,
-  loadEventBusesFromServerless,
-  loadQueuesFromServerless,
-  loadRulesFromServerless,
   LocalEventBus,
-  ServerlessConfigError,
+  queuesOf,
+  rulesOf,
   startEventBusServer,
   type DeliveryFailure,
   type EventRule,
@@ -25,8 +21,8 @@ import {
 import { matchesPattern } from '../../../infra/local/event-pattern';
 
 const ROOT = resolve(__dirname, '../../..');
-const SERVERLESS_YML = join(ROOT, 'serverless.yml');
 const CONTEXT = { stage: 'test', region: 'eu-west-1', accountId: '123456789012' };
+const DEPLOYMENT = { service: 'ec2-reset-access', stage: 'test' };
 const BUS = 'ec2-reset-access-test';
 const queueName = (phase: PhaseName) => `ec2-reset-access-test-${phase}`;
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -63,8 +59,8 @@ function fakeSqs(failFor: string[] = []) {
   return { sqs, mock, sends };
 }
 
-describe('serverless.yml rules, loaded for the local bus', () => {
-  const rules = loadRulesFromServerless(SERVERLESS_YML, CONTEXT);
+describe('the deployment\'s rules, run by the local bus', () => {
+  const rules = rulesOf(DEPLOYMENT);
 
   it('has one rule per phase, all on the service bus', () => {
     // Prepare
@@ -73,7 +69,6 @@ describe('serverless.yml rules, loaded for the local bus', () => {
     const phases = onServiceBus.map((rule) => (rule.pattern.detail as { phase?: string[] } | undefined)?.phase ?? []).flat();
     // Assess
     expect([...phases].sort()).toEqual([...PHASES].sort());
-    expect(loadEventBusesFromServerless(SERVERLESS_YML, CONTEXT)).toEqual([BUS]);
   });
 
   it.each(PHASES)('routes a %s event to exactly its own queue, as the bare detail', (phase) => {
@@ -83,7 +78,7 @@ describe('serverless.yml rules, loaded for the local bus', () => {
     const matching = rules.filter((rule) => rule.eventBusName === BUS && matchesPattern(rule.pattern, event));
     // Assess
     expect(matching).toHaveLength(1);
-    expect(matching[0]!.targets).toEqual([expect.objectContaining({ kind: 'queue', queueName: queueName(phase), inputPath: '$.detail' })]);
+    expect(matching[0]!.targets).toEqual([expect.objectContaining({ queueName: queueName(phase), inputPath: '$.detail' })]);
   });
 
   it('routes nothing for another source, detail type or phase', () => {
@@ -103,7 +98,7 @@ describe('serverless.yml rules, loaded for the local bus', () => {
 
   it('defines every queue a rule targets, each phase queue with its DLQ and a visibility ≥ 6 × 60 s', () => {
     // Prepare
-    const queues = loadQueuesFromServerless(SERVERLESS_YML, CONTEXT);
+    const queues = queuesOf(DEPLOYMENT);
     const byName = new Map(queues.map((q) => [q.name, q]));
     const targeted = rules.flatMap((rule) => rule.targets as QueueTarget[]).flatMap((t) => [t.queueName, t.deadLetterQueueName ?? t.queueName]);
     // Act
@@ -124,142 +119,8 @@ describe('serverless.yml rules, loaded for the local bus', () => {
   });
 });
 
-describe('loading a serverless.yml', () => {
-  let dir: string;
-  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'event-bus-yml-'))));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  function write(text: string): string {
-    const path = join(dir, `serverless-${Math.random().toString(36).slice(2)}.yml`);
-    writeFileSync(path, text);
-    return path;
-  }
-
-  const fixture = `
-service: demo
-provider:
-  name: aws
-  stage: \${opt:stage, 'dev'}
-  region: \${opt:region, 'us-east-1'}
-custom:
-  bus: \${self:service}-\${self:provider.stage}
-  source: demo.\${sls:stage}
-  visibility: 120
-functions:
-  alarm:
-    handler: handlers/alarm.handler
-    events:
-      - schedule: rate(10 minutes)
-      - eventBridge:
-          inputPath: $.detail
-          pattern:
-            source: [aws.cloudwatch]
-            detail:
-              configuration:
-                metrics:
-                  metricStat:
-                    metric:
-                      dimensions:
-                        InstanceId: [{ exists: true }]
-resources:
-  Resources:
-    Bus:
-      Type: AWS::Events::EventBus
-      Properties:
-        Name: \${self:custom.bus}
-    Work:
-      Type: AWS::SQS::Queue
-      Properties:
-        QueueName: work-\${aws:region}
-        VisibilityTimeout: \${self:custom.visibility}
-        RedrivePolicy:
-          deadLetterTargetArn:
-            Fn::GetAtt: [WorkDlq, Arn]
-          maxReceiveCount: 3
-    WorkDlq:
-      Type: AWS::SQS::Queue
-      Properties:
-        QueueName: work-dlq
-    WorkRule:
-      Type: AWS::Events::Rule
-      Properties:
-        Name: work-rule
-        EventBusName: !GetAtt Bus.Name
-        EventPattern:
-          source: ['\${self:custom.source}']
-        Targets:
-          - Id: work
-            Arn: !GetAtt Work.Arn
-          - Id: external
-            Arn: !Sub 'arn:aws:sqs:\${AWS::Region}:\${aws:accountId}:external'
-    Disabled:
-      Type: AWS::Events::Rule
-      Properties:
-        State: DISABLED
-        EventBusName: !Ref Bus
-        EventPattern: { source: [x] }
-        Targets:
-          - Id: work
-            Arn: !GetAtt [Work, Arn]
-`;
-
-  it('reads CloudFormation short tags and resolves the Serverless variables it needs', () => {
-    // Prepare
-    const path = write(fixture.replace("!Sub 'arn:aws:sqs:${AWS::Region}:${aws:accountId}:external'", "'arn:aws:sqs:eu-west-1:${aws:accountId}:external'"));
-    // Act
-    const rules = loadRulesFromServerless(path, CONTEXT);
-    const queues = loadQueuesFromServerless(path, CONTEXT);
-    // Assess
-    const work = rules.find((r) => r.name === 'work-rule')!;
-    expect(work.eventBusName).toBe('demo-test');
-    expect(work.pattern).toEqual({ source: ['demo.test'] });
-    expect(work.targets).toEqual([
-      { kind: 'queue', id: 'work', queueLogicalId: 'Work', queueName: 'work-eu-west-1' },
-      { kind: 'queue', id: 'external', queueName: 'external' },
-    ]);
-    expect(rules.find((r) => r.logicalId === 'Disabled')).toEqual(expect.objectContaining({ enabled: false, eventBusName: 'demo-test' }));
-    expect(queues).toEqual([
-      { logicalId: 'Work', name: 'work-eu-west-1', visibilityTimeoutSeconds: 120, deadLetter: { queueName: 'work-dlq', maxReceiveCount: 3 } },
-      { logicalId: 'WorkDlq', name: 'work-dlq' },
-    ]);
-  });
-
-  it("reads a function's eventBridge event as a rule with a function target on the default bus", () => {
-    // Prepare
-    const path = write(fixture.replace("!Sub 'arn:aws:sqs:${AWS::Region}:${aws:accountId}:external'", "'arn:aws:sqs:eu-west-1:1:external'"));
-    // Act
-    const rules = loadRulesFromServerless(path, CONTEXT);
-    // Assess
-    const alarm = rules.filter((r) => r.targets.some((t) => t.kind === 'function'));
-    expect(alarm).toEqual([
-      expect.objectContaining({
-        eventBusName: 'default',
-        targets: [{ kind: 'function', id: 'alarm-function', functionName: 'alarm', handler: 'handlers/alarm.handler', inputPath: '$.detail' }],
-      }),
-    ]);
-  });
-
-  it('refuses a target it cannot resolve to a queue name', () => {
-    // Prepare: an ARN built with !Sub stays an intrinsic, which the loader cannot evaluate.
-    const path = write(fixture);
-    // Act
-    const act = () => loadRulesFromServerless(path, CONTEXT);
-    // Assess
-    expect(act).toThrow(ServerlessConfigError);
-  });
-
-  it('names a variable it cannot resolve', () => {
-    // Prepare
-    const path = write(fixture.replace('${self:custom.visibility}', '${ssm:/demo/visibility}'));
-    // Act
-    const act = () => loadQueuesFromServerless(path, CONTEXT);
-    // Assess
-    expect(act).toThrow(/\$\{ssm:\/demo\/visibility\}/);
-  });
-});
-
 describe('LocalEventBus', () => {
-  const serviceRules = loadRulesFromServerless(SERVERLESS_YML, CONTEXT);
+  const serviceRules = rulesOf(DEPLOYMENT);
 
   it('delivers each phase event to its own queue only, as the bare phase message', async () => {
     // Prepare
@@ -320,7 +181,7 @@ describe('LocalEventBus', () => {
       eventBusName: 'default',
       enabled: true,
       pattern: { source: [{ prefix: 'my.' }] },
-      targets: [{ kind: 'queue', id: 'q', queueName: 'everything' }],
+      targets: [{ id: 'q', queueName: 'everything' }],
     };
     const bus = new LocalEventBus({ rules: [rule], sqs, region: 'eu-west-1', accountId: '123456789012', newEventId: () => 'event-1' });
     // Act
@@ -353,34 +214,6 @@ describe('LocalEventBus', () => {
     expect(JSON.parse(dead.MessageBody!).detail).toEqual({ jobId: 'r-1', phase: 'validate', attempt: 0 });
     expect(dead.MessageAttributes!.ERROR_CODE!.StringValue).toBe('QueueDoesNotExist');
     expect(dead.MessageAttributes!.RULE_ARN!.StringValue).toBe(`arn:aws:events:${CONTEXT.region}:${CONTEXT.accountId}:rule/${BUS}/${queueName('validate')}`);
-  });
-
-  it('hands a function target its input', async () => {
-    // Prepare
-    const { sqs } = fakeSqs();
-    const invoked: Array<{ functionName: string; input: unknown }> = [];
-    const rule: EventRule = {
-      logicalId: 'alarmEventBridge1',
-      name: 'alarm-1',
-      eventBusName: 'default',
-      enabled: true,
-      pattern: { source: ['aws.cloudwatch'], detail: { state: { value: ['ALARM'] } } },
-      targets: [{ kind: 'function', id: 'alarm-function', functionName: 'alarm', handler: 'handlers/alarm.handler', inputPath: '$.detail.state' }],
-    };
-    const bus = new LocalEventBus({
-      rules: [rule],
-      sqs,
-      region: CONTEXT.region,
-      accountId: CONTEXT.accountId,
-      invokeFunction: async (target, input) => void invoked.push({ functionName: target.functionName, input }),
-    });
-    // Act
-    await bus.putEvents([
-      { Source: 'aws.cloudwatch', DetailType: 'CloudWatch Alarm State Change', Detail: '{"state":{"value":"ALARM"}}' },
-      { Source: 'aws.cloudwatch', DetailType: 'CloudWatch Alarm State Change', Detail: '{"state":{"value":"OK"}}' },
-    ]);
-    // Assess
-    expect(invoked).toEqual([{ functionName: 'alarm', input: { value: 'ALARM' } }]);
   });
 
   it('refuses at construction a rule it cannot evaluate', () => {
@@ -437,10 +270,10 @@ describe('startEventBusServer with the real EventBridgeClient and fauxqs', () =>
     fauxqs = await startFauxqs();
     // fauxqs queue URLs name a host that does not resolve: the endpoint must be explicit.
     sqs = new SQSClient({ region: CONTEXT.region, endpoint: fauxqs.endpoint, credentials });
-    queueUrls = await createQueues(sqs, loadQueuesFromServerless(SERVERLESS_YML, CONTEXT));
+    queueUrls = await createQueues(sqs, queuesOf(DEPLOYMENT));
     const bus = new LocalEventBus({
-      rules: loadRulesFromServerless(SERVERLESS_YML, CONTEXT),
-      buses: loadEventBusesFromServerless(SERVERLESS_YML, CONTEXT),
+      rules: rulesOf(DEPLOYMENT),
+      buses: [BUS],
       sqs,
       region: CONTEXT.region,
       accountId: CONTEXT.accountId,

@@ -1,9 +1,13 @@
 /**
- * Builds the ports the domain needs from AWS clients and settings. The Lambda handlers, the local
- * runtime and the in-process harness all wire through here; they differ only in what they pass.
+ * The composition root: every port the domain needs, built from AWS clients and settings. The
+ * Lambda functions (handlers/lambda-ports.ts), the local runtime and the in-process harness all
+ * build through here and differ only in what they pass. A phase is built with the core ports and
+ * exactly the optional ones its declaration asks for (`phasePorts`), in Lambda and locally alike.
  */
 import type { ServiceConfig } from '../domain/config';
-import type { PhasePorts } from '../domain/phase-runner';
+import { PORT_NAMES, type CorePorts, type OptionalPorts, type PortName } from '../domain/phase';
+import type { RunnerPorts } from '../domain/phase-runner';
+import { phaseDefinition, type PhaseName } from '../domain/phases';
 import type { AutomaticStartPorts } from '../domain/automatic-start';
 import type { SweeperPorts } from '../domain/sweeper';
 import type {
@@ -51,8 +55,9 @@ import { createMetrics, PowertoolsJobMetrics } from './job-metrics';
 import { combineObservers } from './observers';
 import { KmsEncryptionKeys } from './aws/kms-encryption-keys';
 
-export interface WiringInput {
-  clients: Pick<AwsClients, 'ec2' | 'ssm'> & Partial<Pick<AwsClients, 'kms'>>;
+/** What a phase function's ports are built from. */
+export interface PhaseWiringInput {
+  clients: Pick<AwsClients, 'ec2' | 'ssm' | 'kms'>;
   config: ServiceConfig;
   store: JobStore;
   bus: PhaseBus;
@@ -60,16 +65,20 @@ export interface WiringInput {
   log: Log;
   clock?: Clock;
   ids?: IdGenerator;
-  /** Idempotency keys, alarm cool-downs, admission buckets (the job table's other items). */
+  /** Idempotency keys, alarm cool-downs, admission buckets, stop batches (the job table's other items). */
   guards: GuardStores;
-  /** Where event-started resets wait for their admission slot (the alarm function's queue). */
-  deferral?: StartDeferral;
-  /** Events and metrics of jobs starting, phases finishing, jobs ending. */
+  /** Events and metrics of jobs starting, phases finishing, jobs ending (none: a silent observer). */
   observer?: JobObserver;
   /** KMS for the preflight's key check; default: KMS DescribeKey through `clients.kms`. */
   keys?: EncryptionKeys;
   /** The shared rescue network's record: leases, creation lock, reclaim (an item of the job table). */
   networkLeases: RescueNetworkLeases;
+}
+
+/** What every port is built from (the local runtimes). */
+export interface WiringInput extends PhaseWiringInput {
+  /** Where event-started resets wait for their admission slot (the alarm function's queue). */
+  deferral?: StartDeferral;
   /** How the sweeper waits for a detach or an endpoint deletion (default: real time). */
   sleeper?: Sleeper;
 }
@@ -83,7 +92,7 @@ export interface GuardStores {
 }
 
 /** Everything any handler needs: phase runs, the API, the alarm function, the sweeper. */
-export type ServicePorts = PhasePorts & ApiPorts & AutomaticStartPorts & SweeperPorts;
+export type ServicePorts = CorePorts & OptionalPorts & ApiPorts & AutomaticStartPorts & SweeperPorts;
 
 /** For functions that never defer a start (only the alarm function has the queue to wait in). */
 const noDeferral: StartDeferral = {
@@ -94,35 +103,70 @@ const noDeferral: StartDeferral = {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** For a runtime nobody watches (tests that do not look at job events). */
+const silentObserver: JobObserver = { jobStarted: async () => undefined, phaseFinished: async () => undefined, jobFinished: async () => undefined };
+
 export const realSleeper: Sleeper = { sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000)) };
 
+/** Every port at once: the local runtimes' API, alarm function and sweeper, and the source their phases are picked from. */
 export function wirePorts(input: WiringInput): ServicePorts {
-  const { clients, config } = input;
+  const { clients } = input;
+  const optional = optionalPorts(PORT_NAMES, input) as OptionalPorts;
+  return {
+    ...corePorts(input),
+    ...optional,
+    reclaimer: new Ec2Reclaimer(clients.ec2),
+    sleeper: input.sleeper ?? realSleeper,
+    ids: input.ids ?? randomJobIds,
+    ...input.guards,
+    directory: new Ec2InstanceDirectory(clients.ec2),
+    deferral: input.deferral ?? noDeferral,
+  };
+}
+
+/** The ports every phase is run with. */
+export function corePorts(input: PhaseWiringInput): CorePorts {
   return {
     store: input.store,
     bus: input.bus,
     scheduler: input.scheduler,
-    compute: new Ec2Compute(clients.ec2, clients.ssm),
-    networks: rescueNetworks(clients.ec2, config),
+    compute: new Ec2Compute(input.clients.ec2, input.clients.ssm),
     networkLeases: input.networkLeases,
-    reclaimer: new Ec2Reclaimer(clients.ec2),
-    sleeper: input.sleeper ?? realSleeper,
-    rescue: rescueRunner(clients.ssm, config),
-    online: onlinePorts(clients, config),
+    admission: input.guards.admission,
+    observer: input.observer ?? silentObserver,
     clock: input.clock ?? systemClock,
-    ids: input.ids ?? randomJobIds,
     log: input.log,
-    config,
-    ...input.guards,
-    directory: new Ec2InstanceDirectory(clients.ec2),
-    deferral: input.deferral ?? noDeferral,
-    ...(input.observer ? { observer: input.observer } : {}),
-    ...(input.keys ? { keys: input.keys } : clients.kms ? { keys: new KmsEncryptionKeys(clients.kms) } : {}),
+    config: input.config,
   };
 }
 
+/** How each optional port is built: a phase that asks for one (its declaration's `ports`) gets it this way. */
+const OPTIONAL_PORTS: { [K in PortName]: (input: PhaseWiringInput) => OptionalPorts[K] } = {
+  networks: ({ clients, config }) => rescueNetworks(clients.ec2, config),
+  rescue: ({ clients, config }) => rescueRunner(clients.ssm, config),
+  online: ({ clients, config }) => onlinePorts(clients, config),
+  keys: ({ clients, keys }) => keys ?? new KmsEncryptionKeys(clients.kms),
+  stopBatches: ({ guards }) => guards.stopBatches,
+};
+
+/** A phase function's ports: the core ones and the optional ones its declaration asks for, no more. */
+export function phasePorts(phase: PhaseName, input: PhaseWiringInput): RunnerPorts {
+  return pickPhasePorts(phase, { ...corePorts(input), ...optionalPorts(phaseDefinition(phase).ports, input) });
+}
+
+function optionalPorts(names: readonly PortName[], input: PhaseWiringInput): Partial<OptionalPorts> {
+  return Object.fromEntries(names.map((name) => [name, OPTIONAL_PORTS[name](input)]));
+}
+
+/** The ports of `phase` out of a set holding them all (the local runtimes run every phase from one set). */
+export function pickPhasePorts(phase: PhaseName, all: CorePorts & Partial<OptionalPorts>): RunnerPorts {
+  const { store, bus, scheduler, compute, networkLeases, admission, observer, clock, log, config } = all;
+  const declared = Object.fromEntries(phaseDefinition(phase).ports.map((name) => [name, all[name]]));
+  return { store, bus, scheduler, compute, networkLeases, admission, observer, clock, log, config, ...declared };
+}
+
 // The adapters that take settings, one builder each: `wirePorts` uses them all, a Lambda function
-// only those its use case needs (handlers/lambda-ports.ts).
+// only those its use case needs (handlers/lambda-ports.ts, `phasePorts`).
 
 /** The service's shared rescue network (its VPC, subnets, security groups, SSM endpoints). */
 export function rescueNetworks(ec2: EC2Client, config: ServiceConfig): RescueNetworks {

@@ -1,5 +1,0 @@
-import { createPhaseHandler } from '../phase-handler';
-import { lambdaPhasePorts } from '../lambda-ports';
-
-export const ports = lambdaPhasePorts();
-export const handler = createPhaseHandler('detach-root', ports);
