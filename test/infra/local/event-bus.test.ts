@@ -219,7 +219,7 @@ describe('LocalEventBus', () => {
   it('refuses at construction a rule it cannot evaluate', () => {
     // Prepare
     const { sqs } = fakeSqs();
-    const rule: EventRule = { logicalId: 'R', name: 'r', eventBusName: 'default', enabled: true, pattern: { source: [{ wildcard: 'a*' }] } as never, targets: [] };
+    const rule: EventRule = { logicalId: 'R', name: 'r', eventBusName: 'default', enabled: true, pattern: { source: [{ wildcard: 'a**' }] } as never, targets: [] };
     // Act
     const act = () => new LocalEventBus({ rules: [rule], sqs, region: CONTEXT.region, accountId: CONTEXT.accountId });
     // Assess

@@ -1,4 +1,4 @@
-import { matchesPattern, UnsupportedPatternError } from '../../../infra/local/event-pattern';
+import { InvalidEventPatternError, matchesPattern, UnsupportedPatternError } from '../../../infra/local/event-pattern';
 
 /** An event in EventBridge's envelope, with the fields the operators below look at. */
 function envelope(detail: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
@@ -196,7 +196,7 @@ describe('matchesPattern', () => {
       // Act
       const act = () => matchesPattern(pattern, envelope({ state: 'b' }));
       // Assess
-      expect(act).toThrow(UnsupportedPatternError);
+      expect(act).toThrow(InvalidEventPatternError);
     });
   });
 
@@ -267,7 +267,7 @@ describe('matchesPattern', () => {
       // Act
       const act = () => matchesPattern(pattern, envelope({ count: 5 }));
       // Assess
-      expect(act).toThrow(UnsupportedPatternError);
+      expect(act).toThrow(InvalidEventPatternError);
     });
   });
 
@@ -335,11 +335,51 @@ describe('matchesPattern', () => {
     });
   });
 
-  describe('what the local bus does not implement', () => {
+  describe('$or, wildcard and cidr', () => {
+    it('matches when any branch of $or matches, the other fields still ANDed', () => {
+      // Prepare
+      const pattern = { source: ['aws.ec2'], detail: { $or: [{ state: ['running'] }, { count: [{ numeric: ['>', 5] }] }] } };
+      // Act
+      const byState = matchesPattern(pattern, envelope({ state: 'running', count: 1 }));
+      const byCount = matchesPattern(pattern, envelope({ state: 'stopped', count: 6 }));
+      const neither = matchesPattern(pattern, envelope({ state: 'stopped', count: 1 }));
+      const otherSource = matchesPattern(pattern, envelope({ state: 'running' }, { source: 'aws.ssm' }));
+      // Assess
+      expect(byState).toBe(true);
+      expect(byCount).toBe(true);
+      expect(neither).toBe(false);
+      expect(otherSource).toBe(false);
+    });
+
+    it('matches a wildcard against the whole string', () => {
+      // Prepare
+      const pattern = { source: [{ wildcard: 'aws.*' }] };
+      // Act
+      const matched = matchesPattern(pattern, envelope({}));
+      const inside = matchesPattern(pattern, envelope({}, { source: 'my.aws.ec2' }));
+      // Assess
+      expect(matched).toBe(true);
+      expect(inside).toBe(false);
+    });
+
+    it('matches an address inside a CIDR block', () => {
+      // Prepare
+      const pattern = { detail: { ip: [{ cidr: '10.0.0.0/24' }] } };
+      // Act
+      const inside = matchesPattern(pattern, envelope({ ip: '10.0.0.1' }));
+      const outside = matchesPattern(pattern, envelope({ ip: '10.0.1.1' }));
+      // Assess
+      expect(inside).toBe(true);
+      expect(outside).toBe(false);
+    });
+  });
+
+  describe('patterns EventBridge rejects', () => {
     it.each([
-      ['$or', { $or: [{ source: ['a'] }, { source: ['b'] }] }],
-      ['wildcard', { source: [{ wildcard: 'aws.*' }] }],
-      ['cidr', { detail: { ip: [{ cidr: '10.0.0.0/24' }] } }],
+      ['$or with one branch', { $or: [{ source: ['a'] }] }],
+      ['consecutive wildcards', { source: [{ wildcard: 'aws.**' }] }],
+      ['a CIDR without mask bits', { detail: { ip: [{ cidr: '10.0.0.0' }] } }],
+      ['an unknown operator', { source: [{ contains: 'ec2' }] }],
       ['an empty value list', { source: [] }],
       ['a bare value instead of a list', { source: 'aws.ec2' }],
     ])('throws on %s instead of silently not matching', (_name, pattern) => {
@@ -347,6 +387,15 @@ describe('matchesPattern', () => {
       const event = envelope({ ip: '10.0.0.1' });
       // Act
       const act = () => matchesPattern(pattern, event);
+      // Assess
+      expect(act).toThrow(InvalidEventPatternError);
+    });
+
+    it('keeps the former error name for existing imports', () => {
+      // Prepare
+      const pattern = { source: [] };
+      // Act
+      const act = () => matchesPattern(pattern, envelope({}));
       // Assess
       expect(act).toThrow(UnsupportedPatternError);
     });
