@@ -146,6 +146,43 @@ describe('POST /resets', () => {
     expect(back.statusCode).toBe(202);
   });
 
+  it('gives the start slot back when a request starts nothing: refusals and repeats do not use up the start rate', async () => {
+    // Prepare: two starts at once, then one every 10 s
+    const stack = new VirtualStack({ config: { apiAdmission: { ratePerMinute: 6, burst: 2 } } });
+    // Act
+    const refused = [];
+    for (let i = 0; i < 3; i++) refused.push(await stack.api('POST', '/resets', { instanceId: MISSING }));
+    refused.push(await stack.api('POST', '/resets', { instanceId: SPOT }));
+    const first = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k1' });
+    const duplicate = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    const replay = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k1' });
+    const second = await stack.api('POST', '/resets', { instanceId: UBUNTU });
+    const third = await stack.api('POST', '/resets', { instanceId: ENCRYPTED });
+    // Assess
+    expect(refused.map((r) => r.statusCode)).toEqual([404, 404, 404, 422]);
+    expect([first.statusCode, duplicate.statusCode, replay.statusCode, second.statusCode]).toEqual([202, 409, 200, 202]);
+    expectError(third, 429, 'TOO_MANY_STARTS');
+  });
+
+  it('paces requests that start nothing with a limit of their own, answered 429 TOO_MANY_REQUESTS before reading anything', async () => {
+    // Prepare: two refused requests at once, then one every 10 s
+    const stack = new VirtualStack({ config: { apiReadAdmission: { ratePerMinute: 6, burst: 2 } } });
+    await stack.api('POST', '/resets', { instanceId: MISSING });
+    await stack.api('POST', '/resets', { instanceId: MISSING });
+    const callsBefore = stack.region.calls.length;
+    // Act
+    const over = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    const readsForOver = stack.region.calls.length - callsBefore;
+    stack.clock.advance(Number(over.headers?.['retry-after']) * 1000);
+    const back = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    // Assess
+    expectError(over, 429, 'TOO_MANY_REQUESTS');
+    expect(over.json.message).toMatch(/apiReadAdmission/);
+    expect(over.headers?.['retry-after']).toBe('10');
+    expect(readsForOver).toBe(0);
+    expect(back.statusCode).toBe(202);
+  });
+
   it('refuses query parameters it does not know', async () => {
     // Prepare
     const stack = new VirtualStack();
