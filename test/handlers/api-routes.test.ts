@@ -116,6 +116,21 @@ describe('POST /resets', () => {
     expect(second.json.activeJobId).toBe(first.json.jobId);
   });
 
+  it('answers 409 naming the active job, not the state that job put the instance in', async () => {
+    // Prepare: the first job is stopping the instance, which the preflight alone would refuse (422)
+    const stack = new VirtualStack();
+    const first = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    for (let s = 0; s < 600 && stack.region.getInstance(AL2023)!.state !== 'stopping'; s++) await stack.run(1);
+    const callsBefore = stack.region.calls.length;
+    // Act
+    const duplicate = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    // Assess: refused before the preflight read anything
+    expect(stack.region.calls.length).toBe(callsBefore);
+    expect(stack.region.getInstance(AL2023)!.state).toBe('stopping');
+    expectError(duplicate, 409, 'ACTIVE_JOB');
+    expect(duplicate.json.activeJobId).toBe(first.json.jobId);
+  });
+
   it('answers 503 with retry-after when AWS throttles', async () => {
     // Prepare
     const stack = new VirtualStack();
