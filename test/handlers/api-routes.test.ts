@@ -477,6 +477,35 @@ describe('GET /instances', () => {
     expect(second.json).toEqual({ instances: [expect.objectContaining({ instanceId: ENCRYPTED })] });
   });
 
+  it('answers exactly `limit` instances a page, and its cursors walk every instance once', async () => {
+    // Prepare
+    const stack = new VirtualStack();
+    const all = (await stack.api('GET', '/instances?limit=100')).json.instances.map((i: { instanceId: string }) => i.instanceId);
+    // Act
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await stack.api('GET', `/instances?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      pages.push(page.json.instances.map((i: { instanceId: string }) => i.instanceId));
+      cursor = page.json.nextCursor;
+    } while (cursor && pages.length < 20);
+    // Assess
+    expect(all).toHaveLength(10);
+    expect(pages).toEqual(all.map((id: string) => [id]));
+  });
+
+  it('refuses a cursor it did not answer with 400 naming the cursor, as the job listing does', async () => {
+    // Prepare
+    const stack = new VirtualStack();
+    // Act
+    const instances = await stack.api('GET', '/instances?cursor=zzzz');
+    const resets = await stack.api('GET', '/resets?cursor=zzzz');
+    // Assess
+    expectError(instances, 400, 'INVALID_CURSOR');
+    expect(instances.json.message).toBe(resets.json.message);
+    expect(instances.json.message).toMatch(/^cursor/);
+  });
+
   it('refuses a malformed page size', async () => {
     // Prepare
     const stack = new VirtualStack();
