@@ -10,7 +10,8 @@
  * (event-started resets are deferred to it; phases wait for their EC2 request slots the same way,
  * request-pacing.ts). A burst of N arrivals is admitted `burst` at once and then one every T, in
  * order. `takeAdmissionIfFree` is for callers that cannot wait (the API): over the rate it takes
- * nothing and says when to come back.
+ * nothing and says when to come back. `releaseAdmission` gives a taken slot back (a start that was
+ * refused started nothing); `admissionIfFree` only looks.
  */
 import { RetryableError } from './errors';
 import type { AdmissionStore } from './ports';
@@ -25,6 +26,9 @@ export const EVENT_ADMISSION_BUCKET = 'event-starts';
 
 /** The bucket every API-started reset shares (handlers/api-routes.ts, `POST /resets`). */
 export const API_ADMISSION_BUCKET = 'api-starts';
+
+/** The bucket API start requests that started nothing share: it paces the reads they cost (`apiReadAdmission`). */
+export const API_READ_BUCKET = 'api-reads';
 
 /** Reserves the next slot of `bucket`; answers when it comes (now, or later). */
 export async function reserveAdmission(store: AdmissionStore, bucket: string, now: Date, policy: AdmissionPolicy, maxRaces = 25): Promise<Date> {
@@ -64,6 +68,36 @@ export async function takeAdmissionIfFree(store: AdmissionStore, bucket: string,
     if (await store.put(bucket, Math.max(t, tat) + interval, state?.version)) return { admitted: true };
   }
   throw new RetryableError('ADMISSION_CONTENDED', `admission bucket ${bucket} changed under ${races} arrivals in a row`);
+}
+
+/**
+ * Whether a slot of `bucket` is free at `now`, taking nothing (the same answer `takeAdmissionIfFree`
+ * would give, without its write).
+ */
+export async function admissionIfFree(store: AdmissionStore, bucket: string, now: Date, policy: AdmissionPolicy): Promise<AdmissionDecision> {
+  const { tolerance } = schedule(policy);
+  const state = await store.get(bucket);
+  const admitAt = (state?.tat ?? now.getTime()) - tolerance;
+  return admitAt > now.getTime() ? { admitted: false, retryAt: new Date(admitAt) } : { admitted: true };
+}
+
+/**
+ * Gives one slot back to `bucket`: `tat` moves one interval earlier, never before `now` (a bucket
+ * cannot be fuller than full). Whatever others took meanwhile stays taken: one slot's worth of
+ * capacity returns, not a particular slot. Written over the version read, like a take.
+ */
+export async function releaseAdmission(store: AdmissionStore, bucket: string, now: Date, policy: AdmissionPolicy, maxRaces?: number): Promise<void> {
+  const { interval } = schedule(policy);
+  // Those releasing at once hold slots they took: at most about `burst` of them, as for a take.
+  const races = maxRaces ?? Math.ceil(policy.burst) + 25;
+  const t = now.getTime();
+  for (let race = 0; race < races; race++) {
+    const state = await store.get(bucket);
+    // Full already (the slot refilled while the request ran): nothing to give back.
+    if (!state || state.tat <= t) return;
+    if (await store.put(bucket, Math.max(t, state.tat - interval), state.version)) return;
+  }
+  throw new RetryableError('ADMISSION_CONTENDED', `admission bucket ${bucket} changed under ${races} releases in a row`);
 }
 
 /** The emission interval T and the tolerance (burst − 1)·T of a policy, in ms. */

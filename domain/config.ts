@@ -123,6 +123,13 @@ export interface ServiceConfig {
    */
   apiAdmission: { ratePerMinute: number; burst: number };
   /**
+   * API start requests that started nothing (refused: unknown instance, preflight refusal, an
+   * active job; or an idempotent replay) give their `apiAdmission` slot back, so that refusals do
+   * not use up the start rate; this bucket paces them instead, for the preflight reads they cost.
+   * Over it a start request is answered 429 `TOO_MANY_REQUESTS` before anything is read.
+   */
+  apiReadAdmission: { ratePerMinute: number; burst: number };
+  /**
    * The service's own pacing of its calls into EC2's scarcest request buckets (domain/request-pacing.ts):
    * a token bucket like each of EC2's, that a call takes its slot from before it is sent. `scope`
    * says how EC2 shares them in this account: one per row of the table, or one per action.
@@ -227,6 +234,10 @@ export const defaultConfig: ServiceConfig = {
   // minute leaves the account's EC2 buckets to everything else.
   eventAdmission: { ratePerMinute: 10, burst: 10 },
   apiAdmission: defaultApiAdmission('category'),
+  // A refused start reads about five Describe* calls (one for an unknown instance); 120 a minute is
+  // at most 10 a second of the non-mutating bucket's refill of 20 a second, the starts' own ≈ 5
+  // a second besides (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+  apiReadAdmission: { ratePerMinute: 120, burst: 50 },
   // EC2's own rates (REFERENCE.md, Throttling): mutating 50 at once then 5/s, RunInstances +
   // StartInstances 5 then 2/s. Half of the mutating burst, and 2 of the 5 launches, are left to the
   // account's other callers and to calls sent a little after their slot (a late call can bunch with

@@ -410,7 +410,11 @@ export interface InstanceSummary {
 
 /** The region's instances, for operators choosing what to reset. */
 export interface InstanceDirectory {
-  /** Instances that are not terminated and not the service's own helpers, a page at a time. */
+  /**
+   * Instances that are not terminated and not the service's own helpers, a page at a time: at most
+   * `limit`, and a `cursor` while more may follow that continues after the last one answered. A
+   * cursor it did not answer is refused with RefusedError `INVALID_CURSOR` (400).
+   */
   list(options: { limit: number; cursor?: string }): Promise<{ instances: InstanceSummary[]; cursor?: string }>;
 }
 

@@ -4,7 +4,7 @@ import { RefusedError } from './errors';
 import { isActive, type Job, type ResetRequest } from './job';
 import { startPhaseRecord } from './phase-runner';
 import { assertOptedIn, requiredOptInTags, type EntryPoint } from './opt-in';
-import type { Clock, Compute, EncryptionKeys, IdGenerator, JobObserver, JobStore, Log, PhaseBus, RescueNetworks } from './ports';
+import type { Clock, Compute, EncryptionKeys, IdGenerator, InstanceLock, JobObserver, JobStore, Log, PhaseBus, RescueNetworks } from './ports';
 import { gatherPreflightFacts, preflightRecord, watchAgent } from './preflight';
 import type { OnlinePorts } from './online-ports';
 import { decideMode } from './reset-mode';
@@ -33,13 +33,17 @@ export interface StartOptions {
 }
 
 /**
- * Start a reset: preflight (404 for an unknown instance, 422 with a reason code for a refused
- * one, `NOT_OPTED_IN` when an opt-in guard applies and the tag is missing), take the instance's
- * lock (409 naming the active job), record the job, publish its first phase. Nothing in AWS is
- * changed here.
+ * Start a reset: refuse an instance with an active job (409 naming it), preflight (404 for an
+ * unknown instance, 422 with a reason code for a refused one, `NOT_OPTED_IN` when an opt-in guard
+ * applies and the tag is missing), take the instance's lock (409 naming the active job), record
+ * the job, publish its first phase. Nothing in AWS is changed here.
  */
 export async function startReset(request: ResetRequest, ports: StartPorts, requestedBy?: string, options: StartOptions = {}): Promise<Job> {
   const gatheredAt = ports.clock.now();
+  // A duplicate is told about the active job, not about the state that job put the instance in
+  // (a stopping instance would fail the preflight with 422 first); the lock below still decides.
+  const held = await ports.store.getLock(request.instanceId);
+  if (held) await refuseIfHeld(held, gatheredAt.toISOString(), ports);
   const facts = await gatherPreflightFacts(request, ports);
   if (!facts) throw new RefusedError('INSTANCE_NOT_FOUND', `instance ${request.instanceId} does not exist in ${ports.config.region}`, 404);
   assertOptedIn(facts.instance, requiredOptInTags(options.entry ?? 'api', ports.config));
@@ -93,19 +97,22 @@ async function takeInstanceLock(instanceId: string, jobId: string, now: string, 
   const lock = { instanceId, jobId, acquiredAt: now };
   if (await ports.store.acquireLock(lock)) return;
   const held = await ports.store.getLock(instanceId);
-  if (held) {
-    const holder = await ports.store.get(held.jobId);
-    const orphaned = !holder && Date.parse(now) - Date.parse(held.acquiredAt) > ports.config.orphanLockSeconds * 1000;
-    if (holder && isActive(holder)) {
-      throw new RefusedError('ACTIVE_JOB', `instance ${instanceId} already has an active reset job ${holder.jobId}`, 409, holder.jobId);
-    }
-    if (!holder && !orphaned) {
-      throw new RefusedError('ACTIVE_JOB', `instance ${instanceId} is being locked by job ${held.jobId}`, 409, held.jobId);
-    }
-  }
+  if (held) await refuseIfHeld(held, now, ports);
   if (!(await ports.store.acquireLock(lock, held?.jobId))) {
     const now2 = await ports.store.getLock(instanceId);
     throw new RefusedError('ACTIVE_JOB', `instance ${instanceId} was just locked by job ${now2?.jobId ?? 'another request'}`, 409, now2?.jobId);
+  }
+}
+
+/** Refuses (409 naming the job) unless `held` is a lock that may be taken over: its job has ended, or never appeared and is orphaned. */
+async function refuseIfHeld(held: InstanceLock, now: string, ports: StartPorts): Promise<void> {
+  const holder = await ports.store.get(held.jobId);
+  const orphaned = !holder && Date.parse(now) - Date.parse(held.acquiredAt) > ports.config.orphanLockSeconds * 1000;
+  if (holder && isActive(holder)) {
+    throw new RefusedError('ACTIVE_JOB', `instance ${held.instanceId} already has an active reset job ${holder.jobId}`, 409, holder.jobId);
+  }
+  if (!holder && !orphaned) {
+    throw new RefusedError('ACTIVE_JOB', `instance ${held.instanceId} is being locked by job ${held.jobId}`, 409, held.jobId);
   }
 }
 

@@ -4,7 +4,7 @@
  * `{ code, message, requestId }` (handlers/http.ts); nothing a caller sends can make it answer 500.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { API_ADMISSION_BUCKET, takeAdmissionIfFree } from '../domain/admission';
+import { admissionIfFree, API_ADMISSION_BUCKET, API_READ_BUCKET, releaseAdmission, reserveAdmission, takeAdmissionIfFree } from '../domain/admission';
 import { cancelReset } from '../domain/cancel-reset';
 import { RefusedError } from '../domain/errors';
 import { startResetIdempotently, type IdempotentStartPorts } from '../domain/idempotent-start';
@@ -60,12 +60,27 @@ async function serve(route: ApiRoute, params: Record<string, string>, event: API
       const caller = callerOf(event);
       const key = headerOf(event, 'idempotency-key');
       if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new RefusedError('INVALID_REQUEST', 'Idempotency-Key: must be 1 to 255 visible ASCII characters', 400);
+      // Both buckets are looked at before the preflight reads anything, so that a burst is refused
+      // before it drains EC2's Describe bucket.
       const now = ports.clock.now();
+      const reads = await admissionIfFree(ports.admission, API_READ_BUCKET, now, ports.config.apiReadAdmission);
+      if (!reads.admitted) return tooMany('TOO_MANY_REQUESTS', reads.retryAt, now, requestIdOf(event));
       const admission = await takeAdmissionIfFree(ports.admission, API_ADMISSION_BUCKET, now, ports.config.apiAdmission);
-      if (!admission.admitted) return tooManyStarts(admission.retryAt, now, requestIdOf(event));
-      if (key === undefined) return accepted(202, await startReset(request, ports, caller));
-      const { job, replayed } = await startResetIdempotently(request, ports, apiIdempotencyKey(caller, key), { requestedBy: caller });
-      return accepted(replayed ? 200 : 202, job, replayed ? { 'idempotent-replayed': 'true' } : {});
+      if (!admission.admitted) return tooMany('TOO_MANY_STARTS', admission.retryAt, now, requestIdOf(event));
+      let started: { job: Job; replayed: boolean };
+      try {
+        started =
+          key === undefined
+            ? { job: await startReset(request, ports, caller), replayed: false }
+            : await startResetIdempotently(request, ports, apiIdempotencyKey(caller, key), { requestedBy: caller });
+      } catch (error) {
+        // A refusal started nothing. Other errors keep the slot: the job may have been written
+        // before the error (its first event lost), and a throttled EC2 is no reason to admit more.
+        if (error instanceof RefusedError) await startedNothing(ports, requestIdOf(event));
+        throw error;
+      }
+      if (started.replayed) await startedNothing(ports, requestIdOf(event));
+      return accepted(started.replayed ? 200 : 202, started.job, started.replayed ? { 'idempotent-replayed': 'true' } : {});
     }
     case 'GET /resets': {
       const query = allowQuery(event, ['instanceId', 'status', 'limit', 'cursor']);
@@ -134,12 +149,36 @@ function accepted(status: 200 | 202, job: Job, headers: Record<string, string> =
 }
 
 /**
- * 429 for a start over the admission rate: nothing was read or changed, and `retry-after` (whole
- * seconds, at least 1) is when the next slot frees, as the AWS SDKs and HTTP clients read it.
+ * A start request that started nothing gives its start slot back, and is charged to the bucket
+ * pacing such requests instead (for the reads it cost; charged after the fact, so requests under
+ * way at once may take it a little over, never more than the start bucket lets run at once).
+ * Neither may turn the refusal into a 5xx: a failure here is logged only.
  */
-function tooManyStarts(retryAt: Date, now: Date, requestId: string): HttpResponse {
+async function startedNothing(ports: ApiPorts, requestId: string): Promise<void> {
+  const now = ports.clock.now();
+  await releaseAdmission(ports.admission, API_ADMISSION_BUCKET, now, ports.config.apiAdmission).catch((error: Error) =>
+    ports.log.warn('start slot not given back', { requestId, error: error.message }),
+  );
+  // Those charged at once are requests the start bucket let run at once: as many races as it has slots.
+  const races = Math.ceil(ports.config.apiAdmission.burst) + 25;
+  await reserveAdmission(ports.admission, API_READ_BUCKET, now, ports.config.apiReadAdmission, races).catch((error: Error) =>
+    ports.log.warn('refused start not counted', { requestId, error: error.message }),
+  );
+}
+
+const TOO_MANY: Record<'TOO_MANY_STARTS' | 'TOO_MANY_REQUESTS', string> = {
+  TOO_MANY_STARTS: 'more resets were asked for than the service starts at once (apiAdmission)',
+  TOO_MANY_REQUESTS: 'more start requests that started nothing (refused or repeated) were sent than the service reads for (apiReadAdmission)',
+};
+
+/**
+ * 429 for a start request over a rate, `code` naming which: nothing was read or changed, and
+ * `retry-after` (whole seconds, at least 1) is when the next slot frees, as the AWS SDKs and HTTP
+ * clients read it.
+ */
+function tooMany(code: keyof typeof TOO_MANY, retryAt: Date, now: Date, requestId: string): HttpResponse {
   const seconds = Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 1000));
-  const body: ErrorBody = { code: 'TOO_MANY_STARTS', message: `more resets were asked for than the service starts at once; retry in ${seconds} s`, requestId };
+  const body: ErrorBody = { code, message: `${TOO_MANY[code]}; retry in ${seconds} s`, requestId };
   return json(429, body, { 'retry-after': String(seconds) });
 }
 

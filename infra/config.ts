@@ -25,6 +25,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     eventAdmission: { ...defaultConfig.eventAdmission, ...(overrides.eventAdmission ?? {}) },
     // Unless set, the start rate follows how the account's buckets are shared (domain/config.ts).
     apiAdmission: { ...defaultApiAdmission(overrides.requestPacing?.scope ?? defaultConfig.requestPacing.scope), ...(overrides.apiAdmission ?? {}) },
+    apiReadAdmission: { ...defaultConfig.apiReadAdmission, ...(overrides.apiReadAdmission ?? {}) },
     requestPacing: {
       ...defaultConfig.requestPacing,
       ...(overrides.requestPacing ?? {}),

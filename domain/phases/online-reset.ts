@@ -93,6 +93,11 @@ async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Prom
   const finished = await commandSummary(job, online, ports, commandId);
   if (!('summary' in finished)) return finished;
   const { summary } = finished;
+  // `ok` alone does not say which key the users now accept: only the key whose private half is in
+  // Parameter Store gives the owner access back.
+  if (summary.fingerprint !== attempt.fingerprint) {
+    return giveUp(job, ports, 'ONLINE_KEY_MISMATCH', `the instance reports the key ${summary.fingerprint ?? '(none)'} added, not the key ${attempt.fingerprint} that was sent`);
+  }
   return done((draft) => {
     draft.outputs.sshKeyParameter = parameterName;
     draft.outputs.sshKeyFingerprint = attempt.fingerprint;

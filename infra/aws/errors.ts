@@ -43,6 +43,18 @@ const NETWORK_CODES: ReadonlySet<string> = new Set([
 /** Timeouts the SDK raises by name (`TRANSIENT_ERROR_CODES` in `@smithy/core` retry). */
 const TIMEOUT_NAMES: ReadonlySet<string> = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
+/**
+ * Names an SDK error takes when AWS's answer could not be read as one (no AWS code in it): the
+ * parser's own error (`SyntaxError` for a JSON protocol, `Error` "@aws-sdk XML parse error" for
+ * EC2's) or the service exception the SDK makes of an error body naming no code (`Unknown`,
+ * `UnknownError`).
+ */
+const UNREADABLE_NAMES: ReadonlySet<string> = new Set(['SyntaxError', 'TypeError', 'RangeError', 'Unknown', 'UnknownError']);
+
+/** The code of an answer that was not AWS's (a proxy's HTML page, a cut body), by its HTTP status. */
+export const AWS_UNAVAILABLE = 'AWS_UNAVAILABLE';
+export const AWS_UNREADABLE_ANSWER = 'AWS_UNREADABLE_ANSWER';
+
 interface AwsErrorShape {
   name?: unknown;
   code?: unknown;
@@ -100,6 +112,8 @@ export function translateAwsError(error: unknown, context?: string): Error {
   const code = awsErrorCode(error) ?? 'UNKNOWN';
   const message = withContext(typeof shape.message === 'string' && shape.message !== '' ? shape.message : code, context);
   const status = httpStatus(shape);
+  // Only with an HTTP status was there an answer (the SDK's retry adds `$metadata` to network errors too).
+  if (status !== undefined && isUnreadableAnswer(shape)) return unreadableAnswer(shape, status, context);
 
   // `$retryable` is the service model's retryable trait (`{}` or `{ throttling: true }`).
   if (THROTTLING_CODES.has(code) || isThrottlingTrait(shape.$retryable)) return new ThrottledError(code, message, { cause: error });
@@ -118,6 +132,33 @@ export function translateAwsError(error: unknown, context?: string): Error {
     return new PermanentError(code, message, { cause: error });
   }
   return error instanceof Error ? error : new RetryableError(code, message, { cause: error });
+}
+
+/**
+ * Whether the SDK got an HTTP answer but could not read it as AWS's: its deserialiser then throws
+ * the parser's error with `$metadata` (the HTTP status) and a hidden `$response` added, and a
+ * message ending "Deserialization error: to see the raw response, inspect the hidden field
+ * {error}.$response" (@smithy/core, schemaDeserializationMiddleware). The parser's name is no AWS
+ * code and must not become one.
+ */
+function isUnreadableAnswer(shape: AwsErrorShape): boolean {
+  const code = awsErrorCode(shape);
+  return code === undefined || UNREADABLE_NAMES.has(code) || (typeof shape.message === 'string' && shape.message.includes('Deserialization error'));
+}
+
+/**
+ * A stable code of the service's own for an answer that was not AWS's, the original kept as
+ * `cause` and its first line in the message (which the handlers log): `AWS_UNAVAILABLE`
+ * (retryable) for a 5xx or a 429, the usual shape of a gateway or load balancer in the
+ * way; `AWS_UNREADABLE_ANSWER` for anything else (retryable for a 2xx, whose call may have been
+ * done; permanent for another 4xx, which a retry would get again).
+ */
+function unreadableAnswer(shape: AwsErrorShape, status: number, context: string | undefined): Error {
+  const original = typeof shape.message === 'string' ? shape.message.split('\n')[0]!.trim() : '';
+  const message = withContext(`AWS answered HTTP ${status} with a body that is not an AWS answer${original ? ` (${original})` : ''}`, context);
+  if (status >= 500 || status === 429) return new RetryableError(AWS_UNAVAILABLE, message, { cause: shape });
+  if (status < 300) return new RetryableError(AWS_UNREADABLE_ANSWER, message, { cause: shape });
+  return new PermanentError(AWS_UNREADABLE_ANSWER, message, { cause: shape });
 }
 
 function isThrottlingTrait(retryable: unknown): boolean {

@@ -19,6 +19,7 @@ const DETAIL_MAX_CHARS = 300;
 const MAX_LIST_PAGES = 10;
 
 const COMMAND_STATUSES: ReadonlySet<string> = new Set<CommandStatus>(['Pending', 'InProgress', 'Delayed', 'Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
+const FINISHED: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
 /** The agent's PingStatus (DescribeInstanceInformation); `absent` while the instance is not registered with SSM. */
 export async function agentStatusOf(ssm: SSMClient, instanceId: string): Promise<AgentStatus> {
@@ -77,18 +78,67 @@ export async function sendScript(ssm: SSMClient, command: ScriptCommand): Promis
 }
 
 /**
- * Reads a summary with the Windows script's parser when the output is the Windows script's
- * (`"script":"windows-rescue"`), otherwise with the Linux one's; `undefined` when it cannot be read.
+ * GetCommandInvocation's `StandardOutputContent` holds the first 24,000 characters of stdout
+ * (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html).
  */
-export function summaryReader(parseLinux: (stdout: string) => object, parseWindows: (stdout: string) => object): (stdout: string | undefined) => RescueSummary | undefined {
+export const STDOUT_CONTENT_LIMIT = 24_000;
+/** How many places in one line are tried as the start of a summary glued to other output. */
+const MAX_STARTS_PER_LINE = 20;
+
+/** What a command's stdout says: the script's summary, or why none could be read (`code`: what kind of failure that is). */
+export type SummaryReading = { summary: RescueSummary } | { code: 'SUMMARY_UNREADABLE' | 'OUTPUT_TRUNCATED'; problem: string };
+
+/**
+ * Reads a summary with the Windows script's parser when its line is the Windows script's
+ * (`"script":"windows-rescue"`), otherwise with the Linux one's. The summary is the script's last
+ * line, but other output may follow it or lead it on its line: the last line (or the last part of
+ * one from `{"ok"`) that parses as a summary is the one, wherever it is in stdout. When none does,
+ * the answer says why: the parser's reason, or that stdout was cut at the 24,000 characters SSM
+ * keeps before the summary.
+ */
+export function summaryReader(parseLinux: (stdout: string) => object, parseWindows: (stdout: string) => object): (stdout: string | undefined) => SummaryReading {
+  const parse = (text: string) => ({ ...(/"script"\s*:\s*"windows-rescue"/.test(text) ? parseWindows(text) : parseLinux(text)) }) as RescueSummary;
   return (stdout) => {
-    if (!stdout) return undefined;
-    try {
-      return { ...(/"script"\s*:\s*"windows-rescue"/.test(stdout) ? parseWindows(stdout) : parseLinux(stdout)) } as RescueSummary;
-    } catch {
-      return undefined;
+    if (!stdout || stdout.trim() === '') return { code: 'SUMMARY_UNREADABLE', problem: 'the script printed nothing to stdout' };
+    let lastProblem: string | undefined;
+    for (const candidate of summaryCandidates(stdout)) {
+      try {
+        return { summary: parse(candidate) };
+      } catch (error) {
+        lastProblem ??= messageOf(error);
+      }
     }
+    if (stdout.length >= STDOUT_CONTENT_LIMIT) {
+      return { code: 'OUTPUT_TRUNCATED', problem: `the output was truncated: SSM keeps the first ${STDOUT_CONTENT_LIMIT} characters of stdout, and no summary line was among them` };
+    }
+    if (lastProblem === undefined) {
+      try {
+        parse(stdout);
+      } catch (error) {
+        // The parser's own reason, e.g. "printed no JSON summary line (stdout: …)".
+        lastProblem = messageOf(error);
+      }
+    }
+    return { code: 'SUMMARY_UNREADABLE', problem: lastProblem ?? 'no summary line could be read' };
   };
+}
+
+/** Lines that may be a summary, from the last: the whole line, then each part of it from `{"ok"`. */
+function* summaryCandidates(stdout: string): Generator<string> {
+  const lines = stdout.split(/\r?\n/);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = (lines[i] ?? '').trim().replace(/^\uFEFF/, '');
+    if (!line.endsWith('}')) continue;
+    if (line.startsWith('{')) yield line;
+    let at = line.indexOf('{"ok"', 1);
+    for (let n = 0; at !== -1 && n < MAX_STARTS_PER_LINE; n++, at = line.indexOf('{"ok"', at + 1)) yield line.slice(at);
+  }
+}
+
+function messageOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // The parsers quote stdout; no key material is meant to be there, and none is passed on if it were.
+  return /PRIVATE KEY/.test(message) ? 'the summary could not be read (its text is withheld: it looked like key material)' : message;
 }
 
 /** The newest command sent to `instanceId` with this comment (ListCommands lists newest first). */
@@ -111,15 +161,16 @@ export async function findCommandByComment(ssm: SSMClient, instanceId: string, c
 
 /**
  * `undefined` while SSM does not know the invocation (`InvocationDoesNotExist` can follow a
- * SendCommand for a moment, REFERENCE.md). A summary that cannot be read (the script was killed,
- * or stdout passed the 24,000 characters GetCommandInvocation returns) is left out; the status
- * and the last stderr line still explain the failure.
+ * SendCommand for a moment, REFERENCE.md). When no summary can be read, the reason is kept: a
+ * command that ended `Success` without one is answered as the failure `SUMMARY_UNREADABLE` (or
+ * `OUTPUT_TRUNCATED`) with it, since only the summary says the script did its work; a command that
+ * failed keeps its status and the last stderr line, or the reason when stderr has none.
  */
 export async function readInvocation(
   ssm: SSMClient,
   commandId: string,
   instanceId: string,
-  readSummary: (stdout: string | undefined) => RescueSummary | undefined,
+  readSummary: (stdout: string | undefined) => SummaryReading,
 ): Promise<RescueResult | undefined> {
   let out;
   try {
@@ -130,9 +181,17 @@ export async function readInvocation(
   }
   // A status SSM may add later is read as still running: the phase deadline bounds the wait.
   const status = (out.Status && COMMAND_STATUSES.has(out.Status) ? out.Status : 'InProgress') as CommandStatus;
-  const summary = readSummary(out.StandardOutputContent);
-  const detail = lastLine(out.StandardErrorContent);
-  return { status, ...(summary ? { summary } : {}), ...(detail ? { detail } : {}) };
+  const stderrLine = lastLine(out.StandardErrorContent);
+  // Stdout is empty until the command has finished (GetCommandInvocation, StandardOutputContent).
+  if (!FINISHED.has(status)) return { status, ...(stderrLine ? { detail: stderrLine } : {}) };
+  const reading = readSummary(out.StandardOutputContent);
+  if ('summary' in reading) return { status, summary: reading.summary, ...(stderrLine ? { detail: stderrLine } : {}) };
+  if (status === 'Success') {
+    const message = `the command ended Success, but ${reading.problem}${stderrLine ? ` (last stderr line: ${stderrLine})` : ''}`;
+    return { status, summary: { ok: false, error: reading.code, message }, ...(stderrLine ? { detail: stderrLine } : {}) };
+  }
+  const detail = stderrLine ?? reading.problem;
+  return { status, detail };
 }
 
 function lastLine(stderr: string | undefined): string | undefined {

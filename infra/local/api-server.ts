@@ -2,16 +2,31 @@
  * The local stand-in for API Gateway's HTTP API: turns a Node request into a payload-v2 event for
  * the same routes the Lambda serves. No IAM auth locally: the caller is recorded as `local`.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { HttpResponse } from '../../handlers/http';
+import { MAX_BODY_BYTES } from '../../handlers/api-routes';
+import type { ErrorBody, HttpResponse } from '../../handlers/http';
 
 export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>, options: { port: number; host?: string }): Promise<Server> {
   let requestCount = 0;
-  const server = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    const requestId = `local-${Date.now().toString(36)}-${++requestCount}`;
+    // A body over the limit is refused as soon as it is known to be, without reading on: no client
+    // can make the local stack hold more than MAX_BODY_BYTES of a request, or wait for its end.
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return refuseTooLarge(req, res, requestId);
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    let refused = false;
+    req.on('data', (c: Buffer) => {
+      if (refused) return;
+      size += c.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(c);
+      refused = true;
+      chunks.length = 0;
+      refuseTooLarge(req, res, requestId);
+    });
     req.on('end', () => {
+      if (refused) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : (v ?? '')]));
       const event = {
@@ -29,7 +44,7 @@ export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise
           domainName: 'localhost',
           domainPrefix: 'localhost',
           http: { method: req.method ?? 'GET', path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' },
-          requestId: `local-${Date.now().toString(36)}-${++requestCount}`,
+          requestId,
           routeKey: '$default',
           stage: '$default',
           time: new Date().toISOString(),
@@ -48,6 +63,24 @@ export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise
         },
       );
     });
+  };
+  const server = createServer(serve);
+  // A client that asks before sending (`Expect: 100-continue`, curl does over 1 MB) is told to go
+  // on only if its declared body is within the limit; otherwise it gets the 413 and sends nothing.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!(Number(req.headers['content-length']) > MAX_BODY_BYTES)) res.writeContinue();
+    serve(req, res);
   });
   return new Promise((resolve) => server.listen(options.port, options.host ?? '127.0.0.1', () => resolve(server)));
+}
+
+/**
+ * 413 with the API's error body (the same the route answers for a body it was given whole), then
+ * the connection closes: the rest of the body is never read.
+ */
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  req.pause();
+  const body: ErrorBody = { code: 'BODY_TOO_LARGE', message: `body: larger than ${MAX_BODY_BYTES} bytes`, requestId };
+  res.writeHead(413, { 'content-type': 'application/json', 'x-request-id': requestId, connection: 'close' });
+  res.end(JSON.stringify(body));
 }

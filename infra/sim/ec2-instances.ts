@@ -249,13 +249,37 @@ export function describeInstances(ctx: RegionContext, input: DescribeInstancesRe
     'product-code': (i) => productCodesOf(ctx, i).map((c) => c.id),
   };
   const matching = applyFilters(picked, input.Filters, spec, (i) => i.tags);
+  const { items, next } = instancePage(matching.sort((a, b) => a.launchTime - b.launchTime), input);
   const byReservation = new Map<string, InstanceRecord[]>();
-  for (const instance of matching.sort((a, b) => a.launchTime - b.launchTime)) {
+  for (const instance of items) {
     const group = byReservation.get(instance.reservationId) ?? [];
     group.push(instance);
     byReservation.set(instance.reservationId, group);
   }
-  return { Reservations: [...byReservation.values()].map((group) => reservationShape(ctx, group)) };
+  return { Reservations: [...byReservation.values()].map((group) => reservationShape(ctx, group)), ...(next ? { NextToken: next } : {}) };
+}
+
+/**
+ * DescribeInstances' paging: `MaxResults` (5 to 1000, not with `InstanceIds`) instances a page and
+ * a `NextToken` while more match; without `MaxResults`, all of them
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html). A token EC2
+ * did not answer is `InvalidParameterValue` ("The token is invalid", as EC2 words it for its
+ * Describe* calls: https://github.com/boto/boto3/issues/2673). The token here is the offset.
+ */
+function instancePage(instances: InstanceRecord[], input: DescribeInstancesRequest): { items: InstanceRecord[]; next?: string } {
+  const max = input.MaxResults;
+  if (max !== undefined && input.InstanceIds?.length) fail('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+  if (max !== undefined && (!Number.isInteger(max) || max < 5 || max > 1000)) {
+    fail('InvalidParameterValue', `Value ( ${max} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+  }
+  let start = 0;
+  if (input.NextToken !== undefined) {
+    const decoded = /^o([0-9]+)$/.exec(Buffer.from(input.NextToken, 'base64url').toString('utf8'));
+    if (!decoded) fail('InvalidParameterValue', `Value ( ${input.NextToken} ) for parameter NextToken is invalid. The token is invalid.`);
+    start = Number(decoded[1]);
+  }
+  const end = max === undefined ? instances.length : start + max;
+  return { items: instances.slice(start, end), ...(end < instances.length ? { next: Buffer.from(`o${end}`).toString('base64url') } : {}) };
 }
 
 // ---- RunInstances ----

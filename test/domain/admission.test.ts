@@ -1,4 +1,4 @@
-import { reserveAdmission, takeAdmissionIfFree } from '../../domain/admission';
+import { admissionIfFree, releaseAdmission, reserveAdmission, takeAdmissionIfFree } from '../../domain/admission';
 import type { AdmissionStore } from '../../domain/ports';
 import { MemoryAdmissionStore } from '../../infra/memory/memory-guard-stores';
 
@@ -93,5 +93,68 @@ describe('takeAdmissionIfFree', () => {
     // Assess
     expect(back).toEqual({ admitted: true });
     expect(next).toEqual({ admitted: false, retryAt: at(2000) });
+  });
+});
+
+describe('releaseAdmission', () => {
+  it('gives one slot back, so that the next arrival takes it', async () => {
+    // Prepare: 30 a minute is one every 2 s; the burst of 2 is taken
+    const store = new MemoryAdmissionStore();
+    const policy = { ratePerMinute: 30, burst: 2 };
+    await takeAdmissionIfFree(store, 'b', at(0), policy);
+    await takeAdmissionIfFree(store, 'b', at(0), policy);
+    // Act
+    await releaseAdmission(store, 'b', at(500), policy);
+    const back = await takeAdmissionIfFree(store, 'b', at(500), policy);
+    const next = await takeAdmissionIfFree(store, 'b', at(500), policy);
+    // Assess
+    expect(back).toEqual({ admitted: true });
+    expect(next).toEqual({ admitted: false, retryAt: at(2000) });
+  });
+
+  it('never makes a bucket fuller than full', async () => {
+    // Prepare: one slot taken, refilled by the time it is given back
+    const store = new MemoryAdmissionStore();
+    const policy = { ratePerMinute: 30, burst: 2 };
+    await takeAdmissionIfFree(store, 'b', at(0), policy);
+    // Act
+    await releaseAdmission(store, 'b', at(10_000), policy);
+    await releaseAdmission(store, 'b', at(10_000), policy);
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await takeAdmissionIfFree(store, 'b', at(10_000), policy));
+    // Assess: the burst, no more
+    expect(decisions).toEqual([{ admitted: true }, { admitted: true }, { admitted: false, retryAt: at(12_000) }]);
+  });
+});
+
+describe('releaseAdmission under contention', () => {
+  it('gives back every slot of a whole burst released at once', async () => {
+    // Prepare: the burst of 50 taken
+    const store = new MemoryAdmissionStore();
+    const policy = { ratePerMinute: 60, burst: 50 };
+    for (let i = 0; i < 50; i++) await takeAdmissionIfFree(store, 'b', at(0), policy);
+    // Act: all released concurrently (each release that loses a race reads again)
+    await Promise.all(Array.from({ length: 50 }, () => releaseAdmission(store, 'b', at(0), policy)));
+    const decisions = [];
+    for (let i = 0; i < 51; i++) decisions.push(await takeAdmissionIfFree(store, 'b', at(0), policy));
+    // Assess
+    expect(decisions.filter((d) => d.admitted)).toHaveLength(50);
+  });
+});
+
+describe('admissionIfFree', () => {
+  it('answers what a take would, taking nothing', async () => {
+    // Prepare
+    const store = new MemoryAdmissionStore();
+    const policy = { ratePerMinute: 30, burst: 1 };
+    const empty = await admissionIfFree(store, 'b', at(0), policy);
+    await takeAdmissionIfFree(store, 'b', at(0), policy);
+    const before = await store.get('b');
+    // Act
+    const full = await admissionIfFree(store, 'b', at(0), policy);
+    // Assess
+    expect(empty).toEqual({ admitted: true });
+    expect(full).toEqual({ admitted: false, retryAt: at(2000) });
+    expect(await store.get('b')).toEqual(before);
   });
 });

@@ -116,6 +116,21 @@ describe('POST /resets', () => {
     expect(second.json.activeJobId).toBe(first.json.jobId);
   });
 
+  it('answers 409 naming the active job, not the state that job put the instance in', async () => {
+    // Prepare: the first job is stopping the instance, which the preflight alone would refuse (422)
+    const stack = new VirtualStack();
+    const first = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    for (let s = 0; s < 600 && stack.region.getInstance(AL2023)!.state !== 'stopping'; s++) await stack.run(1);
+    const callsBefore = stack.region.calls.length;
+    // Act
+    const duplicate = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    // Assess: refused before the preflight read anything
+    expect(stack.region.calls.length).toBe(callsBefore);
+    expect(stack.region.getInstance(AL2023)!.state).toBe('stopping');
+    expectError(duplicate, 409, 'ACTIVE_JOB');
+    expect(duplicate.json.activeJobId).toBe(first.json.jobId);
+  });
+
   it('answers 503 with retry-after when AWS throttles', async () => {
     // Prepare
     const stack = new VirtualStack();
@@ -141,6 +156,43 @@ describe('POST /resets', () => {
     const back = await stack.api('POST', '/resets', { instanceId: ids[2] });
     // Assess
     expectError(over, 429, 'TOO_MANY_STARTS');
+    expect(over.headers?.['retry-after']).toBe('10');
+    expect(readsForOver).toBe(0);
+    expect(back.statusCode).toBe(202);
+  });
+
+  it('gives the start slot back when a request starts nothing: refusals and repeats do not use up the start rate', async () => {
+    // Prepare: two starts at once, then one every 10 s
+    const stack = new VirtualStack({ config: { apiAdmission: { ratePerMinute: 6, burst: 2 } } });
+    // Act
+    const refused = [];
+    for (let i = 0; i < 3; i++) refused.push(await stack.api('POST', '/resets', { instanceId: MISSING }));
+    refused.push(await stack.api('POST', '/resets', { instanceId: SPOT }));
+    const first = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k1' });
+    const duplicate = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    const replay = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k1' });
+    const second = await stack.api('POST', '/resets', { instanceId: UBUNTU });
+    const third = await stack.api('POST', '/resets', { instanceId: ENCRYPTED });
+    // Assess
+    expect(refused.map((r) => r.statusCode)).toEqual([404, 404, 404, 422]);
+    expect([first.statusCode, duplicate.statusCode, replay.statusCode, second.statusCode]).toEqual([202, 409, 200, 202]);
+    expectError(third, 429, 'TOO_MANY_STARTS');
+  });
+
+  it('paces requests that start nothing with a limit of their own, answered 429 TOO_MANY_REQUESTS before reading anything', async () => {
+    // Prepare: two refused requests at once, then one every 10 s
+    const stack = new VirtualStack({ config: { apiReadAdmission: { ratePerMinute: 6, burst: 2 } } });
+    await stack.api('POST', '/resets', { instanceId: MISSING });
+    await stack.api('POST', '/resets', { instanceId: MISSING });
+    const callsBefore = stack.region.calls.length;
+    // Act
+    const over = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    const readsForOver = stack.region.calls.length - callsBefore;
+    stack.clock.advance(Number(over.headers?.['retry-after']) * 1000);
+    const back = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    // Assess
+    expectError(over, 429, 'TOO_MANY_REQUESTS');
+    expect(over.json.message).toMatch(/apiReadAdmission/);
     expect(over.headers?.['retry-after']).toBe('10');
     expect(readsForOver).toBe(0);
     expect(back.statusCode).toBe(202);
@@ -423,6 +475,35 @@ describe('GET /instances', () => {
     expect(seen).toEqual([{ limit: 2 }, { limit: 2, cursor: 'p2' }]);
     expect(first.json.instances.map((i: { instanceId: string }) => i.instanceId)).toEqual([AL2023, UBUNTU]);
     expect(second.json).toEqual({ instances: [expect.objectContaining({ instanceId: ENCRYPTED })] });
+  });
+
+  it('answers exactly `limit` instances a page, and its cursors walk every instance once', async () => {
+    // Prepare
+    const stack = new VirtualStack();
+    const all = (await stack.api('GET', '/instances?limit=100')).json.instances.map((i: { instanceId: string }) => i.instanceId);
+    // Act
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await stack.api('GET', `/instances?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      pages.push(page.json.instances.map((i: { instanceId: string }) => i.instanceId));
+      cursor = page.json.nextCursor;
+    } while (cursor && pages.length < 20);
+    // Assess
+    expect(all).toHaveLength(10);
+    expect(pages).toEqual(all.map((id: string) => [id]));
+  });
+
+  it('refuses a cursor it did not answer with 400 naming the cursor, as the job listing does', async () => {
+    // Prepare
+    const stack = new VirtualStack();
+    // Act
+    const instances = await stack.api('GET', '/instances?cursor=zzzz');
+    const resets = await stack.api('GET', '/resets?cursor=zzzz');
+    // Assess
+    expectError(instances, 400, 'INVALID_CURSOR');
+    expect(instances.json.message).toBe(resets.json.message);
+    expect(instances.json.message).toMatch(/^cursor/);
   });
 
   it('refuses a malformed page size', async () => {

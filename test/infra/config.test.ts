@@ -41,3 +41,14 @@ describe('the API start rate', () => {
     expect(set.apiAdmission).toEqual({ ratePerMinute: 30, burst: 50 });
   });
 });
+
+describe('the API read rate (start requests that started nothing)', () => {
+  it('has its default, and one field may be set alone', () => {
+    // Act
+    const defaults = loadConfig({});
+    const set = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ apiReadAdmission: { burst: 5 } }) });
+    // Assess
+    expect(defaults.apiReadAdmission).toEqual({ ratePerMinute: 120, burst: 50 });
+    expect(set.apiReadAdmission).toEqual({ ratePerMinute: 120, burst: 5 });
+  });
+});

@@ -5,6 +5,8 @@
  * volume swap (auto) or fails changing nothing (online).
  */
 import { VirtualStack } from '../../infra/local/virtual-stack';
+import { linuxOnlineRunner } from '../../infra/sim/linux-online-runner';
+import type { ScriptRunner } from '../../infra/sim/script-runners';
 import { mutatingCalls, usersAcceptingStoredKey } from '../support/checks';
 import { callsOn, phasesOf, resetThroughApi, rootVolumeOf } from '../support/online-resets';
 
@@ -121,6 +123,39 @@ describe('explicit online', () => {
     expect(callsOn(stack, MANAGED)).toEqual([]);
     expect(mutatingCalls(stack)).toEqual({ PutParameter: 1, SendCommand: 1 });
     expect(stack.region.getInstance(MANAGED)!.state).toBe('running');
+  });
+});
+
+/** The online script's model, reporting another key than the one it was sent (as a stale or foreign script would). */
+const otherKeyReported: ScriptRunner = {
+  ...linuxOnlineRunner,
+  name: 'linux-online-other-key',
+  run: (run) => {
+    const outcome = linuxOnlineRunner.run(run);
+    const summary = JSON.parse(outcome.stdout) as Record<string, unknown>;
+    return { ...outcome, stdout: `${JSON.stringify({ ...summary, fingerprint: 'SHA256:someone-elses-key' })}\n` };
+  },
+};
+
+describe('an online command that reports another key than the one sent', () => {
+  it('online: the job fails naming both keys', async () => {
+    // Act
+    const { view } = await reset({ instanceId: MANAGED, mode: 'online' }, { region: { scriptRunners: [otherKeyReported] } });
+
+    // Assess
+    expect(view.status).toBe('FAILED');
+    expect(view.error).toMatchObject({ phase: 'online-reset', code: 'ONLINE_KEY_MISMATCH', message: expect.stringMatching(/SHA256:someone-elses-key.*not the key SHA256:/) });
+    expect(view.outputs.sshKeyFingerprint).toBeUndefined();
+  });
+
+  it('auto: the job falls over to the swap, which succeeds', async () => {
+    // Act
+    const { stack, view } = await reset({ instanceId: MANAGED }, { region: { scriptRunners: [otherKeyReported] } });
+
+    // Assess
+    expect(view.status).toBe('SUCCEEDED');
+    expect(view.mode).toMatchObject({ chosen: 'offline', fellOver: { code: 'ONLINE_KEY_MISMATCH' } });
+    expect(usersAcceptingStoredKey(stack, MANAGED, rootVolumeOf(stack, MANAGED))).toEqual(['ec2-user']);
   });
 });
 

@@ -1,6 +1,8 @@
 import type { PhaseMessage } from '../../domain/ports';
 import { VirtualStack, type VirtualStackOptions } from '../../infra/local/virtual-stack';
+import { linuxRescueRunner } from '../../infra/sim/linux-rescue-runner';
 import { SAMPLE_KMS_KEY_ID } from '../../infra/sim/samples';
+import type { ScriptRunner } from '../../infra/sim/script-runners';
 import { mutatingCalls } from '../support/checks';
 
 const AL2023 = 'i-0a1b2c3d4e5f60001';
@@ -303,5 +305,20 @@ describe('rollback', () => {
     expect(job.instanceRestored).toBe(true);
     expect(stack.region.calls.filter((c) => c.action === 'StartInstances').map((c) => c.error?.code)).toEqual(['UnauthorizedOperation', undefined]);
     expect(stack.region.getInstance(AL2023)?.state).toBe('running');
+  });
+
+  it('reports why a rescue that ended Success printed no summary, and rolls back', async () => {
+    // Prepare: the rescue script exits 0 having printed something else than its summary
+    const noSummary: ScriptRunner = { ...linuxRescueRunner, name: 'linux-rescue-no-summary', run: () => ({ status: 'Success', stdout: 'mounted /dev/nvme1n1p1\n', stderr: '', responseCode: 0 }) };
+    const { stack, jobId } = await start(AL2023, { region: { scriptRunners: [noSummary] } });
+
+    // Act
+    await stack.run();
+
+    // Assess
+    const job = await stack.job(jobId);
+    expect(job.status).toBe('FAILED');
+    expect(job.error).toMatchObject({ code: 'RESCUE_SUMMARY_UNREADABLE', phase: 'run-rescue', message: expect.stringMatching(/printed no JSON summary line/) });
+    expect(job.instanceRestored).toBe(true);
   });
 });

@@ -1,5 +1,8 @@
 import { ConditionalCheckFailedException, InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConcurrentUpdateError, PermanentError, RetryableError, ThrottledError } from '../../../domain/errors';
 import { isAwsError, translateAwsError } from '../../../infra/aws/errors';
 
@@ -152,6 +155,72 @@ describe('translateAwsError', () => {
 
     // Assess
     expect(translated).toBe(original);
+  });
+});
+
+describe("translateAwsError, for an answer that is not AWS's", () => {
+  /** An error as the SDK's deserialiser leaves it: the parser's error, `$metadata` and a hidden `$response` added. */
+  function unreadable(original: Error, httpStatusCode: number): Error {
+    original.message += '\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.';
+    Object.defineProperty(original, '$response', { value: { statusCode: httpStatusCode }, enumerable: false });
+    return Object.assign(original, { $metadata: { httpStatusCode, requestId: 'rid-1', attempts: 3, totalRetryDelay: 300 } });
+  }
+
+  it.each([
+    ['a JSON protocol (SyntaxError)', unreadable(new SyntaxError('Unexpected token \'<\', "<html><bod"... is not valid JSON'), 503)],
+    ['EC2 (XML parse error)', unreadable(new Error('@aws-sdk XML parse error: unexpected content.'), 502)],
+    ['an error body naming no code (Unknown)', awsError('Unknown', 500)],
+  ])('answers a 5xx that %s could not read as AWS_UNAVAILABLE, keeping the original as cause and in the message', (_what, original) => {
+    // Act
+    const translated = translateAwsError(original, 'SSM GetParameter');
+
+    // Assess
+    expect(translated).toBeInstanceOf(RetryableError);
+    expect(translated).toMatchObject({ code: 'AWS_UNAVAILABLE', cause: original });
+    expect(translated.message).toMatch(/^SSM GetParameter: AWS answered HTTP 50\d with a body that is not an AWS answer/);
+    expect(translated.message).toContain(original.message.split('\n')[0]);
+  });
+
+  it('answers a 4xx it could not read as permanent AWS_UNREADABLE_ANSWER', () => {
+    // Act
+    const translated = translateAwsError(unreadable(new SyntaxError('Unexpected token \'<\''), 403));
+
+    // Assess
+    expect(translated).toBeInstanceOf(PermanentError);
+    expect((translated as PermanentError).code).toBe('AWS_UNREADABLE_ANSWER');
+  });
+
+  it('leaves a network error that the retry strategy gave $metadata as it was', () => {
+    // Act
+    const translated = translateAwsError(Object.assign(networkError('ECONNRESET', 'read ECONNRESET'), { $metadata: { attempts: 3, totalRetryDelay: 300 } }));
+
+    // Assess
+    expect(translated).toBeInstanceOf(RetryableError);
+    expect((translated as RetryableError).code).toBe('ECONNRESET');
+  });
+
+  it('answers what a real SDK client throws for a 503 HTML page as AWS_UNAVAILABLE', async () => {
+    // Prepare: a gateway in front of AWS answering its own error page
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(503, { 'content-type': 'text/html' }).end('<html><body>Service Unavailable</body></html>'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ssm = new SSMClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    try {
+      // Act
+      const thrown = await ssm.send(new GetParameterCommand({ Name: 'x' })).catch((error: unknown) => error);
+      const translated = translateAwsError(thrown, 'SSM GetParameter');
+
+      // Assess
+      expect((thrown as Error).name).toBe('SyntaxError');
+      expect(translated).toBeInstanceOf(RetryableError);
+      expect(translated).toMatchObject({ code: 'AWS_UNAVAILABLE', cause: thrown });
+    } finally {
+      ssm.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

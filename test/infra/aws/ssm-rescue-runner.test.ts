@@ -244,6 +244,67 @@ describe('result', () => {
     expect(result?.detail?.startsWith('mount: xxx')).toBe(true);
   });
 
+  it("fails a command that ended Success without a readable summary, with the parser's reason", async () => {
+    // Prepare: the script's summary never reached stdout
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: 'mounting /dev/nvme1n1p1\n', StandardErrorContent: 'ra: done\n' });
+
+    // Act
+    const result = await runner.result('cmd-1', 'i-0bbbb00000000001');
+
+    // Assess
+    expect(result?.status).toBe('Success');
+    expect(result?.summary).toEqual({ ok: false, error: 'SUMMARY_UNREADABLE', message: expect.stringMatching(/^the command ended Success, but the Linux rescue script printed no JSON summary line .*\(last stderr line: ra: done\)$/) });
+  });
+
+  it.each([
+    ['other output follows it (a JSON line of another tool)', `${summaryLine}\n{"progress":100}\n`],
+    ['other output leads it on its line', `50% done${summaryLine}\n`],
+    ['stdout was cut at 24,000 characters before it, mid-line', `${'x'.repeat(100)}\n`.repeat(240).slice(-(24_000 - summaryLine.length - 1)) + `${summaryLine}\n`],
+  ])('finds the summary wherever it is the last thing that parses as one: %s', async (_what, stdout) => {
+    // Prepare
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: stdout, StandardErrorContent: '' });
+
+    // Act
+    const result = await runner.result('cmd-1', 'i-0bbbb00000000001');
+
+    // Assess
+    expect(result?.summary).toMatchObject({ ok: true, fingerprint: 'SHA256:abc' });
+  });
+
+  it('keeps a failure the script printed, though other output follows it', async () => {
+    // Prepare
+    const failure = JSON.stringify({ ok: false, error: 'NO_LOGIN_USER', message: 'no user with a home directory and a login shell' });
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: `${failure}\n{"unrelated":true}\n`, StandardErrorContent: '' });
+
+    // Act
+    const result = await runner.result('cmd-1', 'i-0bbbb00000000001');
+
+    // Assess
+    expect(result?.summary).toEqual({ ok: false, error: 'NO_LOGIN_USER', message: 'no user with a home directory and a login shell' });
+  });
+
+  it('says the output was truncated when the 24,000 characters SSM keeps hold no summary', async () => {
+    // Prepare
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: `${'y'.repeat(99)}\n`.repeat(240), StandardErrorContent: '' });
+
+    // Act
+    const result = await runner.result('cmd-1', 'i-0bbbb00000000001');
+
+    // Assess
+    expect(result?.summary).toEqual({ ok: false, error: 'OUTPUT_TRUNCATED', message: expect.stringMatching(/output was truncated.*24000 characters/) });
+  });
+
+  it("gives a failed command without stderr the parser's reason as its detail", async () => {
+    // Prepare
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', StandardOutputContent: 'killed\n', StandardErrorContent: '' });
+
+    // Act
+    const result = await runner.result('cmd-1', 'i-0bbbb00000000001');
+
+    // Assess
+    expect(result).toEqual({ status: 'Failed', detail: expect.stringMatching(/printed no JSON summary line/) });
+  });
+
   it('turns SSM throttling into a RetryableError', async () => {
     // Prepare
     ssmMock.on(GetCommandInvocationCommand).rejects(ssmError('ThrottlingException'));

@@ -247,4 +247,32 @@ describe('instances through the real EC2 client', () => {
     expect(out.Reservations?.flatMap((r) => r.Instances?.map((i) => i.InstanceId))).toEqual([tagged]);
     expect(badFilter).toBe('InvalidParameterValue');
   });
+
+  test('DescribeInstances pages by MaxResults and NextToken, and refuses a token it did not answer', async () => {
+    // Prepare: seven instances, launched one after the other
+    const { ec2, advance } = simulatedRegion();
+    const launched: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      launched.push(await launch(ec2));
+      advance(1000);
+    }
+
+    // Act
+    const first = await ec2.send(new DescribeInstancesCommand({ MaxResults: 5 }));
+    const second = await ec2.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken: first.NextToken }));
+    const unpaged = await ec2.send(new DescribeInstancesCommand({}));
+    const badToken = await errorCodeOf(ec2.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken: 'zzzz' })));
+    const tooSmall = await errorCodeOf(ec2.send(new DescribeInstancesCommand({ MaxResults: 1 })));
+    const withIds = await errorCodeOf(ec2.send(new DescribeInstancesCommand({ MaxResults: 5, InstanceIds: [launched[0]!] })));
+
+    // Assess
+    const idsOf = (out: { Reservations?: Array<{ Instances?: Array<{ InstanceId?: string }> }> }) => out.Reservations?.flatMap((r) => r.Instances?.map((i) => i.InstanceId));
+    expect(idsOf(first)).toEqual(launched.slice(0, 5));
+    expect(first.NextToken).toEqual(expect.any(String));
+    expect(idsOf(second)).toEqual(launched.slice(5));
+    expect(second.NextToken).toBeUndefined();
+    expect(idsOf(unpaged)).toEqual(launched);
+    expect(unpaged.NextToken).toBeUndefined();
+    expect([badToken, tooSmall, withIds]).toEqual(['InvalidParameterValue', 'InvalidParameterValue', 'InvalidParameterCombination']);
+  });
 });
