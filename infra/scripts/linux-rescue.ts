@@ -260,7 +260,6 @@ const KEY_LINE = new RegExp(
  * undefined. The key itself is not checked: see `inspectPublicKeyLine`.
  */
 export function parsePublicKeyLine(line: string): { options?: string; algorithm: string; blob: string } | undefined {
-  // eslint-disable-next-line no-control-regex -- control characters are what is refused
   if (line.length > MAX_PUBLIC_KEY_LINE || /[\x00-\x1f\x7f]/.test(line)) return undefined;
   const m = KEY_LINE.exec(line);
   if (!m?.[2] || !m[3]) return undefined;
@@ -336,7 +335,8 @@ function scriptCommands(env: Array<[string, string]>): string[] {
     SCRIPT_END_MARKER,
     'RA_STATUS=0',
     'bash "$RA_SCRIPT_FILE" || RA_STATUS=$?',
-    'rm -f "$RA_SCRIPT_FILE"',
+    // Only the script's summary line may reach stdout (SSM keeps its first 24,000 characters).
+    'rm -f "$RA_SCRIPT_FILE" >&2',
     'exit "$RA_STATUS"',
   ];
 }
