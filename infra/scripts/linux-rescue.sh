@@ -1005,7 +1005,7 @@ USER_SRC=""
 # Sets USER_SEL (and USER_SRC: how it was chosen) to the one account that gets the key on the tree
 # at MNT (described as $1 in messages), or fails.
 choose_account() {
-  local where=$1 def id name names="" why=()
+  local where=$1 def id name names="" why=() ids=()
   read_passwd
   parse_sshd_file /etc/ssh/sshd_config 0
   default_permit_root_login
@@ -1031,7 +1031,8 @@ choose_account() {
     why+=("no cloud-init default user")
   fi
   read_os_release
-  for id in $OS_ID $OS_ID_LIKE; do
+  read -r -a ids <<<"$OS_ID $OS_ID_LIKE" || true
+  for id in "${ids[@]}"; do
     distro_accounts "$id"
     for name in $REPLY; do
       [[ " $names " == *" $name "* ]] || names+="${names:+ }$name"
