@@ -2,32 +2,44 @@
 # ec2-reset-access: Linux rescue script. Runs as root on the helper instance through SSM Run Command
 # (AWS-RunShellScript) while the target's root volume is attached to the helper.
 #
-# It finds the target's volume by its volume id, mounts its root filesystem, generates a new key
-# pair here on the helper, adds the public key to the authorized_keys files that the volume's sshd
-# reads for its login users, puts the private key to Parameter Store (SecureString) and unmounts.
+# It finds the target's volume by its volume id, mounts its root filesystem, picks ONE login account
+# (the one asked for, else the instance's default login account, else root when sshd lets root in
+# with a key it already uses), and appends one public key line to the authorized_keys file sshd
+# reads for that account. The key is either the caller's own public key (RA_PUBLIC_KEY: nothing
+# secret exists anywhere) or a pair generated here on the helper, whose private half goes to
+# Parameter Store (SecureString). No other account and no other line is touched: an existing file
+# is appended to in place (owner, mode, SELinux context, ACLs and every other byte kept).
 #
-# Online mode (RA_TARGET_ROOT set, usually to "/"): the same user selection and authorized_keys rules
-# applied to a running system through SSM Run Command on the target itself. The service made the key
-# pair and stored the private key already; only its public half comes in (RA_PUBLIC_KEY). No device
-# lookup, no mount, no key generation, no Parameter Store.
+# Online mode (RA_TARGET_ROOT set, usually to "/"): the same account choice and append rules applied
+# to a running system through SSM Run Command on the target itself. The public key comes in
+# (RA_PUBLIC_KEY): made by the service (its private half already stored), or the caller's own
+# (RA_KEY_SOURCE=caller). No device lookup, no mount, no key generation, no Parameter Store.
 #
 # Inputs (environment, set by the header that buildLinuxRescueCommands writes):
-#   RA_JOB_ID RA_TARGET_INSTANCE_ID RA_VOLUME_ID RA_PARAMETER_NAME RA_REGION
-#   RA_KEY_TYPE (ed25519 | rsa, default ed25519)  RA_KMS_KEY_ID (optional)
+#   RA_JOB_ID RA_TARGET_INSTANCE_ID RA_VOLUME_ID RA_REGION
+#   RA_USER (optional: the account to give the key to)
+#   RA_PUBLIC_KEY (optional: the caller's key line, options prefix allowed; then nothing is generated
+#     and RA_PARAMETER_NAME, RA_KEY_TYPE and RA_KMS_KEY_ID are not used)
+#   RA_PARAMETER_NAME RA_KEY_TYPE (ed25519 | rsa, default ed25519) RA_KMS_KEY_ID (optional)
 #   RA_DEVICE_HINTS (default "/dev/sdf /dev/xvdf")  RA_DEVICE_WAIT_SECONDS (default 30)
 # Online mode (buildLinuxOnlineCommands): RA_JOB_ID RA_TARGET_INSTANCE_ID RA_TARGET_ROOT RA_PUBLIC_KEY
+#   RA_USER (optional) RA_KEY_SOURCE (caller | generated, default generated)
 # Test hooks, never set in production: RA_DEV_ROOT (default /dev), RA_MOUNT_BASE (default /mnt),
 #   RA_SKIP_HELPER_ROOT_CHECK.
 #
-# Output: the last line on stdout is one JSON object, {"ok":true,...} or
-# {"ok":false,"error":"<CODE>","message":"..."} with a non-zero exit. Progress goes to stderr.
-# The private key is never printed and never written anywhere but a private temporary directory
-# (tmpfs when available) that is removed on exit.
+# Output: stdout carries exactly one line, the JSON summary, {"ok":true,...} or
+# {"ok":false,"error":"<CODE>","message":"..."} with a non-zero exit. SSM returns only the first
+# 24,000 characters of stdout (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html),
+# so everything else, every tool's output included, goes to stderr.
+# A generated private key is never printed and never written anywhere but a private temporary
+# directory (tmpfs when available) that is removed on exit.
 set -Eeuo pipefail
 umask 077
 export LC_ALL=C
 export AWS_PAGER=""
 export LVM_SUPPRESS_FD_WARNINGS=1
+# fd 3 is the real stdout, kept for the summary alone; whatever any command prints goes to stderr.
+exec 3>&1 1>&2
 
 RA_JOB_ID=${RA_JOB_ID:-}
 RA_TARGET_INSTANCE_ID=${RA_TARGET_INSTANCE_ID:-}
@@ -43,15 +55,22 @@ RA_MOUNT_BASE=${RA_MOUNT_BASE:-/mnt}
 RA_SKIP_HELPER_ROOT_CHECK=${RA_SKIP_HELPER_ROOT_CHECK:-}
 RA_TARGET_ROOT=${RA_TARGET_ROOT:-}
 RA_PUBLIC_KEY=${RA_PUBLIC_KEY:-}
+RA_USER=${RA_USER:-}
+RA_KEY_SOURCE=${RA_KEY_SOURCE:-}
 
-# Cloud images' default login users, used when the volume's cloud-init config names none that exists.
-KNOWN_LOGIN_USERS="ec2-user ubuntu admin centos rocky cloud-user fedora debian almalinux bitnami opc"
 # fstab mount points that may hold authorized_keys files (separate /home partition, btrfs home subvolume).
 EXTRA_MOUNT_POINTS=" /home /root /var /var/home /srv /opt "
+# Contexts for what the script creates when the volume's own SELinux policy has no entry for the
+# path: the types sshd may read keys from and a home directory has in the reference policy
+# (https://github.com/SELinuxProject/refpolicy/blob/main/policy/modules/services/ssh.fc,
+# https://github.com/SELinuxProject/refpolicy/blob/main/policy/modules/system/userdomain.fc).
 SSH_HOME_CONTEXT="system_u:object_r:ssh_home_t:s0"
 USER_HOME_DIR_CONTEXT="system_u:object_r:user_home_dir_t:s0"
 # GPT partition types of a Linux root (x86-64, arm64), tried first when looking for the root.
 ROOT_PART_TYPES=" 4f68bce3-e8cd-4db1-96e7-fbcaf984b709 b921b045-1df0-41c3-af44-4c6f280d3fae "
+# Nothing on the customer's volume may act as a device, a setuid program or an executable here.
+MOUNT_SAFETY="nodev,nosuid,noexec"
+MAX_KEY_LINE=8192
 
 RESULT_PRINTED=0
 ERR_LINE=""
@@ -64,6 +83,9 @@ ACTIVE_VGS=()
 LVM_CFG=""
 
 log() { printf 'ra: %s\n' "$*" >&2; }
+
+# The summary line: the only thing this script writes to the real stdout.
+emit() { printf '%s\n' "$1" >&3; }
 
 JSON=""
 # Appends "$1": "$2" (a JSON string) to JSON.
@@ -105,7 +127,7 @@ cleanup() {
   done
   LOOPS=("${LOOPS[@]}")
   for ((i = ${#ACTIVE_VGS[@]} - 1; i >= 0; i--)); do
-    if lvm vgchange --config "$LVM_CFG" -an "${ACTIVE_VGS[i]}" >&2; then unset 'ACTIVE_VGS[i]'; else rc=1; fi
+    if lvm vgchange --config "$LVM_CFG" -an "${ACTIVE_VGS[i]}"; then unset 'ACTIVE_VGS[i]'; else rc=1; fi
   done
   ACTIVE_VGS=("${ACTIVE_VGS[@]}")
   # Online mode: MNT is the running system's root, never ours to remove.
@@ -128,7 +150,7 @@ fail() {
   json_str "$code"
   code=$REPLY
   json_str "$msg"
-  printf '{"ok":false,"error":%s,"message":%s}\n' "$code" "$REPLY"
+  emit "{\"ok\":false,\"error\":$code,\"message\":$REPLY}"
   exit 1
 }
 
@@ -138,7 +160,7 @@ on_exit() {
     cleanup || true
     RESULT_PRINTED=1
     json_str "the rescue script stopped unexpectedly (exit $rc, line ${ERR_LINE:-unknown})"
-    printf '{"ok":false,"error":"INTERNAL_ERROR","message":%s}\n' "$REPLY"
+    emit "{\"ok\":false,\"error\":\"INTERNAL_ERROR\",\"message\":$REPLY}"
     exit 1
   fi
   cleanup || true
@@ -154,7 +176,8 @@ trap 'exit 130' INT TERM HUP
 
 RESOLVED=""
 VOL_FILE=""
-# Sets RESOLVED to the volume path $1 with every symlink followed inside the volume.
+# Sets RESOLVED to the volume path $1 with every symlink followed inside the volume. Returns 1 after
+# too many links, 2 when a ".." climbs above the volume's root (a path that tries to leave it).
 resolve_in_root() {
   local out="" comp target hops=0
   local -a rest tparts
@@ -165,6 +188,7 @@ resolve_in_root() {
     case $comp in
       '' | .) continue ;;
       ..)
+        [[ -n $out ]] || return 2
         out=${out%/*}
         continue
         ;;
@@ -194,14 +218,30 @@ vol_file() {
 # ---------------------------------------------------------------------------------------------------
 # Inputs
 
+JOB_ID_RE='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'
+# A POSIX-portable user name as shadow-utils' useradd accepts it by default (at most 32 characters).
+USER_RE='^[a-z_][a-z0-9_-]*[$]?$'
+KEY_SOURCE=generated
+
+validate_common_inputs() {
+  [[ $RA_JOB_ID =~ $JOB_ID_RE ]] || fail INVALID_INPUT "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'"
+  if [[ -n $RA_USER ]] && ! [[ $RA_USER =~ $USER_RE && ${#RA_USER} -le 32 ]]; then
+    fail INVALID_INPUT "RA_USER must be a user name: lower-case letters, digits, '_', '-' (a final '\$' allowed), starting with a letter or '_', at most 32 characters"
+  fi
+}
+
 validate_inputs() {
-  [[ $RA_JOB_ID =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] || fail INVALID_INPUT "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'"
+  validate_common_inputs
   [[ $RA_VOLUME_ID =~ ^vol-[0-9a-f]{8,32}$ ]] || fail INVALID_INPUT "RA_VOLUME_ID must look like vol-0123456789abcdef0"
-  [[ $RA_PARAMETER_NAME == /* ]] || fail INVALID_INPUT "RA_PARAMETER_NAME must be an absolute parameter name"
-  case $RA_KEY_TYPE in ed25519 | rsa) ;; *) fail INVALID_INPUT "RA_KEY_TYPE must be ed25519 or rsa" ;; esac
+  if [[ -n $RA_PUBLIC_KEY ]]; then
+    KEY_SOURCE=caller
+  else
+    [[ $RA_PARAMETER_NAME == /* ]] || fail INVALID_INPUT "RA_PARAMETER_NAME must be an absolute parameter name"
+    case $RA_KEY_TYPE in ed25519 | rsa) ;; *) fail INVALID_INPUT "RA_KEY_TYPE must be ed25519 or rsa" ;; esac
+  fi
   [[ $RA_DEVICE_WAIT_SECONDS =~ ^[0-9]+$ ]] || fail INVALID_INPUT "RA_DEVICE_WAIT_SECONDS must be a number"
   local tool
-  for tool in blkid lsblk mount umount losetup ssh-keygen aws awk findmnt; do
+  for tool in blkid lsblk mount umount losetup ssh-keygen aws awk findmnt tail; do
     command -v "$tool" >/dev/null 2>&1 || fail INVALID_INPUT "the helper has no '$tool' command"
   done
 }
@@ -221,12 +261,19 @@ make_workdir() {
 }
 
 validate_online_inputs() {
-  local key_re='^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [^[:cntrl:]]*)?$'
-  [[ $RA_JOB_ID =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] || fail INVALID_INPUT "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'"
+  validate_common_inputs
   [[ $RA_TARGET_ROOT == /* && -d $RA_TARGET_ROOT ]] || fail INVALID_INPUT "RA_TARGET_ROOT must be an existing absolute directory"
-  [[ $RA_PUBLIC_KEY =~ $key_re ]] || fail INVALID_INPUT "RA_PUBLIC_KEY must be one OpenSSH public key line (ssh-ed25519 or ssh-rsa)"
+  case $RA_KEY_SOURCE in
+    '' | generated)
+      KEY_SOURCE=generated
+      local key_re='^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( [^[:cntrl:]]*)?$'
+      [[ $RA_PUBLIC_KEY =~ $key_re ]] || fail INVALID_INPUT "RA_PUBLIC_KEY must be one OpenSSH public key line (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa)"
+      ;;
+    caller) KEY_SOURCE=caller ;;
+    *) fail INVALID_INPUT "RA_KEY_SOURCE must be caller or generated" ;;
+  esac
   local tool
-  for tool in awk sed grep; do
+  for tool in awk sed grep tail; do
     command -v "$tool" >/dev/null 2>&1 || fail INVALID_INPUT "the instance has no '$tool' command"
   done
 }
@@ -513,7 +560,7 @@ rw_opts() {
 
 MOUNT_ERR=""
 mount_at() { # $1 dev $2 dir $3 options
-  if mount -t "${FS_TYPE[$1]}" -o "$3" "$1" "$2" 2>"$WORK/mount.err"; then
+  if mount -t "${FS_TYPE[$1]}" -o "$3,$MOUNT_SAFETY" "$1" "$2" 2>"$WORK/mount.err"; then
     MOUNTED+=("$2")
     return 0
   fi
@@ -654,7 +701,7 @@ mount_fstab_extras() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# Users and sshd configuration of the volume
+# Accounts and sshd configuration of the volume
 
 U_NAMES=()
 declare -A U_UID=() U_GID=() U_HOME=() U_SHELL=()
@@ -687,9 +734,12 @@ has_login_shell() {
 
 AKF=(.ssh/authorized_keys .ssh/authorized_keys2)
 AKF_SET=0
-PRL=prohibit-password
+PRL=""
 PRL_SET=0
 
+# sshd_config: "for each keyword, the first obtained value will be used"; Include files are read
+# where the Include stands; Match blocks are left out (they apply to some connections only).
+# https://man.openbsd.org/sshd_config
 parse_sshd_file() { # $1 volume path, $2 include depth
   local f line kw dir pat m in_match=0 rdir
   local -a tok args flines
@@ -762,7 +812,24 @@ parse_sshd_file() { # $1 volume path, $2 include depth
   return 0
 }
 
+# PermitRootLogin without a value in the files: "prohibit-password" since OpenSSH 7.0, "yes" before
+# (https://www.openssh.com/txt/release-7.0).
+default_permit_root_login() {
+  ((PRL_SET == 0)) || return 0
+  PRL=prohibit-password
+  if [[ $(volume_openssh_version) =~ ^([0-9]+)\.([0-9]+)$ ]] && ((BASH_REMATCH[1] < 7)); then PRL=yes; fi
+}
+
+# Root may log in with a plain key: "yes" and "prohibit-password" (old name "without-password");
+# "forced-commands-only" only with a command= option, which the new line has not.
+root_login_with_key() {
+  case $PRL in yes | prohibit-password | without-password) return 0 ;; esac
+  return 1
+}
+
 EXPANDED=""
+# AuthorizedKeysFile tokens %% %h %U %u; a relative path is taken from the home directory.
+# https://man.openbsd.org/sshd_config#TOKENS
 expand_akf() { # $1 pattern $2 user: sets EXPANDED to the absolute volume path
   local p=$1 out="" c home=${U_HOME[$2]}
   while [[ -n $p ]]; do
@@ -771,6 +838,7 @@ expand_akf() { # $1 pattern $2 user: sets EXPANDED to the absolute volume path
       case ${p:1:1} in
         h) out+=$home ;;
         u) out+=$2 ;;
+        U) out+=${U_UID[$2]} ;;
         %) out+=% ;;
         *) out+=${p:0:2} ;;
       esac
@@ -786,37 +854,55 @@ expand_akf() { # $1 pattern $2 user: sets EXPANDED to the absolute volume path
 
 KEY_FILES=()
 EXISTING_FILES=()
+ESCAPING=""
 
-# Sets KEY_FILES to the authorized_keys files sshd would read for user $1, resolved inside the volume.
+# Sets KEY_FILES to the authorized_keys files sshd would read for user $1, resolved inside the
+# volume, and EXISTING_FILES to those of them that are regular files. A path that leads out of the
+# volume is named in ESCAPING and left out.
 key_files_of() {
-  local p seen=$'\n'
+  local p seen=$'\n' r
   KEY_FILES=()
+  EXISTING_FILES=()
+  ESCAPING=""
   for p in "${AKF[@]}"; do
     expand_akf "$p" "$1"
-    resolve_in_root "$EXPANDED" || continue
+    r=0
+    resolve_in_root "$EXPANDED" || r=$?
+    if ((r == 2)); then
+      [[ -n $ESCAPING ]] || ESCAPING=$EXPANDED
+      continue
+    fi
+    ((r == 0)) || continue
     [[ $seen == *$'\n'"$RESOLVED"$'\n'* ]] && continue
     seen+=$RESOLVED$'\n'
     KEY_FILES+=("$RESOLVED")
+    if [[ -f $MNT$RESOLVED ]]; then EXISTING_FILES+=("$RESOLVED"); fi
   done
   return 0
 }
 
-# Sets KEY_FILES, and EXISTING_FILES to those of them that exist.
-existing_key_files_of() {
+# Root already logs in with a key: a key line without a forced command. cloud-init's disable_root
+# leaves root only keys with command="echo 'Please login as the user ...'": that root stays locked.
+root_has_usable_key() {
   local f
-  key_files_of "$1"
-  EXISTING_FILES=()
-  for f in "${KEY_FILES[@]}"; do
-    if [[ -f $MNT$f ]]; then EXISTING_FILES+=("$f"); fi
+  key_files_of root
+  for f in "${EXISTING_FILES[@]}"; do
+    awk '!/^[ \t]*(#|$)/ && !/command=/ { found = 1; exit } END { exit !found }' "$MNT$f" && return 0
   done
-  return 0
+  return 1
 }
 
+# The default user's name in the volume's cloud-init configuration: cloud.cfg, then cloud.cfg.d/*.cfg
+# in lexical order, a later file overriding an earlier one (cloudinit/util.py read_conf_d,
+# read_conf_with_confd: https://github.com/canonical/cloud-init/blob/main/cloudinit/util.py;
+# https://docs.cloud-init.io/en/latest/explanation/configuration.html). The name is
+# system_info.default_user.name, unless a top-level "user:" (a name, or a mapping with "name:")
+# overrides it (https://github.com/canonical/cloud-init/blob/main/cloudinit/distros/ug_util.py).
+# Block and flow ({name: x}) mappings; YAML this simple reader does not follow names nothing.
 cloud_default_user() {
   local -a files=()
-  local f g
+  local g d
   if vol_file /etc/cloud/cloud.cfg; then files+=("$MNT$VOL_FILE"); fi
-  local d
   if resolve_in_root /etc/cloud/cloud.cfg.d && [[ -d $MNT$RESOLVED ]]; then
     d=$RESOLVED
     for g in "$MNT$d"/*.cfg; do
@@ -825,67 +911,158 @@ cloud_default_user() {
   fi
   ((${#files[@]} > 0)) || return 0
   awk '
-    FNR == 1 { inblk = 0 }
-    { sub(/\r$/, "") }
-    /^[ ]*#/ { next }
-    {
-      match($0, /^[ ]*/); ind = RLENGTH
-      if (inblk && NF > 0 && ind <= bind) inblk = 0
-      if (inblk && $0 ~ /^[ ]*name:/) {
-        v = $0; sub(/^[ ]*name:[ ]*/, "", v); sub(/[ ]+#.*$/, "", v); gsub(/["\047]/, "", v); sub(/[ ]+$/, "", v)
-        if (v != "") last = v
-        inblk = 0
-      }
-      if ($0 ~ /^[ ]*default_user:[ ]*$/) { inblk = 1; bind = ind }
+    function scalar(s) {
+      sub(/^[ \t]+/, "", s); sub(/[ \t]+#.*$/, "", s); sub(/[ \t]+$/, "", s)
+      if (s ~ /^".*"$/ || s ~ /^\047.*\047$/) s = substr(s, 2, length(s) - 2)
+      return s
     }
-    END { if (last != "") print last }
+    function flow_name(s,   m) {
+      if (!match(s, /[{, \t]name[ \t]*:[ \t]*[^,}]*/)) return ""
+      m = substr(s, RSTART, RLENGTH); sub(/^[{, \t]*name[ \t]*:/, "", m)
+      return scalar(m)
+    }
+    # The value of "key:" on line s, or "" for a block that follows.
+    function value_of(s, key) { sub("^" key "[ \t]*:", "", s); return scalar(s) }
+    FNR == 1 { si = 0; du = 0; ub = 0 }
+    { sub(/\r$/, "") }
+    /^[ \t]*(#|$)/ || /^(---|\.\.\.)/ { next }
+    {
+      match($0, /^ */); ind = RLENGTH; line = substr($0, ind + 1)
+      if (ind == 0) {
+        si = 0; du = 0; ub = 0
+        if (line ~ /^system_info[ \t]*:/) si = 1
+        else if (line ~ /^user[ \t]*:/) {
+          v = value_of(line, "user")
+          if (v ~ /^\{/) { v = flow_name(v); if (v != "") user = v }
+          else if (v == "") { ub = 1; ubind = -1 }
+          else user = v
+        }
+        next
+      }
+      if (ub) {
+        if (ubind < 0) ubind = ind
+        if (ind == ubind && line ~ /^name[ \t]*:/) { v = value_of(line, "name"); if (v != "") user = v }
+        next
+      }
+      if (!si) next
+      if (du && ind > duind) {
+        if (dind < 0) dind = ind
+        if (ind == dind && line ~ /^name[ \t]*:/) { v = value_of(line, "name"); if (v != "") def = v }
+        next
+      }
+      du = 0
+      if (line ~ /^default_user[ \t]*:/) {
+        v = value_of(line, "default_user")
+        if (v ~ /^\{/) { v = flow_name(v); if (v != "") def = v }
+        else if (v == "") { du = 1; duind = ind; dind = -1 }
+      }
+    }
+    END { if (user != "") print user; else if (def != "") print def }
   ' "${files[@]}"
 }
 
-SELECTED=()
-
-select_users() {
-  local name def added=" " f
-  def=$(cloud_default_user)
-  if [[ -n $def && -n ${U_UID[$def]:-} && $def != root ]] && has_login_shell "$def"; then
-    SELECTED+=("$def")
-    added+="$def "
-  else
-    for name in $KNOWN_LOGIN_USERS; do
-      if [[ -n ${U_UID[$name]:-} ]] && has_login_shell "$name"; then
-        SELECTED+=("$name")
-        added+="$name "
-      fi
-    done
-  fi
-  for name in "${U_NAMES[@]}"; do
-    [[ $name != root && $added != *" $name "* ]] || continue
-    has_login_shell "$name" || continue
-    existing_key_files_of "$name"
-    if ((${#EXISTING_FILES[@]} > 0)); then
-      SELECTED+=("$name")
-      added+="$name "
-    fi
-  done
-  if [[ -n ${U_UID[root]:-} ]]; then
-    case $PRL in
-      yes | prohibit-password | without-password)
-        if root_has_usable_key; then SELECTED+=(root); fi
-        ;;
+OS_ID=""
+OS_ID_LIKE=""
+# /etc/os-release, else /usr/lib/os-release (https://www.freedesktop.org/software/systemd/man/latest/os-release.html).
+read_os_release() {
+  local f line k v
+  local -a olines
+  if vol_file /etc/os-release || vol_file /usr/lib/os-release; then f=$VOL_FILE; else return 0; fi
+  mapfile -t olines <"$MNT$f"
+  for line in "${olines[@]}"; do
+    line=${line%$'\r'}
+    [[ $line == *=* ]] || continue
+    k=${line%%=*}
+    v=${line#*=}
+    v=${v#[\"\']}
+    v=${v%[\"\']}
+    case $k in
+      ID) OS_ID=${v,,} ;;
+      ID_LIKE) OS_ID_LIKE=${v,,} ;;
     esac
-  fi
-  return 0
+  done
 }
 
-# Root already logs in with a key: a key line without a forced command. cloud-init's disable_root
-# leaves root only keys with command="echo 'Please login as the user ...'": that root stays locked.
-root_has_usable_key() {
-  local f
-  existing_key_files_of root
-  for f in "${EXISTING_FILES[@]}"; do
-    awk '!/^[ \t]*(#|$)/ && !/command=/ { found = 1; exit } END { exit !found }' "$MNT$f" && return 0
+# The login account the distribution's cloud images have on EC2, for an os-release ID; several in the
+# order to try. https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/managing-users.html (Amazon
+# Linux, CentOS, Debian, Fedora, RHEL, SUSE, Ubuntu, Oracle); Rocky "rocky" and AlmaLinux "ec2-user":
+# https://github.com/test-kitchen/kitchen-ec2/tree/main/lib/kitchen/driver/aws/standard_platform
+distro_accounts() {
+  case $1 in
+    amzn | rhel | almalinux | ol | sles | sled | opensuse | opensuse-leap | opensuse-tumbleweed) REPLY="ec2-user" ;;
+    ubuntu) REPLY="ubuntu" ;;
+    debian) REPLY="admin" ;;
+    centos) REPLY="centos ec2-user" ;;
+    fedora) REPLY="fedora ec2-user" ;;
+    rocky) REPLY="rocky" ;;
+    *) REPLY="" ;;
+  esac
+}
+
+USER_SEL=""
+USER_SRC=""
+
+# Sets USER_SEL (and USER_SRC: how it was chosen) to the one account that gets the key on the tree
+# at MNT (described as $1 in messages), or fails.
+choose_account() {
+  local where=$1 def id name names="" why=() ids=()
+  read_passwd
+  parse_sshd_file /etc/ssh/sshd_config 0
+  default_permit_root_login
+  if [[ -n $RA_USER ]]; then
+    [[ -n ${U_UID[$RA_USER]:-} ]] || fail USER_NOT_FOUND "no account '$RA_USER' in the /etc/passwd of $where"
+    has_login_shell "$RA_USER" || fail USER_NOT_FOUND "account '$RA_USER' on $where has no login shell (${U_SHELL[$RA_USER]})"
+    if [[ $RA_USER == root ]] && ! root_login_with_key; then
+      fail USER_NOT_FOUND "root on $where cannot log in with a key: sshd has PermitRootLogin $PRL"
+    fi
+    USER_SEL=$RA_USER
+    USER_SRC=requested
+    return 0
+  fi
+  def=$(cloud_default_user)
+  if [[ -n $def ]]; then
+    if [[ $def != root && -n ${U_UID[$def]:-} ]] && has_login_shell "$def"; then
+      USER_SEL=$def
+      USER_SRC=cloud-init
+      return 0
+    fi
+    why+=("cloud-init's default user '$def' is not a login account in /etc/passwd")
+  else
+    why+=("no cloud-init default user")
+  fi
+  read_os_release
+  read -r -a ids <<<"$OS_ID $OS_ID_LIKE" || true
+  for id in "${ids[@]}"; do
+    distro_accounts "$id"
+    for name in $REPLY; do
+      [[ " $names " == *" $name "* ]] || names+="${names:+ }$name"
+    done
   done
-  return 1
+  for name in $names; do
+    if [[ -n ${U_UID[$name]:-} ]] && has_login_shell "$name"; then
+      USER_SEL=$name
+      USER_SRC=os-release
+      return 0
+    fi
+  done
+  if [[ -n $OS_ID ]]; then
+    why+=("/etc/os-release ID=${OS_ID}${OS_ID_LIKE:+ ID_LIKE=\"$OS_ID_LIKE\"} names ${names:-no known account}, none of them a login account")
+  else
+    why+=("no /etc/os-release")
+  fi
+  if [[ -n ${U_UID[root]:-} ]] && has_login_shell root && root_login_with_key && root_has_usable_key; then
+    USER_SEL=root
+    USER_SRC=root
+    return 0
+  fi
+  if ! root_login_with_key; then
+    why+=("root may not log in with a key (PermitRootLogin $PRL)")
+  else
+    why+=("root has no key it logs in with")
+  fi
+  local msg="" w
+  for w in "${why[@]}"; do msg+="${msg:+; }$w"; done
+  fail NO_LOGIN_USER "no login account to give the key to on $where: $msg"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -893,6 +1070,8 @@ root_has_usable_key() {
 
 KEY_TYPE=""
 PUBKEY=""
+KEY_ALG=""
+KEY_BLOB=""
 FINGERPRINT=""
 KEY_COMMENT="reset-access-$RA_JOB_ID"
 
@@ -918,7 +1097,7 @@ choose_key_type() {
   if [[ $v =~ ^([0-9]+)\.([0-9]+)$ ]]; then
     major=${BASH_REMATCH[1]}
     minor=${BASH_REMATCH[2]}
-    # Ed25519 keys arrived in OpenSSH 6.5.
+    # Ed25519 keys arrived in OpenSSH 6.5 (https://www.openssh.com/txt/release-6.5).
     if ((major < 6 || (major == 6 && minor < 5))); then
       log "the volume's OpenSSH is $v, older than 6.5: using RSA 4096"
       KEY_TYPE=rsa
@@ -929,28 +1108,93 @@ choose_key_type() {
 generate_key() {
   local -a opts=(-t ed25519)
   [[ $KEY_TYPE == rsa ]] && opts=(-t rsa -b 4096)
-  ssh-keygen -q "${opts[@]}" -N '' -C "$KEY_COMMENT" -f "$WORK/id" </dev/null >/dev/null 2>"$WORK/keygen.err" ||
+  ssh-keygen -q "${opts[@]}" -N '' -C "$KEY_COMMENT" -f "$WORK/id" </dev/null 2>"$WORK/keygen.err" ||
     fail KEYGEN_FAILED "ssh-keygen failed: $(sed -n 1p "$WORK/keygen.err" 2>/dev/null || true)"
   [[ -s $WORK/id && -s $WORK/id.pub ]] || fail KEYGEN_FAILED "ssh-keygen produced no key"
   PUBKEY=$(sed -n 1p "$WORK/id.pub")
+  read -r KEY_ALG KEY_BLOB _ <<<"$PUBKEY"
   FINGERPRINT=$(ssh-keygen -l -E sha256 -f "$WORK/id.pub" 2>/dev/null | awk '{ print $2 }') ||
     fail KEYGEN_FAILED "could not read the fingerprint of the new key"
 }
 
-# Online: the service made the pair; the line it sent gets this job's comment so that a second run
-# of the job replaces it (as offline), and the instance's sshd must be able to read its type.
-use_given_key() {
-  local type blob v
-  read -r type blob _ <<<"$RA_PUBLIC_KEY"
-  KEY_TYPE=rsa
-  [[ $type == ssh-ed25519 ]] && KEY_TYPE=ed25519
-  if [[ $KEY_TYPE == ed25519 ]]; then
-    v=$(volume_openssh_version)
-    # Ed25519 keys arrived in OpenSSH 6.5.
-    if [[ $v =~ ^([0-9]+)\.([0-9]+)$ ]] && ((BASH_REMATCH[1] < 6 || (BASH_REMATCH[1] == 6 && BASH_REMATCH[2] < 5))); then
-      fail KEY_TYPE_UNSUPPORTED "the instance's OpenSSH is $v, older than 6.5: it cannot use an ed25519 key (ask for keyType rsa)"
-    fi
+# One authorized_keys line (sshd(8) AUTHORIZED_KEYS FILE FORMAT, https://man.openbsd.org/sshd.8):
+# optional comma-separated options (name, or name="value" with \" inside), the key type, the base64
+# key, an optional comment. Sets KEY_ALG and KEY_BLOB; false for anything else, a control character
+# (a newline would smuggle in a second line) or a line longer than MAX_KEY_LINE.
+parse_key_line() {
+  local line=$1 opt re
+  ((${#line} <= MAX_KEY_LINE)) || return 1
+  [[ $line != *[[:cntrl:]]* ]] || return 1
+  opt='[A-Za-z0-9-]+(="([^"\\]|\\.)*")?'
+  re="^(${opt}(,${opt})*[ ]+)?(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa)[ ]+([A-Za-z0-9+/]+={0,2})([ ].*)?\$"
+  [[ $line =~ $re ]] || return 1
+  KEY_ALG=${BASH_REMATCH[7]}
+  KEY_BLOB=${BASH_REMATCH[8]}
+}
+
+# The caller's line: its key must be one ssh-keygen reads, of the type the line names, and an RSA key
+# at least 3072 bits (128-bit security, NIST SP 800-57 Part 1 Rev. 5 table 2:
+# https://csrc.nist.gov/pubs/sp/800/57/pt1/r5/final).
+validate_caller_key() {
+  local out bits fp kind want
+  parse_key_line "$RA_PUBLIC_KEY" || fail INVALID_PUBLIC_KEY "RA_PUBLIC_KEY must be one authorized_keys line of at most $MAX_KEY_LINE characters: optional options, then ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa, the base64 key and an optional comment"
+  command -v ssh-keygen >/dev/null 2>&1 || fail INVALID_PUBLIC_KEY "the public key cannot be checked here: no ssh-keygen"
+  printf '%s %s\n' "$KEY_ALG" "$KEY_BLOB" >"$WORK/caller.pub"
+  # -E arrived in OpenSSH 6.8; an older ssh-keygen prints an MD5 fingerprint, not kept.
+  if out=$(ssh-keygen -l -E sha256 -f "$WORK/caller.pub" 2>"$WORK/keygen.err"); then
+    read -r bits fp _ <<<"$out"
+  elif out=$(ssh-keygen -l -f "$WORK/caller.pub" 2>"$WORK/keygen.err"); then
+    read -r bits _ <<<"$out"
+    fp=""
+  else
+    fail INVALID_PUBLIC_KEY "ssh-keygen cannot read the public key: $(sed -n 1p "$WORK/keygen.err")"
   fi
+  kind=${out##* }
+  case $KEY_ALG in
+    ssh-ed25519) want="(ED25519)" KEY_TYPE=ed25519 ;;
+    ecdsa-sha2-nistp*) want="(ECDSA)" KEY_TYPE=ecdsa ;;
+    *) want="(RSA)" KEY_TYPE=rsa ;;
+  esac
+  [[ $kind == "$want" ]] || fail INVALID_PUBLIC_KEY "the key is not the $KEY_ALG key its line says it is"
+  if [[ $KEY_TYPE == ecdsa && $bits != "${KEY_ALG#ecdsa-sha2-nistp}" ]]; then
+    fail INVALID_PUBLIC_KEY "the key is not the $KEY_ALG key its line says it is"
+  fi
+  if [[ $KEY_TYPE == rsa ]] && ! ((bits >= 3072)); then
+    fail INVALID_PUBLIC_KEY "an RSA key of $bits bits: at least 3072 bits are needed"
+  fi
+  FINGERPRINT=$fp
+  PUBKEY=$RA_PUBLIC_KEY
+}
+
+# The volume's sshd must know the key type: Ed25519 since OpenSSH 6.5
+# (https://www.openssh.com/txt/release-6.5), ECDSA since 5.7 (https://www.openssh.com/txt/release-5.7).
+check_key_supported() { # $1 description
+  local v need=""
+  case $KEY_TYPE in
+    ed25519) need=6.5 ;;
+    ecdsa) need=5.7 ;;
+    *) return 0 ;;
+  esac
+  v=$(volume_openssh_version)
+  if [[ $v =~ ^([0-9]+)\.([0-9]+)$ ]] &&
+    ((BASH_REMATCH[1] < ${need%.*} || (BASH_REMATCH[1] == ${need%.*} && BASH_REMATCH[2] < ${need#*.}))); then
+    fail KEY_TYPE_UNSUPPORTED "the OpenSSH of $1 is $v, older than $need: it cannot use a $KEY_TYPE key"
+  fi
+}
+
+# Online, service-made key: the line it sent gets this job's comment, and the instance's sshd must
+# be able to read its type.
+use_service_key() {
+  local type blob
+  read -r type blob _ <<<"$RA_PUBLIC_KEY"
+  case $type in
+    ssh-ed25519) KEY_TYPE=ed25519 ;;
+    ecdsa-*) KEY_TYPE=ecdsa ;;
+    *) KEY_TYPE=rsa ;;
+  esac
+  check_key_supported "the instance"
+  KEY_ALG=$type
+  KEY_BLOB=$blob
   PUBKEY="$type $blob $KEY_COMMENT"
   printf '%s\n' "$PUBKEY" >"$WORK/id.pub"
   FINGERPRINT=""
@@ -971,41 +1215,171 @@ put_parameter() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# authorized_keys
+# SELinux: what the script creates gets the context the volume's own policy gives its path.
 
 SELINUX_MODE=absent
+SELINUX_TYPE=targeted
 SELINUX_LABELLED=true
-USERS_JSON=""
+LABELS=0
+# unchanged: nothing created; policy: every created item labelled from the volume's file_contexts;
+# default: at least one from the fallback contexts above; none: SELinux not enforcing/permissive.
+CONTEXT_SOURCE=none
 
-read_selinux_mode() {
-  local f v
+read_selinux_config() {
+  local f v t
   vol_file /etc/selinux/config || return 0
   f=$VOL_FILE
   v=$(sed -nE 's/^[[:space:]]*SELINUX[[:space:]]*=[[:space:]]*"?([A-Za-z]+)"?.*/\1/p' "$MNT$f" | sed -n '$p')
+  t=$(sed -nE 's/^[[:space:]]*SELINUXTYPE[[:space:]]*=[[:space:]]*"?([A-Za-z0-9_.-]+)"?.*/\1/p' "$MNT$f" | sed -n '$p')
   SELINUX_MODE=${v,,}
   [[ -n $SELINUX_MODE ]] || SELINUX_MODE=disabled
+  # libselinux's default policy name (SELINUXDEFAULT in libselinux/src/selinux_config.c).
+  [[ -n $t && $t != *..* ]] && SELINUX_TYPE=$t
+  case $SELINUX_MODE in
+    enforcing | permissive)
+      LABELS=1
+      CONTEXT_SOURCE=unchanged
+      ;;
+  esac
+  return 0
 }
 
-label() { # $1 volume path $2 context; sshd under SELinux reads keys only with the ssh_home_t type
-  [[ $SELINUX_MODE == enforcing || $SELINUX_MODE == permissive ]] || return 0
-  if setfattr -h -n security.selinux -v "$2" "$MNT$1" 2>/dev/null || chcon -h "$2" "$MNT$1" 2>/dev/null; then
+LOOKUP_KEY=""
+# Applies the first matching alias line of the substitution file $1 (volume path) to LOOKUP_KEY.
+apply_subs() {
+  local line src dst
+  local -a slines
+  vol_file "$1" || return 0
+  mapfile -t slines <"$MNT$VOL_FILE"
+  for line in "${slines[@]}"; do
+    read -r src dst _ <<<"$line" || true
+    [[ -n $src && -n $dst && $src != \#* ]] || continue
+    if [[ $LOOKUP_KEY == "$src" || $LOOKUP_KEY == "$src"/* ]]; then
+      if [[ $dst == / && $LOOKUP_KEY == "$src"/* ]]; then
+        LOOKUP_KEY=/${LOOKUP_KEY#"$src"/}
+      else
+        LOOKUP_KEY=$dst${LOOKUP_KEY#"$src"}
+      fi
+      return 0
+    fi
+  done
+}
+
+CTX=""
+# Sets CTX to the context the volume's policy gives volume path $1 of kind $2 (d: directory, f: file),
+# or "" when no entry matches, the way libselinux's file backend picks it: file_contexts, then
+# file_contexts.homedirs, then file_contexts.local; an entry without regular-expression
+# metacharacters that equals the path wins; otherwise the matching regular expression read last
+# wins; <<none>> means no context; the path first goes through file_contexts.subs, then
+# file_contexts.subs_dist. https://github.com/SELinuxProject/selinux/blob/main/libselinux/src/label_file.c
+# (lookup_check_node, selabel_sub_key), label_file.h (regex_has_meta_chars); before libselinux 3.8
+# the same order came from sort_specs and a backwards search.
+policy_context() {
+  local dir=/etc/selinux/$SELINUX_TYPE/contexts/files s
+  local -a specs=()
+  CTX=""
+  for s in file_contexts file_contexts.homedirs file_contexts.local; do
+    if vol_file "$dir/$s"; then specs+=("$MNT$VOL_FILE"); fi
+  done
+  ((${#specs[@]} > 0)) || return 0
+  LOOKUP_KEY=$1
+  apply_subs "$dir/file_contexts.subs"
+  apply_subs "$dir/file_contexts.subs_dist"
+  CTX=$(awk -v path="$LOOKUP_KEY" -v kind="$2" '
+    { sub(/\r$/, "") }
+    /^[ \t]*(#|$)/ { next }
+    {
+      n = split($0, f, /[ \t]+/); i = (f[1] == "") ? 2 : 1
+      re = f[i]
+      if (n - i == 2) { t = f[i + 1]; ctx = f[i + 2] } else if (n - i == 1) { t = ""; ctx = f[i + 1] } else next
+      if (t != "" && !((kind == "d" && t == "-d") || (kind == "f" && t == "--"))) next
+      lit = ""; meta = 0
+      for (j = 1; j <= length(re); j++) {
+        c = substr(re, j, 1)
+        if (c == "\\") {
+          c = substr(re, ++j, 1)
+          if (c == "" || index(".^$?*+|[({])}-_,", c) == 0) { meta = 1; break }
+        } else if (index(".^$?*+|[]({})", c)) { meta = 1; break }
+        lit = lit c
+      }
+      if (!meta) { if (lit == path) { lhit = 1; lctx = ctx } ; next }
+      # PCRE-only syntax that POSIX awk cannot compile: left out.
+      if (re ~ /\(\?|\\[A-Za-z0-9]/) next
+      if (path ~ ("^(" re ")$")) { rhit = 1; rctx = ctx }
+    }
+    END { c = lhit ? lctx : (rhit ? rctx : ""); if (c != "" && c != "<<none>>") print c }
+  ' "${specs[@]}") || CTX=""
+}
+
+# Labels volume path $1 (kind $2) that this run created: the volume policy's context, else the
+# fallback $3; with neither, the item stays unlabelled and a relabel is asked for.
+label_new() {
+  local ctx
+  ((LABELS)) || return 0
+  policy_context "$1" "$2"
+  ctx=$CTX
+  if [[ -n $ctx ]]; then
+    [[ $CONTEXT_SOURCE == default ]] || CONTEXT_SOURCE=policy
+  else
+    ctx=$3
+    CONTEXT_SOURCE=default
+    log "no entry for $1 in the volume's SELinux policy: ${ctx:-left unlabelled}"
+  fi
+  if [[ -z $ctx ]]; then
+    SELINUX_LABELLED=false
+    return 0
+  fi
+  if setfattr -h -n security.selinux -v "$ctx" "$MNT$1" 2>/dev/null || chcon -h "$ctx" "$MNT$1" 2>/dev/null; then
     return 0
   fi
   log "could not set the SELinux context of $1"
   SELINUX_LABELLED=false
 }
 
-# The key is in one of the user's files already (same public key blob, any options or comment).
-key_present() { # $@ volume paths
-  local f blob
-  read -r _ blob _ <<<"$PUBKEY"
-  for f in "$@"; do
-    awk -v b="$blob" '{ for (i = 1; i <= NF; i++) if ($i == b) { found = 1; exit } } END { exit !found }' "$MNT$f" && return 0
+# ---------------------------------------------------------------------------------------------------
+# authorized_keys: one file, appended to in place, or created.
+
+FILE_SEL=""
+FILE_NEW=0
+HOME_SEL=""
+ADDED=false
+
+# Decides the file for USER_SEL and checks that it can be written, changing nothing: the first
+# existing file sshd reads, else the first one it would read.
+plan_key_file() { # $1 description
+  local user=$USER_SEL r=0 cur comp dir
+  local -a parts
+  resolve_in_root "${U_HOME[$user]}" || r=$?
+  ((r == 0)) || fail KEY_FILE_REFUSED "the home directory of $user (${U_HOME[$user]}) leads outside $1 or through too many symlinks"
+  HOME_SEL=$RESOLVED
+  key_files_of "$user"
+  [[ -z $ESCAPING ]] || fail KEY_FILE_REFUSED "$ESCAPING, which sshd reads for $user, leads outside $1 through a symlink: not followed"
+  ((${#KEY_FILES[@]} > 0)) || fail NO_LOGIN_USER "sshd on $1 reads no authorized_keys file (AuthorizedKeysFile none)"
+  if ((${#EXISTING_FILES[@]} > 0)); then
+    FILE_SEL=${EXISTING_FILES[0]}
+    FILE_NEW=0
+    return 0
+  fi
+  FILE_SEL=${KEY_FILES[0]}
+  FILE_NEW=1
+  if [[ -e $MNT$FILE_SEL || -L $MNT$FILE_SEL ]]; then fail KEY_FILE_REFUSED "$FILE_SEL on $1 is not a regular file"; fi
+  dir=${FILE_SEL%/*}
+  IFS=/ read -r -a parts <<<"${dir#/}"
+  cur=""
+  for comp in "${parts[@]}"; do
+    [[ -n $comp ]] || continue
+    cur=$cur/$comp
+    if [[ -e $MNT$cur && ! -d $MNT$cur ]]; then fail KEY_FILE_REFUSED "$cur on $1 is in the way of $FILE_SEL: not a directory"; fi
   done
-  return 1
+  return 0
 }
 
-ensure_dirs() { # $1 volume dir to create; $2 home (resolved) or ""; $3 uid $4 gid
+# The key is on an active line of one of the account's files already (any options or comment).
+key_present() { # $1 volume path
+  awk -v b="$KEY_BLOB" '/^[ \t]*#/ { next } { for (i = 1; i <= NF; i++) if ($i == b) { found = 1; exit } } END { exit !found }' "$MNT$1"
+}
+
+ensure_dirs() { # $1 volume dir; $2 home (resolved) or ""; $3 uid $4 gid
   local dir=$1 home=$2 cur="" comp
   local -a parts
   IFS=/ read -r -a parts <<<"${dir#/}"
@@ -1015,92 +1389,78 @@ ensure_dirs() { # $1 volume dir to create; $2 home (resolved) or ""; $3 uid $4 g
     [[ -d $MNT$cur ]] && continue
     mkdir -- "$MNT$cur"
     if [[ -n $home && ($cur == "$home" || $cur == "$home"/*) ]]; then
-      chmod 0700 "$MNT$cur"
       chown "$3:$4" "$MNT$cur"
-      if [[ $cur == "$home" ]]; then label "$cur" "$USER_HOME_DIR_CONTEXT"; else label "$cur" "$SSH_HOME_CONTEXT"; fi
+      chmod 0700 "$MNT$cur"
+      if [[ $cur == "$home" ]]; then label_new "$cur" d "$USER_HOME_DIR_CONTEXT"; else label_new "$cur" d "$SSH_HOME_CONTEXT"; fi
     else
-      chmod 0755 "$MNT$cur"
       chown 0:0 "$MNT$cur"
+      chmod 0755 "$MNT$cur"
+      label_new "$cur" d ""
     fi
   done
 }
 
-add_key_for_user() {
-  local user=$1 uid=${U_UID[$1]} gid=${U_GID[$1]} home file dir created=0 added=true cur
-  local -a existing=() all=()
-  resolve_in_root "${U_HOME[$user]}" || return 1
-  home=$RESOLVED
-  existing_key_files_of "$user"
-  all=("${KEY_FILES[@]}")
-  existing=("${EXISTING_FILES[@]}")
-  ((${#all[@]} > 0)) || return 1
-  if ((${#existing[@]} > 0)); then
-    file=${existing[0]}
-  else
-    file=${all[0]}
-  fi
-  if ((${#existing[@]} > 0)) && key_present "${existing[@]}"; then
-    added=false
-  else
-    dir=${file%/*}
-    local in_home=""
-    [[ $file == "$home"/* && $home != / ]] && in_home=$home
-    ensure_dirs "${dir:-/}" "$in_home" "$uid" "$gid"
-    if [[ ! -e $MNT$file ]]; then
-      : >"$MNT$file"
-      created=1
+# Adds PUBKEY to FILE_SEL unless the account has the key already. An existing file is only ever
+# opened for appending: its owner, mode, SELinux context, ACLs and other lines stay as they are.
+apply_key_file() { # $1 description
+  local f uid=${U_UID[$USER_SEL]} gid=${U_GID[$USER_SEL]} in_home="" sep=""
+  for f in "${EXISTING_FILES[@]}"; do
+    if key_present "$f"; then
+      FILE_SEL=$f
+      ADDED=false
+      log "$USER_SEL has the key already in $f"
+      return 0
     fi
-    # Replace a key an earlier run of this same job added, keep everything else.
-    awk -v c="$KEY_COMMENT" 'NF == 0 || $NF != c' "$MNT$file" >"$WORK/ak"
-    printf '%s\n' "$PUBKEY" >>"$WORK/ak"
-    cat "$WORK/ak" >"$MNT$file"
-    if [[ -n $in_home ]]; then
-      chmod 0600 "$MNT$file"
-      chown "$uid:$gid" "$MNT$file"
-      label "$file" "$SSH_HOME_CONTEXT"
-      # The directories between the home and the file (usually just .ssh): sshd's StrictModes.
-      cur=$dir
-      while [[ $cur == "$home"/* ]]; do
-        chmod 0700 "$MNT$cur"
-        chown "$uid:$gid" "$MNT$cur"
-        label "$cur" "$SSH_HOME_CONTEXT"
-        cur=${cur%/*}
-      done
-    elif ((created)); then
-      chmod 0600 "$MNT$file"
-      chown "$uid:$gid" "$MNT$file"
-    fi
+  done
+  ADDED=true
+  if ((FILE_NEW == 0)); then
+    f=$MNT$FILE_SEL
+    # A last line without its newline would run into ours.
+    if [[ -s $f && -n $(tail -c 1 -- "$f") ]]; then sep=$'\n'; fi
+    printf '%s%s\n' "$sep" "$PUBKEY" >>"$f" || fail KEY_FILE_REFUSED "could not append to $FILE_SEL on $1 (immutable, or a read-only filesystem?)"
+    log "appended the key to $FILE_SEL for $USER_SEL"
+    return 0
   fi
-  json_str "$user"
-  USERS_JSON+="${USERS_JSON:+,}{\"user\":$REPLY"
-  json_str "$file"
-  USERS_JSON+=",\"file\":$REPLY,\"added\":$added}"
+  [[ $FILE_SEL == "$HOME_SEL"/* && $HOME_SEL != / ]] && in_home=$HOME_SEL
+  f=${FILE_SEL%/*}
+  ensure_dirs "${f:-/}" "$in_home" "$uid" "$gid"
+  (set -o noclobber && : >"$MNT$FILE_SEL") || fail KEY_FILE_REFUSED "could not create $FILE_SEL on $1"
+  chown "$uid:$gid" "$MNT$FILE_SEL"
+  chmod 0600 "$MNT$FILE_SEL"
+  if [[ -n $in_home ]]; then label_new "$FILE_SEL" f "$SSH_HOME_CONTEXT"; else label_new "$FILE_SEL" f ""; fi
+  printf '%s\n' "$PUBKEY" >>"$MNT$FILE_SEL"
+  log "created $FILE_SEL with the key for $USER_SEL"
+}
+
+# The fields both modes report about the account, the file, SELinux and the key.
+summary_fields() {
+  local u
+  json_str "$SELINUX_MODE"
+  JSON+=",\"selinux\":{\"mode\":$REPLY,\"labelled\":$SELINUX_LABELLED"
+  jfield contextSource "$CONTEXT_SOURCE"
+  JSON+='}'
+  jfield user "$USER_SEL"
+  jfield userSource "$USER_SRC"
+  jfield file "$FILE_SEL"
+  JSON+=",\"added\":$ADDED"
+  json_str "$USER_SEL"
+  u=$REPLY
+  json_str "$FILE_SEL"
+  JSON+=",\"users\":[{\"user\":$u,\"file\":$REPLY,\"added\":$ADDED}]"
+  jfield keySource "$KEY_SOURCE"
+  if [[ $KEY_SOURCE == generated && -z $RA_TARGET_ROOT ]]; then jfield parameterName "$RA_PARAMETER_NAME"; fi
+  jfield keyType "$KEY_TYPE"
+  jfield fingerprint "$FINGERPRINT"
+  jfield publicKey "$PUBKEY"
 }
 
 # ---------------------------------------------------------------------------------------------------
 
-# Sets SELECTED to the login users of the tree at MNT (described as $1 in messages), or fails.
-choose_users() {
-  read_passwd
-  parse_sshd_file /etc/ssh/sshd_config 0
-  select_users
-  ((${#SELECTED[@]} > 0)) || fail NO_LOGIN_USER "no login user found on $1: no default cloud user ($KNOWN_LOGIN_USERS) in /etc/passwd, no user with an authorized_keys file that sshd reads, and root is not allowed or has no keys"
-  log "users: ${SELECTED[*]}"
-  read_selinux_mode
-}
-
-# Adds PUBKEY for every SELECTED user, or fails when sshd reads no file for any of them.
-write_keys() {
-  local user written=0
-  for user in "${SELECTED[@]}"; do
-    if add_key_for_user "$user"; then written=1; else log "no authorized_keys file for $user (AuthorizedKeysFile none?)"; fi
-  done
-  ((written)) || fail NO_LOGIN_USER "sshd on $1 reads no authorized_keys file (AuthorizedKeysFile none)"
-}
-
 main_offline() {
   validate_inputs
   make_workdir
+  # The caller's key is checked before the volume is looked for: a bad key changes nothing anywhere.
+  [[ $KEY_SOURCE == caller ]] && validate_caller_key
   log "job $RA_JOB_ID: looking for $RA_VOLUME_ID of $RA_TARGET_INSTANCE_ID"
   find_device || fail DEVICE_NOT_FOUND "no block device for $RA_VOLUME_ID after ${RA_DEVICE_WAIT_SECONDS}s (NVMe serial ${RA_VOLUME_ID//-/} under $RA_DEV_ROOT/disk/by-id, or $RA_DEVICE_HINTS)"
   log "found $DEVICE -> $DISK"
@@ -1127,19 +1487,24 @@ main_offline() {
   log "root filesystem: ${ROOT_DEV} (${FS_TYPE[$ROOT_DEV]}${ROOT_SUBVOL:+, subvolume $ROOT_SUBVOL}) at $MNT"
   mount_fstab_extras
 
-  choose_users "$RA_VOLUME_ID"
-
-  choose_key_type
-  generate_key
-  put_parameter
-  write_keys "$RA_VOLUME_ID"
-  if [[ $SELINUX_LABELLED == false ]]; then
+  choose_account "$RA_VOLUME_ID"
+  log "account: $USER_SEL ($USER_SRC)"
+  read_selinux_config
+  plan_key_file "$RA_VOLUME_ID"
+  if [[ $KEY_SOURCE == caller ]]; then
+    check_key_supported "$RA_VOLUME_ID"
+  else
+    choose_key_type
+    generate_key
+    put_parameter
+  fi
+  apply_key_file "$RA_VOLUME_ID"
+  if [[ $SELINUX_LABELLED == false ]] && resolve_in_root /.autorelabel && [[ ! -e $MNT$RESOLVED || -f $MNT$RESOLVED ]]; then
     # Labels could not be set from here: relabel at the next boot (slow, but sshd will read the key).
-    : >"$MNT/.autorelabel"
+    : >"$MNT$RESOLVED"
   fi
   sync -f "$MNT" 2>/dev/null || sync
 
-  # The summary: one line of JSON.
   JSON='{"ok":true'
   jfield volumeId "$RA_VOLUME_ID"
   jfield device "$DEVICE"
@@ -1154,46 +1519,39 @@ main_offline() {
     [[ -z $LVM_NOTE ]] || jfield note "$LVM_NOTE"
     JSON+='}'
   fi
-  json_str "$SELINUX_MODE"
-  JSON+=",\"selinux\":{\"mode\":$REPLY,\"labelled\":$SELINUX_LABELLED}"
-  JSON+=",\"users\":[$USERS_JSON]"
-  jfield parameterName "$RA_PARAMETER_NAME"
-  jfield keyType "$KEY_TYPE"
-  jfield fingerprint "$FINGERPRINT"
-  jfield publicKey "$PUBKEY"
+  summary_fields
   JSON+='}'
   cleanup || fail MOUNT_FAILED "the volume was updated but could not be unmounted or deactivated cleanly"
   RESULT_PRINTED=1
-  printf '%s\n' "$JSON"
+  emit "$JSON"
 }
 
-# Online: the running system's own tree at RA_TARGET_ROOT, the service's public key.
+# Online: the running system's own tree at RA_TARGET_ROOT, the service's or the caller's public key.
 main_online() {
   validate_online_inputs
   make_workdir
+  [[ $KEY_SOURCE == caller ]] && validate_caller_key
   log "job $RA_JOB_ID: online on ${RA_TARGET_INSTANCE_ID:-this instance}, root $RA_TARGET_ROOT"
-  choose_users "the instance"
-  use_given_key
-  write_keys "the instance"
+  choose_account "the instance"
+  log "account: $USER_SEL ($USER_SRC)"
+  read_selinux_config
+  plan_key_file "the instance"
+  if [[ $KEY_SOURCE == caller ]]; then check_key_supported "the instance"; else use_service_key; fi
+  apply_key_file "the instance"
   if [[ $SELINUX_LABELLED == false && $SELINUX_MODE == enforcing ]]; then
     # Offline, a relabel at the next boot fixes this; a running system's sshd would refuse the file now.
-    fail SELINUX_LABEL_FAILED "the key was added but its SELinux label could not be set (setfattr and chcon failed): sshd in enforcing mode would not read it"
+    fail SELINUX_LABEL_FAILED "the key was added but its SELinux label could not be set (no policy entry, or setfattr and chcon failed): sshd in enforcing mode would not read it"
   fi
   sync -f "${MNT:-/}" 2>/dev/null || sync
 
   JSON='{"ok":true'
   jfield mode online
   jfield root "$RA_TARGET_ROOT"
-  json_str "$SELINUX_MODE"
-  JSON+=",\"selinux\":{\"mode\":$REPLY,\"labelled\":$SELINUX_LABELLED}"
-  JSON+=",\"users\":[$USERS_JSON]"
-  jfield keyType "$KEY_TYPE"
-  jfield fingerprint "$FINGERPRINT"
-  jfield publicKey "$PUBKEY"
+  summary_fields
   JSON+='}'
   cleanup || true
   RESULT_PRINTED=1
-  printf '%s\n' "$JSON"
+  emit "$JSON"
 }
 
 main() {

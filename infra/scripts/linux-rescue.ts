@@ -6,21 +6,52 @@
  * text also lives in `linux-rescue.generated.ts`; `node --import tsx infra/scripts/generate.ts`
  * regenerates it and a test fails when the two differ.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LINUX_RESCUE_SCRIPT_SOURCE } from './linux-rescue.generated';
 
+/** Key types the script generates. */
 export type LinuxKeyType = 'ed25519' | 'rsa';
+/** Key types the script writes: a caller's key may also be ECDSA. */
+export type RescueKeyType = LinuxKeyType | 'ecdsa';
+/** `generated`: made by the script on the helper (offline) or by the service (online); `caller`: the caller's own public key. */
+export type KeySource = 'generated' | 'caller';
+/** How the account was chosen: asked for (`user`), cloud-init's default user, the distribution's convention, or root. */
+export type UserSource = 'requested' | 'cloud-init' | 'os-release' | 'root';
+/**
+ * Where the SELinux contexts of what the script created came from: `policy` (the volume's own
+ * file_contexts), `default` (a fallback for at least one item), `unchanged` (nothing created: an
+ * existing file was appended to), `none` (SELinux not enforcing or permissive on the volume).
+ */
+export type ContextSource = 'policy' | 'default' | 'unchanged' | 'none';
+
+/** A POSIX user name as useradd accepts it by default; the script checks the same. */
+export const LINUX_USER_NAME = /^[a-z_][a-z0-9_-]*[$]?$/;
+export const LINUX_USER_NAME_MAX = 32;
+/** The longest public key line (options included) the script accepts. */
+export const MAX_PUBLIC_KEY_LINE = 8192;
 
 export interface LinuxRescueParams {
   jobId: string;
   targetInstanceId: string;
   /** The target's root volume, now attached to the helper. */
   volumeId: string;
-  /** Where the private key goes: `/ec2rl/openssh/<target id>/key`. */
-  parameterName: string;
-  /** `rsa` is RSA 4096; the script also falls back to it when the volume's OpenSSH is older than 6.5. */
-  keyType: LinuxKeyType;
+  /**
+   * The account to give the key to; absent: the instance's default login account (cloud-init's
+   * default user, else the distribution's, else root when it already logs in with a key).
+   */
+  user?: string;
+  /**
+   * The caller's own public key line (`[options ]type base64[ comment]`), appended as given: then
+   * nothing is generated and nothing goes to Parameter Store (parameterName, keyType and kmsKeyId
+   * are not used).
+   */
+  publicKey?: string;
+  /** Where the generated private key goes: `/ec2rl/openssh/<target id>/key`. Required without `publicKey`. */
+  parameterName?: string;
+  /** `rsa` is RSA 4096; the script also falls back to it when the volume's OpenSSH is older than 6.5. Default ed25519. */
+  keyType?: LinuxKeyType;
   /** KMS key for the SecureString; the account's `aws/ssm` key when absent. */
   kmsKeyId?: string;
   region: string;
@@ -39,8 +70,15 @@ export const RESCUE_ERROR_CODES = [
   'KEYGEN_FAILED',
   'INVALID_INPUT',
   'INTERNAL_ERROR',
-  // Online mode only.
+  /** The named `user` is not in the volume's /etc/passwd, has no login shell, or is root and sshd refuses root keys. */
+  'USER_NOT_FOUND',
+  /** The caller's public key is not one valid line, or an RSA key under 3072 bits. */
+  'INVALID_PUBLIC_KEY',
+  /** The key file leads out of the volume through a symlink, is not a regular file, or cannot be appended to. */
+  'KEY_FILE_REFUSED',
+  /** The volume's OpenSSH predates the key's type (Ed25519 < 6.5, ECDSA < 5.7). */
   'KEY_TYPE_UNSUPPORTED',
+  // Online mode only.
   'SELINUX_LABEL_FAILED',
 ] as const;
 export type RescueErrorCode = (typeof RESCUE_ERROR_CODES)[number];
@@ -53,7 +91,34 @@ export interface RescueUserResult {
   added: boolean;
 }
 
-export interface RescueSuccess {
+export interface RescueSelinux {
+  mode: string;
+  /** false when a created item could not be labelled (offline: a relabel at the next boot is asked for). */
+  labelled: boolean;
+  contextSource: ContextSource;
+}
+
+/** What both modes report about the one account, its file and the key. */
+export interface KeyPlacement {
+  selinux: RescueSelinux;
+  /** The one account that has the key. */
+  user: string;
+  userSource: UserSource;
+  /** The authorized_keys file (path inside the volume) that has the key. */
+  file: string;
+  /** false when the account had the same public key already: nothing was written. */
+  added: boolean;
+  /** The same, as a one-element list (the shape of earlier scripts, which keyed several accounts). */
+  users: RescueUserResult[];
+  keySource: KeySource;
+  keyType: RescueKeyType;
+  /** `SHA256:…`; online it may be empty when the instance has no ssh-keygen (the service knows it anyway). */
+  fingerprint: string;
+  /** The line as written to authorized_keys: a caller's line as given, a generated key with the job's comment. */
+  publicKey: string;
+}
+
+export interface RescueSuccess extends KeyPlacement {
   ok: true;
   volumeId: string;
   /** The device path the volume was found at (by-id link or /dev/xvdf…). */
@@ -67,12 +132,8 @@ export interface RescueSuccess {
   subvolume?: string;
   /** LVM root: `vg/lv`, and how it was opened (`vgchange`, or `loop` over a linear LV's extents). */
   lvm?: { volume: string; activation: string; note?: string };
-  selinux: { mode: string; labelled: boolean };
-  users: RescueUserResult[];
-  parameterName: string;
-  keyType: LinuxKeyType;
-  fingerprint: string;
-  publicKey: string;
+  /** Where the generated private key went; absent with a caller's key. */
+  parameterName?: string;
 }
 
 export interface RescueFailure {
@@ -88,23 +149,22 @@ export type RescueSummary = RescueSuccess | RescueFailure;
 export interface LinuxOnlineParams {
   jobId: string;
   targetInstanceId: string;
-  /** `type base64` of the key pair the service made; the script appends this job's comment. */
+  /**
+   * `generated` (default): `type base64` of the key pair the service made; the script appends this
+   * job's comment. `caller`: the caller's own line, options and comment kept as given.
+   */
   publicKey: string;
+  keySource?: KeySource;
+  /** The account to give the key to; absent: the instance's default login account. */
+  user?: string;
   /** The running system's root: `/` in production; a test may point it at a tree of its own. */
   targetRoot?: string;
 }
 
-export interface OnlineSuccess {
+export interface OnlineSuccess extends KeyPlacement {
   ok: true;
   mode: 'online';
   root: string;
-  selinux: { mode: string; labelled: boolean };
-  users: RescueUserResult[];
-  keyType: LinuxKeyType;
-  /** `SHA256:…`; empty when the instance has no ssh-keygen (the service knows it anyway). */
-  fingerprint: string;
-  /** The line as written to authorized_keys (with the job's comment). */
-  publicKey: string;
 }
 
 export type OnlineSummary = OnlineSuccess | RescueFailure;
@@ -141,11 +201,14 @@ export function buildLinuxRescueCommands(params: LinuxRescueParams): string[] {
     ['RA_JOB_ID', params.jobId],
     ['RA_TARGET_INSTANCE_ID', params.targetInstanceId],
     ['RA_VOLUME_ID', params.volumeId],
-    ['RA_PARAMETER_NAME', params.parameterName],
-    ['RA_KEY_TYPE', params.keyType],
-    ['RA_REGION', params.region],
   ];
-  if (params.kmsKeyId) env.push(['RA_KMS_KEY_ID', params.kmsKeyId]);
+  if (params.publicKey === undefined) {
+    env.push(['RA_PARAMETER_NAME', params.parameterName ?? ''], ['RA_KEY_TYPE', params.keyType ?? 'ed25519']);
+  }
+  env.push(['RA_REGION', params.region]);
+  if (params.publicKey !== undefined) env.push(['RA_PUBLIC_KEY', params.publicKey]);
+  else if (params.kmsKeyId) env.push(['RA_KMS_KEY_ID', params.kmsKeyId]);
+  if (params.user !== undefined) env.push(['RA_USER', params.user]);
   if (params.deviceHints && params.deviceHints.length > 0) env.push(['RA_DEVICE_HINTS', params.deviceHints.join(' ')]);
   return scriptCommands(env);
 }
@@ -156,19 +219,109 @@ export function buildLinuxRescueCommands(params: LinuxRescueParams): string[] {
  */
 export function buildLinuxOnlineCommands(params: LinuxOnlineParams): string[] {
   const problems: string[] = [];
+  const caller = params.keySource === 'caller';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(params.jobId)) problems.push('jobId');
   if (!/^i-[0-9a-f]{8,32}$/.test(params.targetInstanceId)) problems.push('targetInstanceId');
-  if (!/^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/.test(params.publicKey.split(' ').slice(0, 2).join(' '))) problems.push('publicKey');
+  const serviceKey = params.publicKey.split(' ').slice(0, 2).join(' ');
+  if (caller ? !parsePublicKeyLine(params.publicKey) : !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/.test(serviceKey)) {
+    problems.push('publicKey');
+  }
   if (/PRIVATE KEY/.test(params.publicKey)) problems.push('publicKey');
+  if (params.keySource !== undefined && params.keySource !== 'caller' && params.keySource !== 'generated') problems.push('keySource');
+  if (params.user !== undefined && !isLinuxUserName(params.user)) problems.push('user');
   const root = params.targetRoot ?? '/';
   if (!/^\/[A-Za-z0-9_.\-/]*$/.test(root)) problems.push('targetRoot');
   if (problems.length > 0) throw new Error(`invalid Linux online parameters: ${[...new Set(problems)].join(', ')}`);
-  return scriptCommands([
+  const env: Array<[string, string]> = [
     ['RA_JOB_ID', params.jobId],
     ['RA_TARGET_INSTANCE_ID', params.targetInstanceId],
     ['RA_TARGET_ROOT', root],
-    ['RA_PUBLIC_KEY', params.publicKey.split(' ').slice(0, 2).join(' ')],
-  ]);
+    ['RA_PUBLIC_KEY', caller ? params.publicKey : serviceKey],
+  ];
+  if (caller) env.push(['RA_KEY_SOURCE', 'caller']);
+  if (params.user !== undefined) env.push(['RA_USER', params.user]);
+  return scriptCommands(env);
+}
+
+/** A user name the script accepts for `RA_USER`. */
+export function isLinuxUserName(name: string): boolean {
+  return name.length <= LINUX_USER_NAME_MAX && LINUX_USER_NAME.test(name);
+}
+
+const KEY_OPTION = '[A-Za-z0-9-]+(?:="(?:[^"\\\\]|\\\\.)*")?';
+/** sshd(8) AUTHORIZED_KEYS FILE FORMAT, the types the script takes: https://man.openbsd.org/sshd.8 */
+const KEY_LINE = new RegExp(
+  `^(${KEY_OPTION}(?:,${KEY_OPTION})*[ ]+)?(ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|ssh-rsa)[ ]+([A-Za-z0-9+/]+={0,2})(?:[ ].*)?$`,
+);
+
+/**
+ * The parts of one authorized_keys line, as the script's syntax check reads it (options, an allowed
+ * type, base64, a comment; no control character, at most MAX_PUBLIC_KEY_LINE characters), or
+ * undefined. The key itself is not checked: see `inspectPublicKeyLine`.
+ */
+export function parsePublicKeyLine(line: string): { options?: string; algorithm: string; blob: string } | undefined {
+  if (line.length > MAX_PUBLIC_KEY_LINE || /[\x00-\x1f\x7f]/.test(line)) return undefined;
+  const m = KEY_LINE.exec(line);
+  if (!m?.[2] || !m[3]) return undefined;
+  return { ...(m[1] ? { options: m[1].trimEnd() } : {}), algorithm: m[2], blob: m[3] };
+}
+
+export type PublicKeyInspection =
+  | { ok: true; algorithm: string; blob: string; keyType: RescueKeyType; bits: number; fingerprint: string }
+  | { ok: false; reason: string };
+
+/**
+ * Checks a caller's public key line as the script does with `ssh-keygen -l`: the line's syntax, a
+ * key blob of the type the line names, and RSA keys of at least 3072 bits (128-bit security, NIST
+ * SP 800-57 Part 1 Rev. 5 table 2: https://csrc.nist.gov/pubs/sp/800/57/pt1/r5/final). The blob
+ * formats are RFC 4253 section 6.6, RFC 5656 section 3.1 and RFC 8709 section 4.
+ */
+export function inspectPublicKeyLine(line: string): PublicKeyInspection {
+  const parsed = parsePublicKeyLine(line);
+  if (!parsed) return { ok: false, reason: 'not one authorized_keys line with an ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa key' };
+  const { algorithm, blob } = parsed;
+  const data = Buffer.from(blob, 'base64');
+  let at = 0;
+  const field = (): Buffer | undefined => {
+    if (at + 4 > data.length) return undefined;
+    const length = data.readUInt32BE(at);
+    if (at + 4 + length > data.length) return undefined;
+    const value = data.subarray(at + 4, at + 4 + length);
+    at += 4 + length;
+    return value;
+  };
+  const mismatch = { ok: false as const, reason: `the key is not the ${algorithm} key its line says it is` };
+  if (field()?.toString('latin1') !== algorithm) return mismatch;
+  let keyType: RescueKeyType;
+  let bits: number;
+  if (algorithm === 'ssh-ed25519') {
+    if (field()?.length !== 32) return mismatch;
+    keyType = 'ed25519';
+    bits = 256;
+  } else if (algorithm.startsWith('ecdsa-')) {
+    const curve = algorithm.slice('ecdsa-sha2-'.length);
+    const size = ({ nistp256: 32, nistp384: 48, nistp521: 66 } as Record<string, number>)[curve] ?? 0;
+    if (field()?.toString('latin1') !== curve) return mismatch;
+    const point = field();
+    const uncompressed = point?.[0] === 4 && point.length === 1 + 2 * size;
+    const compressed = (point?.[0] === 2 || point?.[0] === 3) && point.length === 1 + size;
+    if (!uncompressed && !compressed) return mismatch;
+    keyType = 'ecdsa';
+    bits = Number(curve.slice('nistp'.length));
+  } else {
+    const e = field();
+    const n = field();
+    if (!e || !n || n.length === 0) return mismatch;
+    let start = 0;
+    while (start < n.length && n[start] === 0) start++;
+    const top = n[start] ?? 0;
+    bits = start === n.length ? 0 : (n.length - start - 1) * 8 + (32 - Math.clz32(top));
+    keyType = 'rsa';
+    if (bits < 3072) return { ok: false, reason: `an RSA key of ${bits} bits: at least 3072 bits are needed` };
+  }
+  if (at !== data.length) return mismatch;
+  const fingerprint = `SHA256:${createHash('sha256').update(data).digest('base64').replace(/=+$/, '')}`;
+  return { ok: true, algorithm, blob, keyType, bits, fingerprint };
 }
 
 function scriptCommands(env: Array<[string, string]>): string[] {
@@ -182,7 +335,8 @@ function scriptCommands(env: Array<[string, string]>): string[] {
     SCRIPT_END_MARKER,
     'RA_STATUS=0',
     'bash "$RA_SCRIPT_FILE" || RA_STATUS=$?',
-    'rm -f "$RA_SCRIPT_FILE"',
+    // Only the script's summary line may reach stdout (SSM keeps its first 24,000 characters).
+    'rm -f "$RA_SCRIPT_FILE" >&2',
     'exit "$RA_STATUS"',
   ];
 }
@@ -192,8 +346,13 @@ function validate(p: LinuxRescueParams): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(p.jobId)) problems.push('jobId');
   if (!/^i-[0-9a-f]{8,32}$/.test(p.targetInstanceId)) problems.push('targetInstanceId');
   if (!/^vol-[0-9a-f]{8,32}$/.test(p.volumeId)) problems.push('volumeId');
-  if (!/^\/[A-Za-z0-9_.\-/]+$/.test(p.parameterName)) problems.push('parameterName');
-  if (p.keyType !== 'ed25519' && p.keyType !== 'rsa') problems.push('keyType');
+  if (p.publicKey !== undefined) {
+    if (!parsePublicKeyLine(p.publicKey) || /PRIVATE KEY/.test(p.publicKey)) problems.push('publicKey');
+  } else if (p.parameterName === undefined || !/^\/[A-Za-z0-9_.\-/]+$/.test(p.parameterName)) {
+    problems.push('parameterName');
+  }
+  if (p.keyType !== undefined && p.keyType !== 'ed25519' && p.keyType !== 'rsa') problems.push('keyType');
+  if (p.user !== undefined && !isLinuxUserName(p.user)) problems.push('user');
   if (!/^[a-z]{2}(-[a-z]+)+-[0-9]+$/.test(p.region)) problems.push('region');
   if (p.kmsKeyId !== undefined && !/^[A-Za-z0-9:/_+=,.@-]+$/.test(p.kmsKeyId)) problems.push('kmsKeyId');
   if (p.deviceHints?.some((h) => !/^\/dev\/[a-z0-9]+$/.test(h))) problems.push('deviceHints');
@@ -218,8 +377,7 @@ export function parseOnlineSummary(stdout: string): OnlineSummary {
   if (v.ok === false) return asSummary(v, line) as RescueFailure;
   if (v.ok !== true || v.mode !== 'online') bad('no "ok": true with "mode": "online"');
   for (const key of ['root', 'fingerprint', 'publicKey'] as const) if (typeof v[key] !== 'string') bad(`no "${key}"`);
-  if (v.keyType !== 'ed25519' && v.keyType !== 'rsa') bad('an unknown "keyType"');
-  checkUsers(v.users, bad);
+  checkPlacement(v, bad);
   return v as unknown as OnlineSuccess;
 }
 
@@ -249,12 +407,20 @@ function asSummary(v: Record<string, unknown>, line: string): RescueSummary {
     return { ok: false, error: v.error as string, message: v.message as string };
   }
   if (v.ok !== true) bad('no boolean "ok"');
-  for (const key of ['device', 'partition', 'filesystem', 'parameterName', 'fingerprint', 'publicKey'] as const) {
+  for (const key of ['device', 'partition', 'filesystem', 'fingerprint', 'publicKey'] as const) {
     if (typeof v[key] !== 'string') bad(`no "${key}"`);
   }
-  if (v.keyType !== 'ed25519' && v.keyType !== 'rsa') bad('an unknown "keyType"');
-  checkUsers(v.users, bad);
+  // A generated key's private half went to Parameter Store: the summary must say where.
+  if (v.keySource !== 'caller' && typeof v.parameterName !== 'string') bad('no "parameterName"');
+  checkPlacement(v, bad);
   return v as unknown as RescueSuccess;
+}
+
+function checkPlacement(v: Record<string, unknown>, bad: (what: string) => never): void {
+  if (v.keyType !== 'ed25519' && v.keyType !== 'rsa' && v.keyType !== 'ecdsa') bad('an unknown "keyType"');
+  if (v.keySource !== undefined && v.keySource !== 'generated' && v.keySource !== 'caller') bad('an unknown "keySource"');
+  for (const key of ['user', 'file'] as const) if (v[key] !== undefined && typeof v[key] !== 'string') bad(`a malformed "${key}"`);
+  checkUsers(v.users, bad);
 }
 
 function checkUsers(users: unknown, bad: (what: string) => never): void {

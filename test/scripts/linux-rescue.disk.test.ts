@@ -14,8 +14,8 @@ import { applyLinuxRescue, usersAcceptingKey } from '../../infra/sim/linux-rescu
 import type { VolumeFiles } from '../../infra/sim/volume-files';
 import { EXISTING_KEYS, fixture, linuxVolumeFixtures, type LinuxVolumeFixture } from '../fixtures/linux-volumes';
 import { dir, file, passwd, volume } from '../fixtures/linux-volumes/tree';
-import { DiskLab, diskTestsUnavailable, hasCommand } from './support/disk-lab';
-import { nitroDevRoot, runRescue, xenDevRoot, type RescueRun } from './support/rescue-runner';
+import { DiskLab, diskTestsUnavailable, hasCommand, readTree } from './support/disk-lab';
+import { callerKey, nitroDevRoot, runRescue, xenDevRoot, type RescueRun } from './support/rescue-runner';
 import { buildVolume, type TargetVolume } from './support/target-volume';
 
 const unavailable = diskTestsUnavailable();
@@ -91,25 +91,72 @@ function expectPutParameter(run: RescueRun, kmsKeyId?: string): void {
 
 /**
  * A successful run did exactly what the fixture expects and exactly what the model does: the
- * whole tree after the run equals the model applied to the tree before it.
+ * whole tree after the run equals the model applied to the tree before it, and the one key file
+ * is its old bytes followed by the new line.
  */
 function expectRescued(fx: LinuxVolumeFixture, before: VolumeFiles, after: VolumeFiles, summary: RescueSuccess): void {
   expect(summary.keyType).toBe(fx.expect.keyType ?? 'ed25519');
-  expect(summary.users.map((u) => u.file).sort()).toEqual(fx.expect.keyFiles);
+  expect(summary.users).toEqual([{ user: summary.user, file: summary.file, added: true }]);
+  expect([summary.file]).toEqual(fx.expect.keyFiles);
+  expect([summary.user]).toEqual(fx.expect.usersWithKey);
+  if (fx.expect.userSource) expect(summary.userSource).toBe(fx.expect.userSource);
+  if (fx.expect.contextSource) expect(summary.selinux.contextSource).toBe(fx.expect.contextSource);
+  for (const [p, label] of Object.entries(fx.expect.labels ?? {})) expect(after[p]?.selinuxLabel).toBe(label);
   expect(usersAcceptingKey(before, summary.publicKey)).toEqual([]);
   expect(usersAcceptingKey(after, summary.publicKey).sort()).toEqual(fx.expect.usersWithKey);
-  for (const keyFile of fx.expect.keyFiles) {
-    const lines = (after[keyFile]?.content ?? '').split('\n');
-    expect(lines.filter((l) => l === summary.publicKey)).toHaveLength(1);
-    for (const old of (before[keyFile]?.content ?? '').split('\n').filter((l) => l.trim() !== '')) {
-      expect(lines).toContain(old);
-    }
-  }
+  const old = before[summary.file]?.content;
+  expect(after[summary.file]?.content).toBe(
+    old === undefined ? `${summary.publicKey}\n` : `${old}${old !== '' && !old.endsWith('\n') ? '\n' : ''}${summary.publicKey}\n`,
+  );
   const model = applyLinuxRescue(before, { publicKey: summary.publicKey });
   expect(model.error).toBeUndefined();
   expect(model.users).toEqual(summary.users);
+  expect(model.placement).toEqual({ user: summary.user, userSource: summary.userSource, file: summary.file, added: true, selinux: summary.selinux });
   expect(after).toEqual(model.files);
 }
+
+/** Every xattr (SELinux context, ACLs, user.*) of the given volume paths, as getfattr dumps them. */
+function xattrsOf(lab: DiskLab, target: TargetVolume, paths: string[]): string {
+  const dir = lab.path(`look-${++looks}`);
+  target.open(dir);
+  try {
+    return paths.map((p) => lab.run('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', path.join(dir, p)]).split(dir).join('')).join('');
+  } finally {
+    target.close();
+  }
+}
+let looks = 0;
+
+/** The whole tree (contents, owners, modes, contexts) and every xattr of every entry. */
+function fullListing(lab: DiskLab, target: TargetVolume): { tree: VolumeFiles; xattrs: string } {
+  const dir = lab.path(`look-${++looks}`);
+  target.open(dir);
+  try {
+    const tree = readTree(dir);
+    const xattrs = lab.run('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', dir]).split(dir).join('');
+    return { tree, xattrs };
+  } finally {
+    target.close();
+  }
+}
+
+/** Sets xattrs on volume paths (ACLs as their binary system.posix_acl_access value). */
+function setXattrs(lab: DiskLab, target: TargetVolume, attrs: Array<[string, string, string]>): void {
+  const dir = lab.path(`look-${++looks}`);
+  target.open(dir);
+  try {
+    for (const [p, name, value] of attrs) lab.run('setfattr', ['-h', '-n', name, '-v', value, path.join(dir, p)]);
+  } finally {
+    target.close();
+  }
+}
+
+/**
+ * user::rw-, user:1001:r--, group::---, mask::r--, other::--- in the kernel's POSIX ACL xattr
+ * format: a version 2 header, then (tag, perm, id) entries, little-endian
+ * (https://github.com/torvalds/linux/blob/master/include/uapi/linux/posix_acl_xattr.h).
+ */
+const ACL_USER_1001_READ = '0x02000000' + '01000600ffffffff' + '02000400e9030000' + '04000000ffffffff' + '10000400ffffffff' + '20000000ffffffff';
 
 describeOnDisks('linux-rescue.sh on real disk images', () => {
   let lab: DiskLab;
@@ -234,8 +281,12 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
       expectCleanHelper(lab, run, target);
       const summary = ok(run);
       expect(summary).toMatchObject({ partition: target.partitions[1], filesystem: 'btrfs', subvolume: 'root' });
-      expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: true });
-      expectRescued(fx, before, target.read(), summary);
+      // The created .ssh and file take the volume's own file_contexts.homedirs entry, not a hard-coded system_u.
+      expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: true, contextSource: 'policy' });
+      const after = target.read();
+      expect(after['/home/fedora/.ssh']).toMatchObject({ type: 'dir', mode: 0o700, uid: 1000, gid: 1000, selinuxLabel: 'unconfined_u:object_r:ssh_home_t:s0' });
+      expect(after['/home/fedora/.ssh/authorized_keys']).toMatchObject({ mode: 0o600, uid: 1000, gid: 1000, selinuxLabel: 'unconfined_u:object_r:ssh_home_t:s0' });
+      expectRescued(fx, before, after, summary);
     });
 
     // This machine has no device-mapper, so `vgchange -ay` cannot work here: the script falls back to
@@ -264,7 +315,7 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
         expect(summary.lvm).toMatchObject({ volume: 'rhel/root', activation: 'loop' });
         expect(summary.lvm?.note).toMatch(/vgchange -ay rhel failed/);
       }
-      expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: true });
+      expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: true, contextSource: 'unchanged' });
       expectRescued(fx, before, target.read(), summary);
     });
 
@@ -304,7 +355,7 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
       // Assess
       const summary = ok(run);
       expectCleanHelper(lab, run, target);
-      expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: false });
+      expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: false, contextSource: 'default' });
       const after = target.read();
       expect(after['/.autorelabel']).toMatchObject({ type: 'file', uid: 0 });
       expect(after['/home/rocky/.ssh/authorized_keys']?.selinuxLabel).toBeUndefined();
@@ -313,7 +364,7 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
   });
 
   describe('running again', () => {
-    it('a second run of the same job replaces its own key: one key line, the one now in Parameter Store', () => {
+    it('a second run of the same job appends its new key after the first: the file is only ever appended to', () => {
       // Prepare
       const fx = fixture('debian-12');
       const target = buildVolume(lab, { kind: 'whole', fs: 'xfs' }, fx.files);
@@ -330,14 +381,189 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
       const second = ok(run);
       expectKeyPair(lab, run, second);
       const afterSecond = target.read();
-      for (const keyFile of fx.expect.keyFiles) {
-        const lines = (afterSecond[keyFile]?.content ?? '').split('\n');
-        expect(lines.filter((l) => l.endsWith(` reset-access-${ids.jobId}`))).toEqual([second.publicKey]);
-        expect(lines).toHaveLength((afterFirst[keyFile]?.content ?? '').split('\n').length);
-      }
+      expect(afterSecond[second.file]?.content).toBe(`${afterFirst[first.file]?.content}${second.publicKey}\n`);
+      expect(afterSecond['/home/alice/.ssh/authorized_keys']).toEqual(fx.files['/home/alice/.ssh/authorized_keys']);
       expect(afterSecond['/home/alice/.ssh/authorized_keys']?.content).toContain(EXISTING_KEYS.laptop);
-      expect(usersAcceptingKey(afterSecond, first.publicKey)).toEqual([]);
       expect(afterSecond).toEqual(applyLinuxRescue(afterFirst, { publicKey: second.publicKey }).files);
+    });
+  });
+
+  describe('one account, appended in place', () => {
+    it("Ubuntu with a from=-restricted deploy account: only ubuntu gets the key; deploy's .ssh and file keep bytes, owner, mode and xattrs", () => {
+      // Prepare
+      const fx = fixture('ubuntu-with-deploy');
+      const target = buildVolume(lab, { kind: 'mbr-swap-root' }, fx.files);
+      setXattrs(lab, target, [
+        ['/home/deploy/.ssh/authorized_keys', 'system.posix_acl_access', ACL_USER_1001_READ],
+        ['/home/deploy/.ssh/authorized_keys', 'user.managed-by', 'config-management'],
+        ['/home/deploy/.ssh', 'user.managed-by', 'config-management'],
+      ]);
+      const deployPaths = ['/home/deploy', '/home/deploy/.ssh', '/home/deploy/.ssh/authorized_keys'];
+      const before = target.read();
+      const deployXattrs = xattrsOf(lab, target, deployPaths);
+      const ids = nextIds();
+
+      // Act
+      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, target.partitions) });
+
+      // Assess
+      expectCleanHelper(lab, run, target);
+      const summary = ok(run);
+      expect(summary).toMatchObject({ user: 'ubuntu', userSource: 'cloud-init', file: '/home/ubuntu/.ssh/authorized_keys', added: true, keySource: 'generated' });
+      const after = target.read();
+      for (const p of deployPaths) expect([p, after[p]]).toEqual([p, before[p]]);
+      expect(xattrsOf(lab, target, deployPaths)).toBe(deployXattrs);
+      expect(deployXattrs).toContain('system.posix_acl_access=0x');
+      expect(usersAcceptingKey(after, summary.publicKey)).toEqual(['ubuntu']);
+      expectRescued(fx, before, after, summary);
+    });
+
+    it('RHEL on LVM + xfs: an authorized_keys with an unconfined_u context and an ACL keeps both, its owner, mode and bytes, and ends with the new line once', () => {
+      // Prepare
+      const fx = fixture('rhel-9');
+      const keyFile = '/home/cloud-user/.ssh/authorized_keys';
+      const target = buildVolume(lab, { kind: 'lvm', vg: 'rhel' }, fx.files);
+      setXattrs(lab, target, [[keyFile, 'system.posix_acl_access', ACL_USER_1001_READ]]);
+      const before = target.read();
+      const xattrsBefore = xattrsOf(lab, target, [keyFile, '/home/cloud-user/.ssh']);
+      const ids = nextIds();
+
+      // Act
+      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, target.partitions) });
+
+      // Assess
+      expectCleanHelper(lab, run, target);
+      const summary = ok(run);
+      expect(summary).toMatchObject({ filesystem: 'xfs', user: 'cloud-user', file: keyFile, added: true });
+      expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: true, contextSource: 'unchanged' });
+      const after = target.read();
+      expect(xattrsOf(lab, target, [keyFile, '/home/cloud-user/.ssh'])).toBe(xattrsBefore);
+      expect(xattrsBefore).toContain('security.selinux=0x');
+      expect(xattrsBefore).toContain('system.posix_acl_access=0x02000000');
+      expect(after[keyFile]).toEqual({ ...before[keyFile], content: `${before[keyFile]?.content}${summary.publicKey}\n` });
+      expect(after[keyFile]?.selinuxLabel).toBe('unconfined_u:object_r:ssh_home_t:s0');
+      expect(after[keyFile]?.content.split('\n').filter((l) => l === summary.publicKey)).toHaveLength(1);
+      expectRescued(fx, before, after, summary);
+    });
+
+    it('a named account that does not exist: USER_NOT_FOUND, the volume unchanged to the last xattr, nothing generated or stored', () => {
+      // Prepare
+      const target = buildVolume(lab, { kind: 'whole', fs: 'ext4' }, fixture('ubuntu-with-deploy').files);
+      const before = fullListing(lab, target);
+      const ids = nextIds();
+
+      // Act
+      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []), params: { user: 'nobody-here' }, tracedCommands: ['ssh-keygen'] });
+
+      // Assess
+      expect(run.status).not.toBe(0);
+      expect(run.summary).toMatchObject({ ok: false, error: 'USER_NOT_FOUND', message: expect.stringMatching(/no account 'nobody-here'/) });
+      expect(run.aws.called).toBe(false);
+      expect(run.traces).toEqual([]);
+      expectCleanHelper(lab, run, target);
+      expect(fullListing(lab, target)).toEqual(before);
+    });
+
+    it('a named account that exists gets the key, the default account nothing', () => {
+      const fx = fixture('ubuntu-with-deploy');
+      const target = buildVolume(lab, { kind: 'whole', fs: 'ext4' }, fx.files);
+      const before = target.read();
+      const ids = nextIds();
+
+      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []), params: { user: 'deploy' } });
+
+      const summary = ok(run);
+      expect(summary).toMatchObject({ user: 'deploy', userSource: 'requested', file: '/home/deploy/.ssh/authorized_keys' });
+      const after = target.read();
+      expect(after['/home/ubuntu/.ssh/authorized_keys']).toEqual(before['/home/ubuntu/.ssh/authorized_keys']);
+      expect(after).toEqual(applyLinuxRescue(before, { publicKey: summary.publicKey, user: 'deploy' }).files);
+    });
+  });
+
+  describe("the caller's own public key", () => {
+    it('offline with a from= option: the line as given, no key generated, nothing put to Parameter Store, no private key anywhere', () => {
+      // Prepare
+      const fx = fixture('rocky-9');
+      const target = buildVolume(lab, { kind: 'whole', fs: 'xfs' }, fx.files);
+      const before = target.read();
+      const key = callerKey(lab.dir, 'ed25519');
+      const line = `from="10.0.0.0/8",no-agent-forwarding ${key.line} alice@laptop`;
+      const ids = nextIds();
+
+      // Act
+      const run = runRescue(lab, {
+        ...ids,
+        devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []),
+        params: { publicKey: line },
+        tracedCommands: ['ssh-keygen'],
+      });
+
+      // Assess
+      expectCleanHelper(lab, run, target);
+      const summary = ok(run);
+      expect(summary).toMatchObject({ user: 'rocky', keySource: 'caller', keyType: 'ed25519', publicKey: line, fingerprint: key.fingerprint, added: true });
+      expect(summary).not.toHaveProperty('parameterName');
+      expect(run.aws).toEqual({ called: false, args: [], privateKey: undefined, keyPath: undefined });
+      // ssh-keygen only read the key (-l), it made none (-t).
+      expect(run.traces.length).toBeGreaterThan(0);
+      expect(run.traces.every((t) => / -l /.test(` ${t} `) && !/ -t /.test(` ${t} `))).toBe(true);
+      const after = target.read();
+      expect(after['/home/rocky/.ssh/authorized_keys']?.content).toBe(`${line}\n`);
+      expect(Object.values(after).some((e) => e.content.includes('PRIVATE KEY'))).toBe(false);
+      expect(run.stdout + run.stderr).not.toContain('PRIVATE KEY');
+      expect(after).toEqual(applyLinuxRescue(before, { publicKey: line, requireKeyType: 'ed25519' }).files);
+    });
+
+    it('an RSA-2048 caller key: INVALID_PUBLIC_KEY before the volume is even looked for', () => {
+      // Prepare
+      const target = buildVolume(lab, { kind: 'whole', fs: 'ext4' }, fixture('rocky-9').files);
+      const before = fullListing(lab, target);
+      const ids = nextIds();
+
+      // Act
+      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []), params: { publicKey: callerKey(lab.dir, 'rsa', 2048).line } });
+
+      // Assess
+      expect(run.status).not.toBe(0);
+      expect(run.summary).toMatchObject({ ok: false, error: 'INVALID_PUBLIC_KEY', message: expect.stringMatching(/RSA key of 2048 bits/) });
+      expect(run.stderr).not.toContain('looking for');
+      expect(run.aws.called).toBe(false);
+      expectCleanHelper(lab, run, target);
+      expect(fullListing(lab, target)).toEqual(before);
+    });
+  });
+
+  describe('stdout', () => {
+    it('is exactly one line, the JSON summary, however noisy the tools (SSM returns only its first 24,000 characters)', () => {
+      // Prepare
+      const target = buildVolume(lab, { kind: 'gpt-efi-boot-root', rootFs: 'xfs' }, fixture('amazon-linux-2023').files);
+      const ids = nextIds();
+
+      // Act
+      const run = runRescue(lab, {
+        ...ids,
+        devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, target.partitions),
+        noisyCommands: ['mount', 'umount', 'sync', 'chown', 'chmod', 'mkdir', 'setfattr', 'rmdir', 'rm', 'sleep'],
+      });
+
+      // Assess
+      expectCleanHelper(lab, run, target);
+      const lines = run.stdout.split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toBe('');
+      expect(JSON.parse(lines[0] as string)).toMatchObject({ ok: true, user: 'ec2-user' });
+      expect(run.stderr).toContain('noise from mount');
+      expect(run.stderr).toContain('noise from chown');
+    });
+
+    it('a failure is one line too', () => {
+      const target = buildVolume(lab, { kind: 'whole', fs: 'ext4' }, fixture('no-login-user').files);
+      const ids = nextIds();
+
+      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []), noisyCommands: ['mount', 'umount'] });
+
+      expect(run.stdout.split('\n')).toEqual([expect.stringMatching(/^\{"ok":false,"error":"NO_LOGIN_USER",/), '']);
+      expectCleanHelper(lab, run, target);
     });
   });
 

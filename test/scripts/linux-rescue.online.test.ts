@@ -15,8 +15,9 @@ import { buildLinuxOnlineCommands, parseOnlineSummary, type OnlineSuccess, type 
 import { applyLinuxRescue, usersAcceptingKey } from '../../infra/sim/linux-rescue-model';
 import { generateSshKeyPair } from '../../infra/sim/ssh-keys';
 import type { VolumeFiles } from '../../infra/sim/volume-files';
-import { EXISTING_KEYS, fixture, linuxVolumeFixtures } from '../fixtures/linux-volumes';
+import { fixture, linuxVolumeFixtures } from '../fixtures/linux-volumes';
 import { hasCommand, readTree, writeTree } from './support/disk-lab';
+import { callerKey, writeNoisyCommands } from './support/rescue-runner';
 
 const missing = ['setfattr', 'getfattr', 'ssh-keygen'].filter((c) => !hasCommand(c));
 const unavailable =
@@ -41,14 +42,31 @@ function targetRoot(files: VolumeFiles): string {
   return root;
 }
 
-function runOnline(root: string, publicKey: string, jobId: string, options: { failingCommands?: string[] } = {}): OnlineRun {
+interface OnlineOptions {
+  failingCommands?: string[];
+  /** Commands that print to stdout before doing their real work. */
+  noisyCommands?: string[];
+  keySource?: 'caller' | 'generated';
+  user?: string;
+}
+
+function runOnline(root: string, publicKey: string, jobId: string, options: OnlineOptions = {}): OnlineRun {
   const bin = path.join(base, `bin-${++seq}`);
   fs.mkdirSync(bin);
   for (const name of options.failingCommands ?? []) {
     fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name}: stub failure" >&2\nexit 1\n`, { mode: 0o755 });
   }
+  writeNoisyCommands(bin, options.noisyCommands ?? []);
   const commandFile = path.join(base, `command-${seq}.sh`);
-  fs.writeFileSync(commandFile, `${buildLinuxOnlineCommands({ jobId, targetInstanceId: 'i-0123456789abcdef0', publicKey, targetRoot: root }).join('\n')}\n`);
+  const commands = buildLinuxOnlineCommands({
+    jobId,
+    targetInstanceId: 'i-0123456789abcdef0',
+    publicKey,
+    targetRoot: root,
+    ...(options.keySource ? { keySource: options.keySource } : {}),
+    ...(options.user ? { user: options.user } : {}),
+  });
+  fs.writeFileSync(commandFile, `${commands.join('\n')}\n`);
   const result = spawnSync('sh', [commandFile], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }, encoding: 'utf8' });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, summary: parseOnlineSummary(result.stdout) };
 }
@@ -89,12 +107,14 @@ describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () =>
         }
         const summary = ok(run);
         const line = `${key.publicKey.split(' ').slice(0, 2).join(' ')} reset-access-${jobId}`;
-        expect(summary).toMatchObject({ mode: 'online', root, keyType, publicKey: line, fingerprint: key.fingerprint });
+        expect(summary).toMatchObject({ mode: 'online', root, keyType, keySource: 'generated', publicKey: line, fingerprint: key.fingerprint });
+        expect(summary).not.toHaveProperty('parameterName');
         expect(summary.users.map((u) => u.file).sort()).toEqual(fx.expect.keyFiles);
         expect(usersAcceptingKey(before, line)).toEqual([]);
         expect(usersAcceptingKey(after, line).sort()).toEqual(fx.expect.usersWithKey);
-        const model = applyLinuxRescue(before, { publicKey: line });
+        const model = applyLinuxRescue(before, { publicKey: line, requireKeyType: keyType, mode: 'online' });
         expect(model.users).toEqual(summary.users);
+        expect(model.placement).toEqual({ user: summary.user, userSource: summary.userSource, file: summary.file, added: summary.added, selinux: summary.selinux });
         expect(after).toEqual(model.files);
       });
     }
@@ -114,27 +134,78 @@ describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () =>
     expect(readTree(root)).toEqual(before);
   });
 
-  it('a second run of the same job replaces its own line and keeps every other key', () => {
+  it('the same command again adds nothing; another key is appended after the first, never rewriting the file', () => {
     // Prepare
     const fx = fixture('debian-12');
     const root = targetRoot(fx.files);
-    const first = ok(runOnline(root, generateSshKeyPair('ed25519', 'a').publicKey, 'job-online-twice'));
+    const key = generateSshKeyPair('ed25519', 'a');
+    const first = ok(runOnline(root, key.publicKey, 'job-online-twice'));
     const afterFirst = readTree(root);
-    const second = generateSshKeyPair('ed25519', 'b');
 
     // Act
-    const run = runOnline(root, second.publicKey, 'job-online-twice');
+    const again = ok(runOnline(root, key.publicKey, 'job-online-twice'));
+    const afterAgain = readTree(root);
+    const other = ok(runOnline(root, generateSshKeyPair('ed25519', 'b').publicKey, 'job-online-twice'));
+
+    // Assess
+    expect(again).toMatchObject({ added: false, file: first.file, users: [{ user: 'admin', file: first.file, added: false }] });
+    expect(afterAgain).toEqual(afterFirst);
+    const after = readTree(root);
+    expect(after[first.file]?.content).toBe(`${afterFirst[first.file]?.content}${other.publicKey}\n`);
+    expect(after['/home/alice/.ssh/authorized_keys']).toEqual(fx.files['/home/alice/.ssh/authorized_keys']);
+    expect(usersAcceptingKey(after, first.publicKey)).toEqual(['admin']);
+  });
+
+  it("the caller's own line (RA_KEY_SOURCE=caller), options kept, to a named account", () => {
+    // Prepare
+    const fx = fixture('ubuntu-with-deploy');
+    const root = targetRoot(fx.files);
+    const before = readTree(root);
+    const key = callerKey(base, 'ecdsa', 384);
+    const line = `from="10.1.2.0/24",no-pty ${key.line} me@laptop`;
+
+    // Act
+    const run = runOnline(root, line, 'job-online-caller', { keySource: 'caller', user: 'deploy' });
 
     // Assess
     const summary = ok(run);
+    expect(summary).toMatchObject({ user: 'deploy', userSource: 'requested', keySource: 'caller', keyType: 'ecdsa', publicKey: line, fingerprint: key.fingerprint, added: true });
     const after = readTree(root);
-    for (const keyFile of fx.expect.keyFiles) {
-      const lines = (after[keyFile]?.content ?? '').split('\n');
-      expect(lines.filter((l) => l.endsWith(' reset-access-job-online-twice'))).toEqual([summary.publicKey]);
-    }
-    expect(after['/home/alice/.ssh/authorized_keys']?.content).toContain(EXISTING_KEYS.laptop);
-    expect(usersAcceptingKey(after, first.publicKey)).toEqual([]);
-    expect(after).toEqual(applyLinuxRescue(afterFirst, { publicKey: summary.publicKey }).files);
+    expect(after['/home/deploy/.ssh/authorized_keys']?.content).toBe(`${before['/home/deploy/.ssh/authorized_keys']?.content}${line}\n`);
+    expect(after['/home/ubuntu/.ssh/authorized_keys']).toEqual(before['/home/ubuntu/.ssh/authorized_keys']);
+    expect(after).toEqual(applyLinuxRescue(before, { publicKey: line, user: 'deploy', requireKeyType: 'ecdsa', mode: 'online' }).files);
+  });
+
+  it('INVALID_PUBLIC_KEY for a caller RSA key under 3072 bits, USER_NOT_FOUND for an absent account; nothing changed', () => {
+    // Prepare
+    const root = targetRoot(fixture('ubuntu-with-deploy').files);
+    const before = readTree(root);
+
+    // Act
+    const weak = runOnline(root, callerKey(base, 'rsa', 2048).line, 'job-online-weak', { keySource: 'caller' });
+    const absent = runOnline(root, generateSshKeyPair('ed25519', 'x').publicKey, 'job-online-absent', { user: 'nobody-here' });
+
+    // Assess
+    expect(weak.summary).toMatchObject({ ok: false, error: 'INVALID_PUBLIC_KEY', message: expect.stringMatching(/2048 bits/) });
+    expect(absent.summary).toMatchObject({ ok: false, error: 'USER_NOT_FOUND', message: expect.stringMatching(/no account 'nobody-here'/) });
+    expect(readTree(root)).toEqual(before);
+  });
+
+  it('stdout is exactly the one summary line, however noisy the tools', () => {
+    // Prepare
+    const root = targetRoot(fixture('rocky-9').files);
+
+    // Act
+    const run = runOnline(root, generateSshKeyPair('ed25519', 'x').publicKey, 'job-online-noisy', {
+      noisyCommands: ['chown', 'chmod', 'mkdir', 'setfattr', 'sync'],
+    });
+
+    // Assess
+    const lines = run.stdout.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('');
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ ok: true, user: 'rocky' });
+    expect(run.stderr).toContain('noise from chown');
   });
 
   it('SELinux enforcing and labels cannot be set: fails (sshd would not read the file) instead of asking for a relabel', () => {
@@ -180,6 +251,21 @@ describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () =>
 });
 
 describe('buildLinuxOnlineCommands', () => {
+  it('a caller line is exported whole with RA_KEY_SOURCE=caller, and the account as RA_USER', () => {
+    const line = 'from="10.0.0.0/8" ssh-ed25519 AAAAC3Nz me@laptop';
+
+    const commands = buildLinuxOnlineCommands({ jobId: 'r-abc', targetInstanceId: 'i-0123456789abcdef0', publicKey: line, keySource: 'caller', user: 'deploy' });
+
+    expect(commands.filter((c) => c.startsWith('export RA_'))).toEqual([
+      "export RA_JOB_ID='r-abc'",
+      "export RA_TARGET_INSTANCE_ID='i-0123456789abcdef0'",
+      "export RA_TARGET_ROOT='/'",
+      `export RA_PUBLIC_KEY='from="10.0.0.0/8" ssh-ed25519 AAAAC3Nz me@laptop'`,
+      "export RA_KEY_SOURCE='caller'",
+      "export RA_USER='deploy'",
+    ]);
+  });
+
   it('exports only the job, the instance, the root and the public key (without its comment)', () => {
     const commands = buildLinuxOnlineCommands({ jobId: 'r-abc', targetInstanceId: 'i-0123456789abcdef0', publicKey: 'ssh-ed25519 AAAAC3Nz me@laptop' });
 
@@ -196,6 +282,8 @@ describe('buildLinuxOnlineCommands', () => {
     ['a key with a quote', { publicKey: "ssh-ed25519 AAAA'x" }],
     ['a relative root', { targetRoot: 'etc' }],
     ['a bad instance id', { targetInstanceId: 'i-zz' }],
+    ['a bad user name', { user: 'Root;id' }],
+    ['a caller line with a newline', { keySource: 'caller' as const, publicKey: 'ssh-ed25519 AAAAC3Nz a\nssh-ed25519 AAAAC3Nz b' }],
   ])('refuses %s', (_what, override) => {
     expect(() => buildLinuxOnlineCommands({ jobId: 'r-abc', targetInstanceId: 'i-0123456789abcdef0', publicKey: 'ssh-ed25519 AAAAC3Nz', ...override })).toThrow(/invalid Linux online parameters/);
   });

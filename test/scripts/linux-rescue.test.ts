@@ -4,11 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   LINUX_RESCUE_SCRIPT,
+  RESCUE_ERROR_CODES,
   buildLinuxRescueCommands,
+  inspectPublicKeyLine,
   parseRescueSummary,
   shellQuote,
   type LinuxRescueParams,
 } from '../../infra/scripts/linux-rescue';
+import { callerKey } from './support/rescue-runner';
 import { LINUX_RESCUE_SCRIPT_SOURCE } from '../../infra/scripts/linux-rescue.generated';
 import { generatedModule } from '../../infra/scripts/generate';
 
@@ -62,6 +65,40 @@ describe('buildLinuxRescueCommands', () => {
     expect(`${commands.slice(start + 1, end).join('\n')}\n`).toBe(SCRIPT_ON_DISK);
   });
 
+  it("with the caller's key: exports it and the account, and neither a parameter name, a key type nor a KMS key", () => {
+    const line = 'from="10.0.0.0/8",no-agent-forwarding ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA me@laptop';
+
+    const commands = buildLinuxRescueCommands({
+      jobId: 'job-0001',
+      targetInstanceId: 'i-0123456789abcdef0',
+      volumeId: 'vol-0123456789abcdef0',
+      region: 'eu-west-1',
+      publicKey: line,
+      user: 'deploy',
+      kmsKeyId: 'alias/unused',
+    });
+
+    expect(commands.filter((c) => c.startsWith('export RA_'))).toEqual([
+      "export RA_JOB_ID='job-0001'",
+      "export RA_TARGET_INSTANCE_ID='i-0123456789abcdef0'",
+      "export RA_VOLUME_ID='vol-0123456789abcdef0'",
+      "export RA_REGION='eu-west-1'",
+      `export RA_PUBLIC_KEY='${line}'`,
+      "export RA_USER='deploy'",
+    ]);
+  });
+
+  it('the command puts nothing but the script\'s own output on stdout', () => {
+    const commands = buildLinuxRescueCommands(PARAMS);
+
+    expect(commands.slice(commands.indexOf('RA_LINUX_RESCUE_SCRIPT_END') + 1)).toEqual([
+      'RA_STATUS=0',
+      'bash "$RA_SCRIPT_FILE" || RA_STATUS=$?',
+      'rm -f "$RA_SCRIPT_FILE" >&2',
+      'exit "$RA_STATUS"',
+    ]);
+  });
+
   it('leaves out the optional inputs when absent', () => {
     const commands = buildLinuxRescueCommands(PARAMS);
 
@@ -106,8 +143,60 @@ describe('buildLinuxRescueCommands', () => {
     ['region', { region: 'moon' }],
     ['kmsKeyId', { kmsKeyId: "alias/x'y" }],
     ['deviceHints', { deviceHints: ['/dev/sdf; reboot'] }],
+    ['user', { user: 'Deploy' }],
+    ['user', { user: 'a'.repeat(33) }],
+    ['user', { user: "x';reboot;'" }],
+    ['publicKey', { publicKey: 'ssh-dss AAAAB3NzaC1kc3M= old' }],
+    ['publicKey', { publicKey: 'ssh-ed25519 AAAAC3Nz a\nssh-ed25519 AAAAC3Nz b' }],
+    ['publicKey', { publicKey: '-----BEGIN OPENSSH PRIVATE KEY-----' }],
+    ['parameterName', { parameterName: undefined }],
   ] as Array<[string, Partial<LinuxRescueParams>]>)('refuses a bad %s', (field, bad) => {
     expect(() => buildLinuxRescueCommands({ ...PARAMS, ...bad })).toThrow(new RegExp(`invalid Linux rescue parameters: .*${field}`));
+  });
+});
+
+describe('RESCUE_ERROR_CODES', () => {
+  it('has every code the script can send', () => {
+    const sent = new Set([...SCRIPT_ON_DISK.matchAll(/fail ([A-Z_]+) /g)].map((m) => m[1]));
+    sent.add('INTERNAL_ERROR');
+
+    expect([...sent].filter((code) => !(RESCUE_ERROR_CODES as readonly string[]).includes(code as string))).toEqual([]);
+    expect(RESCUE_ERROR_CODES).toEqual(expect.arrayContaining(['USER_NOT_FOUND', 'INVALID_PUBLIC_KEY', 'KEY_FILE_REFUSED', 'NO_LOGIN_USER']));
+  });
+});
+
+describe('inspectPublicKeyLine (what the script checks with ssh-keygen)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-keys-'));
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['ed25519', undefined, 'ed25519', 256],
+    ['ecdsa', 256, 'ecdsa', 256],
+    ['ecdsa', 384, 'ecdsa', 384],
+    ['ecdsa', 521, 'ecdsa', 521],
+    ['rsa', 3072, 'rsa', 3072],
+  ] as const)('accepts %s %s with options and a comment, with ssh-keygen\'s fingerprint', (type, bits, keyType, size) => {
+    const key = callerKey(dir, type, bits);
+
+    const r = inspectPublicKeyLine(`from="10.0.0.0/8",command="echo \\"x\\"" ${key.line} me@laptop`);
+
+    expect(r).toMatchObject({ ok: true, keyType, bits: size, fingerprint: key.fingerprint });
+  });
+
+  it('refuses an RSA key under 3072 bits, a blob of another type, a broken blob, and two lines', () => {
+    const rsa = callerKey(dir, 'rsa', 2048);
+    const ed = callerKey(dir, 'ed25519');
+
+    expect(inspectPublicKeyLine(rsa.line)).toEqual({ ok: false, reason: 'an RSA key of 2048 bits: at least 3072 bits are needed' });
+    expect(inspectPublicKeyLine(`ssh-rsa ${ed.line.split(' ')[1]}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/not the ssh-rsa key/) });
+    expect(inspectPublicKeyLine(`ssh-ed25519 ${ed.line.split(' ')[1]?.slice(0, 40)}`)).toMatchObject({ ok: false });
+    expect(inspectPublicKeyLine(`${ed.line}\n${ed.line}`)).toMatchObject({ ok: false });
+    expect(inspectPublicKeyLine(`bad option ${ed.line}`)).toMatchObject({ ok: false });
   });
 });
 
@@ -127,8 +216,13 @@ describe('parseRescueSummary', () => {
     disk: '/dev/nvme1n1',
     partition: '/dev/nvme1n1p1',
     filesystem: 'xfs',
-    selinux: { mode: 'permissive', labelled: true },
+    selinux: { mode: 'permissive', labelled: true, contextSource: 'default' },
+    user: 'ec2-user',
+    userSource: 'cloud-init',
+    file: '/home/ec2-user/.ssh/authorized_keys',
+    added: true,
     users: [{ user: 'ec2-user', file: '/home/ec2-user/.ssh/authorized_keys', added: true }],
+    keySource: 'generated',
     parameterName: '/ec2rl/openssh/i-0123456789abcdef0/key',
     keyType: 'ed25519',
     fingerprint: 'SHA256:abc',
@@ -151,6 +245,14 @@ describe('parseRescueSummary', () => {
 
   it('throws a clear error when there is no JSON line', () => {
     expect(() => parseRescueSummary('ra: killed\n')).toThrow(/printed no JSON summary line/);
+  });
+
+  it("reads a caller's-key summary, which has no parameter name; a generated one must have it", () => {
+    const caller = { ...success, keySource: 'caller', keyType: 'ecdsa', parameterName: undefined };
+    const generated = { ...success, keySource: 'generated', parameterName: undefined };
+
+    expect(parseRescueSummary(`${JSON.stringify(caller)}\n`)).toMatchObject({ ok: true, keySource: 'caller', keyType: 'ecdsa' });
+    expect(() => parseRescueSummary(`${JSON.stringify(generated)}\n`)).toThrow(/no "parameterName"/);
   });
 
   it('throws when the last JSON line is not a summary', () => {

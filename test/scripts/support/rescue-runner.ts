@@ -2,7 +2,7 @@
  * Runs the Linux rescue command the way SSM does (the `commands` lines written to a file and run
  * with `sh`), with a stub `aws` first on PATH and a fake device tree.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -47,6 +47,8 @@ export interface RescueRun {
   stderr: string;
   summary: RescueSummary;
   aws: { called: boolean; args: string[]; privateKey?: string; keyPath?: string };
+  /** Each call of a `tracedCommands` command: its name and arguments. */
+  traces: string[];
   mountBase: string;
   jobId: string;
 }
@@ -63,9 +65,39 @@ export interface RunOptions {
   keygenFails?: boolean;
   /** Other commands to replace with ones that fail (e.g. setfattr, chcon). */
   failingCommands?: string[];
+  /** Commands that print to stdout, then run the real one. */
+  noisyCommands?: string[];
+  /** Commands whose calls are recorded in `traces`, then run the real one. */
+  tracedCommands?: string[];
   /** Run linux-rescue.sh directly with these RA_* variables instead of the built command. */
   direct?: Record<string, string>;
 }
+
+/** Where a command is on this machine's PATH (not the run's stub directory). */
+function realCommand(name: string): string {
+  return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+}
+
+/** Wrappers that write a line (JSON-looking, to fool a careless reader) to stdout before the real command. */
+export function writeNoisyCommands(bin: string, names: string[]): void {
+  for (const name of names) {
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho 'noise from ${name}: {"ok":true,"noise":1}'\nexec ${realCommand(name)} "$@"\n`, { mode: 0o755 });
+  }
+}
+
+/**
+ * A key pair made by ssh-keygen in `dir`: the public line without a comment and its fingerprint.
+ * The private half is deleted at once: the tests need only the public key.
+ */
+export function callerKey(dir: string, type: 'ed25519' | 'ecdsa' | 'rsa', bits?: number): { line: string; fingerprint: string } {
+  const file = path.join(dir, `caller-${type}-${bits ?? 0}-${++keys}`);
+  execFileSync('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', String(bits)] : []), '-N', '', '-C', '', '-f', file], { stdio: 'ignore' });
+  fs.rmSync(file);
+  const line = fs.readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`], { encoding: 'utf8' }).split(' ')[1] as string;
+  return { line, fingerprint };
+}
+let keys = 0;
 
 let runs = 0;
 
@@ -81,6 +113,11 @@ export function runRescue(lab: DiskLab, opts: RunOptions): RescueRun {
   if (opts.keygenFails) fs.writeFileSync(path.join(bin, 'ssh-keygen'), FAILING_SSH_KEYGEN, { mode: 0o755 });
   for (const name of opts.failingCommands ?? []) {
     fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name}: stub failure" >&2\nexit 1\n`, { mode: 0o755 });
+  }
+  writeNoisyCommands(bin, opts.noisyCommands ?? []);
+  const traceFile = lab.path(`trace-${id}`);
+  for (const name of opts.tracedCommands ?? []) {
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nprintf '%s\\n' "${name} $*" >>'${traceFile}'\nexec ${realCommand(name)} "$@"\n`, { mode: 0o755 });
   }
 
   const env: Record<string, string> = {
@@ -101,8 +138,7 @@ export function runRescue(lab: DiskLab, opts: RunOptions): RescueRun {
       jobId: opts.jobId,
       targetInstanceId: 'i-0123456789abcdef0',
       volumeId: opts.volumeId,
-      parameterName: '/ec2rl/openssh/i-0123456789abcdef0/key',
-      keyType: 'ed25519',
+      ...(opts.params?.publicKey === undefined ? { parameterName: '/ec2rl/openssh/i-0123456789abcdef0/key', keyType: 'ed25519' as const } : {}),
       region: 'eu-west-1',
       ...opts.params,
     };
@@ -126,6 +162,7 @@ export function runRescue(lab: DiskLab, opts: RunOptions): RescueRun {
       privateKey: read('key'),
       keyPath: read('keypath')?.trim(),
     },
+    traces: fs.existsSync(traceFile) ? fs.readFileSync(traceFile, 'utf8').split('\n').filter((l) => l !== '') : [],
     mountBase,
     jobId: opts.jobId,
   };
