@@ -1,6 +1,6 @@
 /**
  * The baseline the benchmark compares against: AWSSupport-ResetAccess's steps in the runbook's own
- * sequential order (shared/REFERENCE.md, "What AWSSupport-ResetAccess does"), driven through the same
+ * sequential order (docs/aws-facts.md#awssupport-resetaccess), driven through the same
  * SDK clients against the same simulated region, on its clock.
  *
  * Waiting: automation's `aws:waitForAwsResourceProperty` documents no polling interval (Systems
@@ -53,7 +53,7 @@ import type { ManualClock } from '../infra/sim/clock';
 
 /** botocore's EC2 waiters poll every 15 s (see the file comment). */
 export const RUNBOOK_POLL_SECONDS = 15;
-/** The runbook sleeps 10 s after attaching the volume to the helper (REFERENCE.md). */
+/** The runbook sleeps 10 s after attaching the volume to the helper (docs/aws-facts.md#awssupport-resetaccess). */
 export const RUNBOOK_SLEEP_AFTER_ATTACH_SECONDS = 10;
 /** A wait that takes longer than this is reported as a failure of the baseline, not waited out. */
 const MAX_WAIT_SECONDS = 3 * 3600;

@@ -60,7 +60,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const windows = await benchWindows(print);
 
   // ---- the fleet
-  print(`== Fleet: ${options.fleetSize} Linux resets requested at once, EC2 request buckets enforced (one per row of REFERENCE.md's table), 5-VPC quota`);
+  print(`== Fleet: ${options.fleetSize} Linux resets requested at once, EC2 request buckets enforced (one per row of the table in docs/aws-facts.md#ec2-request-throttling), 5-VPC quota`);
   const fleet = await runFleet({ count: options.fleetSize });
   printFleet(print, fleet);
   if (options.fleetPerAction) {

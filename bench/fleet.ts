@@ -1,6 +1,6 @@
 /**
  * A fleet: N Linux resets requested at once in one simulated region that enforces EC2's request
- * buckets (`throttling: true`, shared/REFERENCE.md "Throttling") and the 5-VPC quota. The requests
+ * buckets (`throttling: true`, docs/aws-facts.md#ec2-request-throttling) and the 5-VPC quota. The requests
  * come from a client that, like AWS's own clients, repeats a request answered `503` after the
  * `retry-after` hint, backing off exponentially with jitter; the jobs then run on their own.
  */

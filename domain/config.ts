@@ -2,7 +2,7 @@ import type { PhaseName, Platform } from './job';
 import type { PacingPolicy } from './request-pacing';
 
 /**
- * Settings of the service. Defaults come from REFERENCE.md's timings (sources there and in
+ * Settings of the service. Defaults come from the timings in docs/aws-facts.md#timings (sources there and in
  * `infra/sim/timings.ts`); every one can be overridden by the environment (see infra/config.ts).
  */
 export interface ServiceConfig {
@@ -45,7 +45,7 @@ export interface ServiceConfig {
   };
   /** Longest a phase may run (seconds) before the job rolls back; by default its declared `deadlineSeconds` (domain/phases/). */
   phaseDeadlineSeconds: Partial<Record<PhaseName, number>>;
-  /** Windows helpers and targets boot far slower (≥ 15 min first boot, REFERENCE.md). */
+  /** Windows helpers and targets boot far slower (≥ 15 min first boot, docs/aws-facts.md#windows-password-reset). */
   windowsLaunchDeadlineSeconds: number;
   /** Stop escalation: second stop after this long in `stopping`, force-stop after the second. */
   stopEscalationSeconds: [number, number];
@@ -153,7 +153,7 @@ const minutes = (n: number) => n * 60;
  * ramp (in a fleet's first minute only stops use the mutating bucket). Admitting faster only makes
  * jobs wait in that bucket's queue: each reset's targets stay down longer, the fleet is not done
  * sooner (`npm run bench`: at 120/min p95 431 s; at 65/min p95 307 s, the same makespan).
- * - `category` (REFERENCE.md's table: one mutating bucket, 5/s = 300 a minute): a Linux reset makes
+ * - `category` (docs/aws-facts.md#api-start-rate table: one mutating bucket, 5/s = 300 a minute): a Linux reset makes
  *   about 6.5 mutating requests (stops shared, domain/stop-batches.ts), so ≈ 46 resets a minute;
  *   65 keeps the bucket busy through the ramp.
  * - `action` (a bucket per action): each action's mutating bucket is far from full; RunInstances'
@@ -190,7 +190,7 @@ export const defaultConfig: ServiceConfig = {
     // (Windows: about 4 h 5 min), so that only a job that is not progressing reaches it.
     jobDeadlineSeconds: minutes(6 * 60),
     // The sweeper function's timeout is 300 s (serverless.yml); detach/attach take ≈ 5 s and an
-    // endpoint deletion a minute or two (REFERENCE.md, infra/sim/timings.ts).
+    // endpoint deletion a minute or two (docs/aws-facts.md#timings, infra/sim/timings.ts).
     maxWaitSeconds: 90,
     pollSeconds: 5,
     dryRun: false,
@@ -209,14 +209,14 @@ export const defaultConfig: ServiceConfig = {
     // first. The longest (+10 % jitter) stays under sweeper.stalledAfterSeconds, so that the
     // sweeper does not re-drive a healthy wait.
     afterEvent: { first: 90, max: 120 },
-    // REFERENCE.md, Timings: the agent shows Online 30 s to several minutes after boot (user reports).
+    // docs/aws-facts.md#timings: the agent shows Online 30 s to several minutes after boot (user reports).
     helperAgentFirstLook: 30,
     // One DescribeInstanceInformation every 20 s at most (SSM's own bucket, not EC2's): a Windows
     // helper's 15 minutes cost ≈ 45 looks, and the job notices its agent ≤ 20 s late.
     helperAgentMaxGap: 20,
   },
   // SQS delays are whole seconds; 2 s doubles to the 60 s cap in five throttles. EC2's buckets
-  // refill every second (REFERENCE.md, Throttling): a fleet keeps each one busy without hammering it.
+  // refill every second (docs/aws-facts.md#throttling-errors-and-retries): a fleet keeps each one busy without hammering it.
   throttleBackoff: { baseSeconds: 2, maxSeconds: 60 },
   maxRetries: 8,
   orphanLockSeconds: 300,
@@ -225,11 +225,11 @@ export const defaultConfig: ServiceConfig = {
   // SSM's floor for TimeoutSeconds is 30 s; delivery to an Online agent takes a second or two.
   // Windows: a reboot takes minutes and the launch agent's password work is part of it; "it can
   // take up to 15 minutes" for a new Windows instance's password (AWS SDK docs, Lightsail
-  // InstanceAccessDetails.passwordData; REFERENCE.md: first boot often ≥ 15 min): 20 min, every 30 s.
+  // InstanceAccessDetails.passwordData; docs/aws-facts.md#windows-password-reset: first boot often ≥ 15 min): 20 min, every 30 s.
   online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: minutes(20), windowsPasswordPollSeconds: 30 },
   optIn: { requireAllowedTag: false, requireAutoTagForEvents: true },
   alarmCooldownSeconds: 6 * 3600,
-  // RunInstances refills at 2/s per account (REFERENCE.md) and each reset launches one helper and
+  // RunInstances refills at 2/s per account (docs/aws-facts.md#ec2-request-throttling) and each reset launches one helper and
   // makes a stop, an image and a handful of attach/detach calls over minutes: 10 new resets a
   // minute leaves the account's EC2 buckets to everything else.
   eventAdmission: { ratePerMinute: 10, burst: 10 },
@@ -238,7 +238,7 @@ export const defaultConfig: ServiceConfig = {
   // at most 10 a second of the non-mutating bucket's refill of 20 a second, the starts' own ≈ 5
   // a second besides (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
   apiReadAdmission: { ratePerMinute: 120, burst: 50 },
-  // EC2's own rates (REFERENCE.md, Throttling): mutating 50 at once then 5/s, RunInstances +
+  // EC2's own rates (docs/aws-facts.md#ec2-request-throttling): mutating 50 at once then 5/s, RunInstances +
   // StartInstances 5 then 2/s. Half of the mutating burst, and 2 of the 5 launches, are left to the
   // account's other callers and to calls sent a little after their slot (a late call can bunch with
   // the next). Lower the rates to leave more; raise them with a raised EC2 limit.

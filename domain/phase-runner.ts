@@ -1,5 +1,5 @@
 /**
- * The phase contract of DESIGN.md, once for all phases: load the job, drop duplicate and late
+ * The phase contract of docs/architecture.md#phase-contract, once for all phases: load the job, drop duplicate and late
  * messages, do the phase's AWS work, then either wait (write progress, send the same message back
  * with a delay) or finish (write the transition, then publish the next phases' events). A permanent
  * error, or a phase past its deadline, turns the job into a rollback. Calls into EC2's scarce

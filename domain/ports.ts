@@ -418,7 +418,7 @@ export interface InstanceDirectory {
   list(options: { limit: number; cursor?: string }): Promise<{ instances: InstanceSummary[]; cursor?: string }>;
 }
 
-/** A phase's message: `{ jobId, phase, attempt }` (DESIGN.md). */
+/** A phase's message: `{ jobId, phase, attempt }` (docs/architecture.md#phase-contract). */
 export interface PhaseMessage {
   jobId: string;
   phase: PhaseName;
@@ -517,7 +517,7 @@ export interface ManagedHelper {
   volumes: HelperVolume[];
 }
 
-/** Everything in one of the service's rescue VPCs, in the deletion order of REFERENCE.md. */
+/** Everything in one of the service's rescue VPCs, in the deletion order of docs/aws-facts.md#reclaim-order. */
 export interface RescueVpcInventory {
   vpcId: string;
   /** Instances of any owner not yet terminated in the VPC: nothing is deleted while there are any. */

@@ -69,7 +69,7 @@ export function freshPreflight(record: PreflightRecord | undefined, now: Date): 
 /**
  * The preflight facts again, moments after the API gathered `recorded`. Read again: the instance
  * (its state, root volume and everything the job snapshots; one DescribeInstances) and the root's
- * KMS key (a key disabled meanwhile leaves the target unable to start, REFERENCE.md, Safety). Taken
+ * KMS key (a key disabled meanwhile leaves the target unable to start, docs/aws-facts.md#ebs-encryption-and-kms). Taken
  * from `recorded`: what cannot change (instance storage, the root volume's encryption), what AWS
  * enforces again where it matters (stop protection: StopInstances refuses; the named subnet:
  * prepare-network describes it), and what a change within `PREFLIGHT_REUSE_SECONDS` would race the

@@ -1,5 +1,5 @@
 /**
- * Pacing of the service's own calls into EC2's scarcest request buckets (REFERENCE.md, Throttling:
+ * Pacing of the service's own calls into EC2's scarcest request buckets (docs/aws-facts.md#ec2-request-throttling:
  * mutating actions 50 / 5 per s, RunInstances + StartInstances 5 / 2 per s, per account and region).
  * A fleet of jobs that sends its calls as they come and backs off when throttled wastes the bucket
  * it shares: a throttled phase runs again from its start and repeats the reads it made before the
@@ -19,7 +19,7 @@ import { reserveAdmission, type AdmissionPolicy } from './admission';
 import { errorCode, RetryableError, ThrottledError } from './errors';
 import type { AdmissionStore, Clock, Compute } from './ports';
 
-/** EC2's request buckets the service paces its calls into (rows of REFERENCE.md's table). */
+/** EC2's request buckets the service paces its calls into (rows of the table in docs/aws-facts.md#ec2-request-throttling). */
 export type PacedCategory = 'mutating' | 'runStart';
 
 /** The Compute calls that draw from a paced bucket, with the EC2 action each sends and its row. */
@@ -36,7 +36,7 @@ export const PACED_CALLS = {
 export type PacedCall = keyof typeof PACED_CALLS;
 
 /**
- * How the mirrored buckets are shared: one per row of the table (`category`, REFERENCE.md and the
+ * How the mirrored buckets are shared: one per row of the table (`category`, docs/aws-facts.md#ec2-request-throttling and the
  * EC2 API reference's older wording), or one per action of its row's size (`action`, the EC2
  * Developer Guide's current "each API is evaluated individually"). See infra/sim/throttling.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * Shared stops. In a fleet, EC2's mutating bucket (50, then 5 per second: REFERENCE.md,
+ * Shared stops. In a fleet, EC2's mutating bucket (50, then 5 per second: docs/aws-facts.md#ec2-request-throttling,
  * "Throttling") is what every job waits on, and each job needs seven of its requests: the stop,
  * the backup image, two detaches, two attaches and the DeleteOnTermination restore. StopInstances
  * is the only one of them that takes many instances (EC2 API reference, StopInstances:

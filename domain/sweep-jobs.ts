@@ -1,6 +1,6 @@
 /**
  * The sweeper's pass over running jobs: a phase that has stopped moving (its event was lost after
- * the state write, DESIGN.md) is published again at its current attempt; a job past its deadline,
+ * the state write, docs/architecture.md#phase-contract) is published again at its current attempt; a job past its deadline,
  * or in a phase past its deadline, is rolled back.
  */
 import { isActive, type Job, type PhaseName } from './job';

@@ -2,7 +2,7 @@
  * The sweeper's pass over the shared rescue network. Leases of jobs that ended without giving
  * theirs back (a deleted record, a crash) are dropped; once no job has held the network for the
  * idle time it is marked `reclaiming` (no job gets a lease from then on: they wait) and deleted in
- * the order of REFERENCE.md: instances (none may be left) → VPC endpoints (asynchronous: waited for)
+ * the order of docs/aws-facts.md#reclaim-order: instances (none may be left) → VPC endpoints (asynchronous: waited for)
  * → route tables (disassociated, deleted) → security groups → subnets → internet gateway (detached,
  * deleted) → VPC. What is not deletable yet stops the chain until the next run; parts without the
  * service's tags are never deleted (and keep the VPC from going: reported).

@@ -1,5 +1,5 @@
 /**
- * The sweeper, a scheduled use case (DESIGN.md "Other handlers"): moves stalled jobs on, rolls back
+ * The sweeper, a scheduled use case (docs/architecture.md#sweeper): moves stalled jobs on, rolls back
  * jobs past their deadline, gives customer volumes back from orphaned helpers and terminates those
  * helpers, and reclaims the rescue network once it has been idle. It only ever touches what carries
  * the service's tags, never deletes a volume, an image, a snapshot or an instance it did not launch

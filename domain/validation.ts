@@ -84,7 +84,7 @@ export function refusals(request: ResetRequest, facts: PreflightFacts, config: S
 
 /**
  * EC2 needs the root's key to attach the volume to the helper and to start the target again: with a
- * key it cannot use, the target would be left stopped with its volume moved (REFERENCE.md, Safety).
+ * key it cannot use, the target would be left stopped with its volume moved (docs/aws-facts.md#ebs-encryption-and-kms).
  */
 function refuseKey(facts: PreflightFacts, refuse: (code: string, message: string) => void): void {
   const key = facts.rootKey;

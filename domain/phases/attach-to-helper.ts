@@ -5,7 +5,7 @@ import { asPhaseResult, helperPlacement, isArrived, moveStep, moveVolume } from 
 
 /**
  * The root volume onto the helper. A volume with Marketplace product codes attaches only to a
- * stopped instance (docs/aws-facts.md#marketplace-volumes): for such a root the helper is stopped,
+ * stopped instance (docs/aws-facts.md#marketplace-product-codes): for such a root the helper is stopped,
  * the volume attached, the helper started again and awaited Online.
  */
 export async function attachToHelper(job: Job, ports: PhasePorts<'rescue'>): Promise<PhaseResult> {

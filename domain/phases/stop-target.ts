@@ -6,7 +6,7 @@ import { enterStopBatch, followStopBatch } from '../stop-batches';
 
 /**
  * Stop the target. Still `stopping` after a while: stop again; still after that: force-stop
- * (REFERENCE.md: a stuck `stopping` can be force-stopped; the runbook escalates the same way).
+ * (docs/aws-facts.md#stop-and-start: a stuck `stopping` can be force-stopped; the runbook escalates the same way).
  */
 export async function stopTarget(job: Job, ports: PhasePorts<'stopBatches'>): Promise<PhaseResult> {
   let leftBatch: ((draft: Job) => void) | undefined;

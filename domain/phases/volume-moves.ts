@@ -24,7 +24,7 @@ export function isArrived(step: Arrived | MoveStep): step is Arrived {
 
 /**
  * Attaches sent to one place before the move counts as failed. EBS fails an attach after the call
- * (an encrypted volume whose KMS key cannot be used; REFERENCE.md, "EBS Volume Notification"):
+ * (an encrypted volume whose KMS key cannot be used; docs/aws-facts.md#aws-events):
  * the volume goes back to `available` and sending the same attach again would never end.
  */
 export const MAX_ATTACHES = 3;

@@ -2,7 +2,7 @@
  * `Reclaimer` over EC2: what the sweeper may list and delete. Everything is found by the service's
  * tags (`reset-access:managed=true` and a `reset-access:role`), and a deletion names only an id the
  * listing answered; a helper is described again, tags and all, right before it is terminated.
- * `DependencyViolation`, `*.NotFound` and the "not yet" states answer `deferred` (REFERENCE.md,
+ * `DependencyViolation`, `*.NotFound` and the "not yet" states answer `deferred` (docs/aws-facts.md#reclaim-order,
  * "Reclaiming resources"); anything else leaves through `translateAwsError`.
  */
 import {

@@ -161,7 +161,7 @@ export async function findCommandByComment(ssm: SSMClient, instanceId: string, c
 
 /**
  * `undefined` while SSM does not know the invocation (`InvocationDoesNotExist` can follow a
- * SendCommand for a moment, REFERENCE.md). When no summary can be read, the reason is kept: a
+ * SendCommand for a moment, docs/aws-facts.md#ssm-run-command). When no summary can be read, the reason is kept: a
  * command that ended `Success` without one is answered as the failure `SUMMARY_UNREADABLE` (or
  * `OUTPUT_TRUNCATED`) with it, since only the summary says the script did its work; a command that
  * failed keeps its status and the last stderr line, or the reason when stderr has none.

@@ -3,7 +3,7 @@
  * `PhaseGrant`). One place turns "the phase stops the target" into actions, resources and the
  * conditions that keep them there, so every role that has a grant has it in the same form.
  *
- * Conventions (docs/aws-facts.md#iam-tag-conditions):
+ * Conventions (docs/aws-facts.md#iam):
  * - everything the service creates is tagged at creation with `reset-access:managed=true`:
  *   creating requires that request tag (aws:RequestTag), and ec2:CreateTags is allowed only as part
  *   of a create call (ec2:CreateAction), so no role can tag an existing resource into its scope;

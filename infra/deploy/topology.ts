@@ -149,7 +149,7 @@ function alarmConsumer(ctx: DeployContext): ConsumerSpec {
     queue: queueOf(ctx, 'alarm', 'Alarm', ALARM_TIMEOUT_SECONDS),
     rules: [
       // EventBridge matches inside the `metrics` array of objects: single-metric and metric-math
-      // alarms alike (docs/aws-facts.md#cloudwatch-alarm-events).
+      // alarms alike (docs/aws-facts.md#eventbridge-patterns).
       {
         logicalId: 'AlarmStateChangeRule',
         name: `${base}-alarm-state-change`,
@@ -218,7 +218,7 @@ function awsEventsConsumer(ctx: DeployContext): ConsumerSpec {
         targetId: 'aws-events-queue',
       },
       // EBS reports a failed attach (a KMS key it cannot use) and lists detachVolume among its
-      // volume events; an attach's success is polled (docs/aws-facts.md#ebs-volume-events).
+      // volume events; an attach's success is polled (docs/aws-facts.md#aws-events).
       {
         logicalId: 'AwsEventsVolumeRule',
         name: `${base}-aws-volume`,

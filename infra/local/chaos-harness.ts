@@ -1,7 +1,7 @@
 /**
  * The chaos harness behind `npm run chaos`: runs a clean Linux reset once to learn every AWS call it
  * makes, then, for each call and each fault kind, a complete fresh job in a fresh VirtualStack with
- * exactly that one fault, and checks what must hold whatever fails (DESIGN.md, "On failure at any
+ * exactly that one fault, and checks what must hold whatever fails (docs/architecture.md#rollback: "On failure at any
  * point…"; issue 3, "The proof"). Everything runs on the simulated clock.
  *
  * Faults are injected from outside the service: AWS errors through the simulated region's fault

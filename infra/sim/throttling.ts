@@ -19,7 +19,7 @@ export type ThrottlingScope = 'category' | 'action';
 
 /**
  * EC2's request-rate buckets, per account and region, from the EC2 API reference "Request
- * throttling for the Amazon EC2 API" (figures as gathered in shared/REFERENCE.md, "Throttling").
+ * throttling for the Amazon EC2 API" (figures as gathered in docs/aws-facts.md#ec2-request-throttling).
  */
 export const EC2_BUCKETS: Readonly<Record<Ec2BucketName, BucketSpec>> = {
   describe: { capacity: 100, refillPerSecond: 20 },

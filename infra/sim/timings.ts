@@ -2,7 +2,7 @@
  * How long the simulated region takes for each asynchronous thing, in simulated milliseconds.
  * Every default lives here with its source; pass `timings` to `SimulatedRegion` to override any.
  * Sources are AWS pages where AWS publishes a figure, otherwise the user reports gathered in
- * `shared/REFERENCE.md` ("Timings").
+ * `docs/aws-facts.md#timings`.
  */
 export interface SimTimings {
   /** RunInstances: `pending` → `running`. */
@@ -56,7 +56,7 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 
 export const DEFAULT_TIMINGS: Readonly<SimTimings> = {
-  // REFERENCE.md: pending → running ≈ 5–17 s (user reports).
+  // docs/aws-facts.md#timings: pending → running ≈ 5–17 s (user reports).
   launchMs: 10 * SECOND,
   // No AWS figure for a restart; a stopped EBS-backed instance skips the AMI copy, so shorter.
   startMs: 20 * SECOND,
@@ -71,23 +71,23 @@ export const DEFAULT_TIMINGS: Readonly<SimTimings> = {
   // (EC2 User Guide, "Terminate Amazon EC2 instances").
   terminateMs: 30 * SECOND,
   terminatedRetentionMs: 60 * MINUTE,
-  // REFERENCE.md: the agent shows Online 30 s to several minutes after boot (user reports).
+  // docs/aws-facts.md#ssm-agent: the agent shows Online 30 s to several minutes after boot (user reports).
   linuxAgentOnlineMs: 40 * SECOND,
   // GetPasswordData API reference: "wait up to 15 minutes after launching an instance before
   // trying to retrieve the generated password".
   windowsFirstBootMs: 15 * MINUTE,
   // Approximate: later boots skip sysprep/first-boot tasks.
   windowsBootMs: 3 * MINUTE,
-  // REFERENCE.md: attach/detach ≈ 5 s typical (user report).
+  // docs/aws-facts.md#volumes: attach/detach ≈ 5 s typical (user report).
   attachMs: 5 * SECOND,
   detachMs: 5 * SECOND,
   forceDetachMs: 2 * SECOND,
-  // REFERENCE.md: snapshots/AMIs are `pending` for minutes to hours.
+  // docs/aws-facts.md#createimage: snapshots/AMIs are `pending` for minutes to hours.
   imageMs: 3 * MINUTE,
   // Approximate: interface endpoints take a minute or two to create and to delete.
   vpcEndpointCreateMs: 90 * SECOND,
   vpcEndpointDeleteMs: 60 * SECOND,
-  // REFERENCE.md: GetCommandInvocation right after SendCommand can answer InvocationDoesNotExist.
+  // docs/aws-facts.md#ssm-run-command: GetCommandInvocation right after SendCommand can answer InvocationDoesNotExist.
   commandVisibleMs: 2 * SECOND,
   commandStartMs: 1 * SECOND,
   // Key generation (ed25519 or rsa 4096), mount, edit, PutParameter, unmount.

@@ -1,5 +1,5 @@
 /**
- * `serverless package` must work with no network and no AWS credentials (DESIGN.md), and the
+ * `serverless package` must work with no network and no AWS credentials (docs/architecture.md#layout-and-tests), and the
  * template it generates must hold what the design promises: a function, queue, DLQ, rule and
  * role per phase, the job table as the store defines it, the IAM-authorised HTTP API, least
  * privilege with destructive EC2 actions limited to the service's tagged resources.
