@@ -113,7 +113,8 @@ json_arr() {
 ntfs_pid_of() {
   local d cmd comm
   for d in /proc/[0-9]*; do
-    comm=$(<"$d/comm") 2>/dev/null || continue
+    # read, not $(<file): a process that ends meanwhile makes $(<file) fatal to the script.
+    read -r comm <"$d/comm" 2>/dev/null || continue
     [[ $comm == *ntfs-3g* ]] || continue
     cmd=$(tr '\0' '\n' <"$d/cmdline" 2>/dev/null) || continue
     if [[ $'\n'$cmd$'\n' == *$'\n'"$1"$'\n'* ]]; then
@@ -127,8 +128,7 @@ ntfs_pid_of() {
 # Whether process $1 is still running (a zombie has exited: its flushing is done).
 process_alive() {
   local stat
-  [[ -r /proc/$1/stat ]] || return 1
-  stat=$(<"/proc/$1/stat") || return 1
+  read -r stat <"/proc/$1/stat" 2>/dev/null || return 1
   stat=${stat##*) }
   [[ ${stat:0:1} != Z ]]
 }
@@ -365,7 +365,7 @@ probe_block() { # $1 device: FS_TYPE and P_TYPE from a low-level blkid probe
   P_TYPE[$1]=${P_TYPE[$1],,}
 }
 
-# Sets REPLY to the bytes of device $1 from offset $2, $3 of them, as decimal numbers.
+# Sets REPLY to the bytes of device $1 from offset $2, $3 of them, as decimal numbers (od lines).
 read_bytes() {
   REPLY=$(dd if="$1" bs=4096 skip="$2" count="$3" iflag=skip_bytes,count_bytes status=none 2>/dev/null | od -An -v -tu1)
 }
@@ -374,7 +374,7 @@ read_bytes() {
 is_bitlocker() {
   local -a b
   read_bytes "$1" 3 8
-  read -r -a b <<<"$REPLY"
+  read -r -d '' -a b <<<"$REPLY" || true
   [[ ${b[*]} == "45 70 86 69 45 70 83 45" ]]
 }
 
@@ -410,15 +410,20 @@ classify_blocks() {
 MOUNT_ERR=""
 # Mounts $1 at $2 with ntfs-3g options $3 and records the mount and its process.
 ntfs_mount() {
-  if ! ntfs-3g -o "$3" "$1" "$2" >"$WORK/mount.out" 2>&1; then
+  # The daemon it leaves must hold none of our descriptors: fd 3 is the summary's pipe to the SSM
+  # agent, which waits until every writer has closed it.
+  if ! ntfs-3g -o "$3" "$1" "$2" </dev/null >"$WORK/mount.out" 2>&1 3>&-; then
     MOUNT_ERR=$(tr '\n' ' ' <"$WORK/mount.out")
     return 1
   fi
-  MOUNT_ERR=$(tr '\n' ' ' <"$WORK/mount.out")
-  local pid=""
-  if ntfs_pid_of "$2"; then pid=$REPLY; else log "no ntfs-3g process found for $2: cannot wait for it after umount"; fi
   MOUNTED+=("$2")
-  MOUNT_PIDS+=("$pid")
+  MOUNT_PIDS+=("")
+  MOUNT_ERR=$(tr '\n' ' ' <"$WORK/mount.out")
+  if ntfs_pid_of "$2"; then
+    MOUNT_PIDS[${#MOUNT_PIDS[@]} - 1]=$REPLY
+  else
+    log "no ntfs-3g process found for $2: cannot wait for it after umount"
+  fi
   return 0
 }
 
@@ -1237,7 +1242,7 @@ volume_flags() {
   local dev=$1 bps spc cluster mft_lcn cpr rec_size off usa_ofs usa_count i a type len value_ofs
   local -a b r
   read_bytes "$dev" 0 512
-  read -r -a b <<<"$REPLY"
+  read -r -d '' -a b <<<"$REPLY" || true
   ((${#b[@]} == 512)) || return 1
   bps=$((b[11] | b[12] << 8))
   spc=${b[13]}
@@ -1250,7 +1255,7 @@ volume_flags() {
   ((bps >= 256 && cluster > 0 && rec_size >= 512 && rec_size <= 65536)) || return 1
   off=$((mft_lcn * cluster + 3 * rec_size))
   read_bytes "$dev" "$off" "$rec_size"
-  read -r -a r <<<"$REPLY"
+  read -r -d '' -a r <<<"$REPLY" || true
   ((${#r[@]} == rec_size)) || return 1
   [[ "${r[0]} ${r[1]} ${r[2]} ${r[3]}" == "70 73 76 69" ]] || return 1 # "FILE"
   usa_ofs=$((r[4] | r[5] << 8))
@@ -1370,7 +1375,8 @@ main() {
     opts=$REPLY
     if [[ ,$opts, != *,rw,* || $MOUNT_ERR == *"read-only"* ]]; then
       # ntfs-3g falls back to read-only (and exits 0) when Windows did not shut down cleanly.
-      if [[ $MOUNT_ERR == *ibernat* ]]; then
+      # Its fallback message mentions hibernation whatever the reason; "Windows is hibernated" is the hibernation one.
+      if [[ $MOUNT_ERR == *"is hibernated"* ]]; then
         fail HIBERNATED "ntfs-3g mounted ${PART##*/} read-only: Windows is hibernated or stopped with Fast Startup ($MOUNT_ERR)"
       fi
       fail UNCLEAN_VOLUME "ntfs-3g mounted ${PART##*/} read-only (options $opts): ${MOUNT_ERR:-no reason given}"

@@ -80,21 +80,13 @@ export function buildNtfsVolume(lab: DiskLab, layout: NtfsLayout, files: VolumeF
   const id = `ntfs-${layout}-${++counter}`;
   const image = lab.image(`${id}.img`, 40);
   const loop = lab.attach(image);
-  let parts: string[];
-  switch (layout) {
-    case 'mbr':
-      parts = lab.partition(loop, 'label: dos\nstart=2048, type=7, bootable\n');
-      break;
-    case 'mbr-dynamic':
-      parts = lab.partition(loop, 'label: dos\nstart=2048, type=42\n');
-      break;
-    case 'gpt':
-      parts = lab.partition(loop, `label: gpt\n,4M,${GPT_EFI}\n,2M,${GPT_MSR}\n,,${GPT_BASIC_DATA}\n`);
-      break;
-    case 'gpt-ldm':
-      parts = lab.partition(loop, `label: gpt\n,1M,${GPT_LDM_METADATA}\n,2M,${GPT_MSR}\n,,${GPT_LDM_DATA}\n`);
-      break;
-  }
+  const tables: Record<NtfsLayout, string> = {
+    mbr: 'label: dos\nstart=2048, type=7, bootable\n',
+    'mbr-dynamic': 'label: dos\nstart=2048, type=42\n',
+    gpt: `label: gpt\n,4M,${GPT_EFI}\n,2M,${GPT_MSR}\n,,${GPT_BASIC_DATA}\n`,
+    'gpt-ldm': `label: gpt\n,1M,${GPT_LDM_METADATA}\n,2M,${GPT_MSR}\n,,${GPT_LDM_DATA}\n`,
+  };
+  const parts = partitionLoop(lab, loop, tables[layout]);
   const partition = parts[parts.length - 1] as string;
   const start = Number(fs.readFileSync(`/sys/class/block/${path.basename(partition)}/start`, 'utf8').trim());
   lab.run('mkntfs', ['-Q', '-q', '-L', 'Windows', '-p', String(start), '-H', '255', '-S', '63', partition]);
@@ -135,6 +127,19 @@ export function buildNtfsVolume(lab: DiskLab, layout: NtfsLayout, files: VolumeF
         return out;
       }),
   };
+}
+
+/**
+ * Writes the table and makes the kernel see the partitions: sfdisk's own re-read sometimes adds them
+ * on a loop device and sometimes not, so partx adds only what is still missing.
+ */
+function partitionLoop(lab: DiskLab, loop: string, table: string): string[] {
+  lab.run('sfdisk', ['--quiet', '--wipe', 'always', loop], {}, table);
+  const wanted = table.trim().split('\n').length - 1;
+  if (lab.partitions(loop).length < wanted) spawnSync('partx', ['-a', loop], { stdio: 'ignore' });
+  const parts = lab.partitions(loop);
+  if (parts.length !== wanted) throw new Error(`${loop}: ${parts.length} partitions after partx, ${wanted} in the table`);
+  return parts;
 }
 
 function xattr(lab: DiskLab, file: string, name: string): string {
@@ -439,17 +444,26 @@ export function runNtfsRescue(lab: DiskLab, opts: NtfsRunOptions): NtfsRun {
   };
   const commandFile = lab.path(`ntfs-command-${id}.sh`);
   fs.writeFileSync(commandFile, `${buildNtfsRescueCommands(params).join('\n')}\n`);
-  const result = spawnSync('/bin/sh', [commandFile], {
-    env: { ...(process.env as Record<string, string>), PATH: pathDirs, RA_DEV_ROOT: opts.devRoot, RA_MOUNT_BASE: mountBase },
-    encoding: 'utf8',
-  });
-  return {
-    status: result.status ?? -1,
-    stdout: result.stdout,
-    stderr: result.stderr,
-    summary: parseNtfsRescueSummary(result.stdout),
-    mountBase,
-  };
+  // Files, not pipes: a process the script left behind holding a pipe would hang spawnSync.
+  const outFile = lab.path(`ntfs-stdout-${id}`);
+  const errFile = lab.path(`ntfs-stderr-${id}`);
+  const out = fs.openSync(outFile, 'w');
+  const err = fs.openSync(errFile, 'w');
+  let result;
+  try {
+    result = spawnSync('/bin/sh', [commandFile], {
+      env: { ...(process.env as Record<string, string>), PATH: pathDirs, RA_DEV_ROOT: opts.devRoot, RA_MOUNT_BASE: mountBase },
+      stdio: ['ignore', out, err],
+      timeout: 120_000,
+    });
+  } finally {
+    fs.closeSync(out);
+    fs.closeSync(err);
+  }
+  const stdout = fs.readFileSync(outFile, 'utf8');
+  const stderr = fs.readFileSync(errFile, 'utf8');
+  if (result.error) throw new Error(`the script did not finish: ${result.error.message}\n${stderr}`);
+  return { status: result.status ?? -1, stdout, stderr, summary: parseNtfsRescueSummary(stdout), mountBase };
 }
 
 /** A PATH of one directory linking every command of `pathDirs` but `names`. */
