@@ -20,6 +20,7 @@ import { ec2ConfigXml } from '../../infra/sim/base-images';
 import { ensureRandomAdminPasswordNtfs, ensureRandomLaunchConfigText } from '../../infra/sim/ntfs-rescue-model';
 import { readExportedVariables } from '../../infra/sim/script-runners';
 import { AGENT_CONFIG_LINE_PATTERNS, ensureEc2SetPasswordEnabled, taskEnabled, type ConfigEdit } from '../../infra/sim/windows-rescue-model';
+import { hasCommand } from './support/disk-lab';
 import { V1_LAUNCH_CONFIG, V2_CRLF_NO_INPUTS, V2_DEFAULT, V2_DO_NOTHING, V2_FLOW, V2_JSON, V2_NO_STAGE, V2_NO_TASK, V2_STATIC, v1Task } from '../fixtures/windows-volumes';
 
 const SCRIPTS_DIR = path.join(__dirname, '../../infra/scripts');
@@ -131,6 +132,16 @@ describe('buildNtfsRescueCommands', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  (hasCommand('shellcheck') ? it : it.skip)('is clean as the POSIX sh script the SSM agent runs (shellcheck --shell=sh)', () => {
+    const file = path.join(tmp, 'command.sh');
+    fs.writeFileSync(file, `${buildNtfsRescueCommands({ ...PARAMS, deviceHints: ['/dev/sdf', '/dev/xvdf'], deviceWaitSeconds: 5 }).join('\n')}\n`);
+
+    const r = spawnSync('shellcheck', ['--shell=sh', file], { encoding: 'utf8' });
+
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 
   it('fails a bad input without fallback (the caller is wrong, not the volume)', () => {
