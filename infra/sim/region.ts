@@ -23,6 +23,7 @@ import { IdFactory } from './ids';
 import { findKmsKey } from './kms';
 import { linuxOnlineRunner } from './linux-online-runner';
 import { linuxRescueRunner } from './linux-rescue-runner';
+import { ntfsRescueRunner } from './ntfs-rescue-runner';
 import { ScriptRunnerRegistry, type ScriptRunner } from './script-runners';
 import { windowsOnlineRunner } from './windows-online-runner';
 import { windowsRescueRunner } from './windows-rescue-runner';
@@ -158,6 +159,8 @@ export class SimulatedRegion {
     this.scriptRunners.register(linuxOnlineRunner);
     this.scriptRunners.register(windowsRescueRunner);
     this.scriptRunners.register(windowsOnlineRunner);
+    // After the Linux rescue runner: its commands export RA_VOLUME_ID too.
+    this.scriptRunners.register(ntfsRescueRunner);
     for (const runner of options.scriptRunners ?? []) this.scriptRunners.register(runner);
     this.state = options.state ? structuredClone(options.state) : emptyRegionState(options.seed ?? 'sim');
     this.ids = new IdFactory(this.state.ids);

@@ -1,3 +1,4 @@
+import type { NtfsVolumeFlags } from './state';
 import type { VolumeFiles } from './volume-files';
 
 /** What a simulated script may see and change in the region, and nothing more. */
@@ -8,7 +9,7 @@ export interface ScriptHost {
    * The volume `volumeId` if it is attached (state `attached`) to `instanceId`, as the script
    * would find it under /dev; undefined otherwise.
    */
-  findAttachedVolume(instanceId: string, volumeId: string): { volumeId: string; filesystem: string; files: VolumeFiles } | undefined;
+  findAttachedVolume(instanceId: string, volumeId: string): { volumeId: string; filesystem: string; files: VolumeFiles; ntfs?: NtfsVolumeFlags } | undefined;
   /**
    * The root volume of `instanceId` as its running system sees it at `/` (a script run on the
    * target itself, not on a helper); undefined when the instance has no attached EBS root.

@@ -250,7 +250,8 @@ function scriptHost(ctx: RegionContext): ScriptHost {
     now: () => ctx.now(),
     findAttachedVolume(instanceId, volumeId) {
       const volume = volumesAttachedTo(ctx, instanceId).find((v) => v.volumeId === volumeId && v.attachment?.state === 'attached');
-      return volume ? { volumeId: volume.volumeId, filesystem: volume.filesystem, files: structuredClone(volume.files) } : undefined;
+      if (!volume) return undefined;
+      return { volumeId: volume.volumeId, filesystem: volume.filesystem, files: structuredClone(volume.files), ...(volume.ntfs ? { ntfs: structuredClone(volume.ntfs) } : {}) };
     },
     findRootVolume(instanceId) {
       const instance = ctx.state.instances[instanceId];

@@ -155,6 +155,22 @@ export interface VolumeRecord {
    * agent makes a new password at the next boot follows from its files, see windows-rescue-model.ts).
    */
   files: VolumeFiles;
+  /** What the NTFS rescue script would find on a Windows volume besides its files (absent: a plain, clean volume). */
+  ntfs?: NtfsVolumeFlags;
+}
+
+/** States of a Windows volume that the NTFS rescue script refuses to write (ntfs-rescue-model.ts). */
+export interface NtfsVolumeFlags {
+  bitlocker?: boolean;
+  dynamicDisk?: boolean;
+  /** Hibernated or stopped with Fast Startup (also: `/hiberfil.sys` starting with "hibr"). */
+  hibernated?: boolean;
+  /** VOLUME_IS_DIRTY: a disk check is due. */
+  dirty?: boolean;
+  /** The journal has changes Windows has not applied (no clean shutdown). */
+  uncleanJournal?: boolean;
+  /** The SYSTEM hive: Start value by service name (absent: every launch agent service automatic). */
+  serviceStart?: Record<string, number>;
 }
 
 export interface ImageBlockDeviceRecord {

@@ -452,6 +452,23 @@ export interface WindowsResetOptions {
    * helper against an attached volume: an unscheduled EC2Launch v1 is scheduled instead of refused.
    */
   online?: boolean;
+  /**
+   * The file edits to apply, when a script makes them differently (the NTFS script on a Linux
+   * helper: `ntfs-rescue-model.ts`); the Windows script's by default.
+   */
+  edits?: Partial<AgentConfigEdits>;
+  /**
+   * Agents that Windows will not start (their service is disabled): left alone, reported as not
+   * making a password, with the given warning. The NTFS script reads this from the SYSTEM hive.
+   */
+  inactive?: Partial<Record<'ec2launch-v2' | 'ec2config', string>>;
+}
+
+/** How each configuration file is edited to turn password generation on. */
+export interface AgentConfigEdits {
+  agentConfig: (text: string) => ConfigEdit;
+  launchConfig: (text: string) => ConfigEdit;
+  ec2Config: (text: string) => ConfigEdit;
 }
 
 /**
@@ -479,6 +496,12 @@ const V1_NOT_SCHEDULABLE_OFFLINE =
  */
 export function applyWindowsPasswordReset(input: VolumeFiles, options: WindowsResetOptions = {}): WindowsResetResult {
   const online = options.online === true;
+  const edits: AgentConfigEdits = {
+    agentConfig: ensureRandomAdminPassword,
+    launchConfig: ensureRandomLaunchConfig,
+    ec2Config: ensureEc2SetPasswordEnabled,
+    ...options.edits,
+  };
   const fail = (code: WindowsRescueErrorCode, message: string): WindowsResetResult => ({
     files: input,
     agents: [],
@@ -502,9 +525,14 @@ export function applyWindowsPasswordReset(input: VolumeFiles, options: WindowsRe
   /** Online, EC2Launch v1: the task file `InitializeInstance.ps1 -Schedule` will have written. */
   let scheduledTask: string | undefined;
   for (const agent of agents) {
-    if (agent === 'ec2launch-v2') {
+    const inactive = agent === 'ec2launch-v1' ? undefined : options.inactive?.[agent];
+    if (inactive !== undefined) {
+      const path = agent === 'ec2launch-v2' ? WINDOWS_PATHS.ec2launchV2Config : WINDOWS_PATHS.ec2configConfig;
+      results.push({ agent, config: windowsPathOf(path), generatesPassword: false, changes: [] });
+      warnings.push(inactive);
+    } else if (agent === 'ec2launch-v2') {
       const path = WINDOWS_PATHS.ec2launchV2Config;
-      const edit = ensureRandomAdminPassword(readFile(input, path)!);
+      const edit = edits.agentConfig(readFile(input, path)!);
       if ('error' in edit) return fail('CONFIG_NOT_UNDERSTOOD', `${windowsPathOf(path)}: ${edit.error}`);
       const changes = [...edit.changes];
       if (edit.changes.length > 0) writes.push([path, edit.text]);
@@ -516,7 +544,7 @@ export function applyWindowsPasswordReset(input: VolumeFiles, options: WindowsRe
       results.push({ agent, config: windowsPathOf(path), generatesPassword: true, changes });
     } else if (agent === 'ec2launch-v1') {
       const path = WINDOWS_PATHS.ec2launchV1Config;
-      const edit = ensureRandomLaunchConfig(readFile(input, path)!);
+      const edit = edits.launchConfig(readFile(input, path)!);
       if ('error' in edit) return fail('CONFIG_NOT_UNDERSTOOD', `${windowsPathOf(path)}: ${edit.error}`);
       const task = readFile(input, WINDOWS_PATHS.ec2launchV1Task);
       const scheduled = taskEnabled(task);
@@ -534,7 +562,7 @@ export function applyWindowsPasswordReset(input: VolumeFiles, options: WindowsRe
       results.push({ agent, config: windowsPathOf(path), generatesPassword: resets, changes });
     } else {
       const path = WINDOWS_PATHS.ec2configConfig;
-      const edit = ensureEc2SetPasswordEnabled(readFile(input, path)!);
+      const edit = edits.ec2Config(readFile(input, path)!);
       if ('error' in edit) return fail('CONFIG_NOT_UNDERSTOOD', `${windowsPathOf(path)}: ${edit.error}`);
       if (edit.changes.length > 0) writes.push([path, edit.text]);
       results.push({ agent, config: windowsPathOf(path), generatesPassword: true, changes: edit.changes });
