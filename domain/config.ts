@@ -103,7 +103,9 @@ export interface ServiceConfig {
   /**
    * Opt-in guards: tags (value `true`) an instance must carry before a reset of it starts.
    * - `requireAllowedTag`: every reset, from any entry point, needs `reset-access:allowed=true`
-   *   (off by default: the API is IAM-authorised already).
+   *   (on by default: `execute-api:Invoke` alone must not reach every instance of the account; the
+   *   deployed roles carry the same condition in IAM, infra/deploy/grants.ts, and turning it off
+   *   takes the deployment parameter `requireAllowedTag=false`, which drops both).
    * - `requireAutoTagForEvents`: resets an event starts (a CloudWatch alarm, a `Reset Access
    *   Requested` event) need `reset-access:auto=true` (on by default: nobody asked in person).
    */
@@ -227,7 +229,7 @@ export const defaultConfig: ServiceConfig = {
   // take up to 15 minutes" for a new Windows instance's password (AWS SDK docs, Lightsail
   // InstanceAccessDetails.passwordData; REFERENCE.md: first boot often ≥ 15 min): 20 min, every 30 s.
   online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: minutes(20), windowsPasswordPollSeconds: 30 },
-  optIn: { requireAllowedTag: false, requireAutoTagForEvents: true },
+  optIn: { requireAllowedTag: true, requireAutoTagForEvents: true },
   alarmCooldownSeconds: 6 * 3600,
   // RunInstances refills at 2/s per account (REFERENCE.md) and each reset launches one helper and
   // makes a stop, an image and a handful of attach/detach calls over minutes: 10 new resets a

@@ -34,7 +34,7 @@ export interface StartOptions {
 
 /**
  * Start a reset: refuse an instance with an active job (409 naming it), preflight (404 for an
- * unknown instance, 422 with a reason code for a refused one, `NOT_OPTED_IN` when an opt-in guard
+ * unknown instance, 422 with a reason code for a refused one, 403 `NOT_OPTED_IN` when an opt-in guard
  * applies and the tag is missing), take the instance's lock (409 naming the active job), record
  * the job, publish its first phase. Nothing in AWS is changed here.
  */

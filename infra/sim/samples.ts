@@ -120,6 +120,11 @@ export const SAMPLE_MARKETPLACE_IMAGE_ID = 'ami-0b17a0a1b2c3d4e50';
 export const SAMPLE_MARKETPLACE_PRODUCT_CODE = 'cvfdx7qzsy3oe7ybm7rn8xg2y';
 
 const AUTO_TAG = { 'reset-access:auto': 'true' };
+/**
+ * Every sample opted in (the deployment refuses, and its roles cannot touch, an instance without
+ * it): the refused samples show their own refusal, not this one's.
+ */
+const ALLOWED_TAG = { 'reset-access:allowed': 'true' };
 
 function amazonLinuxWithEc2User(keyComment: string): VolumeFiles {
   return withLoginUser(amazonLinux2023Files(), {
@@ -179,7 +184,7 @@ export function seedSampleRegion(region: SimulatedRegion): void {
   const launchTime = now - 30 * 24 * 3600 * 1000;
   const zone = region.config.availabilityZones[0];
   const exists = (id: string) => region.getInstance(id) !== undefined;
-  const tagsOf = (name: string, auto: boolean) => ({ Name: name, ...(auto ? AUTO_TAG : {}) });
+  const tagsOf = (name: string, auto: boolean) => ({ Name: name, ...ALLOWED_TAG, ...(auto ? AUTO_TAG : {}) });
 
   const kms = region.getKmsKey(SAMPLE_KMS_KEY_ID) ?? region.putKmsKey({ keyId: SAMPLE_KMS_KEY_ID, state: 'Enabled' });
   if (!region.getImage(SAMPLE_MARKETPLACE_IMAGE_ID)) {

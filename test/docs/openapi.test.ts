@@ -46,6 +46,11 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
     return stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k' });
   },
   'POST /resets 400': async () => new VirtualStack().api('POST', '/resets', { instanceId: AL2023, unknown: 1 }),
+  'POST /resets 403': async () => {
+    const stack = new VirtualStack();
+    stack.region.ec2('DeleteTags', { Resources: [AL2023], Tags: [{ Key: 'reset-access:allowed' }] });
+    return stack.api('POST', '/resets', { instanceId: AL2023 });
+  },
   'POST /resets 404': async () => new VirtualStack().api('POST', '/resets', { instanceId: 'i-0fffffffffffffff0' }),
   'POST /resets 409': async () => {
     const stack = new VirtualStack();
