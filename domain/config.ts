@@ -7,6 +7,12 @@ import type { PacingPolicy } from './request-pacing';
  */
 export interface ServiceConfig {
   region: string;
+  /**
+   * This deployment's id, `<service>-<stage>` (serverless.yml sets it): everything the service makes
+   * is tagged with it, and a deployment finds, reuses and reclaims only what carries its own, so
+   * that two stages in one account and region leave each other alone.
+   */
+  deployment: string;
   /** Instance profile name the helper runs with (SSM core + PutParameter under /ec2rl/openssh/*). */
   helperInstanceProfile: string;
   helperImageParameter: Record<Platform, string>;
@@ -169,6 +175,7 @@ export function defaultApiAdmission(scope: PacingPolicy['scope']): { ratePerMinu
 
 export const defaultConfig: ServiceConfig = {
   region: 'us-east-1',
+  deployment: 'ec2-reset-access-local',
   helperInstanceProfile: 'reset-access-helper',
   helperImageParameter: {
     linux: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',

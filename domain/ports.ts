@@ -506,13 +506,18 @@ export interface HelperVolume {
   own: boolean;
 }
 
-/** An instance that carries the service's helper tags (`reset-access:managed`, role `helper`). */
+/** An instance that carries this deployment's helper tags (`reset-access:managed`, `reset-access:deployment`, role `helper`). */
 export interface ManagedHelper {
   instanceId: string;
   state: InstanceState;
   launchTime?: string;
   vpcId?: string;
   rootDeviceName?: string;
+  /**
+   * The instance profile it runs with (ARN). Launching with this deployment's helper profile takes
+   * `iam:PassRole` on its role, which tagging an instance does not give: the sweeper's evidence.
+   */
+  instanceProfileArn?: string;
   tags: Record<string, string>;
   volumes: HelperVolume[];
 }

@@ -101,7 +101,7 @@ export function lambdaSweeperPorts(): SweeperPorts {
   sweeperPorts = {
     ...base,
     compute: new Ec2Compute(ec2, new SSMClient(awsClientConfig('ssm'))),
-    reclaimer: new Ec2Reclaimer(ec2),
+    reclaimer: new Ec2Reclaimer(ec2, { deployment: base.config.deployment }),
     networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
     sleeper: realSleeper,
   };

@@ -115,7 +115,7 @@ export function wirePorts(input: WiringInput): ServicePorts {
   return {
     ...corePorts(input),
     ...optional,
-    reclaimer: new Ec2Reclaimer(clients.ec2),
+    reclaimer: new Ec2Reclaimer(clients.ec2, { deployment: input.config.deployment }),
     sleeper: input.sleeper ?? realSleeper,
     ids: input.ids ?? randomJobIds,
     ...input.guards,
@@ -170,7 +170,7 @@ export function pickPhasePorts(phase: PhaseName, all: CorePorts & Partial<Option
 
 /** The service's shared rescue network (its VPC, subnets, security groups, SSM endpoints). */
 export function rescueNetworks(ec2: EC2Client, config: ServiceConfig): RescueNetworks {
-  return new Ec2RescueNetworks(ec2, { access: config.rescueNetwork.access, region: config.region });
+  return new Ec2RescueNetworks(ec2, { access: config.rescueNetwork.access, region: config.region, deployment: config.deployment });
 }
 
 /** Run Command on the helper: the rescue script. */

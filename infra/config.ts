@@ -14,6 +14,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     ...overrides,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? overrides.region ?? defaultConfig.region,
     helperInstanceProfile: env.HELPER_INSTANCE_PROFILE ?? overrides.helperInstanceProfile ?? defaultConfig.helperInstanceProfile,
+    deployment: env.RESET_ACCESS_DEPLOYMENT ?? overrides.deployment ?? defaultConfig.deployment,
     phaseDeadlineSeconds: { ...defaultConfig.phaseDeadlineSeconds, ...(overrides.phaseDeadlineSeconds ?? {}) } as Record<PhaseName, number>,
     pollSeconds: { ...defaultConfig.pollSeconds, ...(overrides.pollSeconds ?? {}) },
     throttleBackoff: { ...defaultConfig.throttleBackoff, ...(overrides.throttleBackoff ?? {}) },
