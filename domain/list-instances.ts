@@ -7,7 +7,7 @@
 import type { ServiceConfig } from './config';
 import { isActive } from './job';
 import { TAG } from './naming';
-import { missingOptInTags, requiredOptInTags } from './opt-in';
+import { isTrueTag, missingOptInTags, requiredOptInTags } from './opt-in';
 import type { InstanceDirectory, JobStore } from './ports';
 import { parseResetRequest } from './request';
 import { refusals, type Refusal } from './validation';
@@ -39,7 +39,6 @@ export async function listInstances(
       if (missing.length > 0) blockers.unshift({ code: 'NOT_OPTED_IN', message: `needs the tag ${missing.map((t) => `${t}=true`).join(', ')}` });
       const lock = await ports.store.getLock(facts.instanceId);
       const holder = lock ? await ports.store.get(lock.jobId) : undefined;
-      const isTrue = (tag: string) => facts.tags[tag]?.trim().toLowerCase() === 'true';
       return {
         instanceId: facts.instanceId,
         ...(name ? { name } : {}),
@@ -47,7 +46,7 @@ export async function listInstances(
         platform: facts.platform,
         instanceType: facts.instanceType,
         availabilityZone: facts.availabilityZone,
-        optIn: { allowed: isTrue(TAG.allowed), auto: isTrue(TAG.auto) },
+        optIn: { allowed: isTrueTag(facts.tags[TAG.allowed]), auto: isTrueTag(facts.tags[TAG.auto]) },
         resettable: blockers.length === 0 && !(holder && isActive(holder)),
         blockers,
         ...(holder && isActive(holder) ? { activeJobId: holder.jobId } : {}),

@@ -15,9 +15,18 @@ export function requiredOptInTags(entry: EntryPoint, config: ServiceConfig): str
   return tags;
 }
 
-/** The required tags the instance lacks (a tag counts when its value is `true`, in any case). */
+/** The required tags the instance lacks. */
 export function missingOptInTags(instance: Pick<InstanceFacts, 'tags'>, required: string[]): string[] {
-  return required.filter((tag) => instance.tags[tag]?.trim().toLowerCase() !== 'true');
+  return required.filter((tag) => !isTrueTag(instance.tags[tag]));
+}
+
+/**
+ * A tag counts when its value is `true` in any case, and only then: the roles' IAM condition on
+ * the same tag compares it so (StringEqualsIgnoreCase, infra/deploy/grants.ts), and what the
+ * service accepts IAM must accept too.
+ */
+export function isTrueTag(value: string | undefined): boolean {
+  return value?.toLowerCase() === 'true';
 }
 
 /** Why `instance` may not be reset, naming the tags it lacks; undefined when it opted in. */

@@ -22,7 +22,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     helperImageParameter: { ...defaultConfig.helperImageParameter, ...(overrides.helperImageParameter ?? {}) },
     rescueNetwork: { ...defaultConfig.rescueNetwork, ...(overrides.rescueNetwork ?? {}) },
     sweeper: { ...defaultConfig.sweeper, ...(overrides.sweeper ?? {}), dryRun: env.SWEEPER_DRY_RUN === 'true' || (overrides.sweeper?.dryRun ?? defaultConfig.sweeper.dryRun) },
-    optIn: { ...defaultConfig.optIn, ...(overrides.optIn ?? {}) },
+    optIn: {
+      ...defaultConfig.optIn,
+      ...(overrides.optIn ?? {}),
+      // The deployment's parameter wins: it also decides the roles' IAM condition (serverless.yml).
+      ...(env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== undefined ? { requireAllowedTag: env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== 'false' } : {}),
+    },
     eventAdmission: { ...defaultConfig.eventAdmission, ...(overrides.eventAdmission ?? {}) },
     // Unless set, the start rate follows how the account's buckets are shared (domain/config.ts).
     apiAdmission: { ...defaultApiAdmission(overrides.requestPacing?.scope ?? defaultConfig.requestPacing.scope), ...(overrides.apiAdmission ?? {}) },

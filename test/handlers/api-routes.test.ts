@@ -449,7 +449,7 @@ describe('GET /instances', () => {
     );
     expect(byId[UBUNTU]).toEqual(expect.objectContaining({ activeJobId: started.jobId, resettable: false }));
     expect(byId[SPOT]).toEqual(expect.objectContaining({ resettable: false, blockers: [expect.objectContaining({ code: 'SPOT_INSTANCE' })] }));
-    expect(byId[ENCRYPTED].optIn).toEqual({ allowed: false, auto: false });
+    expect(byId[ENCRYPTED].optIn).toEqual({ allowed: true, auto: false });
     // The helper the job launched is the service's own, not something to reset.
     const helper = (await stack.job(started.jobId)).resources.helperInstanceId;
     expect(helper).toBeDefined();
