@@ -476,6 +476,11 @@ export interface RescueNetworkRecord {
   /** The job allowed to call CreateVpc, until when (ISO). */
   creator?: { owner: string; expiresAt: string };
   reclaimStartedAt?: string;
+  /**
+   * The rescue VPC the jobs use, as prepare-network recorded it: the only VPC the sweeper reclaims
+   * (its tags alone are no evidence: whoever may tag a VPC could have it deleted).
+   */
+  vpcId?: string;
 }
 
 /** Leases on the region's rescue network, and the lock on its creation. */
@@ -490,8 +495,8 @@ export interface RescueNetworkLeases {
   /** Takes the creation lock for `owner` if it is free, expired, or already `owner`'s. */
   lockCreation(owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
   read(): Promise<RescueNetworkRecord | undefined>;
-  /** A network found in EC2 with no record: starts its idle clock now (a no-op when a record exists). */
-  notice(now: Date): Promise<void>;
+  /** Records the VPC the network is (prepare-network, once `ensure` answered it); a no-op without a record. */
+  recordVpc(vpcId: string): Promise<void>;
   /** Marks the network `reclaiming` if no job holds it and none has since `idleSince`. Answers whether it did. */
   beginReclaim(now: Date, idleSince: Date): Promise<boolean>;
   /** The network is gone: forgets the record (only one that is `reclaiming`). */

@@ -42,6 +42,11 @@ export interface VirtualStackOptions {
   region?: Omit<SimulatedRegionOptions, 'clock'>;
   /** Seed the sample instances (default true). */
   samples?: boolean;
+  /**
+   * Run in the simulated region (and on the clock) of another stack: a second deployment (another
+   * stage, `config.deployment`) in the same account and region. Its samples are not seeded again.
+   */
+  shareRegionWith?: VirtualStack;
   /** Fault hook on every publish and delayed send (drop, duplicate, delay). */
   queueFault?: (send: QueueSend) => QueueFault;
   /** How long SQS keeps a message whose handler failed before it delivers it again (simulated). */
@@ -68,7 +73,7 @@ export interface RecordedJobEvent {
 }
 
 export class VirtualStack {
-  readonly clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
+  readonly clock: ManualClock;
   readonly region: SimulatedRegion;
   readonly store = new MemoryJobStore();
   /** The shared rescue network's record (leases, creation lock, reclaim). */
@@ -99,8 +104,10 @@ export class VirtualStack {
   private jobCounter = 0;
 
   constructor(options: VirtualStackOptions = {}) {
-    this.region = new SimulatedRegion({ ...options.region, clock: this.clock });
-    if (options.samples !== false) seedSampleRegion(this.region);
+    const shared = options.shareRegionWith;
+    this.clock = shared?.clock ?? new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
+    this.region = shared?.region ?? new SimulatedRegion({ ...options.region, clock: this.clock });
+    if (!shared && options.samples !== false) seedSampleRegion(this.region);
     this.deliversAwsEvents = options.awsEvents !== false;
     if (this.deliversAwsEvents) {
       this.region.onEvent((event) => void this.awsEvents.push({ event, dueAt: this.clock.now() + this.region.timings.awsEventDeliveryMs }));
