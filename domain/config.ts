@@ -13,7 +13,7 @@ export interface ServiceConfig {
    * that two stages in one account and region leave each other alone.
    */
   deployment: string;
-  /** Instance profile name the helper runs with (SSM core + PutParameter under /ec2rl/openssh/*). */
+  /** Instance profile name the helper runs with (the SSM agent's Run Command actions and PutParameter of /ec2rl/openssh/i-…/key, serverless.yml). */
   helperInstanceProfile: string;
   helperImageParameter: Record<Platform, string>;
   defaultHelperInstanceType: string;

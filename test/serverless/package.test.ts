@@ -584,9 +584,12 @@ describe('serverless package (offline, no credentials)', () => {
       // Act
       const reads = allStatements().filter(({ statement }) => asList(statement.Action).some((a) => /^ssm:(GetParameter|\*|Get\*)/.test(a)));
       const everywhere = reads.filter(({ statement }) => asList(statement.Resource).some((r) => r === '*' || /:parameter\/\*"?$/.test(JSON.stringify(r).replace(/"}$/, '"'))));
+      // An AWS managed policy's grants are not in the template: no role may hide any there.
+      const awsManaged = ofType('AWS::IAM::Role').filter(([, r]) => asList(r.Properties.ManagedPolicyArns as unknown[]).some((arn) => !(typeof arn === 'object' && arn !== null && 'Ref' in arn)));
       // Assess
       expect(reads.length).toBeGreaterThan(0);
       expect(everywhere).toEqual([]);
+      expect(awsManaged.map(([id]) => id)).toEqual([]);
     });
 
     it('drops the opt-in condition only where the deployment turned the opt-in off, and nothing else', () => {
@@ -640,14 +643,33 @@ describe('serverless package (offline, no credentials)', () => {
       expect(documents.map((d) => /document\/([A-Za-z-]+)/.exec(d)![1]).sort()).toEqual(['AWS-RunPowerShellScript', 'AWS-RunShellScript']);
     });
 
-    it('lets the helper write only the key parameters', () => {
+    it('gives the helper no managed policy, only what the SSM agent and the key write need: no parameter read', () => {
       // Prepare
       const helper = statementsOf('HelperRole');
       // Act
-      const putParameter = helper.filter((s) => asList(s.Action).some((a) => a.startsWith('ssm:')));
+      const actions = helper.flatMap((s) => asList(s.Action)).sort();
+      const putParameter = helper.filter((s) => asList(s.Action).some((a) => a.startsWith('ssm:') && a !== 'ssm:UpdateInstanceInformation'));
       // Assess
-      expect(putParameter).toEqual([expect.objectContaining({ Action: 'ssm:PutParameter', Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\/ec2rl\/openssh\/\*$/) } })]);
-      expect(resources.HelperRole!.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' }]);
+      expect(resources.HelperRole!.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(actions).toEqual(
+        [
+          'ec2messages:AcknowledgeMessage',
+          'ec2messages:DeleteMessage',
+          'ec2messages:FailMessage',
+          'ec2messages:GetEndpoint',
+          'ec2messages:GetMessages',
+          'ec2messages:SendReply',
+          'kms:Encrypt',
+          'kms:GenerateDataKey',
+          'ssm:PutParameter',
+          'ssm:UpdateInstanceInformation',
+          'ssmmessages:CreateControlChannel',
+          'ssmmessages:CreateDataChannel',
+          'ssmmessages:OpenControlChannel',
+          'ssmmessages:OpenDataChannel',
+        ].sort(),
+      );
+      expect(putParameter).toEqual([expect.objectContaining({ Action: 'ssm:PutParameter', Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\/ec2rl\/openssh\/i-\*\/key$/) } })]);
     });
 
     it('lets each Lambda role write only its own function log group', () => {
