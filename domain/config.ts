@@ -1,3 +1,4 @@
+import type { AccessRule } from './access';
 import type { PhaseName, Platform } from './job';
 import type { PacingPolicy } from './request-pacing';
 
@@ -116,6 +117,15 @@ export interface ServiceConfig {
    *   Requested` event) need `reset-access:auto=true` (on by default: nobody asked in person).
    */
   optIn: { requireAllowedTag: boolean; requireAutoTagForEvents: boolean };
+  /**
+   * Who may reset what (domain/access.ts): when set, a caller may start, read, list and cancel only
+   * resets of instances whose tag `access.tag` has the caller's value, from its IAM role's tag of
+   * that name (`source: 'principal-tag'`, read from IAM and cached `principalTagsCacheSeconds`) or
+   * from `mapping`. Unset: whoever the API lets in may reset any instance that opted in.
+   */
+  access?: AccessRule;
+  /** How long a caller's IAM tags are remembered (seconds) before they are read again. */
+  principalTagsCacheSeconds: number;
   /** At most one alarm-started reset per instance within this window (seconds). */
   alarmCooldownSeconds: number;
   /**
@@ -237,6 +247,8 @@ export const defaultConfig: ServiceConfig = {
   // InstanceAccessDetails.passwordData; REFERENCE.md: first boot often ≥ 15 min): 20 min, every 30 s.
   online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: minutes(20), windowsPasswordPollSeconds: 30 },
   optIn: { requireAllowedTag: true, requireAutoTagForEvents: true },
+  // A role's tags change rarely; a change reaches the API within 5 minutes (each cold start reads afresh).
+  principalTagsCacheSeconds: 300,
   alarmCooldownSeconds: 6 * 3600,
   // RunInstances refills at 2/s per account (REFERENCE.md) and each reset launches one helper and
   // makes a stop, an image and a handful of attach/detach calls over minutes: 10 new resets a

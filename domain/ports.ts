@@ -402,6 +402,21 @@ export interface StartDeferral {
   later(start: DeferredStart, delaySeconds: number): Promise<void>;
 }
 
+/** An IAM role or user, as a caller's ARN names it (domain/access.ts `principalOf`). */
+export interface Principal {
+  kind: 'role' | 'user';
+  name: string;
+  account: string;
+  /** `arn:…:iam::<account>:role/<name>` or the user's ARN. */
+  arn: string;
+}
+
+/** IAM, as the access rule reads it: the tags of a caller's role or user (ListRoleTags, ListUserTags). */
+export interface PrincipalTags {
+  /** Its tags; undefined when IAM has no such role or user. */
+  tagsOf(principal: Principal): Promise<Record<string, string> | undefined>;
+}
+
 /** What the instance listing shows of one instance (what can be reset). */
 export interface InstanceSummary {
   facts: InstanceFacts;

@@ -167,9 +167,9 @@ function lambdaRole(ctx: DeployContext, key: string, role: Omit<RoleSpec, 'logic
   };
 }
 
-/** Starting a reset runs the preflight (404 unknown instance, 422 refused) before any change. */
+/** Starting a reset runs the preflight (404 unknown instance, 422 refused) before any change; the access rule reads the caller's IAM tags. */
 function apiRole(ctx: DeployContext): Resources {
-  return { ApiRole: lambdaRole(ctx, 'api', { grants: [], instanceRead: true, jobItems: { actions: WRITE_JOB_ITEMS, query: true }, publishPhaseEvents: true, sendsToOwnQueue: false }) };
+  return { ApiRole: lambdaRole(ctx, 'api', { grants: ['read-caller-tags'], instanceRead: true, jobItems: { actions: WRITE_JOB_ITEMS, query: true }, publishPhaseEvents: true, sendsToOwnQueue: false }) };
 }
 
 /**

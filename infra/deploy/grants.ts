@@ -179,6 +179,12 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
         Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/ec2rl/openssh/*' },
       },
     ],
+    // The access rule's caller tags (domain/access.ts): read-only, any role or user of the account,
+    // since any may call the API (docs/aws-facts.md#iam-caller-tags).
+    'read-caller-tags': [
+      { Sid: 'ReadCallerRoleTags', Effect: 'Allow', Action: ['iam:ListRoleTags'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' } },
+      { Sid: 'ReadCallerUserTags', Effect: 'Allow', Action: ['iam:ListUserTags'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*' } },
+    ],
     'reclaim-orphans': [
       {
         Sid: 'Describe',
@@ -230,7 +236,7 @@ function tagOnlyAtCreation(...actions: string[]): Statement {
 }
 
 /** Grants of functions that are not phases. */
-export type ServiceGrant = 'reclaim-orphans';
+export type ServiceGrant = 'reclaim-orphans' | 'read-caller-tags';
 
 /** Items of the job table: `query` adds Query on the table and its indexes. */
 export function jobItems(actions: readonly string[], options: { query?: boolean } = {}): Statement {

@@ -35,7 +35,7 @@ import { parseResourceEvent } from '../resource-events';
 import { phaseRunPorts } from '../phase-run-ports';
 import { deferredStartJson } from '../trigger-messages';
 import { combineObservers } from '../observers';
-import { pickPhasePorts, wirePorts, type ServicePorts } from '../composition';
+import { pickPhasePorts, principalTags, wirePorts, type ServicePorts } from '../composition';
 
 export interface VirtualStackOptions {
   config?: Partial<ServiceConfig>;
@@ -148,6 +148,7 @@ export class VirtualStack {
       observer: options.observer ? combineObservers(recorder, options.observer) : recorder,
       ids: { jobId: () => `r-${seed}${(++this.jobCounter).toString(36).padStart(8, '0')}` },
       networkLeases: this.networkLeases,
+      principals: principalTags(clients.iam, config, () => this.clock.now()),
       // The sweeper's waits pass simulated time (messages falling due meanwhile wait for the next `run`).
       sleeper: { sleep: async (seconds) => this.clock.advance(seconds * 1000) },
     });
