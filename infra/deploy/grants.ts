@@ -24,7 +24,7 @@ export type Json = string | number | boolean | null | Json[] | { [key: string]: 
 
 export interface Statement {
   Sid?: string;
-  Effect: 'Allow';
+  Effect: 'Allow' | 'Deny';
   Action: string | string[];
   Resource: Json;
   Condition?: Record<string, Record<string, Json>>;
@@ -178,6 +178,10 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
         Action: ['ssm:PutParameter', 'ssm:GetParameter'],
         Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/ec2rl/openssh/*' },
       },
+      // It reads a key parameter's version, never its value: the default aws/ssm key lets every
+      // principal of the account decrypt, so only an explicit deny keeps this role from reading
+      // every stored key (docs/aws-facts.md#iam-helper-role).
+      { Sid: 'NeverDecryptStoredKeys', Effect: 'Deny', Action: ['kms:Decrypt'], Resource: '*' },
     ],
     // The access rule's caller tags (domain/access.ts): read-only, any role or user of the account,
     // since any may call the API (docs/aws-facts.md#iam-caller-tags).

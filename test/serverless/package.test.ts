@@ -610,6 +610,14 @@ describe('serverless package (offline, no credentials)', () => {
       expect(JSON.stringify(resources)).toContain('"RESET_ACCESS_REQUIRE_ALLOWED_TAG":"true"');
     });
 
+    it('keeps the online-reset role from decrypting any stored key, which the aws/ssm key would let it', () => {
+      // Act
+      const statements = asList((resources.OnlineResetRole!.Properties.Policies as Array<{ PolicyDocument: PolicyDocument }>)).flatMap((p) => p.PolicyDocument.Statement);
+      const denies = statements.filter((s) => s.Effect === 'Deny');
+      // Assess
+      expect(denies).toEqual([expect.objectContaining({ Action: ['kms:Decrypt'], Resource: '*' })]);
+    });
+
     it('passes only the helper role, only to EC2', () => {
       // Act
       const passRole = allStatements().filter(({ statement }) => asList(statement.Action).includes('iam:PassRole'));
