@@ -1,3 +1,4 @@
+import type { AccessRule } from './access';
 import type { PhaseName, Platform } from './job';
 import type { PacingPolicy } from './request-pacing';
 
@@ -7,7 +8,13 @@ import type { PacingPolicy } from './request-pacing';
  */
 export interface ServiceConfig {
   region: string;
-  /** Instance profile name the helper runs with (SSM core + PutParameter under /ec2rl/openssh/*). */
+  /**
+   * This deployment's id, `<service>-<stage>` (serverless.yml sets it): everything the service makes
+   * is tagged with it, and a deployment finds, reuses and reclaims only what carries its own, so
+   * that two stages in one account and region leave each other alone.
+   */
+  deployment: string;
+  /** Instance profile name the helper runs with (the SSM agent's Run Command actions and PutParameter of /ec2rl/openssh/i-…/key, serverless.yml). */
   helperInstanceProfile: string;
   helperImageParameter: Record<Platform, string>;
   defaultHelperInstanceType: string;
@@ -103,11 +110,22 @@ export interface ServiceConfig {
   /**
    * Opt-in guards: tags (value `true`) an instance must carry before a reset of it starts.
    * - `requireAllowedTag`: every reset, from any entry point, needs `reset-access:allowed=true`
-   *   (off by default: the API is IAM-authorised already).
+   *   (on by default: `execute-api:Invoke` alone must not reach every instance of the account; the
+   *   deployed roles carry the same condition in IAM, infra/deploy/grants.ts, and turning it off
+   *   takes the deployment parameter `requireAllowedTag=false`, which drops both).
    * - `requireAutoTagForEvents`: resets an event starts (a CloudWatch alarm, a `Reset Access
    *   Requested` event) need `reset-access:auto=true` (on by default: nobody asked in person).
    */
   optIn: { requireAllowedTag: boolean; requireAutoTagForEvents: boolean };
+  /**
+   * Who may reset what (domain/access.ts): when set, a caller may start, read, list and cancel only
+   * resets of instances whose tag `access.tag` has the caller's value, from its IAM role's tag of
+   * that name (`source: 'principal-tag'`, read from IAM and cached `principalTagsCacheSeconds`) or
+   * from `mapping`. Unset: whoever the API lets in may reset any instance that opted in.
+   */
+  access?: AccessRule;
+  /** How long a caller's IAM tags are remembered (seconds) before they are read again. */
+  principalTagsCacheSeconds: number;
   /** At most one alarm-started reset per instance within this window (seconds). */
   alarmCooldownSeconds: number;
   /**
@@ -167,6 +185,7 @@ export function defaultApiAdmission(scope: PacingPolicy['scope']): { ratePerMinu
 
 export const defaultConfig: ServiceConfig = {
   region: 'us-east-1',
+  deployment: 'ec2-reset-access-local',
   helperInstanceProfile: 'reset-access-helper',
   helperImageParameter: {
     linux: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
@@ -227,7 +246,9 @@ export const defaultConfig: ServiceConfig = {
   // take up to 15 minutes" for a new Windows instance's password (AWS SDK docs, Lightsail
   // InstanceAccessDetails.passwordData; docs/aws-facts.md#windows-password-reset: first boot often ≥ 15 min): 20 min, every 30 s.
   online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: minutes(20), windowsPasswordPollSeconds: 30 },
-  optIn: { requireAllowedTag: false, requireAutoTagForEvents: true },
+  optIn: { requireAllowedTag: true, requireAutoTagForEvents: true },
+  // A role's tags change rarely; a change reaches the API within 5 minutes (each cold start reads afresh).
+  principalTagsCacheSeconds: 300,
   alarmCooldownSeconds: 6 * 3600,
   // RunInstances refills at 2/s per account (docs/aws-facts.md#ec2-request-throttling) and each reset launches one helper and
   // makes a stop, an image and a handful of attach/detach calls over minutes: 10 new resets a

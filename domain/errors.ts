@@ -29,9 +29,9 @@ export class PermanentError extends ResetAccessError {}
  * API answers with and, for conflicts, the job that holds the instance.
  */
 export class RefusedError extends ResetAccessError {
-  readonly status: 400 | 404 | 409 | 422;
+  readonly status: 400 | 403 | 404 | 409 | 422;
   readonly activeJobId?: string;
-  constructor(code: string, message: string, status: 400 | 404 | 409 | 422, activeJobId?: string) {
+  constructor(code: string, message: string, status: 400 | 403 | 404 | 409 | 422, activeJobId?: string) {
     super(code, message);
     this.status = status;
     this.activeJobId = activeJobId;

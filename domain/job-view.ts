@@ -13,6 +13,8 @@ export function toJobView(job: Job) {
     updatedAt: job.updatedAt,
     endedAt: job.endedAt,
     requestedBy: job.requestedBy,
+    /** Who may see and cancel it under the access rule: the instance's value of the rule's tag at the start. */
+    access: job.access,
     request: job.request,
     /** Online or the volume swap, and why (a fall-over says why the online attempt failed). */
     mode: job.mode,

@@ -141,13 +141,25 @@ export interface JobError {
   phase: PhaseName;
 }
 
+/**
+ * The instance's value of the access tag when the job started (domain/access.ts): who may see and
+ * cancel the job. No `value`: the instance did not carry the tag (only an event can start that).
+ */
+export interface JobAccess {
+  tag: string;
+  value?: string;
+}
+
 export interface Job {
   jobId: string;
   instanceId: string;
   platform?: Platform;
   status: JobStatus;
   request: ResetRequest;
+  /** Who asked: the caller's IAM principal (API), or the alarm or event that started it. */
   requestedBy?: string;
+  /** The access tag's value of the instance, when an access rule is configured. */
+  access?: JobAccess;
   createdAt: string;
   updatedAt: string;
   /** Optimistic-concurrency counter: every write is conditional on the version read. */

@@ -4,10 +4,12 @@
  * root device, Spot, hibernation, Auto Scaling, opt-in). The full preflight (stop protection,
  * shutdown behaviour, instance storage, KMS, quota) runs when a reset is asked for.
  */
+import { authorizeInstance, type CallerAccess } from './access';
 import type { ServiceConfig } from './config';
+import { RefusedError } from './errors';
 import { isActive } from './job';
 import { TAG } from './naming';
-import { missingOptInTags, requiredOptInTags } from './opt-in';
+import { isTrueTag, missingOptInTags, requiredOptInTags } from './opt-in';
 import type { InstanceDirectory, JobStore } from './ports';
 import { parseResetRequest } from './request';
 import { refusals, type Refusal } from './validation';
@@ -26,9 +28,11 @@ export interface InstanceView {
   activeJobId?: string;
 }
 
+/** `caller`: what the access rule knows of the caller; an instance not its own shows `ACCESS_DENIED` (and no job). */
 export async function listInstances(
   options: { limit: number; cursor?: string },
   ports: { directory: InstanceDirectory; store: JobStore; config: ServiceConfig },
+  caller: CallerAccess = { rule: undefined },
 ): Promise<{ instances: InstanceView[]; cursor?: string }> {
   const page = await ports.directory.list(options);
   const instances = await Promise.all(
@@ -37,9 +41,10 @@ export async function listInstances(
       const blockers = refusals(request, { instance: facts }, ports.config);
       const missing = missingOptInTags(facts, requiredOptInTags('api', ports.config));
       if (missing.length > 0) blockers.unshift({ code: 'NOT_OPTED_IN', message: `needs the tag ${missing.map((t) => `${t}=true`).join(', ')}` });
-      const lock = await ports.store.getLock(facts.instanceId);
+      const denied = accessRefusal(caller, facts);
+      if (denied) blockers.unshift({ code: 'ACCESS_DENIED', message: denied });
+      const lock = denied ? undefined : await ports.store.getLock(facts.instanceId);
       const holder = lock ? await ports.store.get(lock.jobId) : undefined;
-      const isTrue = (tag: string) => facts.tags[tag]?.trim().toLowerCase() === 'true';
       return {
         instanceId: facts.instanceId,
         ...(name ? { name } : {}),
@@ -47,7 +52,7 @@ export async function listInstances(
         platform: facts.platform,
         instanceType: facts.instanceType,
         availabilityZone: facts.availabilityZone,
-        optIn: { allowed: isTrue(TAG.allowed), auto: isTrue(TAG.auto) },
+        optIn: { allowed: isTrueTag(facts.tags[TAG.allowed]), auto: isTrueTag(facts.tags[TAG.auto]) },
         resettable: blockers.length === 0 && !(holder && isActive(holder)),
         blockers,
         ...(holder && isActive(holder) ? { activeJobId: holder.jobId } : {}),
@@ -55,4 +60,14 @@ export async function listInstances(
     }),
   );
   return { instances, cursor: page.cursor };
+}
+
+function accessRefusal(caller: CallerAccess, instance: Parameters<typeof authorizeInstance>[1]): string | undefined {
+  try {
+    authorizeInstance(caller, instance);
+    return undefined;
+  } catch (error) {
+    if (error instanceof RefusedError) return error.message;
+    throw error;
+  }
 }

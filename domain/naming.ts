@@ -3,6 +3,11 @@ import type { PhaseName, TargetSnapshot } from './job';
 
 export const TAG = {
   managed: 'reset-access:managed',
+  /**
+   * The deployment that made it (`ServiceConfig.deployment`, `<service>-<stage>`): a deployment
+   * looks up, reuses and reclaims only its own, and its roles may touch only its own (IAM).
+   */
+  deployment: 'reset-access:deployment',
   role: 'reset-access:role',
   jobId: 'reset-access:job-id',
   targetInstanceId: 'reset-access:target-instance-id',
@@ -30,11 +35,16 @@ export type ResourceRole =
   | 'rescue-endpoint'
   | 'rescue-endpoint-security-group';
 
-export function serviceTags(role: ResourceRole, extra: { jobId?: string; targetInstanceId?: string } = {}): Record<string, string> {
-  const tags: Record<string, string> = { [TAG.managed]: 'true', [TAG.role]: role };
+export function serviceTags(role: ResourceRole, deployment: string, extra: { jobId?: string; targetInstanceId?: string } = {}): Record<string, string> {
+  const tags: Record<string, string> = { [TAG.managed]: 'true', [TAG.deployment]: deployment, [TAG.role]: role };
   if (extra.jobId) tags[TAG.jobId] = extra.jobId;
   if (extra.targetInstanceId) tags[TAG.targetInstanceId] = extra.targetInstanceId;
   return tags;
+}
+
+/** Whether `tags` mark a resource of this deployment in `role` (its tags alone: evidence the sweeper does not stop at). */
+export function isOwnResource(tags: Record<string, string>, role: ResourceRole, deployment: string): boolean {
+  return tags[TAG.managed] === 'true' && tags[TAG.deployment] === deployment && tags[TAG.role] === role;
 }
 
 /** Tags a helper carries about its target, set at launch (RunInstances TagSpecifications). */

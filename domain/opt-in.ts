@@ -15,14 +15,29 @@ export function requiredOptInTags(entry: EntryPoint, config: ServiceConfig): str
   return tags;
 }
 
-/** The required tags the instance lacks (a tag counts when its value is `true`, in any case). */
+/** The required tags the instance lacks. */
 export function missingOptInTags(instance: Pick<InstanceFacts, 'tags'>, required: string[]): string[] {
-  return required.filter((tag) => instance.tags[tag]?.trim().toLowerCase() !== 'true');
+  return required.filter((tag) => !isTrueTag(instance.tags[tag]));
 }
 
-export function assertOptedIn(instance: Pick<InstanceFacts, 'instanceId' | 'tags'>, required: string[]): void {
+/**
+ * A tag counts when its value is `true` in any case, and only then: the roles' IAM condition on
+ * the same tag compares it so (StringEqualsIgnoreCase, infra/deploy/grants.ts), and what the
+ * service accepts IAM must accept too.
+ */
+export function isTrueTag(value: string | undefined): boolean {
+  return value?.toLowerCase() === 'true';
+}
+
+/** Why `instance` may not be reset, naming the tags it lacks; undefined when it opted in. */
+export function optInRefusal(instance: Pick<InstanceFacts, 'instanceId' | 'tags'>, required: string[]): string | undefined {
   const missing = missingOptInTags(instance, required);
-  if (missing.length > 0) {
-    throw new RefusedError('NOT_OPTED_IN', `instance ${instance.instanceId} has not opted in: it needs the tag${missing.length > 1 ? 's' : ''} ${missing.map((t) => `${t}=true`).join(', ')}`, 422);
-  }
+  if (missing.length === 0) return undefined;
+  return `instance ${instance.instanceId} has not opted in: it needs the tag${missing.length > 1 ? 's' : ''} ${missing.map((t) => `${t}=true`).join(', ')}`;
+}
+
+/** 403: the instance did not opt in, whoever asks (the deployed roles could not touch it either). */
+export function assertOptedIn(instance: Pick<InstanceFacts, 'instanceId' | 'tags'>, required: string[]): void {
+  const refusal = optInRefusal(instance, required);
+  if (refusal) throw new RefusedError('NOT_OPTED_IN', refusal, 403);
 }

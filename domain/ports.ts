@@ -402,6 +402,21 @@ export interface StartDeferral {
   later(start: DeferredStart, delaySeconds: number): Promise<void>;
 }
 
+/** An IAM role or user, as a caller's ARN names it (domain/access.ts `principalOf`). */
+export interface Principal {
+  kind: 'role' | 'user';
+  name: string;
+  account: string;
+  /** `arn:…:iam::<account>:role/<name>` or the user's ARN. */
+  arn: string;
+}
+
+/** IAM, as the access rule reads it: the tags of a caller's role or user (ListRoleTags, ListUserTags). */
+export interface PrincipalTags {
+  /** Its tags; undefined when IAM has no such role or user. */
+  tagsOf(principal: Principal): Promise<Record<string, string> | undefined>;
+}
+
 /** What the instance listing shows of one instance (what can be reset). */
 export interface InstanceSummary {
   facts: InstanceFacts;
@@ -476,6 +491,11 @@ export interface RescueNetworkRecord {
   /** The job allowed to call CreateVpc, until when (ISO). */
   creator?: { owner: string; expiresAt: string };
   reclaimStartedAt?: string;
+  /**
+   * The rescue VPC the jobs use, as prepare-network recorded it: the only VPC the sweeper reclaims
+   * (its tags alone are no evidence: whoever may tag a VPC could have it deleted).
+   */
+  vpcId?: string;
 }
 
 /** Leases on the region's rescue network, and the lock on its creation. */
@@ -490,8 +510,8 @@ export interface RescueNetworkLeases {
   /** Takes the creation lock for `owner` if it is free, expired, or already `owner`'s. */
   lockCreation(owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
   read(): Promise<RescueNetworkRecord | undefined>;
-  /** A network found in EC2 with no record: starts its idle clock now (a no-op when a record exists). */
-  notice(now: Date): Promise<void>;
+  /** Records the VPC the network is (prepare-network, once `ensure` answered it); a no-op without a record. */
+  recordVpc(vpcId: string): Promise<void>;
   /** Marks the network `reclaiming` if no job holds it and none has since `idleSince`. Answers whether it did. */
   beginReclaim(now: Date, idleSince: Date): Promise<boolean>;
   /** The network is gone: forgets the record (only one that is `reclaiming`). */
@@ -506,13 +526,18 @@ export interface HelperVolume {
   own: boolean;
 }
 
-/** An instance that carries the service's helper tags (`reset-access:managed`, role `helper`). */
+/** An instance that carries this deployment's helper tags (`reset-access:managed`, `reset-access:deployment`, role `helper`). */
 export interface ManagedHelper {
   instanceId: string;
   state: InstanceState;
   launchTime?: string;
   vpcId?: string;
   rootDeviceName?: string;
+  /**
+   * The instance profile it runs with (ARN). Launching with this deployment's helper profile takes
+   * `iam:PassRole` on its role, which tagging an instance does not give: the sweeper's evidence.
+   */
+  instanceProfileArn?: string;
   tags: Record<string, string>;
   volumes: HelperVolume[];
 }

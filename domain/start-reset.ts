@@ -1,10 +1,11 @@
 /** The use cases behind the API: start a reset, read a job, list an instance's jobs. */
+import { authorizeInstance, callerAccess, jobRefusal, recordedAccess, type CallerAccess } from './access';
 import type { ServiceConfig } from './config';
 import { RefusedError } from './errors';
 import { isActive, type Job, type ResetRequest } from './job';
 import { startPhaseRecord } from './phase-runner';
 import { assertOptedIn, requiredOptInTags, type EntryPoint } from './opt-in';
-import type { Clock, Compute, EncryptionKeys, IdGenerator, InstanceLock, JobObserver, JobStore, Log, PhaseBus, RescueNetworks } from './ports';
+import type { Clock, Compute, EncryptionKeys, IdGenerator, InstanceLock, JobObserver, JobStore, Log, PhaseBus, PrincipalTags, RescueNetworks } from './ports';
 import { gatherPreflightFacts, preflightRecord, watchAgent } from './preflight';
 import type { OnlinePorts } from './online-ports';
 import { decideMode } from './reset-mode';
@@ -23,6 +24,8 @@ export interface StartPorts {
   keys?: EncryptionKeys;
   /** The target's SSM agent, for the online-or-offline choice; without it every reset is offline. */
   online?: Pick<OnlinePorts, 'commands'>;
+  /** IAM, for the access rule's caller tags (`config.access.source: 'principal-tag'`). */
+  principals?: PrincipalTags;
 }
 
 export interface StartOptions {
@@ -34,19 +37,24 @@ export interface StartOptions {
 
 /**
  * Start a reset: refuse an instance with an active job (409 naming it), preflight (404 for an
- * unknown instance, 422 with a reason code for a refused one, `NOT_OPTED_IN` when an opt-in guard
- * applies and the tag is missing), take the instance's lock (409 naming the active job), record
- * the job, publish its first phase. Nothing in AWS is changed here.
+ * unknown instance, 422 with a reason code for a refused one, 403 `NOT_OPTED_IN` when an opt-in guard
+ * applies and the tag is missing, 403 `ACCESS_DENIED` when the access rule refuses the caller),
+ * take the instance's lock (409 naming the active job), record the job, publish its first phase.
+ * Nothing in AWS is changed here.
  */
 export async function startReset(request: ResetRequest, ports: StartPorts, requestedBy?: string, options: StartOptions = {}): Promise<Job> {
   const gatheredAt = ports.clock.now();
+  const entry = options.entry ?? 'api';
+  // Events have no IAM caller to check: their job records the instance's value, for who may see it.
+  const caller: CallerAccess = entry === 'api' ? await callerAccess(requestedBy, ports) : { rule: undefined };
   // A duplicate is told about the active job, not about the state that job put the instance in
   // (a stopping instance would fail the preflight with 422 first); the lock below still decides.
   const held = await ports.store.getLock(request.instanceId);
-  if (held) await refuseIfHeld(held, gatheredAt.toISOString(), ports);
+  if (held) await refuseIfHeld(held, gatheredAt.toISOString(), ports, caller);
   const facts = await gatherPreflightFacts(request, ports);
   if (!facts) throw new RefusedError('INSTANCE_NOT_FOUND', `instance ${request.instanceId} does not exist in ${ports.config.region}`, 404);
-  assertOptedIn(facts.instance, requiredOptInTags(options.entry ?? 'api', ports.config));
+  const access = entry === 'api' ? authorizeInstance(caller, facts.instance) : recordedAccess(ports.config, facts.instance);
+  assertOptedIn(facts.instance, requiredOptInTags(entry, ports.config));
   const agent = watchAgent(ports.online);
   const decision = await decideMode(request, facts, { config: ports.config, online: agent.online });
   if (decision.refusal) throw new RefusedError(decision.refusal.code, decision.refusal.message, 422);
@@ -61,6 +69,7 @@ export async function startReset(request: ResetRequest, ports: StartPorts, reque
     status: 'RUNNING',
     request,
     requestedBy,
+    ...(access ? { access } : {}),
     createdAt: now,
     updatedAt: now,
     version: 1,
@@ -97,17 +106,23 @@ async function takeInstanceLock(instanceId: string, jobId: string, now: string, 
   const lock = { instanceId, jobId, acquiredAt: now };
   if (await ports.store.acquireLock(lock)) return;
   const held = await ports.store.getLock(instanceId);
-  if (held) await refuseIfHeld(held, now, ports);
+  if (held) await refuseIfHeld(held, now, ports, { rule: undefined });
   if (!(await ports.store.acquireLock(lock, held?.jobId))) {
     const now2 = await ports.store.getLock(instanceId);
     throw new RefusedError('ACTIVE_JOB', `instance ${instanceId} was just locked by job ${now2?.jobId ?? 'another request'}`, 409, now2?.jobId);
   }
 }
 
-/** Refuses (409 naming the job) unless `held` is a lock that may be taken over: its job has ended, or never appeared and is orphaned. */
-async function refuseIfHeld(held: InstanceLock, now: string, ports: StartPorts): Promise<void> {
+/**
+ * Refuses (409 naming the job) unless `held` is a lock that may be taken over: its job has ended, or
+ * never appeared and is orphaned. A caller the access rule keeps from the active job is told 403,
+ * not the job.
+ */
+async function refuseIfHeld(held: InstanceLock, now: string, ports: StartPorts, caller: CallerAccess): Promise<void> {
   const holder = await ports.store.get(held.jobId);
   const orphaned = !holder && Date.parse(now) - Date.parse(held.acquiredAt) > ports.config.orphanLockSeconds * 1000;
+  const hidden = holder && isActive(holder) ? jobRefusal(caller, holder) : undefined;
+  if (hidden) throw new RefusedError('ACCESS_DENIED', `instance ${held.instanceId} has an active reset the caller may not see: ${hidden}`, 403);
   if (holder && isActive(holder)) {
     throw new RefusedError('ACTIVE_JOB', `instance ${held.instanceId} already has an active reset job ${holder.jobId}`, 409, holder.jobId);
   }

@@ -6,12 +6,17 @@
  * root device, and only while that instance is stopped with nothing at its root. Otherwise the helper
  * is left as it is and reported.
  *
+ * Tags are not evidence enough (whoever may call CreateTags could have any instance terminated): a
+ * helper must also run with this deployment's helper instance profile, which only a launch with
+ * `iam:PassRole` on the helper role gives, and must not be another helper than the one its job
+ * recorded. The deployed role asks for the same profile (infra/deploy/grants.ts).
+ *
  * The return converges like the phases' volume moves: each step looks at where the volume is and
  * takes the next one, so a run that ends half-way (a slow detach) is taken up by the next. The
  * helper keeps the volume's id in its launch tags, so nothing needs remembering between runs.
  */
 import { isActive, type Job } from './job';
-import { TAG } from './naming';
+import { isOwnResource, TAG } from './naming';
 import type { InstanceFacts, ManagedHelper } from './ports';
 import { WaitBudget, type SweepReport } from './sweep-report';
 import type { SweeperPorts } from './sweeper';
@@ -20,13 +25,19 @@ export async function sweepHelpers(report: SweepReport, budget: WaitBudget, port
   const now = ports.clock.now().getTime();
   for (const helper of await ports.reclaimer.listHelpers()) {
     // Already going; and the listing's tags are checked again, whatever the adapter filtered on.
-    if (helper.state === 'shutting-down' || helper.tags[TAG.managed] !== 'true' || helper.tags[TAG.role] !== 'helper') continue;
+    if (helper.state === 'shutting-down' || !isOwnResource(helper.tags, 'helper', ports.config.deployment)) continue;
     if (!helper.launchTime || now - Date.parse(helper.launchTime) < ports.config.sweeper.graceSeconds * 1000) continue;
     const jobId = helper.tags[TAG.jobId];
     const job = jobId ? await ports.store.get(jobId) : undefined;
     // A running job (or its rollback) owns its helper; one past its deadline is rolled back by sweepJobs.
     if (job && isActive(job)) continue;
     report.found();
+    const forged = notLaunchedAsHelper(helper, job, ports.config.helperInstanceProfile);
+    if (forged) {
+      report.record('helper', helper.instanceId, 'held', `carries this deployment's helper tags, but ${forged}: left alone`);
+      ports.log.warn('sweeper: an instance tagged as a helper is not one', { instanceId: helper.instanceId, why: forged });
+      continue;
+    }
     try {
       await reclaimHelper(helper, job, report, budget, ports);
     } catch (error) {
@@ -34,6 +45,16 @@ export async function sweepHelpers(report: SweepReport, budget: WaitBudget, port
       ports.log.warn('sweeper: helper not reclaimed', { instanceId: helper.instanceId, error: (error as Error).message });
     }
   }
+}
+
+/** Why `helper` is not one this deployment launched (undefined: it is). */
+function notLaunchedAsHelper(helper: ManagedHelper, job: Job | undefined, helperInstanceProfile: string): string | undefined {
+  // `arn:aws:iam::<account>:instance-profile/<path/>name`: the name is what the launch passed.
+  const profile = helper.instanceProfileArn?.slice(helper.instanceProfileArn.lastIndexOf('/') + 1);
+  if (profile !== helperInstanceProfile) return `runs with ${profile ? `instance profile ${profile}` : 'no instance profile'}, not ${helperInstanceProfile}`;
+  const recorded = job?.resources.helperInstanceId;
+  if (recorded && recorded !== helper.instanceId) return `its job ${job!.jobId} recorded helper ${recorded}`;
+  return undefined;
 }
 
 /** Where a customer's volume on a helper belongs, and what to restore when it is back. */

@@ -6,6 +6,10 @@
  * → route tables (disassociated, deleted) → security groups → subnets → internet gateway (detached,
  * deleted) → VPC. What is not deletable yet stops the chain until the next run; parts without the
  * service's tags are never deleted (and keep the VPC from going: reported).
+ *
+ * Tags are not evidence enough: whoever may tag a VPC could have it deleted. Only the VPC the record
+ * names (prepare-network records it) is reclaimed; another VPC with this deployment's tags is
+ * reported and left, and so is one found while no record exists.
  */
 import { isActive } from './job';
 import type { NetworkPart, RescueNetworkRecord, RescueVpcInventory } from './ports';
@@ -16,18 +20,15 @@ export async function sweepNetworks(report: SweepReport, budget: WaitBudget, por
   const now = ports.clock.now();
   let record = await ports.networkLeases.read();
   if (record) record = await dropEndedLeases(record, report, ports);
-  const vpcs = await ports.reclaimer.listRescueVpcs();
-
-  if (!record) {
-    if (vpcs.length === 0) return;
-    // A network no record speaks for (the record was lost, or made before leases existed): its idle
-    // time starts now.
-    if (!report.dryRun) await ports.networkLeases.notice(now);
-    const reason = `found without a record: ${report.dryRun ? 'would count it idle from now' : 'idle from now'}`;
-    report.record('rescue-network', vpcs.map((v) => v.vpcId).join(','), 'deferred', reason, 0);
-    return;
+  const tagged = await ports.reclaimer.listRescueVpcs();
+  const vpcs = tagged.filter((v) => record?.vpcId !== undefined && v.vpcId === record.vpcId);
+  for (const vpc of tagged.filter((v) => !vpcs.includes(v))) {
+    report.found();
+    const why = record?.vpcId ? `this deployment's network is ${record.vpcId}` : 'no record of this deployment names it';
+    report.record('rescue-network', vpc.vpcId, 'held', `carries this deployment's rescue-network tags, but ${why}: left alone`);
   }
 
+  if (!record) return;
   if (record.state === 'in-use') {
     if (Object.keys(record.leases).length > 0) return;
     const idleSince = new Date(now.getTime() - ports.config.rescueNetwork.idleSeconds * 1000);

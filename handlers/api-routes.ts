@@ -4,6 +4,7 @@
  * `{ code, message, requestId }` (handlers/http.ts); nothing a caller sends can make it answer 500.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { authorizeJob, callerAccess, jobRefusal, type CallerAccess } from '../domain/access';
 import { admissionIfFree, API_ADMISSION_BUCKET, API_READ_BUCKET, releaseAdmission, reserveAdmission, takeAdmissionIfFree } from '../domain/admission';
 import { cancelReset } from '../domain/cancel-reset';
 import { RefusedError } from '../domain/errors';
@@ -12,12 +13,18 @@ import type { Job, JobStatus } from '../domain/job';
 import { toJobView } from '../domain/job-view';
 import { listInstances } from '../domain/list-instances';
 import type { CorePorts } from '../domain/phase';
-import type { AdmissionStore, InstanceDirectory } from '../domain/ports';
+import type { AdmissionStore, InstanceDirectory, JobQuery, JobStore, PrincipalTags } from '../domain/ports';
 import { INSTANCE_ID, parseResetRequest } from '../domain/request';
 import { getJob, startReset } from '../domain/start-reset';
 import { callerOf, errorResponse, headerOf, HttpError, json, requestIdOf, type ErrorBody, type HttpResponse } from './http';
 
-export type ApiPorts = IdempotentStartPorts & Pick<CorePorts, 'store' | 'bus' | 'clock' | 'log'> & { directory: InstanceDirectory; admission: AdmissionStore };
+export type ApiPorts = IdempotentStartPorts &
+  Pick<CorePorts, 'store' | 'bus' | 'clock' | 'log'> & {
+    directory: InstanceDirectory;
+    admission: AdmissionStore;
+    /** IAM, for the access rule's caller tags (`config.access.source: 'principal-tag'`). */
+    principals?: PrincipalTags;
+  };
 
 /** Every route the API serves (serverless.yml's httpApi events and docs/openapi.yaml list the same). */
 export const API_ROUTES = [
@@ -86,22 +93,55 @@ async function serve(route: ApiRoute, params: Record<string, string>, event: API
       const query = allowQuery(event, ['instanceId', 'status', 'limit', 'cursor']);
       if (query.instanceId !== undefined && !INSTANCE_ID.test(query.instanceId)) throw invalid('instanceId', 'must be an instance id like i-0123456789abcdef0');
       if (query.status !== undefined && !JOB_STATUSES.includes(query.status as JobStatus)) throw invalid('status', `must be one of ${JOB_STATUSES.join(', ')}`);
-      const page = await ports.store.list({ instanceId: query.instanceId, status: query.status as JobStatus | undefined, limit: pageLimit(query.limit), cursor: query.cursor });
+      const caller = await callerAccess(callerOf(event), ports);
+      const page = await listVisible(ports.store, caller, { instanceId: query.instanceId, status: query.status as JobStatus | undefined, limit: pageLimit(query.limit), cursor: query.cursor });
       return json(200, { jobs: page.jobs.map(toJobView), ...(page.cursor ? { nextCursor: page.cursor } : {}) });
     }
-    case 'GET /resets/{jobId}':
+    case 'GET /resets/{jobId}': {
       allowQuery(event, []);
-      return json(200, toJobView(await getJob(params.jobId!, ports.store)));
-    case 'POST /resets/{jobId}/cancel':
+      const caller = await callerAccess(callerOf(event), ports);
+      const job = await getJob(params.jobId!, ports.store);
+      authorizeJob(caller, job);
+      return json(200, toJobView(job));
+    }
+    case 'POST /resets/{jobId}/cancel': {
       allowQuery(event, []);
+      const caller = await callerAccess(callerOf(event), ports);
+      authorizeJob(caller, await getJob(params.jobId!, ports.store));
       return json(202, toJobView(await cancelReset(params.jobId!, ports)));
+    }
     case 'GET /instances': {
       const query = allowQuery(event, ['limit', 'cursor']);
-      const page = await listInstances({ limit: pageLimit(query.limit), cursor: query.cursor }, ports);
+      const caller = await callerAccess(callerOf(event), ports);
+      const page = await listInstances({ limit: pageLimit(query.limit), cursor: query.cursor }, ports, caller);
       return json(200, { instances: page.instances, ...(page.cursor ? { nextCursor: page.cursor } : {}) });
     }
   }
   throw new Error(`route ${route.method} ${route.path} has no handler`);
+}
+
+/**
+ * Most store pages a filtered job listing reads for one answer: a caller whose jobs are rare among
+ * the recent ones gets a shorter page (its `nextCursor` goes on) rather than a scan of the table.
+ */
+export const MAX_LISTING_READS = 5;
+
+/**
+ * The jobs the caller may see (the access rule), `limit` of them when there are: each store page asks
+ * for what is still missing, so the last page's cursor continues right after the last job answered
+ * or passed over, and no job is answered twice or skipped.
+ */
+async function listVisible(store: JobStore, caller: CallerAccess, query: JobQuery & { limit: number }): Promise<{ jobs: Job[]; cursor?: string }> {
+  if (!caller.rule) return store.list(query);
+  const jobs: Job[] = [];
+  let cursor = query.cursor;
+  for (let reads = 0; reads < MAX_LISTING_READS && jobs.length < query.limit; reads++) {
+    const page = await store.list({ ...query, limit: query.limit - jobs.length, cursor });
+    jobs.push(...page.jobs.filter((job) => !jobRefusal(caller, job)));
+    cursor = page.cursor;
+    if (!cursor) break;
+  }
+  return { jobs, ...(cursor ? { cursor } : {}) };
 }
 
 /** The route serving `method path`: 404 when no route has the path, 405 when none serves the method. */

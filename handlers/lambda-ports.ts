@@ -10,6 +10,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -29,7 +30,7 @@ import { SqsStartDeferral } from '../infra/aws/sqs-start-deferral';
 import { loadConfig, requireEnv } from '../infra/config';
 import { randomJobIds } from '../infra/ids';
 import { createLog } from '../infra/logger';
-import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, realSleeper, rescueNetworks, serviceObserver, systemClock } from '../infra/composition';
+import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, principalTags, realSleeper, rescueNetworks, serviceObserver, systemClock } from '../infra/composition';
 import type { ApiPorts } from './api-routes';
 
 const env = process.env;
@@ -74,7 +75,10 @@ let apiPorts: ApiPorts | undefined;
 export function lambdaApiPorts(): ApiPorts {
   if (apiPorts) return apiPorts;
   const clients = { ec2: new EC2Client(awsClientConfig('ec2')), ssm: new SSMClient(awsClientConfig('ssm')) };
-  apiPorts = { ...startPorts(basePorts(), clients), directory: new Ec2InstanceDirectory(clients.ec2) };
+  const base = basePorts();
+  // IAM only where the access rule reads the callers' role tags.
+  const principals = base.ports.config.access?.source === 'principal-tag' ? principalTags(new IAMClient(awsClientConfig('iam')), base.ports.config) : undefined;
+  apiPorts = { ...startPorts(base, clients), directory: new Ec2InstanceDirectory(clients.ec2), ...(principals ? { principals } : {}) };
   return apiPorts;
 }
 
@@ -101,7 +105,7 @@ export function lambdaSweeperPorts(): SweeperPorts {
   sweeperPorts = {
     ...base,
     compute: new Ec2Compute(ec2, new SSMClient(awsClientConfig('ssm'))),
-    reclaimer: new Ec2Reclaimer(ec2),
+    reclaimer: new Ec2Reclaimer(ec2, { deployment: base.config.deployment }),
     networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
     sleeper: realSleeper,
   };

@@ -26,6 +26,7 @@ import type {
   RescueNetworkLeases,
   RescueNetworks,
   RescueRunner,
+  PrincipalTags,
   Sleeper,
   StartDeferral,
 } from '../domain/ports';
@@ -33,6 +34,7 @@ import type { OnlinePorts } from '../domain/online-ports';
 import type { ApiPorts } from '../handlers/api-routes';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from './aws/clients';
@@ -46,6 +48,7 @@ import { Ec2InstanceDirectory } from './aws/ec2-instance-directory';
 import { Ec2OnlineInstances } from './aws/ec2-online-instances';
 import { DynamoRescueNetworkLeases } from './aws/dynamodb-rescue-network-leases';
 import { Ec2Reclaimer } from './aws/ec2-reclaimer';
+import { IamPrincipalTags } from './aws/iam-principal-tags';
 import { Ec2RescueNetworks } from './aws/rescue-networks';
 import { SsmKeyVault } from './aws/ssm-key-vault';
 import { SsmRescueRunner } from './aws/ssm-rescue-runner';
@@ -81,6 +84,8 @@ export interface WiringInput extends PhaseWiringInput {
   deferral?: StartDeferral;
   /** How the sweeper waits for a detach or an endpoint deletion (default: real time). */
   sleeper?: Sleeper;
+  /** IAM for the API's access rule (`config.access.source: 'principal-tag'`); see `principalTags`. */
+  principals?: PrincipalTags;
 }
 
 export interface GuardStores {
@@ -115,12 +120,13 @@ export function wirePorts(input: WiringInput): ServicePorts {
   return {
     ...corePorts(input),
     ...optional,
-    reclaimer: new Ec2Reclaimer(clients.ec2),
+    reclaimer: new Ec2Reclaimer(clients.ec2, { deployment: input.config.deployment }),
     sleeper: input.sleeper ?? realSleeper,
     ids: input.ids ?? randomJobIds,
     ...input.guards,
     directory: new Ec2InstanceDirectory(clients.ec2),
     deferral: input.deferral ?? noDeferral,
+    ...(input.principals ? { principals: input.principals } : {}),
   };
 }
 
@@ -170,7 +176,7 @@ export function pickPhasePorts(phase: PhaseName, all: CorePorts & Partial<Option
 
 /** The service's shared rescue network (its VPC, subnets, security groups, SSM endpoints). */
 export function rescueNetworks(ec2: EC2Client, config: ServiceConfig): RescueNetworks {
-  return new Ec2RescueNetworks(ec2, { access: config.rescueNetwork.access, region: config.region });
+  return new Ec2RescueNetworks(ec2, { access: config.rescueNetwork.access, region: config.region, deployment: config.deployment });
 }
 
 /** Run Command on the helper: the rescue script. */
@@ -181,6 +187,11 @@ export function rescueRunner(ssm: SSMClient, config: ServiceConfig): RescueRunne
 /** The online reset: keys made here, Run Command on the target, the target itself. */
 export function onlinePorts(clients: Pick<AwsClients, 'ec2' | 'ssm'>, config: ServiceConfig): OnlinePorts {
   return { keys: new SsmKeyVault(clients.ssm), commands: new SsmTargetCommands(clients.ssm, config), instances: new Ec2OnlineInstances(clients.ec2) };
+}
+
+/** The callers' IAM tags for the access rule, each remembered `principalTagsCacheSeconds`. */
+export function principalTags(iam: IAMClient, config: ServiceConfig, now?: () => number): PrincipalTags {
+  return new IamPrincipalTags(iam, { cacheSeconds: config.principalTagsCacheSeconds, now });
 }
 
 /** The guard stores on the job table (production and the local runtime). */

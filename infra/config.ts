@@ -14,6 +14,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     ...overrides,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? overrides.region ?? defaultConfig.region,
     helperInstanceProfile: env.HELPER_INSTANCE_PROFILE ?? overrides.helperInstanceProfile ?? defaultConfig.helperInstanceProfile,
+    deployment: env.RESET_ACCESS_DEPLOYMENT ?? overrides.deployment ?? defaultConfig.deployment,
     phaseDeadlineSeconds: { ...defaultConfig.phaseDeadlineSeconds, ...(overrides.phaseDeadlineSeconds ?? {}) } as Record<PhaseName, number>,
     pollSeconds: { ...defaultConfig.pollSeconds, ...(overrides.pollSeconds ?? {}) },
     throttleBackoff: { ...defaultConfig.throttleBackoff, ...(overrides.throttleBackoff ?? {}) },
@@ -21,7 +22,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     helperImageParameter: { ...defaultConfig.helperImageParameter, ...(overrides.helperImageParameter ?? {}) },
     rescueNetwork: { ...defaultConfig.rescueNetwork, ...(overrides.rescueNetwork ?? {}) },
     sweeper: { ...defaultConfig.sweeper, ...(overrides.sweeper ?? {}), dryRun: env.SWEEPER_DRY_RUN === 'true' || (overrides.sweeper?.dryRun ?? defaultConfig.sweeper.dryRun) },
-    optIn: { ...defaultConfig.optIn, ...(overrides.optIn ?? {}) },
+    optIn: {
+      ...defaultConfig.optIn,
+      ...(overrides.optIn ?? {}),
+      // The deployment's parameter wins: it also decides the roles' IAM condition (serverless.yml).
+      ...(env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== undefined ? { requireAllowedTag: env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== 'false' } : {}),
+    },
     eventAdmission: { ...defaultConfig.eventAdmission, ...(overrides.eventAdmission ?? {}) },
     // Unless set, the start rate follows how the account's buckets are shared (domain/config.ts).
     apiAdmission: { ...defaultApiAdmission(overrides.requestPacing?.scope ?? defaultConfig.requestPacing.scope), ...(overrides.apiAdmission ?? {}) },

@@ -12,6 +12,8 @@ export interface ApiClientOptions {
   region?: string;
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   env?: Record<string, string | undefined>;
+  /** `--as`: the caller the local API server records (header `x-reset-access-caller`, read by it alone). */
+  caller?: string;
 }
 
 export interface ApiAnswer<T = unknown> {
@@ -65,7 +67,12 @@ export class ApiClient {
     const url = new URL(path.replace(/^\//, ''), this.base);
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    let headers: Record<string, string> = { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers };
+    let headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(this.options.caller ? { 'x-reset-access-caller': this.options.caller } : {}),
+      ...options.headers,
+    };
     if (this.signs) headers = await signRequest({ method, url, headers, body }, { region: this.region(url), credentials: await this.resolveCredentials() });
     let response: Response;
     try {

@@ -10,7 +10,7 @@ import { parseArgs, UsageError } from './args';
 import { COMMANDS, type Io } from './commands';
 
 const GLOBAL_FLAGS = ['json', 'help'];
-const GLOBAL_VALUED = ['api', 'region'];
+const GLOBAL_VALUED = ['api', 'region', 'as'];
 
 export function usage(): string {
   return [
@@ -23,6 +23,7 @@ export function usage(): string {
     `  --api <url>      the API (default ${DEFAULT_API}, or RESET_ACCESS_API)`,
     '  --region <r>     the region to sign for (default: from the URL, then AWS_REGION)',
     '  --json           print the API\'s JSON',
+    '  --as <arn>       the caller the local stack records and checks (its access rule); a deployed API takes it from the signature',
     '',
     'exit codes: 0 done (with --wait: the job SUCCEEDED), 1 refused or not SUCCEEDED, 2 usage error',
   ].join('\n');
@@ -54,6 +55,7 @@ export async function main(argv: string[], io: Io, env: Record<string, string | 
   const api = new ApiClient({
     baseUrl: typeof args.options.api === 'string' ? args.options.api : (env.RESET_ACCESS_API ?? DEFAULT_API),
     region: typeof args.options.region === 'string' ? args.options.region : undefined,
+    caller: typeof args.options.as === 'string' ? args.options.as : undefined,
     env,
   });
   try {

@@ -18,7 +18,7 @@ export async function createBackup(job: Job, ports: PhasePorts): Promise<PhaseRe
       instanceId: job.instanceId,
       name,
       description: `Backup taken by reset-access job ${job.jobId} before its root volume was moved`,
-      tags: serviceTags('backup-image', { jobId: job.jobId, targetInstanceId: job.instanceId }),
+      tags: serviceTags('backup-image', ports.config.deployment, { jobId: job.jobId, targetInstanceId: job.instanceId }),
     }));
   return done((draft) => {
     draft.resources.backupImageId = imageId;

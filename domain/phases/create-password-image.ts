@@ -14,7 +14,7 @@ export async function createPasswordImage(job: Job, ports: PhasePorts): Promise<
       instanceId: job.instanceId,
       name,
       description: `Password generation re-enabled by reset-access job ${job.jobId}`,
-      tags: serviceTags('password-image', { jobId: job.jobId, targetInstanceId: job.instanceId }),
+      tags: serviceTags('password-image', ports.config.deployment, { jobId: job.jobId, targetInstanceId: job.instanceId }),
     }));
   return done((draft) => {
     draft.resources.passwordImageId = imageId;

@@ -60,7 +60,7 @@ async function launch(job: Job, ports: PhasePorts): Promise<string> {
     instanceProfile: ports.config.helperInstanceProfile,
     tags: {
       Name: `reset-access-helper-${job.instanceId}`,
-      ...serviceTags('helper', { jobId: job.jobId, targetInstanceId: job.instanceId }),
+      ...serviceTags('helper', ports.config.deployment, { jobId: job.jobId, targetInstanceId: job.instanceId }),
       ...helperTargetTags(job.target!),
     },
   });

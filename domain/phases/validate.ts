@@ -1,6 +1,7 @@
 import { PermanentError } from '../errors';
 import { definePhase, done, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job } from '../job';
+import { optInRefusal, requiredOptInTags } from '../opt-in';
 import { freshPreflight, gatherPreflightFacts, refreshPreflightFacts, withAgentStatus } from '../preflight';
 import { decideMode } from '../reset-mode';
 import { rootDevice, snapshotTarget } from '../validation';
@@ -15,6 +16,10 @@ export async function validateTarget(job: Job, ports: PhasePorts<'networks' | 'o
   const recorded = freshPreflight(job.preflight, ports.clock.now());
   const facts = recorded ? await refreshPreflightFacts(job.request, recorded, ports) : await gatherPreflightFacts(job.request, ports);
   if (!facts) throw new PermanentError('INSTANCE_NOT_FOUND', `instance ${job.instanceId} does not exist`);
+  // The tag may have gone since the start was admitted (or an event raced its removal): the job
+  // fails here, before any change, rather than at the first call IAM refuses.
+  const notOptedIn = optInRefusal(facts.instance, requiredOptInTags('api', ports.config));
+  if (notOptedIn) throw new PermanentError('NOT_OPTED_IN', notOptedIn);
   // Online or the swap (reset-mode.ts), chosen again on the state read now. An online attempt whose
   // agent went away since the API asked fails and falls over to the swap (online-reset.ts).
   const online = withAgentStatus(ports.online, recorded?.agent);

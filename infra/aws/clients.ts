@@ -6,12 +6,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { RetryErrorInfo, RetryStrategyV2, RetryToken } from '@aws-sdk/types';
 
-export type AwsService = 'ec2' | 'ssm' | 'dynamodb' | 'sqs' | 'eventbridge' | 'kms';
+export type AwsService = 'ec2' | 'ssm' | 'dynamodb' | 'sqs' | 'eventbridge' | 'kms' | 'iam';
 
 export interface AwsClients {
   ec2: EC2Client;
@@ -20,6 +21,8 @@ export interface AwsClients {
   sqs: SQSClient;
   eventBridge: EventBridgeClient;
   kms: KMSClient;
+  /** The access rule's caller tags (ListRoleTags, ListUserTags). */
+  iam: IAMClient;
 }
 
 /** The request handler every client sends through (the simulated region replaces the network here). */
@@ -54,6 +57,7 @@ const ENDPOINT_VARIABLES: Record<AwsService, string> = {
   sqs: 'AWS_ENDPOINT_URL_SQS',
   eventbridge: 'AWS_ENDPOINT_URL_EVENTBRIDGE',
   kms: 'AWS_ENDPOINT_URL_KMS',
+  iam: 'AWS_ENDPOINT_URL_IAM',
 };
 
 export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
@@ -64,6 +68,7 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
     sqs: new SQSClient(awsClientConfig('sqs', options)),
     eventBridge: new EventBridgeClient(awsClientConfig('eventbridge', options)),
     kms: new KMSClient(awsClientConfig('kms', options)),
+    iam: new IAMClient(awsClientConfig('iam', options)),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The rescue network's record as one item of the job table (pk `NETWORK#rescue`, sk `NETWORK`):
  * `networkState` (`in-use` | `reclaiming`), `leases` (a map jobId → ISO time taken),
- * `lastReleasedAt`, `creatorOwner` and `creatorExpiresAt` (the CreateVpc lock), `reclaimStartedAt`.
+ * `lastReleasedAt`, `creatorOwner` and `creatorExpiresAt` (the CreateVpc lock), `reclaimStartedAt`,
+ * `vpcId` (the VPC prepare-network found or made: the only one the sweeper reclaims).
  * Every change is one conditional write: no transactions (dynalite has none), and a lease and the
  * reclaim decision live in the same item, so their conditions cannot interleave.
  */
@@ -91,24 +92,19 @@ export class DynamoRescueNetworkLeases implements RescueNetworkLeases {
         ...(Item.lastReleasedAt ? { lastReleasedAt: Item.lastReleasedAt as string } : {}),
         ...(Item.creatorOwner ? { creator: { owner: Item.creatorOwner as string, expiresAt: Item.creatorExpiresAt as string } } : {}),
         ...(Item.reclaimStartedAt ? { reclaimStartedAt: Item.reclaimStartedAt as string } : {}),
+        ...(Item.vpcId ? { vpcId: Item.vpcId as string } : {}),
       };
     } catch (error) {
       throw translateAwsError(error, 'DynamoDB GetItem rescue network');
     }
   }
 
-  async notice(now: Date): Promise<void> {
-    try {
-      await this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...KEY, networkState: 'in-use', leases: {}, lastReleasedAt: now.toISOString() },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (error) {
-      if (!isAwsError(error, 'ConditionalCheckFailedException')) throw translateAwsError(error, 'DynamoDB PutItem rescue network');
-    }
+  async recordVpc(vpcId: string): Promise<void> {
+    await this.conditional('recordVpc', {
+      UpdateExpression: 'SET vpcId = :vpc',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':vpc': vpcId },
+    });
   }
 
   async beginReclaim(now: Date, idleSince: Date): Promise<boolean> {

@@ -1,6 +1,7 @@
 /**
  * `Reclaimer` over EC2: what the sweeper may list and delete. Everything is found by the service's
- * tags (`reset-access:managed=true` and a `reset-access:role`), and a deletion names only an id the
+ * tags (`reset-access:managed=true`, this deployment's `reset-access:deployment` and a
+ * `reset-access:role`; the sweeper asks for more evidence than tags), and a deletion names only an id the
  * listing answered; a helper is described again, tags and all, right before it is terminated.
  * `DependencyViolation`, `*.NotFound` and the "not yet" states answer `deferred` (docs/aws-facts.md#reclaim-order,
  * "Reclaiming resources"); anything else leaves through `translateAwsError`.
@@ -28,7 +29,8 @@ import {
   type Instance,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import { TAG, type ResourceRole } from '../../domain/naming';
+import { defaultConfig } from '../../domain/config';
+import { isOwnResource, TAG, type ResourceRole } from '../../domain/naming';
 import type { DeleteOutcome, HelperVolume, InstanceState, ManagedHelper, NetworkPart, Reclaimer, RescueVpcInventory, VolumeAttachment } from '../../domain/ports';
 import { tagRecord } from './ec2-compute';
 import { awsErrorCode, isAwsError, translateAwsError } from './errors';
@@ -42,10 +44,17 @@ const VOLUME_BATCH = 200;
 const NETWORK_ROLES: ResourceRole[] = ['rescue-subnet', 'rescue-route-table', 'rescue-security-group', 'rescue-endpoint', 'rescue-endpoint-security-group', 'rescue-igw'];
 
 export class Ec2Reclaimer implements Reclaimer {
-  constructor(private readonly ec2: EC2Client) {}
+  private readonly deployment: string;
+
+  constructor(
+    private readonly ec2: EC2Client,
+    options: { deployment?: string } = {},
+  ) {
+    this.deployment = options.deployment ?? defaultConfig.deployment;
+  }
 
   async listHelpers(): Promise<ManagedHelper[]> {
-    const instances = await this.instances([...managedFilters('helper'), { Name: 'instance-state-name', Values: LIVE_STATES }]);
+    const instances = await this.instances([...this.managedFilters('helper'), { Name: 'instance-state-name', Values: LIVE_STATES }]);
     // Volumes other than the root: read their tags to tell the helper's own from a customer's.
     const nonRoot = instances.flatMap((i) => (i.BlockDeviceMappings ?? []).filter((m) => m.DeviceName !== i.RootDeviceName).map((m) => m.Ebs?.VolumeId));
     const volumeTags = await this.volumeTags(nonRoot.filter((id): id is string => Boolean(id)));
@@ -63,6 +72,7 @@ export class Ec2Reclaimer implements Reclaimer {
         launchTime: instance.LaunchTime?.toISOString(),
         vpcId: instance.VpcId || undefined,
         rootDeviceName: instance.RootDeviceName,
+        ...(instance.IamInstanceProfile?.Arn ? { instanceProfileArn: instance.IamInstanceProfile.Arn } : {}),
         tags: tagRecord(instance.Tags),
         volumes,
       };
@@ -70,14 +80,14 @@ export class Ec2Reclaimer implements Reclaimer {
   }
 
   async listRescueVpcs(): Promise<RescueVpcInventory[]> {
-    const out = await this.call('DescribeVpcs', () => this.ec2.send(new DescribeVpcsCommand({ Filters: managedFilters('rescue-vpc') })));
+    const out = await this.call('DescribeVpcs', () => this.ec2.send(new DescribeVpcsCommand({ Filters: this.managedFilters('rescue-vpc') })));
     const vpcIds = (out.Vpcs ?? []).map((v) => v.VpcId!).filter(Boolean).sort();
     return Promise.all(vpcIds.map((vpcId) => this.inventory(vpcId)));
   }
 
   async listDetachedGateways(): Promise<string[]> {
     const out = await this.call('DescribeInternetGateways', () =>
-      this.ec2.send(new DescribeInternetGatewaysCommand({ Filters: managedFilters('rescue-igw') })),
+      this.ec2.send(new DescribeInternetGatewaysCommand({ Filters: this.managedFilters('rescue-igw') })),
     );
     return (out.InternetGateways ?? [])
       .filter((g) => (g.Attachments ?? []).every((a) => a.State === 'detached'))
@@ -87,14 +97,14 @@ export class Ec2Reclaimer implements Reclaimer {
 
   async listEndpoints(vpcId: string): Promise<Array<{ id: string; state: string }>> {
     const out = await this.call(`DescribeVpcEndpoints ${vpcId}`, () =>
-      this.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: `tag:${TAG.managed}`, Values: ['true'] }] })),
+      this.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: `tag:${TAG.managed}`, Values: ['true'] }, { Name: `tag:${TAG.deployment}`, Values: [this.deployment] }] })),
     );
     return (out.VpcEndpoints ?? []).map((e) => ({ id: e.VpcEndpointId!, state: String(e.State ?? '').toLowerCase() }));
   }
 
   async terminateHelper(instanceId: string): Promise<boolean> {
     // Described again by id *and* tags: an instance that lost them (or never had them) is not found.
-    const [instance] = await this.instances([{ Name: 'instance-id', Values: [instanceId] }, ...managedFilters('helper')]);
+    const [instance] = await this.instances([{ Name: 'instance-id', Values: [instanceId] }, ...this.managedFilters('helper')]);
     if (!instance) return false;
     try {
       await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
@@ -166,7 +176,7 @@ export class Ec2Reclaimer implements Reclaimer {
     const ours = <T extends { Tags?: Tag[] }>(items: T[] | undefined, id: (item: T) => string, skip: (item: T) => boolean = () => false): T[] =>
       (items ?? []).filter((item) => {
         if (skip(item)) return false;
-        if (isNetworkPart(item.Tags)) return true;
+        if (this.isNetworkPart(item.Tags)) return true;
         foreign.push(id(item));
         return false;
       });
@@ -217,6 +227,19 @@ export class Ec2Reclaimer implements Reclaimer {
     return tags;
   }
 
+  private managedFilters(role: ResourceRole): Filter[] {
+    return [
+      { Name: `tag:${TAG.managed}`, Values: ['true'] },
+      { Name: `tag:${TAG.deployment}`, Values: [this.deployment] },
+      { Name: `tag:${TAG.role}`, Values: [role] },
+    ];
+  }
+
+  private isNetworkPart(tags: Tag[] | undefined): boolean {
+    const record = tagRecord(tags);
+    return NETWORK_ROLES.some((role) => isOwnResource(record, role, this.deployment));
+  }
+
   private async call<T>(context: string, send: () => Promise<T>): Promise<T> {
     try {
       return await send();
@@ -226,14 +249,3 @@ export class Ec2Reclaimer implements Reclaimer {
   }
 }
 
-function managedFilters(role: ResourceRole): Filter[] {
-  return [
-    { Name: `tag:${TAG.managed}`, Values: ['true'] },
-    { Name: `tag:${TAG.role}`, Values: [role] },
-  ];
-}
-
-function isNetworkPart(tags: Tag[] | undefined): boolean {
-  const record = tagRecord(tags);
-  return record[TAG.managed] === 'true' && (NETWORK_ROLES as string[]).includes(record[TAG.role] ?? '');
-}

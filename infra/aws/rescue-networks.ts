@@ -45,7 +45,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { PermanentError } from '../../domain/errors';
 import type { RescueNetwork } from '../../domain/job';
-import { serviceTags, TAG, type ResourceRole } from '../../domain/naming';
+import { defaultConfig } from '../../domain/config';
+import { isOwnResource, serviceTags, TAG, type ResourceRole } from '../../domain/naming';
 import type { RescueNetworks, RescueVpcGuard } from '../../domain/ports';
 import { tagRecord, tagSpecifications } from './ec2-compute';
 import { isAwsError, translateAwsError } from './errors';
@@ -76,6 +77,8 @@ export interface RescueNetworksOptions {
   region?: string;
   /** Milliseconds since the epoch, for how long a network seen complete is trusted (`Date.now` by default). */
   now?: () => number;
+  /** The deployment whose network this is (tagged on every part, and the only one looked up). */
+  deployment?: string;
 }
 
 /**
@@ -92,6 +95,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
   private readonly access: 'internet-gateway' | 'vpc-endpoints';
   private readonly region: string;
   private readonly now: () => number;
+  private readonly own: Ownership;
   /** The complete network per AZ, as last checked in full (this adapter lives for a cold start). */
   private readonly known = new Map<string, { network: RescueNetwork; checkedAt: number }>();
 
@@ -104,6 +108,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
     this.access = options.access ?? 'internet-gateway';
     this.region = options.region ?? 'us-east-1';
     this.now = options.now ?? Date.now;
+    this.own = ownership(options.deployment ?? defaultConfig.deployment);
   }
 
   async vpcExists(): Promise<boolean> {
@@ -144,11 +149,11 @@ export class Ec2RescueNetworks implements RescueNetworks {
     const vpcId = vpc.VpcId!;
     const [routeTables, subnets, securityGroups] = await Promise.all([
       this.call('DescribeRouteTables', () =>
-        this.ec2.send(new DescribeRouteTablesCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-route-table')] })),
+        this.ec2.send(new DescribeRouteTablesCommand({ Filters: [byVpc(vpcId), ...this.own.byRole('rescue-route-table')] })),
       ),
       this.call('DescribeSubnets', () => this.ec2.send(new DescribeSubnetsCommand({ Filters: [byVpc(vpcId)] }))),
       this.call('DescribeSecurityGroups', () =>
-        this.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-security-group')] })),
+        this.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [byVpc(vpcId), ...this.own.byRole('rescue-security-group')] })),
       ),
     ]);
 
@@ -190,20 +195,20 @@ export class Ec2RescueNetworks implements RescueNetworks {
     return (
       subnet?.State === 'available' &&
       subnet.VpcId === network.vpcId &&
-      isRole(tagRecord(subnet.Tags), 'rescue-subnet') &&
+      this.own.isRole(tagRecord(subnet.Tags), 'rescue-subnet') &&
       (this.access !== 'internet-gateway' || subnet.MapPublicIpOnLaunch === true)
     );
   }
 
   /** The lowest id when a race made two: every caller converges on the same VPC. */
   private async findVpc(): Promise<Vpc | undefined> {
-    const out = await this.call('DescribeVpcs', () => this.ec2.send(new DescribeVpcsCommand({ Filters: byRole('rescue-vpc') })));
+    const out = await this.call('DescribeVpcs', () => this.ec2.send(new DescribeVpcsCommand({ Filters: this.own.byRole('rescue-vpc') })));
     return (out.Vpcs ?? []).filter((v) => v.VpcId).sort((a, b) => a.VpcId!.localeCompare(b.VpcId!))[0];
   }
 
   private async createVpc(): Promise<Vpc> {
     const out = await this.call(`CreateVpc ${this.cidrBlock}`, () =>
-      this.ec2.send(new CreateVpcCommand({ CidrBlock: this.cidrBlock, TagSpecifications: tagSpecifications(['vpc'], tags('rescue-vpc')) })),
+      this.ec2.send(new CreateVpcCommand({ CidrBlock: this.cidrBlock, TagSpecifications: tagSpecifications(['vpc'], this.own.tags('rescue-vpc')) })),
     );
     return out.Vpc!;
   }
@@ -217,7 +222,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
         new CreateRouteTableCommand({
           VpcId: vpcId,
           ClientToken: `reset-access-rtb-${vpcId}`,
-          TagSpecifications: tagSpecifications(['route-table'], tags('rescue-route-table')),
+          TagSpecifications: tagSpecifications(['route-table'], this.own.tags('rescue-route-table')),
         }),
       ),
     );
@@ -251,7 +256,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
    */
   private async ensureInternetGateway(vpcId: string, guard: RescueVpcGuard): Promise<string | 'not-yet'> {
     const out = await this.call('DescribeInternetGateways', () =>
-      this.ec2.send(new DescribeInternetGatewaysCommand({ Filters: byRole('rescue-igw') })),
+      this.ec2.send(new DescribeInternetGatewaysCommand({ Filters: this.own.byRole('rescue-igw') })),
     );
     const gateways = (out.InternetGateways ?? []).sort((a, b) => a.InternetGatewayId!.localeCompare(b.InternetGatewayId!));
     const attached = gateways.find((g) => g.Attachments?.some((a) => a.VpcId === vpcId && isUsableAttachment(a.State)));
@@ -263,7 +268,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
       spare?.InternetGatewayId ??
       (
         await this.call('CreateInternetGateway', () =>
-          this.ec2.send(new CreateInternetGatewayCommand({ TagSpecifications: tagSpecifications(['internet-gateway'], tags('rescue-igw')) })),
+          this.ec2.send(new CreateInternetGatewayCommand({ TagSpecifications: tagSpecifications(['internet-gateway'], this.own.tags('rescue-igw')) })),
         )
       ).InternetGateway!.InternetGatewayId!;
     try {
@@ -290,7 +295,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
    */
   private async ensureSubnet(vpc: Vpc, availabilityZone: string, inVpc: Subnet[]): Promise<Subnet | 'not-yet'> {
     const ours = inVpc
-      .filter((s) => s.AvailabilityZone === availabilityZone && isRole(tagRecord(s.Tags), 'rescue-subnet'))
+      .filter((s) => s.AvailabilityZone === availabilityZone && this.own.isRole(tagRecord(s.Tags), 'rescue-subnet'))
       .sort((a, b) => a.SubnetId!.localeCompare(b.SubnetId!))[0];
     if (ours) return ours;
     const vpcCidr = vpc.CidrBlock ?? this.cidrBlock;
@@ -302,7 +307,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
           VpcId: vpc.VpcId!,
           AvailabilityZone: availabilityZone,
           CidrBlock: cidr,
-          TagSpecifications: tagSpecifications(['subnet'], tags('rescue-subnet')),
+          TagSpecifications: tagSpecifications(['subnet'], this.own.tags('rescue-subnet')),
         }),
       );
       return out.Subnet ?? 'not-yet';
@@ -337,7 +342,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
           VpcId: vpcId,
           GroupName: RESCUE_NAME,
           Description: 'reset-access rescue helpers: no inbound rules, default egress',
-          TagSpecifications: tagSpecifications(['security-group'], tags('rescue-security-group')),
+          TagSpecifications: tagSpecifications(['security-group'], this.own.tags('rescue-security-group')),
         }),
       );
       return out.GroupId ?? 'not-yet';
@@ -366,7 +371,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
     const groupId = await this.ensureEndpointGroup(vpc);
     if (groupId === 'not-yet') return 'not-yet';
     const found = await this.call('DescribeVpcEndpoints', () =>
-      this.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-endpoint')] })),
+      this.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [byVpc(vpcId), ...this.own.byRole('rescue-endpoint')] })),
     );
     const live = (found.VpcEndpoints ?? []).filter((e) => !['deleting', 'deleted', 'failed', 'rejected'].includes(String(e.State).toLowerCase()));
     let complete = true;
@@ -398,7 +403,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
           SecurityGroupIds: [groupId],
           PrivateDnsEnabled: true,
           ClientToken: `reset-access-vpce-${vpcId}-${service}`,
-          TagSpecifications: tagSpecifications(['vpc-endpoint'], tags('rescue-endpoint')),
+          TagSpecifications: tagSpecifications(['vpc-endpoint'], this.own.tags('rescue-endpoint')),
         }),
       ),
     );
@@ -418,7 +423,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
   private async ensureEndpointGroup(vpc: Vpc): Promise<string | 'not-yet'> {
     const vpcId = vpc.VpcId!;
     const out = await this.call('DescribeSecurityGroups', () =>
-      this.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [byVpc(vpcId), ...byRole('rescue-endpoint-security-group')] })),
+      this.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [byVpc(vpcId), ...this.own.byRole('rescue-endpoint-security-group')] })),
     );
     const group: SecurityGroup | undefined = (out.SecurityGroups ?? []).sort((a, b) => a.GroupId!.localeCompare(b.GroupId!))[0];
     if (!group) {
@@ -428,7 +433,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
             VpcId: vpcId,
             GroupName: ENDPOINTS_GROUP_NAME,
             Description: 'reset-access rescue SSM endpoints: HTTPS from the rescue VPC only',
-            TagSpecifications: tagSpecifications(['security-group'], tags('rescue-endpoint-security-group')),
+            TagSpecifications: tagSpecifications(['security-group'], this.own.tags('rescue-endpoint-security-group')),
           }),
         );
       } catch (error) {
@@ -464,23 +469,27 @@ export class Ec2RescueNetworks implements RescueNetworks {
 
 // ---------------------------------------------------------------------------------------------
 
-function tags(role: ResourceRole): Record<string, string> {
-  return { Name: RESCUE_NAME, ...serviceTags(role) };
+/** Tags, lookups and checks of this deployment's network parts (another deployment's are not ours). */
+interface Ownership {
+  tags(role: ResourceRole): Record<string, string>;
+  byRole(role: ResourceRole): Filter[];
+  isRole(record: Record<string, string>, role: ResourceRole): boolean;
 }
 
-function byRole(role: ResourceRole): Filter[] {
-  return [
-    { Name: `tag:${TAG.role}`, Values: [role] },
-    { Name: `tag:${TAG.managed}`, Values: ['true'] },
-  ];
+function ownership(deployment: string): Ownership {
+  return {
+    tags: (role) => ({ Name: RESCUE_NAME, ...serviceTags(role, deployment) }),
+    byRole: (role) => [
+      { Name: `tag:${TAG.role}`, Values: [role] },
+      { Name: `tag:${TAG.managed}`, Values: ['true'] },
+      { Name: `tag:${TAG.deployment}`, Values: [deployment] },
+    ],
+    isRole: (record, role) => isOwnResource(record, role, deployment),
+  };
 }
 
 function byVpc(vpcId: string): Filter {
   return { Name: 'vpc-id', Values: [vpcId] };
-}
-
-function isRole(record: Record<string, string>, role: ResourceRole): boolean {
-  return record[TAG.role] === role && record[TAG.managed] === 'true';
 }
 
 /** `us-east-1a` → 0, `eu-west-3c` → 2; `undefined` for zone names without a final letter index. */

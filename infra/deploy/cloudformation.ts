@@ -4,8 +4,8 @@
  * function, queue, dead-letter queue, rules, queue policy, dead-letter alarm and role; the roles of
  * the API and the sweeper; and the queue that catches what EventBridge could not deliver.
  */
-import { GRANT_STATEMENTS, PUBLISH_PHASE_EVENTS, WRITE_JOB_ITEMS, jobItems, ownLogs, ownQueue, type Json, type ServiceGrant, type Statement } from './grants';
-import { consumers, DEAD_LETTER_RETENTION_SECONDS, eventsDeadLetterQueueName, TARGET_RETRY_POLICY, type ConsumerSpec, type DeployContext, type RoleSpec } from './topology';
+import { grantStatements, PUBLISH_PHASE_EVENTS, WRITE_JOB_ITEMS, jobItems, ownLogs, ownQueue, type Json, type ServiceGrant, type Statement } from './grants';
+import { consumers, DEAD_LETTER_RETENTION_SECONDS, deploymentId, eventsDeadLetterQueueName, TARGET_RETRY_POLICY, type ConsumerSpec, type DeployContext, type RoleSpec } from './topology';
 import type { PhaseGrant } from '../../domain/phase';
 import { operationsAlarms } from './operations';
 
@@ -155,7 +155,7 @@ function lambdaRole(ctx: DeployContext, key: string, role: Omit<RoleSpec, 'logic
     ...(role.jobItems ? [jobItems(role.jobItems.actions, { query: role.jobItems.query })] : []),
     ...(role.publishPhaseEvents ? [PUBLISH_PHASE_EVENTS] : []),
     ...(queueLogicalId ? [ownQueue(queueLogicalId, { send: role.sendsToOwnQueue })] : []),
-    ...role.grants.flatMap((grant: PhaseGrant | ServiceGrant) => GRANT_STATEMENTS[grant]),
+    ...role.grants.flatMap((grant: PhaseGrant | ServiceGrant) => grantStatements({ deployment: deploymentId(ctx), requireAllowedTag: ctx.requireAllowedTag ?? true })[grant]),
   ];
   return {
     Type: 'AWS::IAM::Role',
@@ -167,9 +167,9 @@ function lambdaRole(ctx: DeployContext, key: string, role: Omit<RoleSpec, 'logic
   };
 }
 
-/** Starting a reset runs the preflight (404 unknown instance, 422 refused) before any change. */
+/** Starting a reset runs the preflight (404 unknown instance, 422 refused) before any change; the access rule reads the caller's IAM tags. */
 function apiRole(ctx: DeployContext): Resources {
-  return { ApiRole: lambdaRole(ctx, 'api', { grants: [], instanceRead: true, jobItems: { actions: WRITE_JOB_ITEMS, query: true }, publishPhaseEvents: true, sendsToOwnQueue: false }) };
+  return { ApiRole: lambdaRole(ctx, 'api', { grants: ['read-caller-tags'], instanceRead: true, jobItems: { actions: WRITE_JOB_ITEMS, query: true }, publishPhaseEvents: true, sendsToOwnQueue: false }) };
 }
 
 /**

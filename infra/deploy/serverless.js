@@ -10,7 +10,12 @@ const { require: tsxRequire } = require('tsx/cjs/api');
 const { functionsOf, resourcesOf } = tsxRequire('./cloudformation.ts', __filename);
 
 async function context(resolveVariable) {
-  return { service: await resolveVariable('self:service'), stage: await resolveVariable('sls:stage') };
+  return {
+    service: await resolveVariable('self:service'),
+    stage: await resolveVariable('sls:stage'),
+    // Only an explicit `false` turns the opt-in off (serverless.yml custom.requireAllowedTag).
+    requireAllowedTag: String(await resolveVariable('self:custom.requireAllowedTag')) !== 'false',
+  };
 }
 
 module.exports.functions = async ({ resolveVariable }) => functionsOf(await context(resolveVariable));

@@ -14,6 +14,16 @@ import { WRITE_JOB_ITEMS, type ServiceGrant } from './grants';
 export interface DeployContext {
   service: string;
   stage: string;
+  /**
+   * Target-side IAM actions only on instances tagged `reset-access:allowed=true` (default true;
+   * serverless.yml's `requireAllowedTag` parameter, which also sets the functions' opt-in guard).
+   */
+  requireAllowedTag?: boolean;
+}
+
+/** The deployment's id, `<service>-<stage>`: its resources' `reset-access:deployment` tag (RESET_ACCESS_DEPLOYMENT). */
+export function deploymentId(ctx: DeployContext): string {
+  return `${ctx.service}-${ctx.stage}`;
 }
 
 /**

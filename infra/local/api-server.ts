@@ -1,11 +1,17 @@
 /**
  * The local stand-in for API Gateway's HTTP API: turns a Node request into a payload-v2 event for
- * the same routes the Lambda serves. No IAM auth locally: the caller is recorded as `local`.
+ * the same routes the Lambda serves. No IAM auth locally: the caller is recorded as `local`, or as
+ * the ARN in the `x-reset-access-caller` header (the CLI's `--as`), so that an access rule can be
+ * tried. Only this server reads that header: deployed, API Gateway's IAM authoriser names the
+ * caller in `requestContext`, and the routes never look at the header.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MAX_BODY_BYTES } from '../../handlers/api-routes';
 import type { ErrorBody, HttpResponse } from '../../handlers/http';
+
+/** Names the caller on the local stack only (see above). */
+export const LOCAL_CALLER_HEADER = 'x-reset-access-caller';
 
 export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>, options: { port: number; host?: string }): Promise<Server> {
   let requestCount = 0;
@@ -49,7 +55,7 @@ export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise
           stage: '$default',
           time: new Date().toISOString(),
           timeEpoch: Date.now(),
-          authorizer: { iam: { userArn: 'arn:aws:iam::000000000000:user/local' } },
+          authorizer: { iam: { userArn: headers[LOCAL_CALLER_HEADER] || 'arn:aws:iam::000000000000:user/local' } },
         },
       } as unknown as APIGatewayProxyEventV2;
       route(event).then(

@@ -39,7 +39,8 @@ export function seedLinuxFleet(region: SimulatedRegion, options: FleetOptions): 
       imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
       state: options.state ?? 'running',
       availabilityZone: options.availabilityZone ?? zones[i % zones.length],
-      tags: { Name: name },
+      // Opted in, as the deployment requires by default.
+      tags: { Name: name, 'reset-access:allowed': 'true' },
       launchTime,
       root: { files, deleteOnTermination: true },
     });
@@ -57,7 +58,7 @@ export function seedWindowsTarget(region: SimulatedRegion, name = 'windows-targe
     imageId: PUBLIC_IMAGE_IDS.windowsServer2022,
     state: 'running',
     availabilityZone: region.config.availabilityZones[0],
-    tags: { Name: name },
+    tags: { Name: name, 'reset-access:allowed': 'true' },
     launchTime: region.clock.now() - 7 * 24 * 3600 * 1000,
     root: { deleteOnTermination: true, passwordGenerationEnabled: false },
   });

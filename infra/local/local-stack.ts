@@ -30,7 +30,7 @@ import { startSimServer, type SimServer } from '../sim/http';
 import { SimulatedRegion } from '../sim/region';
 import { seedSampleRegion } from '../sim/samples';
 import type { RegionState } from '../sim/state';
-import { dynamoGuardStores, dynamoNetworkLeases, pickPhasePorts, serviceObserver, wirePorts } from '../composition';
+import { dynamoGuardStores, dynamoNetworkLeases, pickPhasePorts, principalTags, serviceObserver, wirePorts } from '../composition';
 import { startApiServer } from './api-server';
 import { createQueues, LocalEventBus, queuesOf, rulesOf, startEventBusServer, type EventBusServer } from './event-bus';
 import { consumers, serviceBusName } from '../deploy/topology';
@@ -125,7 +125,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const endpoints = {
     dynamodb: `http://127.0.0.1:${dynamoPort}`,
     sqs: fauxqs.address,
-    ...(simServer ? { ec2: simServer.url, ssm: simServer.url } : {}),
+    ...(simServer ? { ec2: simServer.url, ssm: simServer.url, kms: simServer.url, iam: simServer.url } : {}),
   };
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const localClients = createAwsClients({ region: REGION, endpoints, credentials });
@@ -172,6 +172,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     scheduler,
     log: options.log,
     clock: simClock,
+    // The access rule's caller tags: the simulated IAM's roles (infra/sim/samples.ts).
+    principals: principalTags(clients.iam, config),
     // The sweeper's waits (a detach, an endpoint deletion) pass in simulated time.
     sleeper: { sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / (options.sim ? options.simSpeed : 1))) },
   });

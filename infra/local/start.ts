@@ -3,6 +3,7 @@
  * sample instances). State stays under .local/ so that a restart resumes running jobs;
  * `npm start -- --fresh` forgets it.
  */
+import { loadConfig } from '../config';
 import { createLog } from '../logger';
 import { sampleInstances } from '../sim/samples';
 import { startLocalStack } from './local-stack';
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
     sim,
     fresh: process.argv.includes('--fresh'),
     stage: env.STAGE ?? 'local',
+    // The settings a deployment takes from RESET_ACCESS_CONFIG (an access rule, deadlines…).
+    ...(env.RESET_ACCESS_CONFIG ? { config: loadConfig(env) } : {}),
     log: createLog(),
   });
   const lines = [

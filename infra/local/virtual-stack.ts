@@ -35,13 +35,18 @@ import { parseResourceEvent } from '../resource-events';
 import { phaseRunPorts } from '../phase-run-ports';
 import { deferredStartJson } from '../trigger-messages';
 import { combineObservers } from '../observers';
-import { pickPhasePorts, wirePorts, type ServicePorts } from '../composition';
+import { pickPhasePorts, principalTags, wirePorts, type ServicePorts } from '../composition';
 
 export interface VirtualStackOptions {
   config?: Partial<ServiceConfig>;
   region?: Omit<SimulatedRegionOptions, 'clock'>;
   /** Seed the sample instances (default true). */
   samples?: boolean;
+  /**
+   * Run in the simulated region (and on the clock) of another stack: a second deployment (another
+   * stage, `config.deployment`) in the same account and region. Its samples are not seeded again.
+   */
+  shareRegionWith?: VirtualStack;
   /** Fault hook on every publish and delayed send (drop, duplicate, delay). */
   queueFault?: (send: QueueSend) => QueueFault;
   /** How long SQS keeps a message whose handler failed before it delivers it again (simulated). */
@@ -68,7 +73,7 @@ export interface RecordedJobEvent {
 }
 
 export class VirtualStack {
-  readonly clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
+  readonly clock: ManualClock;
   readonly region: SimulatedRegion;
   readonly store = new MemoryJobStore();
   /** The shared rescue network's record (leases, creation lock, reclaim). */
@@ -99,8 +104,10 @@ export class VirtualStack {
   private jobCounter = 0;
 
   constructor(options: VirtualStackOptions = {}) {
-    this.region = new SimulatedRegion({ ...options.region, clock: this.clock });
-    if (options.samples !== false) seedSampleRegion(this.region);
+    const shared = options.shareRegionWith;
+    this.clock = shared?.clock ?? new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
+    this.region = shared?.region ?? new SimulatedRegion({ ...options.region, clock: this.clock });
+    if (!shared && options.samples !== false) seedSampleRegion(this.region);
     this.deliversAwsEvents = options.awsEvents !== false;
     if (this.deliversAwsEvents) {
       this.region.onEvent((event) => void this.awsEvents.push({ event, dueAt: this.clock.now() + this.region.timings.awsEventDeliveryMs }));
@@ -141,6 +148,7 @@ export class VirtualStack {
       observer: options.observer ? combineObservers(recorder, options.observer) : recorder,
       ids: { jobId: () => `r-${seed}${(++this.jobCounter).toString(36).padStart(8, '0')}` },
       networkLeases: this.networkLeases,
+      principals: principalTags(clients.iam, config, () => this.clock.now()),
       // The sweeper's waits pass simulated time (messages falling due meanwhile wait for the next `run`).
       sleeper: { sleep: async (seconds) => this.clock.advance(seconds * 1000) },
     });

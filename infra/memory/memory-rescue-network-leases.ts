@@ -34,8 +34,8 @@ export class MemoryRescueNetworkLeases implements RescueNetworkLeases {
     return this.record ? structuredClone(this.record) : undefined;
   }
 
-  async notice(now: Date): Promise<void> {
-    this.record ??= { state: 'in-use', leases: {}, lastReleasedAt: now.toISOString() };
+  async recordVpc(vpcId: string): Promise<void> {
+    if (this.record) this.record.vpcId = vpcId;
   }
 
   async beginReclaim(now: Date, idleSince: Date): Promise<boolean> {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { HttpHandlerOptions, HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
 
 import { handleEc2Query, type WireResponse } from './ec2-query';
+import { handleIamQuery, IAM_API_VERSION } from './iam-query';
 import type { SimulatedRegion } from './region';
 import { handleSsmJson } from './ssm-json';
 
@@ -21,14 +22,15 @@ function header(headers: SimRequest['headers'], name: string): string | undefine
 }
 
 /**
- * Routes a request to SSM (it carries `X-Amz-Target`) or EC2 (a form body with `Action=`, or an
- * `ec2.` host).
+ * Routes a request to SSM or KMS (they carry `X-Amz-Target`), IAM (an `iam.` host, or a form body
+ * of IAM's API version) or EC2 (a form body with `Action=`, or an `ec2.` host).
  */
 function route(region: SimulatedRegion, request: SimRequest): WireResponse {
   const target = header(request.headers, 'x-amz-target');
   if (target?.startsWith(KMS_TARGET_PREFIX)) return handleKmsJson(region, target, request.body);
   if (target !== undefined) return handleSsmJson(region, target, request.body);
   const contentType = header(request.headers, 'content-type') ?? '';
+  if (request.hostname?.startsWith('iam.') || new URLSearchParams(request.body).get('Version') === IAM_API_VERSION) return handleIamQuery(region, request.body);
   if (
     contentType.startsWith('application/x-www-form-urlencoded') ||
     /(^|&)Action=/.test(request.body) ||
@@ -39,7 +41,7 @@ function route(region: SimulatedRegion, request: SimRequest): WireResponse {
   return {
     status: 400,
     headers: { 'content-type': 'text/plain' },
-    body: 'The simulated region serves EC2 (Query protocol), SSM and KMS (awsJson1_1) requests only.',
+    body: 'The simulated region serves EC2 and IAM (Query protocol), SSM and KMS (awsJson1_1) requests only.',
   };
 }
 

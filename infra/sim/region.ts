@@ -32,6 +32,7 @@ import { putPublicParameter } from './ssm-service';
 import {
   emptyRegionState,
   type CommandRecord,
+  type IamPrincipalRecord,
   type ImageRecord,
   type InstanceRecord,
   type KmsKeyRecord,
@@ -434,6 +435,16 @@ export class SimulatedRegion {
     };
     this.state.kmsKeys[keyId] = key;
     return { ...key };
+  }
+
+  /** Adds (or replaces) an IAM role or user with its tags; IAM is global, the region just holds it. */
+  putIamPrincipal(principal: IamPrincipalRecord): void {
+    (this.state.iamPrincipals ??= {})[`${principal.kind}/${principal.name}`] = structuredClone(principal);
+  }
+
+  getIamPrincipal(kind: IamPrincipalRecord['kind'], name: string): IamPrincipalRecord | undefined {
+    const principal = this.state.iamPrincipals?.[`${kind}/${name}`];
+    return principal && structuredClone(principal);
   }
 
   getKmsKey(keyIdOrArn: string): KmsKeyRecord | undefined {

@@ -120,6 +120,22 @@ export const SAMPLE_MARKETPLACE_IMAGE_ID = 'ami-0b17a0a1b2c3d4e50';
 export const SAMPLE_MARKETPLACE_PRODUCT_CODE = 'cvfdx7qzsy3oe7ybm7rn8xg2y';
 
 const AUTO_TAG = { 'reset-access:auto': 'true' };
+/**
+ * Every sample opted in (the deployment refuses, and its roles cannot touch, an instance without
+ * it): the refused samples show their own refusal, not this one's.
+ */
+const ALLOWED_TAG = { 'reset-access:allowed': 'true' };
+
+/**
+ * Two teams, for trying an access rule (`{"access":{"tag":"team","source":"principal-tag"}}`): the
+ * Linux samples are team `a`'s, the Windows ones team `b`'s, and each team has an operator role
+ * tagged alike (`--as arn:aws:sts::123456789012:assumed-role/team-a-operator/you`).
+ */
+export const SAMPLE_TEAM_ROLES = [
+  { kind: 'role', name: 'team-a-operator', tags: { team: 'a' } },
+  { kind: 'role', name: 'team-b-operator', tags: { team: 'b' } },
+] as const;
+const teamOf = (platform: Platform) => ({ team: platform === 'windows' ? 'b' : 'a' });
 
 function amazonLinuxWithEc2User(keyComment: string): VolumeFiles {
   return withLoginUser(amazonLinux2023Files(), {
@@ -179,7 +195,11 @@ export function seedSampleRegion(region: SimulatedRegion): void {
   const launchTime = now - 30 * 24 * 3600 * 1000;
   const zone = region.config.availabilityZones[0];
   const exists = (id: string) => region.getInstance(id) !== undefined;
-  const tagsOf = (name: string, auto: boolean) => ({ Name: name, ...(auto ? AUTO_TAG : {}) });
+  const tagsOf = (name: string, auto: boolean) => {
+    const sample = sampleInstances.find((s) => s.name === name)!;
+    return { Name: name, ...ALLOWED_TAG, ...teamOf(sample.platform), ...(auto ? AUTO_TAG : {}) };
+  };
+  for (const role of SAMPLE_TEAM_ROLES) if (!region.getIamPrincipal(role.kind, role.name)) region.putIamPrincipal({ ...role, tags: { ...role.tags } });
 
   const kms = region.getKmsKey(SAMPLE_KMS_KEY_ID) ?? region.putKmsKey({ keyId: SAMPLE_KMS_KEY_ID, state: 'Enabled' });
   if (!region.getImage(SAMPLE_MARKETPLACE_IMAGE_ID)) {

@@ -26,6 +26,15 @@ export interface RegionState {
   scheduled: ScheduledTransition[];
   /** Orders transitions that fall at the same millisecond. */
   scheduleSeq: number;
+  /** IAM roles and users with their tags (`role/<name>`, `user/<name>`); absent in states saved before it. */
+  iamPrincipals?: Record<string, IamPrincipalRecord>;
+}
+
+/** An IAM role or user, as much of it as ListRoleTags and ListUserTags answer. */
+export interface IamPrincipalRecord {
+  kind: 'role' | 'user';
+  name: string;
+  tags: TagMap;
 }
 
 export type TagMap = Record<string, string>;
@@ -409,5 +418,6 @@ export function emptyRegionState(seed: string): RegionState {
     clientTokens: {},
     scheduled: [],
     scheduleSeq: 0,
+    iamPrincipals: {},
   };
 }

@@ -144,6 +144,15 @@ describe('the other commands', () => {
     expect((await stack.job(job.jobId)).request).toEqual(expect.objectContaining({ mode: 'offline', subnet: 'SelectedInstanceSubnet', keyType: 'rsa' }));
   });
 
+  it('--as names the caller to the local stack, which records it on the job', async () => {
+    // Act
+    const started = await run(['start', AL2023, '--as', 'arn:aws:sts::123456789012:assumed-role/team-a-operator/alice', '--json']);
+    // Assess
+    expect(started.code).toBe(0);
+    const { jobId } = JSON.parse(started.out.stdout[0]!) as { jobId: string };
+    expect((await stack.job(jobId)).requestedBy).toBe('arn:aws:sts::123456789012:assumed-role/team-a-operator/alice');
+  });
+
   it('status shows the phases and the outcome; list filters and pages; instances shows what can be reset', async () => {
     // Prepare
     await run(['start', AL2023, '--wait']);
@@ -161,7 +170,7 @@ describe('the other commands', () => {
     expect(page.out.stdout[0]).not.toContain(earlier!.jobId);
     expect(page.out.stdout[0]).toMatch(/more: reset-access list --cursor \S+/);
     expect(JSON.parse(succeeded.out.stdout[0]!).jobs.map((j: { jobId: string }) => j.jobId)).toEqual([earlier!.jobId]);
-    expect(instances.out.stdout[0]).toMatch(new RegExp(`${SPOT} +spot-worker +running +linux +auto +no: SPOT_INSTANCE`));
+    expect(instances.out.stdout[0]).toMatch(new RegExp(`${SPOT} +spot-worker +running +linux +allowed,auto +no: SPOT_INSTANCE`));
     expect(instances.out.stdout[0]).toMatch(new RegExp(`${UBUNTU} .* no: job ${latest!.jobId} running`));
   });
 

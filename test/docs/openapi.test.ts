@@ -37,6 +37,17 @@ async function stackWithJobs(): Promise<{ stack: VirtualStack; succeeded: string
   return { stack, succeeded, failed, running };
 }
 
+/** A stack with an access rule on `team`, and a caller of team a (infra/sim/samples.ts). */
+const ALICE = 'arn:aws:sts::123456789012:assumed-role/team-a-operator/alice';
+const withAccessRule = () => new VirtualStack({ config: { access: { tag: 'team', source: 'principal-tag' } } });
+const WINDOWS = 'i-0a1b2c3d4e5f60007';
+/** A job of team b, and what Alice (team a) is answered about it. */
+async function otherTeamsJob(method: string, path: (jobId: string) => string): Promise<Answer> {
+  const stack = withAccessRule();
+  const { jobId } = (await stack.api('POST', '/resets', { instanceId: WINDOWS }, {}, { caller: 'arn:aws:sts::123456789012:assumed-role/team-b-operator/bob' })).json;
+  return stack.api(method, path(jobId), undefined, {}, { caller: ALICE });
+}
+
 /** One scenario per documented route and status. */
 const SCENARIOS: Record<string, () => Promise<Answer>> = {
   'POST /resets 202': async () => new VirtualStack().api('POST', '/resets', { instanceId: AL2023 }),
@@ -46,6 +57,11 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
     return stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k' });
   },
   'POST /resets 400': async () => new VirtualStack().api('POST', '/resets', { instanceId: AL2023, unknown: 1 }),
+  'POST /resets 403': async () => {
+    const stack = new VirtualStack();
+    stack.region.ec2('DeleteTags', { Resources: [AL2023], Tags: [{ Key: 'reset-access:allowed' }] });
+    return stack.api('POST', '/resets', { instanceId: AL2023 });
+  },
   'POST /resets 404': async () => new VirtualStack().api('POST', '/resets', { instanceId: 'i-0fffffffffffffff0' }),
   'POST /resets 409': async () => {
     const stack = new VirtualStack();
@@ -66,6 +82,7 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
     return stack.api('POST', '/resets', { instanceId: AL2023 });
   },
   'GET /resets 200': async () => (await stackWithJobs()).stack.api('GET', '/resets?limit=2'),
+  'GET /resets 403': async () => withAccessRule().api('GET', '/resets', undefined, {}, { caller: 'arn:aws:iam::123456789012:root' }),
   'GET /resets 400': async () => new VirtualStack().api('GET', '/resets?status=DONE'),
   'GET /resets 503': async () => {
     const stack = new VirtualStack();
@@ -76,6 +93,7 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
     const { stack, failed } = await stackWithJobs();
     return stack.api('GET', `/resets/${failed}`);
   },
+  'GET /resets/{jobId} 403': async () => otherTeamsJob('GET', (jobId) => `/resets/${jobId}`),
   'GET /resets/{jobId} 400': async () => new VirtualStack().api('GET', '/resets/not-a-job'),
   'GET /resets/{jobId} 404': async () => new VirtualStack().api('GET', '/resets/r-zzzzzzzzzz'),
   'GET /resets/{jobId} 503': async () => {
@@ -89,6 +107,7 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
     await stack.run(60);
     return stack.api('POST', `/resets/${jobId}/cancel`);
   },
+  'POST /resets/{jobId}/cancel 403': async () => otherTeamsJob('POST', (jobId) => `/resets/${jobId}/cancel`),
   'POST /resets/{jobId}/cancel 400': async () => new VirtualStack().api('POST', '/resets/x/cancel'),
   'POST /resets/{jobId}/cancel 404': async () => new VirtualStack().api('POST', '/resets/r-zzzzzzzzzz/cancel'),
   'POST /resets/{jobId}/cancel 409': async () => {
@@ -104,6 +123,7 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
     const { stack } = await stackWithJobs();
     return stack.api('GET', '/instances?limit=50');
   },
+  'GET /instances 403': async () => withAccessRule().api('GET', '/instances'),
   'GET /instances 400': async () => new VirtualStack().api('GET', '/instances?limit=0'),
   'GET /instances 503': async () => {
     const stack = new VirtualStack();

@@ -171,8 +171,10 @@ export function managedHelper(overrides: Partial<ManagedHelper> = {}): ManagedHe
     vpcId: 'vpc-rescue',
     rootDeviceName: '/dev/xvda',
     volumes: [{ volumeId: 'vol-helperroot', device: '/dev/xvda', state: 'attached', own: true }],
+    // What only this deployment's launch gives a helper (config.helperInstanceProfile).
+    instanceProfileArn: `arn:aws:iam::123456789012:instance-profile/${config.helperInstanceProfile}`,
     ...overrides,
-    tags: { 'reset-access:managed': 'true', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone0001', ...overrides.tags },
+    tags: { 'reset-access:managed': 'true', 'reset-access:deployment': config.deployment, 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone0001', ...overrides.tags },
   };
 }
 

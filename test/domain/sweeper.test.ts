@@ -135,6 +135,27 @@ describe('sweeper: orphaned helpers', () => {
     expect(summary).toMatchObject({ found: 1, deleted: 1 });
   });
 
+  it('leaves alone, and reports, an instance with the helper tags but not the helper profile, or not its job\'s helper', async () => {
+    // Prepare: tags anyone allowed ec2:CreateTags can put on any instance
+    const w = sweeperWorld();
+    w.ec2.helpers.push(
+      managedHelper({ instanceId: 'i-forged', instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/app-server' }),
+      managedHelper({ instanceId: 'i-noprofile', instanceProfileArn: undefined }),
+      managedHelper({ instanceId: 'i-impostor', tags: { 'reset-access:job-id': 'r-done0001' } }),
+    );
+    await w.seed(jobFixture({ jobId: 'r-done0001', status: 'SUCCEEDED', resources: { helperInstanceId: 'i-real' } }));
+    // Act
+    const summary = await sweep(w.ports);
+    // Assess
+    expect(w.ec2.changes).toEqual([]);
+    expect(summary).toMatchObject({ held: 3, deleted: 0 });
+    expect(summary.actions.map((a) => a.reason)).toEqual([
+      expect.stringMatching(/runs with instance profile app-server, not reset-access-helper/),
+      expect.stringMatching(/runs with no instance profile/),
+      expect.stringMatching(/its job r-done0001 recorded helper i-real/),
+    ]);
+  });
+
   it('leaves the helper of a running job to the job, and terminates that of a finished one', async () => {
     // Prepare
     const w = sweeperWorld();
@@ -211,7 +232,7 @@ describe('sweeper: orphaned helpers', () => {
     // Prepare
     const w = sweeperWorld();
     const { helper } = strandedTarget(w.ec2);
-    helper.tags = { 'reset-access:managed': 'true', 'reset-access:role': 'helper' };
+    helper.tags = { 'reset-access:managed': 'true', 'reset-access:deployment': 'ec2-reset-access-local', 'reset-access:role': 'helper' };
     // Act
     const summary = await sweep(w.ports);
     // Assess
@@ -223,7 +244,7 @@ describe('sweeper: orphaned helpers', () => {
     // Prepare: the job's rollback gave up; the job's record names device and DeleteOnTermination
     const w = sweeperWorld();
     const { targetId, volumeId } = strandedTarget(w.ec2);
-    w.ec2.helpers[0]!.tags = { 'reset-access:managed': 'true', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-failed01' };
+    w.ec2.helpers[0]!.tags = { 'reset-access:managed': 'true', 'reset-access:deployment': 'ec2-reset-access-local', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-failed01' };
     await w.seed(
       jobFixture({
         jobId: 'r-failed01',
@@ -266,6 +287,7 @@ describe('sweeper: orphaned helpers', () => {
 describe('sweeper: the rescue network', () => {
   async function idleNetwork(w: ReturnType<typeof sweeperWorld>, releasedMinutesAgo: number) {
     await w.networkLeases.acquire('r-old00001', new Date(T0 - minutes(120)));
+    await w.networkLeases.recordVpc('vpc-rescue');
     await w.networkLeases.release('r-old00001', new Date(T0 - minutes(releasedMinutesAgo)));
   }
 
@@ -376,15 +398,23 @@ describe('sweeper: the rescue network', () => {
     expect(summary.held).toBe(1);
   });
 
-  it('starts the idle time of a network found without a record', async () => {
-    // Prepare
+  it('reclaims only the VPC its record names: another with its tags, or one no record names, is reported and left', async () => {
+    // Prepare: the recorded network, idle, and a VPC someone tagged as this deployment's
     const w = sweeperWorld();
-    w.ec2.vpcs.push(rescueVpc());
+    await idleNetwork(w, 61);
+    w.ec2.vpcs.push(rescueVpc(), rescueVpc({ vpcId: 'vpc-forged', subnetIds: ['subnet-forged'], routeTables: [], securityGroupIds: [], internetGatewayIds: [] }));
+    const unrecorded = sweeperWorld();
+    unrecorded.ec2.vpcs.push(rescueVpc());
     // Act
-    await sweep(w.ports);
+    const summary = await sweep(w.ports);
+    const without = await sweep(unrecorded.ports);
     // Assess
-    expect(await w.networkLeases.read()).toEqual({ state: 'in-use', leases: {}, lastReleasedAt: iso(T0) });
-    expect(w.ec2.changes).toEqual([]);
+    expect(w.ec2.changes.filter((c) => c.includes('forged'))).toEqual([]);
+    expect(w.ec2.changes).toContain('delete vpc vpc-rescue');
+    expect(summary.actions).toContainEqual(expect.objectContaining({ id: 'vpc-forged', action: 'held', reason: expect.stringMatching(/network is vpc-rescue: left alone/) }));
+    expect(unrecorded.ec2.changes).toEqual([]);
+    expect(without).toMatchObject({ held: 1, deleted: 0 });
+    expect(await unrecorded.networkLeases.read()).toBeUndefined();
   });
 
   it('deletes spare gateways only while reclaiming', async () => {

@@ -445,11 +445,11 @@ describe('GET /instances', () => {
     // Assess
     expect(statusCode).toBe(200);
     expect(byId[AL2023]).toEqual(
-      expect.objectContaining({ name: 'al2023-web', state: 'running', platform: 'linux', optIn: { allowed: false, auto: true }, resettable: true, blockers: [] }),
+      expect.objectContaining({ name: 'al2023-web', state: 'running', platform: 'linux', optIn: { allowed: true, auto: true }, resettable: true, blockers: [] }),
     );
     expect(byId[UBUNTU]).toEqual(expect.objectContaining({ activeJobId: started.jobId, resettable: false }));
     expect(byId[SPOT]).toEqual(expect.objectContaining({ resettable: false, blockers: [expect.objectContaining({ code: 'SPOT_INSTANCE' })] }));
-    expect(byId[ENCRYPTED].optIn).toEqual({ allowed: false, auto: false });
+    expect(byId[ENCRYPTED].optIn).toEqual({ allowed: true, auto: false });
     // The helper the job launched is the service's own, not something to reset.
     const helper = (await stack.job(started.jobId)).resources.helperInstanceId;
     expect(helper).toBeDefined();
@@ -531,29 +531,50 @@ describe('routing', () => {
 });
 
 describe('opt-in guard', () => {
-  it('when required, resets only instances tagged reset-access:allowed=true', async () => {
-    // Prepare
-    const stack = new VirtualStack({ config: { optIn: { requireAllowedTag: true, requireAutoTagForEvents: true } } });
-    const refused = await stack.api('POST', '/resets', { instanceId: AL2023 });
-    stack.region.ec2('CreateTags', { Resources: [AL2023], Tags: [{ Key: 'reset-access:allowed', Value: 'true' }] });
-    // Act
-    const allowed = await stack.api('POST', '/resets', { instanceId: AL2023 });
-    const listed = await stack.api('GET', '/instances?limit=100');
-    // Assess
-    expectError(refused, 422, 'NOT_OPTED_IN');
-    expect(refused.json.message).toMatch(/reset-access:allowed=true/);
-    expect(allowed.statusCode).toBe(202);
-    const ubuntu = listed.json.instances.find((i: { instanceId: string }) => i.instanceId === UBUNTU);
-    expect(ubuntu.blockers).toEqual([expect.objectContaining({ code: 'NOT_OPTED_IN' })]);
-  });
-
-  it('is off by default for the API', async () => {
+  it('is on by default: an instance without reset-access:allowed=true is refused 403, naming the tag, and nothing changes', async () => {
     // Prepare
     const stack = new VirtualStack();
+    stack.region.ec2('DeleteTags', { Resources: [AL2023], Tags: [{ Key: 'reset-access:allowed' }] });
+    const callsBefore = stack.region.calls.length;
     // Act
-    const response = await stack.api('POST', '/resets', { instanceId: ENCRYPTED });
+    const refused = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    const listed = await stack.api('GET', '/instances?limit=100');
     // Assess
-    expect(response.statusCode).toBe(202);
+    expectError(refused, 403, 'NOT_OPTED_IN');
+    expect(refused.json.message).toMatch(/reset-access:allowed=true/);
+    expect(stack.region.calls.slice(callsBefore).filter((c) => !/^(Describe|Get|List)/.test(c.action))).toEqual([]);
+    expect(await stack.store.getLock(AL2023)).toBeUndefined();
+    expect((await stack.store.list({ limit: 10 })).jobs).toEqual([]);
+    const al2023 = listed.json.instances.find((i: { instanceId: string }) => i.instanceId === AL2023);
+    expect(al2023.blockers).toEqual([expect.objectContaining({ code: 'NOT_OPTED_IN' })]);
+    expect(al2023.optIn).toEqual({ allowed: false, auto: true });
+  });
+
+  it('resets a tagged instance, and none when the deployment turned the guard off', async () => {
+    // Prepare
+    const guarded = new VirtualStack();
+    const open = new VirtualStack({ config: { optIn: { requireAllowedTag: false, requireAutoTagForEvents: true } } });
+    for (const stack of [guarded, open]) stack.region.ec2('DeleteTags', { Resources: [ENCRYPTED], Tags: [{ Key: 'reset-access:allowed' }] });
+    // Act
+    const tagged = await guarded.api('POST', '/resets', { instanceId: AL2023 });
+    const untaggedWhenOff = await open.api('POST', '/resets', { instanceId: ENCRYPTED });
+    // Assess
+    expect(tagged.statusCode).toBe(202);
+    expect(untaggedWhenOff.statusCode).toBe(202);
+  });
+
+  it('fails the job in validate, before any change, when the tag went after the start was admitted', async () => {
+    // Prepare
+    const stack = new VirtualStack();
+    const started = await stack.api('POST', '/resets', { instanceId: AL2023 });
+    stack.region.ec2('DeleteTags', { Resources: [AL2023], Tags: [{ Key: 'reset-access:allowed' }] });
+    // Act
+    await stack.run();
+    const job = await stack.job(started.json.jobId);
+    // Assess
+    expect({ status: job.status, code: job.error?.code, restored: job.instanceRestored }).toEqual({ status: 'FAILED', code: 'NOT_OPTED_IN', restored: true });
+    expect(job.error?.message).toMatch(/reset-access:allowed=true/);
+    expect(stack.region.calls.map((c) => c.action).filter((a) => /^(Stop|Start|Run|Attach|Detach|Create|Modify|Terminate)/.test(a))).toEqual([]);
   });
 });
 

@@ -24,8 +24,10 @@ describe('the sweeper handler', () => {
       LaunchTime: new Date(Date.now() - 24 * 3600_000),
       RootDeviceName: '/dev/xvda',
       BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-own' } }],
+      IamInstanceProfile: { Arn: 'arn:aws:iam::123456789012:instance-profile/reset-access-helper' },
       Tags: [
         { Key: 'reset-access:managed', Value: 'true' },
+        { Key: 'reset-access:deployment', Value: 'ec2-reset-access-local' },
         { Key: 'reset-access:role', Value: 'helper' },
         { Key: 'reset-access:job-id', Value: 'r-gone00001' },
       ],

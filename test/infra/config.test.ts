@@ -21,6 +21,15 @@ describe('loadConfig', () => {
     expect(config.stopBatching).toEqual({ enabled: false, maxInstances: defaultConfig.stopBatching.maxInstances });
   });
 
+  it("takes the opt-in guard and the deployment's id from what serverless.yml sets, over RESET_ACCESS_CONFIG", () => {
+    // Act
+    const deployed = loadConfig({ RESET_ACCESS_DEPLOYMENT: 'ec2-reset-access-prod', RESET_ACCESS_REQUIRE_ALLOWED_TAG: 'false', RESET_ACCESS_CONFIG: JSON.stringify({ optIn: { requireAllowedTag: true } }) });
+    const unset = loadConfig({});
+    // Assess
+    expect([deployed.deployment, deployed.optIn.requireAllowedTag]).toEqual(['ec2-reset-access-prod', false]);
+    expect([unset.deployment, unset.optIn.requireAllowedTag]).toEqual(['ec2-reset-access-local', true]);
+  });
+
   it.each([0, -3, 2.5, '20'])('refuses a stop batch size of %p', (maxInstances) => {
     // Act
     const load = () => loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { maxInstances } }) });

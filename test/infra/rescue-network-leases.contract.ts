@@ -89,13 +89,17 @@ export function describeRescueNetworkLeasesContract(name: string, create: () => 
       expect((await leases.read())?.leases).toEqual({ 'r-b': at(92).toISOString() });
     });
 
-    it('starts the idle clock of a network found without a record, and leaves a record alone', async () => {
+    it('records the VPC the network is, only on a record that exists, and keeps it through a reclaim', async () => {
       // Act
-      await leases.notice(at(0));
-      await leases.notice(at(50));
+      await leases.recordVpc('vpc-none');
+      const without = await leases.read();
+      await leases.acquire('r-a', at(0));
+      await leases.recordVpc('vpc-0rescue');
+      await leases.release('r-a', at(1));
+      await leases.beginReclaim(at(70), at(10));
       // Assess
-      expect(await leases.read()).toEqual({ state: 'in-use', leases: {}, lastReleasedAt: at(0).toISOString() });
-      expect(await leases.beginReclaim(at(70), at(10))).toBe(true);
+      expect(without).toBeUndefined();
+      expect(await leases.read()).toEqual(expect.objectContaining({ state: 'reclaiming', vpcId: 'vpc-0rescue' }));
     });
 
     it('ends a reclaim only when one is under way', async () => {

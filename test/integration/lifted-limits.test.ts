@@ -41,6 +41,7 @@ describe('resets the runbook refuses', () => {
       imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
       state: 'stopped',
       availabilityZone: 'us-east-1a',
+      tags: { 'reset-access:allowed': 'true' },
       root: {
         encrypted: true, // no key named: the AWS managed key aws/ebs
         deleteOnTermination: false,

@@ -223,7 +223,7 @@ describe('fall-over from a failed online attempt to the volume swap (auto)', () 
     let spot = '';
     const prepare = (stack: VirtualStack) => {
       const template = stack.region.getInstance(MANAGED)!;
-      spot = stack.region.seedInstance({ imageId: template.imageId, state: 'running', lifecycle: 'spot', iamInstanceProfileName: 'app', tags: { Name: 'spot-managed' } }).instanceId;
+      spot = stack.region.seedInstance({ imageId: template.imageId, state: 'running', lifecycle: 'spot', iamInstanceProfileName: 'app', tags: { Name: 'spot-managed', 'reset-access:allowed': 'true' } }).instanceId;
       stack.region.faults.add({ service: 'ssm', action: 'SendCommand', asyncFailure: { message: 'bash: disk full' } });
     };
     const stack = new VirtualStack();

@@ -16,7 +16,7 @@ function mutationsTried(stack: VirtualStack): string[] {
 }
 
 function seed(stack: VirtualStack, spec: Partial<SeedInstanceSpec>): string {
-  return stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.amazonLinux2023, state: 'running', availabilityZone: ZONE_A, ...spec }).instanceId;
+  return stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.amazonLinux2023, state: 'running', availabilityZone: ZONE_A, ...spec, tags: { 'reset-access:allowed': 'true', ...spec.tags } }).instanceId;
 }
 
 /** A VPC with one subnet in zone a and only the local route: nothing reaches SSM from it. */

@@ -99,8 +99,11 @@ describe('sweeper on the simulated region', () => {
       imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
       state: 'running',
       launchTime: stack.clock.now() - 60 * MINUTE,
+      // What only the service's launch gives it: this deployment's helper profile (iam:PassRole).
+      iamInstanceProfileName: 'reset-access-helper',
       tags: {
         'reset-access:managed': 'true',
+        'reset-access:deployment': 'ec2-reset-access-local',
         'reset-access:role': 'helper',
         'reset-access:job-id': 'r-neverrecorded',
         'reset-access:target-instance-id': UBUNTU,
@@ -164,7 +167,7 @@ describe('sweeper on the simulated region', () => {
       VpcEndpointType: 'Interface',
       SubnetIds: [subnetId],
       SecurityGroupIds: [groupId],
-      TagSpecifications: [{ ResourceType: 'vpc-endpoint', Tags: [{ Key: 'reset-access:managed', Value: 'true' }, { Key: 'reset-access:role', Value: 'rescue-endpoint' }] }],
+      TagSpecifications: [{ ResourceType: 'vpc-endpoint', Tags: [{ Key: 'reset-access:managed', Value: 'true' }, { Key: 'reset-access:deployment', Value: 'ec2-reset-access-local' }, { Key: 'reset-access:role', Value: 'rescue-endpoint' }] }],
     }).VpcEndpoint!.VpcEndpointId!;
     stack.clock.advance(10 * MINUTE); // idle for longer than the idle time
 

@@ -170,7 +170,7 @@ describe('auto chooses for Windows', () => {
     let keyless = '';
     const seed = (stack: VirtualStack) => {
       const template = stack.region.getInstance(WIN_MANAGED)!;
-      keyless = stack.region.seedInstance({ imageId: template.imageId, state: 'running', instanceType: 't3.medium', iamInstanceProfileName: 'app', tags: { Name: 'keyless' } }).instanceId;
+      keyless = stack.region.seedInstance({ imageId: template.imageId, state: 'running', instanceType: 't3.medium', iamInstanceProfileName: 'app', tags: { Name: 'keyless', 'reset-access:allowed': 'true' } }).instanceId;
     };
     const stack = new VirtualStack();
     seed(stack);

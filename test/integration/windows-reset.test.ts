@@ -146,7 +146,7 @@ describe('a Windows reset that fails', () => {
     const seeded = stack.region.seedInstance({
       imageId: PUBLIC_IMAGE_IDS.windowsServer2022,
       state: 'running',
-      tags: { Name: 'win-odd-config' },
+      tags: { Name: 'win-odd-config', 'reset-access:allowed': 'true' },
       root: { files, deleteOnTermination: false, passwordGenerationEnabled: false },
     });
     const before = rootOf(stack, seeded.instanceId);
@@ -182,7 +182,7 @@ describe('a Windows reset that is refused', () => {
   ])('%s: refused before anything changes, as on Linux', async (code, spec) => {
     // Prepare
     const stack = new VirtualStack();
-    const seeded = stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.windowsServer2022, state: 'running', ...spec });
+    const seeded = stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.windowsServer2022, state: 'running', tags: { 'reset-access:allowed': 'true' }, ...spec });
 
     // Act
     const response = await stack.api('POST', '/resets', { instanceId: seeded.instanceId });

@@ -27,6 +27,8 @@ import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUE
 import { JOB_TABLE_TTL_ATTRIBUTE } from '../../infra/aws/dynamodb-job-store';
 import { METRIC, METRICS_NAMESPACE } from '../../infra/job-metrics';
 import { summariseTemplate } from './template-summary';
+import { UNNARROWED_TARGET_ACTIONS } from '../../infra/deploy/grants';
+import { resourcesOf } from '../../infra/deploy/cloudformation';
 
 const ROOT = resolve(__dirname, '../..');
 const SERVICE = 'ec2-reset-access';
@@ -515,6 +517,107 @@ describe('serverless package (offline, no credentials)', () => {
       expect(freeTagging).toEqual([]);
     });
 
+    /** Actions on a customer's instance or its volumes, whichever role has them. */
+    const TARGET_ACTIONS = [
+      'ec2:StopInstances',
+      'ec2:StartInstances',
+      'ec2:RebootInstances',
+      'ec2:TerminateInstances',
+      'ec2:ModifyInstanceAttribute',
+      'ec2:AttachVolume',
+      'ec2:DetachVolume',
+      'ec2:CreateImage',
+      'ec2:GetPasswordData',
+      'ssm:SendCommand',
+    ];
+    const DEPLOYMENT = `${SERVICE}-${STAGE}`;
+    const arnOf = (resource: unknown) => JSON.stringify(resource);
+    /** What keeps a statement to an opted-in target, or to this deployment's own helpers. */
+    const guardOf = (s: Statement): 'opted-in' | 'our-helper' | undefined => {
+      const c = s.Condition ?? {};
+      if (c.StringEqualsIgnoreCase?.['aws:ResourceTag/reset-access:allowed'] === 'true' || c.StringEqualsIgnoreCase?.['ssm:resourceTag/reset-access:allowed'] === 'true') return 'opted-in';
+      const tags = c.StringEquals ?? {};
+      const ours = (prefix: string) => tags[`${prefix}/reset-access:managed`] === 'true' && tags[`${prefix}/reset-access:deployment`] === DEPLOYMENT;
+      if (ours('aws:ResourceTag') && JSON.stringify(c.ArnEquals?.['ec2:InstanceProfile']) === JSON.stringify({ 'Fn::GetAtt': ['HelperInstanceProfile', 'Arn'] })) return 'our-helper';
+      // Run Command names no instance profile key: the helper's tags in SSM's own key.
+      if (s.Action === 'ssm:SendCommand' || asList(s.Action).includes('ssm:SendCommand')) return ours('ssm:resourceTag') ? 'our-helper' : undefined;
+      return undefined;
+    };
+
+    it("conditions every action on a customer's instance on its opt-in tag, role by role, and lists what IAM cannot narrow", () => {
+      // Prepare: every statement that names a target-side action, per role
+      const found = allStatements().flatMap(({ role, statement }) =>
+        asList(statement.Action)
+          .filter((action) => TARGET_ACTIONS.includes(action))
+          .flatMap((action) => asList(statement.Resource).map((resource) => ({ role, action, resource: arnOf(resource), guard: guardOf(statement) }))),
+      );
+      // Act
+      const onAnything = found.filter((f) => f.resource === '"*"');
+      const instances = found.filter((f) => f.resource.includes(':instance/'));
+      const volumes = found.filter((f) => f.resource.includes(':volume/'));
+      const unguardedInstances = instances.filter((f) => f.guard === undefined);
+      const unlistedVolumes = volumes.filter((f) => f.guard === undefined && !UNNARROWED_TARGET_ACTIONS.some((u) => u.action === f.action && u.resource === 'volume'));
+      // Assess
+      expect(instances.length).toBeGreaterThan(10);
+      expect(onAnything).toEqual([]);
+      expect(unguardedInstances).toEqual([]);
+      expect(unlistedVolumes).toEqual([]);
+      for (const listed of UNNARROWED_TARGET_ACTIONS) expect(listed.reason).toMatch(/docs\/aws-facts\.md#/);
+      // The roles that touch a customer's instance at all, each conditioned on its opt-in tag.
+      expect([...new Set(instances.filter((f) => f.guard === 'opted-in').map((f) => f.role))].sort()).toEqual(
+        ['CreateBackupRole', 'CreatePasswordImageRole', 'DetachRootRole', 'AttachToHelperRole', 'DetachFromHelperRole', 'ReattachRootRole', 'RestoreTargetRole', 'RollbackRole', 'StopTargetRole', 'OnlineResetRole', 'SweeperRole'].sort(),
+      );
+    });
+
+    it("keeps stopping, starting, terminating and running commands on helpers to this deployment's helpers", () => {
+      // Act
+      const helperSide = allStatements().filter(({ statement }) =>
+        asList(statement.Action).some((a) => ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:StartInstances', 'ssm:SendCommand'].includes(a)) && guardOf(statement) === 'our-helper',
+      );
+      const terminating = allStatements().filter(({ statement }) => asList(statement.Action).includes('ec2:TerminateInstances'));
+      // Assess
+      expect(helperSide.map(({ role }) => role).sort()).toEqual(['AttachToHelperRole', 'CleanupRole', 'RollbackRole', 'RunRescueRole', 'SweeperRole']);
+      for (const { statement } of terminating) expect(guardOf(statement)).toBe('our-helper');
+    });
+
+    it('grants no role ssm:GetParameter* on every parameter', () => {
+      // Act
+      const reads = allStatements().filter(({ statement }) => asList(statement.Action).some((a) => /^ssm:(GetParameter|\*|Get\*)/.test(a)));
+      const everywhere = reads.filter(({ statement }) => asList(statement.Resource).some((r) => r === '*' || /:parameter\/\*"?$/.test(JSON.stringify(r).replace(/"}$/, '"'))));
+      // An AWS managed policy's grants are not in the template: no role may hide any there.
+      const awsManaged = ofType('AWS::IAM::Role').filter(([, r]) => asList(r.Properties.ManagedPolicyArns as unknown[]).some((arn) => !(typeof arn === 'object' && arn !== null && 'Ref' in arn)));
+      // Assess
+      expect(reads.length).toBeGreaterThan(0);
+      expect(everywhere).toEqual([]);
+      expect(awsManaged.map(([id]) => id)).toEqual([]);
+    });
+
+    it('drops the opt-in condition only where the deployment turned the opt-in off, and nothing else', () => {
+      // Prepare: the same templates rendered in process (serverless.yml's parameter requireAllowedTag)
+      const render = (requireAllowedTag: boolean) =>
+        Object.entries(resourcesOf({ service: SERVICE, stage: STAGE, requireAllowedTag })).flatMap(([id, r]) =>
+          r.Type === 'AWS::IAM::Role' ? (r.Properties.Policies as unknown as Array<{ PolicyDocument: PolicyDocument }>).flatMap((p) => p.PolicyDocument.Statement.map((st) => ({ id, st }))) : [],
+        );
+      // Act
+      const on = render(true);
+      const off = render(false);
+      const optInConditions = (list: typeof on) => list.filter(({ st }) => guardOf(st) === 'opted-in').length;
+      const withoutOptIn = (list: typeof on) => list.map(({ id, st }) => JSON.stringify({ id, st: { ...st, Condition: guardOf(st) === 'opted-in' ? undefined : st.Condition } }));
+      // Assess
+      expect(optInConditions(on)).toBeGreaterThan(10);
+      expect(optInConditions(off)).toBe(0);
+      expect(withoutOptIn(off)).toEqual(withoutOptIn(on));
+      expect(JSON.stringify(resources)).toContain('"RESET_ACCESS_REQUIRE_ALLOWED_TAG":"true"');
+    });
+
+    it('keeps the online-reset role from decrypting any stored key, which the aws/ssm key would let it', () => {
+      // Act
+      const statements = asList((resources.OnlineResetRole!.Properties.Policies as Array<{ PolicyDocument: PolicyDocument }>)).flatMap((p) => p.PolicyDocument.Statement);
+      const denies = statements.filter((s) => s.Effect === 'Deny');
+      // Assess
+      expect(denies).toEqual([expect.objectContaining({ Action: ['kms:Decrypt'], Resource: '*' })]);
+    });
+
     it('passes only the helper role, only to EC2', () => {
       // Act
       const passRole = allStatements().filter(({ statement }) => asList(statement.Action).includes('iam:PassRole'));
@@ -548,14 +651,33 @@ describe('serverless package (offline, no credentials)', () => {
       expect(documents.map((d) => /document\/([A-Za-z-]+)/.exec(d)![1]).sort()).toEqual(['AWS-RunPowerShellScript', 'AWS-RunShellScript']);
     });
 
-    it('lets the helper write only the key parameters', () => {
+    it('gives the helper no managed policy, only what the SSM agent and the key write need: no parameter read', () => {
       // Prepare
       const helper = statementsOf('HelperRole');
       // Act
-      const putParameter = helper.filter((s) => asList(s.Action).some((a) => a.startsWith('ssm:')));
+      const actions = helper.flatMap((s) => asList(s.Action)).sort();
+      const putParameter = helper.filter((s) => asList(s.Action).some((a) => a.startsWith('ssm:') && a !== 'ssm:UpdateInstanceInformation'));
       // Assess
-      expect(putParameter).toEqual([expect.objectContaining({ Action: 'ssm:PutParameter', Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\/ec2rl\/openssh\/\*$/) } })]);
-      expect(resources.HelperRole!.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' }]);
+      expect(resources.HelperRole!.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(actions).toEqual(
+        [
+          'ec2messages:AcknowledgeMessage',
+          'ec2messages:DeleteMessage',
+          'ec2messages:FailMessage',
+          'ec2messages:GetEndpoint',
+          'ec2messages:GetMessages',
+          'ec2messages:SendReply',
+          'kms:Encrypt',
+          'kms:GenerateDataKey',
+          'ssm:PutParameter',
+          'ssm:UpdateInstanceInformation',
+          'ssmmessages:CreateControlChannel',
+          'ssmmessages:CreateDataChannel',
+          'ssmmessages:OpenControlChannel',
+          'ssmmessages:OpenDataChannel',
+        ].sort(),
+      );
+      expect(putParameter).toEqual([expect.objectContaining({ Action: 'ssm:PutParameter', Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\/ec2rl\/openssh\/i-\*\/key$/) } })]);
     });
 
     it('lets each Lambda role write only its own function log group', () => {

@@ -34,11 +34,13 @@ function ec2Error(name: string, status = 400): EC2ServiceException {
 
 const managed = (role: string) => [
   { Key: 'reset-access:managed', Value: 'true' },
+  { Key: 'reset-access:deployment', Value: 'ec2-reset-access-local' },
   { Key: 'reset-access:role', Value: role },
 ];
 
 const helperFilters = [
   { Name: 'tag:reset-access:managed', Values: ['true'] },
+  { Name: 'tag:reset-access:deployment', Values: ['ec2-reset-access-local'] },
   { Name: 'tag:reset-access:role', Values: ['helper'] },
 ];
 
@@ -78,7 +80,7 @@ describe('Ec2Reclaimer.listHelpers', () => {
       launchTime: '2026-01-05T08:00:00.000Z',
       vpcId: 'vpc-rescue',
       rootDeviceName: '/dev/xvda',
-      tags: { 'reset-access:managed': 'true', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-1' },
+      tags: { 'reset-access:managed': 'true', 'reset-access:deployment': 'ec2-reset-access-local', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-1' },
       volumes: [
         { volumeId: 'vol-root', device: '/dev/xvda', state: 'attached', own: true },
         { volumeId: 'vol-customer', device: '/dev/sdf', state: 'attached', own: false },
@@ -134,6 +136,7 @@ describe('Ec2Reclaimer.listRescueVpcs', () => {
     // Assess
     expect(ec2Mock.commandCalls(DescribeVpcsCommand)[0]!.args[0].input.Filters).toEqual([
       { Name: 'tag:reset-access:managed', Values: ['true'] },
+      { Name: 'tag:reset-access:deployment', Values: ['ec2-reset-access-local'] },
       { Name: 'tag:reset-access:role', Values: ['rescue-vpc'] },
     ]);
     expect(vpc).toEqual({

@@ -36,6 +36,7 @@ const ec2Mock = mockClient(EC2Client);
 const managed = (role: string): Tag[] => [
   { Key: 'Name', Value: 'reset-access-rescue' },
   { Key: 'reset-access:managed', Value: 'true' },
+  { Key: 'reset-access:deployment', Value: 'ec2-reset-access-local' },
   { Key: 'reset-access:role', Value: role },
 ];
 

@@ -167,6 +167,7 @@ function mutationCount(): number {
 const roleTags = (role: string) => [
   { Key: 'Name', Value: 'reset-access-rescue' },
   { Key: 'reset-access:managed', Value: 'true' },
+  { Key: 'reset-access:deployment', Value: 'ec2-reset-access-local' },
   { Key: 'reset-access:role', Value: role },
 ];
 
@@ -466,6 +467,7 @@ describe('vpcExists', () => {
       Filters: [
         { Name: 'tag:reset-access:role', Values: ['rescue-vpc'] },
         { Name: 'tag:reset-access:managed', Values: ['true'] },
+        { Name: 'tag:reset-access:deployment', Values: ['ec2-reset-access-local'] },
       ],
     });
   });

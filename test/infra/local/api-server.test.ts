@@ -1,6 +1,7 @@
 /**
  * The local API server's own limit: a body over MAX_BODY_BYTES is answered 413 with the API's
  * error body as soon as the server has read that much, without waiting for (or reading) the rest.
+ * And the caller it records: the `x-reset-access-caller` header's ARN, else the local user.
  */
 import { request, type IncomingMessage } from 'node:http';
 import type { Server } from 'node:http';
@@ -86,5 +87,18 @@ describe('the local API server', () => {
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body).code).toBe('BODY_TOO_LARGE');
     expect(routed).toEqual([]);
+  });
+
+  it('records the caller the x-reset-access-caller header names, and the local user without it', async () => {
+    // Prepare
+    const { port } = server.address() as AddressInfo;
+    const get = (headers: Record<string, string>) =>
+      new Promise<void>((resolve, reject) => request({ host: '127.0.0.1', port, method: 'GET', path: '/resets', headers }, (res) => res.resume().on('end', resolve)).on('error', reject).end());
+    // Act
+    await get({ 'x-reset-access-caller': 'arn:aws:sts::123456789012:assumed-role/team-a-operator/alice' });
+    await get({});
+    // Assess
+    const callers = routed.map((event) => (event.requestContext as unknown as { authorizer: { iam: { userArn: string } } }).authorizer.iam.userArn);
+    expect(callers).toEqual(['arn:aws:sts::123456789012:assumed-role/team-a-operator/alice', 'arn:aws:iam::000000000000:user/local']);
   });
 });
