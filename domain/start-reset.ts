@@ -1,6 +1,7 @@
 /** The use cases behind the API: start a reset, read a job, list an instance's jobs. */
 import type { ServiceConfig } from './config';
 import { RefusedError } from './errors';
+import { checkKeyRequestFits } from './key-placement';
 import { isActive, type Job, type ResetRequest } from './job';
 import { startPhaseRecord } from './phase-runner';
 import { assertOptedIn, requiredOptInTags, type EntryPoint } from './opt-in';
@@ -47,6 +48,7 @@ export async function startReset(request: ResetRequest, ports: StartPorts, reque
   const facts = await gatherPreflightFacts(request, ports);
   if (!facts) throw new RefusedError('INSTANCE_NOT_FOUND', `instance ${request.instanceId} does not exist in ${ports.config.region}`, 404);
   assertOptedIn(facts.instance, requiredOptInTags(options.entry ?? 'api', ports.config));
+  await checkKeyRequestFits(request, facts.instance.platform, request.instanceId, ports.keys);
   const agent = watchAgent(ports.online);
   const decision = await decideMode(request, facts, { config: ports.config, online: agent.online });
   if (decision.refusal) throw new RefusedError(decision.refusal.code, decision.refusal.message, 422);

@@ -142,6 +142,15 @@ export const GRANT_STATEMENTS: Readonly<Record<PhaseGrant | ServiceGrant, readon
       Action: ['ssm:PutParameter', 'ssm:GetParameter'],
       Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/ec2rl/openssh/*' },
     },
+    // A request's customer KMS key (kmsKeyId) for that SecureString, only through Parameter Store,
+    // as the helper's role has it (docs/aws-facts.md#parameter-store-and-kms).
+    {
+      Sid: 'EncryptKeyParametersThroughSsmOnly',
+      Effect: 'Allow',
+      Action: ['kms:Encrypt', 'kms:GenerateDataKey'],
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' } } },
+    },
   ],
   'reclaim-orphans': [
     {
