@@ -143,7 +143,8 @@ export function parseKeyRequest(input: Record<string, unknown>): KeyRequest {
     if (publicKey.includes('PRIVATE KEY')) throw bad('publicKey', 'this is a private key: send only the public key (the .pub file), and keep the private key where it is');
     const inspected = inspectPublicKeyLine(publicKey);
     if (!inspected.ok) throw bad('publicKey', inspected.reason);
-    if (input.keyType !== undefined) throw bad('keyType', 'not with publicKey: the key is yours, no key is generated');
+    // The default is allowed: a stored request (a deferred start) has it filled in.
+    if (input.keyType !== undefined && input.keyType !== 'ed25519') throw bad('keyType', 'not with publicKey: the key is yours, no key is generated');
     out.publicKey = publicKey;
   }
   if (kmsKeyId !== undefined) {
