@@ -148,9 +148,21 @@ async function commandSummary(job: Job, online: OnlinePorts, ports: PhasePorts, 
   if (result.status !== 'Success' || !summary?.ok) {
     const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
     const why = summary?.message ?? `the command ended ${result.status}${result.detail ? `: ${result.detail}` : ''}`;
+    if (sameBySwap(job, code)) throw new OnlineResetFailed(`ONLINE_${code}`, `online reset failed: ${why} (the volume swap would find the same, so it was not tried: nothing was changed)`);
     return giveUp(job, ports, `ONLINE_${code}`, why);
   }
   return { summary };
+}
+
+/**
+ * Failures about the request that the swap's script would meet on the same volume: falling over
+ * would only stop and start the instance (losing an auto-assigned public IP) to fail again. The
+ * account asked for does not exist; the caller's key is refused or too new for the instance's
+ * OpenSSH (a generated key is not: offline, the helper falls back to RSA for an old OpenSSH).
+ */
+function sameBySwap(job: Job, code: string): boolean {
+  if (code === 'USER_NOT_FOUND') return true;
+  return job.request.publicKey !== undefined && (code === 'INVALID_PUBLIC_KEY' || code === 'KEY_TYPE_UNSUPPORTED');
 }
 
 /**

@@ -239,6 +239,23 @@ describe('the caller\'s own public key, online', () => {
     expect(stack.region.getInstance(MANAGED)!.state).toBe('running');
   });
 
+  it('with a named account that does not exist (auto): FAILED without falling over to the swap, never stopped', async () => {
+    const stack = new VirtualStack();
+    const before = stack.region.getInstance(MANAGED)!;
+
+    const started = await stack.api('POST', '/resets', { instanceId: MANAGED, user: 'nobody-here', publicKey: mine.publicKey });
+    await stack.run();
+    const view = (await stack.api('GET', `/resets/${started.json.jobId}`)).json;
+
+    expect(view.status).toBe('FAILED');
+    expect(view.error).toMatchObject({ code: 'ONLINE_USER_NOT_FOUND', message: expect.stringMatching(/volume swap would find the same/) });
+    expect(view.mode.fellOver).toBeUndefined();
+    expect(view.instanceRestored).toBe(true);
+    expect(mutatingCalls(stack)).toEqual({ SendCommand: 1 });
+    const after = stack.region.getInstance(MANAGED)!;
+    expect([after.state, after.publicIpAddress]).toEqual(['running', before.publicIpAddress]);
+  });
+
   it('a generated key with a customer KMS key: the online PutParameter names it', async () => {
     const { stack, view } = await resetThroughApi({ instanceId: MANAGED, kmsKeyId: SAMPLE_KMS_KEY_ID });
 
