@@ -23,6 +23,12 @@ export interface ResetRequest {
   keyType: 'ed25519' | 'rsa';
   /** Online (no stop), offline (the volume swap) or `auto` (absent: auto), see reset-mode.ts. */
   mode?: ResetMode;
+  /** Linux: the account that gets the key (absent: the instance's default login account), key-placement.ts. */
+  user?: string;
+  /** Linux: the caller's own public key line; then no key pair is made and nothing goes to Parameter Store. */
+  publicKey?: string;
+  /** Linux, generated key: the KMS key of the SecureString (absent: the account's `aws/ssm` key). */
+  kmsKeyId?: string;
 }
 
 /** What the target looked like before the job touched it: everything rollback must restore. */
@@ -113,8 +119,13 @@ export interface JobResources {
 }
 
 export interface JobOutputs {
+  /** Only for a generated key: where its private half is (with the caller's own key there is none). */
   sshKeyParameter?: string;
   sshKeyFingerprint?: string;
+  /** The one account that has the key, and its authorized_keys file (a path on the instance). */
+  sshUser?: string;
+  authorizedKeysFile?: string;
+  /** The same account as a list (the shape from when several accounts got the key). */
   usersWithNewKey?: string[];
   backupImageId?: string;
   passwordEnabledImageId?: string;

@@ -177,8 +177,15 @@ export interface RescueParams {
   targetInstanceId: string;
   platform: Platform;
   volumeId: string;
-  parameterName: string;
+  /** Where a generated private key goes; absent with the caller's own key (nothing is stored). */
+  parameterName?: string;
   keyType: 'ed25519' | 'rsa';
+  /** Linux: the account to give the key to (absent: the instance's default login account). */
+  user?: string;
+  /** Linux: the caller's own public key line. */
+  publicKey?: string;
+  /** Linux, generated key: the KMS key of the SecureString. */
+  kmsKeyId?: string;
 }
 
 export type CommandStatus = 'Pending' | 'InProgress' | 'Delayed' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled' | 'Cancelling';
@@ -189,6 +196,11 @@ export interface RescueSummary {
   error?: string;
   message?: string;
   users?: Array<{ user: string; file: string; added: boolean }>;
+  /** Linux: the one account that has the key, and the authorized_keys file it is in. */
+  user?: string;
+  file?: string;
+  /** Linux: `caller` when the key was the caller's own, `generated` otherwise. */
+  keySource?: 'generated' | 'caller';
   fingerprint?: string;
   publicKey?: string;
   parameterName?: string;

@@ -1,11 +1,12 @@
 import type { ServiceConfig } from './config';
 import { RefusedError } from './errors';
+import { KEY_REQUEST_FIELDS, parseKeyRequest } from './key-placement';
 import type { ResetRequest, SubnetChoice } from './job';
 import { RESET_MODES, type ResetMode } from './reset-mode';
 
 export const INSTANCE_ID = /^i-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const SUBNET_ID = /^subnet-[0-9a-f]{8}([0-9a-f]{9})?$/;
-const FIELDS = new Set(['instanceId', 'subnet', 'helperInstanceType', 'allowInstanceStoreLoss', 'keyType', 'mode']);
+const FIELDS = new Set(['instanceId', 'subnet', 'helperInstanceType', 'allowInstanceStoreLoss', 'keyType', 'mode', ...KEY_REQUEST_FIELDS]);
 
 function bad(field: string, message: string): RefusedError {
   return new RefusedError('INVALID_REQUEST', `${field}: ${message}`, 400);
@@ -29,5 +30,6 @@ export function parseResetRequest(body: unknown, config: ServiceConfig): ResetRe
   if (keyType !== 'ed25519' && keyType !== 'rsa') throw bad('keyType', 'must be "ed25519" or "rsa"');
   const { mode } = input;
   if (mode !== undefined && !RESET_MODES.includes(mode as ResetMode)) throw bad('mode', 'must be "auto", "online" or "offline"');
-  return { instanceId, subnet: subnet as SubnetChoice, helperInstanceType, allowInstanceStoreLoss, keyType, ...(mode !== undefined ? { mode: mode as ResetMode } : {}) };
+  const key = parseKeyRequest(input);
+  return { instanceId, subnet: subnet as SubnetChoice, helperInstanceType, allowInstanceStoreLoss, keyType, ...(mode !== undefined ? { mode: mode as ResetMode } : {}), ...key };
 }

@@ -2,6 +2,7 @@
 import { authorizeInstance, callerAccess, jobRefusal, recordedAccess, type CallerAccess } from './access';
 import type { ServiceConfig } from './config';
 import { RefusedError } from './errors';
+import { checkKeyRequestFits } from './key-placement';
 import { isActive, type Job, type ResetRequest } from './job';
 import { startPhaseRecord } from './phase-runner';
 import { assertOptedIn, requiredOptInTags, type EntryPoint } from './opt-in';
@@ -55,6 +56,7 @@ export async function startReset(request: ResetRequest, ports: StartPorts, reque
   if (!facts) throw new RefusedError('INSTANCE_NOT_FOUND', `instance ${request.instanceId} does not exist in ${ports.config.region}`, 404);
   const access = entry === 'api' ? authorizeInstance(caller, facts.instance) : recordedAccess(ports.config, facts.instance);
   assertOptedIn(facts.instance, requiredOptInTags(entry, ports.config));
+  await checkKeyRequestFits(request, facts.instance.platform, request.instanceId, ports.keys);
   const agent = watchAgent(ports.online);
   const decision = await decideMode(request, facts, { config: ports.config, online: agent.online });
   if (decision.refusal) throw new RefusedError(decision.refusal.code, decision.refusal.message, 422);

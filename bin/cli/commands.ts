@@ -3,6 +3,7 @@
  * 1 the API refused or the job did not succeed, 2 a usage error (bin/reset-access.ts).
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { JobView } from '../../domain/job-view';
 import type { InstanceView } from '../../domain/list-instances';
 import { ApiError, ApiUnreachableError, type ApiClient } from './api-client';
@@ -36,6 +37,23 @@ interface StartAccepted {
 }
 
 const INSTANCE_ID = /^i-[0-9a-f]{8}([0-9a-f]{9})?$/;
+
+/**
+ * The one public key line of a `.pub` file. A private key file given by mistake is refused here,
+ * before anything is sent; the API checks the line itself.
+ */
+function readPublicKeyFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--public-key-file: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (text.includes('PRIVATE KEY')) throw new UsageError(`--public-key-file: ${path} holds a private key; give its .pub file (nothing was sent)`);
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+  if (lines.length !== 1) throw new UsageError(`--public-key-file: ${path} must hold one public key line, not ${lines.length}`);
+  return lines[0]!.trim();
+}
 /** Consecutive failed looks at a job (API unreachable or 5xx) `--wait` rides out before it gives up. */
 const MAX_TRANSIENT_FAILURES = 5;
 const JOB_ID = /^r-[0-9a-z]{6,40}$/;
@@ -43,9 +61,9 @@ const JOB_ID = /^r-[0-9a-z]{6,40}$/;
 export const COMMANDS: Record<string, { usage: string; flags: string[]; valued: string[]; run: (ctx: CommandContext, args: ReturnType<typeof parseArgs>) => Promise<number> }> = {
   start: {
     usage:
-      'start <instanceId> [--wait] [--mode auto|online|offline] [--subnet CreateNewVPC|SelectedInstanceSubnet|subnet-…] [--helper-type t3.small] [--key-type ed25519|rsa] [--allow-instance-store-loss] [--idempotency-key K]',
+      'start <instanceId> [--wait] [--mode auto|online|offline] [--subnet CreateNewVPC|SelectedInstanceSubnet|subnet-…] [--helper-type t3.small] [--key-type ed25519|rsa] [--user NAME] [--public-key-file FILE.pub] [--kms-key-id KEY] [--allow-instance-store-loss] [--idempotency-key K]',
     flags: ['wait', 'allow-instance-store-loss'],
-    valued: ['mode', 'subnet', 'helper-type', 'key-type', 'idempotency-key'],
+    valued: ['mode', 'subnet', 'helper-type', 'key-type', 'user', 'public-key-file', 'kms-key-id', 'idempotency-key'],
     async run(ctx, { positionals, options }) {
       const instanceId = one(positionals, 'instanceId');
       if (!INSTANCE_ID.test(instanceId)) throw new UsageError(`${instanceId} is not an instance id (like i-0123456789abcdef0)`);
@@ -54,6 +72,9 @@ export const COMMANDS: Record<string, { usage: string; flags: string[]; valued: 
       if (typeof options['helper-type'] === 'string') body.helperInstanceType = options['helper-type'];
       if (typeof options['key-type'] === 'string') body.keyType = options['key-type'];
       if (typeof options.mode === 'string') body.mode = options.mode;
+      if (typeof options.user === 'string') body.user = options.user;
+      if (typeof options['public-key-file'] === 'string') body.publicKey = readPublicKeyFile(options['public-key-file']);
+      if (typeof options['kms-key-id'] === 'string') body.kmsKeyId = options['kms-key-id'];
       if (options['allow-instance-store-loss']) body.allowInstanceStoreLoss = true;
       // A key per invocation: a request the CLI repeats after a lost answer starts no second job.
       const key = typeof options['idempotency-key'] === 'string' ? options['idempotency-key'] : randomUUID();

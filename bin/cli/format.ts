@@ -32,8 +32,9 @@ export function jobOutcome(job: JobView): string {
       lines.push(`  private key:   ${o.sshKeyParameter} (SecureString in Parameter Store)`);
       lines.push(`                 aws ssm get-parameter --with-decryption --name ${o.sshKeyParameter} --query Parameter.Value --output text > key.pem && chmod 600 key.pem`);
     }
-    if (o.sshKeyFingerprint) lines.push(`  fingerprint:   ${o.sshKeyFingerprint}`);
-    if (o.usersWithNewKey?.length) lines.push(`  users:         ${o.usersWithNewKey.join(', ')}`);
+    if (o.sshUser) lines.push(`  account:       ${o.sshUser}${o.authorizedKeysFile ? ` (${o.authorizedKeysFile})` : ''}`);
+    else if (o.usersWithNewKey?.length) lines.push(`  users:         ${o.usersWithNewKey.join(', ')}`);
+    if (o.sshKeyFingerprint) lines.push(`  fingerprint:   ${o.sshKeyFingerprint}${o.sshKeyParameter ? '' : ' (your own key: no private key was made)'}`);
     if (o.launchAgents?.length) lines.push(`  launch agents: ${o.launchAgents.join(', ')} (make the new Administrator password)`);
     if (o.passwordReadyAt) lines.push(`  password:      made at ${o.passwordReadyAt}, after the reboot`);
     if (o.passwordRetrieval) lines.push(`  read it with:  ${o.passwordRetrieval}`);

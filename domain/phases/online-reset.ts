@@ -1,6 +1,7 @@
 import { PermanentError, errorCode } from '../errors';
 import { definePhase, done, wait, type PhasePorts, type PhaseResult } from '../phase';
 import { sshKeyParameterName, type Job } from '../job';
+import { inspectPublicKeyLine, lineFingerprint } from '../key-placement';
 import type { LinuxOnlineAttempt, OnlineCommandParams, OnlinePorts, WindowsOnlineAttempt } from '../online-ports';
 import type { CommandStatus, RescueSummary } from '../ports';
 import { agentNames, passwordRetrievalCommand } from './windows-outputs';
@@ -11,9 +12,11 @@ const RUNNING: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['Pending', '
 class OnlineResetFailed extends PermanentError {}
 
 /**
- * Online reset. Linux: a key pair made here, its private half put straight to Parameter Store,
- * its public half appended to the login users' authorized_keys by the rescue script in online mode
- * through Run Command on the running target. Nothing is stopped, detached or launched.
+ * Online reset. Linux: a key pair made here (in the Lambda: docs/architecture.md#the-online-reset
+ * says why not on the instance), its private half put straight to Parameter Store, its public half
+ * appended to one account's authorized_keys by the rescue script in online mode through Run Command
+ * on the running target; with the caller's own public key no pair is made and nothing is stored,
+ * that line is appended. Nothing is stopped, detached or launched.
  *
  * Windows: the rescue script in online mode turns password generation back on for the next boot
  * on the running system's own `C:`, then the instance is rebooted (RebootInstances keeps its public
@@ -59,28 +62,48 @@ function overdueReason(job: Job, ports: PhasePorts): string | undefined {
 
 async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Promise<PhaseResult> {
   const parameterName = sshKeyParameterName(job.instanceId);
+  const { user, publicKey: callerKey, kmsKeyId } = job.request;
   const attempt = job.resources.online as LinuxOnlineAttempt | undefined;
   if (!attempt) {
-    const key = await online.keys.createKeyPair({
-      parameterName,
-      keyType: job.request.keyType,
-      comment: `reset-access-${job.jobId}`,
-      description: `SSH private key made by reset-access job ${job.jobId} for ${job.instanceId} (online reset)`,
-    });
-    const recorded: LinuxOnlineAttempt = { keyType: key.keyType, publicKey: key.publicKey, fingerprint: key.fingerprint, parameterVersion: key.parameterVersion };
+    let recorded: LinuxOnlineAttempt;
+    if (callerKey !== undefined) {
+      // The caller's own key: no pair is made and nothing is put to Parameter Store.
+      const inspected = inspectPublicKeyLine(callerKey);
+      if (!inspected.ok) throw new OnlineResetFailed('ONLINE_INVALID_PUBLIC_KEY', `online reset failed: publicKey: ${inspected.reason}`);
+      recorded = { keySource: 'caller', keyType: inspected.keyType, publicKey: callerKey, fingerprint: inspected.fingerprint };
+    } else {
+      const key = await online.keys.createKeyPair({
+        parameterName,
+        keyType: job.request.keyType,
+        comment: `reset-access-${job.jobId}`,
+        description: `SSH private key made by reset-access job ${job.jobId} for ${job.instanceId} (online reset)`,
+        ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
+      });
+      recorded = { keyType: key.keyType, publicKey: key.publicKey, fingerprint: key.fingerprint, parameterVersion: key.parameterVersion };
+    }
     // No delay: the next delivery sends the command at once; the record first makes a crash here harmless.
-    return wait('online command to be sent (key pair stored)', (draft) => void (draft.resources.online = recorded), 0);
+    return wait(`online command to be sent (${callerKey !== undefined ? 'the caller\'s public key' : 'key pair stored'})`, (draft) => void (draft.resources.online = recorded), 0);
   }
 
-  const params: OnlineCommandParams = { jobId: job.jobId, instanceId: job.instanceId, platform: job.platform ?? 'linux', publicKey: attempt.publicKey };
+  const caller = attempt.keySource === 'caller';
+  const params: OnlineCommandParams = {
+    jobId: job.jobId,
+    instanceId: job.instanceId,
+    platform: job.platform ?? 'linux',
+    publicKey: attempt.publicKey,
+    ...(caller ? { keySource: 'caller' as const } : {}),
+    ...(user !== undefined ? { user } : {}),
+  };
   let commandId = attempt.commandId ?? (await online.commands.find(params));
-  if (!commandId) {
+  if (!commandId && !caller) {
     // The key in Parameter Store must be the one whose public half is sent; a duplicate delivery
     // racing this one may have put another. Then make a new pair rather than send a stranger's.
     const version = await online.keys.parameterVersion(parameterName);
     if (version !== attempt.parameterVersion) {
       return wait(`a new key pair (${parameterName} is at version ${version ?? 'none'}, not ${attempt.parameterVersion})`, (draft) => void delete draft.resources.online, 0);
     }
+  }
+  if (!commandId) {
     const sent = await sendCommand(job, online, ports, params);
     if (typeof sent !== 'string') return sent;
     commandId = sent;
@@ -93,14 +116,18 @@ async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Prom
   const finished = await commandSummary(job, online, ports, commandId);
   if (!('summary' in finished)) return finished;
   const { summary } = finished;
-  // `ok` alone does not say which key the users now accept: only the key whose private half is in
-  // Parameter Store gives the owner access back.
-  if (summary.fingerprint !== attempt.fingerprint) {
-    return giveUp(job, ports, 'ONLINE_KEY_MISMATCH', `the instance reports the key ${summary.fingerprint ?? '(none)'} added, not the key ${attempt.fingerprint} that was sent`);
+  // `ok` alone does not say which key the account now accepts: only the key sent (whose private
+  // half is in Parameter Store, or with the caller) gives the owner access back. The script's
+  // fingerprint is empty on an instance without ssh-keygen: the line it wrote tells then.
+  const reported = summary.fingerprint || lineFingerprint(summary.publicKey);
+  if (reported !== attempt.fingerprint) {
+    return giveUp(job, ports, 'ONLINE_KEY_MISMATCH', `the instance reports the key ${reported || '(none)'} added, not the key ${attempt.fingerprint} that was sent`);
   }
   return done((draft) => {
-    draft.outputs.sshKeyParameter = parameterName;
+    if (!caller) draft.outputs.sshKeyParameter = parameterName;
     draft.outputs.sshKeyFingerprint = attempt.fingerprint;
+    if (summary.user) draft.outputs.sshUser = summary.user;
+    if (summary.file) draft.outputs.authorizedKeysFile = summary.file;
     draft.outputs.usersWithNewKey = summary.users?.map((u) => u.user);
     draft.outputs.publicIpWillChange = false;
   });
@@ -121,9 +148,21 @@ async function commandSummary(job: Job, online: OnlinePorts, ports: PhasePorts, 
   if (result.status !== 'Success' || !summary?.ok) {
     const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
     const why = summary?.message ?? `the command ended ${result.status}${result.detail ? `: ${result.detail}` : ''}`;
+    if (sameBySwap(job, code)) throw new OnlineResetFailed(`ONLINE_${code}`, `online reset failed: ${why} (the volume swap would find the same, so it was not tried: nothing was changed)`);
     return giveUp(job, ports, `ONLINE_${code}`, why);
   }
   return { summary };
+}
+
+/**
+ * Failures about the request that the swap's script would meet on the same volume: falling over
+ * would only stop and start the instance (losing an auto-assigned public IP) to fail again. The
+ * account asked for does not exist; the caller's key is refused or too new for the instance's
+ * OpenSSH (a generated key is not: offline, the helper falls back to RSA for an old OpenSSH).
+ */
+function sameBySwap(job: Job, code: string): boolean {
+  if (code === 'USER_NOT_FOUND') return true;
+  return job.request.publicKey !== undefined && (code === 'INVALID_PUBLIC_KEY' || code === 'KEY_TYPE_UNSUPPORTED');
 }
 
 /**
@@ -213,6 +252,8 @@ function giveUp(job: Job, ports: PhasePorts, code: string, reason: string): Phas
     draft.outputs.publicIpWillChange = draft.target!.publicIpWillChange;
     delete draft.outputs.usersWithNewKey;
     delete draft.outputs.sshKeyFingerprint;
+    delete draft.outputs.sshUser;
+    delete draft.outputs.authorizedKeysFile;
     delete draft.outputs.passwordReadyAt;
   });
 }

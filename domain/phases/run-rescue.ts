@@ -1,6 +1,7 @@
 import { PermanentError } from '../errors';
 import { definePhase, done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import { sshKeyParameterName, type Job, type JobOutputs } from '../job';
+import { lineFingerprint } from '../key-placement';
 import type { RescueParams, RescueSummary } from '../ports';
 import { agentNames, passwordRetrievalCommand } from './windows-outputs';
 
@@ -10,19 +11,24 @@ const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
  * Run the rescue script on the helper through Run Command. SendCommand takes no idempotency token:
  * a command already sent for this job is found by its comment before a new one is sent. The
  * private key is made and stored on the helper; only the public key and a fingerprint come back.
+ * With the caller's own public key nothing is made or stored: the script only appends that line.
  * On Windows the script re-enables password generation; nothing secret exists at this point.
  */
 export async function runRescue(job: Job, ports: PhasePorts<'rescue'>): Promise<PhaseResult> {
   const target = job.target!;
   const helperId = job.resources.helperInstanceId!;
+  const { user, publicKey, kmsKeyId } = job.request;
   const params: RescueParams = {
     jobId: job.jobId,
     helperInstanceId: helperId,
     targetInstanceId: job.instanceId,
     platform: target.platform,
     volumeId: target.rootVolumeId,
-    parameterName: sshKeyParameterName(job.instanceId),
+    // The caller's own key: nothing is generated, so no parameter is named or written.
+    ...(publicKey === undefined ? { parameterName: sshKeyParameterName(job.instanceId) } : { publicKey }),
     keyType: job.request.keyType,
+    ...(user !== undefined ? { user } : {}),
+    ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
   };
   let commandId = job.resources.rescueCommandId ?? (await ports.rescue.find(params));
   if (!commandId) {
@@ -44,13 +50,26 @@ export async function runRescue(job: Job, ports: PhasePorts<'rescue'>): Promise<
   }
   return done((draft) => {
     if (target.platform === 'linux') {
-      draft.outputs.sshKeyParameter = params.parameterName;
-      draft.outputs.sshKeyFingerprint = summary.fingerprint;
-      draft.outputs.usersWithNewKey = summary.users?.map((u) => u.user);
+      Object.assign(draft.outputs, linuxOutputs(params, summary));
     } else {
       Object.assign(draft.outputs, windowsOutputs(job, summary, ports.config.region));
     }
   });
+}
+
+/**
+ * What a Linux owner needs: the account, its file and the key's fingerprint, and where the private
+ * half is only when the key was generated. A caller's key's fingerprint is the service's own
+ * reading of it (the script's may be empty: an ssh-keygen older than 6.8 prints MD5 only).
+ */
+function linuxOutputs(params: RescueParams, summary: RescueSummary): Partial<JobOutputs> {
+  return {
+    ...(params.parameterName ? { sshKeyParameter: params.parameterName } : {}),
+    sshKeyFingerprint: (params.publicKey !== undefined ? lineFingerprint(params.publicKey) : undefined) ?? summary.fingerprint,
+    ...(summary.user ? { sshUser: summary.user } : {}),
+    ...(summary.file ? { authorizedKeysFile: summary.file } : {}),
+    usersWithNewKey: summary.users?.map((u) => u.user),
+  };
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * `KeyVault` over Parameter Store: the online reset's key pair is made here with Node's crypto and
- * its private half is put straight to a SecureString. The private key lives only in this call's
- * memory; it is not returned, logged or kept, and an error message never carries it (the SDK's
- * errors do not echo request values).
+ * its private half is put straight to a SecureString (why here and not on the instance:
+ * docs/architecture.md#the-online-reset). The private key lives only in this call's memory: the
+ * generator zeroes its buffers (infra/ssh-key-pair.ts), the text handed to the SDK is not returned,
+ * logged or kept, and an error message never carries it (the SDK's errors do not echo request
+ * values; PutParameter's Value is a sensitive field the SDK's own logging leaves out).
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { PermanentError } from '../../domain/errors';
@@ -21,8 +23,9 @@ export class SsmKeyVault implements KeyVault {
     private readonly settings: SsmKeyVaultSettings = {},
   ) {}
 
-  async createKeyPair(input: { parameterName: string; keyType: 'ed25519' | 'rsa'; comment: string; description: string }): Promise<NewKeyPair> {
+  async createKeyPair(input: { parameterName: string; keyType: 'ed25519' | 'rsa'; comment: string; description: string; kmsKeyId?: string }): Promise<NewKeyPair> {
     const pair = generateSshKeyPair(input.keyType, input.comment);
+    const keyId = input.kmsKeyId ?? this.settings.kmsKeyId;
     let version: number | undefined;
     try {
       const out = await this.ssm.send(
@@ -32,7 +35,7 @@ export class SsmKeyVault implements KeyVault {
           Value: pair.privateKey,
           Overwrite: true,
           Description: input.description,
-          ...(this.settings.kmsKeyId ? { KeyId: this.settings.kmsKeyId } : {}),
+          ...(keyId ? { KeyId: keyId } : {}),
         }),
       );
       version = out.Version;

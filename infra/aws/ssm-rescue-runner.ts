@@ -1,8 +1,8 @@
 /**
  * `RescueRunner` over SSM Run Command: whether the helper's agent is Online, sending the rescue
  * script, finding it again, and reading its result. The private key never passes through here: the
- * script makes it on the helper and puts it to Parameter Store itself; only the summary line
- * (public key, fingerprint, users) comes back. The Windows script handles no secret at all: its
+ * script makes it on the helper and puts it to Parameter Store itself (or, with the caller's own
+ * public key, makes none); only the summary line (public key, fingerprint, account, file) comes back. The Windows script handles no secret at all: its
  * summary lists the launch agents and the files it changed.
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -50,7 +50,17 @@ export class SsmRescueRunner implements RescueRunner {
     const commands = scriptLines('RESCUE_INVALID_INPUT', () =>
       windows
         ? buildWindowsRescueCommands({ jobId, targetInstanceId, volumeId, device: HELPER_DEVICE.windows })
-        : buildLinuxRescueCommands({ jobId, targetInstanceId, volumeId, parameterName: params.parameterName, keyType: params.keyType, region: this.settings.region }),
+        : buildLinuxRescueCommands({
+            jobId,
+            targetInstanceId,
+            volumeId,
+            parameterName: params.parameterName,
+            keyType: params.keyType,
+            region: this.settings.region,
+            ...(params.user !== undefined ? { user: params.user } : {}),
+            ...(params.publicKey !== undefined ? { publicKey: params.publicKey } : {}),
+            ...(params.kmsKeyId !== undefined ? { kmsKeyId: params.kmsKeyId } : {}),
+          }),
     );
     return sendScript(this.ssm, {
       platform: params.platform,

@@ -1,6 +1,7 @@
 /**
  * `TargetCommands` over SSM Run Command on the target itself (the online reset): whether its agent
- * is Online, sending the rescue script in online mode (Linux: with the public half of the new key;
+ * is Online, sending the rescue script in online mode (Linux: with the public half of the new key
+ * or the caller's own public key line, and the account asked for;
  * Windows: the PowerShell script turning password generation on for the next boot), finding that
  * command again after a crash, and reading its one-line summary. No private key passes here.
  */
@@ -33,7 +34,13 @@ export class SsmTargetCommands implements TargetCommands {
     const commands = scriptLines('ONLINE_INVALID_INPUT', () =>
       params.platform === 'windows'
         ? buildWindowsOnlineCommands({ jobId, targetInstanceId: instanceId })
-        : buildLinuxOnlineCommands({ jobId, targetInstanceId: instanceId, publicKey: params.publicKey ?? '' }),
+        : buildLinuxOnlineCommands({
+            jobId,
+            targetInstanceId: instanceId,
+            publicKey: params.publicKey ?? '',
+            ...(params.keySource ? { keySource: params.keySource } : {}),
+            ...(params.user !== undefined ? { user: params.user } : {}),
+          }),
     );
     return sendScript(this.ssm, {
       platform: params.platform,

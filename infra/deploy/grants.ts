@@ -178,6 +178,15 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
         Action: ['ssm:PutParameter', 'ssm:GetParameter'],
         Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/ec2rl/openssh/*' },
       },
+      // A request's customer KMS key (kmsKeyId) for that SecureString, only through Parameter Store,
+      // as the helper's role has it (docs/aws-facts.md#parameter-store-and-kms).
+      {
+        Sid: 'EncryptKeyParametersThroughSsmOnly',
+        Effect: 'Allow',
+        Action: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' } } },
+      },
       // It reads a key parameter's version, never its value: the default aws/ssm key lets every
       // principal of the account decrypt, so only an explicit deny keeps this role from reading
       // every stored key (docs/aws-facts.md#iam-helper-role).

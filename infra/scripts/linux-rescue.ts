@@ -6,15 +6,26 @@
  * text also lives in `linux-rescue.generated.ts`; `node --import tsx infra/scripts/generate.ts`
  * regenerates it and a test fails when the two differ.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isLinuxUserName, parsePublicKeyLine, type SshKeyType } from '../../domain/key-placement';
 import { LINUX_RESCUE_SCRIPT_SOURCE } from './linux-rescue.generated';
+
+// What the API checks before a job starts is what the script checks on the volume: one declaration.
+export {
+  LINUX_USER_NAME,
+  LINUX_USER_NAME_MAX,
+  MAX_PUBLIC_KEY_LINE,
+  inspectPublicKeyLine,
+  isLinuxUserName,
+  parsePublicKeyLine,
+  type PublicKeyInspection,
+} from '../../domain/key-placement';
 
 /** Key types the script generates. */
 export type LinuxKeyType = 'ed25519' | 'rsa';
 /** Key types the script writes: a caller's key may also be ECDSA. */
-export type RescueKeyType = LinuxKeyType | 'ecdsa';
+export type RescueKeyType = SshKeyType;
 /** `generated`: made by the script on the helper (offline) or by the service (online); `caller`: the caller's own public key. */
 export type KeySource = 'generated' | 'caller';
 /** How the account was chosen: asked for (`user`), cloud-init's default user, the distribution's convention, or root. */
@@ -25,12 +36,6 @@ export type UserSource = 'requested' | 'cloud-init' | 'os-release' | 'root';
  * existing file was appended to), `none` (SELinux not enforcing or permissive on the volume).
  */
 export type ContextSource = 'policy' | 'default' | 'unchanged' | 'none';
-
-/** A POSIX user name as useradd accepts it by default; the script checks the same. */
-export const LINUX_USER_NAME = /^[a-z_][a-z0-9_-]*[$]?$/;
-export const LINUX_USER_NAME_MAX = 32;
-/** The longest public key line (options included) the script accepts. */
-export const MAX_PUBLIC_KEY_LINE = 8192;
 
 export interface LinuxRescueParams {
   jobId: string;
@@ -241,87 +246,6 @@ export function buildLinuxOnlineCommands(params: LinuxOnlineParams): string[] {
   if (caller) env.push(['RA_KEY_SOURCE', 'caller']);
   if (params.user !== undefined) env.push(['RA_USER', params.user]);
   return scriptCommands(env);
-}
-
-/** A user name the script accepts for `RA_USER`. */
-export function isLinuxUserName(name: string): boolean {
-  return name.length <= LINUX_USER_NAME_MAX && LINUX_USER_NAME.test(name);
-}
-
-const KEY_OPTION = '[A-Za-z0-9-]+(?:="(?:[^"\\\\]|\\\\.)*")?';
-/** sshd(8) AUTHORIZED_KEYS FILE FORMAT, the types the script takes: https://man.openbsd.org/sshd.8 */
-const KEY_LINE = new RegExp(
-  `^(${KEY_OPTION}(?:,${KEY_OPTION})*[ ]+)?(ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|ssh-rsa)[ ]+([A-Za-z0-9+/]+={0,2})(?:[ ].*)?$`,
-);
-
-/**
- * The parts of one authorized_keys line, as the script's syntax check reads it (options, an allowed
- * type, base64, a comment; no control character, at most MAX_PUBLIC_KEY_LINE characters), or
- * undefined. The key itself is not checked: see `inspectPublicKeyLine`.
- */
-export function parsePublicKeyLine(line: string): { options?: string; algorithm: string; blob: string } | undefined {
-  if (line.length > MAX_PUBLIC_KEY_LINE || /[\x00-\x1f\x7f]/.test(line)) return undefined;
-  const m = KEY_LINE.exec(line);
-  if (!m?.[2] || !m[3]) return undefined;
-  return { ...(m[1] ? { options: m[1].trimEnd() } : {}), algorithm: m[2], blob: m[3] };
-}
-
-export type PublicKeyInspection =
-  | { ok: true; algorithm: string; blob: string; keyType: RescueKeyType; bits: number; fingerprint: string }
-  | { ok: false; reason: string };
-
-/**
- * Checks a caller's public key line as the script does with `ssh-keygen -l`: the line's syntax, a
- * key blob of the type the line names, and RSA keys of at least 3072 bits (128-bit security, NIST
- * SP 800-57 Part 1 Rev. 5 table 2: https://csrc.nist.gov/pubs/sp/800/57/pt1/r5/final). The blob
- * formats are RFC 4253 section 6.6, RFC 5656 section 3.1 and RFC 8709 section 4.
- */
-export function inspectPublicKeyLine(line: string): PublicKeyInspection {
-  const parsed = parsePublicKeyLine(line);
-  if (!parsed) return { ok: false, reason: 'not one authorized_keys line with an ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa key' };
-  const { algorithm, blob } = parsed;
-  const data = Buffer.from(blob, 'base64');
-  let at = 0;
-  const field = (): Buffer | undefined => {
-    if (at + 4 > data.length) return undefined;
-    const length = data.readUInt32BE(at);
-    if (at + 4 + length > data.length) return undefined;
-    const value = data.subarray(at + 4, at + 4 + length);
-    at += 4 + length;
-    return value;
-  };
-  const mismatch = { ok: false as const, reason: `the key is not the ${algorithm} key its line says it is` };
-  if (field()?.toString('latin1') !== algorithm) return mismatch;
-  let keyType: RescueKeyType;
-  let bits: number;
-  if (algorithm === 'ssh-ed25519') {
-    if (field()?.length !== 32) return mismatch;
-    keyType = 'ed25519';
-    bits = 256;
-  } else if (algorithm.startsWith('ecdsa-')) {
-    const curve = algorithm.slice('ecdsa-sha2-'.length);
-    const size = ({ nistp256: 32, nistp384: 48, nistp521: 66 } as Record<string, number>)[curve] ?? 0;
-    if (field()?.toString('latin1') !== curve) return mismatch;
-    const point = field();
-    const uncompressed = point?.[0] === 4 && point.length === 1 + 2 * size;
-    const compressed = (point?.[0] === 2 || point?.[0] === 3) && point.length === 1 + size;
-    if (!uncompressed && !compressed) return mismatch;
-    keyType = 'ecdsa';
-    bits = Number(curve.slice('nistp'.length));
-  } else {
-    const e = field();
-    const n = field();
-    if (!e || !n || n.length === 0) return mismatch;
-    let start = 0;
-    while (start < n.length && n[start] === 0) start++;
-    const top = n[start] ?? 0;
-    bits = start === n.length ? 0 : (n.length - start - 1) * 8 + (32 - Math.clz32(top));
-    keyType = 'rsa';
-    if (bits < 3072) return { ok: false, reason: `an RSA key of ${bits} bits: at least 3072 bits are needed` };
-  }
-  if (at !== data.length) return mismatch;
-  const fingerprint = `SHA256:${createHash('sha256').update(data).digest('base64').replace(/=+$/, '')}`;
-  return { ok: true, algorithm, blob, keyType, bits, fingerprint };
 }
 
 function scriptCommands(env: Array<[string, string]>): string[] {

@@ -5,10 +5,11 @@
  * instance only. (Every command and option in detail: reset-access.test.ts, in process.)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { generateSshKeyPair } from '../../infra/ssh-key-pair';
 import { alarmEvent } from '../support/events';
 
 const ROOT = join(__dirname, '..', '..');
@@ -16,6 +17,7 @@ const AL2023 = 'i-0a1b2c3d4e5f60001';
 const UBUNTU = 'i-0a1b2c3d4e5f60002';
 const ENCRYPTED = 'i-0a1b2c3d4e5f60003';
 const SPOT = 'i-0a1b2c3d4e5f60005';
+const MANAGED = 'i-0a1b2c3d4e5f60009';
 
 let stack: ChildProcess;
 let output = '';
@@ -86,6 +88,49 @@ it('start <sample> --wait shows live progress, a line per finished phase, the ou
   expect(run.stdout).not.toMatch(/PRIVATE KEY/);
 }, 45_000);
 
+/** Every file of the stack's state, read as text. */
+function stateFiles(): Array<{ path: string; text: string }> {
+  return readdirSync(dataDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && !entry.name.endsWith('.pub'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .map((path) => ({ path, text: readFileSync(path).toString('latin1') }));
+}
+
+const privateKeysIn = (files: Array<{ text: string }>) => files.reduce((n, f) => n + (f.text.match(/BEGIN OPENSSH PRIVATE KEY/g)?.length ?? 0), 0);
+
+/** The simulated region's parameters that hold a private key, by name (the region's state on disk). */
+function privateKeyParameters(): string[] {
+  const saved = JSON.parse(readFileSync(join(dataDir, 'sim-region.json'), 'utf8')) as { state: { parameters: Record<string, { value: string }> } };
+  return Object.entries(saved.state.parameters)
+    .filter(([, p]) => p.value.includes('PRIVATE KEY'))
+    .map(([name]) => name);
+}
+
+it("start --user --public-key-file puts the caller's own key online: no private key made, in the state directory, the logs or the output", async () => {
+  // Prepare: the caller's key pair; only its .pub file is given.
+  const mine = generateSshKeyPair('ed25519', 'me@laptop');
+  const pub = join(dataDir, 'id_ed25519.pub');
+  writeFileSync(pub, `${mine.publicKey}\n`);
+  // Act
+  const run = cli(['start', MANAGED, '--user', 'ec2-user', '--public-key-file', pub, '--wait']);
+  // Assess
+  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(run.stdout).toContain('\n  account:       ec2-user (/home/ec2-user/.ssh/authorized_keys)\n');
+  expect(run.stdout).toContain(`\n  fingerprint:   ${mine.fingerprint} (your own key: no private key was made)\n`);
+  // The region saves its state every 2 s: wait for a save that has the key on the volume (anything
+  // stored for this reset came before it).
+  const onVolume = () => readFileSync(join(dataDir, 'sim-region.json'), 'utf8').includes(mine.publicKey.split(' ')[1]!);
+  for (const until = Date.now() + 15_000; !onVolume() && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(onVolume()).toBe(true);
+  const state = stateFiles();
+  // The only private keys on disk are in Parameter Store, of the generated-key reset above (if it ran): none for this instance.
+  const parameters = privateKeyParameters();
+  expect(parameters.filter((name) => name !== `/ec2rl/openssh/${AL2023}/key`)).toEqual([]);
+  expect(privateKeysIn(state)).toBe(parameters.length);
+  expect(state.filter((f) => f.text.includes(`/ec2rl/openssh/${MANAGED}/`)).map((f) => f.path)).toEqual([]);
+  for (const log of [output, run.stdout]) expect(log).not.toMatch(/PRIVATE KEY/);
+}, 45_000);
+
 it('start of an instance the service refuses exits 1 with the reason', () => {
   // Act
   const refused = cli(['start', SPOT, '--wait']);
@@ -100,7 +145,7 @@ it('an alarm put on the local EventBridge starts a job for an opted-in instance,
   const event = alarmEvent([UBUNTU, ENCRYPTED], { alarmName: 'status-check' });
   const others = async () => {
     const { jobs } = (await (await fetch(`${apiUrl}/resets`)).json()) as { jobs: Array<{ instanceId: string; requestedBy?: string }> };
-    return jobs.filter((job) => job.instanceId !== AL2023 && job.instanceId !== SPOT);
+    return jobs.filter((job) => job.instanceId !== AL2023 && job.instanceId !== SPOT && job.instanceId !== MANAGED);
   };
   // Act
   const put = await events.send(

@@ -5,6 +5,9 @@
  * against a signature computed here from the request as received.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -15,6 +18,7 @@ import { regionOfApiUrl } from '../../bin/cli/sigv4';
 import { routeApi } from '../../handlers/api-routes';
 import { startApiServer } from '../../infra/local/api-server';
 import { VirtualStack } from '../../infra/local/virtual-stack';
+import { generateSshKeyPair } from '../../infra/ssh-key-pair';
 
 const AL2023 = 'i-0a1b2c3d4e5f60001';
 const UBUNTU = 'i-0a1b2c3d4e5f60002';
@@ -151,6 +155,43 @@ describe('the other commands', () => {
     expect(started.code).toBe(0);
     const { jobId } = JSON.parse(started.out.stdout[0]!) as { jobId: string };
     expect((await stack.job(jobId)).requestedBy).toBe('arn:aws:sts::123456789012:assumed-role/team-a-operator/alice');
+  });
+
+  it("start --user --public-key-file sends the .pub file's line and shows the account, its file and the fingerprint, no private key", async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'ra-cli-key-'));
+    const mine = generateSshKeyPair('ed25519', 'me@laptop');
+    writeFileSync(join(dir, 'id_ed25519.pub'), `${mine.publicKey}\n`);
+    try {
+      // Act
+      const { code, out } = await run(['start', UBUNTU, '--user', 'ubuntu', '--public-key-file', join(dir, 'id_ed25519.pub'), '--wait']);
+      // Assess
+      expect(code).toBe(0);
+      const [job] = (await stack.store.list({})).jobs;
+      expect(job!.request).toEqual(expect.objectContaining({ user: 'ubuntu', publicKey: mine.publicKey }));
+      const printed = out.stdout.join('\n');
+      expect(printed).toContain('\n  account:       ubuntu (/home/ubuntu/.ssh/authorized_keys)\n');
+      expect(printed).toContain(`\n  fingerprint:   ${mine.fingerprint} (your own key: no private key was made)\n`);
+      expect(printed).not.toMatch(/private key: |ssm get-parameter/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('start --public-key-file with a private key file exits 2 and sends nothing', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'ra-cli-key-'));
+    writeFileSync(join(dir, 'id_ed25519'), generateSshKeyPair('ed25519', 'me').privateKey);
+    try {
+      // Act
+      const { code, out } = await run(['start', UBUNTU, '--public-key-file', join(dir, 'id_ed25519')]);
+      // Assess
+      expect(code).toBe(2);
+      expect(out.stderr.join('\n')).toMatch(/--public-key-file: .*id_ed25519 holds a private key; give its \.pub file \(nothing was sent\)/);
+      expect((await stack.store.list({})).jobs).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('status shows the phases and the outcome; list filters and pages; instances shows what can be reset', async () => {

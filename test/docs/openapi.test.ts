@@ -11,6 +11,8 @@ import { RetryableError } from '../../domain/errors';
 import { PHASES } from '../../domain/phases';
 import { API_ROUTES } from '../../handlers/api-routes';
 import { VirtualStack } from '../../infra/local/virtual-stack';
+import { SAMPLE_KMS_KEY_ID } from '../../infra/sim/samples';
+import { generateSshKeyPair } from '../../infra/ssh-key-pair';
 import { resolveRef, validate } from '../support/openapi-schema';
 
 // The parsed YAML document, walked freely.
@@ -202,13 +204,15 @@ describe('the Job schema describes every kind of finished job', () => {
   const jobSchema = { $ref: '#/components/schemas/Job' };
 
   it.each([
-    ['a Windows reset by the volume swap', 'i-0a1b2c3d4e5f60007'],
-    ['a Windows reset online', 'i-0a1b2c3d4e5f6000a'],
-    ['a Linux reset online', 'i-0a1b2c3d4e5f60009'],
-  ])('%s', async (_what, instanceId) => {
+    ['a Windows reset by the volume swap', 'i-0a1b2c3d4e5f60007', {}],
+    ['a Windows reset online', 'i-0a1b2c3d4e5f6000a', {}],
+    ['a Linux reset online', 'i-0a1b2c3d4e5f60009', {}],
+    ["a Linux reset with the caller's own key for a named account", UBUNTU, { user: 'ubuntu', publicKey: generateSshKeyPair('ed25519', 'me').publicKey }],
+    ['a Linux reset with a customer KMS key', AL2023, { kmsKeyId: SAMPLE_KMS_KEY_ID }],
+  ])('%s', async (_what, instanceId, fields) => {
     // Prepare
     const stack = new VirtualStack();
-    const { jobId } = (await stack.api('POST', '/resets', { instanceId })).json;
+    const { jobId } = (await stack.api('POST', '/resets', { instanceId, ...fields })).json;
     await stack.run();
 
     // Act

@@ -3,10 +3,11 @@
  * stop the service half-way, start it again, and see the job finish (state survives on disk).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSshKeyPair } from '../../infra/ssh-key-pair';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -111,5 +112,50 @@ describe('npm start, used as a new user would', () => {
     expect(finished.outputs.sshKeyParameter).toBe('/ec2rl/openssh/i-0a1b2c3d4e5f60001/key');
     const listed = await http(port, 'GET', '/resets?instanceId=i-0a1b2c3d4e5f60001');
     expect(listed.json.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([jobId]);
+  });
+});
+
+/** Every file under `dir`, read as text. */
+function filesUnder(dir: string): Array<{ path: string; text: string }> {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .map((path) => ({ path, text: readFileSync(path).toString('latin1') }));
+}
+
+describe("the caller's own public key through the API", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'reset-access-e2e-key-'));
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(children.map(stopService));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('puts it for the named account by the volume swap, and no private key is anywhere in the state directory or the logs', async () => {
+    // Prepare: the caller's key pair; only its public line is sent. A fresh stack holds no private key.
+    const mine = generateSshKeyPair('ed25519', 'me@laptop');
+    const port = await freePort();
+    const service = await startService(port, dataDir, true);
+    children.push(service.child);
+
+    // Act
+    const started = await http(port, 'POST', '/resets', { instanceId: 'i-0a1b2c3d4e5f60001', user: 'ec2-user', publicKey: mine.publicKey });
+    const finished = await waitFor('the job to finish', async () => {
+      const { json } = await http(port, 'GET', `/resets/${started.json.jobId}`);
+      return json.status === 'SUCCEEDED' || json.status === 'FAILED' ? json : undefined;
+    });
+    await stopService(service.child);
+
+    // Assess
+    expect(started.status).toBe(202);
+    expect(finished.status).toBe('SUCCEEDED');
+    expect(finished.outputs).toMatchObject({ sshUser: 'ec2-user', authorizedKeysFile: '/home/ec2-user/.ssh/authorized_keys', sshKeyFingerprint: mine.fingerprint });
+    expect(finished.outputs.sshKeyParameter).toBeUndefined();
+    const state = filesUnder(dataDir);
+    expect(state.length).toBeGreaterThan(0);
+    // The caller's key is on the volume; nothing private, nor a key parameter, anywhere.
+    expect(state.some((f) => f.text.includes(mine.publicKey.split(' ')[1]!))).toBe(true);
+    expect(state.filter((f) => /PRIVATE KEY|\/ec2rl\/openssh\//.test(f.text)).map((f) => f.path)).toEqual([]);
+    expect(service.output()).not.toMatch(/PRIVATE KEY|\/ec2rl\/openssh\//);
   });
 });

@@ -8,6 +8,7 @@ import { handleTriggerMessage } from '../../handlers/trigger-routes';
 import { seedLinuxFleet } from '../../infra/local/fleet';
 import { deferredStartJson } from '../../infra/trigger-messages';
 import { VirtualStack } from '../../infra/local/virtual-stack';
+import { generateSshKeyPair } from '../../infra/ssh-key-pair';
 import { mutatingCalls } from '../support/checks';
 import { alarmEvent, resetRequestedEvent } from '../support/events';
 
@@ -216,6 +217,23 @@ describe('a Reset Access Requested event', () => {
     const job = await stack.job((first!.result as { jobId: string }).jobId);
     expect(job).toEqual(expect.objectContaining({ status: 'SUCCEEDED', requestedBy: 'event:reset-access.requests@123456789012' }));
     expect(job.request.keyType).toBe('rsa');
+  });
+
+  it("carries the caller's own key and account through a deferred start (the stored request is read again)", async () => {
+    // Prepare: a start deferred to its admission slot, now due
+    const stack = new VirtualStack();
+    const publicKey = generateSshKeyPair('ed25519', 'ops@laptop').publicKey;
+    const request = { instanceId: UBUNTU, subnet: 'CreateNewVPC' as const, helperInstanceType: 't3.small', allowInstanceStoreLoss: false, keyType: 'ed25519' as const, user: 'ubuntu', publicKey };
+    const admitAt = new Date(stack.clock.now()).toISOString();
+    // Act
+    const [started] = await handleTriggerMessage(deferredStartJson({ kind: 'request', request, eventId: 'req-deferred', requestedBy: 'event:x', admitAt }), stack.ports);
+    await stack.run();
+    // Assess
+    expect(started!.result.outcome).toBe('started');
+    const job = await stack.job((started!.result as { jobId: string }).jobId);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.outputs).toMatchObject({ sshUser: 'ubuntu', sshKeyFingerprint: expect.stringMatching(/^SHA256:/) });
+    expect(job.outputs.sshKeyParameter).toBeUndefined();
   });
 
   it('needs the instance to have opted in, like an alarm', async () => {

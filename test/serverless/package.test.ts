@@ -629,12 +629,14 @@ describe('serverless package (offline, no credentials)', () => {
       }
     });
 
-    it('uses customer KMS keys only through EC2, and grants only for AWS resources', () => {
+    it('uses customer KMS keys only through EC2 (the online reset: also to encrypt its key parameter through Parameter Store), and grants only for AWS resources', () => {
       // Act
       const kms = allStatements().filter(({ role, statement }) => role !== 'HelperRole' && asList(statement.Action).some((a) => a.startsWith('kms:')));
+      const viaSsm = kms.filter(({ statement }) => JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService']) === JSON.stringify({ 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' }));
       // Assess
       expect(kms.length).toBeGreaterThan(0);
-      for (const { statement } of kms) {
+      expect(viaSsm.map(({ role, statement }) => [role, asList(statement.Action)])).toEqual([['OnlineResetRole', ['kms:Encrypt', 'kms:GenerateDataKey']]]);
+      for (const { statement } of kms.filter((k) => !viaSsm.includes(k))) {
         expect(statement.Condition?.StringEquals?.['kms:ViaService']).toEqual({ 'Fn::Sub': 'ec2.${AWS::Region}.amazonaws.com' });
         if (asList(statement.Action).includes('kms:CreateGrant')) expect(statement.Condition?.Bool).toEqual({ 'kms:GrantIsForAWSResource': 'true' });
       }

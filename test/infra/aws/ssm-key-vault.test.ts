@@ -39,6 +39,15 @@ describe('createKeyPair', () => {
     expect(a.publicKey).not.toBe(b.publicKey);
   });
 
+  it("uses the request's KMS key over the configured one", async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    const vault = new SsmKeyVault(new SSMClient({ region: 'eu-west-1' }), { kmsKeyId: 'alias/keys' });
+
+    await vault.createKeyPair({ parameterName: NAME, keyType: 'ed25519', comment: 'c', description: 'd', kmsKeyId: 'alias/team-keys' });
+
+    expect(ssmMock.commandCalls(PutParameterCommand)[0]!.args[0].input.KeyId).toBe('alias/team-keys');
+  });
+
   it('a refused put is an error whose message does not carry the key', async () => {
     ssmMock.on(PutParameterCommand).rejects(new SSMServiceException({ name: 'AccessDeniedException', message: 'not allowed', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
     const vault = new SsmKeyVault(new SSMClient({ region: 'eu-west-1' }));

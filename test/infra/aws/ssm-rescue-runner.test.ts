@@ -108,6 +108,21 @@ describe('start', () => {
     });
   });
 
+  it("passes the caller's key and account and no parameter name; a generated key's KMS key", async () => {
+    // Prepare
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-3' } });
+    const caller = 'from="10.0.0.0/8" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKurH4/liC/pEG+Pj5KIhQGNginpQkbieaGRGEG4EcEM me@laptop';
+    const { parameterName: _unused, ...withoutParameter } = params;
+    // Act
+    await runner.start({ ...withoutParameter, user: 'deploy', publicKey: caller });
+    await runner.start({ ...params, kmsKeyId: 'alias/team-keys' });
+    // Assess
+    const [own, generated] = ssmMock.commandCalls(SendCommandCommand).map((c) => c.args[0].input.Parameters!.commands!.filter((line) => line.startsWith('export RA_')));
+    expect(own).toEqual(expect.arrayContaining([`export RA_PUBLIC_KEY='${caller}'`, "export RA_USER='deploy'"]));
+    expect(own!.some((line) => /RA_PARAMETER_NAME|RA_KMS_KEY_ID/.test(line))).toBe(false);
+    expect(generated).toEqual(expect.arrayContaining([`export RA_PARAMETER_NAME='${params.parameterName}'`, "export RA_KMS_KEY_ID='alias/team-keys'"]));
+  });
+
   it('sends AWS-RunPowerShellScript with the Windows commands for the volume at xvdf to a Windows helper', async () => {
     // Prepare
     ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-2' } });

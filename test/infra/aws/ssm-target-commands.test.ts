@@ -71,6 +71,17 @@ describe('send', () => {
     expect(input.Parameters!.commands!.filter((c) => c.startsWith('export RA_'))).toContain("export RA_TARGET_ROOT='/'");
   });
 
+  it("sends the caller's own key line as given, marked as the caller's, and the account asked for", async () => {
+    // Prepare
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    const line = `from="192.0.2.0/24" ${PUBLIC_KEY} me@laptop`;
+    // Act
+    await commands.send({ ...params, publicKey: line, keySource: 'caller', user: 'deploy' });
+    // Assess
+    const exported = ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input.Parameters!.commands!.filter((c) => c.startsWith('export RA_'));
+    expect(exported).toEqual(expect.arrayContaining([`export RA_PUBLIC_KEY='${line}'`, "export RA_KEY_SOURCE='caller'", "export RA_USER='deploy'"]));
+  });
+
   it('sends the Windows script in online mode through AWS-RunPowerShellScript, with no key at all', async () => {
     // Prepare
     ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-w' } });
