@@ -42,3 +42,15 @@ export function matching(pattern: RegExp, message: string | ((input: unknown) =>
 export function strictObject<Shape extends z.core.$ZodLooseShape>(shape: Shape, notObject = 'must be a JSON object') {
   return z.strictObject(shape, { error: (issue) => (issue.code === 'invalid_type' ? notObject : undefined) });
 }
+
+/** `parseInput` for a value that comes as its JSON text (an SQS body) or already read (an event's `detail`). */
+export function parseJsonInput<S extends z.ZodMiniType>(schema: S, value: unknown, root: string): Parsed<z.output<S>> {
+  if (typeof value !== 'string') return parseInput(schema, value, root);
+  let read: unknown;
+  try {
+    read = JSON.parse(value);
+  } catch {
+    return { ok: false, message: `${root}: is not JSON` };
+  }
+  return parseInput(schema, read, root);
+}

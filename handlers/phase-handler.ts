@@ -10,19 +10,20 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { PhaseName } from '../domain/job';
 import { runPhase, type RunnerPorts } from '../domain/phase-runner';
-import { parsePhaseMessage } from '../infra/events';
+import { readPhaseMessage } from '../infra/events';
 import { phaseRunPorts } from '../infra/phase-run-ports';
 
 export function createPhaseHandler(phase: PhaseName, getPorts: () => RunnerPorts) {
   const processor = new BatchProcessor(EventType.SQS);
   async function processRecord(record: SQSRecord): Promise<void> {
     const ports = getPorts();
-    const message = parsePhaseMessage(record.body);
-    if (!message || message.phase !== phase) {
-      ports.log.error('malformed or misrouted phase message dropped', { queuePhase: phase, messageId: record.messageId });
+    const read = readPhaseMessage(record.body);
+    if (!read.ok || read.value.phase !== phase) {
+      const reason = read.ok ? `a message for ${read.value.phase}` : read.message;
+      ports.log.error('malformed or misrouted phase message dropped', { queuePhase: phase, messageId: record.messageId, reason });
       return;
     }
-    await runPhase(message, phaseRunPorts(ports, message));
+    await runPhase(read.value, phaseRunPorts(ports, read.value));
   }
   return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }
