@@ -20,6 +20,9 @@ export const KEY_TYPES = ['ed25519', 'rsa'] as const;
 /** How the caller wants the helper networked (the runbook's `SubnetId` input). */
 export type SubnetChoice = 'CreateNewVPC' | 'SelectedInstanceSubnet' | `subnet-${string}`;
 
+// The pattern admits exactly the SubnetChoice strings; the type says so.
+const subnetChoice = matching(SUBNET_CHOICE, 'must be "CreateNewVPC", "SelectedInstanceSubnet" or a subnet id like subnet-0123456789abcdef0') as z.ZodMiniType<SubnetChoice, string>;
+
 export const instanceIdSchema = matching(INSTANCE_ID, 'must be an instance id like i-0123456789abcdef0');
 
 const oneOf = (values: readonly string[]) => `must be ${values.map((v) => `"${v}"`).join(', ').replace(/, ([^,]*)$/, ' or $1')}`;
@@ -34,13 +37,7 @@ export interface HelperTypes {
 export function startRequestSchema(config: HelperTypes) {
   return strictObject({
     instanceId: instanceIdSchema,
-    subnet: z._default(
-      z.pipe(
-        matching(SUBNET_CHOICE, 'must be "CreateNewVPC", "SelectedInstanceSubnet" or a subnet id like subnet-0123456789abcdef0'),
-        z.transform((subnet) => subnet as SubnetChoice),
-      ),
-      'CreateNewVPC',
-    ),
+    subnet: z._default(subnetChoice, 'CreateNewVPC'),
     helperInstanceType: z._default(z.enum(config.allowedHelperInstanceTypes, { error: `must be one of ${config.allowedHelperInstanceTypes.join(', ')}` }), config.defaultHelperInstanceType),
     allowInstanceStoreLoss: z._default(z.boolean({ error: 'must be true or false' }), false),
     keyType: z._default(z.enum(KEY_TYPES, { error: oneOf(KEY_TYPES) }), 'ed25519'),
