@@ -5,7 +5,6 @@
  * A record that throws is delivered again (ReportBatchItemFailures); a record that is not such an
  * event is dropped.
  */
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -18,6 +17,7 @@ import { EventBridgePhaseBus } from '../infra/aws/eventbridge-phase-bus';
 import { requireEnv } from '../infra/config';
 import { createLog } from '../infra/logger';
 import { parseResourceEvent } from '../infra/resource-events';
+import { lambdaEntry, lambdaLogger } from './lambda-entry';
 
 type AwsEventsPorts = { store: JobStore; bus: PhaseBus; log: Log };
 
@@ -32,7 +32,7 @@ export function createAwsEventsHandler(getPorts: () => AwsEventsPorts) {
     }
     await wakeJobsFor(event, ports);
   }
-  return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
+  return lambdaEntry(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }
 
 let ports: AwsEventsPorts | undefined;
@@ -49,7 +49,7 @@ function awsEventsPorts(): AwsEventsPorts {
   ports = {
     store: new DynamoJobStore(jobStoreDocumentClient(new DynamoDBClient({ retryStrategy })), { tableName: requireEnv(env, 'TABLE_NAME') }),
     bus: new EventBridgePhaseBus(new EventBridgeClient({ retryStrategy }), { eventBusName: requireEnv(env, 'EVENT_BUS_NAME') }),
-    log: createLog(),
+    log: createLog(lambdaLogger),
   };
   return ports;
 }

@@ -5,13 +5,13 @@
  * and dropped, never retried forever. Every log line of a run carries `jobId`, `phase`, `attempt`
  * and the job's `instanceId`.
  */
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { PhaseName } from '../domain/job';
 import { runPhase, type RunnerPorts } from '../domain/phase-runner';
 import { readPhaseMessage } from '../infra/events';
 import { phaseRunPorts } from '../infra/phase-run-ports';
+import { lambdaEntry } from './lambda-entry';
 
 export function createPhaseHandler(phase: PhaseName, getPorts: () => RunnerPorts) {
   const processor = new BatchProcessor(EventType.SQS);
@@ -25,5 +25,5 @@ export function createPhaseHandler(phase: PhaseName, getPorts: () => RunnerPorts
     }
     await runPhase(read.value, phaseRunPorts(ports, read.value));
   }
-  return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
+  return lambdaEntry(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }
