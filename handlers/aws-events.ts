@@ -11,7 +11,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { JobStore, Log, PhaseBus } from '../domain/ports';
 import { wakeJobsFor } from '../domain/wake-jobs';
-import { DEFAULT_MAX_ATTEMPTS, ThrottlingOnlyRetryStrategy } from '../infra/aws/clients';
+import { awsClientConfig } from '../infra/aws/clients';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { EventBridgePhaseBus } from '../infra/aws/eventbridge-phase-bus';
 import { requireEnv } from '../infra/config';
@@ -45,10 +45,9 @@ let ports: AwsEventsPorts | undefined;
 function awsEventsPorts(): AwsEventsPorts {
   if (ports) return ports;
   const env = process.env;
-  const retryStrategy = new ThrottlingOnlyRetryStrategy(DEFAULT_MAX_ATTEMPTS);
   ports = {
-    store: new DynamoJobStore(jobStoreDocumentClient(new DynamoDBClient({ retryStrategy })), { tableName: requireEnv(env, 'TABLE_NAME') }),
-    bus: new EventBridgePhaseBus(new EventBridgeClient({ retryStrategy }), { eventBusName: requireEnv(env, 'EVENT_BUS_NAME') }),
+    store: new DynamoJobStore(jobStoreDocumentClient(new DynamoDBClient(awsClientConfig('dynamodb'))), { tableName: requireEnv(env, 'TABLE_NAME') }),
+    bus: new EventBridgePhaseBus(new EventBridgeClient(awsClientConfig('eventbridge')), { eventBusName: requireEnv(env, 'EVENT_BUS_NAME') }),
     log: createLog(lambdaLogger),
   };
   return ports;
