@@ -1,10 +1,11 @@
 /** The job record: what a reset did, is doing and must undo. Stored as one item per job. */
 
 import type { OnlineAttempt } from './online-ports';
-import type { JobMode, ResetMode } from './reset-mode';
+import type { JobMode } from './reset-mode';
 import type { PacedSlot } from './request-pacing';
 import type { PreflightRecord } from './validation';
 import type { PhaseName } from './phases';
+import type { ResetRequest } from './request';
 
 export type Platform = 'linux' | 'windows';
 export type JobStatus = 'RUNNING' | 'ROLLING_BACK' | 'SUCCEEDED' | 'FAILED';
@@ -12,24 +13,8 @@ export type JobStatus = 'RUNNING' | 'ROLLING_BACK' | 'SUCCEEDED' | 'FAILED';
 /** The phases, as the registry declares them (domain/phases/index.ts). */
 export type { PhaseName } from './phases';
 
-/** How the caller wants the helper networked (the runbook's `SubnetId` input). */
-export type SubnetChoice = 'CreateNewVPC' | 'SelectedInstanceSubnet' | `subnet-${string}`;
-
-export interface ResetRequest {
-  instanceId: string;
-  subnet: SubnetChoice;
-  helperInstanceType: string;
-  allowInstanceStoreLoss: boolean;
-  keyType: 'ed25519' | 'rsa';
-  /** Online (no stop), offline (the volume swap) or `auto` (absent: auto), see reset-mode.ts. */
-  mode?: ResetMode;
-  /** Linux: the account that gets the key (absent: the instance's default login account), key-placement.ts. */
-  user?: string;
-  /** Linux: the caller's own public key line; then no key pair is made and nothing goes to Parameter Store. */
-  publicKey?: string;
-  /** Linux, generated key: the KMS key of the SecureString (absent: the account's `aws/ssm` key). */
-  kmsKeyId?: string;
-}
+/** The start request (its schema, domain/request.ts), with its defaults filled in. */
+export type { ResetRequest, SubnetChoice } from './request';
 
 /** What the target looked like before the job touched it: everything rollback must restore. */
 export interface TargetSnapshot {

@@ -12,6 +12,7 @@ import type { EncryptionKeys } from './ports';
 /** A POSIX user name as useradd accepts it by default; the rescue script checks the same. */
 export const LINUX_USER_NAME = /^[a-z_][a-z0-9_-]*[$]?$/;
 export const LINUX_USER_NAME_MAX = 32;
+export const LINUX_USER_NAME_MESSAGE = `must be a Linux user name: lower-case letters, digits, '_', '-' (a final '$' allowed), starting with a letter or '_', at most ${LINUX_USER_NAME_MAX} characters`;
 /** The longest public key line (options included) the script accepts. */
 export const MAX_PUBLIC_KEY_LINE = 8192;
 
@@ -110,7 +111,7 @@ export function lineFingerprint(line: string | undefined): string | undefined {
 }
 
 /** The request fields about the key. */
-export type KeyRequest = Pick<ResetRequest, 'user' | 'publicKey' | 'kmsKeyId'>;
+export type KeyRequest = Partial<Pick<ResetRequest, 'user' | 'publicKey' | 'kmsKeyId'>>;
 export const KEY_REQUEST_FIELDS = ['user', 'publicKey', 'kmsKeyId'] as const;
 
 /**
@@ -119,7 +120,7 @@ export const KEY_REQUEST_FIELDS = ['user', 'publicKey', 'kmsKeyId'] as const;
  */
 const KMS_KEY = '(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})';
 const KMS_ALIAS = 'alias/[A-Za-z0-9/_-]{1,250}';
-const KMS_KEY_ID = new RegExp(`^(?:${KMS_KEY}|${KMS_ALIAS}|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key/${KMS_KEY}|${KMS_ALIAS}))$`);
+export const KMS_KEY_ID = new RegExp(`^(?:${KMS_KEY}|${KMS_ALIAS}|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key/${KMS_KEY}|${KMS_ALIAS}))$`);
 
 function bad(field: string, message: string): RefusedError {
   return new RefusedError('INVALID_REQUEST', `${field}: ${message}`, 400);
@@ -134,7 +135,7 @@ export function parseKeyRequest(input: Record<string, unknown>): KeyRequest {
   const out: KeyRequest = {};
   if (user !== undefined) {
     if (typeof user !== 'string' || !isLinuxUserName(user)) {
-      throw bad('user', `must be a Linux user name: lower-case letters, digits, '_', '-' (a final '$' allowed), starting with a letter or '_', at most ${LINUX_USER_NAME_MAX} characters`);
+      throw bad('user', LINUX_USER_NAME_MESSAGE);
     }
     out.user = user;
   }

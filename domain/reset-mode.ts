@@ -10,10 +10,11 @@ import { PermanentError } from './errors';
 import type { Platform, ResetRequest } from './job';
 import type { OnlinePorts } from './online-ports';
 import type { AgentStatus, InstanceFacts } from './ports';
+import type { ResetMode } from './request';
 import { refusals, type PreflightFacts, type Refusal } from './validation';
 
-export type ResetMode = 'auto' | 'online' | 'offline';
-export const RESET_MODES: readonly ResetMode[] = ['auto', 'online', 'offline'];
+/** The modes are declared with the start request they are asked in. */
+export { RESET_MODES, type ResetMode } from './request';
 
 /** The path a job takes, and why. */
 export interface JobMode {

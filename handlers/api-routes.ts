@@ -5,6 +5,7 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authorizeJob, callerAccess, jobRefusal, type CallerAccess } from '../domain/access';
+import * as z from 'zod/mini';
 import { admissionIfFree, API_ADMISSION_BUCKET, API_READ_BUCKET, releaseAdmission, reserveAdmission, takeAdmissionIfFree } from '../domain/admission';
 import { cancelReset } from '../domain/cancel-reset';
 import { RefusedError } from '../domain/errors';
@@ -14,7 +15,8 @@ import { toJobView } from '../domain/job-view';
 import { listInstances } from '../domain/list-instances';
 import type { CorePorts } from '../domain/phase';
 import type { AdmissionStore, InstanceDirectory, JobQuery, JobStore, PrincipalTags } from '../domain/ports';
-import { INSTANCE_ID, parseResetRequest } from '../domain/request';
+import { instanceIdSchema, parseResetRequest } from '../domain/request';
+import { matching, parseInput } from '../domain/schema';
 import { getJob, startReset } from '../domain/start-reset';
 import { callerOf, errorResponse, headerOf, HttpError, json, requestIdOf, type ErrorBody, type HttpResponse } from './http';
 
@@ -39,11 +41,33 @@ export type ApiRoute = (typeof API_ROUTES)[number];
 export const JOB_ID = /^r-[0-9a-z]{6,40}$/;
 /** A start request is a few hundred bytes; anything this large is not one. */
 export const MAX_BODY_BYTES = 16 * 1024;
-/** `Idempotency-Key`: 1 to 255 visible ASCII characters (a UUID is the usual choice). */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const JOB_STATUSES: readonly JobStatus[] = ['RUNNING', 'ROLLING_BACK', 'SUCCEEDED', 'FAILED'];
 export const DEFAULT_PAGE = 20;
 export const MAX_PAGE = 100;
+
+/**
+ * The schemas of what the routes read besides the start request (domain/request.ts): the path's
+ * job id, the `Idempotency-Key` header and each route's query string. docs/openapi.yaml's
+ * parameters are checked against them (test/docs/openapi-agreement.test.ts).
+ */
+export const jobIdSchema = matching(JOB_ID, (input) => `${String(input)} is not a job id (like r-mabc1234xyz)`);
+/** 1 to 255 visible ASCII characters (a UUID is the usual choice). */
+export const idempotencyKeySchema = matching(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters');
+const pageLimit = z._default(z.pipe(matching(/^(100|[1-9][0-9]?)$/, `must be a whole number from 1 to ${MAX_PAGE}`), z.transform(Number)), DEFAULT_PAGE);
+const cursor = z.optional(z.string().check(z.minLength(1, { error: "is empty; pass a page's nextCursor, or leave it out for the first page" })));
+
+/** A query string naming only `shape`'s parameters (a typo must not be ignored silently). */
+function queryOf<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
+  const known = Object.keys(shape);
+  const unknown = known.length ? `unknown query parameter (known: ${known.join(', ')})` : 'this route takes no query parameters';
+  return z.strictObject(shape, { error: (issue) => (issue.code === 'unrecognized_keys' ? unknown : undefined) });
+}
+
+export const QUERY = {
+  none: queryOf({}),
+  listResets: queryOf({ instanceId: z.optional(instanceIdSchema), status: z.optional(z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(', ')}` })), limit: pageLimit, cursor }),
+  listInstances: queryOf({ limit: pageLimit, cursor }),
+};
 
 export async function routeApi(event: APIGatewayProxyEventV2, ports: ApiPorts): Promise<HttpResponse> {
   const requestId = requestIdOf(event);
@@ -62,11 +86,11 @@ export async function routeApi(event: APIGatewayProxyEventV2, ports: ApiPorts): 
 async function serve(route: ApiRoute, params: Record<string, string>, event: APIGatewayProxyEventV2, ports: ApiPorts): Promise<HttpResponse> {
   switch (`${route.method} ${route.path}`) {
     case 'POST /resets': {
-      allowQuery(event, []);
+      readQuery(event, QUERY.none);
       const request = parseResetRequest(readJsonBody(event), ports.config);
       const caller = callerOf(event);
-      const key = headerOf(event, 'idempotency-key');
-      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new RefusedError('INVALID_REQUEST', 'Idempotency-Key: must be 1 to 255 visible ASCII characters', 400);
+      const rawKey = headerOf(event, 'idempotency-key');
+      const key = rawKey === undefined ? undefined : read(idempotencyKeySchema, rawKey, 'Idempotency-Key');
       // Both buckets are looked at before the preflight reads anything, so that a burst is refused
       // before it drains EC2's Describe bucket.
       const now = ports.clock.now();
@@ -90,30 +114,27 @@ async function serve(route: ApiRoute, params: Record<string, string>, event: API
       return accepted(started.replayed ? 200 : 202, started.job, started.replayed ? { 'idempotent-replayed': 'true' } : {});
     }
     case 'GET /resets': {
-      const query = allowQuery(event, ['instanceId', 'status', 'limit', 'cursor']);
-      if (query.instanceId !== undefined && !INSTANCE_ID.test(query.instanceId)) throw invalid('instanceId', 'must be an instance id like i-0123456789abcdef0');
-      if (query.status !== undefined && !JOB_STATUSES.includes(query.status as JobStatus)) throw invalid('status', `must be one of ${JOB_STATUSES.join(', ')}`);
+      const query = readQuery(event, QUERY.listResets);
       const caller = await callerAccess(callerOf(event), ports);
-      const page = await listVisible(ports.store, caller, { instanceId: query.instanceId, status: query.status as JobStatus | undefined, limit: pageLimit(query.limit), cursor: query.cursor });
+      const page = await listVisible(ports.store, caller, query);
       return json(200, { jobs: page.jobs.map(toJobView), ...(page.cursor ? { nextCursor: page.cursor } : {}) });
     }
     case 'GET /resets/{jobId}': {
-      allowQuery(event, []);
+      readQuery(event, QUERY.none);
       const caller = await callerAccess(callerOf(event), ports);
       const job = await getJob(params.jobId!, ports.store);
       authorizeJob(caller, job);
       return json(200, toJobView(job));
     }
     case 'POST /resets/{jobId}/cancel': {
-      allowQuery(event, []);
+      readQuery(event, QUERY.none);
       const caller = await callerAccess(callerOf(event), ports);
       authorizeJob(caller, await getJob(params.jobId!, ports.store));
       return json(202, toJobView(await cancelReset(params.jobId!, ports)));
     }
     case 'GET /instances': {
-      const query = allowQuery(event, ['limit', 'cursor']);
       const caller = await callerAccess(callerOf(event), ports);
-      const page = await listInstances({ limit: pageLimit(query.limit), cursor: query.cursor }, ports, caller);
+      const page = await listInstances(readQuery(event, QUERY.listInstances), ports, caller);
       return json(200, { instances: page.instances, ...(page.cursor ? { nextCursor: page.cursor } : {}) });
     }
   }
@@ -154,7 +175,7 @@ function matchRoute(method: string, path: string): { route: ApiRoute; params: Re
     const allow = candidates.map((c) => c.route.method).join(', ');
     throw new HttpError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use ${allow}`, 405, { allow });
   }
-  if (match.params!.jobId !== undefined && !JOB_ID.test(match.params!.jobId)) throw invalid('jobId', `${match.params!.jobId} is not a job id (like r-mabc1234xyz)`);
+  if (match.params!.jobId !== undefined) read(jobIdSchema, match.params!.jobId, 'jobId');
   return { route: match.route, params: match.params! };
 }
 
@@ -222,22 +243,15 @@ function tooMany(code: keyof typeof TOO_MANY, retryAt: Date, now: Date, requestI
   return json(429, body, { 'retry-after': String(seconds) });
 }
 
-/** The query parameters, refusing any the route does not know (a typo must not be ignored silently). */
-function allowQuery(event: APIGatewayProxyEventV2, known: string[]): Record<string, string | undefined> {
-  const query = event.queryStringParameters ?? {};
-  for (const name of Object.keys(query)) if (!known.includes(name)) throw invalid(name, known.length ? `unknown query parameter (known: ${known.join(', ')})` : 'this route takes no query parameters');
-  if (query.cursor === '') throw invalid('cursor', "is empty; pass a page's nextCursor, or leave it out for the first page");
-  return query;
+function readQuery<S extends z.ZodMiniType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
+  return read(schema, event.queryStringParameters ?? {}, 'query');
 }
 
-function pageLimit(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_PAGE;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PAGE) throw invalid('limit', `must be a whole number from 1 to ${MAX_PAGE}`);
-  return Number(raw);
-}
-
-function invalid(field: string, message: string): RefusedError {
-  return new RefusedError('INVALID_REQUEST', `${field}: ${message}`, 400);
+/** `value` read by `schema`, or 400 INVALID_REQUEST naming what is wrong (`name` when it is the whole value). */
+function read<S extends z.ZodMiniType>(schema: S, value: unknown, name: string): z.output<S> {
+  const parsed = parseInput(schema, value, name);
+  if (!parsed.ok) throw new RefusedError('INVALID_REQUEST', parsed.message, 400);
+  return parsed.value;
 }
 
 function readJsonBody(event: APIGatewayProxyEventV2): unknown {
@@ -247,7 +261,7 @@ function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   }
   const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
   if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new HttpError('BODY_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`, 413);
-  if (raw.trim() === '') throw invalid('body', 'is empty; send a JSON object like {"instanceId":"i-0123456789abcdef0"}');
+  if (raw.trim() === '') throw new RefusedError('INVALID_REQUEST', 'body: is empty; send a JSON object like {"instanceId":"i-0123456789abcdef0"}', 400);
   try {
     return JSON.parse(raw);
   } catch {

@@ -5,19 +5,19 @@
  * A record that throws is delivered again (ReportBatchItemFailures); a record that is not such an
  * event is dropped.
  */
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { JobStore, Log, PhaseBus } from '../domain/ports';
 import { wakeJobsFor } from '../domain/wake-jobs';
-import { DEFAULT_MAX_ATTEMPTS, ThrottlingOnlyRetryStrategy } from '../infra/aws/clients';
+import { awsClientConfig } from '../infra/aws/clients';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { EventBridgePhaseBus } from '../infra/aws/eventbridge-phase-bus';
 import { requireEnv } from '../infra/config';
 import { createLog } from '../infra/logger';
 import { parseResourceEvent } from '../infra/resource-events';
+import { lambdaEntry, lambdaLogger } from './lambda-entry';
 
 type AwsEventsPorts = { store: JobStore; bus: PhaseBus; log: Log };
 
@@ -32,7 +32,7 @@ export function createAwsEventsHandler(getPorts: () => AwsEventsPorts) {
     }
     await wakeJobsFor(event, ports);
   }
-  return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
+  return lambdaEntry(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }
 
 let ports: AwsEventsPorts | undefined;
@@ -45,11 +45,10 @@ let ports: AwsEventsPorts | undefined;
 function awsEventsPorts(): AwsEventsPorts {
   if (ports) return ports;
   const env = process.env;
-  const retryStrategy = new ThrottlingOnlyRetryStrategy(DEFAULT_MAX_ATTEMPTS);
   ports = {
-    store: new DynamoJobStore(jobStoreDocumentClient(new DynamoDBClient({ retryStrategy })), { tableName: requireEnv(env, 'TABLE_NAME') }),
-    bus: new EventBridgePhaseBus(new EventBridgeClient({ retryStrategy }), { eventBusName: requireEnv(env, 'EVENT_BUS_NAME') }),
-    log: createLog(),
+    store: new DynamoJobStore(jobStoreDocumentClient(new DynamoDBClient(awsClientConfig('dynamodb'))), { tableName: requireEnv(env, 'TABLE_NAME') }),
+    bus: new EventBridgePhaseBus(new EventBridgeClient(awsClientConfig('eventbridge')), { eventBusName: requireEnv(env, 'EVENT_BUS_NAME') }),
+    log: createLog(lambdaLogger),
   };
   return ports;
 }

@@ -30,6 +30,7 @@ import { SqsStartDeferral } from '../infra/aws/sqs-start-deferral';
 import { loadConfig, requireEnv } from '../infra/config';
 import { randomJobIds } from '../infra/ids';
 import { createLog } from '../infra/logger';
+import { lambdaLogger } from './lambda-entry';
 import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, principalTags, realSleeper, rescueNetworks, serviceObserver, systemClock } from '../infra/composition';
 import type { ApiPorts } from './api-routes';
 
@@ -120,7 +121,7 @@ function basePorts() {
   const documents = jobStoreDocumentClient(new DynamoDBClient(awsClientConfig('dynamodb')));
   const eventBridge = new EventBridgeClient(awsClientConfig('eventbridge'));
   return {
-    ports: { config, store: new DynamoJobStore(documents, { tableName }), bus: new EventBridgePhaseBus(eventBridge, { eventBusName }), log: createLog(), clock: systemClock },
+    ports: { config, store: new DynamoJobStore(documents, { tableName }), bus: new EventBridgePhaseBus(eventBridge, { eventBusName }), log: createLog(lambdaLogger), clock: systemClock },
     jobTable: { documents, tableName },
     serviceBus: { eventBridge, eventBusName },
   };

@@ -5,24 +5,25 @@
  * and dropped, never retried forever. Every log line of a run carries `jobId`, `phase`, `attempt`
  * and the job's `instanceId`.
  */
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { PhaseName } from '../domain/job';
 import { runPhase, type RunnerPorts } from '../domain/phase-runner';
-import { parsePhaseMessage } from '../infra/events';
+import { readPhaseMessage } from '../infra/events';
 import { phaseRunPorts } from '../infra/phase-run-ports';
+import { lambdaEntry } from './lambda-entry';
 
 export function createPhaseHandler(phase: PhaseName, getPorts: () => RunnerPorts) {
   const processor = new BatchProcessor(EventType.SQS);
   async function processRecord(record: SQSRecord): Promise<void> {
     const ports = getPorts();
-    const message = parsePhaseMessage(record.body);
-    if (!message || message.phase !== phase) {
-      ports.log.error('malformed or misrouted phase message dropped', { queuePhase: phase, messageId: record.messageId });
+    const read = readPhaseMessage(record.body);
+    if (!read.ok || read.value.phase !== phase) {
+      const reason = read.ok ? `a message for ${read.value.phase}` : read.message;
+      ports.log.error('malformed or misrouted phase message dropped', { queuePhase: phase, messageId: record.messageId, reason });
       return;
     }
-    await runPhase(message, phaseRunPorts(ports, message));
+    await runPhase(read.value, phaseRunPorts(ports, read.value));
   }
-  return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
+  return lambdaEntry(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }

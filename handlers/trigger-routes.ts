@@ -5,12 +5,12 @@
  * A message that is none of these is logged and dropped (it would fail the same way forever);
  * an unexpected error is thrown, for the queue to deliver the message again.
  */
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { resumeDeferredStart, startFromAlarm, startFromRequestEvent, type AutomaticOutcome, type AutomaticStartPorts } from '../domain/automatic-start';
 import { RefusedError } from '../domain/errors';
 import { parseTriggerMessage } from '../infra/trigger-messages';
+import { lambdaEntry } from './lambda-entry';
 
 export interface TriggerResult {
   instanceId?: string;
@@ -63,5 +63,5 @@ export function createTriggerHandler(getPorts: () => AutomaticStartPorts) {
   async function processRecord(record: SQSRecord): Promise<void> {
     await handleTriggerMessage(record.body, getPorts());
   }
-  return middy(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
+  return lambdaEntry(async (event: SQSEvent, context: Context) => processPartialResponse(event, processRecord, processor, { context }));
 }

@@ -2,8 +2,10 @@
  * The service's own events on its EventBridge bus. `serverless.yml`'s rules and the local bus
  * match on these constants: change them here and there together.
  */
-import { isPhaseName } from '../domain/phases';
+import * as z from 'zod/mini';
+import { PHASES } from '../domain/phases';
 import type { PhaseMessage } from '../domain/ports';
+import { parseJsonInput, type Parsed } from '../domain/schema';
 
 /** `source` of every event the service puts on its bus. */
 export const EVENT_SOURCE = 'reset-access';
@@ -41,19 +43,20 @@ export function phaseMessageJson(message: PhaseMessage): string {
   return JSON.stringify({ jobId: message.jobId, phase: message.phase, attempt: message.attempt });
 }
 
-/** Reads a phase message back (an SQS body or an event `detail`); `undefined` if it is not one. */
+/** A phase message: the SQS body of a phase's queue, and the `detail` of its event. */
+export const phaseMessageSchema = z.object({
+  jobId: z.string().check(z.minLength(1)),
+  phase: z.enum(PHASES),
+  attempt: z.int().check(z.gte(0)),
+});
+
+/** Reads a phase message back (an SQS body or an event `detail`), or says what is wrong with it. */
+export function readPhaseMessage(value: unknown): Parsed<PhaseMessage> {
+  return parseJsonInput(phaseMessageSchema, value, 'message');
+}
+
+/** Reads a phase message back; `undefined` if it is not one. */
 export function parsePhaseMessage(value: unknown): PhaseMessage | undefined {
-  let candidate = value;
-  if (typeof candidate === 'string') {
-    try {
-      candidate = JSON.parse(candidate);
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof candidate !== 'object' || candidate === null) return undefined;
-  const { jobId, phase, attempt } = candidate as Record<string, unknown>;
-  if (typeof jobId !== 'string' || jobId === '' || !isPhaseName(phase)) return undefined;
-  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 0) return undefined;
-  return { jobId, phase, attempt };
+  const read = readPhaseMessage(value);
+  return read.ok ? read.value : undefined;
 }

@@ -7,7 +7,7 @@ import { redactSecrets, redactText } from './redact';
  * on its way out. Context keys such as jobId, instanceId, phase travel on every line of a phase
  * run through {@link withLogContext}.
  */
-export function createLog(serviceName = 'reset-access', logger = new Logger({ serviceName })): Log {
+export function createLog(logger = new Logger({ serviceName: 'reset-access' })): Log {
   return {
     info: (message, context) => logger.info(redactText(message), redactSecrets(context ?? {})),
     warn: (message, context) => logger.warn(redactText(message), redactSecrets(context ?? {})),

@@ -7,6 +7,8 @@
  * User Guide "Amazon EventBridge event examples for Systems Manager" (Run Command invocation
  * status), EBS User Guide "Amazon EventBridge events for Amazon EBS" (volume notifications).
  */
+import * as z from 'zod/mini';
+import { parseJsonInput } from '../domain/schema';
 import type { ResourceEvent } from '../domain/wake-jobs';
 
 export const EC2_SOURCE = 'aws.ec2';
@@ -17,42 +19,35 @@ export const VOLUME_DETAIL_TYPE = 'EBS Volume Notification';
 /** The `detail.event` values of EBS volume notifications a job can wait on. */
 export const VOLUME_EVENTS = ['attachVolume', 'reattachVolume', 'detachVolume'] as const;
 
+const id = z.string().check(z.minLength(1));
+
+/** The three events a job waits on: only the fields read, anything else in them is let through. */
+const instanceStateEvent = z.pipe(
+  z.object({ source: z.literal(EC2_SOURCE), 'detail-type': z.literal(INSTANCE_STATE_DETAIL_TYPE), detail: z.object({ 'instance-id': id, state: id }) }),
+  z.transform(({ detail }): ResourceEvent => ({ kind: 'instance-state', instanceId: detail['instance-id'], state: detail.state })),
+);
+const commandInvocationEvent = z.pipe(
+  z.object({ source: z.literal(SSM_SOURCE), 'detail-type': z.literal(COMMAND_INVOCATION_DETAIL_TYPE), detail: z.object({ 'instance-id': id, 'command-id': id, status: id }) }),
+  z.transform(({ detail }): ResourceEvent => ({ kind: 'command-status', instanceId: detail['instance-id'], commandId: detail['command-id'], status: detail.status })),
+);
+// The volume is named only in `resources`, as an ARN (`…:volume/vol-…`).
+const VOLUME_ARN = /:volume\/(vol-[0-9a-z]+)$/;
+const volumeEvent = z.pipe(
+  z.object({
+    source: z.literal(EC2_SOURCE),
+    'detail-type': z.literal(VOLUME_DETAIL_TYPE),
+    resources: z.array(z.unknown()).check(z.refine((resources) => resources.some((r) => typeof r === 'string' && VOLUME_ARN.test(r)))),
+    detail: z.object({ event: id, result: z.optional(z.string()) }),
+  }),
+  z.transform(({ resources, detail }): ResourceEvent => {
+    const volumeId = resources.map((r) => VOLUME_ARN.exec(String(r))?.[1]).find((v) => v !== undefined)!;
+    return { kind: 'volume', volumeId, event: detail.event, result: detail.result ?? '' };
+  }),
+);
+export const resourceEventSchema = z.union([instanceStateEvent, commandInvocationEvent, volumeEvent]);
+
 /** The event (an envelope, or its JSON as an SQS body carries it); `undefined` if it is none of these. */
 export function parseResourceEvent(value: unknown): ResourceEvent | undefined {
-  let envelope = value;
-  if (typeof envelope === 'string') {
-    try {
-      envelope = JSON.parse(envelope);
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof envelope !== 'object' || envelope === null) return undefined;
-  const { source, resources } = envelope as Record<string, unknown>;
-  const detailType = (envelope as Record<string, unknown>)['detail-type'];
-  const detail = (envelope as { detail?: unknown }).detail;
-  if (typeof detail !== 'object' || detail === null) return undefined;
-  const field = (name: string) => {
-    const v = (detail as Record<string, unknown>)[name];
-    return typeof v === 'string' && v !== '' ? v : undefined;
-  };
-  if (source === EC2_SOURCE && detailType === INSTANCE_STATE_DETAIL_TYPE) {
-    const instanceId = field('instance-id');
-    const state = field('state');
-    return instanceId && state ? { kind: 'instance-state', instanceId, state } : undefined;
-  }
-  if (source === SSM_SOURCE && detailType === COMMAND_INVOCATION_DETAIL_TYPE) {
-    const instanceId = field('instance-id');
-    const commandId = field('command-id');
-    const status = field('status');
-    return instanceId && commandId && status ? { kind: 'command-status', instanceId, commandId, status } : undefined;
-  }
-  if (source === EC2_SOURCE && detailType === VOLUME_DETAIL_TYPE) {
-    // The volume is named only in `resources`, as an ARN (`…:volume/vol-…`).
-    const arn = Array.isArray(resources) ? resources.find((r): r is string => typeof r === 'string' && /:volume\/vol-/.test(r)) : undefined;
-    const volumeId = arn?.slice(arn.lastIndexOf('/') + 1);
-    const event = field('event');
-    return volumeId && event ? { kind: 'volume', volumeId, event, result: field('result') ?? '' } : undefined;
-  }
-  return undefined;
+  const read = parseJsonInput(resourceEventSchema, value, 'event');
+  return read.ok ? read.value : undefined;
 }

@@ -3,11 +3,12 @@
  * whole envelope: a CloudWatch alarm state change, or a `Reset Access Requested`), and the
  * deferred starts the function sends back to itself. Parsing only: what they mean is the domain's.
  */
+import * as z from 'zod/mini';
 import type { ServiceConfig } from '../domain/config';
 import { RefusedError } from '../domain/errors';
 import type { DeferredStart } from '../domain/ports';
-import { INSTANCE_ID, parseResetRequest } from '../domain/request';
-import type { ResetRequest } from '../domain/job';
+import { INSTANCE_ID, startRequestSchema, type ResetRequest } from '../domain/request';
+import { parseJsonInput, parseInput } from '../domain/schema';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE } from './events';
 
 export const DEFERRED_START_TYPE = 'reset-access.deferred-start';
@@ -23,75 +24,87 @@ export function deferredStartJson(start: DeferredStart): string {
   return JSON.stringify({ type: DEFERRED_START_TYPE, ...start });
 }
 
-/** Reads one queue message; throws RefusedError (400) for one that is none of the above (dropped, never retried). */
-export function parseTriggerMessage(body: string, config: ServiceConfig): TriggerMessage {
-  let message: unknown;
-  try {
-    message = JSON.parse(body);
-  } catch {
-    throw new RefusedError('INVALID_JSON', 'message body is not JSON', 400);
-  }
-  if (!isObject(message)) throw new RefusedError('INVALID_MESSAGE', 'message is not a JSON object', 400);
-  if (message.type === DEFERRED_START_TYPE) return { kind: 'deferred', start: parseDeferred(message, config) };
-  const detailType = message['detail-type'];
-  const eventId = typeof message.id === 'string' && message.id !== '' ? message.id : undefined;
-  if (!eventId) throw new RefusedError('INVALID_MESSAGE', 'message is neither an EventBridge event (no id) nor a deferred start', 400);
-  if (detailType === ALARM_STATE_CHANGE_DETAIL_TYPE && message.source === ALARM_SOURCE) return parseAlarm(eventId, message);
-  if (detailType === RESET_REQUESTED_DETAIL_TYPE) {
-    return {
-      kind: 'request',
-      eventId,
-      source: String(message.source ?? 'unknown'),
-      ...(typeof message.account === 'string' ? { account: message.account } : {}),
-      request: parseResetRequest(message.detail, config),
-    };
-  }
-  throw new RefusedError('INVALID_MESSAGE', `event ${String(detailType)} from ${String(message.source)} is not one the alarm function handles`, 400);
-}
+/** An EventBridge event as a rule delivers it whole: what is read of every one. */
+const eventSchema = z.looseObject({
+  id: z.string({ error: 'is missing: the message is neither an EventBridge event nor a deferred start' }).check(z.minLength(1)),
+  source: z.optional(z.string()),
+  'detail-type': z.optional(z.string()),
+  account: z.optional(z.string()),
+  resources: z.optional(z.array(z.unknown())),
+});
+
+/** What the alarm function sends itself for a start that waits for its admission slot. */
+const deferredStartSchema = (config: ServiceConfig) =>
+  z.object({ kind: z.enum(['alarm', 'request']), request: startRequestSchema(config), eventId: z.string(), requestedBy: z.string(), admitAt: z.iso.datetime() });
+
+const NONE: string[] = [];
+/** A metric's dimensions naming an instance: `{ InstanceId }`, or a `[{ name, value }]` list (also `Name`/`Value`). */
+const instanceDimensions = z.catch(
+  z.union([
+    z.pipe(
+      z.array(z.catch(z.looseObject({ name: z.optional(z.string()), Name: z.optional(z.string()), value: z.optional(z.string()), Value: z.optional(z.string()) }), {})),
+      z.transform((list) => list.filter((d) => (d.name ?? d.Name) === 'InstanceId').map((d) => d.value ?? d.Value ?? '')),
+    ),
+    z.pipe(z.looseObject({ InstanceId: z.optional(z.string()) }), z.transform((d) => (d.InstanceId ? [d.InstanceId] : NONE))),
+  ]),
+  NONE,
+);
+const metricInstances = z.catch(z.pipe(z.looseObject({ metricStat: z.looseObject({ metric: z.looseObject({ dimensions: instanceDimensions }) }) }), z.transform((m) => m.metricStat.metric.dimensions)), NONE);
 
 /**
- * The instances a CloudWatch alarm names, from both shapes of its configuration: the metrics array
- * (`detail.configuration.metrics[].metricStat.metric.dimensions.InstanceId`, single-metric and
- * metric-math alarms alike) and the older single-metric shape with the metric at the top level
- * (`detail.configuration.dimensions.InstanceId`, also as a `[{ name, value }]` list).
+ * The `detail` of a CloudWatch alarm state change. The instances come from both shapes of its
+ * configuration: the metrics array (`configuration.metrics[].metricStat.metric.dimensions`,
+ * single-metric and metric-math alarms alike) and the older single-metric shape with the metric at
+ * the top level (`configuration.dimensions`); a part of another shape names no instance.
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html
  */
+const alarmDetailSchema = z.looseObject({
+  alarmName: z.optional(z.string()),
+  state: z.looseObject({ value: z.string() }),
+  configuration: z.catch(z.looseObject({ metrics: z.catch(z.array(metricInstances), []), dimensions: z.optional(instanceDimensions) }), { metrics: [] }),
+});
+
+/** Reads one queue message; throws RefusedError (400) for one that is none of the above (dropped, never retried). */
+export function parseTriggerMessage(body: string, config: ServiceConfig): TriggerMessage {
+  const read = parseJsonInput(z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }), body, 'message');
+  if (!read.ok) throw new RefusedError(read.message === 'message: is not JSON' ? 'INVALID_JSON' : 'INVALID_MESSAGE', read.message, 400);
+  const message = read.value;
+  if (message.type === DEFERRED_START_TYPE) {
+    const start = parseInput(deferredStartSchema(config), message, 'deferred start');
+    if (!start.ok) throw new RefusedError('INVALID_MESSAGE', `deferred start is malformed: ${start.message}`, 400);
+    return { kind: 'deferred', start: start.value };
+  }
+  const event = parseInput(eventSchema, message, 'event');
+  if (!event.ok) throw new RefusedError('INVALID_MESSAGE', event.message, 400);
+  const { id: eventId, source, 'detail-type': detailType, account, resources } = event.value;
+  if (detailType === ALARM_STATE_CHANGE_DETAIL_TYPE && source === ALARM_SOURCE) return parseAlarm(eventId, message, resources);
+  if (detailType === RESET_REQUESTED_DETAIL_TYPE) {
+    // The detail is the API's start request; its fields are named from the event (`detail.subnet`).
+    const request = parseInput(z.looseObject({ detail: startRequestSchema(config) }), message, 'event');
+    if (!request.ok) throw new RefusedError('INVALID_REQUEST', request.message, 400);
+    return { kind: 'request', eventId, source: source ?? 'unknown', ...(account !== undefined ? { account } : {}), request: request.value.detail };
+  }
+  throw new RefusedError('INVALID_MESSAGE', `event ${String(detailType)} from ${String(source)} is not one the alarm function handles`, 400);
+}
+
+/** The instances an alarm's `detail` names (well-formed instance ids only, each once). */
 export function alarmInstanceIds(detail: unknown): string[] {
-  const configuration = isObject(detail) && isObject(detail.configuration) ? detail.configuration : {};
-  const found: unknown[] = [];
-  for (const metric of Array.isArray(configuration.metrics) ? configuration.metrics : []) {
-    const stat = isObject(metric) && isObject(metric.metricStat) ? metric.metricStat : undefined;
-    const dimensions = stat && isObject(stat.metric) ? stat.metric.dimensions : undefined;
-    found.push(...instanceIdsOf(dimensions));
-  }
-  found.push(...instanceIdsOf(configuration.dimensions));
-  return [...new Set(found.filter((id): id is string => typeof id === 'string' && INSTANCE_ID.test(id)))];
+  const read = z.safeParse(alarmDetailSchema.shape.configuration, (detail as { configuration?: unknown } | null | undefined)?.configuration);
+  return read.success ? instancesOf(read.data) : [];
 }
 
-function instanceIdsOf(dimensions: unknown): unknown[] {
-  if (isObject(dimensions)) return [dimensions.InstanceId];
-  if (Array.isArray(dimensions)) return dimensions.filter((d) => isObject(d) && (d.name ?? d.Name) === 'InstanceId').map((d) => (d as Record<string, unknown>).value ?? (d as Record<string, unknown>).Value);
-  return [];
+function instancesOf(configuration: z.output<typeof alarmDetailSchema>['configuration']): string[] {
+  const found = [...configuration.metrics.flat(), ...(configuration.dimensions ?? [])];
+  return [...new Set(found.filter((id) => INSTANCE_ID.test(id)))];
 }
 
-function parseAlarm(eventId: string, message: Record<string, unknown>): TriggerMessage {
-  const detail = isObject(message.detail) ? message.detail : {};
-  const state = isObject(detail.state) ? detail.state.value : undefined;
-  if (state !== 'ALARM') return { kind: 'ignored', reason: `alarm state is ${String(state)}, not ALARM` };
-  const instanceIds = alarmInstanceIds(detail);
+function parseAlarm(eventId: string, message: unknown, resources: unknown[] | undefined): TriggerMessage {
+  const read = parseInput(z.looseObject({ detail: alarmDetailSchema }), message, 'event');
+  if (!read.ok) throw new RefusedError('INVALID_MESSAGE', `alarm event: ${read.message}`, 400);
+  const { detail } = read.value;
+  if (detail.state.value !== 'ALARM') return { kind: 'ignored', reason: `alarm state is ${detail.state.value}, not ALARM` };
+  const instanceIds = instancesOf(detail.configuration);
   if (instanceIds.length === 0) return { kind: 'ignored', reason: 'the alarm names no InstanceId dimension' };
-  const resources = Array.isArray(message.resources) ? message.resources.filter((r): r is string => typeof r === 'string') : [];
-  return { kind: 'alarm', eventId, alarmName: String(detail.alarmName ?? 'unknown'), ...(resources[0] ? { alarmArn: resources[0] } : {}), instanceIds };
-}
-
-function parseDeferred(message: Record<string, unknown>, config: ServiceConfig): DeferredStart {
-  const { kind, request, eventId, requestedBy, admitAt } = message;
-  if ((kind !== 'alarm' && kind !== 'request') || typeof eventId !== 'string' || typeof requestedBy !== 'string' || typeof admitAt !== 'string' || Number.isNaN(Date.parse(admitAt))) {
-    throw new RefusedError('INVALID_MESSAGE', 'deferred start is malformed', 400);
-  }
-  return { kind, request: parseResetRequest(request, config), eventId, requestedBy, admitAt };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  const alarmArn = resources?.find((r): r is string => typeof r === 'string');
+  return { kind: 'alarm', eventId, alarmName: detail.alarmName ?? 'unknown', ...(alarmArn ? { alarmArn } : {}), instanceIds };
 }

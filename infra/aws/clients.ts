@@ -121,6 +121,12 @@ function endpointFor(service: AwsService, options: AwsClientsOptions, env: Recor
  * later (EC2's buckets refill every second). A 5xx or a timeout is different: the request may have
  * been carried out (a CreateVpc or CreateImage without a token), and an SDK retry would repeat it
  * blindly; handing it to the domain instead means the next attempt first looks up what exists.
+ *
+ * What is throttling is the SDK's own call: its retry middleware sets `errorInfo.errorType` with
+ * `@smithy/core/retry`'s classification (infra/aws/errors.ts uses the same). The SDK's own
+ * StandardRetryStrategy cannot be used with it: it always retries transient errors too (its
+ * `isRetryableError` is private) and caps a throttling backoff at 20 s, a third of a phase
+ * function's 60 s.
  */
 export class ThrottlingOnlyRetryStrategy implements RetryStrategyV2 {
   constructor(

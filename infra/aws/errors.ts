@@ -1,47 +1,26 @@
 /**
  * Translation of AWS SDK v3 exceptions into the domain's error hierarchy (`domain/errors`). Every
  * adapter funnels what it catches through `translateAwsError`; nothing else decides retry policy.
+ *
+ * Throttling, transient and server errors are told apart by the SDK's own classification
+ * (`@smithy/core/retry`: the functions its retry strategy classifies with, which is also what
+ * `ThrottlingOnlyRetryStrategy` reads as `errorType`), so that the domain retries what the SDK would:
+ * throttling codes (EC2 `RequestLimitExceeded`, most services' `ThrottlingException`, DynamoDB
+ * `ProvisionedThroughputExceededException`…), HTTP 429 and the model's retryable trait with
+ * `throttling`; transient errors (the model's retryable trait, HTTP 500/502/503/504, timeouts, Node's
+ * connection errors, also as a `cause`); other 5xx.
  */
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
+import type { SdkError } from '@smithy/types';
 import { PermanentError, ResetAccessError, RetryableError, ThrottledError } from '../../domain/errors';
 
 /**
- * Error codes AWS services answer when a caller is throttled (EC2 `RequestLimitExceeded`, SSM and
- * most others `ThrottlingException`, DynamoDB `ProvisionedThroughputExceededException`…). The list
- * is the SDK's own (`THROTTLING_ERROR_CODES` in `@smithy/core` retry), so that we classify as the
- * SDK's retry strategy does.
+ * Transport failures the SDK's list leaves out: the request may not have reached AWS, or its answer
+ * was lost (`ECONNABORTED`; a "socket hang up" without a code).
  */
-export const THROTTLING_CODES: ReadonlySet<string> = new Set([
-  'BandwidthLimitExceeded',
-  'EC2ThrottledException',
-  'LimitExceededException',
-  'PriorRequestNotComplete',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'ThrottledException',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'TransactionInProgressException',
-]);
-
-/** Transport failures (Node error codes): the request may not have reached AWS, or its answer was lost. */
-const NETWORK_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-/** Timeouts the SDK raises by name (`TRANSIENT_ERROR_CODES` in `@smithy/core` retry). */
-const TIMEOUT_NAMES: ReadonlySet<string> = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+function isOtherNetworkFailure(error: AwsErrorShape): boolean {
+  return error.code === 'ECONNABORTED' || (typeof error.message === 'string' && /socket hang up/i.test(error.message));
+}
 
 /**
  * Names an SDK error takes when AWS's answer could not be read as one (no AWS code in it): the
@@ -89,16 +68,10 @@ function httpStatus(error: AwsErrorShape): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-function isNetworkError(error: AwsErrorShape, code: string | undefined): boolean {
-  if (typeof error.code === 'string' && NETWORK_CODES.has(error.code)) return true;
-  if (code !== undefined && (NETWORK_CODES.has(code) || TIMEOUT_NAMES.has(code))) return true;
-  return typeof error.message === 'string' && /socket hang up/i.test(error.message);
-}
-
 /**
- * Maps an SDK exception to `ThrottledError` (throttling), `RetryableError` (5xx, `$retryable`,
- * network failures) or `PermanentError` (any other AWS client error), keeping the AWS code and the
- * original as `cause`.
+ * Maps an SDK exception to `ThrottledError` (throttling), `RetryableError` (transient and server
+ * errors, network failures) or `PermanentError` (any other AWS client error), keeping the AWS code
+ * and the original as `cause`.
  * Errors already in the domain hierarchy pass through; errors that are not AWS errors at all
  * (programming errors) are returned as they are, so that they surface instead of being classified.
  * `ConditionalCheckFailedException` is left to the caller, which knows what lost the race.
@@ -115,19 +88,13 @@ export function translateAwsError(error: unknown, context?: string): Error {
   // Only with an HTTP status was there an answer (the SDK's retry adds `$metadata` to network errors too).
   if (status !== undefined && isUnreadableAnswer(shape)) return unreadableAnswer(shape, status, context);
 
-  // `$retryable` is the service model's retryable trait (`{}` or `{ throttling: true }`).
-  if (THROTTLING_CODES.has(code) || isThrottlingTrait(shape.$retryable)) return new ThrottledError(code, message, { cause: error });
-  if (shape.$retryable !== undefined && shape.$retryable !== null && shape.$retryable !== false) {
-    return new RetryableError(code, message, { cause: error });
-  }
-  if (isNetworkError(shape, code)) {
-    const networkCode = typeof shape.code === 'string' && NETWORK_CODES.has(shape.code) ? shape.code : code === 'UNKNOWN' ? 'NetworkingError' : code;
+  if (isThrottlingError(shape as SdkError)) return new ThrottledError(code, message, { cause: error });
+  if (isTransientError(shape as SdkError) || isOtherNetworkFailure(shape)) {
+    // A connection error is named by Node's code (`ECONNRESET`), one without a code `NetworkingError`.
+    const networkCode = typeof shape.code === 'string' && /^E[A-Z_]+$/.test(shape.code) ? shape.code : code === 'UNKNOWN' ? 'NetworkingError' : code;
     return new RetryableError(networkCode, message, { cause: error });
   }
-  if ((status !== undefined && status >= 500) || shape.$fault === 'server') {
-    return new RetryableError(code, message, { cause: error });
-  }
-  if (status === 429) return new RetryableError(code, message, { cause: error });
+  if (isServerError(shape as SdkError) || shape.$fault === 'server') return new RetryableError(code, message, { cause: error });
   if ((status !== undefined && status >= 400) || shape.$fault === 'client') {
     return new PermanentError(code, message, { cause: error });
   }
@@ -159,10 +126,6 @@ function unreadableAnswer(shape: AwsErrorShape, status: number, context: string 
   if (status >= 500 || status === 429) return new RetryableError(AWS_UNAVAILABLE, message, { cause: shape });
   if (status < 300) return new RetryableError(AWS_UNREADABLE_ANSWER, message, { cause: shape });
   return new PermanentError(AWS_UNREADABLE_ANSWER, message, { cause: shape });
-}
-
-function isThrottlingTrait(retryable: unknown): boolean {
-  return typeof retryable === 'object' && retryable !== null && (retryable as { throttling?: unknown }).throttling === true;
 }
 
 function withContext(message: string, context: string | undefined): string {

@@ -239,6 +239,10 @@ describe('the other commands', () => {
     [['status', 'job-1'], /not a job id/],
     [['list', '--colour'], /unknown option --colour/],
     [['list', '--limit'], /--limit needs a value/],
+    [['list', '--limit', '--json'], /--limit needs a value/],
+    [['list', '--json=yes'], /--json takes no value/],
+    [['status', '-x'], /unknown option -x/],
+    [['start', AL2023, '--wait', '--', '--json'], /expected exactly one instanceId/],
     [['reboot'], /unknown command reboot/],
     [[], /usage: reset-access <command>/],
   ])('exits 2 for %j', async (args, message) => {
@@ -247,6 +251,17 @@ describe('the other commands', () => {
     // Assess
     expect(code).toBe(2);
     expect([...out.stderr, ...out.stdout].join('\n')).toMatch(message);
+  });
+
+  it('takes --name=value and prints a command\'s usage with --help', async () => {
+    // Act
+    const page = await run(['list', '--limit=1', '--json']);
+    const help = await run(['start', '--help']);
+    // Assess
+    expect(page.code).toBe(0);
+    expect(JSON.parse(page.out.stdout.join('\n')).jobs).toEqual([]);
+    expect(help.code).toBe(0);
+    expect(help.out.stdout[0]).toMatch(/^usage: reset-access start <instanceId> \[--wait\] \[--mode auto\|online\|offline\]/);
   });
 
   it('explains an API it cannot reach and exits 1', async () => {

@@ -2,8 +2,9 @@
  * `RESET_ACCESS_CONFIG` (infra/config.ts): nested settings are merged field by field over the
  * defaults, and a stop batch size that cannot be sent is refused at load with what to write instead.
  */
+import * as z from 'zod/mini';
 import { defaultConfig } from '../../domain/config';
-import { loadConfig } from '../../infra/config';
+import { loadConfig, serviceConfigSchema } from '../../infra/config';
 
 describe('loadConfig', () => {
   it('keeps the defaults of a nested setting the override does not name', () => {
@@ -34,7 +35,7 @@ describe('loadConfig', () => {
     // Act
     const load = () => loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { maxInstances } }) });
     // Assess
-    expect(load).toThrow(/stopBatching\.maxInstances must be a whole number of at least 1.*stopBatching\.enabled false/);
+    expect(load).toThrow('RESET_ACCESS_CONFIG: stopBatching.maxInstances: must be a whole number of at least 1 (turn batching off with stopBatching.enabled false)');
   });
 });
 
@@ -59,5 +60,44 @@ describe('the API read rate (start requests that started nothing)', () => {
     // Assess
     expect(defaults.apiReadAdmission).toEqual({ ratePerMinute: 120, burst: 50 });
     expect(set.apiReadAdmission).toEqual({ ratePerMinute: 120, burst: 5 });
+  });
+});
+
+describe('RESET_ACCESS_CONFIG is read by its schema', () => {
+  it('accepts the defaults themselves', () => {
+    // Assess
+    expect(z.safeParse(serviceConfigSchema, defaultConfig).error?.issues).toBeUndefined();
+  });
+
+  it('merges per-phase settings and keeps lists whole', () => {
+    // Act
+    const config = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ phaseDeadlineSeconds: { 'run-rescue': 1800 }, allowedHelperInstanceTypes: ['t3.large'], sweeper: { dryRun: true } }) });
+    // Assess
+    expect(config.phaseDeadlineSeconds).toEqual({ 'run-rescue': 1800 });
+    expect(config.allowedHelperInstanceTypes).toEqual(['t3.large']);
+    expect(config.sweeper).toEqual({ ...defaultConfig.sweeper, dryRun: true });
+  });
+
+  it.each([
+    ['a misspelt setting', { stopBatchin: { enabled: false } }, 'RESET_ACCESS_CONFIG: stopBatchin: unknown field'],
+    ['a misspelt nested setting', { optIn: { requireAllowTag: true } }, 'RESET_ACCESS_CONFIG: optIn.requireAllowTag: unknown field'],
+    ['a string for a number', { maxRetries: '8' }, 'RESET_ACCESS_CONFIG: maxRetries: must be a whole number of at least 0'],
+    ['a negative time', { sweeper: { graceSeconds: -1 } }, 'RESET_ACCESS_CONFIG: sweeper.graceSeconds: must be a number of seconds, 0 or more'],
+    ['a rate of 0', { eventAdmission: { ratePerMinute: 0 } }, 'RESET_ACCESS_CONFIG: eventAdmission.ratePerMinute: must be a number above 0'],
+    ['a scope it does not know', { requestPacing: { scope: 'account' } }, 'RESET_ACCESS_CONFIG: requestPacing.scope: must be "category" or "action"'],
+    ['a deadline for no phase', { phaseDeadlineSeconds: { 'run-rescu': 60 } }, 'RESET_ACCESS_CONFIG: phaseDeadlineSeconds.run-rescu: names no phase'],
+    ['one stop escalation time', { stopEscalationSeconds: [300] }, 'RESET_ACCESS_CONFIG: stopEscalationSeconds'],
+    ['a list for an object', [1], 'RESET_ACCESS_CONFIG: the value: Invalid input: expected object, received array'],
+    ['several at once', { maxRetries: -1, colour: 'red' }, 'RESET_ACCESS_CONFIG: maxRetries: must be a whole number of at least 0; colour: unknown field'],
+  ])('refuses %s, naming it', (_what, value, message) => {
+    // Act
+    const load = () => loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify(value) });
+    // Assess
+    expect(load).toThrow(message);
+  });
+
+  it('refuses a value that is not JSON', () => {
+    // Assess
+    expect(() => loadConfig({ RESET_ACCESS_CONFIG: '{maxRetries: 3}' })).toThrow(/^RESET_ACCESS_CONFIG is not JSON: /);
   });
 });

@@ -1,4 +1,4 @@
-import { parsePhaseMessage, phaseMessageJson } from '../../infra/events';
+import { parsePhaseMessage, phaseMessageJson, readPhaseMessage } from '../../infra/events';
 
 describe('phase message JSON', () => {
   it('writes exactly jobId, phase and attempt', () => {
@@ -35,5 +35,20 @@ describe('phase message JSON', () => {
 
     // Assess
     expect(parsed).toBeUndefined();
+  });
+});
+
+describe('why a phase message is refused (logged when it is dropped)', () => {
+  it.each([
+    ['not JSON', '{oops', 'message: is not JSON'],
+    ['a missing job id', '{"phase":"cleanup","attempt":0}', 'jobId: Invalid input: expected string, received undefined'],
+    ['a fractional attempt', '{"jobId":"job-1","phase":"cleanup","attempt":1.5}', 'attempt: Invalid input: expected int, received number'],
+    ['a negative attempt', '{"jobId":"job-1","phase":"cleanup","attempt":-1}', 'attempt: Too small: expected number to be >=0'],
+    ['an unknown phase', '{"jobId":"job-1","phase":"reboot","attempt":0}', 'phase: Invalid option: expected one of "validate"|'],
+  ])('%s', (_what, body, message) => {
+    // Act
+    const read = readPhaseMessage(body);
+    // Assess
+    expect(read).toEqual({ ok: false, message: expect.stringContaining(message) });
   });
 });

@@ -70,3 +70,28 @@ describe('parseTriggerMessage', () => {
     expect(parse).toThrow(expect.objectContaining({ code, status: 400 }));
   });
 });
+
+describe('what a refused trigger message says (logged when it is dropped)', () => {
+  it.each([
+    ['not JSON', 'nope', 'message: is not JSON'],
+    ['an array', '[]', 'message: must be a JSON object'],
+    ['an event without an id', JSON.stringify({ ...alarmEvent(ID), id: undefined }), 'id: is missing: the message is neither an EventBridge event nor a deferred start'],
+    ['an alarm whose state is not an object', JSON.stringify({ ...alarmEvent(ID), detail: { state: 'ALARM' } }), 'alarm event: detail.state: Invalid input: expected object, received string'],
+    ['a request with an unknown field', JSON.stringify(resetRequestedEvent({ instanceId: ID, now: true })), 'detail.now: unknown field'],
+    ['a request with a bad key type', JSON.stringify(resetRequestedEvent({ instanceId: ID, keyType: 'dsa' })), 'detail.keyType: must be "ed25519" or "rsa"'],
+    ['a request without a detail', JSON.stringify({ ...resetRequestedEvent({}), detail: undefined }), 'detail: must be a JSON object'],
+    ['a deferred start of a bad request', deferredStartJson({ kind: 'alarm', request: { instanceId: 'i-xyz' } as never, eventId: 'e1', requestedBy: 'alarm:x', admitAt: '2026-01-05T09:00:03.000Z' }), 'deferred start is malformed: request.instanceId: must be an instance id like i-0123456789abcdef0'],
+  ])('%s', (_what, body, message) => {
+    // Act
+    const parse = () => parseTriggerMessage(body, defaultConfig);
+    // Assess
+    expect(parse).toThrow(message);
+  });
+
+  it('names the slot time of a deferred start that has none', () => {
+    // Act
+    const parse = () => parseTriggerMessage(deferredStartJson({ kind: 'alarm', request: { instanceId: ID, subnet: 'CreateNewVPC', helperInstanceType: 't3.small', allowInstanceStoreLoss: false, keyType: 'ed25519' }, eventId: 'e1', requestedBy: 'alarm:x', admitAt: 'soon' }), defaultConfig);
+    // Assess
+    expect(parse).toThrow(/^deferred start is malformed: admitAt: /);
+  });
+});

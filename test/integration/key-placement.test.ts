@@ -45,6 +45,7 @@ function seedTwoAccounts(stack: VirtualStack, options: { managed: boolean }): st
     imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
     state: 'running',
     availabilityZone: 'us-east-1a',
+    tags: { 'reset-access:allowed': 'true' },
     ...(options.managed ? { iamInstanceProfileName: SAMPLE_MANAGED_INSTANCE_PROFILE } : {}),
     root: { files, deleteOnTermination: true },
   }).instanceId;

@@ -49,7 +49,7 @@ describe('a full reset, as operators see it', () => {
       return true;
     });
     try {
-      stack = new VirtualStack({ log: createLog('reset-access', logger), observer: new PowertoolsJobMetrics(createMetrics('ec2-reset-access-test')) });
+      stack = new VirtualStack({ log: createLog(logger), observer: new PowertoolsJobMetrics(createMetrics('ec2-reset-access-test')) });
       // Every delivery of a phase message is a phase run: mark the lines printed during one.
       const deliver = stack.deliver.bind(stack);
       stack.deliver = async (message) => {

@@ -158,6 +158,38 @@ describe('translateAwsError', () => {
   });
 });
 
+describe('translateAwsError classifies as the SDK retry strategy does (@smithy/core/retry)', () => {
+  it.each([
+    ['HTTP 429 with a code of its own', awsError('SlowDownPlease', 429)],
+    ['the model\'s retryable trait with throttling', awsError('SomeThrottle', 400, { $retryable: { throttling: true } })],
+  ])('makes %s throttling', (_what, original) => {
+    // Act / Assess
+    expect(translateAwsError(original)).toBeInstanceOf(ThrottledError);
+  });
+
+  it.each([
+    ['a network error given as the cause', Object.assign(new Error('send failed'), { cause: networkError('ECONNRESET', 'read ECONNRESET') })],
+    ['EPIPE', networkError('EPIPE', 'write EPIPE')],
+    ['EAI_AGAIN', networkError('EAI_AGAIN', 'getaddrinfo EAI_AGAIN ec2.us-east-1.amazonaws.com')],
+    ['ECONNABORTED (not in the SDK\'s list)', networkError('ECONNABORTED', 'aborted')],
+    ['HTTP 501', awsError('NotImplementedHere', 501)],
+    ['a clock skew the SDK corrected', awsError('RequestExpired', 400, { $metadata: { httpStatusCode: 400, clockSkewCorrected: true } })],
+  ])('makes %s retryable, not throttling', (_what, original) => {
+    // Act
+    const translated = translateAwsError(original);
+    // Assess
+    expect(translated).toBeInstanceOf(RetryableError);
+    expect(translated).not.toBeInstanceOf(ThrottledError);
+  });
+
+  it('keeps an aborted call unclassified (the SDK does not retry it either)', () => {
+    // Prepare
+    const original = Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
+    // Act / Assess
+    expect(translateAwsError(original)).toBe(original);
+  });
+});
+
 describe("translateAwsError, for an answer that is not AWS's", () => {
   /** An error as the SDK's deserialiser leaves it: the parser's error, `$metadata` and a hidden `$response` added. */
   function unreadable(original: Error, httpStatusCode: number): Error {
