@@ -151,6 +151,37 @@ async function packageService(): Promise<PackageRun> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// cfn-lint (AWS's CloudFormation linter, a Python tool: .ci/run checks it is installed)
+
+interface LintFinding {
+  Level: string;
+  Message: string;
+  Location: { Path: Array<string | number> };
+  Rule: { Id: string };
+}
+
+/** The checks the committed .cfnlintrc ignores. */
+const CFN_LINT_IGNORED = [...readFileSync(join(ROOT, '.cfnlintrc'), 'utf8').matchAll(/^\s+- ([EWI]\d{4})\s*$/gm)].map((m) => m[1]!);
+
+const describeFinding = (finding: LintFinding) => `${finding.Rule.Id} ${finding.Location.Path.join('/')}: ${finding.Message}`;
+
+/** cfn-lint's findings on the templates, with the committed .cfnlintrc and any extra arguments. */
+async function cfnLint(templates: string[], extra: string[]): Promise<LintFinding[]> {
+  const child = spawn('cfn-lint', ['--config-file', join(ROOT, '.cfnlintrc'), '--format', 'json', ...extra, '--', ...templates], { cwd: ROOT });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exitCode = await new Promise<number | null>((done, fail) => {
+    child.once('error', (error) => fail(new Error(`cfn-lint could not run (${error.message}); .ci/run checks it is installed`)));
+    child.once('close', done);
+  });
+  // Exit status: a bit per level found (2 error, 4 warning, 8 informational); 1 is cfn-lint's own failure.
+  if (exitCode === null || exitCode % 2 === 1) throw new Error(`cfn-lint failed (${String(exitCode)}): ${stderr || stdout}`);
+  return JSON.parse(stdout) as LintFinding[];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Template helpers
 
 const pascal = (phase: string) =>
@@ -196,6 +227,51 @@ describe('serverless package (offline, no credentials)', () => {
     const expected = JSON.parse(readFileSync(snapshotFile, 'utf8')) as unknown;
     // Assess
     expect(actual).toEqual(expected);
+  });
+
+  describe('cfn-lint', () => {
+    /**
+     * Both runs at once (each spends most of its time loading cfn-lint's specs): the one CI asks to
+     * be clean, with the committed .cfnlintrc, and one that reports what .cfnlintrc ignores.
+     */
+    let withConfig: Promise<LintFinding[]>;
+    let ignoredOnly: Promise<LintFinding[]>;
+    beforeAll(() => {
+      const templates = ['update', 'create'].map((kind) => join(run.outDir, `cloudformation-template-${kind}-stack.json`));
+      withConfig = cfnLint(templates, []);
+      ignoredOnly = cfnLint(templates, ['--mandatory-checks', ...CFN_LINT_IGNORED]);
+      // Neither rejection may go unhandled while the other is awaited.
+      withConfig.catch(() => undefined);
+      ignoredOnly.catch(() => undefined);
+    });
+
+    it('finds no error and no warning in the packaged templates', async () => {
+      // Act
+      const findings = await withConfig;
+      // Assess
+      expect(findings.map(describeFinding)).toEqual([]);
+    }, 120_000);
+
+    it('ignores only redundant DependsOn the framework generates (a function on its role, a route on its integration)', async () => {
+      // Prepare
+      const raw = JSON.parse(readFileSync(join(run.outDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+        Resources: Record<string, Resource & { DependsOn?: string | string[] }>;
+      };
+      const generated = (finding: LintFinding) => {
+        // DependsOn is a list (the path ends with the index) or a single name.
+        const [section, id, field, index = 0] = finding.Location.Path;
+        const resource = raw.Resources[String(id)];
+        const dependency = asList(resource?.DependsOn)[Number(index)];
+        if (finding.Rule.Id !== 'W3005' || section !== 'Resources' || field !== 'DependsOn' || !resource || !dependency) return false;
+        if (resource.Type === 'AWS::Lambda::Function') return getAttTarget(resource.Properties.Role) === dependency;
+        return resource.Type === 'AWS::ApiGatewayV2::Route' && raw.Resources[dependency]?.Type === 'AWS::ApiGatewayV2::Integration';
+      };
+      // Act
+      const findings = (await ignoredOnly).filter((finding) => CFN_LINT_IGNORED.includes(finding.Rule.Id));
+      // Assess
+      expect(findings.length).toBeGreaterThan(0);
+      expect(findings.filter((finding) => !generated(finding)).map(describeFinding)).toEqual([]);
+    }, 120_000);
   });
 
   it('prints nothing but its progress: no configuration warning, no deprecation', () => {
