@@ -18,7 +18,9 @@ import type { SweeperPorts } from './sweeper';
 
 export async function sweepHelpers(report: SweepReport, budget: WaitBudget, ports: SweeperPorts): Promise<void> {
   const now = ports.clock.now().getTime();
-  for (const helper of await ports.reclaimer.listHelpers()) {
+  const helpers = await ports.reclaimer.listHelpers();
+  report.helpersSeen(runningHelpers(helpers));
+  for (const helper of helpers) {
     // Already going; and the listing's tags are checked again, whatever the adapter filtered on.
     if (helper.state === 'shutting-down' || helper.tags[TAG.managed] !== 'true' || helper.tags[TAG.role] !== 'helper') continue;
     if (!helper.launchTime || now - Date.parse(helper.launchTime) < ports.config.sweeper.graceSeconds * 1000) continue;
@@ -34,6 +36,11 @@ export async function sweepHelpers(report: SweepReport, budget: WaitBudget, port
       ports.log.warn('sweeper: helper not reclaimed', { instanceId: helper.instanceId, error: (error as Error).message });
     }
   }
+}
+
+/** How many of the listed instances are the service's helpers that EC2 runs now (pending or running). */
+export function runningHelpers(helpers: readonly ManagedHelper[]): number {
+  return helpers.filter((h) => (h.state === 'pending' || h.state === 'running') && h.tags[TAG.managed] === 'true' && h.tags[TAG.role] === 'helper').length;
 }
 
 /** Where a customer's volume on a helper belongs, and what to restore when it is back. */

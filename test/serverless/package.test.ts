@@ -25,6 +25,7 @@ import { API_ROUTES } from '../../handlers/api-routes';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/events';
 import { JOB_TABLE_TTL_ATTRIBUTE } from '../../infra/aws/dynamodb-job-store';
 import { METRIC, METRICS_NAMESPACE } from '../../infra/job-metrics';
+import { SWEEP_METRIC } from '../../infra/sweep-metrics';
 import { summariseTemplate } from './template-summary';
 
 const ROOT = resolve(__dirname, '../..');
@@ -514,6 +515,76 @@ describe('serverless package (offline, no credentials)', () => {
         TreatMissingData: 'notBreaching',
       }),
     ]);
+  });
+
+  describe("the operators' dashboard", () => {
+    interface MetricWidget {
+      type: string;
+      properties: { title?: string; stat?: string; region?: string; metrics?: unknown[][] };
+    }
+    /** Every metric line of the dashboard, with its widget's title and statistic. */
+    const dashboard = () => {
+      const found = ofType('AWS::CloudWatch::Dashboard');
+      const body = (found[0]?.[1].Properties.DashboardBody as { 'Fn::Sub'?: string } | undefined)?.['Fn::Sub'] ?? '{"widgets":[]}';
+      const widgets = (JSON.parse(body) as { widgets: MetricWidget[] }).widgets.filter((w) => w.type === 'metric');
+      const lines = widgets.flatMap((widget) =>
+        (widget.properties.metrics ?? []).map((line) => {
+          const [namespace, name, ...rest] = line.filter((part) => typeof part === 'string') as string[];
+          const dimensions: Record<string, string> = {};
+          for (let i = 0; i + 1 < rest.length; i += 2) dimensions[rest[i]!] = rest[i + 1]!;
+          return { widget: widget.properties.title ?? '', stat: widget.properties.stat, namespace: namespace!, name: name!, dimensions };
+        }),
+      );
+      return { found, body, widgets, lines };
+    };
+
+    it('is in the template, for this deployment, in the stack\'s region', () => {
+      // Act
+      const { found, body, widgets } = dashboard();
+      // Assess
+      expect(found.map(([, d]) => d.Properties.DashboardName)).toEqual([`${SERVICE}-${STAGE}`]);
+      expect([...new Set(body.match(/\$\{[^}]*\}/g))]).toEqual(['${AWS::Region}']);
+      expect(widgets.map((w) => w.properties.region)).toEqual(widgets.map(() => '${AWS::Region}'));
+    });
+
+    it('draws only metrics that exist: the service\'s own EMF metrics, and the template\'s queues and functions', () => {
+      // Prepare
+      const emitted = new Set<string>([...Object.values(METRIC), ...Object.values(SWEEP_METRIC)]);
+      const queueNames = new Set(ofType('AWS::SQS::Queue').map(([, q]) => q.Properties.QueueName as string));
+      const functionNames = new Set(ofType('AWS::Lambda::Function').map(([, f]) => f.Properties.FunctionName as string));
+      // Act
+      const unknown = dashboard().lines.filter(({ namespace, name, dimensions }) => {
+        if (namespace === METRICS_NAMESPACE) return !emitted.has(name) || dimensions.service !== `${SERVICE}-${STAGE}` || (dimensions.phase !== undefined && !PHASES.includes(dimensions.phase as PhaseName));
+        if (namespace === 'AWS/SQS') return !queueNames.has(dimensions.QueueName!);
+        if (namespace === 'AWS/Lambda') return !functionNames.has(dimensions.FunctionName!);
+        return true;
+      });
+      // Assess
+      expect(dashboard().lines.length).toBeGreaterThan(0);
+      expect(unknown).toEqual([]);
+    });
+
+    it('shows the jobs, each phase\'s duration p50/p95 and queue depth and age, every DLQ, the sweeper and the helpers', () => {
+      // Prepare
+      const { lines } = dashboard();
+      const drawn = (namespace: string, name: string, stat?: string) => lines.filter((l) => l.namespace === namespace && l.name === name && (stat === undefined || l.stat === stat));
+      const queueOf = (id: string) => resources[id]!.Properties.QueueName as string;
+      const deadLetters = ofType('AWS::SQS::Queue')
+        .filter(([id]) => id.endsWith('DeadLetterQueue'))
+        .map(([, q]) => q.Properties.QueueName as string);
+      // Act
+      const visible = drawn('AWS/SQS', 'ApproximateNumberOfMessagesVisible').map((l) => l.dimensions.QueueName);
+      const aged = drawn('AWS/SQS', 'ApproximateAgeOfOldestMessage').map((l) => l.dimensions.QueueName);
+      // Assess
+      for (const metric of [METRIC.started, METRIC.succeeded, METRIC.failed, METRIC.rolledBack]) expect(drawn(METRICS_NAMESPACE, metric, 'Sum')).toHaveLength(1);
+      for (const stat of ['p50', 'p95']) expect(drawn(METRICS_NAMESPACE, METRIC.phaseDuration, stat).map((l) => l.dimensions.phase)).toEqual([...PHASES]);
+      expect(visible).toEqual(expect.arrayContaining(PHASES.map((phase) => queueOf(`${pascal(phase)}Queue`))));
+      expect(aged).toEqual(expect.arrayContaining(PHASES.map((phase) => queueOf(`${pascal(phase)}Queue`))));
+      expect(deadLetters.length).toBeGreaterThanOrEqual(PHASES.length + 3);
+      expect(visible).toEqual(expect.arrayContaining(deadLetters));
+      expect(drawn(METRICS_NAMESPACE, SWEEP_METRIC.deleted, 'Sum')).toHaveLength(1);
+      expect(drawn(METRICS_NAMESPACE, SWEEP_METRIC.helpersRunning, 'Maximum')).toHaveLength(1);
+    });
   });
 
   it('expires idempotency keys and cool-downs through the table TTL', () => {
