@@ -42,7 +42,8 @@ export class PowertoolsJobMetrics implements JobObserver {
 
   async jobFinished(job: Job): Promise<void> {
     const seconds = job.endedAt ? (Date.parse(job.endedAt) - Date.parse(job.createdAt)) / 1000 : undefined;
-    if (job.status === 'SUCCEEDED') {
+    const counts = finishedJobCounts(job);
+    if (counts.includes(METRIC.succeeded)) {
       const metric = this.metrics.singleMetric();
       if (seconds !== undefined) metric.addMetric(METRIC.jobDuration, MetricUnit.Seconds, seconds);
       metric.addMetric(METRIC.succeeded, MetricUnit.Count, 1);
@@ -54,6 +55,15 @@ export class PowertoolsJobMetrics implements JobObserver {
     const byReason = this.metrics.singleMetric();
     byReason.addDimension('reason', job.error?.code ?? 'UNKNOWN');
     byReason.addMetric(METRIC.failed, MetricUnit.Count, 1);
-    if (job.instanceRestored === true) this.metrics.singleMetric().addMetric(METRIC.rolledBack, MetricUnit.Count, 1);
+    if (counts.includes(METRIC.rolledBack)) this.metrics.singleMetric().addMetric(METRIC.rolledBack, MetricUnit.Count, 1);
   }
+}
+
+/**
+ * The job counts a job that ended adds: succeeded, or failed and, when its rollback put the
+ * instance back as it was, rolled back. The local page counts its jobs with it (infra/local/fleet-figures.ts).
+ */
+export function finishedJobCounts(job: Pick<Job, 'status' | 'instanceRestored'>): string[] {
+  if (job.status === 'SUCCEEDED') return [METRIC.succeeded];
+  return job.instanceRestored === true ? [METRIC.failed, METRIC.rolledBack] : [METRIC.failed];
 }
