@@ -23,7 +23,9 @@ import type { SweeperPorts } from './sweeper';
 
 export async function sweepHelpers(report: SweepReport, budget: WaitBudget, ports: SweeperPorts): Promise<void> {
   const now = ports.clock.now().getTime();
-  for (const helper of await ports.reclaimer.listHelpers()) {
+  const helpers = await ports.reclaimer.listHelpers();
+  report.helpersSeen(runningHelpers(helpers));
+  for (const helper of helpers) {
     // Already going; and the listing's tags are checked again, whatever the adapter filtered on.
     if (helper.state === 'shutting-down' || !isOwnResource(helper.tags, 'helper', ports.config.deployment)) continue;
     if (!helper.launchTime || now - Date.parse(helper.launchTime) < ports.config.sweeper.graceSeconds * 1000) continue;
@@ -55,6 +57,11 @@ function notLaunchedAsHelper(helper: ManagedHelper, job: Job | undefined, helper
   const recorded = job?.resources.helperInstanceId;
   if (recorded && recorded !== helper.instanceId) return `its job ${job!.jobId} recorded helper ${recorded}`;
   return undefined;
+}
+
+/** How many of the listed instances are the service's helpers that EC2 runs now (pending or running). */
+export function runningHelpers(helpers: readonly ManagedHelper[]): number {
+  return helpers.filter((h) => (h.state === 'pending' || h.state === 'running') && h.tags[TAG.managed] === 'true' && h.tags[TAG.role] === 'helper').length;
 }
 
 /** Where a customer's volume on a helper belongs, and what to restore when it is back. */

@@ -36,10 +36,12 @@ export interface SweepSummary {
   volumesReturned: number;
   /** Helpers left running because a customer volume they hold cannot go back yet (reported). */
   held: number;
+  /** Helpers EC2 runs now, the run's own jobs' included (`runningHelpers`); absent when the listing failed. */
+  helpersRunning?: number;
   actions: SweepAction[];
 }
 
-const COUNTED: Partial<Record<SweepActionKind, keyof Omit<SweepSummary, 'dryRun' | 'found' | 'actions'>>> = {
+const COUNTED: Partial<Record<SweepActionKind, keyof Omit<SweepSummary, 'dryRun' | 'found' | 'actions' | 'helpersRunning'>>> = {
   redriven: 'redriven',
   'rolled-back': 'rolledBack',
   terminated: 'deleted',
@@ -58,6 +60,10 @@ export class SweepReport {
 
   found(count = 1): void {
     this.summary.found += count;
+  }
+
+  helpersSeen(running: number): void {
+    this.summary.helpersRunning = running;
   }
 
   record(resource: string, id: string, action: SweepActionKind, reason?: string, count = 1): void {

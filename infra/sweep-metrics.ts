@@ -1,6 +1,7 @@
 /**
  * A sweeper run's summary as metrics in CloudWatch's embedded metric format (Powertools Metrics,
- * namespace `ResetAccess`, dimension `service`): one EMF record per run. A dry run's are published
+ * namespace `ResetAccess`, dimension `service`): one EMF record per run, with the helpers EC2 runs
+ * now (`HelpersRunning`, what the operators' dashboard shows of them). A dry run's are published
  * under the extra dimension `dryRun=true`, so that what it would have done never counts as done.
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
@@ -14,13 +15,16 @@ export const SWEEP_METRIC = {
   rolledBack: 'SweepRolledBack',
   volumesReturned: 'SweepVolumesReturned',
   held: 'SweepHelpersHeld',
+  helpersRunning: 'HelpersRunning',
 } as const satisfies Record<keyof Omit<SweepSummary, 'dryRun' | 'actions'>, string>;
 
 export function publishSweepMetrics(metrics: Metrics, summary: SweepSummary): void {
   // Dimensions added here are cleared by the publish: the next run starts from `service` alone.
   if (summary.dryRun) metrics.addDimension('dryRun', 'true');
   for (const [field, name] of Object.entries(SWEEP_METRIC) as Array<[keyof typeof SWEEP_METRIC, string]>) {
-    metrics.addMetric(name, MetricUnit.Count, summary[field]);
+    // A count the run could not take (the helper listing failed) is left out, not published as 0.
+    const value = summary[field];
+    if (value !== undefined) metrics.addMetric(name, MetricUnit.Count, value);
   }
   metrics.publishStoredMetrics();
 }

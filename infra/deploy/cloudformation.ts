@@ -8,6 +8,7 @@ import { grantStatements, PUBLISH_PHASE_EVENTS, WRITE_JOB_ITEMS, jobItems, ownLo
 import { consumers, DEAD_LETTER_RETENTION_SECONDS, deploymentId, eventsDeadLetterQueueName, TARGET_RETRY_POLICY, type ConsumerSpec, type DeployContext, type RoleSpec } from './topology';
 import type { PhaseGrant } from '../../domain/phase';
 import { operationsAlarms } from './operations';
+import { operationsDashboard } from './dashboard';
 
 type Resource = { Type: string; Properties: Record<string, Json> };
 type Resources = Record<string, Resource>;
@@ -44,7 +45,7 @@ export function resourcesOf(ctx: DeployContext): Resources {
   const all = consumers(ctx);
   const resources: Resources = {};
   for (const consumer of all) Object.assign(resources, consumerResources(ctx, consumer));
-  Object.assign(resources, eventsDeadLetterQueue(ctx, all), apiRole(ctx), sweeperRole(ctx), operationsAlarms(ctx));
+  Object.assign(resources, eventsDeadLetterQueue(ctx, all), apiRole(ctx), sweeperRole(ctx), operationsAlarms(ctx), operationsDashboard(ctx));
   return resources;
 }
 

@@ -13,7 +13,13 @@ import type { ErrorBody, HttpResponse } from '../../handlers/http';
 /** Names the caller on the local stack only (see above). */
 export const LOCAL_CALLER_HEADER = 'x-reset-access-caller';
 
-export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>, options: { port: number; host?: string }): Promise<Server> {
+/** A page of the local stack only (not a route of the deployed API): its HTML for a GET of its path. */
+export type LocalPage = (query: URLSearchParams) => Promise<string>;
+
+export function startApiServer(
+  route: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>,
+  options: { port: number; host?: string; pages?: Record<string, LocalPage> },
+): Promise<Server> {
   let requestCount = 0;
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = `local-${Date.now().toString(36)}-${++requestCount}`;
@@ -34,6 +40,8 @@ export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise
     req.on('end', () => {
       if (refused) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
+      const page = req.method === 'GET' ? options.pages?.[url.pathname] : undefined;
+      if (page) return servePage(page, url.searchParams, res);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : (v ?? '')]));
       const event = {
         version: '2.0',
@@ -78,6 +86,19 @@ export function startApiServer(route: (event: APIGatewayProxyEventV2) => Promise
     serve(req, res);
   });
   return new Promise((resolve) => server.listen(options.port, options.host ?? '127.0.0.1', () => resolve(server)));
+}
+
+function servePage(page: LocalPage, query: URLSearchParams, res: ServerResponse): void {
+  page(query).then(
+    (html) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(html);
+    },
+    (error: Error) => {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`the page failed: ${error.message}`);
+    },
+  );
 }
 
 /**

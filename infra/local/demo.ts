@@ -5,7 +5,8 @@
  * with its original root volume at its original device; the Linux one accepts the new key; the
  * Windows one kept both AMIs and GetPasswordData answers once it has booted. A third sample, whose
  * SSM agent is Online, is reset online at the same time (never stopped) and its time is printed
- * next to the offline one. Exits non-zero if any check fails.
+ * next to the offline one. Exits non-zero if any check fails. `--serve` keeps the stack up
+ * afterwards, to look at its page (`GET /`: the jobs' phase timelines and the fleet's figures).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,12 +116,22 @@ async function main(): Promise<number> {
     }
     const demoSeconds = (Date.now() - demoStart) / 1000;
     check(demoSeconds < 60, `the jobs ran in ${realSeconds.toFixed(1)} s, the whole demo so far in ${demoSeconds.toFixed(1)} s of real time (under 60 s)`);
+    if (process.argv.includes('--serve')) await serveUntilStopped(stack, failures.length);
   } finally {
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
   process.stdout.write(failures.length === 0 ? '\ndemo: all checks passed\n' : `\ndemo: ${failures.length} check(s) failed\n`);
   return failures.length === 0 ? 0 : 1;
+}
+
+/** `--serve`: the stack stays up after the checks, for its page at `GET /`, until SIGINT or SIGTERM. */
+async function serveUntilStopped(stack: LocalStack, failed: number): Promise<void> {
+  process.stdout.write(`\ndemo: ${failed === 0 ? 'all checks passed' : `${failed} check(s) failed`}; the jobs and the fleet's figures: ${stack.apiUrl}/ (Ctrl-C stops)\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }
 
 type Instance = Awaited<ReturnType<typeof describe>>;

@@ -33,7 +33,11 @@ import type { RegionState } from '../sim/state';
 import { dynamoGuardStores, dynamoNetworkLeases, pickPhasePorts, principalTags, serviceObserver, wirePorts } from '../composition';
 import { startApiServer } from './api-server';
 import { createQueues, LocalEventBus, queuesOf, rulesOf, startEventBusServer, type EventBusServer } from './event-bus';
-import { consumers, serviceBusName } from '../deploy/topology';
+import { consumers, eventsDeadLetterQueueName, serviceBusName } from '../deploy/topology';
+import { SWEEP_FIGURES } from '../deploy/dashboard';
+import { SWEEP_METRIC } from '../sweep-metrics';
+import { collectFleetFigures, type FleetSources, type QueueContents } from './fleet-figures';
+import { renderOperationsPage } from './operations-page';
 import { startSqsWorker, type SqsWorker } from './sqs-worker';
 
 export interface LocalStackOptions {
@@ -94,7 +98,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   stoppers.push(() => new Promise((r) => dynamo.close(() => r())));
 
   // SQS: fauxqs (ESM-only, in memory; running jobs are re-driven below after a restart).
-  const { startFauxqs } = (await import('fauxqs')) as { startFauxqs: (o: object) => Promise<{ address: string; stop(): Promise<void> }> };
+  const { startFauxqs } = (await import('fauxqs')) as {
+    startFauxqs: (o: object) => Promise<{ address: string; stop(): Promise<void>; inspectQueue(name: string): { messages: QueueContents } | undefined }>;
+  };
   const fauxqs = await startFauxqs({ port: 0, logger: false });
   stoppers.push(() => fauxqs.stop());
 
@@ -222,7 +228,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
   }
 
-  const api = await startApiServer((event) => routeApi(event, ports), { port: options.port });
+  // The sweeper runs since start, for the local page (each run's counts added up, as the dashboard's Sum).
+  const sweepTotals = { runs: 0, totals: Object.fromEntries(SWEEP_FIGURES.map(({ metric }) => [metric, 0])) as Record<string, number> };
+  const countSweep = (summary: SweepSummary) => {
+    sweepTotals.runs++;
+    for (const [field, metric] of Object.entries(SWEEP_METRIC)) if (metric in sweepTotals.totals) sweepTotals.totals[metric]! += Number(summary[field as keyof typeof SWEEP_METRIC] ?? 0);
+  };
+  const fleet: FleetSources = {
+    store: ports.store,
+    clock: ports.clock,
+    queues: consumerSpecs.map((c) => ({ key: c.key, name: c.queue.name, deadLetterName: c.queue.deadLetter.name })),
+    eventsDeadLetterName: eventsDeadLetterQueueName(deployment),
+    inspectQueue: (name) => fauxqs.inspectQueue(name)?.messages,
+    listHelpers: () => ports.reclaimer.listHelpers(),
+    sweeps: () => ({ runs: sweepTotals.runs, totals: { ...sweepTotals.totals } }),
+  };
+  const pages = {
+    // `?refresh=0` stops the page reloading itself (a screenshot, a test).
+    '/': async (query: URLSearchParams) =>
+      renderOperationsPage(await collectFleetFigures(fleet, { jobsShown: 50 }), { title: `${service}-${stage}`, refreshSeconds: Number(query.get('refresh') ?? 5) || 0 }),
+  };
+  const api = await startApiServer((event) => routeApi(event, ports), { port: options.port, pages });
   stoppers.push(() => new Promise((r) => api.close(() => r())));
   const address = api.address();
   const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : options.port}`;
@@ -237,7 +263,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // The sweeper's schedule: one run at a time; a run that fails is logged and the next one tries again.
   let sweeping: Promise<SweepSummary> | undefined;
   const sweepNow = (): Promise<SweepSummary> => {
-    sweeping ??= sweep(ports).finally(() => (sweeping = undefined));
+    sweeping ??= sweep(ports)
+      .then((summary) => (countSweep(summary), summary))
+      .finally(() => (sweeping = undefined));
     return sweeping;
   };
   const sweepEvery = options.sweepEverySimSeconds ?? (options.sim ? 300 : 0);

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `reset-access is running: API ${stack.apiUrl}`,
+    `The jobs and the fleet's figures, in a browser: ${stack.apiUrl}/`,
     sim ? `EC2 and SSM: the simulated region (time runs ${env.SIM_SPEED ?? 20}x), state in ${env.RESET_ACCESS_DATA_DIR ?? '.local'}/` : 'EC2 and SSM: the AWS the environment points at',
   ];
   if (sim) {

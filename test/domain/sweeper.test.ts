@@ -156,6 +156,25 @@ describe('sweeper: orphaned helpers', () => {
     ]);
   });
 
+  it('counts the helpers EC2 runs before it reclaims any: pending or running, tagged as helpers, its jobs\' too', async () => {
+    // Prepare
+    const w = sweeperWorld();
+    await w.seed(runningJob({ jobId: 'r-active01', movedAt: T0 }));
+    w.ec2.helpers.push(
+      managedHelper({ instanceId: 'i-active', tags: { 'reset-access:job-id': 'r-active01' } }),
+      managedHelper({ instanceId: 'i-booting', state: 'pending', launchTime: iso(T0 - minutes(1)) }),
+      managedHelper({ instanceId: 'i-orphan' }),
+      managedHelper({ instanceId: 'i-stopped', state: 'stopped', tags: { 'reset-access:job-id': 'r-active01' } }),
+      managedHelper({ instanceId: 'i-going', state: 'shutting-down' }),
+      managedHelper({ instanceId: 'i-other', tags: { 'reset-access:role': 'not-a-helper' } }),
+    );
+    // Act
+    const summary = await sweep(w.ports);
+    // Assess: the orphan is terminated in this run, yet it was running when the run looked.
+    expect(w.ec2.changes).toContain('terminate i-orphan');
+    expect(summary.helpersRunning).toBe(3);
+  });
+
   it('leaves the helper of a running job to the job, and terminates that of a finished one', async () => {
     // Prepare
     const w = sweeperWorld();

@@ -42,7 +42,7 @@ describe('the sweeper handler', () => {
     print.mockRestore();
 
     // Assess
-    expect(counts).toEqual({ dryRun: false, found: 1, deleted: 1, deferred: 0, redriven: 0, rolledBack: 0, volumesReturned: 0, held: 0 });
+    expect(counts).toEqual({ dryRun: false, found: 1, deleted: 1, deferred: 0, redriven: 0, rolledBack: 0, volumesReturned: 0, held: 0, helpersRunning: 1 });
     expect(ec2Mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceIds: ['i-orphan'] }]);
   });
 });

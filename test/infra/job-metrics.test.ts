@@ -53,6 +53,17 @@ describe('PowertoolsJobMetrics', () => {
     ]);
   });
 
+  it('counts a failed job whose rollback restored the instance as rolled back, and only such a job', async () => {
+    // Act
+    const failed = (instanceRestored: boolean) => job({ status: 'FAILED', instanceRestored, error: { code: 'CANCELLED', message: 'cancelled', phase: 'stop-target' } });
+    const restored = await emfOf(() => metrics.jobFinished(failed(true)));
+    const notRestored = await emfOf(() => metrics.jobFinished(failed(false)));
+    // Assess
+    expect(summary(restored).map((r) => r.metric)).toEqual(['JobsFailed', 'JobsFailed', 'JobsRolledBack']);
+    expect(summary(restored)[2]).toEqual(expect.objectContaining({ dimensions: [['service']], value: 1, service: 'ec2-reset-access-test' }));
+    expect(summary(notRestored).map((r) => r.metric)).toEqual(['JobsFailed', 'JobsFailed']);
+  });
+
   it('records each phase duration by phase', async () => {
     // Act
     const records = await emfOf(() => metrics.phaseFinished(job(), 'stop-target', 42.5));

@@ -11,6 +11,7 @@ const summary = (overrides: Partial<SweepSummary> = {}): SweepSummary => ({
   rolledBack: 1,
   volumesReturned: 1,
   held: 0,
+  helpersRunning: 2,
   actions: [],
   ...overrides,
 });
@@ -40,10 +41,19 @@ describe('sweep metrics', () => {
       SweepRolledBack: 1,
       SweepVolumesReturned: 1,
       SweepHelpersHeld: 0,
+      HelpersRunning: 2,
     });
     const directive = (record!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }).CloudWatchMetrics[0]!;
     expect(directive.Namespace).toBe('ResetAccess');
     expect(directive.Dimensions).toEqual([['service']]);
+  });
+
+  it('leaves out the helpers running when the run could not list them', () => {
+    // Act
+    const [record] = emfOf((metrics) => publishSweepMetrics(metrics, summary({ helpersRunning: undefined })));
+    // Assess
+    expect(record).not.toHaveProperty('HelpersRunning');
+    expect(record).toHaveProperty('SweepDeleted', 3);
   });
 
   it('keeps a dry run apart under its own dimension, and only for that run', () => {

@@ -4,11 +4,10 @@
  * role per phase, the job table as the store defines it, the IAM-authorised HTTP API, least
  * privilege with destructive EC2 actions limited to the service's tagged resources.
  *
- * Serverless 3.40 reaches the network only for telemetry (sent on errors, deploys and at random
- * on 5 % of runs) and the notifications that ride on its answers: `SLS_TELEMETRY_DISABLED` and
- * `SLS_NOTIFICATIONS_MODE=off` turn both off. Auto-update exists only for the standalone binary and
- * the dashboard plugin only with an `org`. Packaging itself needs no credentials as long as
- * serverless.yml resolves nothing from AWS (no `${aws:accountId}`, `${ssm:…}`). The run below has a
+ * The `serverless` command is osls 3.x (package.json's alias), which has no telemetry, no
+ * notifications, no auto-update and no dashboard plugin: packaging reaches no network and needs no
+ * credentials as long as serverless.yml resolves nothing from AWS (no `${aws:accountId}`,
+ * `${ssm:…}`). The run below has a
  * clean environment (no AWS_* variables, an empty HOME, no AWS config files) and a preloaded spy that
  * records every outbound connection and DNS lookup of any Node process it starts: the test fails on
  * any.
@@ -26,6 +25,7 @@ import { API_ROUTES } from '../../handlers/api-routes';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/events';
 import { JOB_TABLE_TTL_ATTRIBUTE } from '../../infra/aws/dynamodb-job-store';
 import { METRIC, METRICS_NAMESPACE } from '../../infra/job-metrics';
+import { SWEEP_METRIC } from '../../infra/sweep-metrics';
 import { summariseTemplate } from './template-summary';
 import { UNNARROWED_TARGET_ACTIONS } from '../../infra/deploy/grants';
 import { resourcesOf } from '../../infra/deploy/cloudformation';
@@ -137,8 +137,6 @@ async function packageService(): Promise<PackageRun> {
     AWS_CONFIG_FILE: join(home, 'no-aws-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
     AWS_REGION: 'us-east-1',
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
     NODE_OPTIONS: `--require ${spy}`,
     NETWORK_SPY_LOG: spyLog,
   };
@@ -153,6 +151,37 @@ async function packageService(): Promise<PackageRun> {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
   return { dir, outDir, output, exitCode, networkAttempts, placeholders };
+}
+
+// ---------------------------------------------------------------------------------------------
+// cfn-lint (AWS's CloudFormation linter, a Python tool: .ci/run checks it is installed)
+
+interface LintFinding {
+  Level: string;
+  Message: string;
+  Location: { Path: Array<string | number> };
+  Rule: { Id: string };
+}
+
+/** The checks the committed .cfnlintrc ignores. */
+const CFN_LINT_IGNORED = [...readFileSync(join(ROOT, '.cfnlintrc'), 'utf8').matchAll(/^\s+- ([EWI]\d{4})\s*$/gm)].map((m) => m[1]!);
+
+const describeFinding = (finding: LintFinding) => `${finding.Rule.Id} ${finding.Location.Path.join('/')}: ${finding.Message}`;
+
+/** cfn-lint's findings on the templates, with the committed .cfnlintrc and any extra arguments. */
+async function cfnLint(templates: string[], extra: string[]): Promise<LintFinding[]> {
+  const child = spawn('cfn-lint', ['--config-file', join(ROOT, '.cfnlintrc'), '--format', 'json', ...extra, '--', ...templates], { cwd: ROOT });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exitCode = await new Promise<number | null>((done, fail) => {
+    child.once('error', (error) => fail(new Error(`cfn-lint could not run (${error.message}); .ci/run checks it is installed`)));
+    child.once('close', done);
+  });
+  // Exit status: a bit per level found (2 error, 4 warning, 8 informational); 1 is cfn-lint's own failure.
+  if (exitCode === null || exitCode % 2 === 1) throw new Error(`cfn-lint failed (${String(exitCode)}): ${stderr || stdout}`);
+  return JSON.parse(stdout) as LintFinding[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,12 +232,61 @@ describe('serverless package (offline, no credentials)', () => {
     expect(actual).toEqual(expected);
   });
 
-  it('warns about nothing but the nodejs22.x runtime its schema predates', () => {
-    // Prepare
-    const invalidAt = [...run.output.matchAll(/^\s*at '([^']+)':/gm)].map((m) => m[1]);
+  describe('cfn-lint', () => {
+    /**
+     * Both runs at once (each spends most of its time loading cfn-lint's specs): the one CI asks to
+     * be clean, with the committed .cfnlintrc, and one that reports what .cfnlintrc ignores.
+     */
+    let withConfig: Promise<LintFinding[]>;
+    let ignoredOnly: Promise<LintFinding[]>;
+    beforeAll(() => {
+      const templates = ['update', 'create'].map((kind) => join(run.outDir, `cloudformation-template-${kind}-stack.json`));
+      withConfig = cfnLint(templates, []);
+      ignoredOnly = cfnLint(templates, ['--mandatory-checks', ...CFN_LINT_IGNORED]);
+      // Neither rejection may go unhandled while the other is awaited.
+      withConfig.catch(() => undefined);
+      ignoredOnly.catch(() => undefined);
+    });
+
+    it('finds no error and no warning in the packaged templates', async () => {
+      // Act
+      const findings = await withConfig;
+      // Assess
+      expect(findings.map(describeFinding)).toEqual([]);
+    }, 120_000);
+
+    it('ignores only redundant DependsOn the framework generates (a function on its role, a route on its integration)', async () => {
+      // Prepare
+      const raw = JSON.parse(readFileSync(join(run.outDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+        Resources: Record<string, Resource & { DependsOn?: string | string[] }>;
+      };
+      const generated = (finding: LintFinding) => {
+        // DependsOn is a list (the path ends with the index) or a single name.
+        const [section, id, field, index = 0] = finding.Location.Path;
+        const resource = raw.Resources[String(id)];
+        const dependency = asList(resource?.DependsOn)[Number(index)];
+        if (finding.Rule.Id !== 'W3005' || section !== 'Resources' || field !== 'DependsOn' || !resource || !dependency) return false;
+        if (resource.Type === 'AWS::Lambda::Function') return getAttTarget(resource.Properties.Role) === dependency;
+        return resource.Type === 'AWS::ApiGatewayV2::Route' && raw.Resources[dependency]?.Type === 'AWS::ApiGatewayV2::Integration';
+      };
+      // Act
+      const findings = (await ignoredOnly).filter((finding) => CFN_LINT_IGNORED.includes(finding.Rule.Id));
+      // Assess
+      expect(findings.length).toBeGreaterThan(0);
+      expect(findings.filter((finding) => !generated(finding)).map(describeFinding)).toEqual([]);
+    }, 120_000);
+  });
+
+  it('prints nothing but its progress: no configuration warning, no deprecation', () => {
+    // Prepare: the two lines a clean `serverless package` prints.
+    const progress = [/^Packaging ec2-reset-access for stage test \(us-east-1\)$/, /^✔ Service packaged \(\d+s\)$/];
+    // Act
+    const other = run.output
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !progress.some((pattern) => pattern.test(line)));
     // Assess
-    expect(invalidAt.filter((path) => path !== 'provider.runtime')).toEqual([]);
-    expect(run.output).not.toMatch(/deprecation/i);
+    expect(other).toEqual([]);
   });
 
   describe.each(PHASES)('phase %s', (phase: PhaseName) => {
@@ -439,6 +517,76 @@ describe('serverless package (offline, no credentials)', () => {
         TreatMissingData: 'notBreaching',
       }),
     ]);
+  });
+
+  describe("the operators' dashboard", () => {
+    interface MetricWidget {
+      type: string;
+      properties: { title?: string; stat?: string; region?: string; metrics?: unknown[][] };
+    }
+    /** Every metric line of the dashboard, with its widget's title and statistic. */
+    const dashboard = () => {
+      const found = ofType('AWS::CloudWatch::Dashboard');
+      const body = (found[0]?.[1].Properties.DashboardBody as { 'Fn::Sub'?: string } | undefined)?.['Fn::Sub'] ?? '{"widgets":[]}';
+      const widgets = (JSON.parse(body) as { widgets: MetricWidget[] }).widgets.filter((w) => w.type === 'metric');
+      const lines = widgets.flatMap((widget) =>
+        (widget.properties.metrics ?? []).map((line) => {
+          const [namespace, name, ...rest] = line.filter((part) => typeof part === 'string') as string[];
+          const dimensions: Record<string, string> = {};
+          for (let i = 0; i + 1 < rest.length; i += 2) dimensions[rest[i]!] = rest[i + 1]!;
+          return { widget: widget.properties.title ?? '', stat: widget.properties.stat, namespace: namespace!, name: name!, dimensions };
+        }),
+      );
+      return { found, body, widgets, lines };
+    };
+
+    it('is in the template, for this deployment, in the stack\'s region', () => {
+      // Act
+      const { found, body, widgets } = dashboard();
+      // Assess
+      expect(found.map(([, d]) => d.Properties.DashboardName)).toEqual([`${SERVICE}-${STAGE}`]);
+      expect([...new Set(body.match(/\$\{[^}]*\}/g))]).toEqual(['${AWS::Region}']);
+      expect(widgets.map((w) => w.properties.region)).toEqual(widgets.map(() => '${AWS::Region}'));
+    });
+
+    it('draws only metrics that exist: the service\'s own EMF metrics, and the template\'s queues and functions', () => {
+      // Prepare
+      const emitted = new Set<string>([...Object.values(METRIC), ...Object.values(SWEEP_METRIC)]);
+      const queueNames = new Set(ofType('AWS::SQS::Queue').map(([, q]) => q.Properties.QueueName as string));
+      const functionNames = new Set(ofType('AWS::Lambda::Function').map(([, f]) => f.Properties.FunctionName as string));
+      // Act
+      const unknown = dashboard().lines.filter(({ namespace, name, dimensions }) => {
+        if (namespace === METRICS_NAMESPACE) return !emitted.has(name) || dimensions.service !== `${SERVICE}-${STAGE}` || (dimensions.phase !== undefined && !PHASES.includes(dimensions.phase as PhaseName));
+        if (namespace === 'AWS/SQS') return !queueNames.has(dimensions.QueueName!);
+        if (namespace === 'AWS/Lambda') return !functionNames.has(dimensions.FunctionName!);
+        return true;
+      });
+      // Assess
+      expect(dashboard().lines.length).toBeGreaterThan(0);
+      expect(unknown).toEqual([]);
+    });
+
+    it('shows the jobs, each phase\'s duration p50/p95 and queue depth and age, every DLQ, the sweeper and the helpers', () => {
+      // Prepare
+      const { lines } = dashboard();
+      const drawn = (namespace: string, name: string, stat?: string) => lines.filter((l) => l.namespace === namespace && l.name === name && (stat === undefined || l.stat === stat));
+      const queueOf = (id: string) => resources[id]!.Properties.QueueName as string;
+      const deadLetters = ofType('AWS::SQS::Queue')
+        .filter(([id]) => id.endsWith('DeadLetterQueue'))
+        .map(([, q]) => q.Properties.QueueName as string);
+      // Act
+      const visible = drawn('AWS/SQS', 'ApproximateNumberOfMessagesVisible').map((l) => l.dimensions.QueueName);
+      const aged = drawn('AWS/SQS', 'ApproximateAgeOfOldestMessage').map((l) => l.dimensions.QueueName);
+      // Assess
+      for (const metric of [METRIC.started, METRIC.succeeded, METRIC.failed, METRIC.rolledBack]) expect(drawn(METRICS_NAMESPACE, metric, 'Sum')).toHaveLength(1);
+      for (const stat of ['p50', 'p95']) expect(drawn(METRICS_NAMESPACE, METRIC.phaseDuration, stat).map((l) => l.dimensions.phase)).toEqual([...PHASES]);
+      expect(visible).toEqual(expect.arrayContaining(PHASES.map((phase) => queueOf(`${pascal(phase)}Queue`))));
+      expect(aged).toEqual(expect.arrayContaining(PHASES.map((phase) => queueOf(`${pascal(phase)}Queue`))));
+      expect(deadLetters.length).toBeGreaterThanOrEqual(PHASES.length + 3);
+      expect(visible).toEqual(expect.arrayContaining(deadLetters));
+      expect(drawn(METRICS_NAMESPACE, SWEEP_METRIC.deleted, 'Sum')).toHaveLength(1);
+      expect(drawn(METRICS_NAMESPACE, SWEEP_METRIC.helpersRunning, 'Maximum')).toHaveLength(1);
+    });
   });
 
   it('expires idempotency keys and cool-downs through the table TTL', () => {

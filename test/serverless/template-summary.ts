@@ -69,6 +69,25 @@ function grantsOf(statements: Statement[]): string[] {
   return [...lines].sort();
 }
 
+/** A dashboard's widgets by title: each metric as `namespace name dimension=value… {how it is drawn}`. */
+function dashboardWidgets(body: unknown): Json {
+  const text = typeof body === 'string' ? body : (body as { 'Fn::Sub'?: unknown } | undefined)?.['Fn::Sub'];
+  if (typeof text !== 'string') return stable(body);
+  const parsed = JSON.parse(text) as { widgets: Array<{ type: string; properties: { title?: string; markdown?: string; stat?: string; period?: number; metrics?: Json[][] } }> };
+  return parsed.widgets.map((widget) => {
+    if (widget.type !== 'metric') return { [widget.type]: widget.properties.markdown ?? stable(widget.properties) };
+    const { title = '', stat, period, metrics = [] } = widget.properties;
+    const lines = metrics.map((line) => {
+      const options = line.find((part) => typeof part === 'object');
+      const [namespace, name, ...dimensions] = line.filter((part) => typeof part !== 'object');
+      const pairs = [];
+      for (let i = 0; i + 1 < dimensions.length; i += 2) pairs.push(`${String(dimensions[i])}=${String(dimensions[i + 1])}`);
+      return [namespace, name, ...pairs, ...(options ? [stable(options)] : [])].join(' ');
+    });
+    return { [`${title} (${String(stat)}, ${String(period)} s)`]: lines };
+  });
+}
+
 export function summariseTemplate(template: { Resources: Record<string, Resource> }): TemplateSummary {
   const summary: TemplateSummary = { resources: {}, functions: {}, queues: {}, queuePolicies: {}, rules: {}, alarms: {}, routes: [], roles: {}, other: {} };
   const resources = template.Resources;
@@ -127,6 +146,10 @@ export function summariseTemplate(template: { Resources: Record<string, Resource
         if (Object.keys(rest).length > 0) summary.other[key] = sorted(rest);
         break;
       }
+      case 'AWS::CloudWatch::Dashboard':
+        // Its body is one JSON string: one line per metric under its widget's title, to read in a diff.
+        summary.other[key] = sorted({ DashboardName: p.DashboardName ?? null, widgets: dashboardWidgets(p.DashboardBody) });
+        break;
       case 'AWS::IAM::ManagedPolicy':
         // Folded into the roles that attach it; its own description only here.
         summary.other[key] = sorted({ Description: p.Description ?? null });
