@@ -12,6 +12,7 @@ import type {
   Clock,
   Compute,
   EncryptionKeys,
+  HelperPoolStore,
   JobObserver,
   JobStore,
   Log,
@@ -55,9 +56,11 @@ export interface OptionalPorts {
   keys: EncryptionKeys;
   /** Stops shared while EC2's mutating bucket has a queue (stop-batches.ts). */
   stopBatches: StopBatchStore;
+  /** The warm pool of stopped Windows helpers (helper-pool.ts). */
+  helperPool: HelperPoolStore;
 }
 export type PortName = keyof OptionalPorts;
-export const PORT_NAMES: readonly PortName[] = ['networks', 'rescue', 'online', 'keys', 'stopBatches'];
+export const PORT_NAMES: readonly PortName[] = ['networks', 'rescue', 'online', 'keys', 'stopBatches', 'helperPool'];
 
 /** The ports of a phase that asked for `K`. */
 export type PhasePorts<K extends PortName = never> = CorePorts & Pick<OptionalPorts, K>;

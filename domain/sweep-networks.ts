@@ -7,6 +7,7 @@
  * deleted) → VPC. What is not deletable yet stops the chain until the next run; parts without the
  * service's tags are never deleted (and keep the VPC from going: reported).
  */
+import { HELPER_POOL_LEASE } from './helper-pool';
 import { isActive } from './job';
 import type { NetworkPart, RescueNetworkRecord, RescueVpcInventory } from './ports';
 import { WaitBudget, type SweepReport } from './sweep-report';
@@ -70,6 +71,8 @@ async function dropEndedLeases(record: RescueNetworkRecord, report: SweepReport,
   const leases = { ...record.leases };
   let lastReleasedAt = record.lastReleasedAt;
   for (const jobId of Object.keys(record.leases)) {
+    // The warm pool's lease is no job's: the pool gives it back itself (helper-pool.ts).
+    if (jobId === HELPER_POOL_LEASE) continue;
     const job = await ports.store.get(jobId);
     if (job && isActive(job)) continue;
     report.found();

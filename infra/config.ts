@@ -20,6 +20,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     // One platform's helper image can be changed alone, e.g. {"helperImageParameter":{"windows":"/aws/service/ami-windows-latest/Windows_Server-2019-English-Full-Base"}}.
     helperImageParameter: { ...defaultConfig.helperImageParameter, ...(overrides.helperImageParameter ?? {}) },
     rescueNetwork: { ...defaultConfig.rescueNetwork, ...(overrides.rescueNetwork ?? {}) },
+    windowsFastPath: { ...defaultConfig.windowsFastPath, ...(overrides.windowsFastPath ?? {}) },
+    windowsHelperPool: { ...defaultConfig.windowsHelperPool, ...(overrides.windowsHelperPool ?? {}) },
     sweeper: { ...defaultConfig.sweeper, ...(overrides.sweeper ?? {}), dryRun: env.SWEEPER_DRY_RUN === 'true' || (overrides.sweeper?.dryRun ?? defaultConfig.sweeper.dryRun) },
     optIn: { ...defaultConfig.optIn, ...(overrides.optIn ?? {}) },
     eventAdmission: { ...defaultConfig.eventAdmission, ...(overrides.eventAdmission ?? {}) },

@@ -175,11 +175,22 @@ function apiRole(ctx: DeployContext): Resources {
 /**
  * The sweeper re-drives stalled jobs and rolls back overdue ones (it publishes their events), gives a
  * customer volume an orphaned helper still holds back to its target and restores that target as a
- * rollback would, then terminates the helper and reclaims the idle rescue network.
+ * rollback would, then terminates the helper and reclaims the idle rescue network; it also keeps the
+ * warm pool of Windows helpers (launch, stop, retire).
  */
 function sweeperRole(ctx: DeployContext): Resources {
   const role = lambdaRole(ctx, 'sweeper', {
-    grants: ['reclaim-orphans', 'move-root-volume', 'restore-delete-on-termination', 'start-target', 'use-encrypted-volumes'],
+    grants: [
+      'reclaim-orphans',
+      'move-root-volume',
+      'restore-delete-on-termination',
+      'start-target',
+      'use-encrypted-volumes',
+      // The warm pool of Windows helpers (domain/helper-pool.ts): launched into the rescue network, stopped after their first boot.
+      'build-rescue-network',
+      'launch-helper',
+      'stop-start-helper',
+    ],
     jobItems: { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], query: true },
     publishPhaseEvents: true,
     sendsToOwnQueue: false,
