@@ -167,6 +167,10 @@ for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
   fi
 done
 
+# A mount left (something holds it open): ntfs-3g goes on serving it, no need to wait for it.
+mounts_of_volume
+((${#MOUNTS[@]} == 0)) || fail STILL_MOUNTED "$DISK is still mounted at ${MOUNTS[*]}"
+
 deadline=$((SECONDS + RA_NTFS_EXIT_WAIT_SECONDS))
 while :; do
   ntfs_processes
@@ -178,7 +182,7 @@ while :; do
 done
 
 mounts_of_volume
-((${#MOUNTS[@]} == 0)) || fail STILL_MOUNTED "$DISK is still mounted at ${MOUNTS[*]}"
+((${#MOUNTS[@]} == 0)) || fail STILL_MOUNTED "$DISK was mounted again at ${MOUNTS[*]}"
 sync
 for mp in "${UNMOUNTED[@]}"; do log "unmounted $mp"; done
 released "${UNMOUNTED[@]}"
