@@ -84,7 +84,9 @@ export async function releaseNtfsVolume(job: Job, ports: PhasePorts<'rescue'>): 
  * After run-rescue: what it recorded. In its middle (a rollback): the command's own end, waited for.
  */
 async function mayBeMounted(job: Job, helperId: string, ports: PhasePorts<'rescue'>): Promise<true | ReleaseStep> {
-  if (job.phases['run-rescue']?.status === 'done') return job.resources.windowsFallback?.mayBeMounted ? true : { kind: 'released' };
+  // run-rescue records its outcome with its end: the fallback (which says), or nothing (it worked).
+  if (job.resources.windowsFallback) return job.resources.windowsFallback.mayBeMounted ? true : { kind: 'released' };
+  if (job.phases['run-rescue']?.status === 'done') return { kind: 'released' };
   const params: RescueParams = { ...releaseParams(job, helperId), script: 'ntfs-rescue' };
   const commandId = job.resources.rescueCommandId ?? (await ports.rescue.find(params));
   if (!commandId) return { kind: 'released' }; // never sent: never mounted
