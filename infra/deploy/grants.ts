@@ -78,8 +78,17 @@ export const GRANT_STATEMENTS: Readonly<Record<PhaseGrant | ServiceGrant, readon
   ],
   'launch-helper': [
     { Sid: 'Describe', Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation'], Resource: '*' },
-    // The helper's image from AWS's public parameters (/aws/service/…).
-    { Sid: 'ResolveHelperImage', Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}::parameter/aws/service/*' }] },
+    // The helper's image from AWS's public parameters (/aws/service/…), or the account's own under
+    // /reset-access/ (a baked Linux helper for the Windows fast path, docs/ntfs-rescue.md#the-helper-image).
+    {
+      Sid: 'ResolveHelperImage',
+      Effect: 'Allow',
+      Action: ['ssm:GetParameter'],
+      Resource: [
+        { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}::parameter/aws/service/*' },
+        { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/reset-access/*' },
+      ],
+    },
     { Sid: 'LaunchOnlyTaggedHelpers', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ['instance', 'volume'].map(ec2Arn), Condition: REQUEST_TAGGED },
     { Sid: 'LaunchWithTheseParts', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ['image', 'subnet', 'security-group', 'network-interface'].map(ec2Arn) },
     tagOnlyAtCreation('RunInstances'),
