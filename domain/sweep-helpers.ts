@@ -11,7 +11,7 @@
  * helper keeps the volume's id in its launch tags, so nothing needs remembering between runs.
  */
 import { isActive, type Job } from './job';
-import { heldOnHelper } from './phases/ntfs-release';
+import { mayStillBeMountedOn } from './phases/ntfs-release';
 import { TAG } from './naming';
 import type { InstanceFacts, ManagedHelper } from './ports';
 import { WaitBudget, type SweepReport } from './sweep-report';
@@ -27,8 +27,8 @@ export async function sweepHelpers(report: SweepReport, budget: WaitBudget, port
     const job = jobId ? await ports.store.get(jobId) : undefined;
     // A running job (or its rollback) owns its helper; one past its deadline is rolled back by sweepJobs.
     if (job && isActive(job)) continue;
-    // An NTFS volume its job could not have unmounted stays where it is (domain/phases/ntfs-release.ts).
-    if (job && heldOnHelper(job) === helper.instanceId) {
+    // An NTFS volume nothing showed unmounted stays where it is (domain/phases/ntfs-release.ts).
+    if (job && mayStillBeMountedOn(job) === helper.instanceId) {
       report.found();
       report.record('helper', helper.instanceId, 'held', `holds ${job.target?.rootVolumeId ?? 'the root volume'} of job ${job.jobId}, which may still be mounted: left for an operator`);
       continue;

@@ -37,6 +37,22 @@ export function heldOnHelper(job: Job): string | undefined {
 }
 
 /**
+ * For the sweeper, once the job has ended: the Linux helper on which the job's volume may still be
+ * mounted because nothing showed it released (the release failed, or the job ended, its rollback
+ * given up, before it could look). Its volume must not be detached from there.
+ */
+export function mayStillBeMountedOn(job: Job): string | undefined {
+  const helperId = linuxHelperOf(job);
+  const release = job.resources.ntfsRelease?.state;
+  if (!helperId || release === 'released') return undefined;
+  if (release === 'failed') return helperId;
+  if (job.resources.windowsFallback) return job.resources.windowsFallback.mayBeMounted ? helperId : undefined;
+  if (job.phases['run-rescue']?.status === 'done') return undefined;
+  // The NTFS rescue was sent and its end never read.
+  return job.resources.rescueCommandId ? helperId : undefined;
+}
+
+/**
  * Whether the volume may leave its Linux helper now; sends and reads the release when it must.
  * Each call takes at most one step and says what to record.
  */

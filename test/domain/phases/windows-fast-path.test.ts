@@ -10,6 +10,7 @@ import type { Job, WindowsFallback } from '../../../domain/job';
 import { clientToken } from '../../../domain/naming';
 import type { PhaseResult } from '../../../domain/phase';
 import { launchHelper } from '../../../domain/phases/launch-helper';
+import { mayStillBeMountedOn } from '../../../domain/phases/ntfs-release';
 import { rollback } from '../../../domain/phases/rollback';
 import { runRescue } from '../../../domain/phases/run-rescue';
 import { windowsFallback } from '../../../domain/phases/windows-fallback';
@@ -344,5 +345,24 @@ describe('rollback of a Windows fast path', () => {
       ['attachVolume', ROOT],
     ]);
     expect(new Set(compute.calls.filter((c) => c.method === 'terminateInstance').map((c) => c.args[0]))).toEqual(new Set([HELPER, WINDOWS_HELPER]));
+  });
+});
+
+describe('what the sweeper may detach from a Linux helper once the job has ended', () => {
+  const ended = (resources: Partial<Job['resources']>, runRescue?: 'done' | 'running') => {
+    const job = windowsJob('rollback', resources);
+    return { ...job, status: 'FAILED' as const, phases: runRescue ? { ...job.phases, 'run-rescue': { status: runRescue === 'done' ? ('done' as const) : ('failed' as const), startedAt: job.createdAt, attempt: 1 } } : job.phases };
+  };
+
+  it.each<[string, Job, string | undefined]>([
+    ['the NTFS rescue worked', ended({}, 'done'), undefined],
+    ['a refusal (the volume released by the script)', ended({ windowsFallback: fallbackOf('BITLOCKER') }, 'done'), undefined],
+    ['UNMOUNT_FAILED, the release never done (its rollback gave up)', ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }) }, 'done'), HELPER],
+    ['UNMOUNT_FAILED, released', ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }), ntfsRelease: { state: 'released', commandId: 'c' } }, 'done'), undefined],
+    ['the release failed', ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }), ntfsRelease: { state: 'failed', commandId: 'c' } }, 'done'), HELPER],
+    ['the NTFS rescue sent, its end never read', ended({ rescueCommandId: 'cmd-ntfs' }, 'running'), HELPER],
+    ['a Linux target', { ...ended({ rescueCommandId: 'cmd' }, 'running'), target: { ...swapJob('rollback').target! } }, undefined],
+  ])('%s', (_name, job, expected) => {
+    expect(mayStillBeMountedOn(job)).toBe(expected);
   });
 });
