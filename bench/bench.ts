@@ -2,8 +2,9 @@
  * `npm run bench` (issue 7): one Linux and one Windows reset against the runbook's sequential
  * baseline, a fleet under EC2's request buckets, and the functions' cold start. Everything but the
  * cold start runs on simulated time (`VirtualStack`), with the simulated region's timings
- * (`infra/sim/timings.ts`, each with its source). The last five lines are machine-readable
- * (`report.ts`).
+ * (`infra/sim/timings.ts`, each with its source). The last six lines are machine-readable
+ * (`report.ts`). Windows: the fast path (the NTFS rescue on a Linux helper) against the runbook's
+ * order, then its fallback to a Windows helper, launched or started from the warm pool.
  */
 import type { Platform } from '../domain/job';
 import { seedLinuxFleet, seedWindowsTarget } from '../infra/local/fleet';
@@ -12,7 +13,7 @@ import { RUNBOOK_POLL_SECONDS } from './baseline';
 import { measureColdStart, type FunctionColdStart } from './cold-start';
 import { runFleet, type FleetResult } from './fleet';
 import { Meter } from './instrument';
-import { apiCallsLine, coldStartLine, fleetLine, fleetReport, linuxLine, table, windowsLine } from './report';
+import { apiCallsLine, coldStartLine, fleetLine, fleetReport, linuxLine, table, windowsFallbackLine, windowsLine } from './report';
 import { runBaseline, runServiceJob, type ServiceJobResult } from './single';
 
 export interface BenchOptions {
@@ -27,10 +28,10 @@ export interface BenchOptions {
 }
 
 export interface BenchResult {
-  /** The five machine-readable lines, in order. */
+  /** The six machine-readable lines, in order. */
   lines: string[];
   linux: { service: ServiceJobResult; warm: ServiceJobResult; baselineSeconds: number };
-  windows: { seconds: number; baselineSeconds: number } | { unavailable: string };
+  windows: ({ seconds: number; baselineSeconds: number; service: ServiceJobResult } | { unavailable: string }) & { fallback: WindowsFallbackBench };
   fleet: FleetResult;
   coldStart: FunctionColdStart[];
 }
@@ -88,12 +89,21 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     fleetLine(fleet),
     apiCallsLine(warm.totalCalls),
     coldStartLine(largest, slowest),
+    windowsFallbackLine(windows.fallback),
   ];
   return { lines, linux: { service, warm, baselineSeconds: baseline.seconds }, windows, fleet, coldStart };
 }
 
-/** A Windows reset and its baseline, or why one cannot run yet. */
+/** What the Windows fallback costs: a Windows helper launched (a first boot), or started from the warm pool. */
+export type WindowsFallbackBench = { launchedSeconds: number; pooledSeconds: number; launched: ServiceJobResult; pooled: ServiceJobResult } | { unavailable: string };
+
+/** A Windows reset on the fast path and its baseline, then the fallback with and without the warm pool. */
 async function benchWindows(print: (line: string) => void): Promise<BenchResult['windows']> {
+  const fastPath = await benchWindowsFastPath(print);
+  return { ...fastPath, fallback: await benchWindowsFallback(print) };
+}
+
+async function benchWindowsFastPath(print: (line: string) => void): Promise<{ seconds: number; baselineSeconds: number; service: ServiceJobResult } | { unavailable: string }> {
   const stack = new VirtualStack({ samples: false, idSeed: 'w', region: { callLogLimit: 10_000_000 } });
   const meter = new Meter(stack);
   let targets: [string, string];
@@ -103,16 +113,55 @@ async function benchWindows(print: (line: string) => void): Promise<BenchResult[
     return { unavailable: `the simulated region cannot seed a Windows target: ${(error as Error).message}` };
   }
   const service = await runServiceJob(stack, meter, targets[0]);
-  print('== Windows reset');
+  print('== Windows reset (EC2Launch v2): the NTFS rescue on a Linux helper, the first job in the region');
   printJob(print, service);
   if (service.status !== 'SUCCEEDED') return { unavailable: `the service's Windows reset ended ${service.status}: ${service.error ?? 'no reason given'}` };
   try {
     const baseline = await runBaseline(stack, targets[1], 'windows' satisfies Platform);
-    print(`   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`);
-    return { seconds: service.seconds, baselineSeconds: baseline.seconds };
+    print(`   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls, a Windows helper): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`);
+    print(`   ratio ${(service.seconds / baseline.seconds).toFixed(2)}`);
+    return { seconds: service.seconds, baselineSeconds: baseline.seconds, service };
   } catch (error) {
     return { unavailable: `the baseline's Windows run failed: ${(error as Error).message}` };
   }
+}
+
+/**
+ * A Windows target whose volume the NTFS rescue refuses (BitLocker), reset twice in fresh regions:
+ * with no warm pool (the fallback launches a Windows helper and waits for its first boot), and with
+ * a pool of one the sweeper filled beforehand (the fallback starts it: a later boot).
+ */
+async function benchWindowsFallback(print: (line: string) => void): Promise<WindowsFallbackBench> {
+  const zone = 'us-east-1a';
+  const run = async (pool: boolean) => {
+    const stack = new VirtualStack({
+      samples: false,
+      idSeed: pool ? 'p' : 'f',
+      region: { callLogLimit: 10_000_000 },
+      config: pool ? { windowsHelperPool: { size: 1, availabilityZones: [zone], instanceType: 't3.small' } } : {},
+    });
+    if (pool) {
+      // The sweeper's runs (every 10 minutes) launch the pool's helper, stop it after its first boot, and mark it ready.
+      for (let i = 0; i < 12 && !(await stack.helperPool.list()).some((slot) => slot.state === 'ready'); i++) {
+        await stack.sweep();
+        stack.clock.advance(10 * 60_000);
+        stack.region.tick();
+      }
+    }
+    const target = seedWindowsTarget(stack.region, pool ? 'bench-windows-pooled' : 'bench-windows-refused', { bitlocker: true });
+    return runServiceJob(stack, new Meter(stack), target);
+  };
+  const launched = await run(false);
+  const pooled = await run(true);
+  print('== Windows fallback: the NTFS rescue refuses the volume (BitLocker), a Windows helper takes over');
+  print(`   a Windows helper launched (a first boot): ${launched.status} in ${launched.seconds} s`);
+  printJob(print, launched);
+  print(`   a Windows helper of the warm pool started (the pool filled by the sweeper beforehand; its rescue network exists): ${pooled.status} in ${pooled.seconds} s`);
+  printJob(print, pooled);
+  if (launched.status !== 'SUCCEEDED' || pooled.status !== 'SUCCEEDED') {
+    return { unavailable: `a fallback ended ${launched.status} / ${pooled.status}: ${launched.error ?? pooled.error ?? 'no reason given'}` };
+  }
+  return { launchedSeconds: launched.seconds, pooledSeconds: pooled.seconds, launched, pooled };
 }
 
 function printJob(print: (line: string) => void, job: ServiceJobResult): void {

@@ -16,6 +16,12 @@ export function windowsLine(result: { seconds: number; baselineSeconds: number }
   return `bench: windows ${s(result.seconds)} s vs baseline ${s(result.baselineSeconds)} s (ratio ${ratio(result.seconds, result.baselineSeconds)})`;
 }
 
+/** The Windows fallback (the NTFS rescue refused the volume): a Windows helper launched, or one of the warm pool started. */
+export function windowsFallbackLine(result: { launchedSeconds: number; pooledSeconds: number } | { unavailable: string }): string {
+  if ('unavailable' in result) return `bench: windows fallback n/a (${result.unavailable})`;
+  return `bench: windows fallback ${s(result.launchedSeconds)} s, with the warm pool ${s(result.pooledSeconds)} s`;
+}
+
 export function fleetLine(fleet: { jobs: number; succeeded: number; failed: number; makespanSeconds: number; p95Seconds: number }): string {
   return `bench: fleet ${fleet.jobs} jobs, ${fleet.succeeded} succeeded, ${fleet.failed} failed, makespan ${s(fleet.makespanSeconds)} s, p95 ${s(fleet.p95Seconds)} s`;
 }
@@ -63,13 +69,14 @@ export function coldStartLine(largestBundleBytes: number, slowestLoadMs: number)
   return `bench: largest bundle ${(largestBundleBytes / 1024).toFixed(0)} kB, slowest handler load ${slowestLoadMs.toFixed(0)} ms`;
 }
 
-/** Patterns of the five lines, in order (the smoke test and any consumer parse with these). */
+/** Patterns of the six lines, in order (the smoke test and any consumer parse with these). */
 export const LINE_PATTERNS: readonly RegExp[] = [
   /^bench: linux (\d+\.\d) s vs baseline (\d+\.\d) s \(ratio (\d+\.\d\d)\)$/,
   /^bench: windows (?:(\d+\.\d) s vs baseline (\d+\.\d) s \(ratio (\d+\.\d\d)\)|n\/a \(.+\))$/,
   /^bench: fleet (\d+) jobs, (\d+) succeeded, (\d+) failed, makespan (\d+\.\d) s, p95 (\d+\.\d) s$/,
   /^bench: api calls per linux job (\d+)$/,
   /^bench: largest bundle (\d+) kB, slowest handler load (\d+) ms$/,
+  /^bench: windows fallback (?:(\d+\.\d) s, with the warm pool (\d+\.\d) s|n\/a \(.+\))$/,
 ];
 
 /** A table of `rows` with aligned columns, for the human-readable part of the output. */

@@ -17,6 +17,26 @@ export interface ServiceConfig {
   /** Instance profile name the helper runs with (the SSM agent's Run Command actions and PutParameter of /ec2rl/openssh/i-…/key, serverless.yml). */
   helperInstanceProfile: string;
   helperImageParameter: Record<Platform, string>;
+  /**
+   * Windows targets taken offline go first to a LINUX helper, whose NTFS rescue script
+   * (infra/scripts/ntfs-rescue.sh) makes the launch agent's edit without waiting for Windows to boot;
+   * a volume it refuses falls back to the Windows helper (domain/phases/windows-fallback.ts).
+   * `helperImage`: the Linux helper's image, an SSM parameter naming an AMI (public `/aws/service/…`
+   * or the account's own under `/reset-access/`) or an AMI id. It needs ntfs-3g, libhivex-bin (for
+   * volumes with several launch agents) and the SSM agent (docs/ntfs-rescue.md#the-helper-image);
+   * without ntfs-3g the script refuses (`NTFS3G_MISSING`) and every Windows reset falls back.
+   * Marketplace roots skip it (they attach only to a stopped helper; the Windows helper does them).
+   */
+  windowsFastPath: { enabled: boolean; helperImage: string };
+  /**
+   * Stopped Windows helpers kept ready in the rescue network for the fallback: one is started (a
+   * later boot, minutes) instead of a new one launched (a first boot, ≈ 15 min). `size` per
+   * availability zone listed; 0 keeps none. The sweeper launches, warms (first boot, then stop) and
+   * retires them (domain/helper-pool.ts). A stopped instance costs its EBS volumes only
+   * (docs/aws-facts.md#windows-helper-pool). Only jobs that use the rescue network (`CreateNewVPC`)
+   * take one.
+   */
+  windowsHelperPool: { size: number; availabilityZones: string[]; instanceType: string };
   defaultHelperInstanceType: string;
   /** Instance types a request may ask for (the runbook's EC2RescueInstanceType and newer ones). */
   allowedHelperInstanceTypes: string[];
@@ -191,6 +211,10 @@ export const defaultConfig: ServiceConfig = {
     linux: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
     windows: '/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base',
   },
+  // Canonical's public parameter (docs/ntfs-rescue.md#the-helper-image): whether its image ships
+  // ntfs-3g is not verified; a baked image (the one-command bake there) is the recommended value.
+  windowsFastPath: { enabled: true, helperImage: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id' },
+  windowsHelperPool: { size: 0, availabilityZones: [], instanceType: 't3.small' },
   defaultHelperInstanceType: 't3.small',
   allowedHelperInstanceTypes: ['t2.small', 't2.medium', 't2.large', 't3.small', 't3.medium', 't3.large', 'm5.large', 'c5.large'],
   vpcQuota: 5,

@@ -18,6 +18,11 @@ export function toJobView(job: Job) {
     request: job.request,
     /** Online or the volume swap, and why (a fall-over says why the online attempt failed). */
     mode: job.mode,
+    /**
+     * Windows offline: the NTFS rescue on a Linux helper refused the volume (or could not say it was
+     * unmounted) and a Windows helper took over: why, when, and where that helper came from.
+     */
+    windowsFallback: windowsFallbackView(job),
     phases: PHASES.filter((p) => job.phases[p]).map((name) => {
       const r = job.phases[name]!;
       return {
@@ -38,3 +43,16 @@ export function toJobView(job: Job) {
   };
 }
 export type JobView = ReturnType<typeof toJobView>;
+
+function windowsFallbackView(job: Job) {
+  const fallback = job.resources.windowsFallback;
+  if (!fallback) return undefined;
+  return {
+    code: fallback.code,
+    reason: fallback.reason,
+    at: fallback.at,
+    linuxHelperInstanceId: fallback.linuxHelperInstanceId,
+    windowsHelper: fallback.helper ? { instanceId: fallback.helper.instanceId, source: fallback.helper.source } : undefined,
+    volumeRelease: job.resources.ntfsRelease?.state,
+  };
+}

@@ -81,6 +81,19 @@ export interface JobResources {
   /** When launch-helper first saw the helper `running`: its agent is looked at only some time after. */
   helperRunningAt?: string;
   helperImageId?: string;
+  /**
+   * The platform of the helper the job's volume goes to, when it is not the target's: `linux` for a
+   * Windows target on the fast path (its NTFS rescue), `windows` again once it fell back.
+   */
+  helperPlatform?: Platform;
+  /** The Windows fast path fell back to a Windows helper (domain/phases/windows-fallback.ts). */
+  windowsFallback?: WindowsFallback;
+  /**
+   * The release of an NTFS volume whose unmount the Linux helper could not confirm: a second
+   * unmount through Run Command (domain/phases/ntfs-release.ts). Until it is `released` the volume
+   * stays on that helper; `failed` leaves it there for good (the job fails, the sweeper keeps off).
+   */
+  ntfsRelease?: { state: 'sent' | 'released' | 'failed'; commandId: string; detail?: string };
   backupImageId?: string;
   passwordImageId?: string;
   rescueCommandId?: string;
@@ -101,6 +114,25 @@ export interface JobResources {
   online?: OnlineAttempt;
   /** Resources linked to the job in the store, so that AWS events about them wake it. */
   linkedResources?: string[];
+}
+
+/**
+ * Why and how a Windows reset left the fast path: the NTFS rescue on the Linux helper refused the
+ * volume (or could not say it had released it), and a Windows helper took over.
+ */
+export interface WindowsFallback {
+  /** The NTFS rescue's code (`HIBERNATED`, `BITLOCKER`, `UNMOUNT_FAILED`, `COMMAND_TIMEDOUT`…). */
+  code: string;
+  reason: string;
+  at: string;
+  /** The Linux helper that ran it; terminated once the volume is off it. */
+  linuxHelperInstanceId: string;
+  /** The script did not say the volume is unmounted: it leaves only after a release (`ntfsRelease`). */
+  mayBeMounted?: boolean;
+  /** The Windows helper: started from the warm pool, or launched; `runningAt`/`startRequestedAt` as launch-helper keeps them. */
+  helper?: { instanceId: string; source: 'pool' | 'launch'; startRequestedAt?: string; runningAt?: string };
+  /** The Windows rescue command on it. */
+  rescueCommandId?: string;
 }
 
 export interface JobOutputs {

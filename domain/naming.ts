@@ -25,6 +25,8 @@ export const TAG = {
 
 export type ResourceRole =
   | 'helper'
+  /** A stopped Windows helper of the warm pool (helper-pool.ts); no job's until one claims it. */
+  | 'pool-helper'
   | 'backup-image'
   | 'password-image'
   | 'rescue-vpc'
@@ -74,6 +76,18 @@ export function clientToken(jobId: string, phase: PhaseName, purpose = ''): stri
 /** The Run Command comment that identifies a job's rescue command (≤ 100 characters in SSM). */
 export function rescueCommandComment(jobId: string): string {
   return `reset-access ${jobId} rescue`;
+}
+
+/** The comment of a job's release of an NTFS volume on its Linux helper (ntfs-release.ts). */
+export function releaseCommandComment(jobId: string): string {
+  return `reset-access ${jobId} release`;
+}
+
+/** RunInstances ClientToken of a warm-pool slot: a repeated launch of the slot finds its helper. */
+export function poolClientToken(slotId: string): string {
+  const token = `ra-pool-${slotId}`;
+  if (token.length > 64) throw new Error(`client token too long: ${token}`);
+  return token;
 }
 
 /** Device the customer's root volume is attached at on the helper (as the runbook does). */

@@ -12,6 +12,7 @@ import type {
   Clock,
   Compute,
   EncryptionKeys,
+  HelperPoolStore,
   JobObserver,
   JobStore,
   Log,
@@ -55,9 +56,11 @@ export interface OptionalPorts {
   keys: EncryptionKeys;
   /** Stops shared while EC2's mutating bucket has a queue (stop-batches.ts). */
   stopBatches: StopBatchStore;
+  /** The warm pool of stopped Windows helpers (helper-pool.ts). */
+  helperPool: HelperPoolStore;
 }
 export type PortName = keyof OptionalPorts;
-export const PORT_NAMES: readonly PortName[] = ['networks', 'rescue', 'online', 'keys', 'stopBatches'];
+export const PORT_NAMES: readonly PortName[] = ['networks', 'rescue', 'online', 'keys', 'stopBatches', 'helperPool'];
 
 /** The ports of a phase that asked for `K`. */
 export type PhasePorts<K extends PortName = never> = CorePorts & Pick<OptionalPorts, K>;
@@ -101,6 +104,8 @@ export type PhaseGrant =
   | 'detach-root-volume'
   /** Detach and attach the root volume (target ↔ helper). */
   | 'move-root-volume'
+  /** Detach and attach the root volume between the job's helpers only (the Windows fallback). */
+  | 'move-volume-between-helpers'
   /** The root's DeleteOnTermination, set back as it was. */
   | 'restore-delete-on-termination'
   /** EC2's use of the customer's KMS key for an encrypted root (attach, start, launch). */

@@ -171,6 +171,13 @@ export interface RescueVpcGuard {
 
 export type AgentStatus = 'Online' | 'ConnectionLost' | 'Inactive' | 'absent';
 
+/**
+ * The scripts a helper runs: each platform's rescue script on a helper of the target's platform,
+ * the NTFS rescue of a Windows volume on a Linux helper, and the release of an NTFS volume whose
+ * unmount that one could not confirm.
+ */
+export type RescueScript = 'linux-rescue' | 'windows-rescue' | 'ntfs-rescue' | 'ntfs-release';
+
 export interface RescueParams {
   jobId: string;
   helperInstanceId: string;
@@ -186,6 +193,8 @@ export interface RescueParams {
   publicKey?: string;
   /** Linux, generated key: the KMS key of the SecureString. */
   kmsKeyId?: string;
+  /** Default: the rescue script of `platform`. */
+  script?: RescueScript;
 }
 
 export type CommandStatus = 'Pending' | 'InProgress' | 'Delayed' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled' | 'Cancelling';
@@ -223,6 +232,41 @@ export interface RescueRunner {
   find(params: RescueParams): Promise<string | undefined>;
   /** `undefined` while SSM does not know the invocation yet (InvocationDoesNotExist). */
   result(commandId: string, instanceId: string): Promise<RescueResult | undefined>;
+}
+
+/**
+ * A slot of the warm pool of stopped Windows helpers (domain/helper-pool.ts): its helper is
+ * launched (`launching`, RunInstances with the slot's token), boots once (`warming`), is stopped
+ * (`stopping`) and waits (`ready`) until a job claims it (`claimed`) or the pool shrinks
+ * (`retiring`, terminated).
+ */
+export interface PooledHelper {
+  slotId: string;
+  availabilityZone: string;
+  state: 'launching' | 'warming' | 'stopping' | 'ready' | 'claimed' | 'retiring';
+  instanceId?: string;
+  createdAt: string;
+  claimedBy?: string;
+  claimedAt?: string;
+}
+
+/**
+ * The warm pool's record (one item of the job table). Each change is one conditional write on the
+ * slot's state, so a job's claim and the sweeper's retirement of the same helper cannot both win.
+ */
+export interface HelperPoolStore {
+  list(): Promise<PooledHelper[]>;
+  /** Adds a new slot (its `slotId` is new). */
+  add(slot: PooledHelper): Promise<void>;
+  /** Changes a slot that is still in `from`; answers whether it was. */
+  update(slotId: string, from: PooledHelper['state'], change: Partial<Pick<PooledHelper, 'state' | 'instanceId'>>): Promise<boolean>;
+  /** Forgets a slot that is still in `from`. */
+  remove(slotId: string, from: PooledHelper['state']): Promise<void>;
+  /**
+   * A `ready` helper of `availabilityZone` for `jobId`, or the one `jobId` already claimed (a
+   * repeated delivery gets the same); `undefined` when none is ready. Two jobs never get the same.
+   */
+  claim(jobId: string, availabilityZone: string, now: Date): Promise<PooledHelper | undefined>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
  * helper keeps the volume's id in its launch tags, so nothing needs remembering between runs.
  */
 import { isActive, type Job } from './job';
+import { mayStillBeMountedOn } from './phases/ntfs-release';
 import { isOwnResource, TAG } from './naming';
 import type { InstanceFacts, ManagedHelper } from './ports';
 import { WaitBudget, type SweepReport } from './sweep-report';
@@ -33,6 +34,12 @@ export async function sweepHelpers(report: SweepReport, budget: WaitBudget, port
     const job = jobId ? await ports.store.get(jobId) : undefined;
     // A running job (or its rollback) owns its helper; one past its deadline is rolled back by sweepJobs.
     if (job && isActive(job)) continue;
+    // An NTFS volume nothing showed unmounted stays where it is (domain/phases/ntfs-release.ts).
+    if (job && mayStillBeMountedOn(job) === helper.instanceId) {
+      report.found();
+      report.record('helper', helper.instanceId, 'held', `holds ${job.target?.rootVolumeId ?? 'the root volume'} of job ${job.jobId}, which may still be mounted: left for an operator`);
+      continue;
+    }
     report.found();
     const forged = notLaunchedAsHelper(helper, job, ports.config.helperInstanceProfile);
     if (forged) {

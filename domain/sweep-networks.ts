@@ -11,6 +11,7 @@
  * names (prepare-network records it) is reclaimed; another VPC with this deployment's tags is
  * reported and left, and so is one found while no record exists.
  */
+import { HELPER_POOL_LEASE } from './helper-pool';
 import { isActive } from './job';
 import type { NetworkPart, RescueNetworkRecord, RescueVpcInventory } from './ports';
 import { WaitBudget, type SweepReport } from './sweep-report';
@@ -71,6 +72,8 @@ async function dropEndedLeases(record: RescueNetworkRecord, report: SweepReport,
   const leases = { ...record.leases };
   let lastReleasedAt = record.lastReleasedAt;
   for (const jobId of Object.keys(record.leases)) {
+    // The warm pool's lease is no job's: the pool gives it back itself (helper-pool.ts).
+    if (jobId === HELPER_POOL_LEASE) continue;
     const job = await ports.store.get(jobId);
     if (job && isActive(job)) continue;
     report.found();

@@ -9,11 +9,15 @@ export type SweepActionKind =
   | 'volume-returned'
   | 'held'
   | 'lease-dropped'
-  | 'reclaim-started';
+  | 'reclaim-started'
+  /** The warm pool of Windows helpers (helper-pool.ts): launched, stopped after its first boot, ready. */
+  | 'pool-launched'
+  | 'pool-stopped'
+  | 'pool-ready';
 
 /** One thing the run did or would do, to one resource. */
 export interface SweepAction {
-  /** `job`, `helper`, `lease`, `rescue-network` or a NetworkPart kind (`subnet`, `vpc`…). */
+  /** `job`, `helper`, `pool-helper`, `lease`, `rescue-network` or a NetworkPart kind (`subnet`, `vpc`…). */
   resource: string;
   id: string;
   action: SweepActionKind;

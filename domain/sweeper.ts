@@ -7,7 +7,8 @@
  * with one summary (logged here; the handler also emits it as metrics).
  */
 import type { ServiceConfig } from './config';
-import type { Clock, Compute, JobStore, Log, PhaseBus, Reclaimer, RescueNetworkLeases, Sleeper } from './ports';
+import type { Clock, Compute, HelperPoolStore, JobStore, Log, PhaseBus, Reclaimer, RescueNetworkLeases, RescueNetworks, RescueRunner, Sleeper } from './ports';
+import { sweepHelperPool } from './helper-pool';
 import { sweepHelpers } from './sweep-helpers';
 import { sweepJobs } from './sweep-jobs';
 import { sweepNetworks } from './sweep-networks';
@@ -25,6 +26,10 @@ export interface SweeperPorts {
   clock: Clock;
   log: Log;
   config: ServiceConfig;
+  /** The warm pool of Windows helpers (helper-pool.ts): its record, the rescue network it lives in, their SSM agents. */
+  helperPool?: HelperPoolStore;
+  networks?: RescueNetworks;
+  rescue?: RescueRunner;
 }
 
 /**
@@ -39,6 +44,8 @@ export async function sweep(ports: SweeperPorts, options: { dryRun?: boolean } =
   const passes: Array<[string, () => Promise<void>]> = [
     ['jobs', () => sweepJobs(report, ports)],
     ['helpers', () => sweepHelpers(report, budget, ports)],
+    // Before the networks: the pool's lease keeps the network it lives in.
+    ['pool', () => sweepHelperPool(report, ports)],
     ['networks', () => sweepNetworks(report, budget, ports)],
   ];
   const failed: string[] = [];

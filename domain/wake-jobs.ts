@@ -76,6 +76,9 @@ export function unlinkedResources(job: Job): ResourceLink[] {
   const links: ResourceLink[] = [{ resourceId: job.instanceId, jobId: job.jobId, role: 'target' }];
   if (job.target?.rootVolumeId) links.push({ resourceId: job.target.rootVolumeId, jobId: job.jobId, role: 'root-volume' });
   if (job.resources.helperInstanceId) links.push({ resourceId: job.resources.helperInstanceId, jobId: job.jobId, role: 'helper' });
+  // The Windows fast path's fallback helper, from its launch or claim on (domain/phases/windows-fallback.ts).
+  const fallbackHelper = job.resources.windowsFallback?.helper?.instanceId;
+  if (fallbackHelper && fallbackHelper !== job.resources.helperInstanceId) links.push({ resourceId: fallbackHelper, jobId: job.jobId, role: 'helper' });
   const linked = new Set(job.resources.linkedResources ?? []);
   return links.filter((link) => !linked.has(link.resourceId));
 }

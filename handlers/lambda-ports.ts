@@ -31,7 +31,7 @@ import { loadConfig, requireEnv } from '../infra/config';
 import { randomJobIds } from '../infra/ids';
 import { createLog } from '../infra/logger';
 import { lambdaLogger } from './lambda-entry';
-import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, principalTags, realSleeper, rescueNetworks, serviceObserver, systemClock } from '../infra/composition';
+import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, principalTags, realSleeper, rescueNetworks, rescueRunner, serviceObserver, systemClock } from '../infra/composition';
 import type { ApiPorts } from './api-routes';
 
 const env = process.env;
@@ -103,12 +103,17 @@ export function lambdaSweeperPorts(): SweeperPorts {
   if (sweeperPorts) return sweeperPorts;
   const { ports: base, jobTable } = basePorts();
   const ec2 = new EC2Client(awsClientConfig('ec2'));
+  const ssm = new SSMClient(awsClientConfig('ssm'));
   sweeperPorts = {
     ...base,
-    compute: new Ec2Compute(ec2, new SSMClient(awsClientConfig('ssm'))),
+    compute: new Ec2Compute(ec2, ssm),
     reclaimer: new Ec2Reclaimer(ec2, { deployment: base.config.deployment }),
     networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
     sleeper: realSleeper,
+    // The warm pool of Windows helpers (domain/helper-pool.ts): its record, its network, its helpers' agents.
+    helperPool: dynamoGuardStores(jobTable.documents, jobTable.tableName).helperPool,
+    networks: rescueNetworks(ec2, base.config),
+    rescue: rescueRunner(ssm, base.config),
   };
   return sweeperPorts;
 }

@@ -16,6 +16,7 @@ import type {
   Clock,
   CooldownStore,
   EncryptionKeys,
+  HelperPoolStore,
   IdempotencyStore,
   IdGenerator,
   JobObserver,
@@ -40,6 +41,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from './aws/clients';
 import { DynamoAdmissionStore } from './aws/dynamodb-admission-store';
 import { DynamoStopBatchStore } from './aws/dynamodb-stop-batch-store';
+import { DynamoHelperPool } from './aws/dynamodb-helper-pool';
 import { DynamoCooldownStore } from './aws/dynamodb-cooldown-store';
 import { DynamoIdempotencyStore } from './aws/dynamodb-idempotency-store';
 import { EventBridgeJobEvents } from './aws/eventbridge-job-events';
@@ -94,6 +96,8 @@ export interface GuardStores {
   admission: AdmissionStore;
   /** Stops shared while EC2's mutating bucket has a queue (domain/stop-batches.ts). */
   stopBatches: StopBatchStore;
+  /** The warm pool of stopped Windows helpers (domain/helper-pool.ts). */
+  helperPool: HelperPoolStore;
 }
 
 /** Everything any handler needs: phase runs, the API, the alarm function, the sweeper. */
@@ -153,6 +157,7 @@ const OPTIONAL_PORTS: { [K in PortName]: (input: PhaseWiringInput) => OptionalPo
   online: ({ clients, config }) => onlinePorts(clients, config),
   keys: ({ clients, keys }) => keys ?? new KmsEncryptionKeys(clients.kms),
   stopBatches: ({ guards }) => guards.stopBatches,
+  helperPool: ({ guards }) => guards.helperPool,
 };
 
 /** A phase function's ports: the core ones and the optional ones its declaration asks for, no more. */
@@ -201,6 +206,7 @@ export function dynamoGuardStores(documents: DynamoDBDocumentClient, tableName: 
     cooldowns: new DynamoCooldownStore(documents, { tableName }),
     admission: new DynamoAdmissionStore(documents, { tableName }),
     stopBatches: new DynamoStopBatchStore(documents, { tableName }),
+    helperPool: new DynamoHelperPool(documents, { tableName }),
   };
 }
 

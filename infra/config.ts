@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../domain/config';
 import { PHASES } from '../domain/phases';
-import { explainIssues } from '../domain/schema';
+import { explainIssues, matching } from '../domain/schema';
 
 const seconds = z.number({ error: 'must be a number of seconds' }).check(z.nonnegative({ error: 'must be a number of seconds, 0 or more' }));
 const atLeast = (min: number, hint = '') => z.int({ error: `must be a whole number of at least ${min}${hint}` }).check(z.gte(min, { error: `must be a whole number of at least ${min}${hint}` }));
@@ -23,6 +23,13 @@ export const serviceConfigSchema = z.strictObject({
   deployment: text,
   helperInstanceProfile: text,
   helperImageParameter: z.strictObject({ linux: text, windows: text }),
+  // The Windows fast path's Linux helper image: an SSM parameter or an AMI id (docs/ntfs-rescue.md#the-helper-image).
+  windowsFastPath: z.strictObject({ enabled: flag, helperImage: matching(/^(\/[A-Za-z0-9_.\-/]+|ami-[0-9a-f]{8,17})$/, 'must be an SSM parameter name (/…) or an AMI id (ami-…)') }),
+  windowsHelperPool: z.strictObject({
+    size: atLeast(0),
+    availabilityZones: z.array(matching(/^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/, 'must be a list of zone names (us-east-1a…)'), { error: 'must be a list of zone names (us-east-1a…)' }),
+    instanceType: text,
+  }),
   defaultHelperInstanceType: text,
   allowedHelperInstanceTypes: z.array(text).check(z.minLength(1, { error: 'must name at least one instance type' })),
   vpcQuota: atLeast(0),
@@ -122,6 +129,8 @@ function mergeSettings<T>(base: T, overrides: unknown): T {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+
 
 export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];

@@ -8,7 +8,7 @@ import type { JobView } from '../../domain/job-view';
 import type { InstanceView } from '../../domain/list-instances';
 import { ApiError, ApiUnreachableError, type ApiClient } from './api-client';
 import { parseArgs, UsageError } from './args';
-import { duration, instanceTable, jobDetails, jobOutcome, jobTable, phaseLine } from './format';
+import { duration, fallbackLine, instanceTable, jobDetails, jobOutcome, jobTable, phaseLine } from './format';
 
 export interface Io {
   /** A line to stdout / stderr. */
@@ -169,6 +169,11 @@ export async function waitFor(ctx: CommandContext, jobId: string): Promise<numbe
     for (const phase of finished) {
       printed.add(phase.name);
       progress(phaseLine(phase));
+    }
+    const fallback = fallbackLine(job);
+    if (fallback && !printed.has('windowsFallback')) {
+      printed.add('windowsFallback');
+      progress(`  ↪ ${fallback}`);
     }
     if (job.status === 'SUCCEEDED' || job.status === 'FAILED') {
       io.out(ctx.json ? JSON.stringify(job, null, 2) : jobOutcome(job));

@@ -22,6 +22,15 @@ export function phaseLine(phase: JobView['phases'][number]): string {
   return `  ${mark} ${phase.name.padEnd(22)} ${duration(phase.durationSeconds).padStart(7)}${phase.status === 'failed' ? '  failed' : ''}`;
 }
 
+/** Why a Windows job left the fast path for a Windows helper, and where that helper came from; undefined when it did not. */
+export function fallbackLine(job: JobView): string | undefined {
+  const fallback = job.windowsFallback;
+  if (!fallback) return undefined;
+  const helper = fallback.windowsHelper ? `, Windows helper ${fallback.windowsHelper.instanceId} (${fallback.windowsHelper.source === 'pool' ? 'from the warm pool' : 'launched'})` : '';
+  const release = fallback.volumeRelease ? `, volume release ${fallback.volumeRelease}` : '';
+  return `NTFS rescue on the Linux helper did not do it: ${fallback.code}: ${fallback.reason}${helper}${release}`;
+}
+
 export function jobOutcome(job: JobView): string {
   const lines: string[] = [];
   const took = job.endedAt ? duration((Date.parse(job.endedAt) - Date.parse(job.createdAt)) / 1000) : '';
@@ -60,6 +69,7 @@ export function jobDetails(job: JobView): string {
     `instance    ${job.instanceId}${job.platform ? ` (${job.platform})` : ''}`,
     `status      ${job.status}`,
     `started     ${job.createdAt}${job.requestedBy ? ` by ${job.requestedBy}` : ''}`,
+    ...(job.windowsFallback ? [`fallback    ${fallbackLine(job)}`] : []),
   ];
   const phases = job.phases.length
     ? table([['PHASE', 'STATUS', 'TOOK', 'WAITING FOR'], ...job.phases.map((p) => [p.name, p.status, duration(p.durationSeconds), p.waitingFor ?? ''])])

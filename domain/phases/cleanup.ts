@@ -1,6 +1,8 @@
 import { definePhase, done, type PhasePorts, type PhaseResult } from '../phase';
 import type { Job } from '../job';
 import { clientToken } from '../naming';
+import { heldOnHelper } from './ntfs-release';
+import { jobHelperIds } from './volume-moves';
 
 /** Terminate the helper. The backup (and password-enabled) AMIs are kept and reported. */
 export async function cleanup(job: Job, ports: PhasePorts): Promise<PhaseResult> {
@@ -9,13 +11,23 @@ export async function cleanup(job: Job, ports: PhasePorts): Promise<PhaseResult>
 }
 
 /**
- * Terminates the job's helper, found by id or, if the id was never recorded (a crash right after
- * RunInstances), by the launch's ClientToken. TerminateInstances is idempotent by itself.
+ * Terminates the job's helpers, each found by id or, if the id was never recorded (a crash right
+ * after RunInstances), by its launch's ClientToken: the helper, and on a Windows fast path that fell
+ * back the Linux helper and the Windows one (windows-fallback.ts). A helper that holds a volume its
+ * job could not unmount is kept (ntfs-release.ts). TerminateInstances is idempotent by itself.
  */
 export async function terminateHelper(job: Job, ports: PhasePorts): Promise<void> {
-  const helperId =
-    job.resources.helperInstanceId ?? (await ports.compute.findInstanceByClientToken(clientToken(job.jobId, 'launch-helper')))?.instanceId;
-  if (helperId) await ports.compute.terminateInstance(helperId);
+  const held = heldOnHelper(job);
+  const ids = new Set(jobHelperIds(job));
+  if (!job.resources.helperInstanceId) {
+    const launched = await ports.compute.findInstanceByClientToken(clientToken(job.jobId, 'launch-helper'));
+    if (launched) ids.add(launched.instanceId);
+  }
+  if (job.resources.windowsFallback && !job.resources.windowsFallback.helper) {
+    const launched = await ports.compute.findInstanceByClientToken(clientToken(job.jobId, 'windows-fallback'));
+    if (launched) ids.add(launched.instanceId);
+  }
+  for (const helperId of ids) if (helperId !== held) await ports.compute.terminateInstance(helperId);
 }
 
 export const cleanupPhase = definePhase({

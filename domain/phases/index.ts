@@ -20,6 +20,7 @@ import { rollbackPhase } from './rollback';
 import { runRescuePhase } from './run-rescue';
 import { stopTargetPhase } from './stop-target';
 import { validatePhase } from './validate';
+import { windowsFallbackPhase } from './windows-fallback';
 
 export const PHASE_DEFINITIONS = [
   validatePhase,
@@ -31,6 +32,7 @@ export const PHASE_DEFINITIONS = [
   detachRootPhase,
   attachToHelperPhase,
   runRescuePhase,
+  windowsFallbackPhase,
   detachFromHelperPhase,
   reattachRootPhase,
   createPasswordImagePhase,

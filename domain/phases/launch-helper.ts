@@ -1,6 +1,7 @@
 import { PermanentError } from '../errors';
 import { definePhase, done, firstPollSeconds, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
-import type { Job } from '../job';
+import type { ServiceConfig } from '../config';
+import type { Job, Platform } from '../job';
 import type { InstanceFacts } from '../ports';
 import { clientToken, helperTargetTags, serviceTags } from '../naming';
 import { pollDelaySeconds } from '../wait-policy';
@@ -17,8 +18,12 @@ import { pollDelaySeconds } from '../wait-policy';
 export async function launchHelper(job: Job, ports: PhasePorts<'rescue'>): Promise<PhaseResult> {
   const helperId = job.resources.helperInstanceId;
   if (!helperId) {
-    const launched = await launch(job, ports);
-    return waitForEvent('helper instance to be running', (draft) => void (draft.resources.helperInstanceId = launched));
+    const platform = helperPlatformFor(job, ports.config);
+    const launched = await launch(job, platform, ports);
+    return waitForEvent('helper instance to be running', (draft) => {
+      draft.resources.helperInstanceId = launched;
+      if (platform !== job.target!.platform) draft.resources.helperPlatform = platform;
+    });
   }
   if (!job.resources.helperRunningAt) {
     const helper = await describeHelper(helperId, ports);
@@ -39,7 +44,7 @@ export async function launchHelper(job: Job, ports: PhasePorts<'rescue'>): Promi
 }
 
 /** The helper's facts; throws `HELPER_LOST` once it is stopping, stopped or gone. */
-async function describeHelper(helperId: string, ports: PhasePorts): Promise<InstanceFacts | undefined> {
+export async function describeHelper(helperId: string, ports: PhasePorts): Promise<InstanceFacts | undefined> {
   const helper = await ports.compute.describeInstance(helperId);
   if (helper && helper.state !== 'pending' && helper.state !== 'running') {
     throw new PermanentError('HELPER_LOST', `helper ${helperId} is ${helper.state}${helper.stateReason ? ` (${helper.stateReason})` : ''}`);
@@ -47,10 +52,27 @@ async function describeHelper(helperId: string, ports: PhasePorts): Promise<Inst
   return helper;
 }
 
-async function launch(job: Job, ports: PhasePorts): Promise<string> {
-  const platform = job.target!.platform;
+/**
+ * The helper's platform: the target's, except that a Windows target goes to a Linux helper when the
+ * fast path is on (its NTFS rescue needs no Windows boot, docs/ntfs-rescue.md). A Marketplace root
+ * attaches only to a stopped helper (docs/aws-facts.md#marketplace-product-codes): it stays with
+ * the Windows helper, so that a fallback never has to stop one.
+ */
+export function helperPlatformFor(job: Job, config: ServiceConfig): Platform {
+  const target = job.target!;
+  if (target.platform === 'windows' && config.windowsFastPath.enabled && target.rootProductCodes.length === 0) return 'linux';
+  return target.platform;
+}
+
+/** An AMI id as it is, or the AMI an SSM parameter names. */
+export async function resolveHelperImage(reference: string, ports: PhasePorts): Promise<string> {
+  return /^ami-[0-9a-f]+$/.test(reference) ? reference : ports.compute.resolveImageParameter(reference);
+}
+
+async function launch(job: Job, platform: Platform, ports: PhasePorts): Promise<string> {
   const network = job.resources.rescueNetwork!;
-  const imageId = job.resources.helperImageId ?? (await ports.compute.resolveImageParameter(ports.config.helperImageParameter[platform]));
+  const image = platform === 'linux' && job.target!.platform === 'windows' ? ports.config.windowsFastPath.helperImage : ports.config.helperImageParameter[platform];
+  const imageId = job.resources.helperImageId ?? (await resolveHelperImage(image, ports));
   return ports.compute.launchInstance({
     clientToken: clientToken(job.jobId, 'launch-helper'),
     imageId,

@@ -2,7 +2,8 @@ import { PermanentError } from '../errors';
 import { definePhase, done, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import { sshKeyParameterName, type Job, type JobOutputs } from '../job';
 import { lineFingerprint } from '../key-placement';
-import type { RescueParams, RescueSummary } from '../ports';
+import type { RescueParams, RescueResult, RescueSummary } from '../ports';
+import { helperPlatformOf } from './volume-moves';
 import { agentNames, passwordRetrievalCommand } from './windows-outputs';
 
 const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
@@ -29,6 +30,8 @@ export async function runRescue(job: Job, ports: PhasePorts<'rescue'>): Promise<
     keyType: job.request.keyType,
     ...(user !== undefined ? { user } : {}),
     ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
+    // A Windows volume on a Linux helper: the NTFS rescue (the fast path, docs/ntfs-rescue.md).
+    ...(target.platform === 'windows' && helperPlatformOf(job) === 'linux' ? { script: 'ntfs-rescue' as const } : {}),
   };
   let commandId = job.resources.rescueCommandId ?? (await ports.rescue.find(params));
   if (!commandId) {
@@ -43,6 +46,7 @@ export async function runRescue(job: Job, ports: PhasePorts<'rescue'>): Promise<
 
   const result = await ports.rescue.result(sent, helperId);
   if (!result || RUNNING.has(result.status)) return waitForEvent(`rescue script to finish (${result?.status ?? 'not yet known to SSM'})`);
+  if (params.script === 'ntfs-rescue') return ntfsOutcome(job, result, ports);
   const summary = result.summary;
   if (result.status !== 'Success' || !summary?.ok) {
     const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
@@ -73,10 +77,36 @@ function linuxOutputs(params: RescueParams, summary: RescueSummary): Partial<Job
 }
 
 /**
+ * The NTFS rescue's end. Done: the Windows outputs, as the Windows helper's script gives them. A
+ * refusal (`fallback: true`: BitLocker, dynamic disk, hibernated or unclean NTFS, a configuration
+ * it does not understand…) hands the volume to the Windows helper (windows-fallback.ts), with the
+ * reason in the job. An end that does not say the volume is unmounted (`UNMOUNT_FAILED`, a command
+ * that failed, timed out or printed no summary) falls back too, but the volume leaves the Linux
+ * helper only once a release says it is unmounted (ntfs-release.ts): detaching a volume still
+ * mounted can corrupt it (docs/aws-facts.md#volumes). Only `INVALID_INPUT`, refused before anything
+ * was mounted, fails the job: the input, or the helper image, is wrong.
+ */
+function ntfsOutcome(job: Job, result: RescueResult, ports: PhasePorts): PhaseResult {
+  const summary = result.summary;
+  if (result.status === 'Success' && summary?.ok) {
+    return done((draft) => void Object.assign(draft.outputs, windowsOutputs(job, summary, ports.config.region)));
+  }
+  const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
+  const reason = summary?.message ?? `the NTFS rescue command ended ${result.status}${result.detail ? `: ${result.detail}` : ''}`;
+  if (code === 'INVALID_INPUT') throw new PermanentError('RESCUE_INVALID_INPUT', `${reason}; the volume was not mounted`);
+  const released = summary?.fallback === true;
+  const at = ports.clock.now().toISOString();
+  const helperId = job.resources.helperInstanceId!;
+  return done((draft) => {
+    draft.resources.windowsFallback = { code, reason, at, linuxHelperInstanceId: helperId, ...(released ? {} : { mayBeMounted: true }) };
+  });
+}
+
+/**
  * What a Windows owner needs: which agents make the new password, how to read it (GetPasswordData
  * decrypts with the key pair the instance was launched with), and what else the next boot does.
  */
-function windowsOutputs(job: Job, summary: RescueSummary, region: string): Pick<JobOutputs, 'launchAgents' | 'passwordRetrieval' | 'rescueNotes'> {
+export function windowsOutputs(job: Job, summary: RescueSummary, region: string): Pick<JobOutputs, 'launchAgents' | 'passwordRetrieval' | 'rescueNotes'> {
   const warnings = Array.isArray(summary.warnings) ? summary.warnings.filter((w): w is string => typeof w === 'string') : [];
   const notes = [...warnings];
   if (job.target!.state === 'stopped') {
@@ -91,7 +121,7 @@ function windowsOutputs(job: Job, summary: RescueSummary, region: string): Pick<
 }
 
 /** The script changes the customer's volume: never without a backup that can still succeed. */
-async function assertBackupUsable(job: Job, ports: PhasePorts): Promise<void> {
+export async function assertBackupUsable(job: Job, ports: PhasePorts): Promise<void> {
   const imageId = job.resources.backupImageId;
   const image = imageId ? await ports.compute.describeImage(imageId) : undefined;
   if (!image || image.state === 'failed' || image.state === 'error' || image.state === 'invalid' || image.state === 'deregistered') {

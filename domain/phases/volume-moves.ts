@@ -6,7 +6,7 @@
  */
 import { PermanentError } from '../errors';
 import { done, wait, type PhasePorts, type PhaseResult } from '../phase';
-import { isFirstDelivery, type Job, type PhaseName } from '../job';
+import { isFirstDelivery, type Job, type PhaseName, type Platform } from '../job';
 import { HELPER_DEVICE } from '../naming';
 import type { VolumeAttachment } from '../ports';
 
@@ -38,7 +38,7 @@ export async function moveVolume(job: Job, goal: Placement | undefined, ports: P
   const volume = await ports.compute.describeVolume(volumeId);
   if (!volume) throw new PermanentError('VOLUME_NOT_FOUND', `volume ${volumeId} does not exist`);
   const attachment = volume.attachments.find((a) => a.state !== 'detached');
-  if (attachment && attachment.instanceId !== job.instanceId && attachment.instanceId !== job.resources.helperInstanceId) {
+  if (attachment && attachment.instanceId !== job.instanceId && !jobHelperIds(job).includes(attachment.instanceId)) {
     throw new PermanentError('VOLUME_ATTACHED_ELSEWHERE', `root volume is attached to ${attachment.instanceId}, which this job does not own`);
   }
   if (attachment) {
@@ -102,7 +102,22 @@ function sameDevice(a: string, b: string): boolean {
 }
 
 export function helperPlacement(job: Job): Placement {
-  return { instanceId: job.resources.helperInstanceId!, device: HELPER_DEVICE[job.target!.platform] };
+  return { instanceId: job.resources.helperInstanceId!, device: HELPER_DEVICE[helperPlatformOf(job)] };
+}
+
+/** The platform of the job's helper: the target's, unless the Windows fast path chose a Linux one. */
+export function helperPlatformOf(job: Job): Platform {
+  return job.resources.helperPlatform ?? job.target!.platform;
+}
+
+/**
+ * Every helper the job holds the volume on, or may: its current one, and on the Windows fast path
+ * the Linux helper it started with and the Windows helper it fell back to.
+ */
+export function jobHelperIds(job: Job): string[] {
+  const fallback = job.resources.windowsFallback;
+  const ids = [job.resources.helperInstanceId, fallback?.linuxHelperInstanceId, fallback?.helper?.instanceId];
+  return [...new Set(ids.filter((id): id is string => id !== undefined))];
 }
 
 export function targetPlacement(job: Job): Placement {

@@ -90,14 +90,25 @@ export type SummaryReading = { summary: RescueSummary } | { code: 'SUMMARY_UNREA
 
 /**
  * Reads a summary with the Windows script's parser when its line is the Windows script's
- * (`"script":"windows-rescue"`), otherwise with the Linux one's. The summary is the script's last
+ * (`"script":"windows-rescue"`), with the parser `others` gives for its script when it names one of
+ * those (`"script":"ntfs-rescue"`: the NTFS rescue on a Linux helper, whose failure summaries carry
+ * `fallback`), otherwise with the Linux one's. The summary is the script's last
  * line, but other output may follow it or lead it on its line: the last line (or the last part of
  * one from `{"ok"`) that parses as a summary is the one, wherever it is in stdout. When none does,
  * the answer says why: the parser's reason, or that stdout was cut at the 24,000 characters SSM
  * keeps before the summary.
  */
-export function summaryReader(parseLinux: (stdout: string) => object, parseWindows: (stdout: string) => object): (stdout: string | undefined) => SummaryReading {
-  const parse = (text: string) => ({ ...(/"script"\s*:\s*"windows-rescue"/.test(text) ? parseWindows(text) : parseLinux(text)) }) as RescueSummary;
+export function summaryReader(
+  parseLinux: (stdout: string) => object,
+  parseWindows: (stdout: string) => object,
+  others: Readonly<Record<string, (stdout: string) => object>> = {},
+): (stdout: string | undefined) => SummaryReading {
+  const parserOf = (text: string) => {
+    const script = /"script"\s*:\s*"([a-z-]+)"/.exec(text)?.[1];
+    if (script === 'windows-rescue') return parseWindows;
+    return (script !== undefined && Object.hasOwn(others, script) ? others[script] : undefined) ?? parseLinux;
+  };
+  const parse = (text: string) => ({ ...parserOf(text)(text) }) as RescueSummary;
   return (stdout) => {
     if (!stdout || stdout.trim() === '') return { code: 'SUMMARY_UNREADABLE', problem: 'the script printed nothing to stdout' };
     let lastProblem: string | undefined;

@@ -7,9 +7,11 @@
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { ServiceConfig } from '../../domain/config';
-import { HELPER_DEVICE, rescueCommandComment } from '../../domain/naming';
-import type { AgentStatus, RescueParams, RescueResult, RescueRunner } from '../../domain/ports';
+import { HELPER_DEVICE, releaseCommandComment, rescueCommandComment } from '../../domain/naming';
+import type { AgentStatus, RescueParams, RescueResult, RescueRunner, RescueScript } from '../../domain/ports';
 import { buildLinuxRescueCommands, parseRescueSummary } from '../scripts/linux-rescue';
+import { buildNtfsReleaseCommands, NTFS_RELEASE_SCRIPT_NAME, parseNtfsReleaseSummary } from '../scripts/ntfs-release';
+import { buildNtfsRescueCommands, NTFS_RESCUE_SCRIPT_NAME, parseNtfsRescueSummary } from '../scripts/ntfs-rescue';
 import { buildWindowsRescueCommands, parseWindowsRescueSummary } from '../scripts/windows-rescue';
 import { agentStatusOf, findCommandByComment, readInvocation, scriptLines, sendScript, summaryReader } from './ssm-commands';
 
@@ -41,16 +43,23 @@ export class SsmRescueRunner implements RescueRunner {
 
   /**
    * SendCommand takes no idempotency token; the comment names the job so that `find` sees a command
-   * already sent. Linux helpers run the shell script (`AWS-RunShellScript`), Windows helpers the
-   * PowerShell one (`AWS-RunPowerShellScript`) for the volume attached at `xvdf`.
+   * already sent. Linux helpers run the shell scripts (`AWS-RunShellScript`: the Linux rescue, and
+   * for a Windows volume the NTFS rescue and its release), Windows helpers the PowerShell one
+   * (`AWS-RunPowerShellScript`) for the volume attached at `xvdf`.
    */
   async start(params: RescueParams): Promise<string> {
-    const windows = params.platform === 'windows';
     const { jobId, targetInstanceId, volumeId } = params;
-    const commands = scriptLines('RESCUE_INVALID_INPUT', () =>
-      windows
-        ? buildWindowsRescueCommands({ jobId, targetInstanceId, volumeId, device: HELPER_DEVICE.windows })
-        : buildLinuxRescueCommands({
+    const script = scriptOf(params);
+    const commands = scriptLines('RESCUE_INVALID_INPUT', () => {
+      switch (script) {
+        case 'windows-rescue':
+          return buildWindowsRescueCommands({ jobId, targetInstanceId, volumeId, device: HELPER_DEVICE.windows });
+        case 'ntfs-rescue':
+          return buildNtfsRescueCommands({ jobId, targetInstanceId, volumeId, deviceHints: LINUX_DEVICE_HINTS });
+        case 'ntfs-release':
+          return buildNtfsReleaseCommands({ jobId, volumeId, deviceHints: LINUX_DEVICE_HINTS });
+        case 'linux-rescue':
+          return buildLinuxRescueCommands({
             jobId,
             targetInstanceId,
             volumeId,
@@ -60,12 +69,14 @@ export class SsmRescueRunner implements RescueRunner {
             ...(params.user !== undefined ? { user: params.user } : {}),
             ...(params.publicKey !== undefined ? { publicKey: params.publicKey } : {}),
             ...(params.kmsKeyId !== undefined ? { kmsKeyId: params.kmsKeyId } : {}),
-          }),
-    );
+          });
+      }
+    });
     return sendScript(this.ssm, {
-      platform: params.platform,
+      // The NTFS scripts run on a Linux helper whatever the target's platform.
+      platform: script === 'windows-rescue' ? 'windows' : 'linux',
       instanceId: params.helperInstanceId,
-      comment: rescueCommandComment(jobId),
+      comment: commentOf(params),
       commands,
       deliveryTimeoutSeconds: this.deliveryTimeoutSeconds,
       executionTimeoutSeconds: this.settings.rescueTimeoutSeconds,
@@ -74,7 +85,7 @@ export class SsmRescueRunner implements RescueRunner {
 
   /** The command already sent to the helper for this job, if any. */
   async find(params: RescueParams): Promise<string | undefined> {
-    return findCommandByComment(this.ssm, params.helperInstanceId, rescueCommandComment(params.jobId));
+    return findCommandByComment(this.ssm, params.helperInstanceId, commentOf(params));
   }
 
   async result(commandId: string, instanceId: string): Promise<RescueResult | undefined> {
@@ -82,5 +93,21 @@ export class SsmRescueRunner implements RescueRunner {
   }
 }
 
-/** The Linux or the Windows script's summary (the Windows one says `"script":"windows-rescue"`). */
-const readSummary = summaryReader(parseRescueSummary, parseWindowsRescueSummary);
+/** The Linux-helper device names the NTFS scripts look for on Xen (Nitro: the NVMe serial): where attach-to-helper attaches. */
+const LINUX_DEVICE_HINTS = [HELPER_DEVICE.linux, '/dev/xvdf'];
+
+/** The script a command runs: as asked, else the rescue script of the target's platform. */
+function scriptOf(params: RescueParams): RescueScript {
+  return params.script ?? (params.platform === 'windows' ? 'windows-rescue' : 'linux-rescue');
+}
+
+/** The release has a comment of its own: the rescue command on the same helper is a different command. */
+function commentOf(params: RescueParams): string {
+  return scriptOf(params) === 'ntfs-release' ? releaseCommandComment(params.jobId) : rescueCommandComment(params.jobId);
+}
+
+/** Each script's summary, told apart by its `"script"` field (the Linux script's has none of these). */
+const readSummary = summaryReader(parseRescueSummary, parseWindowsRescueSummary, {
+  [NTFS_RESCUE_SCRIPT_NAME]: parseNtfsRescueSummary,
+  [NTFS_RELEASE_SCRIPT_NAME]: parseNtfsReleaseSummary,
+});

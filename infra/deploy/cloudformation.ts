@@ -163,7 +163,7 @@ function lambdaRole(ctx: DeployContext, key: string, role: Omit<RoleSpec, 'logic
     Properties: {
       AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY,
       ...(managed.length > 0 ? { ManagedPolicyArns: managed } : {}),
-      Policies: [{ PolicyName: key, PolicyDocument: { Version: '2012-10-17', Statement: statements as unknown as Json } }],
+      Policies: [{ PolicyName: key, PolicyDocument: { Version: '2012-10-17', Statement: uniqueSids(statements) as unknown as Json } }],
     },
   };
 }
@@ -176,11 +176,22 @@ function apiRole(ctx: DeployContext): Resources {
 /**
  * The sweeper re-drives stalled jobs and rolls back overdue ones (it publishes their events), gives a
  * customer volume an orphaned helper still holds back to its target and restores that target as a
- * rollback would, then terminates the helper and reclaims the idle rescue network.
+ * rollback would, then terminates the helper and reclaims the idle rescue network; it also keeps the
+ * warm pool of Windows helpers (launch, stop, retire).
  */
 function sweeperRole(ctx: DeployContext): Resources {
   const role = lambdaRole(ctx, 'sweeper', {
-    grants: ['reclaim-orphans', 'move-root-volume', 'restore-delete-on-termination', 'start-target', 'use-encrypted-volumes'],
+    grants: [
+      'reclaim-orphans',
+      'move-root-volume',
+      'restore-delete-on-termination',
+      'start-target',
+      'use-encrypted-volumes',
+      // The warm pool of Windows helpers (domain/helper-pool.ts): launched into the rescue network, stopped after their first boot.
+      'build-rescue-network',
+      'launch-helper',
+      'stop-start-helper',
+    ],
     jobItems: { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], query: true },
     publishPhaseEvents: true,
     sendsToOwnQueue: false,
@@ -204,4 +215,15 @@ function eventsDeadLetterQueue(ctx: DeployContext, all: ConsumerSpec[]): Resourc
       ...deadLetterAlarm(ctx, 'events', 'Phase events EventBridge could not deliver to their queue', 'EventsDeadLetterQueue'),
     },
   };
+}
+
+/** A policy's statement ids must be unique: a grant's `Describe` met again is numbered. */
+function uniqueSids(statements: Statement[]): Statement[] {
+  const seen = new Map<string, number>();
+  return statements.map((statement) => {
+    if (!statement.Sid) return statement;
+    const count = (seen.get(statement.Sid) ?? 0) + 1;
+    seen.set(statement.Sid, count);
+    return count === 1 ? statement : { ...statement, Sid: `${statement.Sid}${count}` };
+  });
 }

@@ -123,7 +123,17 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
     'launch-helper': [
       { Sid: 'Describe', Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation'], Resource: '*' },
       // The helper's image from AWS's public parameters (/aws/service/…).
-      { Sid: 'ResolveHelperImage', Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}::parameter/aws/service/*' }] },
+      // The helper's image from AWS's public parameters (/aws/service/…), or the account's own under
+      // /reset-access/ (a baked Linux helper for the Windows fast path, docs/ntfs-rescue.md#the-helper-image).
+      {
+        Sid: 'ResolveHelperImage',
+        Effect: 'Allow',
+        Action: ['ssm:GetParameter'],
+        Resource: [
+          { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}::parameter/aws/service/*' },
+          { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/reset-access/*' },
+        ],
+      },
       { Sid: 'LaunchOnlyTaggedHelpers', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ['instance', 'volume'].map(ec2Arn), Condition: requestTagged },
       { Sid: 'LaunchWithTheseParts', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ['image', 'subnet', 'security-group', 'network-interface'].map(ec2Arn) },
       tagOnlyAtCreation('RunInstances'),
@@ -160,6 +170,8 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
     ],
     'detach-root-volume': volumeMoves('DetachRootVolume', ['ec2:DetachVolume']),
     'move-root-volume': volumeMoves('MoveRootVolume', ['ec2:AttachVolume', 'ec2:DetachVolume']),
+    // The Windows fallback moves the root from the Linux helper to the Windows one: never the target's.
+    'move-volume-between-helpers': volumeMoves('MoveVolumeBetweenHelpers', ['ec2:AttachVolume', 'ec2:DetachVolume']).filter((statement) => !statement.Sid!.endsWith('OnOptedInTargets')),
     'restore-delete-on-termination': [
       { Sid: 'RestoreDeleteOnTerminationOfOptedInTargets', Effect: 'Allow', Action: ['ec2:ModifyInstanceAttribute'], Resource: [ec2Arn('instance')], ...optedIn },
     ],

@@ -10,6 +10,7 @@
  */
 import type { Job, PhaseName } from '../../domain/job';
 import { isActive, sshKeyParameterName } from '../../domain/job';
+import { TAG } from '../../domain/naming';
 import type { JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler } from '../../domain/ports';
 import type { QueueSend } from '../memory/memory-queues';
 import { usersAcceptingKey } from '../sim/linux-rescue-model';
@@ -139,8 +140,9 @@ class Instrumented {
         return queueFault?.(send, this);
       },
     });
-    this.initialInstances = new Set(Object.keys(this.stack.region.exportState().instances));
     scenario.arrange?.(this.stack);
+    // After `arrange`: what it seeds (a target, a pooled helper) was there before the job.
+    this.initialInstances = new Set(Object.keys(this.stack.region.exportState().instances));
     this.stack.region.onEvent((event) => {
       this.events.push(event);
       const detail = event.detail as { 'instance-id'?: string; state?: string };
@@ -349,7 +351,10 @@ function snapshot(stack: VirtualStack, instanceId: string): Before {
     rootDeviceName: instance.rootDeviceName,
     rootVolumeId: root.volumeId,
     deleteOnTermination: root.attachment!.deleteOnTermination,
-    volumeIds: Object.keys(state.volumes),
+    // The service's own helpers' volumes (a warm-pool helper's root) go with them when it ends them.
+    volumeIds: Object.values(state.volumes)
+      .filter((v) => state.instances[v.attachment?.instanceId ?? '']?.tags[TAG.managed] !== 'true')
+      .map((v) => v.volumeId),
     instanceIds: Object.keys(state.instances),
   };
 }
@@ -386,7 +391,16 @@ async function checkInvariants(run: Instrumented, before: Before, job: Job | und
     if (before.instanceIds.includes(instance.instanceId)) continue;
     if (instance.state !== 'terminated' && instance.state !== 'shutting-down') out.push(`helper ${instance.instanceId} left ${instance.state}`);
   }
-  if (run.launched.size > 1) out.push(`${run.launched.size} helpers launched: ${[...run.launched].join(', ')}`);
+  // One helper of each kind at most: the Windows fast path's Linux helper, and its fallback's Windows one.
+  for (const platform of ['linux', 'windows']) {
+    const launched = [...run.launched].filter((id) => state.instances[id]?.platform === platform);
+    if (launched.length > 1) out.push(`${launched.length} ${platform} helpers launched: ${launched.join(', ')}`);
+  }
+  // A warm-pool helper the job took is the job's to end.
+  for (const slot of await stack.helperPool.list()) {
+    const instance = job && slot.state === 'claimed' && slot.claimedBy === job.jobId && slot.instanceId ? state.instances[slot.instanceId] : undefined;
+    if (instance && instance.state !== 'terminated' && instance.state !== 'shutting-down') out.push(`pooled helper ${instance.instanceId} claimed by the job left ${instance.state}`);
+  }
 
   const places: Array<[string, string[]]> = [
     ['job records', run.written],

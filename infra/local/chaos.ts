@@ -5,15 +5,18 @@
  * violated.
  *
  * Options: `--every N` (every N-th call only), `--kind K` (repeatable), `--index I` (repeatable),
+ * `--scenario NAME` (repeatable; default all, the Windows fast path's of chaos-windows.ts included),
  * `--verbose` (every run, not only the violated ones).
  */
-import { FAULT_KINDS, formatTable, runChaos, summaryLine, tally, type FaultKind, type RunReport } from './chaos-harness';
+import { FAULT_KINDS, formatTable, runChaos, SCENARIOS, summaryLine, tally, type FaultKind, type RunReport } from './chaos-harness';
+import { WINDOWS_FAST_PATH_SCENARIOS } from './chaos-windows';
 
 function parseArgs(argv: string[]) {
   const kinds: FaultKind[] = [];
   const indices: number[] = [];
   let every = 1;
   let verbose = false;
+  const scenarios: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -28,9 +31,14 @@ function parseArgs(argv: string[]) {
       kinds.push(kind);
     } else if (arg === '--index') indices.push(Number(value()));
     else if (arg === '--verbose') verbose = true;
+    else if (arg === '--scenario') scenarios.push(value());
     else throw new Error(`unknown option ${arg}`);
   }
-  return { kinds: kinds.length > 0 ? kinds : FAULT_KINDS, indices: indices.length > 0 ? indices : undefined, every, verbose };
+  const all = [...SCENARIOS, ...WINDOWS_FAST_PATH_SCENARIOS];
+  const unknown = scenarios.filter((name) => !all.some((s) => s.name === name));
+  if (unknown.length > 0) throw new Error(`--scenario must be one of ${all.map((s) => `"${s.name}"`).join(', ')}`);
+  const chosen = scenarios.length > 0 ? all.filter((s) => scenarios.includes(s.name)) : all;
+  return { kinds: kinds.length > 0 ? kinds : FAULT_KINDS, indices: indices.length > 0 ? indices : undefined, every, verbose, scenarios: chosen };
 }
 
 function describe(report: RunReport): string {
@@ -45,6 +53,7 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const result = await runChaos({
+    scenarios: args.scenarios,
     kinds: args.kinds,
     every: args.every,
     indices: args.indices,

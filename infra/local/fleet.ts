@@ -4,6 +4,7 @@
  */
 import { amazonLinux2023Files, lostPublicKey, withLoginUser } from '../sim/base-images';
 import { PUBLIC_IMAGE_IDS, type SimulatedRegion } from '../sim/region';
+import type { NtfsVolumeFlags } from '../sim/state';
 
 export interface FleetOptions {
   /** How many instances. */
@@ -53,14 +54,15 @@ export function seedLinuxFleet(region: SimulatedRegion, options: FleetOptions): 
  * One Windows Server 2022 instance, `running`, with the image's own files (EC2Launch v2) and
  * password generation already used up, as an instance whose administrator password was lost.
  */
-export function seedWindowsTarget(region: SimulatedRegion, name = 'windows-target'): string {
+export function seedWindowsTarget(region: SimulatedRegion, name = 'windows-target', ntfs?: NtfsVolumeFlags): string {
   const instance = region.seedInstance({
     imageId: PUBLIC_IMAGE_IDS.windowsServer2022,
     state: 'running',
     availabilityZone: region.config.availabilityZones[0],
     tags: { Name: name, 'reset-access:allowed': 'true' },
     launchTime: region.clock.now() - 7 * 24 * 3600 * 1000,
-    root: { deleteOnTermination: true, passwordGenerationEnabled: false },
+    // `ntfs`: what the NTFS rescue would find besides the files (BitLocker, hibernated…: it refuses).
+    root: { deleteOnTermination: true, passwordGenerationEnabled: false, ...(ntfs ? { ntfs } : {}) },
   });
   return instance.instanceId;
 }

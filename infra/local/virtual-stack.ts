@@ -23,6 +23,7 @@ import { createAwsClients } from '../aws/clients';
 import { silentLog } from '../logger';
 import { MemoryAdmissionStore, MemoryCooldownStore, MemoryIdempotencyStore } from '../memory/memory-guard-stores';
 import { MemoryStopBatchStore } from '../memory/memory-stop-batch-store';
+import { MemoryHelperPool } from '../memory/memory-helper-pool';
 import { MemoryJobStore } from '../memory/memory-job-store';
 import { MemoryRescueNetworkLeases } from '../memory/memory-rescue-network-leases';
 import { VirtualQueue, type QueueFault, type QueueSend } from '../memory/memory-queues';
@@ -78,6 +79,8 @@ export class VirtualStack {
   readonly store = new MemoryJobStore();
   /** The shared rescue network's record (leases, creation lock, reclaim). */
   readonly networkLeases = new MemoryRescueNetworkLeases();
+  /** The warm pool of stopped Windows helpers (domain/helper-pool.ts). */
+  readonly helperPool = new MemoryHelperPool();
   /** Every sweeper run (`sweep()`), oldest first. */
   readonly sweeps: Array<{ at: number; summary: SweepSummary }> = [];
   readonly queue: VirtualQueue;
@@ -139,7 +142,13 @@ export class VirtualStack {
       scheduler: this.queue,
       log: options.log ?? silentLog,
       clock: { now: () => new Date(this.clock.now()) },
-      guards: { idempotency: new MemoryIdempotencyStore(), cooldowns: new MemoryCooldownStore(), admission: new MemoryAdmissionStore(), stopBatches: new MemoryStopBatchStore() },
+      guards: {
+        idempotency: new MemoryIdempotencyStore(),
+        cooldowns: new MemoryCooldownStore(),
+        admission: new MemoryAdmissionStore(),
+        stopBatches: new MemoryStopBatchStore(),
+        helperPool: this.helperPool,
+      },
       deferral: {
         later: async (start, delaySeconds) => {
           this.deferred.push({ start: structuredClone(start), dueAt: this.clock.now() + Math.max(0, delaySeconds) * 1000, seq: this.deferredSeq++ });

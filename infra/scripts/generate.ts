@@ -1,7 +1,7 @@
 /**
  * Regenerates `linux-rescue.generated.ts` from `linux-rescue.sh`, `windows-rescue.generated.ts` from
- * `windows-rescue.ps1` and `ntfs-rescue.generated.ts` from `ntfs-rescue.sh`, so that bundles carry
- * the scripts.
+ * `windows-rescue.ps1`, `ntfs-rescue.generated.ts` from `ntfs-rescue.sh` and
+ * `ntfs-release.generated.ts` from `ntfs-release.sh`, so that bundles carry the scripts.
  * Run: `node --import tsx infra/scripts/generate.ts` (add `--check` to only report a stale copy).
  */
 import fs from 'node:fs';
@@ -11,6 +11,7 @@ const SCRIPTS = [
   { source: 'linux-rescue.sh', target: 'linux-rescue.generated.ts', name: 'LINUX_RESCUE_SCRIPT_SOURCE' },
   { source: 'windows-rescue.ps1', target: 'windows-rescue.generated.ts', name: 'WINDOWS_RESCUE_SCRIPT_SOURCE' },
   { source: 'ntfs-rescue.sh', target: 'ntfs-rescue.generated.ts', name: 'NTFS_RESCUE_SCRIPT_SOURCE' },
+  { source: 'ntfs-release.sh', target: 'ntfs-release.generated.ts', name: 'NTFS_RELEASE_SCRIPT_SOURCE' },
 ];
 
 /** The TypeScript module text for one script. */

@@ -28,7 +28,7 @@ import { createHash } from 'node:crypto';
 
 import type { CallFaults, RegionContext } from './context';
 import { allocatePrivateIp } from './ec2-network';
-import { attachAtLaunch, attachmentShape, createVolumeRecord, volumesAttachedTo } from './ec2-volumes';
+import { attachAtLaunch, attachmentShape, createVolumeRecord, releaseMounts, volumesAttachedTo } from './ec2-volumes';
 import { instanceStateChangeEvent } from './events';
 import { applyFilters, type FilterSpec } from './filters';
 import { kmsKeyProblem } from './kms';
@@ -46,6 +46,7 @@ import {
   INSTANCE_STATE_CODES,
   type InstanceRecord,
   type InstanceStateName,
+  type NtfsVolumeFlags,
   type Platform,
   type ProductCodeRecord,
   type StateReasonRecord,
@@ -623,10 +624,13 @@ export function completeInstanceState(
     instance.publicIpAddress = undefined;
     agentGoesOffline(instance);
     for (const store of instance.instanceStore) store.files = {};
+    // The OS shut down: nothing of it holds a mount any more.
+    releaseMounts(ctx, instanceId);
     return;
   }
   if (to === 'terminated') {
     setState(ctx, instance, 'terminated');
+    releaseMounts(ctx, instanceId);
     instance.stateReason = reason ?? instance.stateReason;
     instance.stateTransitionReason = instance.stateTransitionReason || (reason?.message ?? '');
     instance.publicIpAddress = undefined;
@@ -839,6 +843,8 @@ export interface SeedInstanceSpec {
      * as on an instance that booted; `true`: it makes one at the next boot). Default: the files as given.
      */
     passwordGenerationEnabled?: boolean;
+    /** A Windows volume the NTFS rescue refuses (BitLocker, hibernated…) or cannot unmount. */
+    ntfs?: NtfsVolumeFlags;
   };
   extraVolumes?: Array<{ volumeId?: string; device: string; size?: number; files?: VolumeFiles; deleteOnTermination?: boolean }>;
   instanceStore?: Array<{ virtualName: string; deviceName: string }>;
@@ -930,6 +936,7 @@ export function seedInstance(ctx: RegionContext, spec: SeedInstanceSpec): Instan
       filesystem: root.filesystem ?? rootSnapshot?.filesystem ?? image.filesystem,
       files: windowsPasswordState(root.files ?? rootSnapshot?.files ?? {}, root.passwordGenerationEnabled),
     });
+    if (root.ntfs) volume.ntfs = structuredClone(root.ntfs);
     attachAtLaunch(ctx, volume, instanceId, rootDeviceName, root.deleteOnTermination ?? true);
   }
   for (const extra of spec.extraVolumes ?? []) {

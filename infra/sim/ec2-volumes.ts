@@ -202,7 +202,14 @@ export function detachVolume(ctx: RegionContext, input: DetachVolumeRequest): Vo
     fail('IncorrectState', `Unable to detach root volume '${volume.volumeId}' from instance '${instance.instanceId}'`);
   }
   if (attachment.state === 'attaching') fail('IncorrectState', `Volume '${volume.volumeId}' is in the 'attaching' state.`);
-  if (attachment.state === 'detaching' && !input.Force) return attachmentShape(volume.volumeId, attachment);
+  if ((attachment.state === 'detaching' || attachment.state === 'busy') && !input.Force) return attachmentShape(volume.volumeId, attachment);
+  if (volume.mountedBy === attachment.instanceId && !input.Force) {
+    // Still mounted by the instance's OS: "the volume becoming stuck in the busy state while
+    // detaching … until you unmount the volume, force detachment, reboot the instance" (DetachVolume).
+    attachment.state = 'busy';
+    attachment.epoch += 1;
+    return attachmentShape(volume.volumeId, attachment);
+  }
   attachment.state = 'detaching';
   attachment.epoch += 1;
   ctx.schedule(input.Force ? ctx.timings.forceDetachMs : ctx.timings.detachMs, {
@@ -212,6 +219,22 @@ export function detachVolume(ctx: RegionContext, input: DetachVolumeRequest): Vo
     to: 'detached',
   });
   return attachmentShape(volume.volumeId, attachment);
+}
+
+/**
+ * The instance's OS lets go of the volumes it had mounted (they were unmounted, or it stopped): a
+ * detach stuck `busy` meanwhile goes on.
+ */
+export function releaseMounts(ctx: RegionContext, instanceId: string, volumeId?: string): void {
+  for (const volume of Object.values(ctx.state.volumes)) {
+    if (volume.mountedBy !== instanceId || (volumeId !== undefined && volume.volumeId !== volumeId)) continue;
+    delete volume.mountedBy;
+    const attachment = volume.attachment;
+    if (attachment?.state === 'busy') {
+      attachment.state = 'detaching';
+      ctx.schedule(ctx.timings.detachMs, { kind: 'attachment', volumeId: volume.volumeId, epoch: attachment.epoch, to: 'detached' });
+    }
+  }
 }
 
 /** Applies the end of an attach or detach. */

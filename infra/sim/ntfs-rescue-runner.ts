@@ -25,7 +25,8 @@ function failed(error: NtfsRescueErrorCode, message: string, log: string[], volu
     helper: NTFS_RESCUE_HELPER,
     error,
     message,
-    fallback: error !== 'INVALID_INPUT',
+    // As the script: not the Windows helper's to take when the input was wrong or the volume may still be mounted.
+    fallback: error !== 'INVALID_INPUT' && error !== 'UNMOUNT_FAILED',
     volumeWritten,
   };
   return {
@@ -42,7 +43,9 @@ function failed(error: NtfsRescueErrorCode, message: string, log: string[], volu
  * `RA_VOLUME_ID`, so that this one wins): the same input checks, the volume found only when it is
  * attached to this helper, the refusals and edits of `applyNtfsPasswordReset` (with the volume's
  * `ntfs` flags), and the same output. What it leaves out: partitions (a `VolumeFiles` is the
- * Windows partition already; the model reports an MBR disk with it as its first partition).
+ * Windows partition already; the model reports an MBR disk with it as its first partition). A
+ * volume flagged `unmountFails` is written and then left mounted (`UNMOUNT_FAILED`), as the script
+ * reports a umount that failed or an ntfs-3g that did not exit.
  */
 export const ntfsRescueRunner: ScriptRunner = {
   name: 'ntfs-rescue',
@@ -78,6 +81,12 @@ export const ntfsRescueRunner: ScriptRunner = {
     if (result.filesChanged.length > 0 || result.filesRemoved.length > 0) host.writeVolumeFiles(volume.volumeId, result.files);
     for (const f of result.filesChanged) log.push(`ra: wrote ${f}`);
     for (const f of result.filesRemoved) log.push(`ra: removed ${f}`);
+    if (volume.ntfs?.unmountFails) {
+      // Written, then umount failed (or ntfs-3g did not exit): the volume stays mounted on this helper.
+      host.mount?.(instanceId, volume.volumeId, 'mounted');
+      const message = 'the volume could not be unmounted, or its ntfs-3g process did not exit: do not detach it before it has';
+      return failed('UNMOUNT_FAILED', message, log, result.filesChanged.length > 0 || result.filesRemoved.length > 0);
+    }
     const summary: NtfsRescueSuccess = {
       ok: true,
       script: NTFS_RESCUE_SCRIPT_NAME,

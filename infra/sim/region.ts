@@ -23,6 +23,7 @@ import { IdFactory } from './ids';
 import { findKmsKey } from './kms';
 import { linuxOnlineRunner } from './linux-online-runner';
 import { linuxRescueRunner } from './linux-rescue-runner';
+import { ntfsReleaseRunner } from './ntfs-release-runner';
 import { ntfsRescueRunner } from './ntfs-rescue-runner';
 import { ScriptRunnerRegistry, type ScriptRunner } from './script-runners';
 import { windowsOnlineRunner } from './windows-online-runner';
@@ -89,6 +90,7 @@ export interface SimCall {
 export const PUBLIC_IMAGE_IDS = {
   amazonLinux2023: 'ami-0a2023a12023a1200',
   ubuntu2204: 'ami-0ab22042204220400',
+  ubuntu2404: 'ami-0ab24042404240400',
   windowsServer2022: 'ami-0b2022b22022b2200',
 } as const;
 
@@ -97,6 +99,9 @@ export const PUBLIC_PARAMETERS: Record<string, string> = {
   '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64': PUBLIC_IMAGE_IDS.amazonLinux2023,
   '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64': PUBLIC_IMAGE_IDS.amazonLinux2023,
   '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id': PUBLIC_IMAGE_IDS.ubuntu2204,
+  // The Windows fast path's Linux helper (domain/config.ts windowsFastPath): the region's model of the
+  // NTFS rescue assumes its tools are there (docs/ntfs-rescue.md#the-helper-image).
+  '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id': PUBLIC_IMAGE_IDS.ubuntu2404,
   '/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base': PUBLIC_IMAGE_IDS.windowsServer2022,
 };
 
@@ -162,6 +167,7 @@ export class SimulatedRegion {
     this.scriptRunners.register(windowsOnlineRunner);
     // After the Linux rescue runner: its commands export RA_VOLUME_ID too.
     this.scriptRunners.register(ntfsRescueRunner);
+    this.scriptRunners.register(ntfsReleaseRunner);
     for (const runner of options.scriptRunners ?? []) this.scriptRunners.register(runner);
     this.state = options.state ? structuredClone(options.state) : emptyRegionState(options.seed ?? 'sim');
     this.ids = new IdFactory(this.state.ids);
@@ -218,6 +224,18 @@ export class SimulatedRegion {
         imageId: PUBLIC_IMAGE_IDS.ubuntu2204,
         name: 'ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20250112',
         description: 'Canonical, Ubuntu, 22.04 LTS, amd64 jammy image build on 2025-01-12',
+        ownerId: CANONICAL_OWNER,
+        public: true,
+        platform: 'linux',
+        rootDeviceName: '/dev/sda1',
+        rootVolumeSize: 8,
+        filesystem: 'ext4',
+        files: ubuntu2204Files(),
+      },
+      {
+        imageId: PUBLIC_IMAGE_IDS.ubuntu2404,
+        name: 'ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115',
+        description: 'Canonical, Ubuntu, 24.04, amd64 noble image',
         ownerId: CANONICAL_OWNER,
         public: true,
         platform: 'linux',

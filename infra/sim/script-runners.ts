@@ -17,6 +17,12 @@ export interface ScriptHost {
   findRootVolume(instanceId: string): { volumeId: string; filesystem: string; files: VolumeFiles } | undefined;
   /** Replaces the files of a volume (the script wrote to the mounted filesystem). */
   writeVolumeFiles(volumeId: string, files: VolumeFiles): void;
+  /**
+   * Whether this instance's OS still has the volume mounted (`mounted`: it leaves it so, a script
+   * that could not unmount it; `unmounted`: it let go, and a detach stuck `busy` goes on). Answers
+   * whether it is mounted by `instanceId` now.
+   */
+  mount?(instanceId: string, volumeId: string, change?: 'mounted' | 'unmounted'): boolean;
   /** PutParameter --type SecureString --overwrite, as the helper's instance profile would do it. */
   putSecureStringParameter(name: string, value: string, kmsKeyId?: string): void;
 }

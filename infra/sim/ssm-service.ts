@@ -29,7 +29,7 @@ import type {
 import { createHash } from 'node:crypto';
 
 import type { CallFaults, RegionContext } from './context';
-import { volumesAttachedTo } from './ec2-volumes';
+import { releaseMounts, volumesAttachedTo } from './ec2-volumes';
 import { commandInvocationStatusEvent, commandStatusEvent } from './events';
 import type { ScriptHost } from './script-runners';
 import { fail } from './sim-error';
@@ -268,6 +268,13 @@ function scriptHost(ctx: RegionContext): ScriptHost {
     },
     putSecureStringParameter(name, value, kmsKeyId) {
       storeParameter(ctx, { Name: name, Value: value, Type: 'SecureString', Overwrite: true, KeyId: kmsKeyId });
+    },
+    mount(instanceId, volumeId, change) {
+      const volume = ctx.state.volumes[volumeId];
+      if (!volume) return false;
+      if (change === 'mounted') volume.mountedBy = instanceId;
+      if (change === 'unmounted' && volume.mountedBy === instanceId) releaseMounts(ctx, instanceId, volumeId);
+      return volume.mountedBy === instanceId;
     },
   };
 }

@@ -130,7 +130,8 @@ export interface InstanceRecord {
   passwordDataTime?: number;
 }
 
-export type AttachmentState = 'attaching' | 'attached' | 'detaching';
+/** `busy`: a detach that waits for the instance's OS to let go of the volume (VolumeRecord.mountedBy). */
+export type AttachmentState = 'attaching' | 'attached' | 'detaching' | 'busy';
 
 export interface AttachmentRecord {
   instanceId: string;
@@ -166,6 +167,11 @@ export interface VolumeRecord {
   files: VolumeFiles;
   /** What the NTFS rescue script would find on a Windows volume besides its files (absent: a plain, clean volume). */
   ntfs?: NtfsVolumeFlags;
+  /**
+   * The instance whose OS still has the volume mounted (a script that could not unmount it): a
+   * DetachVolume from it then sticks in `busy` until it is unmounted (DetachVolume API reference).
+   */
+  mountedBy?: string;
 }
 
 /** States of a Windows volume that the NTFS rescue script refuses to write (ntfs-rescue-model.ts). */
@@ -180,6 +186,11 @@ export interface NtfsVolumeFlags {
   uncleanJournal?: boolean;
   /** The SYSTEM hive: Start value by service name (absent: every launch agent service automatic). */
   serviceStart?: Record<string, number>;
+  /**
+   * The NTFS rescue cannot unmount the volume after writing it (`UNMOUNT_FAILED`, left mounted):
+   * `once`, a second unmount (the release command) frees it; `always`, nothing does.
+   */
+  unmountFails?: 'once' | 'always';
 }
 
 export interface ImageBlockDeviceRecord {

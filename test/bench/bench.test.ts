@@ -1,6 +1,6 @@
 /**
  * The benchmark's smoke run: a small fleet and one function's cold start, checking the format of the
- * five last lines and that their numbers make sense. No timing thresholds: those depend on the
+ * six last lines and that their numbers make sense. No timing thresholds: those depend on the
  * machine; the simulated times are deterministic, the wall-clock ones are not asserted.
  */
 import { runBench, type BenchResult } from '../../bench/bench';
@@ -16,7 +16,7 @@ describe('npm run bench, smoke size', () => {
     result = await runBench({ fleetSize: 20, coldStart: { only: ['stop-target'], runs: 1 }, print: (line) => printed.push(line) });
   }, 180_000);
 
-  it('ends with the five machine-readable lines, in order', () => {
+  it('ends with the six machine-readable lines, in order', () => {
     // Assess
     expect(result.lines).toHaveLength(LINE_PATTERNS.length);
     result.lines.forEach((line, i) => expect(line).toMatch(LINE_PATTERNS[i]!));
@@ -28,6 +28,24 @@ describe('npm run bench, smoke size', () => {
     expect(seconds).toBeGreaterThan(0);
     expect(baseline).toBeGreaterThan(seconds!);
     expect(ratio).toBeCloseTo(seconds! / baseline!, 2);
+  });
+
+  it('reports a Windows reset on the fast path (a Linux helper, no fallback) against the runbook, with the ratio', () => {
+    const [, seconds, baseline, ratio] = LINE_PATTERNS[1]!.exec(result.lines[1]!)!.map(Number);
+    expect('service' in result.windows && result.windows.service.status).toBe('SUCCEEDED');
+    expect('service' in result.windows && result.windows.service.calls.RunInstances).toBe(1);
+    expect(ratio).toBeCloseTo(seconds! / baseline!, 2);
+  });
+
+  it('reports the Windows fallback with a launched Windows helper and with one of the warm pool started instead', () => {
+    const [, launched, pooled] = LINE_PATTERNS[5]!.exec(result.lines[5]!)!.map(Number);
+    const fallback = result.windows.fallback;
+    if ('unavailable' in fallback) throw new Error(fallback.unavailable);
+    expect([launched, pooled]).toEqual([fallback.launchedSeconds, fallback.pooledSeconds]);
+    // Launched: the Linux helper and the Windows one; pooled: the Linux helper, and a start.
+    expect(fallback.launched.calls.RunInstances).toBe(2);
+    expect(fallback.pooled.calls.RunInstances).toBe(1);
+    expect(fallback.pooled.calls.StartInstances).toBeGreaterThanOrEqual(1);
   });
 
   it('reports the fleet: every job accounted for, none failed from throttling or quota', () => {

@@ -358,3 +358,22 @@ describe('--wait over a flaky connection', () => {
     expect(out.stdout.join('\n')).toMatch(/SUCCEEDED/);
   });
 });
+
+describe('a Windows reset that fell back from the Linux helper', () => {
+  it('says why while it waits and in its status: the NTFS rescue\'s code and reason, and where the Windows helper came from', async () => {
+    // Prepare: a Windows target the NTFS rescue refuses (BitLocker).
+    const target = stack.region.seedInstance({
+      imageId: 'ami-0b2022b22022b2200',
+      state: 'running',
+      keyName: 'win-ops',
+      root: { deleteOnTermination: true, passwordGenerationEnabled: false, ntfs: { bitlocker: true } },
+    }).instanceId;
+    // Act
+    const { code, out } = await run(['start', target, '--wait']);
+    const status = await run(['status', (await stack.store.listByInstance(target)).jobs[0]!.jobId]);
+    // Assess
+    expect(code).toBe(0);
+    expect(out.stdout.filter((line) => line.startsWith('  ↪ '))).toEqual([expect.stringMatching(/^ {2}↪ NTFS rescue on the Linux helper did not do it: BITLOCKER: .+, Windows helper i-[0-9a-f]+ \(launched\)$/)]);
+    expect(status.out.stdout.join('\n')).toMatch(/^fallback {4}NTFS rescue on the Linux helper did not do it: BITLOCKER: /m);
+  });
+});

@@ -11,7 +11,7 @@ import { VirtualStack } from '../../infra/local/virtual-stack';
 import { lambdaApiPorts, lambdaPhasePorts, lambdaSweeperPorts, lambdaTriggerPorts } from '../../handlers/lambda-ports';
 import { alarmEvent } from '../support/events';
 
-const OPTIONAL = ['networks', 'rescue', 'keys', 'online', 'observer', 'admission', 'stopBatches'] as const;
+const OPTIONAL = ['networks', 'rescue', 'keys', 'online', 'observer', 'admission', 'stopBatches', 'helperPool'] as const;
 type Optional = (typeof OPTIONAL)[number];
 type FunctionName = PhaseName | 'api' | 'alarm' | 'sweeper';
 
@@ -137,7 +137,8 @@ describe('the Lambda wiring', () => {
     for (const phase of ['stop-target', 'launch-helper', 'detach-root', 'attach-to-helper', 'restore-target'] as const) expect(read.get(phase)).toContain('admission');
     // A first stop looks for a batch to join (stop-batches.ts); the API and the alarm function never do.
     expect(read.get('stop-target')).toContain('stopBatches');
-    expect(read.get('sweeper')).toBeUndefined();
+    // The sweeper keeps the warm pool of Windows helpers (domain/helper-pool.ts): it reads its record each run.
+    expect(read.get('sweeper')).toEqual(new Set(['helperPool']));
   });
 
   it('gives each phase the optional ports it declares and no other', () => {

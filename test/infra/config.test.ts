@@ -101,3 +101,23 @@ describe('RESET_ACCESS_CONFIG is read by its schema', () => {
     expect(() => loadConfig({ RESET_ACCESS_CONFIG: '{maxRetries: 3}' })).toThrow(/^RESET_ACCESS_CONFIG is not JSON: /);
   });
 });
+
+describe('the Windows fast path and its warm pool', () => {
+  it('are on with no pool by default, and one field of each may be set alone', () => {
+    // Act
+    const config = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ windowsFastPath: { helperImage: '/reset-access/ntfs-helper' }, windowsHelperPool: { size: 2, availabilityZones: ['eu-west-1a'] } }) });
+    // Assess
+    expect(defaultConfig.windowsFastPath.enabled).toBe(true);
+    expect(defaultConfig.windowsHelperPool.size).toBe(0);
+    expect(config.windowsFastPath).toEqual({ enabled: true, helperImage: '/reset-access/ntfs-helper' });
+    expect(config.windowsHelperPool).toEqual({ size: 2, availabilityZones: ['eu-west-1a'], instanceType: defaultConfig.windowsHelperPool.instanceType });
+  });
+
+  it.each([
+    [{ windowsHelperPool: { size: -1 } }, /windowsHelperPool\.size: must be a whole number of at least 0/],
+    [{ windowsHelperPool: { availabilityZones: 'us-east-1a' } }, /windowsHelperPool\.availabilityZones: must be a list of zone names/],
+    [{ windowsFastPath: { helperImage: 'ubuntu' } }, /windowsFastPath\.helperImage: must be an SSM parameter name \(\/…\) or an AMI id/],
+  ])('refuses %j, naming the field', (override, message) => {
+    expect(() => loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify(override) })).toThrow(message);
+  });
+});

@@ -1,3 +1,4 @@
+import { defaultConfig } from '../../domain/config';
 import type { PhaseMessage } from '../../domain/ports';
 import { VirtualStack, type VirtualStackOptions } from '../../infra/local/virtual-stack';
 import { linuxRescueRunner } from '../../infra/sim/linux-rescue-runner';
@@ -96,8 +97,10 @@ describe('rollback', () => {
     ['its state-change event', true],
     ['a look at the helper itself (no AWS events delivered)', false],
   ])('notices a Windows helper that dies while its agent is awaited, by %s, well before the deadline', async (_how, awsEvents) => {
-    // Prepare: the helper is terminated five minutes into its fifteen-minute first boot
-    const { stack, jobId } = await start('i-0a1b2c3d4e5f60007', { awsEvents });
+    // Prepare: the helper is terminated five minutes into its fifteen-minute first boot (a Windows
+    // helper: the fast path, whose Linux helper boots in a minute, is off)
+    const windowsHelper = { windowsFastPath: { ...defaultConfig.windowsFastPath, enabled: false } };
+    const { stack, jobId } = await start('i-0a1b2c3d4e5f60007', { awsEvents, config: windowsHelper });
     const existing = Object.keys(stack.region.exportState().instances);
     let killedAt = 0;
     stack.beforeDelivery = () => {

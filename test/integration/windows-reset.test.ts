@@ -9,6 +9,8 @@ import { mutatingCalls } from '../support/checks';
 
 const WIN2022 = 'i-0a1b2c3d4e5f60007';
 const WIN2012 = 'i-0a1b2c3d4e5f60008';
+/** The Windows helper all the way (the fast path on a Linux helper is windows-fast-path.test.ts). */
+const WINDOWS_HELPER = { windowsFastPath: { ...defaultConfig.windowsFastPath, enabled: false } };
 
 function rootOf(stack: VirtualStack, instanceId: string) {
   const instance = stack.region.getInstance(instanceId)!;
@@ -29,9 +31,9 @@ function letTimePass(stack: VirtualStack, ms: number): void {
 }
 
 describe('a Windows reset end to end on the simulated region', () => {
-  it('re-enables EC2Launch v2 password generation, keeps both AMIs, and GetPasswordData answers after the boot', async () => {
+  it('re-enables EC2Launch v2 password generation on a Windows helper, keeps both AMIs, and GetPasswordData answers after the boot', async () => {
     // Prepare
-    const stack = new VirtualStack();
+    const stack = new VirtualStack({ config: WINDOWS_HELPER });
     const before = rootOf(stack, WIN2022);
     const passwordBefore = passwordDataOf(stack, WIN2022);
     expect(passwordGenerationEnabled(before.volume!.files)).toBe(false);
@@ -125,7 +127,7 @@ describe('a Windows reset end to end on the simulated region', () => {
   });
 
   it('launches one helper, stops once, makes the backup and the password-enabled image, and sends one command', async () => {
-    const stack = new VirtualStack();
+    const stack = new VirtualStack({ config: WINDOWS_HELPER });
     await stack.api('POST', '/resets', { instanceId: WIN2022 });
     await stack.run();
     const calls = mutatingCalls(stack);
@@ -140,7 +142,7 @@ describe('a Windows reset end to end on the simulated region', () => {
 describe('a Windows reset that fails', () => {
   it('rolls back when the rescue script fails: the root is back at its device and the instance restored', async () => {
     // Prepare: a volume whose agent-config.yml the script does not understand (flow style).
-    const stack = new VirtualStack();
+    const stack = new VirtualStack({ config: WINDOWS_HELPER });
     const files = windowsServer2022Files();
     files[WINDOWS_PATHS.ec2launchV2Config].content = 'version: 1.0\nconfig: [{stage: preReady, tasks: [{task: setAdminAccount, inputs: {password: {type: doNothing}}}]}]\n';
     const seeded = stack.region.seedInstance({

@@ -1,6 +1,6 @@
 import { rollback } from '../../../domain/phases/rollback';
 import type { Job } from '../../../domain/job';
-import { fakePorts, HELPER, ROOT, seedSwap, stopBatches, swapJob, TARGET } from './fakes';
+import { FakeRescue, fakePorts, HELPER, ROOT, seedSwap, stopBatches, swapJob, TARGET } from './fakes';
 
 /** A job whose swap got as far as the root on the helper, rolling back `settleSeconds` after it began. */
 function rollingBack(attempt = 0): Job {
@@ -11,7 +11,7 @@ function rollingBack(attempt = 0): Job {
 describe('rollback', () => {
   it('first waits for in-flight phase handlers to finish', async () => {
     // Prepare
-    const { ports, compute } = fakePorts(stopBatches(), { now: '2026-01-01T00:00:10.000Z' });
+    const { ports, compute } = fakePorts({ ...stopBatches(), rescue: new FakeRescue() }, { now: '2026-01-01T00:00:10.000Z' });
     seedSwap(compute, { rootOn: HELPER });
     // Act
     const result = await rollback(rollingBack(), ports);
@@ -22,7 +22,7 @@ describe('rollback', () => {
 
   it('undoes newest first: the root back at its device, the helper terminated, the target started; then reports it restored', async () => {
     // Prepare
-    const { ports, compute } = fakePorts(stopBatches());
+    const { ports, compute } = fakePorts({ ...stopBatches(), rescue: new FakeRescue() });
     seedSwap(compute, { rootOn: HELPER });
     let job = rollingBack();
     const deliver = async () => {
