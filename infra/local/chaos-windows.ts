@@ -5,7 +5,7 @@
  * failed. Every AWS call of each is faulted in every kind, as for the other scenarios.
  */
 import { defaultConfig } from '../../domain/config';
-import { TAG } from '../../domain/naming';
+import { serviceTags } from '../../domain/naming';
 import { PUBLIC_IMAGE_IDS } from '../sim/region';
 import type { NtfsVolumeFlags } from '../sim/state';
 import type { ChaosScenario } from './chaos-harness';
@@ -28,6 +28,7 @@ function seedRefused(stack: VirtualStack, ntfs: NtfsVolumeFlags): void {
     state: 'running',
     availabilityZone: stack.region.config.availabilityZones[0],
     keyName: 'win-ops',
+    tags: { 'reset-access:allowed': 'true' },
     root: { deleteOnTermination: true, passwordGenerationEnabled: false, ntfs },
   });
 }
@@ -45,7 +46,7 @@ function seedPooledHelper(stack: VirtualStack): void {
     state: 'stopped',
     availabilityZone: zone,
     iamInstanceProfileName: stack.ports.config.helperInstanceProfile,
-    tags: { Name: 'reset-access-pool-helper', [TAG.managed]: 'true', [TAG.role]: 'pool-helper' },
+    tags: { Name: 'reset-access-pool-helper', ...serviceTags('pool-helper', stack.ports.config.deployment) },
   });
   void stack.helperPool.add({ slotId: `${zone}-chaos-0`, availabilityZone: zone, state: 'ready', instanceId: POOLED, createdAt: new Date(stack.clock.now()).toISOString() });
 }
