@@ -7,23 +7,12 @@
  * value when it starts: reads, lists and cancels judge that record, not the instance's tag now.
  * Every refusal is 403 `ACCESS_DENIED` with the reason; nothing is changed.
  */
-import type { ServiceConfig } from './config';
+import type { AccessRule, ServiceConfig } from './config';
+export type { AccessRule } from './config';
 import { RefusedError } from './errors';
 import type { Job, JobAccess } from './job';
 import type { InstanceFacts, Principal, PrincipalTags } from './ports';
 
-export interface AccessRule {
-  /** The instance tag whose value must be the caller's (e.g. `team`). */
-  tag: string;
-  /** Where the caller's value comes from: its role's (or user's) tag `tag`, or `mapping`. */
-  source: 'principal-tag' | 'mapping';
-  /**
-   * Principal ARN patterns (`*` any run of characters, `?` one) and their value; the first match
-   * wins. A caller's assumed-role session ARN is also matched as its role's ARN
-   * (`arn:aws:iam::<account>:role/<name>`).
-   */
-  mapping?: Array<{ principal: string; value: string }>;
-}
 
 /** What the rule knows of a caller: nothing to check (no rule), or its value under the rule. */
 export type CallerAccess = { rule: undefined } | { rule: AccessRule; caller: string; value: string };

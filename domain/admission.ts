@@ -13,13 +13,11 @@
  * nothing and says when to come back. `releaseAdmission` gives a taken slot back (a start that was
  * refused started nothing); `admissionIfFree` only looks.
  */
+import type { AdmissionPolicy } from './config';
 import { RetryableError } from './errors';
+export type { AdmissionPolicy } from './config';
 import type { AdmissionStore } from './ports';
 
-export interface AdmissionPolicy {
-  ratePerMinute: number;
-  burst: number;
-}
 
 /** The bucket every event-started reset shares (one per deployment: the account's EC2 buckets are shared too). */
 export const EVENT_ADMISSION_BUCKET = 'event-starts';

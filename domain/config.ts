@@ -1,6 +1,4 @@
-import type { AccessRule } from './access';
 import type { PhaseName, Platform } from './job';
-import type { PacingPolicy } from './request-pacing';
 
 /**
  * Settings of the service. Defaults come from the timings in docs/aws-facts.md#timings (sources there and in
@@ -293,3 +291,34 @@ export const defaultConfig: ServiceConfig = {
   stopBatching: { enabled: true, maxInstances: 50 },
   idempotencyTtlSeconds: 24 * 3600,
 };
+
+export interface AccessRule {
+  /** The instance tag whose value must be the caller's (e.g. `team`). */
+  tag: string;
+  /** Where the caller's value comes from: its role's (or user's) tag `tag`, or `mapping`. */
+  source: 'principal-tag' | 'mapping';
+  /**
+   * Principal ARN patterns (`*` any run of characters, `?` one) and their value; the first match
+   * wins. A caller's assumed-role session ARN is also matched as its role's ARN
+   * (`arn:aws:iam::<account>:role/<name>`).
+   */
+  mapping?: Array<{ principal: string; value: string }>;
+}
+
+export interface AdmissionPolicy {
+  ratePerMinute: number;
+  burst: number;
+}
+
+/**
+ * How the mirrored buckets are shared: one per row of the table (`category`, docs/aws-facts.md#ec2-request-throttling and the
+ * EC2 API reference's older wording), or one per action of its row's size (`action`, the EC2
+ * Developer Guide's current "each API is evaluated individually"). See infra/sim/throttling.ts.
+ */
+export type PacingScope = 'category' | 'action';
+
+export interface PacingPolicy {
+  scope: PacingScope;
+  mutating: AdmissionPolicy;
+  runStart: AdmissionPolicy;
+}

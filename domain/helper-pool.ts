@@ -20,7 +20,7 @@ import type { PhasePorts } from './phase';
 import type { PooledHelper } from './ports';
 import { usesRescueNetwork } from './rescue-network-lease';
 import type { SweepReport } from './sweep-report';
-import type { SweeperPorts } from './sweeper';
+import type { SweeperPorts } from './sweep-ports';
 
 /** The pool's lease on the rescue network, beside the jobs' (sweep-networks.ts keeps it). */
 export const HELPER_POOL_LEASE = 'windows-helper-pool';

@@ -1,17 +1,20 @@
 /** The job record: what a reset did, is doing and must undo. Stored as one item per job. */
 
-import type { OnlineAttempt } from './online-ports';
-import type { JobMode } from './reset-mode';
-import type { PacedSlot } from './request-pacing';
-import type { PreflightRecord } from './validation';
-import type { PhaseName } from './phases';
-import type { ResetRequest } from './request';
+import type { AgentStatus, InstanceFacts, Platform, SshKeyType, SsmRoute, SubnetFacts, VolumeFacts } from './cloud';
+import type { ResetMode, ResetRequest } from './request';
 
-export type Platform = 'linux' | 'windows';
+export type { Platform } from './cloud';
+
 export type JobStatus = 'RUNNING' | 'ROLLING_BACK' | 'SUCCEEDED' | 'FAILED';
 
-/** The phases, as the registry declares them (domain/phases/index.ts). */
-export type { PhaseName } from './phases';
+/**
+ * The phases' names. Each phase module declares its own into this interface (a module augmentation
+ * next to its `definePhase`), and the registry (domain/phases/index.ts) checks that the names
+ * declared and the phases registered are the same: the job model needs the names, not the phases.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface PhaseNames {}
+export type PhaseName = keyof PhaseNames & string;
 
 /** The start request (its schema, domain/request.ts), with its defaults filled in. */
 export type { ResetRequest, SubnetChoice } from './request';
@@ -221,4 +224,87 @@ export function isActive(job: Job): boolean {
 /** The parameter the private key lands in (the EC2Rescue convention). */
 export function sshKeyParameterName(instanceId: string): string {
   return `/ec2rl/openssh/${instanceId}/key`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parts of the job record that the use cases filling them also export
+
+/** The Linux online attempt's working state in the job: public facts only, never the private key. */
+export interface LinuxOnlineAttempt {
+  platform?: 'linux';
+  keyType: SshKeyType;
+  publicKey: string;
+  fingerprint: string;
+  /** `caller`: the caller's own key, nothing in Parameter Store. Absent: a pair made by the service. */
+  keySource?: 'caller';
+  /** Generated keys: the parameter's version after the put. */
+  parameterVersion?: number;
+  commandId?: string;
+}
+
+/** The Windows online attempt: the command that turned password generation on, then the reboot. */
+export interface WindowsOnlineAttempt {
+  platform: 'windows';
+  commandId: string;
+  /** The command succeeded: the agents that make a password at the next boot. */
+  launchAgents?: string[];
+  warnings?: string[];
+  /**
+   * When the reboot was first going to be asked for (ISO time), recorded before the call and never
+   * overwritten: a password made after it is the new one, and the password limit counts from it.
+   */
+  rebootRequestedAt?: string;
+  /** The digest of the password data there before the reboot (none: there was none). */
+  passwordBefore?: string;
+  /** RebootInstances was answered. */
+  rebooted?: boolean;
+}
+
+export type OnlineAttempt = LinuxOnlineAttempt | WindowsOnlineAttempt;
+
+/** The path a job takes, and why. */
+export interface JobMode {
+  /** What the request asked for (`auto` when it did not say). */
+  requested: ResetMode;
+  chosen: 'online' | 'offline';
+  /** Why this path, in words an operator reads. */
+  reason: string;
+  /** The online attempt failed and the job went on with the swap (only in `auto`). */
+  fellOver?: { code: string; reason: string; at: string };
+  /**
+   * Online was chosen although the swap would be refused (e.g. a Spot instance, instance-store
+   * data): a failed online attempt then fails the job instead of falling over.
+   */
+  offlineRefused?: Refusal;
+}
+
+export interface Refusal {
+  code: string;
+  message: string;
+}
+
+/**
+ * What the API's preflight read, kept in the job: the validate phase that follows a moment later
+ * reads again only what can change that fast and matters (see `refreshPreflightFacts`).
+ */
+export interface PreflightRecord {
+  /** When the reads began (ISO). */
+  gatheredAt: string;
+  /** The instance facts only the preflight reads, each a call of its own. */
+  instance: Pick<InstanceFacts, 'disableApiStop' | 'shutdownBehavior' | 'instanceStoreVolumeCount' | 'autoScaling'>;
+  rootVolume?: VolumeFacts;
+  namedSubnet?: SubnetFacts;
+  rescueNetworkExists?: boolean;
+  vpcCount?: number;
+  subnetSsmRoute?: SsmRoute;
+  /** The target's SSM agent as the API's choice of mode saw it; absent when it was not asked. */
+  agent?: AgentStatus;
+}
+
+/** A slot of a paced bucket, reserved for a phase and not used yet. */
+export interface PacedSlot {
+  /** The bucket (`pacedBucket`), e.g. `ec2-mutating` or `ec2-mutating-AttachVolume`. */
+  bucket: string;
+  /** When the slot comes (ISO time). */
+  at: string;
 }

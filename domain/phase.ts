@@ -5,7 +5,7 @@
  * through adding one.
  */
 import type { ServiceConfig } from './config';
-import type { Job, Platform, UndoStep } from './job';
+import type { Job, PhaseName, Platform, UndoStep } from './job';
 import type { OnlinePorts } from './online-ports';
 import type {
   AdmissionStore,
@@ -148,7 +148,7 @@ export interface PhaseDefinition<N extends string = string, A extends string = s
 }
 
 /** Declares a phase; the name literals are kept so that the registry can derive `PhaseName`. */
-export function definePhase<const N extends string, const A extends string = never, const K extends PortName = never>(
+export function definePhase<const N extends PhaseName, const A extends string = never, const K extends PortName = never>(
   definition: PhaseDefinition<N, A, K>,
 ): PhaseDefinition<N, A, K> {
   return definition;

@@ -5,77 +5,16 @@
  */
 import type { Job, JobStatus, PhaseName, Platform, RescueNetwork, ResetRequest } from './job';
 
-// ---------------------------------------------------------------------------------------------
-// Cloud facts, in the domain's words
+// Cloud facts, in the domain's words: domain/cloud.ts.
+export type { InstanceState, BlockDevice, InstanceFacts, VolumeAttachment, VolumeFacts, ImageFacts, SubnetFacts, SsmRoute, KeyFacts, AgentStatus, CommandStatus } from './cloud';
+import type { AgentStatus, CommandStatus, ImageFacts, InstanceFacts, InstanceState, KeyFacts, SsmRoute, SubnetFacts, VolumeAttachment, VolumeFacts } from './cloud';
 
-export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
-export interface BlockDevice {
-  deviceName: string;
-  volumeId: string;
-  deleteOnTermination: boolean;
-}
 
-export interface InstanceFacts {
-  instanceId: string;
-  state: InstanceState;
-  /** Why the instance is in its state (e.g. `Client.InternalError` after a failed start). */
-  stateReason?: string;
-  platform: Platform;
-  instanceType: string;
-  availabilityZone: string;
-  subnetId?: string;
-  vpcId?: string;
-  rootDeviceType: 'ebs' | 'instance-store';
-  rootDeviceName?: string;
-  blockDevices: BlockDevice[];
-  /** Instance-store (ephemeral) volumes whose data a stop loses. */
-  instanceStoreVolumeCount: number;
-  spot: boolean;
-  hibernationConfigured: boolean;
-  publicIpAddress?: string;
-  /** An auto-assigned public IPv4 (not an Elastic IP): a stop loses it. */
-  publicIpIsAutoAssigned: boolean;
-  tags: Record<string, string>;
-  productCodes: string[];
-  /** Auto Scaling group and the instance's lifecycle state in it, when it is a member. */
-  autoScaling?: { groupName: string; lifecycleState?: string };
-  disableApiStop: boolean;
-  shutdownBehavior: 'stop' | 'terminate';
-  launchTime?: string;
-  /** The key pair it was launched with: GetPasswordData encrypts a Windows password with it. */
-  keyName?: string;
-}
 
-export interface VolumeAttachment {
-  instanceId: string;
-  device: string;
-  state: 'attaching' | 'attached' | 'detaching' | 'detached' | 'busy';
-  deleteOnTermination: boolean;
-}
 
-export interface VolumeFacts {
-  volumeId: string;
-  state: 'creating' | 'available' | 'in-use' | 'deleting' | 'deleted' | 'error';
-  availabilityZone: string;
-  encrypted: boolean;
-  kmsKeyId?: string;
-  productCodes: string[];
-  attachments: VolumeAttachment[];
-}
 
-export interface ImageFacts {
-  imageId: string;
-  name: string;
-  state: 'pending' | 'available' | 'invalid' | 'deregistered' | 'transient' | 'failed' | 'error' | 'disabled';
-  stateReason?: string;
-}
 
-export interface SubnetFacts {
-  subnetId: string;
-  vpcId: string;
-  availabilityZone: string;
-}
 
 export interface HelperLaunch {
   /** Idempotency: the same token returns the same instance (RunInstances `ClientToken`). */
@@ -130,15 +69,7 @@ export interface Compute {
   ssmRoute(subnet: SubnetFacts): Promise<SsmRoute>;
 }
 
-export type SsmRoute = 'internet-gateway' | 'nat-gateway' | 'vpc-endpoints' | 'none';
 
-/** What the preflight needs to know of a KMS key (KMS DescribeKey). */
-export interface KeyFacts {
-  keyId: string;
-  /** `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, `Unavailable`… as KMS says it. */
-  state: string;
-  manager: 'AWS' | 'CUSTOMER';
-}
 
 /** KMS as the preflight uses it: can EC2, on the service's behalf, use the key of an encrypted root? */
 export interface EncryptionKeys {
@@ -169,7 +100,6 @@ export interface RescueVpcGuard {
   mayCreate(part: 'vpc' | 'internet-gateway'): Promise<boolean>;
 }
 
-export type AgentStatus = 'Online' | 'ConnectionLost' | 'Inactive' | 'absent';
 
 /**
  * The scripts a helper runs: each platform's rescue script on a helper of the target's platform,
@@ -197,7 +127,6 @@ export interface RescueParams {
   script?: RescueScript;
 }
 
-export type CommandStatus = 'Pending' | 'InProgress' | 'Delayed' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled' | 'Cancelling';
 
 /** The one-line summary the rescue script prints last. */
 export interface RescueSummary {

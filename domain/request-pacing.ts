@@ -15,9 +15,13 @@
  * The slot a phase waits for is its ticket (`PhaseRecord.pacedSlot`): the delivery that comes back
  * for it sends its first call of that bucket without taking another slot.
  */
-import { reserveAdmission, type AdmissionPolicy } from './admission';
+import { reserveAdmission } from './admission';
+import type { PacingPolicy, PacingScope } from './config';
+export type { PacingPolicy, PacingScope } from './config';
 import { errorCode, RetryableError, ThrottledError } from './errors';
+import type { PacedSlot } from './job';
 import type { AdmissionStore, Clock, Compute } from './ports';
+export type { PacedSlot } from './job';
 
 /** EC2's request buckets the service paces its calls into (rows of the table in docs/aws-facts.md#ec2-request-throttling). */
 export type PacedCategory = 'mutating' | 'runStart';
@@ -35,26 +39,8 @@ export const PACED_CALLS = {
 
 export type PacedCall = keyof typeof PACED_CALLS;
 
-/**
- * How the mirrored buckets are shared: one per row of the table (`category`, docs/aws-facts.md#ec2-request-throttling and the
- * EC2 API reference's older wording), or one per action of its row's size (`action`, the EC2
- * Developer Guide's current "each API is evaluated individually"). See infra/sim/throttling.ts.
- */
-export type PacingScope = 'category' | 'action';
 
-export interface PacingPolicy {
-  scope: PacingScope;
-  mutating: AdmissionPolicy;
-  runStart: AdmissionPolicy;
-}
 
-/** A slot of a paced bucket, reserved for a phase and not used yet. */
-export interface PacedSlot {
-  /** The bucket (`pacedBucket`), e.g. `ec2-mutating` or `ec2-mutating-AttachVolume`. */
-  bucket: string;
-  /** When the slot comes (ISO time). */
-  at: string;
-}
 
 /** Reservations lost in a row before a delivery backs off (each lost one is a slot another took). */
 const MAX_RACES = 100;

@@ -7,7 +7,8 @@
  */
 import type { ServiceConfig } from './config';
 import { PermanentError } from './errors';
-import type { Platform, ResetRequest } from './job';
+import type { JobMode, Platform, ResetRequest } from './job';
+export type { JobMode } from './job';
 import type { OnlinePorts } from './online-ports';
 import type { AgentStatus, InstanceFacts } from './ports';
 import type { ResetMode } from './request';
@@ -16,21 +17,6 @@ import { refusals, type PreflightFacts, type Refusal } from './validation';
 /** The modes are declared with the start request they are asked in. */
 export { RESET_MODES, type ResetMode } from './request';
 
-/** The path a job takes, and why. */
-export interface JobMode {
-  /** What the request asked for (`auto` when it did not say). */
-  requested: ResetMode;
-  chosen: 'online' | 'offline';
-  /** Why this path, in words an operator reads. */
-  reason: string;
-  /** The online attempt failed and the job went on with the swap (only in `auto`). */
-  fellOver?: { code: string; reason: string; at: string };
-  /**
-   * Online was chosen although the swap would be refused (e.g. a Spot instance, instance-store
-   * data): a failed online attempt then fails the job instead of falling over.
-   */
-  offlineRefused?: Refusal;
-}
 
 /** The mode a request asks for; requests from before the field existed are `auto`. */
 export function requestedMode(request: ResetRequest & { mode?: ResetMode }): ResetMode {

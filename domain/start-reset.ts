@@ -2,8 +2,8 @@
 import { authorizeInstance, callerAccess, jobRefusal, recordedAccess, type CallerAccess } from './access';
 import type { ServiceConfig } from './config';
 import { RefusedError } from './errors';
-import { checkKeyRequestFits } from './key-placement';
-import { isActive, type Job, type ResetRequest } from './job';
+import { bad, KEY_REQUEST_FIELDS, type KeyRequest } from './key-placement';
+import { isActive, type Job, type Platform, type ResetRequest } from './job';
 import { startPhaseRecord } from './phase-runner';
 import { assertOptedIn, requiredOptInTags, type EntryPoint } from './opt-in';
 import type { Clock, Compute, EncryptionKeys, IdGenerator, InstanceLock, JobObserver, JobStore, Log, PhaseBus, PrincipalTags, RescueNetworks } from './ports';
@@ -137,4 +137,21 @@ export async function getJob(jobId: string, store: JobStore): Promise<Job> {
   const job = await store.get(jobId);
   if (!job) throw new RefusedError('JOB_NOT_FOUND', `job ${jobId} does not exist`, 404);
   return job;
+}
+
+/**
+ * What the key fields need of the target, once the preflight knows it: a Linux instance (a Windows
+ * reset makes no SSH key: it turns password generation back on), and a KMS key that exists and is
+ * enabled. A key the service may not describe is not refused: Parameter Store, not DescribeKey,
+ * decides whether it can be used (docs/aws-facts.md#parameter-store-and-kms).
+ */
+export async function checkKeyRequestFits(request: KeyRequest, platform: Platform, instanceId: string, keys?: EncryptionKeys): Promise<void> {
+  const given = KEY_REQUEST_FIELDS.filter((field) => request[field] !== undefined);
+  if (given.length > 0 && platform === 'windows') {
+    throw bad(given[0]!, `${instanceId} is a Windows instance: its reset turns password generation back on for the Administrator password and places no SSH key, so ${given.join(', ')} cannot be used`);
+  }
+  if (request.kmsKeyId === undefined || !keys) return;
+  const key = await keys.describeKey(request.kmsKeyId);
+  if (key === 'not-found') throw bad('kmsKeyId', `KMS key ${request.kmsKeyId} does not exist (or is in another region)`);
+  if (key !== 'access-denied' && key.state !== 'Enabled') throw bad('kmsKeyId', `KMS key ${request.kmsKeyId} is ${key.state}, not Enabled`);
 }

@@ -20,7 +20,7 @@ import { mayStillBeMountedOn } from './phases/ntfs-release';
 import { isOwnResource, TAG } from './naming';
 import type { InstanceFacts, ManagedHelper } from './ports';
 import { WaitBudget, type SweepReport } from './sweep-report';
-import type { SweeperPorts } from './sweeper';
+import type { SweeperPorts } from './sweep-ports';
 
 export async function sweepHelpers(report: SweepReport, budget: WaitBudget, ports: SweeperPorts): Promise<void> {
   const now = ports.clock.now().getTime();

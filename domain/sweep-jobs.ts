@@ -8,7 +8,7 @@ import { phaseDeadlineSeconds } from './phase';
 import { beginRollback } from './phase-runner';
 import { phaseDefinition } from './phases';
 import type { SweepReport } from './sweep-report';
-import type { SweeperPorts } from './sweeper';
+import type { SweeperPorts } from './sweep-ports';
 
 export async function sweepJobs(report: SweepReport, ports: SweeperPorts): Promise<void> {
   const now = ports.clock.now().getTime();

@@ -15,7 +15,7 @@ import { HELPER_POOL_LEASE } from './helper-pool';
 import { isActive } from './job';
 import type { NetworkPart, RescueNetworkRecord, RescueVpcInventory } from './ports';
 import { WaitBudget, type SweepReport } from './sweep-report';
-import type { SweeperPorts } from './sweeper';
+import type { SweeperPorts } from './sweep-ports';
 
 export async function sweepNetworks(report: SweepReport, budget: WaitBudget, ports: SweeperPorts): Promise<void> {
   const now = ports.clock.now();

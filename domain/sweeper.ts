@@ -6,8 +6,8 @@
  * as a helper, and with `dryRun` reports what it would do without changing anything. Each run ends
  * with one summary (logged here; the handler also emits it as metrics).
  */
-import type { ServiceConfig } from './config';
-import type { Clock, Compute, HelperPoolStore, JobStore, Log, PhaseBus, Reclaimer, RescueNetworkLeases, RescueNetworks, RescueRunner, Sleeper } from './ports';
+import type { SweeperPorts } from './sweep-ports';
+export type { SweeperPorts } from './sweep-ports';
 import { sweepHelperPool } from './helper-pool';
 import { sweepHelpers } from './sweep-helpers';
 import { sweepJobs } from './sweep-jobs';
@@ -16,21 +16,6 @@ import { SweepReport, WaitBudget, type SweepSummary } from './sweep-report';
 
 export type { SweepAction, SweepSummary } from './sweep-report';
 
-export interface SweeperPorts {
-  store: JobStore;
-  bus: PhaseBus;
-  compute: Compute;
-  reclaimer: Reclaimer;
-  networkLeases: RescueNetworkLeases;
-  sleeper: Sleeper;
-  clock: Clock;
-  log: Log;
-  config: ServiceConfig;
-  /** The warm pool of Windows helpers (helper-pool.ts): its record, the rescue network it lives in, their SSM agents. */
-  helperPool?: HelperPoolStore;
-  networks?: RescueNetworks;
-  rescue?: RescueRunner;
-}
 
 /**
  * One run. Jobs first (a job rolled back now keeps its helper out of the helper pass), then

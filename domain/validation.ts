@@ -3,14 +3,11 @@
  * the caller gathered. Used by the API (synchronously, 422) and again by the validate phase.
  */
 import { RefusedError } from './errors';
-import type { ResetRequest, SubnetChoice, TargetSnapshot } from './job';
-import type { AgentStatus, InstanceFacts, KeyFacts, SsmRoute, SubnetFacts, VolumeFacts } from './ports';
+import type { Refusal, ResetRequest, SubnetChoice, TargetSnapshot } from './job';
+export type { PreflightRecord, Refusal } from './job';
+import type { InstanceFacts, KeyFacts, SsmRoute, SubnetFacts, VolumeFacts } from './ports';
 import type { ServiceConfig } from './config';
 
-export interface Refusal {
-  code: string;
-  message: string;
-}
 
 export interface PreflightFacts {
   instance: InstanceFacts;
@@ -26,23 +23,6 @@ export interface PreflightFacts {
   rootKey?: KeyFacts | 'not-found' | 'access-denied';
 }
 
-/**
- * What the API's preflight read, kept in the job: the validate phase that follows a moment later
- * reads again only what can change that fast and matters (see `refreshPreflightFacts`).
- */
-export interface PreflightRecord {
-  /** When the reads began (ISO). */
-  gatheredAt: string;
-  /** The instance facts only the preflight reads, each a call of its own. */
-  instance: Pick<InstanceFacts, 'disableApiStop' | 'shutdownBehavior' | 'instanceStoreVolumeCount' | 'autoScaling'>;
-  rootVolume?: VolumeFacts;
-  namedSubnet?: SubnetFacts;
-  rescueNetworkExists?: boolean;
-  vpcCount?: number;
-  subnetSsmRoute?: SsmRoute;
-  /** The target's SSM agent as the API's choice of mode saw it; absent when it was not asked. */
-  agent?: AgentStatus;
-}
 
 export function refusals(request: ResetRequest, facts: PreflightFacts, config: ServiceConfig): Refusal[] {
   const { instance } = facts;

@@ -34,6 +34,12 @@ export async function attachToHelper(job: Job, ports: PhasePorts<'rescue'>): Pro
   return agent === 'Online' ? done() : wait(`helper's SSM agent to come Online (now ${agent})`);
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'attach-to-helper': true;
+  }
+}
+
 export const attachToHelperPhase = definePhase({
   name: 'attach-to-helper',
   step: attachToHelper,

@@ -30,6 +30,12 @@ export async function terminateHelper(job: Job, ports: PhasePorts): Promise<void
   for (const helperId of ids) if (helperId !== held) await ports.compute.terminateInstance(helperId);
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'cleanup': true;
+  }
+}
+
 export const cleanupPhase = definePhase({
   name: 'cleanup',
   step: cleanup,

@@ -26,6 +26,12 @@ export async function createBackup(job: Job, ports: PhasePorts): Promise<PhaseRe
   });
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'create-backup': true;
+  }
+}
+
 export const createBackupPhase = definePhase({
   name: 'create-backup',
   step: createBackup,

@@ -22,6 +22,12 @@ export async function createPasswordImage(job: Job, ports: PhasePorts): Promise<
   });
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'create-password-image': true;
+  }
+}
+
 export const createPasswordImagePhase = definePhase({
   name: 'create-password-image',
   step: createPasswordImage,

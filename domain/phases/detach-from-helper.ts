@@ -7,6 +7,12 @@ export async function detachFromHelper(job: Job, ports: PhasePorts): Promise<Pha
   return asPhaseResult(await moveStep(job, 'detach-from-helper', { detachFrom: job.resources.helperInstanceId! }, ports));
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'detach-from-helper': true;
+  }
+}
+
 export const detachFromHelperPhase = definePhase({
   name: 'detach-from-helper',
   step: detachFromHelper,

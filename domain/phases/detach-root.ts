@@ -7,6 +7,12 @@ export async function detachRoot(job: Job, ports: PhasePorts): Promise<PhaseResu
   return asPhaseResult(await moveStep(job, 'detach-root', { detachFrom: job.instanceId }, ports));
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'detach-root': true;
+  }
+}
+
 export const detachRootPhase = definePhase({
   name: 'detach-root',
   step: detachRoot,

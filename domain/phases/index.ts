@@ -4,6 +4,7 @@
  * built with and the rights of its role (infra/deploy), its queue, rule and alarms all derive from
  * these declarations. Their order is the order operators see phases in.
  */
+import type { PhaseName } from '../job';
 import type { PhaseDefinition, PhaseStep, PortName } from '../phase';
 import { attachToHelperPhase } from './attach-to-helper';
 import { cleanupPhase } from './cleanup';
@@ -42,7 +43,11 @@ export const PHASE_DEFINITIONS = [
 ] as const;
 
 type Declared = (typeof PHASE_DEFINITIONS)[number];
-export type PhaseName = Declared['name'];
+export type { PhaseName } from '../job';
+
+// Every name a phase module declares (job.ts PhaseNames) is registered here, and no other.
+const namesAreRegistered: [Exclude<PhaseName, Declared['name']>] extends [never] ? true : false = true;
+void namesAreRegistered;
 
 // Every phase a declaration runs after or before is a declared phase (a typo does not compile).
 type Referenced = Declared['after'][number] | NonNullable<Declared['before']>[number];

@@ -88,6 +88,12 @@ async function launch(job: Job, platform: Platform, ports: PhasePorts): Promise<
   });
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'launch-helper': true;
+  }
+}
+
 export const launchHelperPhase = definePhase({
   name: 'launch-helper',
   step: launchHelper,

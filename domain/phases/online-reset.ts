@@ -268,6 +268,12 @@ function leftChanged(job: Job): string {
   return `; password generation stays turned on (${attempt.launchAgents.join(', ')}): the instance's next boot makes a new Administrator password, readable with GetPasswordData`;
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'online-reset': true;
+  }
+}
+
 export const onlineResetPhase = definePhase({
   name: 'online-reset',
   step: onlineReset,

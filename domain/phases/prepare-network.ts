@@ -34,6 +34,12 @@ export async function prepareNetwork(job: Job, ports: PhasePorts<'networks'>): P
   });
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'prepare-network': true;
+  }
+}
+
 export const prepareNetworkPhase = definePhase({
   name: 'prepare-network',
   step: prepareNetwork,

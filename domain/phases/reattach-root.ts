@@ -10,6 +10,12 @@ export async function reattachRoot(job: Job, ports: PhasePorts): Promise<PhaseRe
   return done();
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'reattach-root': true;
+  }
+}
+
 export const reattachRootPhase = definePhase({
   name: 'reattach-root',
   step: reattachRoot,

@@ -51,6 +51,12 @@ async function sendStart(job: Job, ports: PhasePorts): Promise<{ waitingFor: str
   return { waitingFor: 'target to start', record: (draft) => void (draft.resources.startRequestedAt = at) };
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'restore-target': true;
+  }
+}
+
 export const restoreTargetPhase = definePhase({
   name: 'restore-target',
   step: restoreTarget,

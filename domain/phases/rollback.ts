@@ -89,6 +89,12 @@ export async function isRestored(job: Job, ports: PhasePorts): Promise<boolean> 
   );
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'rollback': true;
+  }
+}
+
 export const rollbackPhase = definePhase({
   name: 'rollback',
   step: rollback,

@@ -129,6 +129,12 @@ export async function assertBackupUsable(job: Job, ports: PhasePorts): Promise<v
   }
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'run-rescue': true;
+  }
+}
+
 export const runRescuePhase = definePhase({
   name: 'run-rescue',
   step: runRescue,

@@ -81,6 +81,12 @@ export async function escalateStop(job: Job, instance: InstanceFacts | undefined
   };
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'stop-target': true;
+  }
+}
+
 export const stopTargetPhase = definePhase({
   name: 'stop-target',
   step: stopTarget,

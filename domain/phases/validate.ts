@@ -37,6 +37,12 @@ export async function validateTarget(job: Job, ports: PhasePorts<'networks' | 'o
   });
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'validate': true;
+  }
+}
+
 export const validatePhase = definePhase({
   name: 'validate',
   step: validateTarget,

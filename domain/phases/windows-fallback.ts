@@ -177,6 +177,12 @@ async function runWindowsRescue(job: Job, fallback: WindowsFallback, helperId: s
   });
 }
 
+declare module '../job' {
+  interface PhaseNames {
+    'windows-fallback': true;
+  }
+}
+
 export const windowsFallbackPhase = definePhase({
   name: 'windows-fallback',
   step: windowsFallback,
