@@ -108,7 +108,7 @@ export function lineFingerprint(line: string | undefined): string | undefined {
 }
 
 /** The request fields about the key. */
-/** The key fields of a start request (domain/request.ts). */
+/** The key fields of a start request (domain/api/request.ts). */
 export interface KeyRequest {
   user?: string;
   publicKey?: string;

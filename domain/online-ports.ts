@@ -4,8 +4,8 @@
  * the target itself. Adapters in `infra/aws/` implement them; a deployment without them resets
  * offline only.
  */
-import type { Platform } from './job';
-export type { LinuxOnlineAttempt, OnlineAttempt, WindowsOnlineAttempt } from './job';
+import type { Platform } from './job/job';
+export type { LinuxOnlineAttempt, OnlineAttempt, WindowsOnlineAttempt } from './job/job';
 import type { AgentStatus, RescueResult } from './ports';
 
 /** The public half of a key pair the service made; the private half is in Parameter Store only. */

@@ -3,7 +3,7 @@
  * `infra/` implement them; tests use fakes typed against them. Every method either does what it
  * says or throws one of the errors of `./errors` (adapters translate SDK exceptions).
  */
-import type { Job, JobStatus, PhaseName, Platform, RescueNetwork, ResetRequest } from './job';
+import type { Job, JobStatus, PhaseName, Platform, RescueNetwork, ResetRequest } from './job/job';
 
 // Cloud facts, in the domain's words: domain/cloud.ts.
 export type { InstanceState, BlockDevice, InstanceFacts, VolumeAttachment, VolumeFacts, ImageFacts, SubnetFacts, SsmRoute, KeyFacts, AgentStatus, CommandStatus } from './cloud';
@@ -45,7 +45,7 @@ export interface Compute {
   findInstanceByClientToken(clientToken: string): Promise<InstanceFacts | undefined>;
   stopInstance(instanceId: string, options: { force: boolean }): Promise<void>;
   /**
-   * One StopInstances for several instances (domain/stop-batches.ts): one request of EC2's mutating
+   * One StopInstances for several instances (domain/pipeline/stop-batches.ts): one request of EC2's mutating
    * bucket, whatever the number of instances. Not paced by itself: the batch holds its slot.
    */
   stopInstances(instanceIds: string[]): Promise<void>;
@@ -164,7 +164,7 @@ export interface RescueRunner {
 }
 
 /**
- * A slot of the warm pool of stopped Windows helpers (domain/helper-pool.ts): its helper is
+ * A slot of the warm pool of stopped Windows helpers (domain/sweeper/helper-pool.ts): its helper is
  * launched (`launching`, RunInstances with the slot's token), boots once (`warming`), is stopped
  * (`stopping`) and waits (`ready`) until a job claims it (`claimed`) or the pool shrinks
  * (`retiring`, terminated).
@@ -307,7 +307,7 @@ export interface CooldownStore {
   release(instanceId: string, claimant: string): Promise<void>;
 }
 
-/** The persisted state of one admission bucket (see `domain/admission.ts`). */
+/** The persisted state of one admission bucket (see `domain/admission/admission.ts`). */
 export interface AdmissionState {
   /** Theoretical arrival time (ms since the epoch): when the bucket would be full again. */
   tat: number;
@@ -323,7 +323,7 @@ export interface AdmissionStore {
 
 /**
  * A stop shared by the jobs that need one while EC2's mutating bucket has a queue
- * (domain/stop-batches.ts): one StopInstances for all its instances, sent at its request slot.
+ * (domain/pipeline/stop-batches.ts): one StopInstances for all its instances, sent at its request slot.
  * `open`: jobs join it; `closed`: a member took it to send (the list is final); then `sent` or
  * `failed` (each member then stops its own instance).
  */
@@ -387,7 +387,7 @@ export interface StartDeferral {
   later(start: DeferredStart, delaySeconds: number): Promise<void>;
 }
 
-/** An IAM role or user, as a caller's ARN names it (domain/access.ts `principalOf`). */
+/** An IAM role or user, as a caller's ARN names it (domain/api/access.ts `principalOf`). */
 export interface Principal {
   kind: 'role' | 'user';
   name: string;

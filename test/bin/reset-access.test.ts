@@ -366,6 +366,7 @@ describe('a Windows reset that fell back from the Linux helper', () => {
       imageId: 'ami-0b2022b22022b2200',
       state: 'running',
       keyName: 'win-ops',
+      tags: { 'reset-access:allowed': 'true' },
       root: { deleteOnTermination: true, passwordGenerationEnabled: false, ntfs: { bitlocker: true } },
     }).instanceId;
     // Act
