@@ -30,7 +30,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['@aws-sdk/*', '@smithy/*', '@middy/*', 'aws-lambda', '@aws-lambda-powertools/*'], message: 'domain/ is pure: no SDK, middy or Lambda types' },
-            { group: ['../infra/*', '../handlers/*', '../../infra/*', '../../handlers/*'], message: 'dependencies point inward: domain/ imports neither infra/ nor handlers/' },
+            { group: ['**/infra/**', '**/handlers/**'], message: 'dependencies point inward: domain/ imports neither infra/ nor handlers/' },
           ],
         },
       ],

@@ -45,8 +45,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { defaultConfig } from '../domain/config';
-import type { Platform } from '../domain/job';
-import { sshKeyParameterName } from '../domain/job';
+import type { Platform } from '../domain/job/job';
+import { sshKeyParameterName } from '../domain/job/job';
 import { HELPER_DEVICE } from '../domain/naming';
 import { SsmRescueRunner } from '../infra/aws/ssm-rescue-runner';
 import type { ManualClock } from '../infra/sim/clock';

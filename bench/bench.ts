@@ -6,7 +6,7 @@
  * (`report.ts`). Windows: the fast path (the NTFS rescue on a Linux helper) against the runbook's
  * order, then its fallback to a Windows helper, launched or started from the warm pool.
  */
-import type { Platform } from '../domain/job';
+import type { Platform } from '../domain/job/job';
 import { seedLinuxFleet, seedWindowsTarget } from '../infra/local/fleet';
 import { VirtualStack } from '../infra/local/virtual-stack';
 import { RUNBOOK_POLL_SECONDS } from './baseline';

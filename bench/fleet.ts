@@ -5,7 +5,7 @@
  * `retry-after` hint, backing off exponentially with jitter; the jobs then run on their own.
  */
 import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../domain/config';
-import { isActive, type Job } from '../domain/job';
+import { isActive, type Job } from '../domain/job/job';
 import { seedLinuxFleet } from '../infra/local/fleet';
 import { VirtualStack } from '../infra/local/virtual-stack';
 import { EC2_BUCKETS, ec2BucketFor, type Ec2BucketName, type ThrottlingScope } from '../infra/sim/throttling';
@@ -78,7 +78,7 @@ export interface FleetResult {
   targetDowntime: { p50Seconds: number; p95Seconds: number; maxAtOnce: number };
   /**
    * StopInstances requests EC2 answered and the instances they named: while the mutating bucket has
-   * a queue, stops are shared (domain/stop-batches.ts).
+   * a queue, stops are shared (domain/pipeline/stop-batches.ts).
    */
   stops: { requests: number; instances: number; largest: number };
   vpcs: number;

@@ -2,7 +2,7 @@
  * One reset measured end to end on a `VirtualStack`, and the runbook baseline on the same simulated
  * region right after it: simulated seconds, AWS calls by action, DynamoDB requests, events.
  */
-import type { Job, Platform } from '../domain/job';
+import type { Job, Platform } from '../domain/job/job';
 import { createAwsClients } from '../infra/aws/clients';
 import type { VirtualStack } from '../infra/local/virtual-stack';
 import { createSimRequestHandler } from '../infra/sim/http';

@@ -1,6 +1,4 @@
-import type { AccessRule } from './access';
-import type { PhaseName, Platform } from './job';
-import type { PacingPolicy } from './request-pacing';
+import type { PhaseName, Platform } from './job/job';
 
 /**
  * Settings of the service. Defaults come from the timings in docs/aws-facts.md#timings (sources there and in
@@ -20,7 +18,7 @@ export interface ServiceConfig {
   /**
    * Windows targets taken offline go first to a LINUX helper, whose NTFS rescue script
    * (infra/scripts/ntfs-rescue.sh) makes the launch agent's edit without waiting for Windows to boot;
-   * a volume it refuses falls back to the Windows helper (domain/phases/windows-fallback.ts).
+   * a volume it refuses falls back to the Windows helper (domain/pipeline/phases/windows-fallback.ts).
    * `helperImage`: the Linux helper's image, an SSM parameter naming an AMI (public `/aws/service/…`
    * or the account's own under `/reset-access/`) or an AMI id. It needs ntfs-3g, libhivex-bin (for
    * volumes with several launch agents) and the SSM agent (docs/ntfs-rescue.md#the-helper-image);
@@ -32,7 +30,7 @@ export interface ServiceConfig {
    * Stopped Windows helpers kept ready in the rescue network for the fallback: one is started (a
    * later boot, minutes) instead of a new one launched (a first boot, ≈ 15 min). `size` per
    * availability zone listed; 0 keeps none. The sweeper launches, warms (first boot, then stop) and
-   * retires them (domain/helper-pool.ts). A stopped instance costs its EBS volumes only
+   * retires them (domain/sweeper/helper-pool.ts). A stopped instance costs its EBS volumes only
    * (docs/aws-facts.md#windows-helper-pool). Only jobs that use the rescue network (`CreateNewVPC`)
    * take one.
    */
@@ -70,7 +68,7 @@ export interface ServiceConfig {
     /** Report what would be done; change nothing. */
     dryRun: boolean;
   };
-  /** Longest a phase may run (seconds) before the job rolls back; by default its declared `deadlineSeconds` (domain/phases/). */
+  /** Longest a phase may run (seconds) before the job rolls back; by default its declared `deadlineSeconds` (domain/pipeline/phases/). */
   phaseDeadlineSeconds: Partial<Record<PhaseName, number>>;
   /** Windows helpers and targets boot far slower (≥ 15 min first boot, docs/aws-facts.md#windows-password-reset). */
   windowsLaunchDeadlineSeconds: number;
@@ -85,7 +83,7 @@ export interface ServiceConfig {
     factor: number;
     /**
      * Re-checks of a wait that an AWS event ends (a stop, a launch until `running`, the rescue
-     * command, a start): the event wakes the phase at once (domain/wake-jobs.ts); these re-checks
+     * command, a start): the event wakes the phase at once (domain/pipeline/wake-jobs.ts); these re-checks
      * are for events that never come, AWS sending them best effort.
      */
     afterEvent: { first: number; max: number };
@@ -138,7 +136,7 @@ export interface ServiceConfig {
    */
   optIn: { requireAllowedTag: boolean; requireAutoTagForEvents: boolean };
   /**
-   * Who may reset what (domain/access.ts): when set, a caller may start, read, list and cancel only
+   * Who may reset what (domain/api/access.ts): when set, a caller may start, read, list and cancel only
    * resets of instances whose tag `access.tag` has the caller's value, from its IAM role's tag of
    * that name (`source: 'principal-tag'`, read from IAM and cached `principalTagsCacheSeconds`) or
    * from `mapping`. Unset: whoever the API lets in may reset any instance that opted in.
@@ -168,13 +166,13 @@ export interface ServiceConfig {
    */
   apiReadAdmission: { ratePerMinute: number; burst: number };
   /**
-   * The service's own pacing of its calls into EC2's scarcest request buckets (domain/request-pacing.ts):
+   * The service's own pacing of its calls into EC2's scarcest request buckets (domain/admission/request-pacing.ts):
    * a token bucket like each of EC2's, that a call takes its slot from before it is sent. `scope`
    * says how EC2 shares them in this account: one per row of the table, or one per action.
    */
   requestPacing: PacingPolicy;
   /**
-   * Stops shared while the mutating bucket has a queue (domain/stop-batches.ts): a stop whose
+   * Stops shared while the mutating bucket has a queue (domain/pipeline/stop-batches.ts): a stop whose
    * request slot is not now joins the open batch, and one StopInstances stops them all at its slot.
    * `maxInstances` per StopInstances; `enabled: false` sends one StopInstances per job.
    */
@@ -192,7 +190,7 @@ const minutes = (n: number) => n * 60;
  * jobs wait in that bucket's queue: each reset's targets stay down longer, the fleet is not done
  * sooner (`npm run bench`: at 120/min p95 431 s; at 65/min p95 307 s, the same makespan).
  * - `category` (docs/aws-facts.md#api-start-rate table: one mutating bucket, 5/s = 300 a minute): a Linux reset makes
- *   about 6.5 mutating requests (stops shared, domain/stop-batches.ts), so ≈ 46 resets a minute;
+ *   about 6.5 mutating requests (stops shared, domain/pipeline/stop-batches.ts), so ≈ 46 resets a minute;
  *   65 keeps the bucket busy through the ramp.
  * - `action` (a bucket per action): each action's mutating bucket is far from full; RunInstances'
  *   own (2/s) carries one helper per reset, 120 a minute.
@@ -238,12 +236,12 @@ export const defaultConfig: ServiceConfig = {
     pollSeconds: 5,
     dryRun: false,
   },
-  // Each phase's is declared with it (domain/phases/); set one here to override it.
+  // Each phase's is declared with it (domain/pipeline/phases/); set one here to override it.
   phaseDeadlineSeconds: {},
   windowsLaunchDeadlineSeconds: minutes(40),
   stopEscalationSeconds: [minutes(5), minutes(10)],
   pollSeconds: {
-    // Each phase's is declared with it (domain/phases/); set one here to override it.
+    // Each phase's is declared with it (domain/pipeline/phases/); set one here to override it.
     first: {},
     defaultFirst: 5,
     max: 60,
@@ -293,3 +291,34 @@ export const defaultConfig: ServiceConfig = {
   stopBatching: { enabled: true, maxInstances: 50 },
   idempotencyTtlSeconds: 24 * 3600,
 };
+
+export interface AccessRule {
+  /** The instance tag whose value must be the caller's (e.g. `team`). */
+  tag: string;
+  /** Where the caller's value comes from: its role's (or user's) tag `tag`, or `mapping`. */
+  source: 'principal-tag' | 'mapping';
+  /**
+   * Principal ARN patterns (`*` any run of characters, `?` one) and their value; the first match
+   * wins. A caller's assumed-role session ARN is also matched as its role's ARN
+   * (`arn:aws:iam::<account>:role/<name>`).
+   */
+  mapping?: Array<{ principal: string; value: string }>;
+}
+
+export interface AdmissionPolicy {
+  ratePerMinute: number;
+  burst: number;
+}
+
+/**
+ * How the mirrored buckets are shared: one per row of the table (`category`, docs/aws-facts.md#ec2-request-throttling and the
+ * EC2 API reference's older wording), or one per action of its row's size (`action`, the EC2
+ * Developer Guide's current "each API is evaluated individually"). See infra/sim/throttling.ts.
+ */
+export type PacingScope = 'category' | 'action';
+
+export interface PacingPolicy {
+  scope: PacingScope;
+  mutating: AdmissionPolicy;
+  runStart: AdmissionPolicy;
+}

@@ -6,8 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RefusedError } from './errors';
-import type { Platform, ResetRequest } from './job';
-import type { EncryptionKeys } from './ports';
+import type { SshKeyType } from './cloud';
 
 /** A POSIX user name as useradd accepts it by default; the rescue script checks the same. */
 export const LINUX_USER_NAME = /^[a-z_][a-z0-9_-]*[$]?$/;
@@ -16,8 +15,6 @@ export const LINUX_USER_NAME_MESSAGE = `must be a Linux user name: lower-case le
 /** The longest public key line (options included) the script accepts. */
 export const MAX_PUBLIC_KEY_LINE = 8192;
 
-/** Key types an authorized_keys line may carry here: generated keys are ed25519 or rsa, a caller's may also be ECDSA. */
-export type SshKeyType = 'ed25519' | 'rsa' | 'ecdsa';
 
 /** A user name the script accepts for `RA_USER`. */
 export function isLinuxUserName(name: string): boolean {
@@ -111,18 +108,25 @@ export function lineFingerprint(line: string | undefined): string | undefined {
 }
 
 /** The request fields about the key. */
-export type KeyRequest = Partial<Pick<ResetRequest, 'user' | 'publicKey' | 'kmsKeyId'>>;
+/** The key fields of a start request (domain/api/request.ts). */
+export interface KeyRequest {
+  user?: string;
+  publicKey?: string;
+  kmsKeyId?: string;
+}
 export const KEY_REQUEST_FIELDS = ['user', 'publicKey', 'kmsKeyId'] as const;
 
 /**
  * A KMS key as PutParameter's KeyId takes it: a key id, a key ARN, an alias name or an alias ARN
  * (docs/aws-facts.md#parameter-store-and-kms).
  */
+export type { SshKeyType } from './cloud';
+
 const KMS_KEY = '(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})';
 const KMS_ALIAS = 'alias/[A-Za-z0-9/_-]{1,250}';
 export const KMS_KEY_ID = new RegExp(`^(?:${KMS_KEY}|${KMS_ALIAS}|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key/${KMS_KEY}|${KMS_ALIAS}))$`);
 
-function bad(field: string, message: string): RefusedError {
+export function bad(field: string, message: string): RefusedError {
   return new RefusedError('INVALID_REQUEST', `${field}: ${message}`, 400);
 }
 
@@ -158,19 +162,3 @@ export function parseKeyRequest(input: Record<string, unknown>): KeyRequest {
   return out;
 }
 
-/**
- * What the key fields need of the target, once the preflight knows it: a Linux instance (a Windows
- * reset makes no SSH key: it turns password generation back on), and a KMS key that exists and is
- * enabled. A key the service may not describe is not refused: Parameter Store, not DescribeKey,
- * decides whether it can be used (docs/aws-facts.md#parameter-store-and-kms).
- */
-export async function checkKeyRequestFits(request: KeyRequest, platform: Platform, instanceId: string, keys?: EncryptionKeys): Promise<void> {
-  const given = KEY_REQUEST_FIELDS.filter((field) => request[field] !== undefined);
-  if (given.length > 0 && platform === 'windows') {
-    throw bad(given[0]!, `${instanceId} is a Windows instance: its reset turns password generation back on for the Administrator password and places no SSH key, so ${given.join(', ')} cannot be used`);
-  }
-  if (request.kmsKeyId === undefined || !keys) return;
-  const key = await keys.describeKey(request.kmsKeyId);
-  if (key === 'not-found') throw bad('kmsKeyId', `KMS key ${request.kmsKeyId} does not exist (or is in another region)`);
-  if (key !== 'access-denied' && key.state !== 'Enabled') throw bad('kmsKeyId', `KMS key ${request.kmsKeyId} is ${key.state}, not Enabled`);
-}

@@ -1,5 +1,5 @@
 /** Names and tags of everything the service creates, and idempotency tokens. */
-import type { PhaseName, TargetSnapshot } from './job';
+import type { PhaseName, TargetSnapshot } from './job/job';
 
 export const TAG = {
   managed: 'reset-access:managed',

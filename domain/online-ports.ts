@@ -4,8 +4,8 @@
  * the target itself. Adapters in `infra/aws/` implement them; a deployment without them resets
  * offline only.
  */
-import type { Platform } from './job';
-import type { SshKeyType } from './key-placement';
+import type { Platform } from './job/job';
+export type { LinuxOnlineAttempt, OnlineAttempt, WindowsOnlineAttempt } from './job/job';
 import type { AgentStatus, RescueResult } from './ports';
 
 /** The public half of a key pair the service made; the private half is in Parameter Store only. */
@@ -86,38 +86,8 @@ export interface OnlinePorts {
   instances?: OnlineInstances;
 }
 
-/** The Linux online attempt's working state in the job: public facts only, never the private key. */
-export interface LinuxOnlineAttempt {
-  platform?: 'linux';
-  keyType: SshKeyType;
-  publicKey: string;
-  fingerprint: string;
-  /** `caller`: the caller's own key, nothing in Parameter Store. Absent: a pair made by the service. */
-  keySource?: 'caller';
-  /** Generated keys: the parameter's version after the put. */
-  parameterVersion?: number;
-  commandId?: string;
-}
 
-/** The Windows online attempt: the command that turned password generation on, then the reboot. */
-export interface WindowsOnlineAttempt {
-  platform: 'windows';
-  commandId: string;
-  /** The command succeeded: the agents that make a password at the next boot. */
-  launchAgents?: string[];
-  warnings?: string[];
-  /**
-   * When the reboot was first going to be asked for (ISO time), recorded before the call and never
-   * overwritten: a password made after it is the new one, and the password limit counts from it.
-   */
-  rebootRequestedAt?: string;
-  /** The digest of the password data there before the reboot (none: there was none). */
-  passwordBefore?: string;
-  /** RebootInstances was answered. */
-  rebooted?: boolean;
-}
 
-export type OnlineAttempt = LinuxOnlineAttempt | WindowsOnlineAttempt;
 
 /** The Run Command comment that identifies a job's online command (≤ 100 characters in SSM). */
 export function onlineCommandComment(jobId: string): string {

@@ -3,79 +3,18 @@
  * `infra/` implement them; tests use fakes typed against them. Every method either does what it
  * says or throws one of the errors of `./errors` (adapters translate SDK exceptions).
  */
-import type { Job, JobStatus, PhaseName, Platform, RescueNetwork, ResetRequest } from './job';
+import type { Job, JobStatus, PhaseName, Platform, RescueNetwork, ResetRequest } from './job/job';
 
-// ---------------------------------------------------------------------------------------------
-// Cloud facts, in the domain's words
+// Cloud facts, in the domain's words: domain/cloud.ts.
+export type { InstanceState, BlockDevice, InstanceFacts, VolumeAttachment, VolumeFacts, ImageFacts, SubnetFacts, SsmRoute, KeyFacts, AgentStatus, CommandStatus } from './cloud';
+import type { AgentStatus, CommandStatus, ImageFacts, InstanceFacts, InstanceState, KeyFacts, SsmRoute, SubnetFacts, VolumeAttachment, VolumeFacts } from './cloud';
 
-export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
-export interface BlockDevice {
-  deviceName: string;
-  volumeId: string;
-  deleteOnTermination: boolean;
-}
 
-export interface InstanceFacts {
-  instanceId: string;
-  state: InstanceState;
-  /** Why the instance is in its state (e.g. `Client.InternalError` after a failed start). */
-  stateReason?: string;
-  platform: Platform;
-  instanceType: string;
-  availabilityZone: string;
-  subnetId?: string;
-  vpcId?: string;
-  rootDeviceType: 'ebs' | 'instance-store';
-  rootDeviceName?: string;
-  blockDevices: BlockDevice[];
-  /** Instance-store (ephemeral) volumes whose data a stop loses. */
-  instanceStoreVolumeCount: number;
-  spot: boolean;
-  hibernationConfigured: boolean;
-  publicIpAddress?: string;
-  /** An auto-assigned public IPv4 (not an Elastic IP): a stop loses it. */
-  publicIpIsAutoAssigned: boolean;
-  tags: Record<string, string>;
-  productCodes: string[];
-  /** Auto Scaling group and the instance's lifecycle state in it, when it is a member. */
-  autoScaling?: { groupName: string; lifecycleState?: string };
-  disableApiStop: boolean;
-  shutdownBehavior: 'stop' | 'terminate';
-  launchTime?: string;
-  /** The key pair it was launched with: GetPasswordData encrypts a Windows password with it. */
-  keyName?: string;
-}
 
-export interface VolumeAttachment {
-  instanceId: string;
-  device: string;
-  state: 'attaching' | 'attached' | 'detaching' | 'detached' | 'busy';
-  deleteOnTermination: boolean;
-}
 
-export interface VolumeFacts {
-  volumeId: string;
-  state: 'creating' | 'available' | 'in-use' | 'deleting' | 'deleted' | 'error';
-  availabilityZone: string;
-  encrypted: boolean;
-  kmsKeyId?: string;
-  productCodes: string[];
-  attachments: VolumeAttachment[];
-}
 
-export interface ImageFacts {
-  imageId: string;
-  name: string;
-  state: 'pending' | 'available' | 'invalid' | 'deregistered' | 'transient' | 'failed' | 'error' | 'disabled';
-  stateReason?: string;
-}
 
-export interface SubnetFacts {
-  subnetId: string;
-  vpcId: string;
-  availabilityZone: string;
-}
 
 export interface HelperLaunch {
   /** Idempotency: the same token returns the same instance (RunInstances `ClientToken`). */
@@ -106,7 +45,7 @@ export interface Compute {
   findInstanceByClientToken(clientToken: string): Promise<InstanceFacts | undefined>;
   stopInstance(instanceId: string, options: { force: boolean }): Promise<void>;
   /**
-   * One StopInstances for several instances (domain/stop-batches.ts): one request of EC2's mutating
+   * One StopInstances for several instances (domain/pipeline/stop-batches.ts): one request of EC2's mutating
    * bucket, whatever the number of instances. Not paced by itself: the batch holds its slot.
    */
   stopInstances(instanceIds: string[]): Promise<void>;
@@ -130,15 +69,7 @@ export interface Compute {
   ssmRoute(subnet: SubnetFacts): Promise<SsmRoute>;
 }
 
-export type SsmRoute = 'internet-gateway' | 'nat-gateway' | 'vpc-endpoints' | 'none';
 
-/** What the preflight needs to know of a KMS key (KMS DescribeKey). */
-export interface KeyFacts {
-  keyId: string;
-  /** `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, `Unavailable`… as KMS says it. */
-  state: string;
-  manager: 'AWS' | 'CUSTOMER';
-}
 
 /** KMS as the preflight uses it: can EC2, on the service's behalf, use the key of an encrypted root? */
 export interface EncryptionKeys {
@@ -169,7 +100,6 @@ export interface RescueVpcGuard {
   mayCreate(part: 'vpc' | 'internet-gateway'): Promise<boolean>;
 }
 
-export type AgentStatus = 'Online' | 'ConnectionLost' | 'Inactive' | 'absent';
 
 /**
  * The scripts a helper runs: each platform's rescue script on a helper of the target's platform,
@@ -197,7 +127,6 @@ export interface RescueParams {
   script?: RescueScript;
 }
 
-export type CommandStatus = 'Pending' | 'InProgress' | 'Delayed' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled' | 'Cancelling';
 
 /** The one-line summary the rescue script prints last. */
 export interface RescueSummary {
@@ -235,7 +164,7 @@ export interface RescueRunner {
 }
 
 /**
- * A slot of the warm pool of stopped Windows helpers (domain/helper-pool.ts): its helper is
+ * A slot of the warm pool of stopped Windows helpers (domain/sweeper/helper-pool.ts): its helper is
  * launched (`launching`, RunInstances with the slot's token), boots once (`warming`), is stopped
  * (`stopping`) and waits (`ready`) until a job claims it (`claimed`) or the pool shrinks
  * (`retiring`, terminated).
@@ -378,7 +307,7 @@ export interface CooldownStore {
   release(instanceId: string, claimant: string): Promise<void>;
 }
 
-/** The persisted state of one admission bucket (see `domain/admission.ts`). */
+/** The persisted state of one admission bucket (see `domain/admission/admission.ts`). */
 export interface AdmissionState {
   /** Theoretical arrival time (ms since the epoch): when the bucket would be full again. */
   tat: number;
@@ -394,7 +323,7 @@ export interface AdmissionStore {
 
 /**
  * A stop shared by the jobs that need one while EC2's mutating bucket has a queue
- * (domain/stop-batches.ts): one StopInstances for all its instances, sent at its request slot.
+ * (domain/pipeline/stop-batches.ts): one StopInstances for all its instances, sent at its request slot.
  * `open`: jobs join it; `closed`: a member took it to send (the list is final); then `sent` or
  * `failed` (each member then stops its own instance).
  */
@@ -458,7 +387,7 @@ export interface StartDeferral {
   later(start: DeferredStart, delaySeconds: number): Promise<void>;
 }
 
-/** An IAM role or user, as a caller's ARN names it (domain/access.ts `principalOf`). */
+/** An IAM role or user, as a caller's ARN names it (domain/api/access.ts `principalOf`). */
 export interface Principal {
   kind: 'role' | 'user';
   name: string;

@@ -4,20 +4,20 @@
  * `{ code, message, requestId }` (handlers/http.ts); nothing a caller sends can make it answer 500.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { authorizeJob, callerAccess, jobRefusal, type CallerAccess } from '../domain/access';
+import { authorizeJob, callerAccess, jobRefusal, type CallerAccess } from '../domain/api/access';
 import * as z from 'zod/mini';
-import { admissionIfFree, API_ADMISSION_BUCKET, API_READ_BUCKET, releaseAdmission, reserveAdmission, takeAdmissionIfFree } from '../domain/admission';
-import { cancelReset } from '../domain/cancel-reset';
+import { admissionIfFree, API_ADMISSION_BUCKET, API_READ_BUCKET, releaseAdmission, reserveAdmission, takeAdmissionIfFree } from '../domain/admission/admission';
+import { cancelReset } from '../domain/api/cancel-reset';
 import { RefusedError } from '../domain/errors';
-import { startResetIdempotently, type IdempotentStartPorts } from '../domain/idempotent-start';
-import type { Job, JobStatus } from '../domain/job';
-import { toJobView } from '../domain/job-view';
-import { listInstances } from '../domain/list-instances';
-import type { CorePorts } from '../domain/phase';
+import { startResetIdempotently, type IdempotentStartPorts } from '../domain/api/idempotent-start';
+import type { Job, JobStatus } from '../domain/job/job';
+import { toJobView } from '../domain/job/job-view';
+import { listInstances } from '../domain/api/list-instances';
+import type { CorePorts } from '../domain/pipeline/phase';
 import type { AdmissionStore, InstanceDirectory, JobQuery, JobStore, PrincipalTags } from '../domain/ports';
-import { instanceIdSchema, parseResetRequest } from '../domain/request';
+import { instanceIdSchema, parseResetRequest } from '../domain/api/request';
 import { matching, parseInput } from '../domain/schema';
-import { getJob, startReset } from '../domain/start-reset';
+import { getJob, startReset } from '../domain/api/start-reset';
 import { callerOf, errorResponse, headerOf, HttpError, json, requestIdOf, type ErrorBody, type HttpResponse } from './http';
 
 export type ApiPorts = IdempotentStartPorts &
@@ -46,7 +46,7 @@ export const DEFAULT_PAGE = 20;
 export const MAX_PAGE = 100;
 
 /**
- * The schemas of what the routes read besides the start request (domain/request.ts): the path's
+ * The schemas of what the routes read besides the start request (domain/api/request.ts): the path's
  * job id, the `Idempotency-Key` header and each route's query string. docs/openapi.yaml's
  * parameters are checked against them (test/docs/openapi-agreement.test.ts).
  */

@@ -10,7 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { JobStore, Log, PhaseBus } from '../domain/ports';
-import { wakeJobsFor } from '../domain/wake-jobs';
+import { wakeJobsFor } from '../domain/pipeline/wake-jobs';
 import { awsClientConfig } from '../infra/aws/clients';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { EventBridgePhaseBus } from '../infra/aws/eventbridge-phase-bus';

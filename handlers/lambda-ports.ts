@@ -14,10 +14,10 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import type { AutomaticStartPorts } from '../domain/automatic-start';
-import type { RunnerPorts } from '../domain/phase-runner';
-import type { PhaseName } from '../domain/phases';
-import type { SweeperPorts } from '../domain/sweeper';
+import type { AutomaticStartPorts } from '../domain/api/automatic-start';
+import type { RunnerPorts } from '../domain/pipeline/phase-runner';
+import type { PhaseName } from '../domain/pipeline/phases';
+import type { SweeperPorts } from '../domain/sweeper/sweeper';
 import { awsClientConfig, type AwsClients } from '../infra/aws/clients';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { Ec2Compute } from '../infra/aws/ec2-compute';
@@ -110,7 +110,7 @@ export function lambdaSweeperPorts(): SweeperPorts {
     reclaimer: new Ec2Reclaimer(ec2, { deployment: base.config.deployment }),
     networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
     sleeper: realSleeper,
-    // The warm pool of Windows helpers (domain/helper-pool.ts): its record, its network, its helpers' agents.
+    // The warm pool of Windows helpers (domain/sweeper/helper-pool.ts): its record, its network, its helpers' agents.
     helperPool: dynamoGuardStores(jobTable.documents, jobTable.tableName).helperPool,
     networks: rescueNetworks(ec2, base.config),
     rescue: rescueRunner(ssm, base.config),

@@ -7,8 +7,8 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { PhaseName } from '../domain/job';
-import { runPhase, type RunnerPorts } from '../domain/phase-runner';
+import type { PhaseName } from '../domain/job/job';
+import { runPhase, type RunnerPorts } from '../domain/pipeline/phase-runner';
 import { readPhaseMessage } from '../infra/events';
 import { phaseRunPorts } from '../infra/phase-run-ports';
 import { lambdaEntry } from './lambda-entry';

@@ -2,7 +2,7 @@
  * The Lambda entry point of every phase function: the deployment names the phase in `PHASE`
  * (infra/deploy), and the function is built with the ports that phase declares.
  */
-import { isPhaseName } from '../domain/phases';
+import { isPhaseName } from '../domain/pipeline/phases';
 import { requireEnv } from '../infra/config';
 import { lambdaPhasePorts } from './lambda-ports';
 import { createPhaseHandler } from './phase-handler';

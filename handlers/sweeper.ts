@@ -3,7 +3,7 @@
  * its summary emitted as metrics. Dry run: `RESET_ACCESS_CONFIG` `{"sweeper":{"dryRun":true}}` or
  * `SWEEPER_DRY_RUN=true`.
  */
-import { sweep } from '../domain/sweeper';
+import { sweep } from '../domain/sweeper/sweeper';
 import { createMetrics } from '../infra/job-metrics';
 import { publishSweepMetrics } from '../infra/sweep-metrics';
 import { lambdaEntry } from './lambda-entry';

@@ -5,11 +5,11 @@
  * exactly the optional ones its declaration asks for (`phasePorts`), in Lambda and locally alike.
  */
 import type { ServiceConfig } from '../domain/config';
-import { PORT_NAMES, type CorePorts, type OptionalPorts, type PortName } from '../domain/phase';
-import type { RunnerPorts } from '../domain/phase-runner';
-import { phaseDefinition, type PhaseName } from '../domain/phases';
-import type { AutomaticStartPorts } from '../domain/automatic-start';
-import type { SweeperPorts } from '../domain/sweeper';
+import { PORT_NAMES, type CorePorts, type OptionalPorts, type PortName } from '../domain/pipeline/phase';
+import type { RunnerPorts } from '../domain/pipeline/phase-runner';
+import { phaseDefinition, type PhaseName } from '../domain/pipeline/phases';
+import type { AutomaticStartPorts } from '../domain/api/automatic-start';
+import type { SweeperPorts } from '../domain/sweeper/sweeper';
 import type {
   AdmissionStore,
   StopBatchStore,
@@ -94,9 +94,9 @@ export interface GuardStores {
   idempotency: IdempotencyStore;
   cooldowns: CooldownStore;
   admission: AdmissionStore;
-  /** Stops shared while EC2's mutating bucket has a queue (domain/stop-batches.ts). */
+  /** Stops shared while EC2's mutating bucket has a queue (domain/pipeline/stop-batches.ts). */
   stopBatches: StopBatchStore;
-  /** The warm pool of stopped Windows helpers (domain/helper-pool.ts). */
+  /** The warm pool of stopped Windows helpers (domain/sweeper/helper-pool.ts). */
   helperPool: HelperPoolStore;
 }
 

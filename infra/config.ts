@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../domain/config';
-import { PHASES } from '../domain/phases';
+import { PHASES } from '../domain/pipeline/phases';
 import { explainIssues, matching } from '../domain/schema';
 
 const seconds = z.number({ error: 'must be a number of seconds' }).check(z.nonnegative({ error: 'must be a number of seconds, 0 or more' }));

@@ -3,7 +3,7 @@
  * match on these constants: change them here and there together.
  */
 import * as z from 'zod/mini';
-import { PHASES } from '../domain/phases';
+import { PHASES } from '../domain/pipeline/phases';
 import type { PhaseMessage } from '../domain/ports';
 import { parseJsonInput, type Parsed } from '../domain/schema';
 

@@ -3,7 +3,7 @@
  * `phase`, `attempt` and, once the job is loaded, `instanceId` on every line. The phase handler and
  * the in-process harness both run phases through this.
  */
-import type { RunnerPorts } from '../domain/phase-runner';
+import type { RunnerPorts } from '../domain/pipeline/phase-runner';
 import type { JobStore, PhaseMessage } from '../domain/ports';
 import { withLogContext } from './logger';
 

@@ -9,7 +9,7 @@
  */
 import * as z from 'zod/mini';
 import { parseJsonInput } from '../domain/schema';
-import type { ResourceEvent } from '../domain/wake-jobs';
+import type { ResourceEvent } from '../domain/pipeline/wake-jobs';
 
 export const EC2_SOURCE = 'aws.ec2';
 export const SSM_SOURCE = 'aws.ssm';

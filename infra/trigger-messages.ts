@@ -7,7 +7,7 @@ import * as z from 'zod/mini';
 import type { ServiceConfig } from '../domain/config';
 import { RefusedError } from '../domain/errors';
 import type { DeferredStart } from '../domain/ports';
-import { INSTANCE_ID, startRequestSchema, type ResetRequest } from '../domain/request';
+import { INSTANCE_ID, startRequestSchema, type ResetRequest } from '../domain/api/request';
 import { parseJsonInput, parseInput } from '../domain/schema';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE } from './events';
 

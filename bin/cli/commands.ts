@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { JobView } from '../../domain/job-view';
-import type { InstanceView } from '../../domain/list-instances';
+import type { JobView } from '../../domain/job/job-view';
+import type { InstanceView } from '../../domain/api/list-instances';
 import { ApiError, ApiUnreachableError, type ApiClient } from './api-client';
 import { parseArgs, UsageError } from './args';
 import { duration, fallbackLine, instanceTable, jobDetails, jobOutcome, jobTable, phaseLine } from './format';

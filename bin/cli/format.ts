@@ -1,6 +1,6 @@
 /** How the CLI shows jobs and instances to a person (`--json` shows the API's JSON instead). */
-import type { JobView } from '../../domain/job-view';
-import type { InstanceView } from '../../domain/list-instances';
+import type { JobView } from '../../domain/job/job-view';
+import type { InstanceView } from '../../domain/api/list-instances';
 
 export function duration(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '';

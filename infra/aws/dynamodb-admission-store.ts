@@ -1,7 +1,7 @@
 /**
  * Admission buckets as items of the job table: pk `ADMISSION#<bucket>`, sk `ADMISSION`; `tat`
  * (ms since the epoch) and `version`. One item per bucket, written conditionally on the version
- * read (see `domain/admission.ts` for what `tat` means).
+ * read (see `domain/admission/admission.ts` for what `tat` means).
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AdmissionState, AdmissionStore } from '../../domain/ports';

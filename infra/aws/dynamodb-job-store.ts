@@ -19,7 +19,7 @@
 import type { CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, RefusedError } from '../../domain/errors';
-import { isActive, type Job, type JobStatus } from '../../domain/job';
+import { isActive, type Job, type JobStatus } from '../../domain/job/job';
 import type { InstanceLock, JobQuery, JobStore, ResourceLink, ResourceRole } from '../../domain/ports';
 import { isAwsError, translateAwsError } from './errors';
 

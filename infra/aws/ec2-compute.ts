@@ -219,7 +219,7 @@ export class Ec2Compute implements Compute {
   }
 
   /**
-   * One StopInstances for several instances (domain/stop-batches.ts). EC2 checks every instance
+   * One StopInstances for several instances (domain/pipeline/stop-batches.ts). EC2 checks every instance
    * first: a refusal (one protected, one terminated) is the whole request's, and the caller then
    * stops each alone after looking at it.
    */

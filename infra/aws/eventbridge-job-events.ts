@@ -6,8 +6,8 @@
  */
 import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { PermanentError, RetryableError } from '../../domain/errors';
-import type { Job, PhaseName } from '../../domain/job';
-import { toJobView } from '../../domain/job-view';
+import type { Job, PhaseName } from '../../domain/job/job';
+import { toJobView } from '../../domain/job/job-view';
 import type { JobObserver } from '../../domain/ports';
 import { EVENT_SOURCE, JOB_FAILED_DETAIL_TYPE, JOB_SUCCEEDED_DETAIL_TYPE } from '../events';
 import { redactSecrets } from '../redact';

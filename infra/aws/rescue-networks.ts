@@ -11,7 +11,7 @@
  * creation and looked up by its tags before it is created; `ensure` looks at what exists and
  * creates the next missing parts, so it is safe to repeat and, within the limits noted at each
  * step, to run from two jobs at once. CreateVpc runs only when the caller's guard allows it (the
- * job's creation lock, `domain/rescue-network-lease.ts`).
+ * job's creation lock, `domain/pipeline/rescue-network-lease.ts`).
  */
 import {
   AssociateRouteTableCommand,
@@ -44,7 +44,7 @@ import {
   type VpcEndpoint,
 } from '@aws-sdk/client-ec2';
 import { PermanentError } from '../../domain/errors';
-import type { RescueNetwork } from '../../domain/job';
+import type { RescueNetwork } from '../../domain/job/job';
 import { defaultConfig } from '../../domain/config';
 import { isOwnResource, serviceTags, TAG, type ResourceRole } from '../../domain/naming';
 import type { RescueNetworks, RescueVpcGuard } from '../../domain/ports';

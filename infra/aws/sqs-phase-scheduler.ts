@@ -1,6 +1,6 @@
 /** Sends a phase's message back to its own queue after a delay (a phase waiting for AWS). */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { PhaseName } from '../../domain/job';
+import type { PhaseName } from '../../domain/job/job';
 import type { PhaseMessage, PhaseScheduler } from '../../domain/ports';
 import { phaseMessageJson } from '../events';
 import { translateAwsError } from './errors';

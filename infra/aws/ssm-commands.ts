@@ -6,7 +6,7 @@
  */
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { PermanentError } from '../../domain/errors';
-import type { Platform } from '../../domain/job';
+import type { Platform } from '../../domain/job/job';
 import type { AgentStatus, CommandStatus, RescueResult, RescueSummary } from '../../domain/ports';
 import { isAwsError, translateAwsError } from './errors';
 

@@ -6,7 +6,7 @@
  */
 import { grantStatements, PUBLISH_PHASE_EVENTS, WRITE_JOB_ITEMS, jobItems, ownLogs, ownQueue, type Json, type ServiceGrant, type Statement } from './grants';
 import { consumers, DEAD_LETTER_RETENTION_SECONDS, deploymentId, eventsDeadLetterQueueName, TARGET_RETRY_POLICY, type ConsumerSpec, type DeployContext, type RoleSpec } from './topology';
-import type { PhaseGrant } from '../../domain/phase';
+import type { PhaseGrant } from '../../domain/pipeline/phase';
 import { operationsAlarms } from './operations';
 import { operationsDashboard } from './dashboard';
 
@@ -187,7 +187,7 @@ function sweeperRole(ctx: DeployContext): Resources {
       'restore-delete-on-termination',
       'start-target',
       'use-encrypted-volumes',
-      // The warm pool of Windows helpers (domain/helper-pool.ts): launched into the rescue network, stopped after their first boot.
+      // The warm pool of Windows helpers (domain/sweeper/helper-pool.ts): launched into the rescue network, stopped after their first boot.
       'build-rescue-network',
       'launch-helper',
       'stop-start-helper',

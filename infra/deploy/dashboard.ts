@@ -7,7 +7,7 @@
  * (docs/aws-facts.md#cloudwatch). The local stack shows the same figures on its page
  * (infra/local/operations-page.ts).
  */
-import { PHASE_DEFINITIONS } from '../../domain/phases';
+import { PHASE_DEFINITIONS } from '../../domain/pipeline/phases';
 import { METRIC, METRICS_NAMESPACE } from '../job-metrics';
 import { SWEEP_METRIC } from '../sweep-metrics';
 import type { Json } from './grants';

@@ -1,5 +1,5 @@
 /**
- * The IAM statements behind each grant a phase (or another function) declares (domain/phase.ts
+ * The IAM statements behind each grant a phase (or another function) declares (domain/pipeline/phase.ts
  * `PhaseGrant`). One place turns "the phase stops the target" into actions, resources and the
  * conditions that keep them there, so every role that has a grant has it in the same form.
  *
@@ -16,7 +16,7 @@
  *   way is listed in `UNNARROWED_TARGET_ACTIONS` with the reason;
  * - customer KMS keys are used only through EC2 (kms:ViaService).
  */
-import type { PhaseGrant } from '../../domain/phase';
+import type { PhaseGrant } from '../../domain/pipeline/phase';
 import { TAG } from '../../domain/naming';
 import { EVENT_SOURCE } from '../events';
 
@@ -204,7 +204,7 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
       // every stored key (docs/aws-facts.md#iam-helper-role).
       { Sid: 'NeverDecryptStoredKeys', Effect: 'Deny', Action: ['kms:Decrypt'], Resource: '*' },
     ],
-    // The access rule's caller tags (domain/access.ts): read-only, any role or user of the account,
+    // The access rule's caller tags (domain/api/access.ts): read-only, any role or user of the account,
     // since any may call the API (docs/aws-facts.md#iam-caller-tags).
     'read-caller-tags': [
       { Sid: 'ReadCallerRoleTags', Effect: 'Allow', Action: ['iam:ListRoleTags'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' } },

@@ -1,12 +1,12 @@
 /**
  * What the service runs besides the HTTP API and the sweeper: a function per phase (from the
- * registry, domain/phases/index.ts), the alarm function and the aws-events function, each with its
+ * registry, domain/pipeline/phases/index.ts), the alarm function and the aws-events function, each with its
  * queue, dead-letter queue and the EventBridge rules that fill the queue. The deployment renders
  * this into CloudFormation (cloudformation.ts) and the local runtime creates the same queues and
  * runs the same rules (infra/local/local-stack.ts): both read this one model.
  */
-import type { PhaseGrant } from '../../domain/phase';
-import { PHASE_DEFINITIONS } from '../../domain/phases';
+import type { PhaseGrant } from '../../domain/pipeline/phase';
+import { PHASE_DEFINITIONS } from '../../domain/pipeline/phases';
 import type { EventPattern } from '../local/event-pattern';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../events';
 import { WRITE_JOB_ITEMS, type ServiceGrant } from './grants';
@@ -196,7 +196,7 @@ function alarmConsumer(ctx: DeployContext): ConsumerSpec {
 }
 
 /**
- * AWS's own events that can end a job's wait (handlers/aws-events.ts → domain/wake-jobs.ts), from
+ * AWS's own events that can end a job's wait (handlers/aws-events.ts → domain/pipeline/wake-jobs.ts), from
  * rules on the default bus through a queue, so that a fleet's burst of state changes is buffered.
  */
 function awsEventsConsumer(ctx: DeployContext): ConsumerSpec {

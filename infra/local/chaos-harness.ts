@@ -8,8 +8,8 @@
  * rules, crashes, duplicates and lost events by wrapping the ports and the queue the harness hands
  * to the stack. No production code knows about them.
  */
-import type { Job, PhaseName } from '../../domain/job';
-import { isActive, sshKeyParameterName } from '../../domain/job';
+import type { Job, PhaseName } from '../../domain/job/job';
+import { isActive, sshKeyParameterName } from '../../domain/job/job';
 import { TAG } from '../../domain/naming';
 import type { JobStore, Log, PhaseBus, PhaseMessage, PhaseScheduler } from '../../domain/ports';
 import type { QueueSend } from '../memory/memory-queues';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeImagesCommand, DescribeInstancesCommand, GetPasswordDataCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import type { JobView } from '../../domain/job-view';
+import type { JobView } from '../../domain/job/job-view';
 import { silentLog } from '../logger';
 import { usersAcceptingKey } from '../sim/linux-rescue-model';
 import { sampleInstances } from '../sim/samples';

@@ -5,11 +5,11 @@
  * the sweeper runs since start, and the helpers the sweeper's own listing finds running. The local
  * page (operations-page.ts) shows them.
  */
-import type { Job, PhaseName } from '../../domain/job';
-import { toJobView, type JobView } from '../../domain/job-view';
-import { PHASES } from '../../domain/phases';
+import type { Job, PhaseName } from '../../domain/job/job';
+import { toJobView, type JobView } from '../../domain/job/job-view';
+import { PHASES } from '../../domain/pipeline/phases';
 import type { Clock, JobStore, ManagedHelper } from '../../domain/ports';
-import { runningHelpers } from '../../domain/sweep-helpers';
+import { runningHelpers } from '../../domain/sweeper/sweep-helpers';
 import { PHASE_PERCENTILES } from '../deploy/dashboard';
 import { finishedJobCounts, METRIC } from '../job-metrics';
 

@@ -3,7 +3,7 @@
  * that the deployed dashboard draws (infra/deploy/dashboard.ts, same labels). Server-rendered HTML
  * with no script, so that it shows what the stack holds at the moment it is asked.
  */
-import type { JobView } from '../../domain/job-view';
+import type { JobView } from '../../domain/job/job-view';
 import { JOB_FIGURES, PHASE_PERCENTILES, SWEEP_FIGURES } from '../deploy/dashboard';
 import type { FleetFigures } from './fleet-figures';
 

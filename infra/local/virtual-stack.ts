@@ -9,11 +9,11 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { defaultConfig, type ServiceConfig } from '../../domain/config';
-import { isActive, type Job } from '../../domain/job';
-import { runPhase } from '../../domain/phase-runner';
-import { sweep, type SweepSummary } from '../../domain/sweeper';
+import { isActive, type Job } from '../../domain/job/job';
+import { runPhase } from '../../domain/pipeline/phase-runner';
+import { sweep, type SweepSummary } from '../../domain/sweeper/sweeper';
 import type { DeferredStart, JobObserver, Log, PhaseMessage } from '../../domain/ports';
-import { wakeJobsFor } from '../../domain/wake-jobs';
+import { wakeJobsFor } from '../../domain/pipeline/wake-jobs';
 import { routeApi } from '../../handlers/api-routes';
 import type { HttpResponse } from '../../handlers/http';
 import { handleTriggerMessage, type TriggerResult } from '../../handlers/trigger-routes';
@@ -79,7 +79,7 @@ export class VirtualStack {
   readonly store = new MemoryJobStore();
   /** The shared rescue network's record (leases, creation lock, reclaim). */
   readonly networkLeases = new MemoryRescueNetworkLeases();
-  /** The warm pool of stopped Windows helpers (domain/helper-pool.ts). */
+  /** The warm pool of stopped Windows helpers (domain/sweeper/helper-pool.ts). */
   readonly helperPool = new MemoryHelperPool();
   /** Every sweeper run (`sweep()`), oldest first. */
   readonly sweeps: Array<{ at: number; summary: SweepSummary }> = [];

@@ -4,7 +4,7 @@
  * newest-first listing with an opaque cursor. For in-process harnesses and domain tests.
  */
 import { ConcurrentUpdateError, RefusedError } from '../../domain/errors';
-import { isActive, type Job } from '../../domain/job';
+import { isActive, type Job } from '../../domain/job/job';
 import type { InstanceLock, JobQuery, JobStore, ResourceLink } from '../../domain/ports';
 
 /** Page size of `listByInstance` when the caller gives none, and the largest page it answers. */

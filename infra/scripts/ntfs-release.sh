@@ -3,7 +3,7 @@
 # (ntfs-rescue.sh) could not confirm that it was unmounted (UNMOUNT_FAILED, or a run that ended
 # without its summary). The service sends it through SSM Run Command (AWS-RunShellScript) before it
 # moves the volume anywhere: a volume detached while ntfs-3g still has it mounted can be left stuck
-# "busy" or its file system corrupt (docs/aws-facts.md#volumes, domain/phases/ntfs-release.ts).
+# "busy" or its file system corrupt (docs/aws-facts.md#volumes, domain/pipeline/phases/ntfs-release.ts).
 #
 # It finds the volume by its EBS volume id (NVMe serial, or the attach device name, as
 # ntfs-rescue.sh does), unmounts every mount of the disk and its partitions (never lazily: a lazy

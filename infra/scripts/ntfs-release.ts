@@ -1,7 +1,7 @@
 /**
  * The release command: what the service sends (AWS-RunShellScript) to the Linux helper of a Windows
  * fast path when the NTFS rescue could not confirm that the volume was unmounted, before the volume
- * may leave that helper (domain/phases/ntfs-release.ts). The script is `ntfs-release.sh`; bundles
+ * may leave that helper (domain/pipeline/phases/ntfs-release.ts). The script is `ntfs-release.sh`; bundles
  * carry the generated copy (`node --import tsx infra/scripts/generate.ts`; a test fails when the
  * two differ). The simulated region models it in `infra/sim/ntfs-release-runner.ts`.
  */

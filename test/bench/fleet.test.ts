@@ -6,7 +6,7 @@
  */
 import { runFleet, type FleetResult } from '../../bench/fleet';
 import { fleetReport } from '../../bench/report';
-import { PACED_CALLS } from '../../domain/request-pacing';
+import { PACED_CALLS } from '../../domain/admission/request-pacing';
 
 describe('a fleet under EC2 request throttling', () => {
   let fleet: FleetResult;

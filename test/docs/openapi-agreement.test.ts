@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import * as z from 'zod/mini';
 import { defaultConfig } from '../../domain/config';
-import { startRequestSchema } from '../../domain/request';
+import { startRequestSchema } from '../../domain/api/request';
 import { idempotencyKeySchema, jobIdSchema, QUERY, API_ROUTES } from '../../handlers/api-routes';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { resolveRef, validate } from '../support/openapi-schema';

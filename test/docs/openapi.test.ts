@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RetryableError } from '../../domain/errors';
-import { PHASES } from '../../domain/phases';
+import { PHASES } from '../../domain/pipeline/phases';
 import { API_ROUTES } from '../../handlers/api-routes';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { SAMPLE_KMS_KEY_ID } from '../../infra/sim/samples';

@@ -1,5 +1,5 @@
 import { defaultConfig } from '../../domain/config';
-import type { Job, ResetRequest } from '../../domain/job';
+import type { Job, ResetRequest } from '../../domain/job/job';
 import type { InstanceFacts, VolumeFacts } from '../../domain/ports';
 
 export const config = defaultConfig;

@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { JobView } from '../../domain/job-view';
-import { PHASES } from '../../domain/phases';
+import type { JobView } from '../../domain/job/job-view';
+import { PHASES } from '../../domain/pipeline/phases';
 import { consumers } from '../../infra/deploy/topology';
 
 const ROOT = join(__dirname, '..', '..');

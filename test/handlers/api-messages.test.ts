@@ -1,6 +1,6 @@
 /**
  * The 400 messages of the API, word for word, as a caller reads them: every field the schemas
- * refuse is named (domain/request.ts, handlers/api-routes.ts), every wrong field at once, and a
+ * refuse is named (domain/api/request.ts, handlers/api-routes.ts), every wrong field at once, and a
  * refused request changes nothing.
  */
 import { VirtualStack } from '../../infra/local/virtual-stack';

@@ -1,5 +1,5 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Job } from '../../domain/job';
+import type { Job } from '../../domain/job/job';
 import type { Log, PhaseMessage } from '../../domain/ports';
 import { createAwsEventsHandler } from '../../handlers/aws-events';
 import { MemoryJobStore } from '../../infra/memory/memory-job-store';

@@ -4,7 +4,7 @@
  * can be picked out of the log group that concurrent invocations share.
  */
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { RunnerPorts } from '../../domain/phase-runner';
+import type { RunnerPorts } from '../../domain/pipeline/phase-runner';
 import { lambdaLogger } from '../../handlers/lambda-entry';
 import { createPhaseHandler } from '../../handlers/phase-handler';
 import { createLog } from '../../infra/logger';

@@ -1,11 +1,11 @@
 /**
  * Each Lambda function is wired with what its use case's ports ask for (handlers/lambda-ports.ts),
- * a phase with the optional ports its declaration names (domain/phases/): a function without
+ * a phase with the optional ports its declaration names (domain/pipeline/phases/): a function without
  * `keys`, `online` or `observer` would silently skip the key check, reset offline or publish no job
  * events. So: run resets of every kind on the simulated region, note which function read which
  * port, and hold that against what each function's Lambda wiring gives it.
  */
-import { PHASES, phaseDefinition, type PhaseName } from '../../domain/phases';
+import { PHASES, phaseDefinition, type PhaseName } from '../../domain/pipeline/phases';
 import type { PhaseMessage } from '../../domain/ports';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { lambdaApiPorts, lambdaPhasePorts, lambdaSweeperPorts, lambdaTriggerPorts } from '../../handlers/lambda-ports';
@@ -137,7 +137,7 @@ describe('the Lambda wiring', () => {
     for (const phase of ['stop-target', 'launch-helper', 'detach-root', 'attach-to-helper', 'restore-target'] as const) expect(read.get(phase)).toContain('admission');
     // A first stop looks for a batch to join (stop-batches.ts); the API and the alarm function never do.
     expect(read.get('stop-target')).toContain('stopBatches');
-    // The sweeper keeps the warm pool of Windows helpers (domain/helper-pool.ts): it reads its record each run.
+    // The sweeper keeps the warm pool of Windows helpers (domain/sweeper/helper-pool.ts): it reads its record each run.
     expect(read.get('sweeper')).toEqual(new Set(['helperPool']));
   });
 

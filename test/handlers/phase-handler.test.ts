@@ -4,7 +4,7 @@
  * can be traced without retrying it forever.
  */
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { RunnerPorts } from '../../domain/phase-runner';
+import type { RunnerPorts } from '../../domain/pipeline/phase-runner';
 import type { Log } from '../../domain/ports';
 import { createPhaseHandler } from '../../handlers/phase-handler';
 

@@ -1,5 +1,5 @@
 /**
- * The HelperPoolStore contract (the warm pool of Windows helpers, domain/helper-pool.ts): the memory
+ * The HelperPoolStore contract (the warm pool of Windows helpers, domain/sweeper/helper-pool.ts): the memory
  * and DynamoDB records must both pass these. The factory answers an empty pool.
  */
 import type { HelperPoolStore, PooledHelper } from '../../domain/ports';

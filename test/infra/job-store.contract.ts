@@ -3,9 +3,9 @@
  * `describeJobStoreContract(name, factory)` from a `*.test.ts`; the factory answers an empty store.
  */
 import { ConcurrentUpdateError, RefusedError } from '../../domain/errors';
-import type { Job, JobStatus } from '../../domain/job';
+import type { Job, JobStatus } from '../../domain/job/job';
 import type { JobStore } from '../../domain/ports';
-import { updateJob } from '../../domain/update-job';
+import { updateJob } from '../../domain/job/update-job';
 
 let sequence = 0;
 

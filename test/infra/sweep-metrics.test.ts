@@ -1,5 +1,5 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { SweepSummary } from '../../domain/sweeper';
+import type { SweepSummary } from '../../domain/sweeper/sweeper';
 import { publishSweepMetrics } from '../../infra/sweep-metrics';
 
 const summary = (overrides: Partial<SweepSummary> = {}): SweepSummary => ({

@@ -3,7 +3,7 @@
  * simulated region and charged to the phase delivery (or the API request) that made it. Simulated
  * time and seeded ids make the count the same on every machine.
  */
-import type { Job } from '../../domain/job';
+import type { Job } from '../../domain/job/job';
 import { seedLinuxFleet } from '../../infra/local/fleet';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import type { SimCall } from '../../infra/sim/region';

@@ -3,7 +3,7 @@
  * for instances tagged reset-access:auto=true, once per cool-down), `Reset Access Requested`
  * events, and the fleet admission that spreads a burst over time instead of dropping it.
  */
-import { EVENT_ADMISSION_BUCKET } from '../../domain/admission';
+import { EVENT_ADMISSION_BUCKET } from '../../domain/admission/admission';
 import { handleTriggerMessage } from '../../handlers/trigger-routes';
 import { seedLinuxFleet } from '../../infra/local/fleet';
 import { deferredStartJson } from '../../infra/trigger-messages';

@@ -3,7 +3,7 @@
  * the critical path has no step AWS does not force, and throttling costs a fleet time, never a job.
  */
 import { defaultConfig } from '../../domain/config';
-import type { Job } from '../../domain/job';
+import type { Job } from '../../domain/job/job';
 import { seedLinuxFleet } from '../../infra/local/fleet';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { DEFAULT_TIMINGS } from '../../infra/sim/timings';

@@ -1,5 +1,5 @@
-import type { PhaseName } from '../../domain/job';
-import { planFor } from '../../domain/plan';
+import type { PhaseName } from '../../domain/job/job';
+import { planFor } from '../../domain/pipeline/plan';
 import { VirtualStack, type VirtualStackOptions } from '../../infra/local/virtual-stack';
 import { mutatingCalls } from '../support/checks';
 

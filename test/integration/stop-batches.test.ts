@@ -1,11 +1,11 @@
 /**
- * Shared stops end to end (domain/stop-batches.ts): a fleet on the simulated region whose stops
+ * Shared stops end to end (domain/pipeline/stop-batches.ts): a fleet on the simulated region whose stops
  * queue behind the mutating bucket, where some jobs fail while their stop waits in a batch. Those
  * targets are never stopped by the batch (the rollback took them out, or the sender left them out
  * because their job no longer waits on it), and end as they were; every other job succeeds.
  */
 import { runFleet, type FleetResult } from '../../bench/fleet';
-import type { Job } from '../../domain/job';
+import type { Job } from '../../domain/job/job';
 import { TAG } from '../../domain/naming';
 import type { VirtualStack } from '../../infra/local/virtual-stack';
 

@@ -5,7 +5,7 @@
  * table recorded).
  */
 import { defaultConfig, type ServiceConfig } from '../../domain/config';
-import type { Job } from '../../domain/job';
+import type { Job } from '../../domain/job/job';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { PUBLIC_IMAGE_IDS } from '../../infra/sim/region';
 

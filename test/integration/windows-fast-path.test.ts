@@ -5,7 +5,7 @@
  * by a second unmount, or left on its helper and never detached).
  */
 import { defaultConfig } from '../../domain/config';
-import type { Job } from '../../domain/job';
+import type { Job } from '../../domain/job/job';
 import { TAG } from '../../domain/naming';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { file } from '../../infra/sim/base-images';

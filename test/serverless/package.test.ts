@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { PHASES, type PhaseName } from '../../domain/phases';
+import { PHASES, type PhaseName } from '../../domain/pipeline/phases';
 import { jobTableDefinition } from '../../infra/aws/dynamodb-job-store';
 import { API_ROUTES } from '../../handlers/api-routes';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/events';

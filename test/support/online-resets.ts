@@ -1,5 +1,5 @@
 /** What the online-reset tests share: a reset through the API on a fresh stack, and what it did to an instance. */
-import type { PhaseName } from '../../domain/job';
+import type { PhaseName } from '../../domain/job/job';
 import { VirtualStack, type VirtualStackOptions } from '../../infra/local/virtual-stack';
 import type { SimCall } from '../../infra/sim/region';
 

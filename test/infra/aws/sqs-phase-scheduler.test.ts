@@ -1,7 +1,7 @@
 import { QueueDoesNotExist, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PermanentError, RetryableError } from '../../../domain/errors';
-import type { PhaseName } from '../../../domain/job';
+import type { PhaseName } from '../../../domain/job/job';
 import { SqsPhaseScheduler, sqsDelaySeconds } from '../../../infra/aws/sqs-phase-scheduler';
 
 const queueUrlFor = (phase: PhaseName) => `https://sqs.us-east-1.amazonaws.com/123456789012/reset-access-${phase}`;

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PHASES, type PhaseName } from '../../../domain/phases';
+import { PHASES, type PhaseName } from '../../../domain/pipeline/phases';
 import type { PhaseMessage } from '../../../domain/ports';
 import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, phaseMessageJson } from '../../../infra/events';
 import {

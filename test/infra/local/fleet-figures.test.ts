@@ -1,5 +1,5 @@
 /** The local page's figures: the same counts, percentiles and queue figures the dashboard draws. */
-import type { Job } from '../../../domain/job';
+import type { Job } from '../../../domain/job/job';
 import type { ManagedHelper } from '../../../domain/ports';
 import { collectFleetFigures, percentile, type FleetSources, type QueueContents } from '../../../infra/local/fleet-figures';
 import { renderOperationsPage } from '../../../infra/local/operations-page';
