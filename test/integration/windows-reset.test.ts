@@ -1,5 +1,5 @@
 import { defaultConfig } from '../../domain/config';
-import { loadConfig } from '../../infra/config';
+import { loadConfig } from '../../infra/wiring/config';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { windowsServer2022Files } from '../../infra/sim/base-images';
 import { PUBLIC_IMAGE_IDS } from '../../infra/sim/region';
