@@ -2,7 +2,7 @@ import type { PhaseName, Platform } from './job/job';
 
 /**
  * Settings of the service. Defaults come from the timings in docs/aws-facts.md#timings (sources there and in
- * `infra/sim/timings.ts`); every one can be overridden by the environment (see infra/config.ts).
+ * `infra/sim/timings.ts`); every one can be overridden by the environment (see infra/wiring/config.ts).
  */
 export interface ServiceConfig {
   region: string;

@@ -14,9 +14,9 @@ import { wakeJobsFor } from '../domain/pipeline/wake-jobs';
 import { awsClientConfig } from '../infra/aws/clients';
 import { DynamoJobStore, jobStoreDocumentClient } from '../infra/aws/dynamodb-job-store';
 import { EventBridgePhaseBus } from '../infra/aws/eventbridge-phase-bus';
-import { requireEnv } from '../infra/config';
-import { createLog } from '../infra/logger';
-import { parseResourceEvent } from '../infra/resource-events';
+import { requireEnv } from '../infra/wiring/config';
+import { createLog } from '../infra/observability/logger';
+import { parseResourceEvent } from '../infra/messages/resource-events';
 import { lambdaEntry, lambdaLogger } from './lambda-entry';
 
 type AwsEventsPorts = { store: JobStore; bus: PhaseBus; log: Log };

@@ -9,7 +9,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 
-/** The one Powertools logger of a function's process: the ports log through it (infra/logger.ts createLog). */
+/** The one Powertools logger of a function's process: the ports log through it (infra/observability/logger.ts createLog). */
 export const lambdaLogger = new Logger({ serviceName: 'reset-access' });
 
 export function lambdaEntry<Event, Result>(handler: (event: Event, context: Context) => Promise<Result>) {

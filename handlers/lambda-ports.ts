@@ -2,9 +2,9 @@
  * The ports of each deployed Lambda, built on its first event, once per cold start, from the
  * environment that the deployment sets (TABLE_NAME, EVENT_BUS_NAME, HELPER_INSTANCE_PROFILE,
  * PHASE and PHASE_QUEUE_URL for the phases, ALARM_QUEUE_URL for the alarm function), through the
- * one composition root (infra/composition.ts). A phase function gets the core ports and the
+ * one composition root (infra/wiring/composition.ts). A phase function gets the core ports and the
  * optional ones its declaration asks for (`phasePorts`), exactly as the local runtimes do. The
- * aws-events function wires its two ports itself: through infra/composition.ts this module brings
+ * aws-events function wires its two ports itself: through infra/wiring/composition.ts this module brings
  * the rescue scripts (≈ 80 kB, which run at import).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -27,11 +27,11 @@ import { EventBridgePhaseBus } from '../infra/aws/eventbridge-phase-bus';
 import { KmsEncryptionKeys } from '../infra/aws/kms-encryption-keys';
 import { SqsPhaseScheduler } from '../infra/aws/sqs-phase-scheduler';
 import { SqsStartDeferral } from '../infra/aws/sqs-start-deferral';
-import { loadConfig, requireEnv } from '../infra/config';
-import { randomJobIds } from '../infra/ids';
-import { createLog } from '../infra/logger';
+import { loadConfig, requireEnv } from '../infra/wiring/config';
+import { randomJobIds } from '../infra/wiring/ids';
+import { createLog } from '../infra/observability/logger';
 import { lambdaLogger } from './lambda-entry';
-import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, principalTags, realSleeper, rescueNetworks, rescueRunner, serviceObserver, systemClock } from '../infra/composition';
+import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, principalTags, realSleeper, rescueNetworks, rescueRunner, serviceObserver, systemClock } from '../infra/wiring/composition';
 import type { ApiPorts } from './api-routes';
 
 const env = process.env;

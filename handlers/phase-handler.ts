@@ -9,8 +9,8 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { PhaseName } from '../domain/job/job';
 import { runPhase, type RunnerPorts } from '../domain/pipeline/phase-runner';
-import { readPhaseMessage } from '../infra/events';
-import { phaseRunPorts } from '../infra/phase-run-ports';
+import { readPhaseMessage } from '../infra/messages/events';
+import { phaseRunPorts } from '../infra/wiring/phase-run-ports';
 import { lambdaEntry } from './lambda-entry';
 
 export function createPhaseHandler(phase: PhaseName, getPorts: () => RunnerPorts) {

@@ -3,7 +3,7 @@
  * (infra/deploy), and the function is built with the ports that phase declares.
  */
 import { isPhaseName } from '../domain/pipeline/phases';
-import { requireEnv } from '../infra/config';
+import { requireEnv } from '../infra/wiring/config';
 import { lambdaPhasePorts } from './lambda-ports';
 import { createPhaseHandler } from './phase-handler';
 

@@ -4,8 +4,8 @@
  * `SWEEPER_DRY_RUN=true`.
  */
 import { sweep } from '../domain/sweeper/sweeper';
-import { createMetrics } from '../infra/job-metrics';
-import { publishSweepMetrics } from '../infra/sweep-metrics';
+import { createMetrics } from '../infra/observability/job-metrics';
+import { publishSweepMetrics } from '../infra/observability/sweep-metrics';
 import { lambdaEntry } from './lambda-entry';
 import { lambdaSweeperPorts } from './lambda-ports';
 

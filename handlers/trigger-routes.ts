@@ -9,7 +9,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { resumeDeferredStart, startFromAlarm, startFromRequestEvent, type AutomaticOutcome, type AutomaticStartPorts } from '../domain/api/automatic-start';
 import { RefusedError } from '../domain/errors';
-import { parseTriggerMessage } from '../infra/trigger-messages';
+import { parseTriggerMessage } from '../infra/messages/trigger-messages';
 import { lambdaEntry } from './lambda-entry';
 
 export interface TriggerResult {

@@ -17,7 +17,7 @@ import { updateJob } from '../job/update-job';
 import { afterEventDelaySeconds, pollDelaySeconds, throttleDelaySeconds } from './wait-policy';
 import { unlinkedResources } from './wake-jobs';
 
-/** What the runner is given: the core ports and those the phase's declaration asks for (infra/composition.ts builds them). */
+/** What the runner is given: the core ports and those the phase's declaration asks for (infra/wiring/composition.ts builds them). */
 export type RunnerPorts = CorePorts & Partial<OptionalPorts>;
 
 export type PhaseRunOutcome = 'ignored' | 'waiting' | 'advanced' | 'rolling-back' | 'finished';

@@ -9,8 +9,8 @@ import { PermanentError, RetryableError } from '../../domain/errors';
 import type { Job, PhaseName } from '../../domain/job/job';
 import { toJobView } from '../../domain/job/job-view';
 import type { JobObserver } from '../../domain/ports';
-import { EVENT_SOURCE, JOB_FAILED_DETAIL_TYPE, JOB_SUCCEEDED_DETAIL_TYPE } from '../events';
-import { redactSecrets } from '../redact';
+import { EVENT_SOURCE, JOB_FAILED_DETAIL_TYPE, JOB_SUCCEEDED_DETAIL_TYPE } from '../messages/events';
+import { redactSecrets } from '../observability/redact';
 import { translateAwsError } from './errors';
 
 /** EventBridge's limit for one entry (the whole entry, detail included): 256 KB. */

@@ -2,7 +2,7 @@
 import { type EventBridgeClient, PutEventsCommand, type PutEventsCommandOutput, type PutEventsRequestEntry, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
 import { PermanentError, RetryableError } from '../../domain/errors';
 import type { PhaseBus, PhaseMessage } from '../../domain/ports';
-import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, phaseMessageJson } from '../events';
+import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, phaseMessageJson } from '../messages/events';
 import { translateAwsError } from './errors';
 
 /**

@@ -2,7 +2,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { PhaseName } from '../../domain/job/job';
 import type { PhaseMessage, PhaseScheduler } from '../../domain/ports';
-import { phaseMessageJson } from '../events';
+import { phaseMessageJson } from '../messages/events';
 import { translateAwsError } from './errors';
 
 /**

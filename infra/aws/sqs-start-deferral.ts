@@ -1,7 +1,7 @@
 /** Sends a deferred start back to the alarm function's own queue, due when its admission slot comes. */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeferredStart, StartDeferral } from '../../domain/ports';
-import { deferredStartJson } from '../trigger-messages';
+import { deferredStartJson } from '../messages/trigger-messages';
 import { translateAwsError } from './errors';
 import { sqsDelaySeconds } from './sqs-phase-scheduler';
 

@@ -2,14 +2,14 @@
  * `KeyVault` over Parameter Store: the online reset's key pair is made here with Node's crypto and
  * its private half is put straight to a SecureString (why here and not on the instance:
  * docs/architecture.md#the-online-reset). The private key lives only in this call's memory: the
- * generator zeroes its buffers (infra/ssh-key-pair.ts), the text handed to the SDK is not returned,
+ * generator zeroes its buffers (infra/aws/ssh-key-pair.ts), the text handed to the SDK is not returned,
  * logged or kept, and an error message never carries it (the SDK's errors do not echo request
  * values; PutParameter's Value is a sensitive field the SDK's own logging leaves out).
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { PermanentError } from '../../domain/errors';
 import type { KeyVault, NewKeyPair } from '../../domain/online-ports';
-import { generateSshKeyPair } from '../ssh-key-pair';
+import { generateSshKeyPair } from './ssh-key-pair';
 import { isAwsError, translateAwsError } from './errors';
 
 export interface SsmKeyVaultSettings {

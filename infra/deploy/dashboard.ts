@@ -2,14 +2,14 @@
  * The operators' CloudWatch dashboard, generated from the phase registry and the topology: jobs
  * started, succeeded, failed and rolled back; phase durations p50/p95; each queue's depth, waits
  * and age; dead-letter queues; the sweeper's reclaims; helper instances running; function errors.
- * The service's own figures are the EMF metrics of infra/job-metrics.ts and infra/sweep-metrics.ts;
+ * The service's own figures are the EMF metrics of infra/observability/job-metrics.ts and infra/observability/sweep-metrics.ts;
  * the rest are AWS/SQS and AWS/Lambda metrics of the resources the template names
  * (docs/aws-facts.md#cloudwatch). The local stack shows the same figures on its page
  * (infra/local/operations-page.ts).
  */
 import { PHASE_DEFINITIONS } from '../../domain/pipeline/phases';
-import { METRIC, METRICS_NAMESPACE } from '../job-metrics';
-import { SWEEP_METRIC } from '../sweep-metrics';
+import { METRIC, METRICS_NAMESPACE } from '../observability/job-metrics';
+import { SWEEP_METRIC } from '../observability/sweep-metrics';
 import type { Json } from './grants';
 import { consumers, eventsDeadLetterQueueName, type DeployContext } from './topology';
 

@@ -18,7 +18,7 @@
  */
 import type { PhaseGrant } from '../../domain/pipeline/phase';
 import { TAG } from '../../domain/naming';
-import { EVENT_SOURCE } from '../events';
+import { EVENT_SOURCE } from '../messages/events';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 

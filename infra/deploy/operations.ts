@@ -1,7 +1,7 @@
 /**
  * What operators are told of: the alarms on the service's own metrics and on the sweeper. The
- * metrics' `service` dimension is the deployment's name, `<service>-<stage>` (infra/job-metrics.ts,
- * infra/sweep-metrics.ts).
+ * metrics' `service` dimension is the deployment's name, `<service>-<stage>` (infra/observability/job-metrics.ts,
+ * infra/observability/sweep-metrics.ts).
  */
 import type { Json } from './grants';
 import type { DeployContext } from './topology';

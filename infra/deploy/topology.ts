@@ -8,7 +8,7 @@
 import type { PhaseGrant } from '../../domain/pipeline/phase';
 import { PHASE_DEFINITIONS } from '../../domain/pipeline/phases';
 import type { EventPattern } from '../local/event-pattern';
-import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../events';
+import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../messages/events';
 import { WRITE_JOB_ITEMS, type ServiceGrant } from './grants';
 
 export interface DeployContext {
@@ -218,7 +218,7 @@ function awsEventsConsumer(ctx: DeployContext): ConsumerSpec {
         pattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'], detail: { state: ['running', 'stopped', 'shutting-down', 'terminated'] } },
         targetId: 'aws-events-queue',
       },
-      // A Run Command invocation that has ended, whatever the end (infra/resource-events.ts).
+      // A Run Command invocation that has ended, whatever the end (infra/messages/resource-events.ts).
       {
         logicalId: 'AwsEventsCommandRule',
         name: `${base}-aws-command-status`,

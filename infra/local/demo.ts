@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { DescribeImagesCommand, DescribeInstancesCommand, GetPasswordDataCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { JobView } from '../../domain/job/job-view';
-import { silentLog } from '../logger';
+import { silentLog } from '../observability/logger';
 import { usersAcceptingKey } from '../sim/linux-rescue-model';
 import { sampleInstances } from '../sim/samples';
 import { publicKeyOfPrivate } from './ssh-public-key';

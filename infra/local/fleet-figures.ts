@@ -11,7 +11,7 @@ import { PHASES } from '../../domain/pipeline/phases';
 import type { Clock, JobStore, ManagedHelper } from '../../domain/ports';
 import { runningHelpers } from '../../domain/sweeper/sweep-helpers';
 import { PHASE_PERCENTILES } from '../deploy/dashboard';
-import { finishedJobCounts, METRIC } from '../job-metrics';
+import { finishedJobCounts, METRIC } from '../observability/job-metrics';
 
 /** What a queue holds now: fauxqs' inspection (`sentTimestamp` in ms of real time). */
 export interface QueueContents {

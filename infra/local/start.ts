@@ -3,8 +3,8 @@
  * sample instances). State stays under .local/ so that a restart resumes running jobs;
  * `npm start -- --fresh` forgets it.
  */
-import { loadConfig } from '../config';
-import { createLog } from '../logger';
+import { loadConfig } from '../wiring/config';
+import { createLog } from '../observability/logger';
 import { sampleInstances } from '../sim/samples';
 import { startLocalStack } from './local-stack';
 

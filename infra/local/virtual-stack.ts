@@ -18,9 +18,9 @@ import { routeApi } from '../../handlers/api-routes';
 import type { HttpResponse } from '../../handlers/http';
 import { handleTriggerMessage, type TriggerResult } from '../../handlers/trigger-routes';
 import { jobEndedDetail } from '../aws/eventbridge-job-events';
-import { JOB_FAILED_DETAIL_TYPE, JOB_SUCCEEDED_DETAIL_TYPE } from '../events';
+import { JOB_FAILED_DETAIL_TYPE, JOB_SUCCEEDED_DETAIL_TYPE } from '../messages/events';
 import { createAwsClients } from '../aws/clients';
-import { silentLog } from '../logger';
+import { silentLog } from '../observability/logger';
 import { MemoryAdmissionStore, MemoryCooldownStore, MemoryIdempotencyStore } from '../memory/memory-guard-stores';
 import { MemoryStopBatchStore } from '../memory/memory-stop-batch-store';
 import { MemoryHelperPool } from '../memory/memory-helper-pool';
@@ -32,11 +32,11 @@ import { createSimRequestHandler } from '../sim/http';
 import { SimulatedRegion, type SimulatedRegionOptions } from '../sim/region';
 import type { SimEvent } from '../sim/events';
 import { seedSampleRegion } from '../sim/samples';
-import { parseResourceEvent } from '../resource-events';
-import { phaseRunPorts } from '../phase-run-ports';
-import { deferredStartJson } from '../trigger-messages';
-import { combineObservers } from '../observers';
-import { pickPhasePorts, principalTags, wirePorts, type ServicePorts } from '../composition';
+import { parseResourceEvent } from '../messages/resource-events';
+import { phaseRunPorts } from '../wiring/phase-run-ports';
+import { deferredStartJson } from '../messages/trigger-messages';
+import { combineObservers } from '../observability/observers';
+import { pickPhasePorts, principalTags, wirePorts, type ServicePorts } from '../wiring/composition';
 
 export interface VirtualStackOptions {
   config?: Partial<ServiceConfig>;

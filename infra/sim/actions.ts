@@ -3,10 +3,17 @@ import type * as SSM from '@aws-sdk/client-ssm';
 
 import type { CallFaults, RegionContext } from './context';
 import * as images from './ec2-images';
+import * as instanceAttributes from './ec2-instance-attributes';
+import * as instanceDescribe from './ec2-instance-describe';
+import * as instanceLifecycle from './ec2-instance-lifecycle';
 import * as instances from './ec2-instances';
 import * as network from './ec2-network';
+import * as endpoints from './ec2-network-endpoints';
+import * as routing from './ec2-network-routing';
+import * as securityGroups from './ec2-network-security-groups';
 import * as tags from './ec2-tags';
 import * as volumes from './ec2-volumes';
+import * as runCommand from './ssm-run-command';
 import * as ssm from './ssm-service';
 
 type Empty = Record<string, never>;
@@ -83,16 +90,16 @@ type Handler<I, O> = (ctx: RegionContext, input: I, faults: CallFaults) => O;
 type Handlers<A extends { [K in keyof A]: [unknown, unknown] }> = { [K in keyof A]: Handler<A[K][0], A[K][1]> };
 
 export const ec2Handlers: Handlers<Ec2Actions> = {
-  DescribeInstances: instances.describeInstances,
-  DescribeInstanceAttribute: instances.describeInstanceAttribute,
-  DescribeInstanceTypes: instances.describeInstanceTypes,
-  ModifyInstanceAttribute: instances.modifyInstanceAttribute,
+  DescribeInstances: instanceDescribe.describeInstances,
+  DescribeInstanceAttribute: instanceAttributes.describeInstanceAttribute,
+  DescribeInstanceTypes: instanceAttributes.describeInstanceTypes,
+  ModifyInstanceAttribute: instanceAttributes.modifyInstanceAttribute,
   RunInstances: instances.runInstances,
-  StartInstances: instances.startInstances,
-  StopInstances: instances.stopInstances,
-  TerminateInstances: instances.terminateInstances,
-  RebootInstances: instances.rebootInstances,
-  GetPasswordData: instances.getPasswordData,
+  StartInstances: instanceLifecycle.startInstances,
+  StopInstances: instanceLifecycle.stopInstances,
+  TerminateInstances: instanceLifecycle.terminateInstances,
+  RebootInstances: instanceLifecycle.rebootInstances,
+  GetPasswordData: instanceAttributes.getPasswordData,
   DescribeVolumes: volumes.describeVolumes,
   AttachVolume: volumes.attachVolume,
   DetachVolume: volumes.detachVolume,
@@ -110,32 +117,32 @@ export const ec2Handlers: Handlers<Ec2Actions> = {
   CreateSubnet: network.createSubnet,
   DeleteSubnet: network.deleteSubnet,
   ModifySubnetAttribute: network.modifySubnetAttribute,
-  CreateInternetGateway: network.createInternetGateway,
-  AttachInternetGateway: network.attachInternetGateway,
-  DetachInternetGateway: network.detachInternetGateway,
-  DeleteInternetGateway: network.deleteInternetGateway,
-  DescribeInternetGateways: network.describeInternetGateways,
-  CreateRouteTable: network.createRouteTable,
-  CreateRoute: network.createRoute,
-  AssociateRouteTable: network.associateRouteTable,
-  DisassociateRouteTable: network.disassociateRouteTable,
-  DeleteRouteTable: network.deleteRouteTable,
-  DescribeRouteTables: network.describeRouteTables,
-  CreateSecurityGroup: network.createSecurityGroup,
-  DeleteSecurityGroup: network.deleteSecurityGroup,
-  DescribeSecurityGroups: network.describeSecurityGroups,
-  CreateVpcEndpoint: network.createVpcEndpoint,
-  DeleteVpcEndpoints: network.deleteVpcEndpoints,
-  DescribeVpcEndpoints: network.describeVpcEndpoints,
+  CreateInternetGateway: routing.createInternetGateway,
+  AttachInternetGateway: routing.attachInternetGateway,
+  DetachInternetGateway: routing.detachInternetGateway,
+  DeleteInternetGateway: routing.deleteInternetGateway,
+  DescribeInternetGateways: routing.describeInternetGateways,
+  CreateRouteTable: routing.createRouteTable,
+  CreateRoute: routing.createRoute,
+  AssociateRouteTable: routing.associateRouteTable,
+  DisassociateRouteTable: routing.disassociateRouteTable,
+  DeleteRouteTable: routing.deleteRouteTable,
+  DescribeRouteTables: routing.describeRouteTables,
+  CreateSecurityGroup: securityGroups.createSecurityGroup,
+  DeleteSecurityGroup: securityGroups.deleteSecurityGroup,
+  DescribeSecurityGroups: securityGroups.describeSecurityGroups,
+  CreateVpcEndpoint: endpoints.createVpcEndpoint,
+  DeleteVpcEndpoints: endpoints.deleteVpcEndpoints,
+  DescribeVpcEndpoints: endpoints.describeVpcEndpoints,
   DescribeAvailabilityZones: network.describeAvailabilityZones,
 };
 
 export const ssmHandlers: Handlers<SsmActions> = {
-  DescribeInstanceInformation: ssm.describeInstanceInformation,
-  SendCommand: ssm.sendCommand,
-  GetCommandInvocation: ssm.getCommandInvocation,
-  ListCommands: ssm.listCommands,
-  ListCommandInvocations: ssm.listCommandInvocations,
+  DescribeInstanceInformation: runCommand.describeInstanceInformation,
+  SendCommand: runCommand.sendCommand,
+  GetCommandInvocation: runCommand.getCommandInvocation,
+  ListCommands: runCommand.listCommands,
+  ListCommandInvocations: runCommand.listCommandInvocations,
   PutParameter: ssm.putParameter,
   GetParameter: ssm.getParameter,
   GetParameters: ssm.getParameters,

@@ -19,8 +19,8 @@ export interface CallFaults {
 }
 
 /**
- * What the service modules (`ec2-*.ts`, `ssm-service.ts`) need from the region: its state,
- * simulated time, scheduling and event emission. Implemented by `SimulatedRegion`.
+ * What the service modules (`ec2-*.ts`, `ssm-service.ts`, `ssm-run-command.ts`) need from the
+ * region: its state, simulated time, scheduling and event emission. Implemented by `SimulatedRegion`.
  */
 export interface RegionContext {
   readonly state: RegionState;

@@ -81,6 +81,11 @@ function normalizeDevice(device: string): string {
   return device.startsWith('/dev/') ? device.slice(5) : device;
 }
 
+/** Whether two device names name the same device, with or without `/dev/`. */
+export function sameDevice(a: string, b: string): boolean {
+  return a.replace(/^\/dev\//, '') === b.replace(/^\/dev\//, '');
+}
+
 export function attachmentShape(volumeId: string, a: AttachmentRecord): VolumeAttachment {
   return {
     VolumeId: volumeId,

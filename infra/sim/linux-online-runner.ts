@@ -1,8 +1,8 @@
+import { sshFingerprint } from '../aws/ssh-key-pair';
 import { inspectPublicKeyLine, isLinuxUserName, type OnlineSuccess, type RescueKeyType } from '../scripts/linux-rescue';
 import { applyLinuxRescue } from './linux-rescue-model';
 import { readExportedVariables, type ScriptOutcome, type ScriptRun, type ScriptRunner } from './script-runners';
 import { BAD_USER_MESSAGE, failed, placementOf, SCRIPT_JOB_ID } from './linux-rescue-runner';
-import { sshFingerprint } from './ssh-keys';
 
 /** The variable whose export marks a command as the rescue script in online mode. */
 export const LINUX_ONLINE_MARKER = 'RA_TARGET_ROOT';

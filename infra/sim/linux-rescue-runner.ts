@@ -1,3 +1,4 @@
+import { generateSshKeyPair } from '../aws/ssh-key-pair';
 import {
   inspectPublicKeyLine,
   isLinuxUserName,
@@ -8,7 +9,6 @@ import {
 import { applyLinuxRescue, chooseKeyType, type LinuxRescueModelResult } from './linux-rescue-model';
 import { readExportedVariables, type ScriptOutcome, type ScriptRun, type ScriptRunner } from './script-runners';
 import { SimServiceError } from './sim-error';
-import { generateSshKeyPair } from './ssh-keys';
 
 /** The variable whose export marks a command as the Linux rescue script. */
 export const LINUX_RESCUE_MARKER = 'RA_VOLUME_ID';

@@ -12,18 +12,15 @@
 import { NTFS_RESCUE_ERROR_CODES, type NtfsRescueErrorCode } from '../scripts/ntfs-rescue';
 import type { NtfsVolumeFlags } from './state';
 import type { VolumeFiles } from './volume-files';
+import { ensureEc2SetPasswordEnabled, ensureRandomAdminPasswordYaml, taskEnabled, type ConfigEdit } from './windows-agent-configs';
 import {
   applyWindowsPasswordReset,
   detectLaunchAgents,
-  ensureEc2SetPasswordEnabled,
-  ensureRandomAdminPasswordYaml,
   findPath,
   isWindowsVolume,
-  taskEnabled,
   WINDOWS_PATHS,
   type AgentConfigEdits,
   type AgentReset,
-  type ConfigEdit,
   type LaunchAgent,
 } from './windows-rescue-model';
 

@@ -1,9 +1,9 @@
 import type { RegionContext } from './context';
 import { completeImage } from './ec2-images';
-import { completeBoot, completeInstanceState, purgeInstance } from './ec2-instances';
-import { completeVpcEndpoint } from './ec2-network';
+import { completeBoot, completeInstanceState, purgeInstance } from './ec2-instance-lifecycle';
+import { completeVpcEndpoint } from './ec2-network-endpoints';
 import { completeAttachment } from './ec2-volumes';
-import { finishInvocation, startInvocation, timeOutInvocation } from './ssm-service';
+import { finishInvocation, startInvocation, timeOutInvocation } from './ssm-run-command';
 import type { Transition } from './state';
 
 /** Applies one timed transition; `ctx.now()` is the moment it was scheduled for. */

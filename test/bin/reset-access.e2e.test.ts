@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { generateSshKeyPair } from '../../infra/ssh-key-pair';
+import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 import { alarmEvent } from '../support/events';
 
 const ROOT = join(__dirname, '..', '..');

@@ -18,7 +18,7 @@ import { regionOfApiUrl } from '../../bin/cli/sigv4';
 import { routeApi } from '../../handlers/api-routes';
 import { startApiServer } from '../../infra/local/api-server';
 import { VirtualStack } from '../../infra/local/virtual-stack';
-import { generateSshKeyPair } from '../../infra/ssh-key-pair';
+import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 
 const AL2023 = 'i-0a1b2c3d4e5f60001';
 const UBUNTU = 'i-0a1b2c3d4e5f60002';

@@ -12,7 +12,7 @@ import { PHASES } from '../../domain/pipeline/phases';
 import { API_ROUTES } from '../../handlers/api-routes';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { SAMPLE_KMS_KEY_ID } from '../../infra/sim/samples';
-import { generateSshKeyPair } from '../../infra/ssh-key-pair';
+import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 import { resolveRef, validate } from '../support/openapi-schema';
 
 // The parsed YAML document, walked freely.

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSshKeyPair } from '../../infra/ssh-key-pair';
+import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 
 const ROOT = join(__dirname, '..', '..');
 

@@ -7,7 +7,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { RunnerPorts } from '../../domain/pipeline/phase-runner';
 import { lambdaLogger } from '../../handlers/lambda-entry';
 import { createPhaseHandler } from '../../handlers/phase-handler';
-import { createLog } from '../../infra/logger';
+import { createLog } from '../../infra/observability/logger';
 
 const context = { awsRequestId: 'req-0001', functionName: 'reset-access-prod-cleanup', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:reset-access-prod-cleanup', memoryLimitInMB: '512' } as unknown as Context;
 

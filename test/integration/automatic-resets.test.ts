@@ -6,9 +6,9 @@
 import { EVENT_ADMISSION_BUCKET } from '../../domain/admission/admission';
 import { handleTriggerMessage } from '../../handlers/trigger-routes';
 import { seedLinuxFleet } from '../../infra/local/fleet';
-import { deferredStartJson } from '../../infra/trigger-messages';
+import { deferredStartJson } from '../../infra/messages/trigger-messages';
 import { VirtualStack } from '../../infra/local/virtual-stack';
-import { generateSshKeyPair } from '../../infra/ssh-key-pair';
+import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 import { mutatingCalls } from '../support/checks';
 import { alarmEvent, resetRequestedEvent } from '../support/events';
 

@@ -12,7 +12,7 @@ import { usersAcceptingKey } from '../../infra/sim/linux-rescue-model';
 import type { ScriptRunner } from '../../infra/sim/script-runners';
 import { PUBLIC_IMAGE_IDS } from '../../infra/sim/region';
 import { SAMPLE_KMS_KEY_ID, SAMPLE_MANAGED_INSTANCE_PROFILE } from '../../infra/sim/samples';
-import { generateSshKeyPair } from '../../infra/ssh-key-pair';
+import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 import { isMutating, mutatingCalls } from '../support/checks';
 import { resetThroughApi, rootVolumeOf } from '../support/online-resets';
 

@@ -5,8 +5,8 @@
  * the job and time each phase.
  */
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
-import { createMetrics, PowertoolsJobMetrics } from '../../infra/job-metrics';
-import { createLog } from '../../infra/logger';
+import { createMetrics, PowertoolsJobMetrics } from '../../infra/observability/job-metrics';
+import { createLog } from '../../infra/observability/logger';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 
 const AL2023 = 'i-0a1b2c3d4e5f60001';

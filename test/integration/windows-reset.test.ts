@@ -1,10 +1,11 @@
 import { defaultConfig } from '../../domain/config';
-import { loadConfig } from '../../infra/config';
+import { loadConfig } from '../../infra/wiring/config';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { windowsServer2022Files } from '../../infra/sim/base-images';
 import { PUBLIC_IMAGE_IDS } from '../../infra/sim/region';
 import { DEFAULT_TIMINGS } from '../../infra/sim/timings';
-import { ec2ConfigPluginState, passwordGenerationEnabled, WINDOWS_PATHS } from '../../infra/sim/windows-rescue-model';
+import { ec2ConfigPluginState } from '../../infra/sim/windows-agent-configs';
+import { passwordGenerationEnabled, WINDOWS_PATHS } from '../../infra/sim/windows-rescue-model';
 import { mutatingCalls } from '../support/checks';
 
 const WIN2022 = 'i-0a1b2c3d4e5f60007';

@@ -1,10 +1,6 @@
-import {
-  applyLinuxRescue,
-  chooseKeyType,
-  policyContext,
-  readSshdSettings,
-  usersAcceptingKey,
-} from '../../infra/sim/linux-rescue-model';
+import { applyLinuxRescue, chooseKeyType, usersAcceptingKey } from '../../infra/sim/linux-rescue-model';
+import { policyContext } from '../../infra/sim/linux-rescue-selinux';
+import { readSshdSettings } from '../../infra/sim/linux-rescue-sshd';
 import type { VolumeFiles } from '../../infra/sim/volume-files';
 import { EXISTING_KEYS, FEDORA_FILE_CONTEXTS, FEDORA_FILE_CONTEXTS_HOMEDIRS, fixture, linuxVolumeFixtures } from '../fixtures/linux-volumes';
 import { dir, file, link, passwd, volume } from '../fixtures/linux-volumes/tree';

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildLinuxOnlineCommands, parseOnlineSummary, type OnlineSuccess, type OnlineSummary } from '../../infra/scripts/linux-rescue';
 import { applyLinuxRescue, usersAcceptingKey } from '../../infra/sim/linux-rescue-model';
-import { generateSshKeyPair } from '../../infra/sim/ssh-keys';
+import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 import type { VolumeFiles } from '../../infra/sim/volume-files';
 import { fixture, linuxVolumeFixtures } from '../fixtures/linux-volumes';
 import { hasCommand, readTree, writeTree } from './support/disk-lab';

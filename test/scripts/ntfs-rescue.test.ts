@@ -19,7 +19,12 @@ import { NTFS_RESCUE_SCRIPT_SOURCE } from '../../infra/scripts/ntfs-rescue.gener
 import { ec2ConfigXml } from '../../infra/sim/base-images';
 import { ensureRandomAdminPasswordNtfs, ensureRandomLaunchConfigText } from '../../infra/sim/ntfs-rescue-model';
 import { readExportedVariables } from '../../infra/sim/script-runners';
-import { AGENT_CONFIG_LINE_PATTERNS, ensureEc2SetPasswordEnabled, taskEnabled, type ConfigEdit } from '../../infra/sim/windows-rescue-model';
+import {
+  AGENT_CONFIG_LINE_PATTERNS,
+  ensureEc2SetPasswordEnabled,
+  taskEnabled,
+  type ConfigEdit,
+} from '../../infra/sim/windows-agent-configs';
 import { hasCommand } from './support/disk-lab';
 import { V1_LAUNCH_CONFIG, V2_CRLF_NO_INPUTS, V2_DEFAULT, V2_DO_NOTHING, V2_FLOW, V2_JSON, V2_NO_STAGE, V2_NO_TASK, V2_STATIC, v1Task } from '../fixtures/windows-volumes';
 

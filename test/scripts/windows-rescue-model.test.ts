@@ -1,18 +1,15 @@
 import { ec2ConfigXml, file, windowsServer2022Files } from '../../infra/sim/base-images';
 import type { VolumeFiles } from '../../infra/sim/volume-files';
 import {
-  applyWindowsPasswordReset,
-  bootWindows,
   ec2ConfigPluginState,
   ensureEc2SetPasswordEnabled,
   ensureRandomAdminPassword,
   ensureRandomLaunchConfig,
-  passwordGenerationEnabled,
   scheduleInitializationTask,
   setsRandomAdminPassword,
   taskEnabled,
-  WINDOWS_PATHS,
-} from '../../infra/sim/windows-rescue-model';
+} from '../../infra/sim/windows-agent-configs';
+import { applyWindowsPasswordReset, bootWindows, passwordGenerationEnabled, WINDOWS_PATHS } from '../../infra/sim/windows-rescue-model';
 import {
   ec2ConfigVolume,
   ec2LaunchV1Volume,

@@ -20,7 +20,8 @@ import {
 } from '../../infra/scripts/windows-rescue';
 import { WINDOWS_RESCUE_SCRIPT_SOURCE } from '../../infra/scripts/windows-rescue.generated';
 import { readPowerShellEnv } from '../../infra/sim/windows-rescue-runner';
-import { AGENT_CONFIG_LINE_PATTERNS, WINDOWS_PATHS, WINDOWS_RESCUE_ERROR_CODES } from '../../infra/sim/windows-rescue-model';
+import { AGENT_CONFIG_LINE_PATTERNS } from '../../infra/sim/windows-agent-configs';
+import { WINDOWS_PATHS, WINDOWS_RESCUE_ERROR_CODES } from '../../infra/sim/windows-rescue-model';
 
 const SCRIPTS_DIR = path.join(__dirname, '../../infra/scripts');
 const SCRIPT = fs.readFileSync(path.join(SCRIPTS_DIR, 'windows-rescue.ps1'), 'utf8');

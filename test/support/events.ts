@@ -3,7 +3,7 @@
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html,
  * and the older single-metric shape) and a `Reset Access Requested`.
  */
-import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/events';
+import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/messages/events';
 
 let counter = 0;
 

@@ -10,7 +10,7 @@ import { done, waitForEvent, type PhaseStep } from '../../../domain/pipeline/pha
 import { runPhase, type RunnerPorts } from '../../../domain/pipeline/phase-runner';
 import type { PhaseMessage } from '../../../domain/ports';
 import type { PacingPolicy } from '../../../domain/admission/request-pacing';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { MemoryAdmissionStore } from '../../../infra/memory/memory-guard-stores';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { config, job as jobFixture } from '../fixtures';

@@ -8,7 +8,7 @@ import { done, wait, waitForEvent, type PhaseStep } from '../../../domain/pipeli
 import { runPhase, type RunnerPorts } from '../../../domain/pipeline/phase-runner';
 import type { PhaseMessage } from '../../../domain/ports';
 import { throttleDelaySeconds } from '../../../domain/pipeline/wait-policy';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { MemoryAdmissionStore } from '../../../infra/memory/memory-guard-stores';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { stopTargetPhase } from '../../../domain/pipeline/phases/stop-target';

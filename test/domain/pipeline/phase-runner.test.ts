@@ -4,7 +4,7 @@ import { done, wait, type PhaseStep } from '../../../domain/pipeline/phase';
 import { runPhase, type RunnerPorts } from '../../../domain/pipeline/phase-runner';
 import type { PhaseMessage } from '../../../domain/ports';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { MemoryAdmissionStore } from '../../../infra/memory/memory-guard-stores';
 import { validatePhase } from '../../../domain/pipeline/phases/validate';
 import { config, job as jobFixture } from '../fixtures';

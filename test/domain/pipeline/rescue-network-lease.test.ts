@@ -5,7 +5,7 @@ import { prepareNetwork } from '../../../domain/pipeline/phases/prepare-network'
 import type { PhaseMessage, RescueNetworks, RescueVpcGuard } from '../../../domain/ports';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { MemoryRescueNetworkLeases } from '../../../infra/memory/memory-rescue-network-leases';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { MemoryAdmissionStore } from '../../../infra/memory/memory-guard-stores';
 import { config, job as jobFixture, resetRequest } from '../fixtures';
 

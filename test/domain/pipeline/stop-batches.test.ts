@@ -13,7 +13,7 @@ import { stopTarget } from '../../../domain/pipeline/phases/stop-target';
 import type { InstanceFacts, PhaseMessage } from '../../../domain/ports';
 import type { PacingPolicy } from '../../../domain/admission/request-pacing';
 import { pendingStopBatch } from '../../../domain/pipeline/stop-batches';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { MemoryAdmissionStore } from '../../../infra/memory/memory-guard-stores';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { MemoryStopBatchStore } from '../../../infra/memory/memory-stop-batch-store';

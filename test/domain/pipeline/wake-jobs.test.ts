@@ -1,7 +1,7 @@
 import type { Job } from '../../../domain/job/job';
 import type { PhaseMessage } from '../../../domain/ports';
 import { resourceOf, unlinkedResources, wakeJobsFor, type ResourceEvent } from '../../../domain/pipeline/wake-jobs';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { job as jobFixture } from '../fixtures';
 

@@ -9,7 +9,7 @@ import { HELPER_POOL_LEASE, sweepHelperPool } from '../../../domain/sweeper/help
 import type { AgentStatus, HelperLaunch, RescueRunner } from '../../../domain/ports';
 import { SweepReport } from '../../../domain/sweeper/sweep-report';
 import type { SweeperPorts } from '../../../domain/sweeper/sweeper';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { MemoryHelperPool } from '../../../infra/memory/memory-helper-pool';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { MemoryRescueNetworkLeases } from '../../../infra/memory/memory-rescue-network-leases';

@@ -16,7 +16,7 @@ import type {
 import type { SweeperPorts } from '../../../domain/sweeper/sweeper';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { MemoryRescueNetworkLeases } from '../../../infra/memory/memory-rescue-network-leases';
-import { silentLog } from '../../../infra/logger';
+import { silentLog } from '../../../infra/observability/logger';
 import { config, instanceFacts, volumeFacts } from '../fixtures';
 
 export const T0 = Date.parse('2026-01-05T09:00:00.000Z');

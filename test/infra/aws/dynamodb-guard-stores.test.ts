@@ -1,7 +1,7 @@
 /** The idempotency, cool-down and admission stores on dynalite, from the production table definition. */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { jobStoreDocumentClient, JOB_TABLE_TTL_ATTRIBUTE } from '../../../infra/aws/dynamodb-job-store';
-import { dynamoGuardStores } from '../../../infra/composition';
+import { dynamoGuardStores } from '../../../infra/wiring/composition';
 import { describeGuardStoreContracts } from '../guard-stores.contract';
 import { useDynalite } from '../../support/dynalite';
 

@@ -2,7 +2,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { defaultConfig } from '../../../domain/config';
 import { SqsStartDeferral } from '../../../infra/aws/sqs-start-deferral';
-import { parseTriggerMessage } from '../../../infra/trigger-messages';
+import { parseTriggerMessage } from '../../../infra/messages/trigger-messages';
 
 describe('SqsStartDeferral', () => {
   const client = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1' });

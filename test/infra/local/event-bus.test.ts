@@ -6,7 +6,7 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, S
 import { mockClient } from 'aws-sdk-client-mock';
 import { PHASES, type PhaseName } from '../../../domain/pipeline/phases';
 import type { PhaseMessage } from '../../../domain/ports';
-import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, phaseMessageJson } from '../../../infra/events';
+import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, phaseMessageJson } from '../../../infra/messages/events';
 import {
   createQueues,
   EventBusRequestError,

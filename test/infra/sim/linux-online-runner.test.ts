@@ -4,7 +4,7 @@ import { RebootInstancesCommand } from '@aws-sdk/client-ec2';
 import { buildLinuxOnlineCommands, parseOnlineSummary } from '../../../infra/scripts/linux-rescue';
 import { usersAcceptingKey } from '../../../infra/sim/linux-rescue-model';
 import { sampleInstances, seedSampleRegion } from '../../../infra/sim/samples';
-import { generateSshKeyPair } from '../../../infra/sim/ssh-keys';
+import { generateSshKeyPair } from '../../../infra/aws/ssh-key-pair';
 import { DEFAULT_TIMINGS } from '../../../infra/sim/timings';
 import { simulatedRegion } from './sim-harness';
 

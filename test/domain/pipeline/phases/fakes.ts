@@ -18,7 +18,7 @@ import type {
   SubnetFacts,
   VolumeFacts,
 } from '../../../../domain/ports';
-import { silentLog } from '../../../../infra/logger';
+import { silentLog } from '../../../../infra/observability/logger';
 import { MemoryAdmissionStore } from '../../../../infra/memory/memory-guard-stores';
 import { MemoryJobStore } from '../../../../infra/memory/memory-job-store';
 import { MemoryRescueNetworkLeases } from '../../../../infra/memory/memory-rescue-network-leases';

@@ -3,9 +3,9 @@
  * `phase`, `attempt` and, once the job is loaded, `instanceId` on every line. The phase handler and
  * the in-process harness both run phases through this.
  */
-import type { RunnerPorts } from '../domain/pipeline/phase-runner';
-import type { JobStore, PhaseMessage } from '../domain/ports';
-import { withLogContext } from './logger';
+import type { RunnerPorts } from '../../domain/pipeline/phase-runner';
+import type { JobStore, PhaseMessage } from '../../domain/ports';
+import { withLogContext } from '../observability/logger';
 
 export function phaseRunPorts<P extends RunnerPorts>(ports: P, message: PhaseMessage): P {
   const keys: Record<string, unknown> = { jobId: message.jobId, phase: message.phase, attempt: message.attempt };

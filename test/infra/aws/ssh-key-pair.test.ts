@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSshKeyPair } from '../../infra/ssh-key-pair';
+import { generateSshKeyPair } from '../../../infra/aws/ssh-key-pair';
 
 const hasSshKeygen = spawnSync('ssh-keygen', ['-?']).error === undefined;
 

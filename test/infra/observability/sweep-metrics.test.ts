@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { SweepSummary } from '../../domain/sweeper/sweeper';
-import { publishSweepMetrics } from '../../infra/sweep-metrics';
+import type { SweepSummary } from '../../../domain/sweeper/sweeper';
+import { publishSweepMetrics } from '../../../infra/observability/sweep-metrics';
 
 const summary = (overrides: Partial<SweepSummary> = {}): SweepSummary => ({
   dryRun: false,

@@ -4,12 +4,12 @@
  * build through here and differ only in what they pass. A phase is built with the core ports and
  * exactly the optional ones its declaration asks for (`phasePorts`), in Lambda and locally alike.
  */
-import type { ServiceConfig } from '../domain/config';
-import { PORT_NAMES, type CorePorts, type OptionalPorts, type PortName } from '../domain/pipeline/phase';
-import type { RunnerPorts } from '../domain/pipeline/phase-runner';
-import { phaseDefinition, type PhaseName } from '../domain/pipeline/phases';
-import type { AutomaticStartPorts } from '../domain/api/automatic-start';
-import type { SweeperPorts } from '../domain/sweeper/sweeper';
+import type { ServiceConfig } from '../../domain/config';
+import { PORT_NAMES, type CorePorts, type OptionalPorts, type PortName } from '../../domain/pipeline/phase';
+import type { RunnerPorts } from '../../domain/pipeline/phase-runner';
+import { phaseDefinition, type PhaseName } from '../../domain/pipeline/phases';
+import type { AutomaticStartPorts } from '../../domain/api/automatic-start';
+import type { SweeperPorts } from '../../domain/sweeper/sweeper';
 import type {
   AdmissionStore,
   StopBatchStore,
@@ -30,35 +30,35 @@ import type {
   PrincipalTags,
   Sleeper,
   StartDeferral,
-} from '../domain/ports';
-import type { OnlinePorts } from '../domain/online-ports';
-import type { ApiPorts } from '../handlers/api-routes';
+} from '../../domain/ports';
+import type { OnlinePorts } from '../../domain/online-ports';
+import type { ApiPorts } from '../../handlers/api-routes';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AwsClients } from './aws/clients';
-import { DynamoAdmissionStore } from './aws/dynamodb-admission-store';
-import { DynamoStopBatchStore } from './aws/dynamodb-stop-batch-store';
-import { DynamoHelperPool } from './aws/dynamodb-helper-pool';
-import { DynamoCooldownStore } from './aws/dynamodb-cooldown-store';
-import { DynamoIdempotencyStore } from './aws/dynamodb-idempotency-store';
-import { EventBridgeJobEvents } from './aws/eventbridge-job-events';
-import { Ec2Compute } from './aws/ec2-compute';
-import { Ec2InstanceDirectory } from './aws/ec2-instance-directory';
-import { Ec2OnlineInstances } from './aws/ec2-online-instances';
-import { DynamoRescueNetworkLeases } from './aws/dynamodb-rescue-network-leases';
-import { Ec2Reclaimer } from './aws/ec2-reclaimer';
-import { IamPrincipalTags } from './aws/iam-principal-tags';
-import { Ec2RescueNetworks } from './aws/rescue-networks';
-import { SsmKeyVault } from './aws/ssm-key-vault';
-import { SsmRescueRunner } from './aws/ssm-rescue-runner';
-import { SsmTargetCommands } from './aws/ssm-target-commands';
+import type { AwsClients } from '../aws/clients';
+import { DynamoAdmissionStore } from '../aws/dynamodb-admission-store';
+import { DynamoStopBatchStore } from '../aws/dynamodb-stop-batch-store';
+import { DynamoHelperPool } from '../aws/dynamodb-helper-pool';
+import { DynamoCooldownStore } from '../aws/dynamodb-cooldown-store';
+import { DynamoIdempotencyStore } from '../aws/dynamodb-idempotency-store';
+import { EventBridgeJobEvents } from '../aws/eventbridge-job-events';
+import { Ec2Compute } from '../aws/ec2-compute';
+import { Ec2InstanceDirectory } from '../aws/ec2-instance-directory';
+import { Ec2OnlineInstances } from '../aws/ec2-online-instances';
+import { DynamoRescueNetworkLeases } from '../aws/dynamodb-rescue-network-leases';
+import { Ec2Reclaimer } from '../aws/ec2-reclaimer';
+import { IamPrincipalTags } from '../aws/iam-principal-tags';
+import { Ec2RescueNetworks } from '../aws/rescue-networks';
+import { SsmKeyVault } from '../aws/ssm-key-vault';
+import { SsmRescueRunner } from '../aws/ssm-rescue-runner';
+import { SsmTargetCommands } from '../aws/ssm-target-commands';
 import { randomJobIds } from './ids';
-import { createMetrics, PowertoolsJobMetrics } from './job-metrics';
-import { combineObservers } from './observers';
-import { KmsEncryptionKeys } from './aws/kms-encryption-keys';
+import { createMetrics, PowertoolsJobMetrics } from '../observability/job-metrics';
+import { combineObservers } from '../observability/observers';
+import { KmsEncryptionKeys } from '../aws/kms-encryption-keys';
 
 /** What a phase function's ports are built from. */
 export interface PhaseWiringInput {

@@ -1,5 +1,5 @@
-import { commandInvocationStatusEvent, commandStatusEvent, instanceStateChangeEvent, volumeAttachFailedEvent, type EventOrigin } from '../../infra/sim/events';
-import { parseResourceEvent } from '../../infra/resource-events';
+import { commandInvocationStatusEvent, commandStatusEvent, instanceStateChangeEvent, volumeAttachFailedEvent, type EventOrigin } from '../../../infra/sim/events';
+import { parseResourceEvent } from '../../../infra/messages/resource-events';
 
 const origin: EventOrigin = { id: 'e-1', account: '123456789012', region: 'us-east-1', time: Date.UTC(2026, 0, 1) };
 

@@ -1,7 +1,7 @@
 /** The job metrics as CloudWatch reads them: EMF records on stdout. */
-import { createMetrics, METRICS_NAMESPACE, PowertoolsJobMetrics } from '../../infra/job-metrics';
-import { combineObservers } from '../../infra/observers';
-import { job } from '../domain/fixtures';
+import { createMetrics, METRICS_NAMESPACE, PowertoolsJobMetrics } from '../../../infra/observability/job-metrics';
+import { combineObservers } from '../../../infra/observability/observers';
+import { job } from '../../domain/fixtures';
 
 interface EmfRecord {
   _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };

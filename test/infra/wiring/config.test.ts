@@ -1,10 +1,10 @@
 /**
- * `RESET_ACCESS_CONFIG` (infra/config.ts): nested settings are merged field by field over the
+ * `RESET_ACCESS_CONFIG` (infra/wiring/config.ts): nested settings are merged field by field over the
  * defaults, and a stop batch size that cannot be sent is refused at load with what to write instead.
  */
 import * as z from 'zod/mini';
-import { defaultConfig } from '../../domain/config';
-import { loadConfig, serviceConfigSchema } from '../../infra/config';
+import { defaultConfig } from '../../../domain/config';
+import { loadConfig, serviceConfigSchema } from '../../../infra/wiring/config';
 
 describe('loadConfig', () => {
   it('keeps the defaults of a nested setting the override does not name', () => {

@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Log } from '../domain/ports';
+import type { Log } from '../../domain/ports';
 import { redactSecrets, redactText } from './redact';
 
 /**

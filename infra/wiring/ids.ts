@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IdGenerator } from '../domain/ports';
+import type { IdGenerator } from '../../domain/ports';
 
 /** Job ids sort by creation time: `r-` + milliseconds in base 36 + 8 random base-36 characters. */
 export const randomJobIds: IdGenerator = {

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
-import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../domain/config';
-import { PHASES } from '../domain/pipeline/phases';
-import { explainIssues, matching } from '../domain/schema';
+import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../../domain/config';
+import { PHASES } from '../../domain/pipeline/phases';
+import { explainIssues, matching } from '../../domain/schema';
 
 const seconds = z.number({ error: 'must be a number of seconds' }).check(z.nonnegative({ error: 'must be a number of seconds, 0 or more' }));
 const atLeast = (min: number, hint = '') => z.int({ error: `must be a whole number of at least ${min}${hint}` }).check(z.gte(min, { error: `must be a whole number of at least ${min}${hint}` }));

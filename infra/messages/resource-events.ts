@@ -8,8 +8,8 @@
  * status), EBS User Guide "Amazon EventBridge events for Amazon EBS" (volume notifications).
  */
 import * as z from 'zod/mini';
-import { parseJsonInput } from '../domain/schema';
-import type { ResourceEvent } from '../domain/pipeline/wake-jobs';
+import { parseJsonInput } from '../../domain/schema';
+import type { ResourceEvent } from '../../domain/pipeline/wake-jobs';
 
 export const EC2_SOURCE = 'aws.ec2';
 export const SSM_SOURCE = 'aws.ssm';

@@ -1,5 +1,5 @@
-import type { Job, PhaseName } from '../domain/job/job';
-import type { JobObserver } from '../domain/ports';
+import type { Job, PhaseName } from '../../domain/job/job';
+import type { JobObserver } from '../../domain/ports';
 
 /** Several observers as one: each is told, whatever the others do; the first failure is rethrown after all ran. */
 export function combineObservers(...observers: JobObserver[]): JobObserver {

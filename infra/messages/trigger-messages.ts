@@ -4,11 +4,11 @@
  * deferred starts the function sends back to itself. Parsing only: what they mean is the domain's.
  */
 import * as z from 'zod/mini';
-import type { ServiceConfig } from '../domain/config';
-import { RefusedError } from '../domain/errors';
-import type { DeferredStart } from '../domain/ports';
-import { INSTANCE_ID, startRequestSchema, type ResetRequest } from '../domain/api/request';
-import { parseJsonInput, parseInput } from '../domain/schema';
+import type { ServiceConfig } from '../../domain/config';
+import { RefusedError } from '../../domain/errors';
+import type { DeferredStart } from '../../domain/ports';
+import { INSTANCE_ID, startRequestSchema, type ResetRequest } from '../../domain/api/request';
+import { parseJsonInput, parseInput } from '../../domain/schema';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE } from './events';
 
 export const DEFERRED_START_TYPE = 'reset-access.deferred-start';

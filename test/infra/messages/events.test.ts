@@ -1,4 +1,4 @@
-import { parsePhaseMessage, phaseMessageJson, readPhaseMessage } from '../../infra/events';
+import { parsePhaseMessage, phaseMessageJson, readPhaseMessage } from '../../../infra/messages/events';
 
 describe('phase message JSON', () => {
   it('writes exactly jobId, phase and attempt', () => {

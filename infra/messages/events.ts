@@ -3,9 +3,9 @@
  * match on these constants: change them here and there together.
  */
 import * as z from 'zod/mini';
-import { PHASES } from '../domain/pipeline/phases';
-import type { PhaseMessage } from '../domain/ports';
-import { parseJsonInput, type Parsed } from '../domain/schema';
+import { PHASES } from '../../domain/pipeline/phases';
+import type { PhaseMessage } from '../../domain/ports';
+import { parseJsonInput, type Parsed } from '../../domain/schema';
 
 /** `source` of every event the service puts on its bus. */
 export const EVENT_SOURCE = 'reset-access';

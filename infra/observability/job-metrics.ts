@@ -8,8 +8,8 @@
  * operators' dashboard (infra/deploy/dashboard.ts) shows them all.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Job, PhaseName } from '../domain/job/job';
-import type { JobObserver } from '../domain/ports';
+import type { Job, PhaseName } from '../../domain/job/job';
+import type { JobObserver } from '../../domain/ports';
 
 export const METRICS_NAMESPACE = 'ResetAccess';
 

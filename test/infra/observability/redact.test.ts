@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { REDACTED, redactSecrets, redactText } from '../../infra/redact';
+import { REDACTED, redactSecrets, redactText } from '../../../infra/observability/redact';
 
 const pkcs8 = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const openssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDdKz3wDN7Lq9r7kqHnS6mAV0l3aYkZxw1R4m4W1F8g8QAAAJgk3zV0JN81\n-----END OPENSSH PRIVATE KEY-----\n`;

@@ -1,6 +1,6 @@
-import { defaultConfig } from '../../domain/config';
-import { alarmInstanceIds, deferredStartJson, parseTriggerMessage } from '../../infra/trigger-messages';
-import { alarmEvent, resetRequestedEvent } from '../support/events';
+import { defaultConfig } from '../../../domain/config';
+import { alarmInstanceIds, deferredStartJson, parseTriggerMessage } from '../../../infra/messages/trigger-messages';
+import { alarmEvent, resetRequestedEvent } from '../../support/events';
 
 const ID = 'i-0a1b2c3d4e5f60001';
 

@@ -5,7 +5,7 @@
  * under the extra dimension `dryRun=true`, so that what it would have done never counts as done.
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import type { SweepSummary } from '../domain/sweeper/sweeper';
+import type { SweepSummary } from '../../domain/sweeper/sweeper';
 
 export const SWEEP_METRIC = {
   found: 'SweepFound',
