@@ -19,7 +19,7 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', ...focusedOrSkipped, { selector: "CallExpression[callee.name=/^x(it|describe|test)$/]", message: 'skipped test' }],
+      'no-restricted-syntax': ['error', ...focusedOrSkipped, { selector: 'CallExpression[callee.name=/^x(it|describe|test)$/]', message: 'skipped test' }],
     },
   },
   {
@@ -29,7 +29,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@aws-sdk/*', '@smithy/*', '@middy/*', 'aws-lambda', '@aws-lambda-powertools/*'], message: 'domain/ is pure: no SDK, middy or Lambda types' },
+            {
+              group: ['@aws-sdk/*', '@smithy/*', '@middy/*', 'aws-lambda', '@aws-lambda-powertools/*'],
+              message: 'domain/ is pure: no SDK, middy or Lambda types',
+            },
             { group: ['**/infra/**', '**/handlers/**'], message: 'dependencies point inward: domain/ imports neither infra/ nor handlers/' },
           ],
         },

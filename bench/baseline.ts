@@ -111,17 +111,20 @@ export async function runRunbookBaseline(options: BaselineOptions): Promise<Base
 
   // The CloudFormation stack: a VPC with subnet, internet gateway, route table and endpoint, and the helper.
   const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.210.0.0/16' }))).Vpc!.VpcId!;
-  const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.210.1.0/24', AvailabilityZone: target.Placement!.AvailabilityZone }))).Subnet!
-    .SubnetId!;
+  const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.210.1.0/24', AvailabilityZone: target.Placement!.AvailabilityZone })))
+    .Subnet!.SubnetId!;
   const igwId = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
   await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igwId, VpcId: vpcId }));
   const routeTableId = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
   await ec2.send(new CreateRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igwId }));
   const associationId = (await ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTableId, SubnetId: subnetId }))).AssociationId!;
   const endpointId = (
-    await ec2.send(new CreateVpcEndpointCommand({ VpcId: vpcId, ServiceName: 'com.amazonaws.us-east-1.s3', VpcEndpointType: 'Gateway', RouteTableIds: [routeTableId] }))
+    await ec2.send(
+      new CreateVpcEndpointCommand({ VpcId: vpcId, ServiceName: 'com.amazonaws.us-east-1.s3', VpcEndpointType: 'Gateway', RouteTableIds: [routeTableId] }),
+    )
   ).VpcEndpoint!.VpcEndpointId!;
-  const groupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: `ec2rescue-${instanceId}`, Description: 'EC2Rescue helper' }))).GroupId!;
+  const groupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: `ec2rescue-${instanceId}`, Description: 'EC2Rescue helper' })))
+    .GroupId!;
   const imageId = (await ssm.send(new GetParameterCommand({ Name: defaultConfig.helperImageParameter[platform] }))).Parameter!.Value!;
   const helperId = (
     await ec2.send(
@@ -152,8 +155,9 @@ export async function runRunbookBaseline(options: BaselineOptions): Promise<Base
   mark('target stopped');
 
   // Backup AMI; the runbook waits for it to be available.
-  const backupImageId = (await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `AWSSupport-ResetAccess-${instanceId}-${start}`, NoReboot: true })))
-    .ImageId!;
+  const backupImageId = (
+    await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `AWSSupport-ResetAccess-${instanceId}-${start}`, NoReboot: true }))
+  ).ImageId!;
   await waitUntil('backup available', async () => (await ec2.send(new DescribeImagesCommand({ ImageIds: [backupImageId] }))).Images![0]!.State === 'available');
   mark('backup available');
 
@@ -197,7 +201,10 @@ export async function runRunbookBaseline(options: BaselineOptions): Promise<Base
     mark('password-enabled AMI requested');
   }
   await ec2.send(
-    new ModifyInstanceAttributeCommand({ InstanceId: instanceId, BlockDeviceMappings: [{ DeviceName: rootName, Ebs: { DeleteOnTermination: rootDeleteOnTermination } }] }),
+    new ModifyInstanceAttributeCommand({
+      InstanceId: instanceId,
+      BlockDeviceMappings: [{ DeviceName: rootName, Ebs: { DeleteOnTermination: rootDeleteOnTermination } }],
+    }),
   );
   if (wasRunning) {
     await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));

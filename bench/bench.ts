@@ -51,7 +51,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const baselineFast = await runBaseline(stack, baselineTarget!, 'linux', 5);
   print('== Linux reset (simulated seconds; the first job in the region, so it also makes the rescue network)');
   printJob(print, service);
-  print(`   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`);
+  print(
+    `   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`,
+  );
   print(`   ${baseline.steps.map((step) => `${step.step} ${step.at}`).join(' | ')}`);
   print(`   baseline with 5 s polls instead: ${baselineFast.seconds} s (ratio ${(service.seconds / baselineFast.seconds).toFixed(2)})`);
   print(`== A second Linux reset in the same region (its rescue network exists): ${warm.status} in ${warm.seconds} s`);
@@ -61,7 +63,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const windows = await benchWindows(print);
 
   // ---- the fleet
-  print(`== Fleet: ${options.fleetSize} Linux resets requested at once, EC2 request buckets enforced (one per row of the table in docs/aws-facts.md#ec2-request-throttling), 5-VPC quota`);
+  print(
+    `== Fleet: ${options.fleetSize} Linux resets requested at once, EC2 request buckets enforced (one per row of the table in docs/aws-facts.md#ec2-request-throttling), 5-VPC quota`,
+  );
   const fleet = await runFleet({ count: options.fleetSize });
   printFleet(print, fleet);
   if (options.fleetPerAction) {
@@ -95,7 +99,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 }
 
 /** What the Windows fallback costs: a Windows helper launched (a first boot), or started from the warm pool. */
-export type WindowsFallbackBench = { launchedSeconds: number; pooledSeconds: number; launched: ServiceJobResult; pooled: ServiceJobResult } | { unavailable: string };
+export type WindowsFallbackBench =
+  | { launchedSeconds: number; pooledSeconds: number; launched: ServiceJobResult; pooled: ServiceJobResult }
+  | { unavailable: string };
 
 /** A Windows reset on the fast path and its baseline, then the fallback with and without the warm pool. */
 async function benchWindows(print: (line: string) => void): Promise<BenchResult['windows']> {
@@ -103,7 +109,9 @@ async function benchWindows(print: (line: string) => void): Promise<BenchResult[
   return { ...fastPath, fallback: await benchWindowsFallback(print) };
 }
 
-async function benchWindowsFastPath(print: (line: string) => void): Promise<{ seconds: number; baselineSeconds: number; service: ServiceJobResult } | { unavailable: string }> {
+async function benchWindowsFastPath(
+  print: (line: string) => void,
+): Promise<{ seconds: number; baselineSeconds: number; service: ServiceJobResult } | { unavailable: string }> {
   const stack = new VirtualStack({ samples: false, idSeed: 'w', region: { callLogLimit: 10_000_000 } });
   const meter = new Meter(stack);
   let targets: [string, string];
@@ -118,7 +126,9 @@ async function benchWindowsFastPath(print: (line: string) => void): Promise<{ se
   if (service.status !== 'SUCCEEDED') return { unavailable: `the service's Windows reset ended ${service.status}: ${service.error ?? 'no reason given'}` };
   try {
     const baseline = await runBaseline(stack, targets[1], 'windows' satisfies Platform);
-    print(`   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls, a Windows helper): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`);
+    print(
+      `   baseline (runbook order, ${RUNBOOK_POLL_SECONDS} s polls, a Windows helper): ${baseline.seconds} s to the end, ${baseline.accessRestoredSeconds} s until the target is back`,
+    );
     print(`   ratio ${(service.seconds / baseline.seconds).toFixed(2)}`);
     return { seconds: service.seconds, baselineSeconds: baseline.seconds, service };
   } catch (error) {
@@ -156,7 +166,9 @@ async function benchWindowsFallback(print: (line: string) => void): Promise<Wind
   print('== Windows fallback: the NTFS rescue refuses the volume (BitLocker), a Windows helper takes over');
   print(`   a Windows helper launched (a first boot): ${launched.status} in ${launched.seconds} s`);
   printJob(print, launched);
-  print(`   a Windows helper of the warm pool started (the pool filled by the sweeper beforehand; its rescue network exists): ${pooled.status} in ${pooled.seconds} s`);
+  print(
+    `   a Windows helper of the warm pool started (the pool filled by the sweeper beforehand; its rescue network exists): ${pooled.status} in ${pooled.seconds} s`,
+  );
   printJob(print, pooled);
   if (launched.status !== 'SUCCEEDED' || pooled.status !== 'SUCCEEDED') {
     return { unavailable: `a fallback ended ${launched.status} / ${pooled.status}: ${launched.error ?? pooled.error ?? 'no reason given'}` };
@@ -165,7 +177,9 @@ async function benchWindowsFallback(print: (line: string) => void): Promise<Wind
 }
 
 function printJob(print: (line: string) => void, job: ServiceJobResult): void {
-  print(`   service: ${job.status} in ${job.seconds} s${job.accessRestoredSeconds !== undefined ? ` (target back at ${job.accessRestoredSeconds} s)` : ''}${job.error ? ` — ${job.error}` : ''}`);
+  print(
+    `   service: ${job.status} in ${job.seconds} s${job.accessRestoredSeconds !== undefined ? ` (target back at ${job.accessRestoredSeconds} s)` : ''}${job.error ? ` — ${job.error}` : ''}`,
+  );
   if (job.phases.length > 0) {
     print(
       table([

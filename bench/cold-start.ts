@@ -193,11 +193,28 @@ export function median(values: number[]): number {
 }
 
 /** The CloudFormation short tags serverless.yml may hold, read as plain values. */
-const CLOUDFORMATION_TAGS = ['Ref', 'GetAtt', 'Sub', 'Join', 'If', 'Equals', 'Select', 'Split', 'FindInMap', 'ImportValue', 'Base64', 'Not', 'And', 'Or', 'GetAZs', 'Cidr', 'Condition'].flatMap(
-  (name) =>
-    (['scalar', 'seq', 'map'] as const).map((collection) => ({
-      tag: `!${name}`,
-      collection: collection === 'scalar' ? undefined : collection,
-      resolve: (value: unknown) => value,
-    })),
+const CLOUDFORMATION_TAGS = [
+  'Ref',
+  'GetAtt',
+  'Sub',
+  'Join',
+  'If',
+  'Equals',
+  'Select',
+  'Split',
+  'FindInMap',
+  'ImportValue',
+  'Base64',
+  'Not',
+  'And',
+  'Or',
+  'GetAZs',
+  'Cidr',
+  'Condition',
+].flatMap((name) =>
+  (['scalar', 'seq', 'map'] as const).map((collection) => ({
+    tag: `!${name}`,
+    collection: collection === 'scalar' ? undefined : collection,
+    resolve: (value: unknown) => value,
+  })),
 ) as never;

@@ -182,7 +182,12 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const launchesAndStarts = scope === 'action' ? jobIds.length : jobIds.length * 2;
   const lastEnd = ended.reduce((max, j) => Math.max(max, Date.parse(j.endedAt!)), t0);
   const bucketBounds = Object.entries(byBucket)
-    .map(([bucket, { calls, spec }]) => ({ bucket, calls, boundSeconds: Math.max(0, calls - EC2_BUCKETS[spec].capacity) / EC2_BUCKETS[spec].refillPerSecond, spec }))
+    .map(([bucket, { calls, spec }]) => ({
+      bucket,
+      calls,
+      boundSeconds: Math.max(0, calls - EC2_BUCKETS[spec].capacity) / EC2_BUCKETS[spec].refillPerSecond,
+      spec,
+    }))
     .sort((a, b) => b.boundSeconds - a.boundSeconds);
   const widest = bucketBounds[0];
   const widestCapacity = widest ? EC2_BUCKETS[widest.spec].capacity + (EC2_BUCKETS[widest.spec].refillPerSecond * (lastEnd - t0)) / 1000 : 0;

@@ -267,7 +267,13 @@ export const defaultConfig: ServiceConfig = {
   // Windows: a reboot takes minutes and the launch agent's password work is part of it; "it can
   // take up to 15 minutes" for a new Windows instance's password (AWS SDK docs, Lightsail
   // InstanceAccessDetails.passwordData; docs/aws-facts.md#windows-password-reset: first boot often ≥ 15 min): 20 min, every 30 s.
-  online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: minutes(20), windowsPasswordPollSeconds: 30 },
+  online: {
+    deliveryTimeoutSeconds: 60,
+    executionTimeoutSeconds: 120,
+    attemptSeconds: 240,
+    windowsPasswordSeconds: minutes(20),
+    windowsPasswordPollSeconds: 30,
+  },
   optIn: { requireAllowedTag: true, requireAutoTagForEvents: true },
   // A role's tags change rarely; a change reaches the API within 5 minutes (each cold start reads afresh).
   principalTagsCacheSeconds: 300,

@@ -15,7 +15,6 @@ export const LINUX_USER_NAME_MESSAGE = `must be a Linux user name: lower-case le
 /** The longest public key line (options included) the script accepts. */
 export const MAX_PUBLIC_KEY_LINE = 8192;
 
-
 /** A user name the script accepts for `RA_USER`. */
 export function isLinuxUserName(name: string): boolean {
   return name.length <= LINUX_USER_NAME_MAX && LINUX_USER_NAME.test(name);
@@ -145,7 +144,8 @@ export function parseKeyRequest(input: Record<string, unknown>): KeyRequest {
   }
   if (publicKey !== undefined) {
     if (typeof publicKey !== 'string') throw bad('publicKey', 'must be one OpenSSH public key line (the content of a .pub file)');
-    if (publicKey.includes('PRIVATE KEY')) throw bad('publicKey', 'this is a private key: send only the public key (the .pub file), and keep the private key where it is');
+    if (publicKey.includes('PRIVATE KEY'))
+      throw bad('publicKey', 'this is a private key: send only the public key (the .pub file), and keep the private key where it is');
     const inspected = inspectPublicKeyLine(publicKey);
     if (!inspected.ok) throw bad('publicKey', inspected.reason);
     // The default is allowed: a stored request (a deferred start) has it filled in.
@@ -161,4 +161,3 @@ export function parseKeyRequest(input: Record<string, unknown>): KeyRequest {
   }
   return out;
 }
-

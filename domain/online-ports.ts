@@ -86,9 +86,6 @@ export interface OnlinePorts {
   instances?: OnlineInstances;
 }
 
-
-
-
 /** The Run Command comment that identifies a job's online command (≤ 100 characters in SSM). */
 export function onlineCommandComment(jobId: string): string {
   return `reset-access ${jobId} online`;

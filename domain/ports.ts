@@ -6,15 +6,31 @@
 import type { Job, JobStatus, PhaseName, Platform, RescueNetwork, ResetRequest } from './job/job';
 
 // Cloud facts, in the domain's words: domain/cloud.ts.
-export type { InstanceState, BlockDevice, InstanceFacts, VolumeAttachment, VolumeFacts, ImageFacts, SubnetFacts, SsmRoute, KeyFacts, AgentStatus, CommandStatus } from './cloud';
-import type { AgentStatus, CommandStatus, ImageFacts, InstanceFacts, InstanceState, KeyFacts, SsmRoute, SubnetFacts, VolumeAttachment, VolumeFacts } from './cloud';
-
-
-
-
-
-
-
+export type {
+  InstanceState,
+  BlockDevice,
+  InstanceFacts,
+  VolumeAttachment,
+  VolumeFacts,
+  ImageFacts,
+  SubnetFacts,
+  SsmRoute,
+  KeyFacts,
+  AgentStatus,
+  CommandStatus,
+} from './cloud';
+import type {
+  AgentStatus,
+  CommandStatus,
+  ImageFacts,
+  InstanceFacts,
+  InstanceState,
+  KeyFacts,
+  SsmRoute,
+  SubnetFacts,
+  VolumeAttachment,
+  VolumeFacts,
+} from './cloud';
 
 export interface HelperLaunch {
   /** Idempotency: the same token returns the same instance (RunInstances `ClientToken`). */
@@ -69,8 +85,6 @@ export interface Compute {
   ssmRoute(subnet: SubnetFacts): Promise<SsmRoute>;
 }
 
-
-
 /** KMS as the preflight uses it: can EC2, on the service's behalf, use the key of an encrypted root? */
 export interface EncryptionKeys {
   /** The key's facts; `not-found`, or `access-denied` when the service may not use it at all. */
@@ -100,7 +114,6 @@ export interface RescueVpcGuard {
   mayCreate(part: 'vpc' | 'internet-gateway'): Promise<boolean>;
 }
 
-
 /**
  * The scripts a helper runs: each platform's rescue script on a helper of the target's platform,
  * the NTFS rescue of a Windows volume on a Linux helper, and the release of an NTFS volume whose
@@ -126,7 +139,6 @@ export interface RescueParams {
   /** Default: the rescue script of `platform`. */
   script?: RescueScript;
 }
-
 
 /** The one-line summary the rescue script prints last. */
 export interface RescueSummary {

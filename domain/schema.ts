@@ -24,7 +24,11 @@ export function parseInput<S extends z.ZodMiniType>(schema: S, value: unknown, r
 /** `field.path: message; other: message`, an unknown key named by its own path. */
 export function explainIssues(issues: readonly z.core.$ZodIssue[], root: string): string {
   return issues
-    .flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys.map((key) => `${pathOf([...issue.path, key], root)}: ${issue.message}`) : [`${pathOf(issue.path, root)}: ${issue.message}`]))
+    .flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `${pathOf([...issue.path, key], root)}: ${issue.message}`)
+        : [`${pathOf(issue.path, root)}: ${issue.message}`],
+    )
     .join('; ');
 }
 
@@ -35,7 +39,9 @@ function pathOf(path: readonly PropertyKey[], root: string): string {
 
 /** A string matching `pattern`; `message` may name what it got. */
 export function matching(pattern: RegExp, message: string | ((input: unknown) => string)) {
-  return z.string({ error: (issue) => (typeof message === 'string' ? message : message(issue.input)) }).check(z.regex(pattern, { error: (issue) => (typeof message === 'string' ? message : message(issue.input)) }));
+  return z
+    .string({ error: (issue) => (typeof message === 'string' ? message : message(issue.input)) })
+    .check(z.regex(pattern, { error: (issue) => (typeof message === 'string' ? message : message(issue.input)) }));
 }
 
 /** An object that refuses keys it does not name, and says "must be a JSON object" of anything else. */

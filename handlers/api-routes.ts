@@ -65,7 +65,12 @@ function queryOf<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
 
 export const QUERY = {
   none: queryOf({}),
-  listResets: queryOf({ instanceId: z.optional(instanceIdSchema), status: z.optional(z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(', ')}` })), limit: pageLimit, cursor }),
+  listResets: queryOf({
+    instanceId: z.optional(instanceIdSchema),
+    status: z.optional(z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(', ')}` })),
+    limit: pageLimit,
+    cursor,
+  }),
   listInstances: queryOf({ limit: pageLimit, cursor }),
 };
 
@@ -78,7 +83,8 @@ export async function routeApi(event: APIGatewayProxyEventV2, ports: ApiPorts): 
     const response = await serve(route, params, event, ports);
     return { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
   } catch (error) {
-    if (!(error instanceof RefusedError) && !(error instanceof HttpError)) ports.log.error('api error', { requestId, error: (error as Error).message, code: (error as { code?: string }).code });
+    if (!(error instanceof RefusedError) && !(error instanceof HttpError))
+      ports.log.error('api error', { requestId, error: (error as Error).message, code: (error as { code?: string }).code });
     return errorResponse(error, requestId);
   }
 }

@@ -38,9 +38,13 @@ export function errorResponse(error: unknown, requestId: string): HttpResponse {
     const body: ErrorBody = { code: error.code, message: error.message, requestId, ...(error.activeJobId ? { activeJobId: error.activeJobId } : {}) };
     return json(error.status, body, headers);
   }
-  if (error instanceof HttpError) return json(error.status, { code: error.code, message: error.message, requestId } satisfies ErrorBody, { ...headers, ...error.headers });
+  if (error instanceof HttpError)
+    return json(error.status, { code: error.code, message: error.message, requestId } satisfies ErrorBody, { ...headers, ...error.headers });
   if (error instanceof RetryableError) {
-    return json(503, { code: error.code, message: 'AWS is throttling or unavailable; try again shortly', requestId } satisfies ErrorBody, { ...headers, 'retry-after': '5' });
+    return json(503, { code: error.code, message: 'AWS is throttling or unavailable; try again shortly', requestId } satisfies ErrorBody, {
+      ...headers,
+      'retry-after': '5',
+    });
   }
   return json(500, { code: 'INTERNAL', message: 'internal error', requestId } satisfies ErrorBody, headers);
 }

@@ -31,7 +31,18 @@ import { loadConfig, requireEnv } from '../infra/wiring/config';
 import { randomJobIds } from '../infra/wiring/ids';
 import { createLog } from '../infra/observability/logger';
 import { lambdaLogger } from './lambda-entry';
-import { dynamoGuardStores, dynamoNetworkLeases, onlinePorts, phasePorts, principalTags, realSleeper, rescueNetworks, rescueRunner, serviceObserver, systemClock } from '../infra/wiring/composition';
+import {
+  dynamoGuardStores,
+  dynamoNetworkLeases,
+  onlinePorts,
+  phasePorts,
+  principalTags,
+  realSleeper,
+  rescueNetworks,
+  rescueRunner,
+  serviceObserver,
+  systemClock,
+} from '../infra/wiring/composition';
 import type { ApiPorts } from './api-routes';
 
 const env = process.env;
@@ -46,7 +57,11 @@ export function lambdaPhasePorts(phase: PhaseName): () => RunnerPorts {
     ports = phasePorts(phase, {
       ...base,
       // KMS only where a phase asks for `keys` (the client is made on first use).
-      clients: lazyClients({ ec2: () => new EC2Client(awsClientConfig('ec2')), ssm: () => new SSMClient(awsClientConfig('ssm')), kms: () => new KMSClient(awsClientConfig('kms')) }),
+      clients: lazyClients({
+        ec2: () => new EC2Client(awsClientConfig('ec2')),
+        ssm: () => new SSMClient(awsClientConfig('ssm')),
+        kms: () => new KMSClient(awsClientConfig('kms')),
+      }),
       observer: observerOf(shared),
       // A phase re-sends only its own message, to its own queue.
       scheduler: new SqsPhaseScheduler(new SQSClient(awsClientConfig('sqs')), { queueUrlFor: () => requireEnv(env, 'PHASE_QUEUE_URL') }),
@@ -126,7 +141,13 @@ function basePorts() {
   const documents = jobStoreDocumentClient(new DynamoDBClient(awsClientConfig('dynamodb')));
   const eventBridge = new EventBridgeClient(awsClientConfig('eventbridge'));
   return {
-    ports: { config, store: new DynamoJobStore(documents, { tableName }), bus: new EventBridgePhaseBus(eventBridge, { eventBusName }), log: createLog(lambdaLogger), clock: systemClock },
+    ports: {
+      config,
+      store: new DynamoJobStore(documents, { tableName }),
+      bus: new EventBridgePhaseBus(eventBridge, { eventBusName }),
+      log: createLog(lambdaLogger),
+      clock: systemClock,
+    },
     jobTable: { documents, tableName },
     serviceBus: { eventBridge, eventBusName },
   };
@@ -136,7 +157,10 @@ type Base = ReturnType<typeof basePorts>;
 
 /** The job events and metrics. The metrics' `service` dimension names the deployment, `<service>-<stage>`, as the bus is named. */
 function observerOf({ serviceBus }: Base) {
-  return serviceObserver(serviceBus.eventBridge, { eventBusName: serviceBus.eventBusName, metricsServiceName: env.POWERTOOLS_SERVICE_NAME ?? serviceBus.eventBusName });
+  return serviceObserver(serviceBus.eventBridge, {
+    eventBusName: serviceBus.eventBusName,
+    metricsServiceName: env.POWERTOOLS_SERVICE_NAME ?? serviceBus.eventBusName,
+  });
 }
 
 /** A start's (API and alarm): the preflight with its KMS key check, the online-or-offline choice, a new job id. */

@@ -63,7 +63,11 @@ export class ApiClient {
     return !['127.0.0.1', 'localhost', '[::1]', '::1'].includes(this.base.hostname);
   }
 
-  async call<T = unknown>(method: string, path: string, options: { body?: unknown; query?: Record<string, string | undefined>; headers?: Record<string, string> } = {}): Promise<ApiAnswer<T>> {
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    options: { body?: unknown; query?: Record<string, string | undefined>; headers?: Record<string, string> } = {},
+  ): Promise<ApiAnswer<T>> {
     const url = new URL(path.replace(/^\//, ''), this.base);
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -89,7 +93,13 @@ export class ApiClient {
     }
     if (!response.ok) {
       const error = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: string; message?: string; requestId?: string };
-      throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, error.message ?? (typeof parsed === 'string' && parsed ? parsed : response.statusText), error.requestId, parsed);
+      throw new ApiError(
+        response.status,
+        error.code ?? `HTTP_${response.status}`,
+        error.message ?? (typeof parsed === 'string' && parsed ? parsed : response.statusText),
+        error.requestId,
+        parsed,
+      );
     }
     return { status: response.status, body: parsed as T, headers: response.headers };
   }

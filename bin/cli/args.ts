@@ -19,14 +19,18 @@ export class UsageError extends Error {
  * ("Option '--limit <value>' argument missing"); its tokens let them be said in the CLI's.
  */
 export function parseArgs(argv: string[], spec: { flags: string[]; valued: string[] }): ParsedArgs {
-  const options = Object.fromEntries([...spec.flags.map((name) => [name, { type: 'boolean' as const }]), ...spec.valued.map((name) => [name, { type: 'string' as const }])]);
+  const options = Object.fromEntries([
+    ...spec.flags.map((name) => [name, { type: 'boolean' as const }]),
+    ...spec.valued.map((name) => [name, { type: 'string' as const }]),
+  ]);
   const { values, positionals, tokens } = parseArgv({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     const type = options[token.name]?.type;
     if (type === undefined) throw new UsageError(`unknown option ${token.rawName}`);
     // Without strict mode node takes the next argument as the value even when it is an option.
-    if (type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('--')))) throw new UsageError(`${token.rawName} needs a value`);
+    if (type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))))
+      throw new UsageError(`${token.rawName} needs a value`);
     if (type === 'boolean' && token.inlineValue) throw new UsageError(`${token.rawName} takes no value`);
   }
   return { positionals, options: { ...values } as Record<string, string | true> };

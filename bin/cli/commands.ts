@@ -58,7 +58,10 @@ function readPublicKeyFile(path: string): string {
 const MAX_TRANSIENT_FAILURES = 5;
 const JOB_ID = /^r-[0-9a-z]{6,40}$/;
 
-export const COMMANDS: Record<string, { usage: string; flags: string[]; valued: string[]; run: (ctx: CommandContext, args: ReturnType<typeof parseArgs>) => Promise<number> }> = {
+export const COMMANDS: Record<
+  string,
+  { usage: string; flags: string[]; valued: string[]; run: (ctx: CommandContext, args: ReturnType<typeof parseArgs>) => Promise<number> }
+> = {
   start: {
     usage:
       'start <instanceId> [--wait] [--mode auto|online|offline] [--subnet CreateNewVPC|SelectedInstanceSubnet|subnet-…] [--helper-type t3.small] [--key-type ed25519|rsa] [--user NAME] [--public-key-file FILE.pub] [--kms-key-id KEY] [--allow-instance-store-loss] [--idempotency-key K]',
@@ -120,7 +123,11 @@ export const COMMANDS: Record<string, { usage: string; flags: string[]; valued: 
     async run(ctx, { positionals }) {
       const jobId = jobIdOf(positionals);
       const { body: job } = await ctx.api.call<JobView>('POST', `/resets/${jobId}/cancel`);
-      ctx.io.out(ctx.json ? JSON.stringify(job, null, 2) : `${job.jobId} is ${job.status}: it rolls back what it changed. Follow it with: reset-access status ${job.jobId} --wait`);
+      ctx.io.out(
+        ctx.json
+          ? JSON.stringify(job, null, 2)
+          : `${job.jobId} is ${job.status}: it rolls back what it changed. Follow it with: reset-access status ${job.jobId} --wait`,
+      );
       return 0;
     },
   },
@@ -130,7 +137,9 @@ export const COMMANDS: Record<string, { usage: string; flags: string[]; valued: 
     valued: ['limit', 'cursor'],
     async run(ctx, { positionals, options }) {
       none(positionals);
-      const { body } = await ctx.api.call<{ instances: InstanceView[]; nextCursor?: string }>('GET', '/instances', { query: { limit: str(options.limit), cursor: str(options.cursor) } });
+      const { body } = await ctx.api.call<{ instances: InstanceView[]; nextCursor?: string }>('GET', '/instances', {
+        query: { limit: str(options.limit), cursor: str(options.cursor) },
+      });
       if (ctx.json) ctx.io.out(JSON.stringify(body, null, 2));
       else ctx.io.out(instanceTable(body.instances) + (body.nextCursor ? `\n\nmore: reset-access instances --cursor ${body.nextCursor}` : ''));
       return 0;
@@ -164,7 +173,9 @@ export async function waitFor(ctx: CommandContext, jobId: string): Promise<numbe
       await io.sleep(ctx.pollMs * failures);
       continue;
     }
-    const finished = job.phases.filter((p) => p.status !== 'running' && !printed.has(p.name)).sort((a, b) => Date.parse(a.endedAt ?? '') - Date.parse(b.endedAt ?? ''));
+    const finished = job.phases
+      .filter((p) => p.status !== 'running' && !printed.has(p.name))
+      .sort((a, b) => Date.parse(a.endedAt ?? '') - Date.parse(b.endedAt ?? ''));
     if (liveOnTty && (finished.length > 0 || job.status === 'SUCCEEDED' || job.status === 'FAILED')) io.live('');
     for (const phase of finished) {
       printed.add(phase.name);

@@ -13,7 +13,14 @@ export function duration(seconds: number | undefined): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** One finished phase, as `--wait` prints it. */
@@ -26,7 +33,9 @@ export function phaseLine(phase: JobView['phases'][number]): string {
 export function fallbackLine(job: JobView): string | undefined {
   const fallback = job.windowsFallback;
   if (!fallback) return undefined;
-  const helper = fallback.windowsHelper ? `, Windows helper ${fallback.windowsHelper.instanceId} (${fallback.windowsHelper.source === 'pool' ? 'from the warm pool' : 'launched'})` : '';
+  const helper = fallback.windowsHelper
+    ? `, Windows helper ${fallback.windowsHelper.instanceId} (${fallback.windowsHelper.source === 'pool' ? 'from the warm pool' : 'launched'})`
+    : '';
   const release = fallback.volumeRelease ? `, volume release ${fallback.volumeRelease}` : '';
   return `NTFS rescue on the Linux helper did not do it: ${fallback.code}: ${fallback.reason}${helper}${release}`;
 }
@@ -39,7 +48,9 @@ export function jobOutcome(job: JobView): string {
     const o = job.outputs;
     if (o.sshKeyParameter) {
       lines.push(`  private key:   ${o.sshKeyParameter} (SecureString in Parameter Store)`);
-      lines.push(`                 aws ssm get-parameter --with-decryption --name ${o.sshKeyParameter} --query Parameter.Value --output text > key.pem && chmod 600 key.pem`);
+      lines.push(
+        `                 aws ssm get-parameter --with-decryption --name ${o.sshKeyParameter} --query Parameter.Value --output text > key.pem && chmod 600 key.pem`,
+      );
     }
     if (o.sshUser) lines.push(`  account:       ${o.sshUser}${o.authorizedKeysFile ? ` (${o.authorizedKeysFile})` : ''}`);
     else if (o.usersWithNewKey?.length) lines.push(`  users:         ${o.usersWithNewKey.join(', ')}`);

@@ -22,7 +22,7 @@ export function usage(): string {
     'options (every command):',
     `  --api <url>      the API (default ${DEFAULT_API}, or RESET_ACCESS_API)`,
     '  --region <r>     the region to sign for (default: from the URL, then AWS_REGION)',
-    '  --json           print the API\'s JSON',
+    "  --json           print the API's JSON",
     '  --as <arn>       the caller the local stack records and checks (its access rule); a deployed API takes it from the signature',
     '',
     'exit codes: 0 done (with --wait: the job SUCCEEDED), 1 refused or not SUCCEEDED, 2 usage error',

@@ -18,7 +18,6 @@ import { RetryableError } from '../errors';
 export type { AdmissionPolicy } from '../config';
 import type { AdmissionStore } from '../ports';
 
-
 /** The bucket every event-started reset shares (one per deployment: the account's EC2 buckets are shared too). */
 export const EVENT_ADMISSION_BUCKET = 'event-starts';
 
@@ -51,7 +50,13 @@ export type AdmissionDecision = { admitted: true } | { admitted: false; retryAt:
  * request): a refused arrival leaves the bucket as it was, so that refusals cost no capacity and a
  * caller that comes back at `retryAt` competes for a slot that really is free then.
  */
-export async function takeAdmissionIfFree(store: AdmissionStore, bucket: string, now: Date, policy: AdmissionPolicy, maxRaces?: number): Promise<AdmissionDecision> {
+export async function takeAdmissionIfFree(
+  store: AdmissionStore,
+  bucket: string,
+  now: Date,
+  policy: AdmissionPolicy,
+  maxRaces?: number,
+): Promise<AdmissionDecision> {
   const { interval, tolerance } = schedule(policy);
   // Each race lost is a slot another arrival took: once the burst is taken every arrival is refused
   // after one read, so a burst of concurrent arrivals ends within about `burst` races.
@@ -100,7 +105,8 @@ export async function releaseAdmission(store: AdmissionStore, bucket: string, no
 
 /** The emission interval T and the tolerance (burst − 1)·T of a policy, in ms. */
 function schedule(policy: AdmissionPolicy): { interval: number; tolerance: number } {
-  if (!(policy.ratePerMinute > 0) || !(policy.burst >= 1)) throw new Error(`admission policy needs a positive rate and a burst of at least 1, got ${JSON.stringify(policy)}`);
+  if (!(policy.ratePerMinute > 0) || !(policy.burst >= 1))
+    throw new Error(`admission policy needs a positive rate and a burst of at least 1, got ${JSON.stringify(policy)}`);
   const interval = 60_000 / policy.ratePerMinute;
   return { interval, tolerance: (Math.floor(policy.burst) - 1) * interval };
 }

@@ -39,9 +39,6 @@ export const PACED_CALLS = {
 
 export type PacedCall = keyof typeof PACED_CALLS;
 
-
-
-
 /** Reservations lost in a row before a delivery backs off (each lost one is a slot another took). */
 const MAX_RACES = 100;
 
@@ -104,11 +101,13 @@ export class RequestPacer {
   /** Reserves the next slot of `call`'s bucket and holds it as this delivery's (unused) ticket. */
   async reserve(call: PacedCall): Promise<PacedSlot> {
     const { policy, admission, clock } = this.ports;
-    const at = await reserveAdmission(admission, pacedBucket(call, policy.scope), clock.now(), policy[PACED_CALLS[call].category], MAX_RACES).catch((error: unknown) => {
-      // Many deliveries reserving at the same moment: it costs time only, like a throttle.
-      if (errorCode(error) === 'ADMISSION_CONTENDED') throw new ThrottledError('PACING_CONTENDED', (error as Error).message, { cause: error });
-      throw error;
-    });
+    const at = await reserveAdmission(admission, pacedBucket(call, policy.scope), clock.now(), policy[PACED_CALLS[call].category], MAX_RACES).catch(
+      (error: unknown) => {
+        // Many deliveries reserving at the same moment: it costs time only, like a throttle.
+        if (errorCode(error) === 'ADMISSION_CONTENDED') throw new ThrottledError('PACING_CONTENDED', (error as Error).message, { cause: error });
+        throw error;
+      },
+    );
     this.ticket = { bucket: pacedBucket(call, policy.scope), at: at.toISOString() };
     this.ticketUsed = false;
     return this.ticket;

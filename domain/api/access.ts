@@ -13,7 +13,6 @@ import { RefusedError } from '../errors';
 import type { Job, JobAccess } from '../job/job';
 import type { InstanceFacts, Principal, PrincipalTags } from '../ports';
 
-
 /** What the rule knows of a caller: nothing to check (no rule), or its value under the rule. */
 export type CallerAccess = { rule: undefined } | { rule: AccessRule; caller: string; value: string };
 
@@ -56,8 +55,10 @@ export async function callerAccess(caller: string | undefined, ports: AccessPort
 export function authorizeInstance(access: CallerAccess, instance: Pick<InstanceFacts, 'instanceId' | 'tags'>): JobAccess | undefined {
   if (!access.rule) return undefined;
   const value = instance.tags[access.rule.tag];
-  if (value === undefined) throw refuse(`instance ${instance.instanceId} carries no tag ${access.rule.tag}; caller ${access.caller} is of ${access.rule.tag}=${access.value}`);
-  if (value !== access.value) throw refuse(`instance ${instance.instanceId} is of ${access.rule.tag}=${value}; caller ${access.caller} is of ${access.rule.tag}=${access.value}`);
+  if (value === undefined)
+    throw refuse(`instance ${instance.instanceId} carries no tag ${access.rule.tag}; caller ${access.caller} is of ${access.rule.tag}=${access.value}`);
+  if (value !== access.value)
+    throw refuse(`instance ${instance.instanceId} is of ${access.rule.tag}=${value}; caller ${access.caller} is of ${access.rule.tag}=${access.value}`);
   return { tag: access.rule.tag, value };
 }
 
@@ -74,7 +75,8 @@ export function jobRefusal(access: CallerAccess, job: Pick<Job, 'jobId' | 'acces
   if (!access.rule) return undefined;
   const recorded = job.access?.tag === access.rule.tag ? job.access.value : undefined;
   if (recorded === undefined) return `job ${job.jobId} records no ${access.rule.tag} (started before the access rule, or on an instance without the tag)`;
-  if (recorded !== access.value) return `job ${job.jobId} is of ${access.rule.tag}=${recorded}; caller ${access.caller} is of ${access.rule.tag}=${access.value}`;
+  if (recorded !== access.value)
+    return `job ${job.jobId} is of ${access.rule.tag}=${recorded}; caller ${access.caller} is of ${access.rule.tag}=${access.value}`;
   return undefined;
 }
 
@@ -105,6 +107,9 @@ export function principalOf(callerArn: string): Principal | undefined {
 
 /** `*` any run of characters, `?` one; everything else literally; the whole name. */
 export function matchesPattern(pattern: string, name: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${regex}$`).test(name);
 }

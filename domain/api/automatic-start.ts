@@ -37,7 +37,10 @@ export type AutomaticOutcome =
 export const REQUEST_EVENT_KEY_PREFIX = 'event#';
 
 /** An alarm named `instanceId`: reset it with the default request, if it opted in and is not cooling down. */
-export async function startFromAlarm(trigger: { instanceId: string; eventId: string; requestedBy: string }, ports: AutomaticStartPorts): Promise<AutomaticOutcome> {
+export async function startFromAlarm(
+  trigger: { instanceId: string; eventId: string; requestedBy: string },
+  ports: AutomaticStartPorts,
+): Promise<AutomaticOutcome> {
   const request = parseResetRequest({ instanceId: trigger.instanceId }, ports.config);
   const guard = await checkOptIn(request, ports);
   if (guard) return guard;
@@ -55,7 +58,10 @@ export async function startFromAlarm(trigger: { instanceId: string; eventId: str
 }
 
 /** A `Reset Access Requested` event: the API's request body, started once per event id. */
-export async function startFromRequestEvent(trigger: { request: ResetRequest; eventId: string; requestedBy: string }, ports: AutomaticStartPorts): Promise<AutomaticOutcome> {
+export async function startFromRequestEvent(
+  trigger: { request: ResetRequest; eventId: string; requestedBy: string },
+  ports: AutomaticStartPorts,
+): Promise<AutomaticOutcome> {
   const key = REQUEST_EVENT_KEY_PREFIX + trigger.eventId;
   const recorded = await ports.idempotency.get(key, ports.clock.now());
   if (recorded && recorded.request === requestFingerprint(trigger.request) && (await ports.store.get(recorded.jobId))) {
@@ -96,7 +102,10 @@ async function admit(start: Omit<DeferredStart, 'admitAt'>, ports: AutomaticStar
 async function startAdmitted(start: DeferredStart, ports: AutomaticStartPorts): Promise<AutomaticOutcome> {
   try {
     if (start.kind === 'request') {
-      const { job, replayed } = await startResetIdempotently(start.request, ports, REQUEST_EVENT_KEY_PREFIX + start.eventId, { requestedBy: start.requestedBy, entry: 'event' });
+      const { job, replayed } = await startResetIdempotently(start.request, ports, REQUEST_EVENT_KEY_PREFIX + start.eventId, {
+        requestedBy: start.requestedBy,
+        entry: 'event',
+      });
       return replayed ? { outcome: 'duplicate', jobId: job.jobId } : { outcome: 'started', jobId: job.jobId };
     }
     return await startAlarmReset(start, ports);

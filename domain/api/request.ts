@@ -24,11 +24,18 @@ export const KEY_TYPES = ['ed25519', 'rsa'] as const;
 export type SubnetChoice = 'CreateNewVPC' | 'SelectedInstanceSubnet' | `subnet-${string}`;
 
 // The pattern admits exactly the SubnetChoice strings; the type says so.
-const subnetChoice = matching(SUBNET_CHOICE, 'must be "CreateNewVPC", "SelectedInstanceSubnet" or a subnet id like subnet-0123456789abcdef0') as z.ZodMiniType<SubnetChoice, string>;
+const subnetChoice = matching(SUBNET_CHOICE, 'must be "CreateNewVPC", "SelectedInstanceSubnet" or a subnet id like subnet-0123456789abcdef0') as z.ZodMiniType<
+  SubnetChoice,
+  string
+>;
 
 export const instanceIdSchema = matching(INSTANCE_ID, 'must be an instance id like i-0123456789abcdef0');
 
-const oneOf = (values: readonly string[]) => `must be ${values.map((v) => `"${v}"`).join(', ').replace(/, ([^,]*)$/, ' or $1')}`;
+const oneOf = (values: readonly string[]) =>
+  `must be ${values
+    .map((v) => `"${v}"`)
+    .join(', ')
+    .replace(/, ([^,]*)$/, ' or $1')}`;
 
 /** The settings a request's helper type is checked against (ServiceConfig's). */
 export interface HelperTypes {
@@ -41,13 +48,20 @@ export function startRequestSchema(config: HelperTypes) {
   return strictObject({
     instanceId: instanceIdSchema,
     subnet: z._default(subnetChoice, 'CreateNewVPC'),
-    helperInstanceType: z._default(z.enum(config.allowedHelperInstanceTypes, { error: `must be one of ${config.allowedHelperInstanceTypes.join(', ')}` }), config.defaultHelperInstanceType),
+    helperInstanceType: z._default(
+      z.enum(config.allowedHelperInstanceTypes, { error: `must be one of ${config.allowedHelperInstanceTypes.join(', ')}` }),
+      config.defaultHelperInstanceType,
+    ),
     allowInstanceStoreLoss: z._default(z.boolean({ error: 'must be true or false' }), false),
     keyType: z._default(z.enum(KEY_TYPES, { error: oneOf(KEY_TYPES) }), 'ed25519'),
     mode: z.optional(z.enum(RESET_MODES, { error: oneOf(RESET_MODES) })),
     // Linux only (key-placement.ts checks the rest: the key line itself, the pairs that exclude each other).
     user: z.optional(matching(LINUX_USER_NAME, LINUX_USER_NAME_MESSAGE).check(z.maxLength(LINUX_USER_NAME_MAX, { error: LINUX_USER_NAME_MESSAGE }))),
-    publicKey: z.optional(z.string({ error: PUBLIC_KEY_MESSAGE }).check(z.maxLength(MAX_PUBLIC_KEY_LINE, { error: `${PUBLIC_KEY_MESSAGE}, at most ${MAX_PUBLIC_KEY_LINE} characters` }))),
+    publicKey: z.optional(
+      z
+        .string({ error: PUBLIC_KEY_MESSAGE })
+        .check(z.maxLength(MAX_PUBLIC_KEY_LINE, { error: `${PUBLIC_KEY_MESSAGE}, at most ${MAX_PUBLIC_KEY_LINE} characters` })),
+    ),
     kmsKeyId: z.optional(matching(KMS_KEY_ID, 'must be a KMS key id, key ARN, alias name (alias/…) or alias ARN')),
   });
 }

@@ -148,7 +148,10 @@ export async function getJob(jobId: string, store: JobStore): Promise<Job> {
 export async function checkKeyRequestFits(request: KeyRequest, platform: Platform, instanceId: string, keys?: EncryptionKeys): Promise<void> {
   const given = KEY_REQUEST_FIELDS.filter((field) => request[field] !== undefined);
   if (given.length > 0 && platform === 'windows') {
-    throw bad(given[0]!, `${instanceId} is a Windows instance: its reset turns password generation back on for the Administrator password and places no SSH key, so ${given.join(', ')} cannot be used`);
+    throw bad(
+      given[0]!,
+      `${instanceId} is a Windows instance: its reset turns password generation back on for the Administrator password and places no SSH key, so ${given.join(', ')} cannot be used`,
+    );
   }
   if (request.kmsKeyId === undefined || !keys) return;
   const key = await keys.describeKey(request.kmsKeyId);

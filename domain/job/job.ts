@@ -161,10 +161,7 @@ export interface JobOutputs {
 }
 
 /** One step of rollback, recorded when the forward step that needs undoing completed. */
-export type UndoStep =
-  | { kind: 'restore-run-state' }
-  | { kind: 'terminate-helper' }
-  | { kind: 'return-root-volume' };
+export type UndoStep = { kind: 'restore-run-state' } | { kind: 'terminate-helper' } | { kind: 'return-root-volume' };
 
 export interface JobError {
   code: string;

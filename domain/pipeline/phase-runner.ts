@@ -94,7 +94,12 @@ export async function runPhase(message: PhaseMessage, ports: RunnerPorts, steps:
  * the phase's current one: a duplicate or late delivery declines (`undefined`), and a lost race
  * re-reads and judges again (update-job.ts).
  */
-function updateDelivery(job: Job, message: PhaseMessage, ports: Pick<CorePorts, 'store' | 'clock'>, change: (draft: Job, record: PhaseRecord) => void): Promise<Job | undefined> {
+function updateDelivery(
+  job: Job,
+  message: PhaseMessage,
+  ports: Pick<CorePorts, 'store' | 'clock'>,
+  change: (draft: Job, record: PhaseRecord) => void,
+): Promise<Job | undefined> {
   return updateJob(
     ports.store,
     job.jobId,
@@ -220,7 +225,13 @@ async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledE
  * it starts with (its declared `pacedOnStart`), reserved before it reads anything. A slot that is due now
  * becomes the delivery's ticket.
  */
-async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlot | undefined, pacer: RequestPacer, ports: RunnerPorts): Promise<PacedSlot | undefined> {
+async function slotBeforeStart(
+  job: Job,
+  message: PhaseMessage,
+  ticket: PacedSlot | undefined,
+  pacer: RequestPacer,
+  ports: RunnerPorts,
+): Promise<PacedSlot | undefined> {
   const now = ports.clock.now();
   if (ticket) return isDue(ticket, now) ? undefined : ticket;
   const call = phaseDefinition(message.phase).pacedOnStart;
@@ -236,7 +247,13 @@ async function slotBeforeStart(job: Job, message: PhaseMessage, ticket: PacedSlo
  * it costs time only (never `maxRetries`, never the phase's deadline), and it is not a wait for AWS
  * that an event could end.
  */
-async function waitForSlot(job: Job, message: PhaseMessage, slot: PacedSlot, ports: RunnerPorts, options: { beforeStep?: boolean } = {}): Promise<PhaseRunOutcome> {
+async function waitForSlot(
+  job: Job,
+  message: PhaseMessage,
+  slot: PacedSlot,
+  ports: RunnerPorts,
+  options: { beforeStep?: boolean } = {},
+): Promise<PhaseRunOutcome> {
   const delay = Math.max(1, Math.ceil((Date.parse(slot.at) - ports.clock.now().getTime()) / 1000));
   const written = await updateDelivery(job, message, ports, (_draft, current) => {
     nextAttempt(current, ports);

@@ -155,12 +155,18 @@ export function definePhase<const N extends PhaseName, const A extends string = 
 }
 
 /** The phase's deadline for this job: the configured one or its declared one, longer on Windows where it waits for a boot. */
-export function phaseDeadlineSeconds(job: Pick<Job, 'platform'>, definition: Pick<PhaseDefinition, 'name' | 'deadlineSeconds' | 'slowOnWindows'>, config: ServiceConfig): number {
+export function phaseDeadlineSeconds(
+  job: Pick<Job, 'platform'>,
+  definition: Pick<PhaseDefinition, 'name' | 'deadlineSeconds' | 'slowOnWindows'>,
+  config: ServiceConfig,
+): number {
   const deadline = config.phaseDeadlineSeconds[definition.name as keyof ServiceConfig['phaseDeadlineSeconds']] ?? definition.deadlineSeconds;
   return job.platform === 'windows' && definition.slowOnWindows ? Math.max(config.windowsLaunchDeadlineSeconds, deadline) : deadline;
 }
 
 /** The first delay between the phase's looks: the configured one, its declared one, or the default. */
 export function firstPollSeconds(definition: Pick<PhaseDefinition, 'name' | 'firstPollSeconds'>, config: ServiceConfig): number {
-  return config.pollSeconds.first[definition.name as keyof ServiceConfig['pollSeconds']['first']] ?? definition.firstPollSeconds ?? config.pollSeconds.defaultFirst;
+  return (
+    config.pollSeconds.first[definition.name as keyof ServiceConfig['pollSeconds']['first']] ?? definition.firstPollSeconds ?? config.pollSeconds.defaultFirst
+  );
 }

@@ -92,7 +92,13 @@ export async function followStopBatch(job: Job, ports: StopBatchPorts): Promise<
   const now = clock.now();
   // An early delivery (an event woke the job): the slot has not come.
   if (now.getTime() < Date.parse(recorded.at)) {
-    return { result: wait(`its stop, batched (batch ${recorded.batchId}, slot at ${recorded.at})`, undefined, Math.ceil((Date.parse(recorded.at) - now.getTime()) / 1000)) };
+    return {
+      result: wait(
+        `its stop, batched (batch ${recorded.batchId}, slot at ${recorded.at})`,
+        undefined,
+        Math.ceil((Date.parse(recorded.at) - now.getTime()) / 1000),
+      ),
+    };
   }
   let batch = await batches.get(recorded.batchId);
   if (batch?.state === 'open') batch = (await closeAndSend(job, batch, ports)) ?? (await batches.get(recorded.batchId));
@@ -101,7 +107,8 @@ export async function followStopBatch(job: Job, ports: StopBatchPorts): Promise<
     case 'sent': {
       if (!batch.sentInstanceIds?.includes(job.instanceId)) return { alone: `batch ${batch.batchId} was sent without it` };
       const sentAt = batch.sentAt!;
-      if ((now.getTime() - Date.parse(sentAt)) / 1000 > LATE_LEARNING_SECONDS) return { alone: `batch ${batch.batchId} was sent at ${sentAt}; looking at the target` };
+      if ((now.getTime() - Date.parse(sentAt)) / 1000 > LATE_LEARNING_SECONDS)
+        return { alone: `batch ${batch.batchId} was sent at ${sentAt}; looking at the target` };
       return {
         result: {
           kind: 'wait',
@@ -142,7 +149,11 @@ async function closeAndSend(job: Job, batch: StopBatch, ports: StopBatchPorts): 
     // Refused: every member stops alone after looking. Throttled (nothing done): they start over.
     const throttled = error instanceof ThrottledError;
     await batches.settle(closed.batchId, { error: `${throttled ? THROTTLED_PREFIX : ''}${errorCode(error)}: ${(error as Error).message}` });
-    ports.log.warn(throttled ? 'stop batch throttled; its members batch again' : 'stop batch refused; its members stop alone', { batchId: closed.batchId, instances: members.length, code: errorCode(error) });
+    ports.log.warn(throttled ? 'stop batch throttled; its members batch again' : 'stop batch refused; its members stop alone', {
+      batchId: closed.batchId,
+      instances: members.length,
+      code: errorCode(error),
+    });
     return batches.get(closed.batchId);
   }
   // A failure to record it (after EC2 took it) leaves the batch closed: members then look at their instances once the closer is over.

@@ -65,7 +65,13 @@ export async function wakeJobsFor(event: ResourceEvent, ports: { store: JobStore
  */
 function isWaiting(job: Job, phase: PhaseName): boolean {
   const record = job.phases[phase];
-  return record?.status === 'running' && record.waitingFor !== undefined && record.retries === undefined && record.throttles === undefined && record.pacedSlot === undefined;
+  return (
+    record?.status === 'running' &&
+    record.waitingFor !== undefined &&
+    record.retries === undefined &&
+    record.throttles === undefined &&
+    record.pacedSlot === undefined
+  );
 }
 
 /**

@@ -32,10 +32,7 @@ export async function gatherPreflightFacts(request: ResetRequest, ports: Preflig
   ]);
   const vpcCount = request.subnet === 'CreateNewVPC' && !rescue ? await ports.compute.countVpcs() : undefined;
   const helperSubnet = await subnetOfHelper(request, instance, namedSubnet);
-  const [subnetSsmRoute, rootKey] = await Promise.all([
-    helperSubnet ? ports.compute.ssmRoute(helperSubnet) : undefined,
-    rootKeyOf(rootVolume, ports),
-  ]);
+  const [subnetSsmRoute, rootKey] = await Promise.all([helperSubnet ? ports.compute.ssmRoute(helperSubnet) : undefined, rootKeyOf(rootVolume, ports)]);
   return { instance, rootVolume, namedSubnet, rescueNetworkExists: rescue, vpcCount, subnetSsmRoute, rootKey };
 }
 
@@ -133,7 +130,9 @@ async function subnetOfHelper(
   namedSubnet: SubnetFacts | undefined,
 ): Promise<SubnetFacts | undefined> {
   if (request.subnet === 'SelectedInstanceSubnet') {
-    return instance.subnetId && instance.vpcId ? { subnetId: instance.subnetId, vpcId: instance.vpcId, availabilityZone: instance.availabilityZone } : undefined;
+    return instance.subnetId && instance.vpcId
+      ? { subnetId: instance.subnetId, vpcId: instance.vpcId, availabilityZone: instance.availabilityZone }
+      : undefined;
   }
   return namedSubnet && namedSubnet.availabilityZone === instance.availabilityZone ? namedSubnet : undefined;
 }

@@ -17,7 +17,6 @@ import { refusals, type PreflightFacts, type Refusal } from './validation';
 /** The modes are declared with the start request they are asked in. */
 export { RESET_MODES, type ResetMode } from '../api/request';
 
-
 /** The mode a request asks for; requests from before the field existed are `auto`. */
 export function requestedMode(request: ResetRequest & { mode?: ResetMode }): ResetMode {
   return request.mode ?? 'auto';
@@ -30,14 +29,18 @@ export function requestedMode(request: ResetRequest & { mode?: ResetMode }): Res
  */
 export function onlineRefusals(instance: InstanceFacts, agent: AgentStatus | { unknown: string } | undefined, available: boolean): Refusal[] {
   const out: Refusal[] = [];
-  if (!available) out.push({ code: 'ONLINE_UNAVAILABLE', message: `online resets${instance.platform === 'windows' ? ' of Windows' : ''} are not set up in this deployment` });
+  if (!available)
+    out.push({ code: 'ONLINE_UNAVAILABLE', message: `online resets${instance.platform === 'windows' ? ' of Windows' : ''} are not set up in this deployment` });
   if (instance.state !== 'running') {
     out.push({ code: 'ONLINE_NOT_RUNNING', message: `instance ${instance.instanceId} is ${instance.state}; an online reset needs it running` });
   }
   if (instance.platform === 'windows' && !instance.keyName) {
     // The new password is encrypted with the launch key pair; without one, only the swap's
     // password-enabled image (launched with a key pair of the owner's) gives a way in.
-    out.push({ code: 'ONLINE_NO_KEY_PAIR', message: `instance ${instance.instanceId} was launched without a key pair: GetPasswordData could not give its new password to anyone` });
+    out.push({
+      code: 'ONLINE_NO_KEY_PAIR',
+      message: `instance ${instance.instanceId} was launched without a key pair: GetPasswordData could not give its new password to anyone`,
+    });
   }
   if (out.length === 0 && typeof agent === 'object') {
     out.push({ code: 'ONLINE_AGENT_UNKNOWN', message: `the instance's SSM agent could not be looked up: ${agent.unknown}` });

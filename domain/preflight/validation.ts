@@ -8,7 +8,6 @@ export type { PreflightRecord, Refusal } from '../job/job';
 import type { InstanceFacts, KeyFacts, SsmRoute, SubnetFacts, VolumeFacts } from '../ports';
 import type { ServiceConfig } from '../config';
 
-
 export interface PreflightFacts {
   instance: InstanceFacts;
   rootVolume?: VolumeFacts;
@@ -22,7 +21,6 @@ export interface PreflightFacts {
   /** KMS's answer about the encrypted root's key (undefined: not encrypted, or not looked up). */
   rootKey?: KeyFacts | 'not-found' | 'access-denied';
 }
-
 
 export function refusals(request: ResetRequest, facts: PreflightFacts, config: ServiceConfig): Refusal[] {
   const { instance } = facts;
@@ -46,7 +44,10 @@ export function refusals(request: ResetRequest, facts: PreflightFacts, config: S
   if (instance.spot) refuse('SPOT_INSTANCE', 'Spot instances cannot be reset: a stop may lose the instance');
   const asg = instance.autoScaling;
   if (asg && asg.lifecycleState !== 'Standby') {
-    refuse('AUTO_SCALING_MEMBER', `the instance belongs to Auto Scaling group ${asg.groupName} (${asg.lifecycleState ?? 'state unknown'}); put it in Standby first or the group may replace it while it is stopped`);
+    refuse(
+      'AUTO_SCALING_MEMBER',
+      `the instance belongs to Auto Scaling group ${asg.groupName} (${asg.lifecycleState ?? 'state unknown'}); put it in Standby first or the group may replace it while it is stopped`,
+    );
   }
   if (instance.hibernationConfigured) refuse('HIBERNATION', 'hibernation is enabled on the instance; a reset would lose its hibernated state');
   if (instance.disableApiStop) refuse('STOP_PROTECTED', 'stop protection (DisableApiStop) is on; turn it off to allow the reset');
@@ -72,7 +73,10 @@ function refuseKey(facts: PreflightFacts, refuse: (code: string, message: string
   if (key === undefined) return;
   if (key === 'not-found') refuse('KMS_KEY_NOT_FOUND', `the root volume's KMS key ${keyId} does not exist (or is in another region)`);
   else if (key === 'access-denied') {
-    refuse('KMS_KEY_NOT_USABLE', `the service may not use the root volume's KMS key ${keyId}; its key policy must allow the service's role (kms:DescribeKey, kms:CreateGrant for EC2)`);
+    refuse(
+      'KMS_KEY_NOT_USABLE',
+      `the service may not use the root volume's KMS key ${keyId}; its key policy must allow the service's role (kms:DescribeKey, kms:CreateGrant for EC2)`,
+    );
   } else if (key.state === 'Disabled') refuse('KMS_KEY_DISABLED', `the root volume's KMS key ${key.keyId} is disabled; enable it first`);
   else if (key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion') {
     refuse('KMS_KEY_PENDING_DELETION', `the root volume's KMS key ${key.keyId} is pending deletion; cancel the deletion first`);
@@ -105,7 +109,10 @@ function refuseSubnet(
   if (!facts.namedSubnet) {
     refuse('SUBNET_NOT_FOUND', `subnet ${choice} does not exist`);
   } else if (facts.namedSubnet.availabilityZone !== instance.availabilityZone) {
-    refuse('SUBNET_OTHER_AZ', `subnet ${choice} is in ${facts.namedSubnet.availabilityZone} but the instance is in ${instance.availabilityZone}; a volume attaches only within its AZ`);
+    refuse(
+      'SUBNET_OTHER_AZ',
+      `subnet ${choice} is in ${facts.namedSubnet.availabilityZone} but the instance is in ${instance.availabilityZone}; a volume attaches only within its AZ`,
+    );
   } else if (facts.subnetSsmRoute === 'none') {
     noSsm(choice);
   }

@@ -96,7 +96,12 @@ async function advance(slot: PooledHelper, report: SweepReport, ports: PoolPorts
         // The job ended without terminating it (its rollback gave up, or it claimed and never recorded it).
         const foreign = instance.blockDevices.filter((d) => d.deviceName !== instance.rootDeviceName);
         if (foreign.length > 0) {
-          report.record('pool-helper', instance.instanceId, 'held', `claimed by ended job ${slot.claimedBy} and holds ${foreign.map((d) => d.volumeId).join(', ')}: left`);
+          report.record(
+            'pool-helper',
+            instance.instanceId,
+            'held',
+            `claimed by ended job ${slot.claimedBy} and holds ${foreign.map((d) => d.volumeId).join(', ')}: left`,
+          );
           return;
         }
         await compute.terminateInstance(instance.instanceId);
@@ -110,7 +115,13 @@ async function advance(slot: PooledHelper, report: SweepReport, ports: PoolPorts
     case 'ready': {
       if (gone) {
         if (!report.dryRun) await pool.remove(slot.slotId, slot.state);
-        report.record('pool-helper', slot.instanceId ?? slot.slotId, 'deferred', `${report.dryRun ? 'would forget' : 'forgot'} a ${slot.state} slot whose helper is ${instance?.state ?? 'gone'}`, 0);
+        report.record(
+          'pool-helper',
+          slot.instanceId ?? slot.slotId,
+          'deferred',
+          `${report.dryRun ? 'would forget' : 'forgot'} a ${slot.state} slot whose helper is ${instance?.state ?? 'gone'}`,
+          0,
+        );
         return;
       }
       if (slot.state === 'warming') {
@@ -118,7 +129,8 @@ async function advance(slot: PooledHelper, report: SweepReport, ports: PoolPorts
         if (instance.state !== 'running' || (await ports.rescue.agentStatus(instance.instanceId)) !== 'Online') return;
         if (report.dryRun) return would('stop it: its first boot is over');
         await compute.stopInstance(instance.instanceId, { force: false });
-        if (await pool.update(slot.slotId, 'warming', { state: 'stopping' })) report.record('pool-helper', instance.instanceId, 'pool-stopped', 'first boot over');
+        if (await pool.update(slot.slotId, 'warming', { state: 'stopping' }))
+          report.record('pool-helper', instance.instanceId, 'pool-stopped', 'first boot over');
         return;
       }
       if (instance.state === 'stopped') {
@@ -167,7 +179,12 @@ async function launchPoolHelper(slot: PooledHelper, ports: PoolPorts): Promise<s
 async function grow(zone: string, count: number, report: SweepReport, ports: PoolPorts): Promise<void> {
   const now = ports.clock.now();
   for (let i = 0; i < count; i++) {
-    const slot: PooledHelper = { slotId: `${zone}-${now.getTime().toString(36)}-${i}`, availabilityZone: zone, state: 'launching', createdAt: now.toISOString() };
+    const slot: PooledHelper = {
+      slotId: `${zone}-${now.getTime().toString(36)}-${i}`,
+      availabilityZone: zone,
+      state: 'launching',
+      createdAt: now.toISOString(),
+    };
     if (report.dryRun) {
       report.record('pool-helper', slot.slotId, 'pool-launched', `would launch a Windows helper in ${zone}`);
       continue;

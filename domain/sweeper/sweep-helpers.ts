@@ -37,7 +37,12 @@ export async function sweepHelpers(report: SweepReport, budget: WaitBudget, port
     // An NTFS volume nothing showed unmounted stays where it is (domain/pipeline/phases/ntfs-release.ts).
     if (job && mayStillBeMountedOn(job) === helper.instanceId) {
       report.found();
-      report.record('helper', helper.instanceId, 'held', `holds ${job.target?.rootVolumeId ?? 'the root volume'} of job ${job.jobId}, which may still be mounted: left for an operator`);
+      report.record(
+        'helper',
+        helper.instanceId,
+        'held',
+        `holds ${job.target?.rootVolumeId ?? 'the root volume'} of job ${job.jobId}, which may still be mounted: left for an operator`,
+      );
       continue;
     }
     report.found();
@@ -103,7 +108,12 @@ async function reclaimHelper(helper: ManagedHelper, job: Job | undefined, report
   }
   const strangers = foreign.filter((v) => v.volumeId !== destination?.volumeId);
   if (strangers.length > 0) {
-    report.record('helper', id, 'held', `holds ${strangers.map((v) => `${v.volumeId} at ${v.device}`).join(', ')}, which is not its target's root volume: left attached`);
+    report.record(
+      'helper',
+      id,
+      'held',
+      `holds ${strangers.map((v) => `${v.volumeId} at ${v.device}`).join(', ')}, which is not its target's root volume: left attached`,
+    );
     return;
   }
 

@@ -37,7 +37,12 @@ export async function sweepNetworks(report: SweepReport, budget: WaitBudget, por
     const foreign = vpcs.flatMap((v) => v.foreign);
     if (foreign.length > 0) {
       report.found();
-      report.record('rescue-network', vpcs.map((v) => v.vpcId).join(','), 'held', `idle, but holds resources without the service's tags: ${foreign.join(', ')}`);
+      report.record(
+        'rescue-network',
+        vpcs.map((v) => v.vpcId).join(','),
+        'held',
+        `idle, but holds resources without the service's tags: ${foreign.join(', ')}`,
+      );
       return;
     }
     if (report.dryRun) {

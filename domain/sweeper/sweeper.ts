@@ -16,7 +16,6 @@ import { SweepReport, WaitBudget, type SweepSummary } from './sweep-report';
 
 export type { SweepAction, SweepSummary } from './sweep-report';
 
-
 /**
  * One run. Jobs first (a job rolled back now keeps its helper out of the helper pass), then
  * helpers (a terminated helper no longer keeps its network), then the network. A failure in one

@@ -28,7 +28,11 @@ export class DynamoAdmissionStore implements AdmissionStore {
     const condition =
       expectedVersion === undefined
         ? { ConditionExpression: 'attribute_not_exists(pk)' }
-        : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } };
+        : {
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':expected': expectedVersion },
+          };
     try {
       await this.documents.send(
         new PutCommand({ TableName: this.options.tableName, Item: { ...keyOf(bucket), tat, version: (expectedVersion ?? 0) + 1 }, ...condition }),

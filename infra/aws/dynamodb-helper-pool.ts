@@ -68,7 +68,9 @@ export class DynamoHelperPool implements HelperPoolStore {
     const slots = await this.list();
     const mine = slots.find((slot) => slot.state === 'claimed' && slot.claimedBy === jobId);
     if (mine) return mine;
-    const ready = slots.filter((slot) => slot.state === 'ready' && slot.availabilityZone === availabilityZone).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const ready = slots
+      .filter((slot) => slot.state === 'ready' && slot.availabilityZone === availabilityZone)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     for (const slot of ready) {
       const claimedAt = now.toISOString();
       const won = await this.conditional('claim', {

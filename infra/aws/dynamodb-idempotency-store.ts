@@ -62,7 +62,12 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
   async release(key: string, jobId: string): Promise<void> {
     try {
       await this.documents.send(
-        new DeleteCommand({ TableName: this.options.tableName, Key: keyOf(key), ConditionExpression: 'jobId = :jobId', ExpressionAttributeValues: { ':jobId': jobId } }),
+        new DeleteCommand({
+          TableName: this.options.tableName,
+          Key: keyOf(key),
+          ConditionExpression: 'jobId = :jobId',
+          ExpressionAttributeValues: { ':jobId': jobId },
+        }),
       );
     } catch (error) {
       if (isAwsError(error, 'ConditionalCheckFailedException')) return;

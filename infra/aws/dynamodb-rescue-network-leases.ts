@@ -114,7 +114,13 @@ export class DynamoRescueNetworkLeases implements RescueNetworkLeases {
       UpdateExpression: 'SET #state = :reclaiming, reclaimStartedAt = :now',
       ConditionExpression: '#state = :inUse AND size(leases) = :none AND lastReleasedAt <= :idleSince',
       ExpressionAttributeNames: NAMES,
-      ExpressionAttributeValues: { ':reclaiming': 'reclaiming', ':inUse': 'in-use', ':none': 0, ':now': now.toISOString(), ':idleSince': idleSince.toISOString() },
+      ExpressionAttributeValues: {
+        ':reclaiming': 'reclaiming',
+        ':inUse': 'in-use',
+        ':none': 0,
+        ':now': now.toISOString(),
+        ':idleSince': idleSince.toISOString(),
+      },
     });
   }
 
@@ -137,7 +143,10 @@ export class DynamoRescueNetworkLeases implements RescueNetworkLeases {
   /** One conditional UpdateItem; answers whether its condition held. */
   private async conditional(
     what: string,
-    update: Pick<ConstructorParameters<typeof UpdateCommand>[0], 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+    update: Pick<
+      ConstructorParameters<typeof UpdateCommand>[0],
+      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
   ): Promise<boolean> {
     try {
       await this.documents.send(new UpdateCommand({ TableName: this.tableName, Key: KEY, ...update }));

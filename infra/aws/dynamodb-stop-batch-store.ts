@@ -22,7 +22,12 @@ const LEAVE_ATTEMPTS = 5;
 const NAMES = { '#state': 'state' };
 
 function batchOf(item: Record<string, unknown>): StopBatch {
-  const batch: StopBatch = { batchId: item.batchId as string, at: item.at as string, instanceIds: [...((item.instanceIds as string[] | undefined) ?? [])], state: item.state as StopBatch['state'] };
+  const batch: StopBatch = {
+    batchId: item.batchId as string,
+    at: item.at as string,
+    instanceIds: [...((item.instanceIds as string[] | undefined) ?? [])],
+    state: item.state as StopBatch['state'],
+  };
   for (const field of ['closedBy', 'closedAt', 'sentAt', 'error'] as const) {
     if (typeof item[field] === 'string') batch[field] = item[field];
   }
@@ -60,7 +65,14 @@ export class DynamoStopBatchStore implements StopBatchStore {
       await this.documents.send(
         new PutCommand({
           TableName: this.options.tableName,
-          Item: { ...batchKey(batch.batchId), batchId: batch.batchId, at: batch.at, instanceIds: [...batch.instanceIds], state: 'open', [JOB_TABLE_TTL_ATTRIBUTE]: ttl },
+          Item: {
+            ...batchKey(batch.batchId),
+            batchId: batch.batchId,
+            at: batch.at,
+            instanceIds: [...batch.instanceIds],
+            state: 'open',
+            [JOB_TABLE_TTL_ATTRIBUTE]: ttl,
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

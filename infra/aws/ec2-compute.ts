@@ -224,7 +224,9 @@ export class Ec2Compute implements Compute {
    * stops each alone after looking at it.
    */
   async stopInstances(instanceIds: string[]): Promise<void> {
-    await this.call(`StopInstances ${instanceIds.length} instances (${instanceIds[0]}…)`, () => this.ec2.send(new StopInstancesCommand({ InstanceIds: instanceIds })));
+    await this.call(`StopInstances ${instanceIds.length} instances (${instanceIds[0]}…)`, () =>
+      this.ec2.send(new StopInstancesCommand({ InstanceIds: instanceIds })),
+    );
   }
 
   /** StartInstances on a running or pending instance succeeds (EC2 answers the current state). */
@@ -323,7 +325,9 @@ export class Ec2Compute implements Compute {
       if (isAwsError(error, 'InvalidAMIName.Duplicate')) {
         const existing = await this.findImageByName(input.name);
         if (existing) return existing.imageId;
-        throw new RetryableError('IMAGE_NOT_YET_LISTED', `CreateImage ${input.name}: the name is taken but DescribeImages does not list its image yet`, { cause: error });
+        throw new RetryableError('IMAGE_NOT_YET_LISTED', `CreateImage ${input.name}: the name is taken but DescribeImages does not list its image yet`, {
+          cause: error,
+        });
       }
       throw translateAwsError(error, `CreateImage ${input.name} of ${input.instanceId}`);
     }

@@ -66,7 +66,8 @@ export class Ec2InstanceDirectory implements InstanceDirectory {
       return { instances: (out.Reservations ?? []).flatMap((r) => r.Instances ?? []), nextToken: out.NextToken || undefined };
     } catch (error) {
       // A token of ours that EC2 no longer takes (expired, or from another region).
-      if (fromCursor && at.token !== undefined && isAwsError(error, 'InvalidParameterValue', 'InvalidNextToken', 'InvalidPaginationToken')) throw invalidCursor();
+      if (fromCursor && at.token !== undefined && isAwsError(error, 'InvalidParameterValue', 'InvalidNextToken', 'InvalidPaginationToken'))
+        throw invalidCursor();
       throw translateAwsError(error, 'EC2 DescribeInstances (listing)');
     }
   }

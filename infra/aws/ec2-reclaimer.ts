@@ -31,7 +31,16 @@ import {
 } from '@aws-sdk/client-ec2';
 import { defaultConfig } from '../../domain/config';
 import { isOwnResource, TAG, type ResourceRole } from '../../domain/naming';
-import type { DeleteOutcome, HelperVolume, InstanceState, ManagedHelper, NetworkPart, Reclaimer, RescueVpcInventory, VolumeAttachment } from '../../domain/ports';
+import type {
+  DeleteOutcome,
+  HelperVolume,
+  InstanceState,
+  ManagedHelper,
+  NetworkPart,
+  Reclaimer,
+  RescueVpcInventory,
+  VolumeAttachment,
+} from '../../domain/ports';
 import { tagRecord } from './ec2-compute';
 import { awsErrorCode, isAwsError, translateAwsError } from './errors';
 
@@ -41,7 +50,14 @@ const LIVE_STATES: InstanceState[] = ['pending', 'running', 'stopping', 'stopped
 const NOT_YET_CODES: ReadonlySet<string> = new Set(['DependencyViolation', 'Gateway.NotAttached', 'IncorrectState', 'InvalidState']);
 /** DescribeVolumes takes at most this many ids per call (EC2 API reference: 500 filter values). */
 const VOLUME_BATCH = 200;
-const NETWORK_ROLES: ResourceRole[] = ['rescue-subnet', 'rescue-route-table', 'rescue-security-group', 'rescue-endpoint', 'rescue-endpoint-security-group', 'rescue-igw'];
+const NETWORK_ROLES: ResourceRole[] = [
+  'rescue-subnet',
+  'rescue-route-table',
+  'rescue-security-group',
+  'rescue-endpoint',
+  'rescue-endpoint-security-group',
+  'rescue-igw',
+];
 
 export class Ec2Reclaimer implements Reclaimer {
   private readonly deployment: string;
@@ -81,7 +97,10 @@ export class Ec2Reclaimer implements Reclaimer {
 
   async listRescueVpcs(): Promise<RescueVpcInventory[]> {
     const out = await this.call('DescribeVpcs', () => this.ec2.send(new DescribeVpcsCommand({ Filters: this.managedFilters('rescue-vpc') })));
-    const vpcIds = (out.Vpcs ?? []).map((v) => v.VpcId!).filter(Boolean).sort();
+    const vpcIds = (out.Vpcs ?? [])
+      .map((v) => v.VpcId!)
+      .filter(Boolean)
+      .sort();
     return Promise.all(vpcIds.map((vpcId) => this.inventory(vpcId)));
   }
 
@@ -97,7 +116,15 @@ export class Ec2Reclaimer implements Reclaimer {
 
   async listEndpoints(vpcId: string): Promise<Array<{ id: string; state: string }>> {
     const out = await this.call(`DescribeVpcEndpoints ${vpcId}`, () =>
-      this.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: `tag:${TAG.managed}`, Values: ['true'] }, { Name: `tag:${TAG.deployment}`, Values: [this.deployment] }] })),
+      this.ec2.send(
+        new DescribeVpcEndpointsCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [vpcId] },
+            { Name: `tag:${TAG.managed}`, Values: ['true'] },
+            { Name: `tag:${TAG.deployment}`, Values: [this.deployment] },
+          ],
+        }),
+      ),
     );
     return (out.VpcEndpoints ?? []).map((e) => ({ id: e.VpcEndpointId!, state: String(e.State ?? '').toLowerCase() }));
   }
@@ -248,4 +275,3 @@ export class Ec2Reclaimer implements Reclaimer {
     }
   }
 }
-

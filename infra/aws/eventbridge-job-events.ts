@@ -42,7 +42,14 @@ export class EventBridgeJobEvents implements JobObserver {
     if (Buffer.byteLength(entry.Detail!) > MAX_ENTRY_BYTES - 1024) {
       // A job's view is a few KB; should one ever grow past the limit, say what ended anyway.
       const view = jobEndedDetail(job);
-      entry.Detail = JSON.stringify({ jobId: view.jobId, instanceId: view.instanceId, status: view.status, outputs: view.outputs, error: view.error, truncated: true });
+      entry.Detail = JSON.stringify({
+        jobId: view.jobId,
+        instanceId: view.instanceId,
+        status: view.status,
+        outputs: view.outputs,
+        error: view.error,
+        truncated: true,
+      });
     }
     // One resend of a throttled or internally failed entry; the phase runner logs what still fails.
     for (let attempt = 1; attempt <= 2; attempt++) {

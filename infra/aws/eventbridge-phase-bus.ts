@@ -1,5 +1,11 @@
 /** Publishes phase events to the service's EventBridge bus; a rule per phase routes them to its queue. */
-import { type EventBridgeClient, PutEventsCommand, type PutEventsCommandOutput, type PutEventsRequestEntry, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsCommandOutput,
+  type PutEventsRequestEntry,
+  type PutEventsResultEntry,
+} from '@aws-sdk/client-eventbridge';
 import { PermanentError, RetryableError } from '../../domain/errors';
 import type { PhaseBus, PhaseMessage } from '../../domain/ports';
 import { EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, phaseMessageJson } from '../messages/events';

@@ -13,7 +13,11 @@ export class KmsEncryptionKeys implements EncryptionKeys {
   async describeKey(keyId: string): Promise<KeyFacts | 'not-found' | 'access-denied'> {
     try {
       const { KeyMetadata } = await this.kms.send(new DescribeKeyCommand({ KeyId: keyId }));
-      return { keyId: KeyMetadata?.KeyId ?? keyId, state: KeyMetadata?.KeyState ?? 'Unavailable', manager: KeyMetadata?.KeyManager === 'AWS' ? 'AWS' : 'CUSTOMER' };
+      return {
+        keyId: KeyMetadata?.KeyId ?? keyId,
+        state: KeyMetadata?.KeyState ?? 'Unavailable',
+        manager: KeyMetadata?.KeyManager === 'AWS' ? 'AWS' : 'CUSTOMER',
+      };
     } catch (error) {
       const code = awsErrorCode(error);
       if (code === 'NotFoundException') return 'not-found';

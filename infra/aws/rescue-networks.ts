@@ -442,7 +442,9 @@ export class Ec2RescueNetworks implements RescueNetworks {
       return 'not-yet';
     }
     const cidr = vpc.CidrBlock ?? this.cidrBlock;
-    const allowed = group.IpPermissions?.some((p) => p.IpProtocol === 'tcp' && p.FromPort === 443 && p.ToPort === 443 && p.IpRanges?.some((r) => r.CidrIp === cidr));
+    const allowed = group.IpPermissions?.some(
+      (p) => p.IpProtocol === 'tcp' && p.FromPort === 443 && p.ToPort === 443 && p.IpRanges?.some((r) => r.CidrIp === cidr),
+    );
     if (!allowed) {
       try {
         await this.ec2.send(
@@ -452,7 +454,8 @@ export class Ec2RescueNetworks implements RescueNetworks {
           }),
         );
       } catch (error) {
-        if (!isAwsError(error, 'InvalidPermission.Duplicate')) throw translateAwsError(error, `AuthorizeSecurityGroupIngress ${group.GroupId} 443 from ${cidr}`);
+        if (!isAwsError(error, 'InvalidPermission.Duplicate'))
+          throw translateAwsError(error, `AuthorizeSecurityGroupIngress ${group.GroupId} 443 from ${cidr}`);
       }
     }
     return group.GroupId!;

@@ -21,7 +21,11 @@ export class SqsStartDeferral implements StartDeferral {
     try {
       // A slot further than SQS's 15 min away comes back early and is deferred again (resumeDeferredStart).
       await this.sqs.send(
-        new SendMessageCommand({ QueueUrl: this.options.queueUrl, MessageBody: deferredStartJson(start), DelaySeconds: sqsDelaySeconds(delaySeconds, this.options.timeScale ?? 1) }),
+        new SendMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MessageBody: deferredStartJson(start),
+          DelaySeconds: sqsDelaySeconds(delaySeconds, this.options.timeScale ?? 1),
+        }),
       );
     } catch (error) {
       throw translateAwsError(error, `SQS SendMessage deferred start of ${start.request.instanceId}`);

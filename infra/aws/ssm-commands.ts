@@ -18,7 +18,16 @@ const DETAIL_MAX_CHARS = 300;
 /** An instance runs one or two of our commands in its life; more pages means something else is wrong. */
 const MAX_LIST_PAGES = 10;
 
-const COMMAND_STATUSES: ReadonlySet<string> = new Set<CommandStatus>(['Pending', 'InProgress', 'Delayed', 'Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
+const COMMAND_STATUSES: ReadonlySet<string> = new Set<CommandStatus>([
+  'Pending',
+  'InProgress',
+  'Delayed',
+  'Success',
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'Cancelling',
+]);
 const FINISHED: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
 /** The agent's PingStatus (DescribeInstanceInformation); `absent` while the instance is not registered with SSM. */
@@ -120,7 +129,10 @@ export function summaryReader(
       }
     }
     if (stdout.length >= STDOUT_CONTENT_LIMIT) {
-      return { code: 'OUTPUT_TRUNCATED', problem: `the output was truncated: SSM keeps the first ${STDOUT_CONTENT_LIMIT} characters of stdout, and no summary line was among them` };
+      return {
+        code: 'OUTPUT_TRUNCATED',
+        problem: `the output was truncated: SSM keeps the first ${STDOUT_CONTENT_LIMIT} characters of stdout, and no summary line was among them`,
+      };
     }
     if (lastProblem === undefined) {
       try {

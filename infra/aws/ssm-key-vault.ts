@@ -23,7 +23,13 @@ export class SsmKeyVault implements KeyVault {
     private readonly settings: SsmKeyVaultSettings = {},
   ) {}
 
-  async createKeyPair(input: { parameterName: string; keyType: 'ed25519' | 'rsa'; comment: string; description: string; kmsKeyId?: string }): Promise<NewKeyPair> {
+  async createKeyPair(input: {
+    parameterName: string;
+    keyType: 'ed25519' | 'rsa';
+    comment: string;
+    description: string;
+    kmsKeyId?: string;
+  }): Promise<NewKeyPair> {
     const pair = generateSshKeyPair(input.keyType, input.comment);
     const keyId = input.kmsKeyId ?? this.settings.kmsKeyId;
     let version: number | undefined;

@@ -5,7 +5,16 @@
  * the API and the sweeper; and the queue that catches what EventBridge could not deliver.
  */
 import { grantStatements, PUBLISH_PHASE_EVENTS, WRITE_JOB_ITEMS, jobItems, ownLogs, ownQueue, type Json, type ServiceGrant, type Statement } from './grants';
-import { consumers, DEAD_LETTER_RETENTION_SECONDS, deploymentId, eventsDeadLetterQueueName, TARGET_RETRY_POLICY, type ConsumerSpec, type DeployContext, type RoleSpec } from './topology';
+import {
+  consumers,
+  DEAD_LETTER_RETENTION_SECONDS,
+  deploymentId,
+  eventsDeadLetterQueueName,
+  TARGET_RETRY_POLICY,
+  type ConsumerSpec,
+  type DeployContext,
+  type RoleSpec,
+} from './topology';
 import type { PhaseGrant } from '../../domain/pipeline/phase';
 import { operationsAlarms } from './operations';
 import { operationsDashboard } from './dashboard';
@@ -25,7 +34,9 @@ const LAMBDA_TRUST_POLICY: Json = {
 export function functionsOf(ctx: DeployContext): Record<string, Json> {
   return Object.fromEntries(
     consumers(ctx).map((consumer) => {
-      const environment = Object.fromEntries(Object.entries(consumer.environment).map(([name, value]) => [name, typeof value === 'string' ? value : ref(consumer.queue.logicalId)]));
+      const environment = Object.fromEntries(
+        Object.entries(consumer.environment).map(([name, value]) => [name, typeof value === 'string' ? value : ref(consumer.queue.logicalId)]),
+      );
       return [
         consumer.key,
         {
@@ -156,7 +167,9 @@ function lambdaRole(ctx: DeployContext, key: string, role: Omit<RoleSpec, 'logic
     ...(role.jobItems ? [jobItems(role.jobItems.actions, { query: role.jobItems.query })] : []),
     ...(role.publishPhaseEvents ? [PUBLISH_PHASE_EVENTS] : []),
     ...(queueLogicalId ? [ownQueue(queueLogicalId, { send: role.sendsToOwnQueue })] : []),
-    ...role.grants.flatMap((grant: PhaseGrant | ServiceGrant) => grantStatements({ deployment: deploymentId(ctx), requireAllowedTag: ctx.requireAllowedTag ?? true })[grant]),
+    ...role.grants.flatMap(
+      (grant: PhaseGrant | ServiceGrant) => grantStatements({ deployment: deploymentId(ctx), requireAllowedTag: ctx.requireAllowedTag ?? true })[grant],
+    ),
   ];
   return {
     Type: 'AWS::IAM::Role',
@@ -170,7 +183,15 @@ function lambdaRole(ctx: DeployContext, key: string, role: Omit<RoleSpec, 'logic
 
 /** Starting a reset runs the preflight (404 unknown instance, 422 refused) before any change; the access rule reads the caller's IAM tags. */
 function apiRole(ctx: DeployContext): Resources {
-  return { ApiRole: lambdaRole(ctx, 'api', { grants: ['read-caller-tags'], instanceRead: true, jobItems: { actions: WRITE_JOB_ITEMS, query: true }, publishPhaseEvents: true, sendsToOwnQueue: false }) };
+  return {
+    ApiRole: lambdaRole(ctx, 'api', {
+      grants: ['read-caller-tags'],
+      instanceRead: true,
+      jobItems: { actions: WRITE_JOB_ITEMS, query: true },
+      publishPhaseEvents: true,
+      sendsToOwnQueue: false,
+    }),
+  };
 }
 
 /**

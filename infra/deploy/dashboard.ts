@@ -56,10 +56,20 @@ export const PHASE_PERCENTILES = ['p50', 'p95'] as const;
 
 export function operationsDashboard(ctx: DeployContext): Record<string, Dashboard> {
   const service = `${ctx.service}-${ctx.stage}`;
-  const own = (metric: string, dimensions: string[], rendering: Record<string, Json>): MetricLine => [METRICS_NAMESPACE, metric, 'service', service, ...dimensions, rendering];
+  const own = (metric: string, dimensions: string[], rendering: Record<string, Json>): MetricLine => [
+    METRICS_NAMESPACE,
+    metric,
+    'service',
+    service,
+    ...dimensions,
+    rendering,
+  ];
   const all = consumers(ctx);
   const queues = all.map((consumer) => ({ key: consumer.key, name: consumer.queue.name }));
-  const deadLetters = [...all.map((consumer) => ({ key: consumer.key, name: consumer.queue.deadLetter.name })), { key: 'events', name: eventsDeadLetterQueueName(ctx) }];
+  const deadLetters = [
+    ...all.map((consumer) => ({ key: consumer.key, name: consumer.queue.deadLetter.name })),
+    { key: 'events', name: eventsDeadLetterQueueName(ctx) },
+  ];
   const functionKeys = ['api', 'sweeper', ...all.map((consumer) => consumer.key)];
   const sqs = (metric: string, queue: { key: string; name: string }): MetricLine => ['AWS/SQS', metric, 'QueueName', queue.name, { label: queue.key }];
 

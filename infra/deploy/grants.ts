@@ -62,13 +62,13 @@ export const UNNARROWED_TARGET_ACTIONS: ReadonlyArray<{ action: string; resource
     action: 'ec2:DetachVolume',
     resource: 'volume',
     reason:
-      'a volume does not carry its instance\'s tags, and the instance is an optional resource of DetachVolume (authorised only when the request names it): the instance side is conditioned, the volume side is any volume (docs/aws-facts.md#iam-volumes)',
+      "a volume does not carry its instance's tags, and the instance is an optional resource of DetachVolume (authorised only when the request names it): the instance side is conditioned, the volume side is any volume (docs/aws-facts.md#iam-volumes)",
   },
   {
     action: 'ec2:AttachVolume',
     resource: 'volume',
     reason:
-      'a volume does not carry its instance\'s tags: the instance side (an opted-in target or this deployment\'s helper) is conditioned, the volume side is any available volume of the AZ (docs/aws-facts.md#iam-volumes)',
+      "a volume does not carry its instance's tags: the instance side (an opted-in target or this deployment's helper) is conditioned, the volume side is any available volume of the AZ (docs/aws-facts.md#iam-volumes)",
   },
 ];
 
@@ -92,7 +92,12 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
 
   return {
     'build-rescue-network': [
-      { Sid: 'Describe', Effect: 'Allow', Action: ['ec2:DescribeInternetGateways', 'ec2:DescribeRouteTables', 'ec2:DescribeSecurityGroups', 'ec2:DescribeVpcEndpoints'], Resource: '*' },
+      {
+        Sid: 'Describe',
+        Effect: 'Allow',
+        Action: ['ec2:DescribeInternetGateways', 'ec2:DescribeRouteTables', 'ec2:DescribeSecurityGroups', 'ec2:DescribeVpcEndpoints'],
+        Resource: '*',
+      },
       {
         Sid: 'CreateOnlyTagged',
         Effect: 'Allow',
@@ -135,7 +140,12 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
         ],
       },
       { Sid: 'LaunchOnlyTaggedHelpers', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ['instance', 'volume'].map(ec2Arn), Condition: requestTagged },
-      { Sid: 'LaunchWithTheseParts', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ['image', 'subnet', 'security-group', 'network-interface'].map(ec2Arn) },
+      {
+        Sid: 'LaunchWithTheseParts',
+        Effect: 'Allow',
+        Action: ['ec2:RunInstances'],
+        Resource: ['image', 'subnet', 'security-group', 'network-interface'].map(ec2Arn),
+      },
       tagOnlyAtCreation('RunInstances'),
       {
         Sid: 'PassOnlyTheHelperRole',
@@ -147,9 +157,17 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
     ],
     'stop-start-helper': [
       { Sid: 'Describe', Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation'], Resource: '*' },
-      { Sid: 'StopStartOnlyOurHelpers', Effect: 'Allow', Action: ['ec2:StopInstances', 'ec2:StartInstances'], Resource: [ec2Arn('instance')], Condition: ourHelper },
+      {
+        Sid: 'StopStartOnlyOurHelpers',
+        Effect: 'Allow',
+        Action: ['ec2:StopInstances', 'ec2:StartInstances'],
+        Resource: [ec2Arn('instance')],
+        Condition: ourHelper,
+      },
     ],
-    'terminate-helper': [{ Sid: 'TerminateOnlyOurHelpers', Effect: 'Allow', Action: ['ec2:TerminateInstances'], Resource: [ec2Arn('instance')], Condition: ourHelper }],
+    'terminate-helper': [
+      { Sid: 'TerminateOnlyOurHelpers', Effect: 'Allow', Action: ['ec2:TerminateInstances'], Resource: [ec2Arn('instance')], Condition: ourHelper },
+    ],
     'run-rescue-command': [
       { Sid: 'Describe', Effect: 'Allow', Action: ['ssm:ListCommands', 'ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
       { Sid: 'RunRescueDocuments', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: RUN_SCRIPT_DOCUMENTS },
@@ -171,9 +189,17 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
     'detach-root-volume': volumeMoves('DetachRootVolume', ['ec2:DetachVolume']),
     'move-root-volume': volumeMoves('MoveRootVolume', ['ec2:AttachVolume', 'ec2:DetachVolume']),
     // The Windows fallback moves the root from the Linux helper to the Windows one: never the target's.
-    'move-volume-between-helpers': volumeMoves('MoveVolumeBetweenHelpers', ['ec2:AttachVolume', 'ec2:DetachVolume']).filter((statement) => !statement.Sid!.endsWith('OnOptedInTargets')),
+    'move-volume-between-helpers': volumeMoves('MoveVolumeBetweenHelpers', ['ec2:AttachVolume', 'ec2:DetachVolume']).filter(
+      (statement) => !statement.Sid!.endsWith('OnOptedInTargets'),
+    ),
     'restore-delete-on-termination': [
-      { Sid: 'RestoreDeleteOnTerminationOfOptedInTargets', Effect: 'Allow', Action: ['ec2:ModifyInstanceAttribute'], Resource: [ec2Arn('instance')], ...optedIn },
+      {
+        Sid: 'RestoreDeleteOnTerminationOfOptedInTargets',
+        Effect: 'Allow',
+        Action: ['ec2:ModifyInstanceAttribute'],
+        Resource: [ec2Arn('instance')],
+        ...optedIn,
+      },
     ],
     // Through the shared EbsEncryptionPolicy (serverless.yml): attached, not repeated.
     'use-encrypted-volumes': [],
@@ -183,7 +209,13 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
       { Sid: 'RunOnlyOnOptedInTargets', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: [ec2Arn('instance')], ...ssmOptedIn },
       // Windows: reboot the target (no stop: its public IP stays) and look whether its launch agent
       // has made the new password; the data is encrypted with the instance's key pair.
-      { Sid: 'RebootAndReadPasswordDataOfOptedInTargets', Effect: 'Allow', Action: ['ec2:RebootInstances', 'ec2:GetPasswordData'], Resource: ec2Arn('instance'), ...optedIn },
+      {
+        Sid: 'RebootAndReadPasswordDataOfOptedInTargets',
+        Effect: 'Allow',
+        Action: ['ec2:RebootInstances', 'ec2:GetPasswordData'],
+        Resource: ec2Arn('instance'),
+        ...optedIn,
+      },
       {
         Sid: 'KeyParameters',
         Effect: 'Allow',
@@ -207,8 +239,18 @@ export function grantStatements(ctx: GrantContext): Readonly<Record<PhaseGrant |
     // The access rule's caller tags (domain/api/access.ts): read-only, any role or user of the account,
     // since any may call the API (docs/aws-facts.md#iam-caller-tags).
     'read-caller-tags': [
-      { Sid: 'ReadCallerRoleTags', Effect: 'Allow', Action: ['iam:ListRoleTags'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' } },
-      { Sid: 'ReadCallerUserTags', Effect: 'Allow', Action: ['iam:ListUserTags'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*' } },
+      {
+        Sid: 'ReadCallerRoleTags',
+        Effect: 'Allow',
+        Action: ['iam:ListRoleTags'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' },
+      },
+      {
+        Sid: 'ReadCallerUserTags',
+        Effect: 'Allow',
+        Action: ['iam:ListUserTags'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*' },
+      },
     ],
     'reclaim-orphans': [
       {

@@ -11,7 +11,13 @@ type Alarm = { Type: 'AWS::CloudWatch::Alarm'; Properties: Record<string, Json> 
 function alarm(ctx: DeployContext, name: string, properties: Record<string, Json>): Alarm {
   return {
     Type: 'AWS::CloudWatch::Alarm',
-    Properties: { AlarmName: `${ctx.service}-${ctx.stage}-${name}`, ...properties, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' },
+    Properties: {
+      AlarmName: `${ctx.service}-${ctx.stage}-${name}`,
+      ...properties,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
   };
 }
 

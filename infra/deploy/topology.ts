@@ -8,7 +8,14 @@
 import type { PhaseGrant } from '../../domain/pipeline/phase';
 import { PHASE_DEFINITIONS } from '../../domain/pipeline/phases';
 import type { EventPattern } from '../local/event-pattern';
-import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../messages/events';
+import {
+  ALARM_SOURCE,
+  ALARM_STATE_CHANGE_DETAIL_TYPE,
+  EVENT_SOURCE,
+  PHASE_REQUESTED_DETAIL_TYPE,
+  RESET_REQUESTED_DETAIL_TYPE,
+  RESET_REQUESTED_SOURCE,
+} from '../messages/events';
 import { WRITE_JOB_ITEMS, type ServiceGrant } from './grants';
 
 export interface DeployContext {
@@ -148,7 +155,11 @@ const ALARM_TIMEOUT_SECONDS = 30;
  * a Lambda target: an alarm storm is buffered instead of fanning out to one invocation per alarm.
  */
 function alarmConsumer(ctx: DeployContext): ConsumerSpec {
-  const alarmed = (detail: EventPattern): EventPattern => ({ source: [ALARM_SOURCE], 'detail-type': [ALARM_STATE_CHANGE_DETAIL_TYPE], detail: { state: { value: ['ALARM'] }, ...detail } });
+  const alarmed = (detail: EventPattern): EventPattern => ({
+    source: [ALARM_SOURCE],
+    'detail-type': [ALARM_STATE_CHANGE_DETAIL_TYPE],
+    detail: { state: { value: ['ALARM'] }, ...detail },
+  });
   const base = `${ctx.service}-${ctx.stage}`;
   return {
     key: 'alarm',
@@ -163,7 +174,7 @@ function alarmConsumer(ctx: DeployContext): ConsumerSpec {
       {
         logicalId: 'AlarmStateChangeRule',
         name: `${base}-alarm-state-change`,
-        description: 'CloudWatch alarms in ALARM naming an instance, to the alarm function\'s queue',
+        description: "CloudWatch alarms in ALARM naming an instance, to the alarm function's queue",
         bus: 'default',
         pattern: alarmed({ configuration: { metrics: { metricStat: { metric: { dimensions: { InstanceId: [{ exists: true }] } } } } } }),
         targetId: 'alarm-queue',
@@ -173,7 +184,7 @@ function alarmConsumer(ctx: DeployContext): ConsumerSpec {
       {
         logicalId: 'AlarmStateChangeLegacyRule',
         name: `${base}-alarm-state-change-legacy`,
-        description: 'CloudWatch alarms in ALARM naming an instance (single-metric shape), to the alarm function\'s queue',
+        description: "CloudWatch alarms in ALARM naming an instance (single-metric shape), to the alarm function's queue",
         bus: 'default',
         pattern: alarmed({ configuration: { dimensions: { InstanceId: [{ exists: true }] } } }),
         targetId: 'alarm-queue',
@@ -182,7 +193,7 @@ function alarmConsumer(ctx: DeployContext): ConsumerSpec {
       {
         logicalId: 'ResetRequestedRule',
         name: `${base}-reset-requested`,
-        description: 'Reset Access Requested events, to the alarm function\'s queue',
+        description: "Reset Access Requested events, to the alarm function's queue",
         bus: 'service',
         pattern: { source: [RESET_REQUESTED_SOURCE], 'detail-type': [RESET_REQUESTED_DETAIL_TYPE] },
         targetId: 'alarm-queue',
@@ -191,7 +202,14 @@ function alarmConsumer(ctx: DeployContext): ConsumerSpec {
     queuePolicySid: 'OnlyTheAlarmRules',
     deadLetterAlarmDescription: `Alarm and reset-request events the alarm function failed ${MAX_RECEIVE_COUNT} times, waiting in its DLQ`,
     // Jobs, locks, idempotency keys, cool-downs and the admission bucket; the opt-in tags of the instance and the start's preflight.
-    role: { logicalId: 'AlarmRole', grants: [], instanceRead: true, jobItems: { actions: WRITE_JOB_ITEMS, query: true }, publishPhaseEvents: true, sendsToOwnQueue: true },
+    role: {
+      logicalId: 'AlarmRole',
+      grants: [],
+      instanceRead: true,
+      jobItems: { actions: WRITE_JOB_ITEMS, query: true },
+      publishPhaseEvents: true,
+      sendsToOwnQueue: true,
+    },
   };
 }
 
@@ -215,7 +233,11 @@ function awsEventsConsumer(ctx: DeployContext): ConsumerSpec {
         name: `${base}-aws-instance-state`,
         description: "EC2 instance state changes that can end a reset job's wait, to the aws-events queue",
         bus: 'default',
-        pattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'], detail: { state: ['running', 'stopped', 'shutting-down', 'terminated'] } },
+        pattern: {
+          source: ['aws.ec2'],
+          'detail-type': ['EC2 Instance State-change Notification'],
+          detail: { state: ['running', 'stopped', 'shutting-down', 'terminated'] },
+        },
         targetId: 'aws-events-queue',
       },
       // A Run Command invocation that has ended, whatever the end (infra/messages/resource-events.ts).
@@ -224,7 +246,11 @@ function awsEventsConsumer(ctx: DeployContext): ConsumerSpec {
         name: `${base}-aws-command-status`,
         description: 'Run Command invocations that ended, to the aws-events queue',
         bus: 'default',
-        pattern: { source: ['aws.ssm'], 'detail-type': ['EC2 Command Invocation Status-change Notification'], detail: { status: [{ 'anything-but': ['Pending', 'InProgress', 'Delayed', 'Cancelling'] }] } },
+        pattern: {
+          source: ['aws.ssm'],
+          'detail-type': ['EC2 Command Invocation Status-change Notification'],
+          detail: { status: [{ 'anything-but': ['Pending', 'InProgress', 'Delayed', 'Cancelling'] }] },
+        },
         targetId: 'aws-events-queue',
       },
       // EBS reports a failed attach (a KMS key it cannot use) and lists detachVolume among its

@@ -48,7 +48,13 @@ function seedPooledHelper(stack: VirtualStack): void {
     iamInstanceProfileName: stack.ports.config.helperInstanceProfile,
     tags: { Name: 'reset-access-pool-helper', ...serviceTags('pool-helper', stack.ports.config.deployment) },
   });
-  void stack.helperPool.add({ slotId: `${zone}-chaos-0`, availabilityZone: zone, state: 'ready', instanceId: POOLED, createdAt: new Date(stack.clock.now()).toISOString() });
+  void stack.helperPool.add({
+    slotId: `${zone}-chaos-0`,
+    availabilityZone: zone,
+    state: 'ready',
+    instanceId: POOLED,
+    createdAt: new Date(stack.clock.now()).toISOString(),
+  });
 }
 
 /** The NTFS rescue refuses the volume (BitLocker): a Windows helper is launched and does it. */

@@ -56,7 +56,11 @@ async function main(): Promise<number> {
       targets.map(async (t) => {
         const started = await call(stack, 'POST', '/resets', { instanceId: t.instanceId });
         if (started.status !== 202) throw new Error(`POST /resets answered ${started.status}: ${JSON.stringify(started.body)}`);
-        return waitForEnd(stack, started.body.jobId as string, t === managed || t === windowsManaged ? `${t.platform === 'windows' ? 'win' : 'linux'}-on` : t.platform);
+        return waitForEnd(
+          stack,
+          started.body.jobId as string,
+          t === managed || t === windowsManaged ? `${t.platform === 'windows' ? 'win' : 'linux'}-on` : t.platform,
+        );
       }),
     );
     const realSeconds = (Date.now() - realStart) / 1000;
@@ -77,7 +81,10 @@ async function main(): Promise<number> {
       new DescribeImagesCommand({ ImageIds: [windowsView!.outputs.backupImageId!, windowsView!.outputs.passwordEnabledImageId!].filter(Boolean) }),
     );
     const imageName = (id: string | undefined) => images.Images?.find((i) => i.ImageId === id)?.Name;
-    check(imageName(windowsView!.outputs.backupImageId) === `ResetAccess-backup-${windows.instanceId}-${windowsView!.jobId}`, `backup AMI ${windowsView!.outputs.backupImageId} kept`);
+    check(
+      imageName(windowsView!.outputs.backupImageId) === `ResetAccess-backup-${windows.instanceId}-${windowsView!.jobId}`,
+      `backup AMI ${windowsView!.outputs.backupImageId} kept`,
+    );
     check(
       imageName(windowsView!.outputs.passwordEnabledImageId) === `ResetAccess-password-enabled-${windows.instanceId}-${windowsView!.jobId}`,
       `password-enabled AMI ${windowsView!.outputs.passwordEnabledImageId} kept`,
@@ -102,9 +109,14 @@ async function main(): Promise<number> {
     process.stdout.write(`\nChecks (${windowsManaged.instanceId}, Windows, SSM agent Online):\n`);
     await checkRestored(stack, windowsOnlineView, before[3]!, check);
     check(windowsOnlineView.mode?.chosen === 'online', `mode: ${windowsOnlineView.mode?.chosen} (${windowsOnlineView.mode?.reason})`);
-    const changes = stack.region!.calls.filter((c) => /^(Stop|Start|Reboot)Instances$/.test(c.action) && JSON.stringify(c.input).includes(windowsManaged.instanceId)).map((c) => c.action);
+    const changes = stack
+      .region!.calls.filter((c) => /^(Stop|Start|Reboot)Instances$/.test(c.action) && JSON.stringify(c.input).includes(windowsManaged.instanceId))
+      .map((c) => c.action);
     const windowsIpAfter = (await describe(stack, windowsManaged.instanceId)).PublicIpAddress;
-    check(changes.join() === 'RebootInstances' && windowsIpAfter === before[3]!.PublicIpAddress, `rebooted, never stopped (${changes.join(', ')}), public IP ${windowsIpAfter} kept`);
+    check(
+      changes.join() === 'RebootInstances' && windowsIpAfter === before[3]!.PublicIpAddress,
+      `rebooted, never stopped (${changes.join(', ')}), public IP ${windowsIpAfter} kept`,
+    );
     const onlinePassword = await passwordDataOf(stack, windowsManaged.instanceId);
     check(onlinePassword.length > 0, `GetPasswordData answers when the job ends (password made at ${windowsOnlineView.outputs.passwordReadyAt})`);
     for (const [label, pair] of [
@@ -112,7 +124,8 @@ async function main(): Promise<number> {
       ['Windows', [windowsView!, windowsOnlineView]],
     ] as const) {
       process.stdout.write(`\n${label}, the same reset two ways (simulated time):\n`);
-      for (const view of pair) process.stdout.write(`  mode: ${(view.mode?.chosen ?? '?').padEnd(8)} ${simulatedSeconds(view).toFixed(0).padStart(5)} s  ${view.instanceId}\n`);
+      for (const view of pair)
+        process.stdout.write(`  mode: ${(view.mode?.chosen ?? '?').padEnd(8)} ${simulatedSeconds(view).toFixed(0).padStart(5)} s  ${view.instanceId}\n`);
     }
     const demoSeconds = (Date.now() - demoStart) / 1000;
     check(demoSeconds < 60, `the jobs ran in ${realSeconds.toFixed(1)} s, the whole demo so far in ${demoSeconds.toFixed(1)} s of real time (under 60 s)`);
@@ -127,7 +140,9 @@ async function main(): Promise<number> {
 
 /** `--serve`: the stack stays up after the checks, for its page at `GET /`, until SIGINT or SIGTERM. */
 async function serveUntilStopped(stack: LocalStack, failed: number): Promise<void> {
-  process.stdout.write(`\ndemo: ${failed === 0 ? 'all checks passed' : `${failed} check(s) failed`}; the jobs and the fleet's figures: ${stack.apiUrl}/ (Ctrl-C stops)\n`);
+  process.stdout.write(
+    `\ndemo: ${failed === 0 ? 'all checks passed' : `${failed} check(s) failed`}; the jobs and the fleet's figures: ${stack.apiUrl}/ (Ctrl-C stops)\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
@@ -198,11 +213,15 @@ function simulatedSeconds(view: JobView): number {
 function printTimeline(view: JobView, realSeconds: number): void {
   const t0 = Date.parse(view.createdAt);
   const mode = view.mode ? `, mode: ${view.mode.chosen}` : '';
-  process.stdout.write(`\nJob ${view.jobId} (${view.instanceId}, ${view.platform}${mode}): ${view.status} in ${simulatedSeconds(view).toFixed(0)} s simulated (${realSeconds.toFixed(1)} s real)\n`);
+  process.stdout.write(
+    `\nJob ${view.jobId} (${view.instanceId}, ${view.platform}${mode}): ${view.status} in ${simulatedSeconds(view).toFixed(0)} s simulated (${realSeconds.toFixed(1)} s real)\n`,
+  );
   for (const phase of view.phases) {
     const from = (Date.parse(phase.startedAt) - t0) / 1000;
     const to = phase.endedAt ? (Date.parse(phase.endedAt) - t0) / 1000 : NaN;
-    process.stdout.write(`  ${phase.name.padEnd(20)} ${from.toFixed(0).padStart(5)} s → ${to.toFixed(0).padStart(5)} s  ${phase.status}${phase.polls ? ` (${phase.polls} polls)` : ''}\n`);
+    process.stdout.write(
+      `  ${phase.name.padEnd(20)} ${from.toFixed(0).padStart(5)} s → ${to.toFixed(0).padStart(5)} s  ${phase.status}${phase.polls ? ` (${phase.polls} polls)` : ''}\n`,
+    );
   }
   process.stdout.write('Outputs:\n');
   for (const [key, value] of Object.entries(view.outputs)) process.stdout.write(`  ${key}: ${Array.isArray(value) ? value.join(', ') : String(value)}\n`);

@@ -115,9 +115,30 @@ const MAX_OR_COMBINATIONS = 1000;
 
 // Ruler's RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP (Constants.java): field names refused inside `$or`.
 const RESERVED_IN_OR = new Set([
-  'exactly', 'equals-ignore-case', 'prefix', 'suffix', 'anything-but', 'exists', 'wildcard', 'numeric', 'cidr',
-  '=', '<', '<=', '>', '>=', 'regex', 'not-wildcard', 'not-equals-ignore-case', 'date-after', 'date-on-or-after',
-  'date-before', 'date-on-or-before', 'in-date-range', 'ip-address-in-range', 'ip-address-not-in-range',
+  'exactly',
+  'equals-ignore-case',
+  'prefix',
+  'suffix',
+  'anything-but',
+  'exists',
+  'wildcard',
+  'numeric',
+  'cidr',
+  '=',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'regex',
+  'not-wildcard',
+  'not-equals-ignore-case',
+  'date-after',
+  'date-on-or-after',
+  'date-before',
+  'date-on-or-before',
+  'in-date-range',
+  'ip-address-in-range',
+  'ip-address-not-in-range',
 ]);
 
 /** The rules `object` adds to each of `rules`; each `$or` multiplies them. */
@@ -344,8 +365,14 @@ interface Exclusion {
 }
 
 const EXCLUSIONS = new Map<string, Exclusion>([
-  ['prefix', { notAString: 'prefix/suffix match pattern must be a string', compile: (text, path) => affixExclusion(text, path, (value) => value.startsWith(text)) }],
-  ['suffix', { notAString: 'prefix/suffix match pattern must be a string', compile: (text, path) => affixExclusion(text, path, (value) => value.endsWith(text)) }],
+  [
+    'prefix',
+    { notAString: 'prefix/suffix match pattern must be a string', compile: (text, path) => affixExclusion(text, path, (value) => value.startsWith(text)) },
+  ],
+  [
+    'suffix',
+    { notAString: 'prefix/suffix match pattern must be a string', compile: (text, path) => affixExclusion(text, path, (value) => value.endsWith(text)) },
+  ],
   [
     'equals-ignore-case',
     {

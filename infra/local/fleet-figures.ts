@@ -77,11 +77,17 @@ export async function collectFleetFigures(sources: FleetSources, options: { jobs
   const durations = new Map<PhaseName, number[]>();
   for (const view of views) {
     // A phase's duration as the runner reports it to PhaseDuration: phases that ended done.
-    for (const phase of view.phases) if (phase.status === 'done' && phase.durationSeconds !== undefined) durations.set(phase.name, [...(durations.get(phase.name) ?? []), phase.durationSeconds]);
+    for (const phase of view.phases)
+      if (phase.status === 'done' && phase.durationSeconds !== undefined)
+        durations.set(phase.name, [...(durations.get(phase.name) ?? []), phase.durationSeconds]);
   }
   const phases = PHASES.map((phase) => {
     const values = (durations.get(phase) ?? []).sort((a, b) => a - b);
-    return { phase, done: values.length, ...Object.fromEntries(values.length ? PHASE_PERCENTILES.map((p) => [p, percentile(values, Number(p.slice(1)))]) : []) };
+    return {
+      phase,
+      done: values.length,
+      ...Object.fromEntries(values.length ? PHASE_PERCENTILES.map((p) => [p, percentile(values, Number(p.slice(1)))]) : []),
+    };
   });
   const realNow = Date.now();
   const depth = (name: string) => sources.inspectQueue(name);

@@ -38,7 +38,10 @@ ${figures.jobs.length ? figures.jobs.map((job) => jobCard(job, figures.now)).joi
 <table data-section="phases"><tr><th>phase</th><th>done</th>${PHASE_PERCENTILES.map((p) => `<th>${p}</th>`).join('')}</tr>
 ${figures.phases
   .filter((p) => p.done > 0)
-  .map((p) => `<tr data-phase="${esc(p.phase)}"><td>${esc(p.phase)}</td><td>${p.done}</td>${PHASE_PERCENTILES.map((q) => `<td>${seconds(p[q])}</td>`).join('')}</tr>`)
+  .map(
+    (p) =>
+      `<tr data-phase="${esc(p.phase)}"><td>${esc(p.phase)}</td><td>${p.done}</td>${PHASE_PERCENTILES.map((q) => `<td>${seconds(p[q])}</td>`).join('')}</tr>`,
+  )
   .join('\n')}
 </table></div>
 <div><h2>Queues <span class="muted">(age in real seconds)</span></h2>
@@ -77,7 +80,9 @@ function jobCard(job: JobView, now: string): string {
     const what = phase.waitingFor && !phase.endedAt ? ` · waiting for ${phase.waitingFor}` : '';
     return `<tr data-phase="${esc(phase.name)}" data-status="${esc(phase.status)}"><td class="phase">${esc(phase.name)}</td><td class="track"><div class="bar ${esc(phase.status)}" style="left:${pct(from).toFixed(2)}%;width:${width.toFixed(2)}%" title="${esc(`${phase.name}: ${phase.status}, ${seconds(phase.durationSeconds)} s${what}`)}"></div></td><td class="num">${seconds((from - t0) / 1000)}</td><td class="num">${phase.endedAt ? seconds((to - t0) / 1000) : '…'}</td></tr>`;
   });
-  const error = job.error ? `<div class="error">${esc(job.error.code)} in ${esc(job.error.phase)}: ${esc(job.error.message)}${job.instanceRestored !== undefined ? ` · instance restored: ${job.instanceRestored}` : ''}</div>` : '';
+  const error = job.error
+    ? `<div class="error">${esc(job.error.code)} in ${esc(job.error.phase)}: ${esc(job.error.message)}${job.instanceRestored !== undefined ? ` · instance restored: ${job.instanceRestored}` : ''}</div>`
+    : '';
   return `<article class="job" data-job-id="${esc(job.jobId)}" data-status="${esc(job.status)}">
 <div class="job-head"><span class="badge ${STATUS_CLASS[job.status] ?? ''}">${esc(job.status)}</span> <b>${esc(job.jobId)}</b> ${esc(job.instanceId)} · ${esc(job.platform)}${job.mode ? ` · ${esc(job.mode.chosen)}` : ''} · ${seconds((end - t0) / 1000)} s${job.currentPhases.length ? ` · now: ${esc(job.currentPhases.join(', '))}` : ''}</div>
 ${error}<table class="timeline"><tr><th>phase</th><th></th><th>from (s)</th><th>to (s)</th></tr>${rows.join('')}</table>

@@ -27,7 +27,11 @@ export class ScaledPhaseScheduler implements PhaseScheduler {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.sqs.later(message, whole).catch((error: unknown) => {
-        this.log.warn('a delayed phase message could not be sent; the sweeper will re-drive the job', { jobId: message.jobId, phase: message.phase, error: String(error) });
+        this.log.warn('a delayed phase message could not be sent; the sweeper will re-drive the job', {
+          jobId: message.jobId,
+          phase: message.phase,
+          error: String(error),
+        });
       });
     }, fractionMs);
     this.timers.add(timer);

@@ -31,7 +31,9 @@ export class MemoryHelperPool implements HelperPoolStore {
     const slots = [...this.slots.values()];
     const mine = slots.find((slot) => slot.state === 'claimed' && slot.claimedBy === jobId);
     if (mine) return { ...mine };
-    const ready = slots.filter((slot) => slot.state === 'ready' && slot.availabilityZone === availabilityZone).sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0];
+    const ready = slots
+      .filter((slot) => slot.state === 'ready' && slot.availabilityZone === availabilityZone)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0];
     if (!ready) return undefined;
     Object.assign(ready, { state: 'claimed', claimedBy: jobId, claimedAt: now.toISOString() });
     return { ...ready };

@@ -27,8 +27,14 @@ const instanceStateEvent = z.pipe(
   z.transform(({ detail }): ResourceEvent => ({ kind: 'instance-state', instanceId: detail['instance-id'], state: detail.state })),
 );
 const commandInvocationEvent = z.pipe(
-  z.object({ source: z.literal(SSM_SOURCE), 'detail-type': z.literal(COMMAND_INVOCATION_DETAIL_TYPE), detail: z.object({ 'instance-id': id, 'command-id': id, status: id }) }),
-  z.transform(({ detail }): ResourceEvent => ({ kind: 'command-status', instanceId: detail['instance-id'], commandId: detail['command-id'], status: detail.status })),
+  z.object({
+    source: z.literal(SSM_SOURCE),
+    'detail-type': z.literal(COMMAND_INVOCATION_DETAIL_TYPE),
+    detail: z.object({ 'instance-id': id, 'command-id': id, status: id }),
+  }),
+  z.transform(
+    ({ detail }): ResourceEvent => ({ kind: 'command-status', instanceId: detail['instance-id'], commandId: detail['command-id'], status: detail.status }),
+  ),
 );
 // The volume is named only in `resources`, as an ARN (`…:volume/vol-…`).
 const VOLUME_ARN = /:volume\/(vol-[0-9a-z]+)$/;

@@ -35,21 +35,41 @@ const eventSchema = z.looseObject({
 
 /** What the alarm function sends itself for a start that waits for its admission slot. */
 const deferredStartSchema = (config: ServiceConfig) =>
-  z.object({ kind: z.enum(['alarm', 'request']), request: startRequestSchema(config), eventId: z.string(), requestedBy: z.string(), admitAt: z.iso.datetime() });
+  z.object({
+    kind: z.enum(['alarm', 'request']),
+    request: startRequestSchema(config),
+    eventId: z.string(),
+    requestedBy: z.string(),
+    admitAt: z.iso.datetime(),
+  });
 
 const NONE: string[] = [];
 /** A metric's dimensions naming an instance: `{ InstanceId }`, or a `[{ name, value }]` list (also `Name`/`Value`). */
 const instanceDimensions = z.catch(
   z.union([
     z.pipe(
-      z.array(z.catch(z.looseObject({ name: z.optional(z.string()), Name: z.optional(z.string()), value: z.optional(z.string()), Value: z.optional(z.string()) }), {})),
+      z.array(
+        z.catch(
+          z.looseObject({ name: z.optional(z.string()), Name: z.optional(z.string()), value: z.optional(z.string()), Value: z.optional(z.string()) }),
+          {},
+        ),
+      ),
       z.transform((list) => list.filter((d) => (d.name ?? d.Name) === 'InstanceId').map((d) => d.value ?? d.Value ?? '')),
     ),
-    z.pipe(z.looseObject({ InstanceId: z.optional(z.string()) }), z.transform((d) => (d.InstanceId ? [d.InstanceId] : NONE))),
+    z.pipe(
+      z.looseObject({ InstanceId: z.optional(z.string()) }),
+      z.transform((d) => (d.InstanceId ? [d.InstanceId] : NONE)),
+    ),
   ]),
   NONE,
 );
-const metricInstances = z.catch(z.pipe(z.looseObject({ metricStat: z.looseObject({ metric: z.looseObject({ dimensions: instanceDimensions }) }) }), z.transform((m) => m.metricStat.metric.dimensions)), NONE);
+const metricInstances = z.catch(
+  z.pipe(
+    z.looseObject({ metricStat: z.looseObject({ metric: z.looseObject({ dimensions: instanceDimensions }) }) }),
+    z.transform((m) => m.metricStat.metric.dimensions),
+  ),
+  NONE,
+);
 
 /**
  * The `detail` of a CloudWatch alarm state change. The instances come from both shapes of its

@@ -13,7 +13,10 @@ export const REDACTED = '[REDACTED]';
 
 export function redactText(text: string): string {
   if (!text.includes('PRIVATE KEY')) return text;
-  return text.replace(PRIVATE_KEY_BLOCK, REDACTED).replace(HEADLESS_KEY_TAIL, REDACTED).replace(/PRIVATE KEY/g, 'PRIVATE-KEY');
+  return text
+    .replace(PRIVATE_KEY_BLOCK, REDACTED)
+    .replace(HEADLESS_KEY_TAIL, REDACTED)
+    .replace(/PRIVATE KEY/g, 'PRIVATE-KEY');
 }
 
 /** A deep copy of `value` with every string redacted (and object keys too). */

@@ -209,7 +209,13 @@ function asSummary(v: Record<string, unknown>, line: string): WindowsRescueSumma
   if (!Array.isArray(v.agents) || v.agents.length === 0) bad('no "agents"');
   for (const a of v.agents as unknown[]) {
     const agent = a as Record<string, unknown> | null;
-    if (!agent || typeof agent.agent !== 'string' || typeof agent.config !== 'string' || typeof agent.generatesPassword !== 'boolean' || !Array.isArray(agent.changes)) {
+    if (
+      !agent ||
+      typeof agent.agent !== 'string' ||
+      typeof agent.config !== 'string' ||
+      typeof agent.generatesPassword !== 'boolean' ||
+      !Array.isArray(agent.changes)
+    ) {
       bad('a malformed agent entry');
     }
   }

@@ -165,24 +165,16 @@ export function createImage(ctx: RegionContext, input: CreateImageRequest, fault
   const instance = requireInstance(ctx, input.InstanceId);
   const name = input.Name ?? fail('MissingParameter', 'The request must contain the parameter name');
   if (!AMI_NAME.test(name)) {
-    fail(
-      'InvalidAMIName.Malformed',
-      `AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`,
-    );
+    fail('InvalidAMIName.Malformed', `AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'`);
   }
-  const duplicate = Object.values(ctx.state.images).find(
-    (i) => i.ownerId === ctx.config.accountId && i.name === name && i.state !== 'deregistered',
-  );
+  const duplicate = Object.values(ctx.state.images).find((i) => i.ownerId === ctx.config.accountId && i.name === name && i.state !== 'deregistered');
   if (duplicate) fail('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI ${duplicate.imageId}`);
   if (instance.state !== 'running' && instance.state !== 'stopped') {
     fail('IncorrectInstanceState', `Instance '${instance.instanceId}' is not in a state from which it can be imaged.`);
   }
   const attached = volumesAttachedTo(ctx, instance.instanceId).filter((v) => v.attachment?.state === 'attached');
   if (!attached.some((v) => v.attachment?.device === instance.rootDeviceName)) {
-    fail(
-      'IncorrectInstanceState',
-      `Instance '${instance.instanceId}' does not have a volume attached at root (${instance.rootDeviceName})`,
-    );
+    fail('IncorrectInstanceState', `Instance '${instance.instanceId}' does not have a volume attached at root (${instance.rootDeviceName})`);
   }
   const allowed = ['image', 'snapshot'];
   const imageTags = tagsFromSpecifications(input.TagSpecifications, 'image', allowed);
@@ -249,8 +241,7 @@ export function completeImage(ctx: RegionContext, imageId: string, to: 'availabl
   const image = ctx.state.images[imageId];
   if (!image || image.state !== 'pending') return;
   image.state = to;
-  if (to === 'failed')
-    image.stateReason = { code: 'Server.InternalError', message: 'Server.InternalError: Internal error while creating image' };
+  if (to === 'failed') image.stateReason = { code: 'Server.InternalError', message: 'Server.InternalError: Internal error while creating image' };
   for (const mapping of image.blockDeviceMappings) {
     const snapshot = mapping.snapshotId ? ctx.state.snapshots[mapping.snapshotId] : undefined;
     if (snapshot?.state === 'pending') snapshot.state = to === 'available' ? 'completed' : 'error';

@@ -40,7 +40,9 @@ export function describeInstanceTypes(_ctx: RegionContext, input: DescribeInstan
       return {
         InstanceType: type,
         InstanceStorageSupported: disks !== undefined,
-        InstanceStorageInfo: disks ? { TotalSizeInGB: disks.sizeInGB * disks.count, Disks: [{ SizeInGB: disks.sizeInGB, Count: disks.count, Type: 'ssd' }] } : undefined,
+        InstanceStorageInfo: disks
+          ? { TotalSizeInGB: disks.sizeInGB * disks.count, Disks: [{ SizeInGB: disks.sizeInGB, Count: disks.count, Type: 'ssd' }] }
+          : undefined,
       };
     }),
   };
@@ -98,10 +100,8 @@ export function modifyInstanceAttribute(ctx: RegionContext, input: ModifyInstanc
   // The legacy form names the attribute and passes one value.
   const legacy = input.Attribute;
   const stopValue = input.DisableApiStop?.Value ?? (legacy === 'disableApiStop' ? parseBoolean(input.Value, legacy) : undefined);
-  const terminationValue =
-    input.DisableApiTermination?.Value ?? (legacy === 'disableApiTermination' ? parseBoolean(input.Value, legacy) : undefined);
-  const shutdownValue =
-    input.InstanceInitiatedShutdownBehavior?.Value ?? (legacy === 'instanceInitiatedShutdownBehavior' ? input.Value : undefined);
+  const terminationValue = input.DisableApiTermination?.Value ?? (legacy === 'disableApiTermination' ? parseBoolean(input.Value, legacy) : undefined);
+  const shutdownValue = input.InstanceInitiatedShutdownBehavior?.Value ?? (legacy === 'instanceInitiatedShutdownBehavior' ? input.Value : undefined);
   const typeValue = input.InstanceType?.Value ?? (legacy === 'instanceType' ? input.Value : undefined);
 
   for (const mapping of input.BlockDeviceMappings ?? []) {

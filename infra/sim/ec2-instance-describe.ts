@@ -95,16 +95,12 @@ export function instanceShape(ctx: RegionContext, instance: InstanceRecord, laun
     SpotInstanceRequestId: instance.spotInstanceRequestId,
     ClientToken: instance.clientToken ?? '',
     Tags: toTagList(instance.tags),
-    SecurityGroups: terminated
-      ? []
-      : instance.securityGroupIds.map((id) => ({ GroupId: id, GroupName: ctx.state.securityGroups[id]?.groupName ?? '' })),
+    SecurityGroups: terminated ? [] : instance.securityGroupIds.map((id) => ({ GroupId: id, GroupName: ctx.state.securityGroups[id]?.groupName ?? '' })),
     SourceDestCheck: true,
     Hypervisor: 'xen',
     EbsOptimized: instance.ebsOptimized,
     EnaSupport: true,
-    IamInstanceProfile: instance.iamInstanceProfile
-      ? { Arn: instance.iamInstanceProfile.arn, Id: instance.iamInstanceProfile.id }
-      : undefined,
+    IamInstanceProfile: instance.iamInstanceProfile ? { Arn: instance.iamInstanceProfile.arn, Id: instance.iamInstanceProfile.id } : undefined,
     HibernationOptions: { Configured: instance.hibernationConfigured },
     MetadataOptions: {
       State: 'applied',
@@ -156,7 +152,10 @@ export function describeInstances(ctx: RegionContext, input: DescribeInstancesRe
     'product-code': (i) => productCodesOf(ctx, i).map((c) => c.id),
   };
   const matching = applyFilters(picked, input.Filters, spec, (i) => i.tags);
-  const { items, next } = instancePage(matching.sort((a, b) => a.launchTime - b.launchTime), input);
+  const { items, next } = instancePage(
+    matching.sort((a, b) => a.launchTime - b.launchTime),
+    input,
+  );
   const byReservation = new Map<string, InstanceRecord[]>();
   for (const instance of items) {
     const group = byReservation.get(instance.reservationId) ?? [];
@@ -175,7 +174,8 @@ export function describeInstances(ctx: RegionContext, input: DescribeInstancesRe
  */
 function instancePage(instances: InstanceRecord[], input: DescribeInstancesRequest): { items: InstanceRecord[]; next?: string } {
   const max = input.MaxResults;
-  if (max !== undefined && input.InstanceIds?.length) fail('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+  if (max !== undefined && input.InstanceIds?.length)
+    fail('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
   if (max !== undefined && (!Number.isInteger(max) || max < 5 || max > 1000)) {
     fail('InvalidParameterValue', `Value ( ${max} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
   }

@@ -58,13 +58,7 @@ function setState(ctx: RegionContext, instance: InstanceRecord, to: InstanceStat
   ctx.emit((origin) => instanceStateChangeEvent(origin, instanceId, to));
 }
 
-export function scheduleState(
-  ctx: RegionContext,
-  instance: InstanceRecord,
-  delayMs: number,
-  to: InstanceStateName,
-  reason?: StateReasonRecord,
-): void {
+export function scheduleState(ctx: RegionContext, instance: InstanceRecord, delayMs: number, to: InstanceStateName, reason?: StateReasonRecord): void {
   ctx.schedule(delayMs, { kind: 'instance-state', instanceId: instance.instanceId, epoch: instance.stateEpoch, to, reason });
 }
 
@@ -92,10 +86,7 @@ export function stopInstances(ctx: RegionContext, input: StopInstancesRequest, f
   for (const instance of instances) {
     const id = instance.instanceId;
     if (instance.disableApiStop) {
-      fail(
-        'OperationNotPermitted',
-        `The instance '${id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`,
-      );
+      fail('OperationNotPermitted', `The instance '${id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
     }
     if (instance.rootDeviceType !== 'ebs') {
       fail('UnsupportedOperation', `The instance '${id}' does not have an 'ebs' root device type and cannot be stopped.`);
@@ -138,10 +129,7 @@ export function startInstances(ctx: RegionContext, input: StartInstancesRequest)
   for (const instance of instances) {
     const id = instance.instanceId;
     if (instance.lifecycle === 'spot') {
-      fail(
-        'UnsupportedOperation',
-        `You can't start the Spot Instance '${id}' because it is associated with a one-time Spot Instance request.`,
-      );
+      fail('UnsupportedOperation', `You can't start the Spot Instance '${id}' because it is associated with a one-time Spot Instance request.`);
     }
     if (instance.state === 'stopping' || instance.state === 'shutting-down' || instance.state === 'terminated') {
       fail('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be started.`);
@@ -150,10 +138,7 @@ export function startInstances(ctx: RegionContext, input: StartInstancesRequest)
     const attached = volumesAttachedTo(ctx, id);
     const root = attached.find((v) => sameDevice(v.attachment!.device, instance.rootDeviceName));
     if (!root) {
-      fail(
-        'IncorrectInstanceState',
-        `Invalid value '${id}' for instanceId. Instance does not have a volume attached at root (${instance.rootDeviceName})`,
-      );
+      fail('IncorrectInstanceState', `Invalid value '${id}' for instanceId. Instance does not have a volume attached at root (${instance.rootDeviceName})`);
     }
     if (attached.some((v) => v.attachment!.state !== 'attached')) {
       fail('IncorrectInstanceState', `The instance '${id}' has a volume that is still attaching or detaching.`);
@@ -215,11 +200,7 @@ export function rebootInstances(ctx: RegionContext, input: RebootInstancesReques
 
 function scheduleBootComplete(ctx: RegionContext, instance: InstanceRecord): void {
   const delay =
-    instance.platform === 'windows'
-      ? instance.bootedOnce
-        ? ctx.timings.windowsBootMs
-        : ctx.timings.windowsFirstBootMs
-      : ctx.timings.linuxAgentOnlineMs;
+    instance.platform === 'windows' ? (instance.bootedOnce ? ctx.timings.windowsBootMs : ctx.timings.windowsFirstBootMs) : ctx.timings.linuxAgentOnlineMs;
   if (instance.iamInstanceProfile && instance.ssmAgent && instance.agent.status === 'absent') instance.agent.status = 'booting';
   ctx.schedule(delay, { kind: 'boot-complete', instanceId: instance.instanceId, epoch: instance.stateEpoch });
 }

@@ -11,24 +11,11 @@ import { createHash } from 'node:crypto';
 
 import type { CallFaults, RegionContext } from './context';
 import { reservationShape } from './ec2-instance-describe';
-import {
-  CLIENT_LAUNCH_ERROR,
-  gmt,
-  scheduleState,
-  SERVER_LAUNCH_ERROR,
-  startBlockedByKms,
-  USER_SHUTDOWN,
-} from './ec2-instance-lifecycle';
+import { CLIENT_LAUNCH_ERROR, gmt, scheduleState, SERVER_LAUNCH_ERROR, startBlockedByKms, USER_SHUTDOWN } from './ec2-instance-lifecycle';
 import { allocatePrivateIp } from './ec2-network';
 import { attachAtLaunch, createVolumeRecord, sameDevice } from './ec2-volumes';
 import { instanceStateChangeEvent } from './events';
-import {
-  recallClientToken,
-  rememberClientToken,
-  requireImage,
-  requireSecurityGroup,
-  requireSubnet,
-} from './lookup';
+import { recallClientToken, rememberClientToken, requireImage, requireSecurityGroup, requireSubnet } from './lookup';
 import { fail } from './sim-error';
 import type { InstanceRecord, NtfsVolumeFlags, Platform, ProductCodeRecord, SubnetRecord, TagMap } from './state';
 import { tagsFromSpecifications } from './tags';
@@ -46,9 +33,7 @@ function instanceProfileOf(ctx: RegionContext, spec: RunInstancesRequest['IamIns
 
 function defaultSubnet(ctx: RegionContext, zone: string | undefined): SubnetRecord {
   const subnets = Object.values(ctx.state.subnets).filter((s) => s.defaultForAz && (!zone || s.availabilityZone === zone));
-  return (
-    subnets[0] ?? fail('VPCIdNotSpecified', 'No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.')
-  );
+  return subnets[0] ?? fail('VPCIdNotSpecified', 'No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.');
 }
 
 export function runInstances(ctx: RegionContext, input: RunInstancesRequest, faults: CallFaults): Reservation {
@@ -163,13 +148,7 @@ export function runInstances(ctx: RegionContext, input: RunInstancesRequest, fau
         filesystem: snapshot?.filesystem ?? image.filesystem,
         files: snapshot?.files ?? {},
       });
-      attachAtLaunch(
-        ctx,
-        volume,
-        instance.instanceId,
-        mapping.deviceName,
-        override?.Ebs?.DeleteOnTermination ?? mapping.deleteOnTermination ?? true,
-      );
+      attachAtLaunch(ctx, volume, instance.instanceId, mapping.deviceName, override?.Ebs?.DeleteOnTermination ?? mapping.deleteOnTermination ?? true);
     }
     for (const extra of input.BlockDeviceMappings ?? []) {
       if (!extra.DeviceName || image.blockDeviceMappings.some((m) => sameDevice(m.deviceName, extra.DeviceName ?? ''))) continue;
@@ -265,9 +244,7 @@ function windowsPasswordState(files: VolumeFiles, enabled: boolean | undefined):
 
 export function seedInstance(ctx: RegionContext, spec: SeedInstanceSpec): InstanceRecord {
   const image = requireImage(ctx, spec.imageId);
-  const subnet = spec.subnetId
-    ? requireSubnet(ctx, spec.subnetId)
-    : defaultSubnet(ctx, spec.availabilityZone ?? ctx.config.availabilityZones[0]);
+  const subnet = spec.subnetId ? requireSubnet(ctx, spec.subnetId) : defaultSubnet(ctx, spec.availabilityZone ?? ctx.config.availabilityZones[0]);
   const instanceId = spec.instanceId ?? ctx.ids.resourceId('i');
   if (ctx.state.instances[instanceId]) throw new Error(`seedInstance: ${instanceId} already exists`);
   const rootDeviceName = spec.rootDeviceName ?? image.rootDeviceName;

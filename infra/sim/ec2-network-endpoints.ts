@@ -35,10 +35,7 @@ function vpcEndpointShape(ctx: RegionContext, e: VpcEndpointRecord): VpcEndpoint
     State: e.state as VpcEndpoint['State'],
     RouteTableIds: e.type === 'Gateway' ? e.routeTableIds : undefined,
     SubnetIds: e.type === 'Interface' ? e.subnetIds : undefined,
-    Groups:
-      e.type === 'Interface'
-        ? e.securityGroupIds.map((GroupId) => ({ GroupId, GroupName: ctx.state.securityGroups[GroupId]?.groupName }))
-        : undefined,
+    Groups: e.type === 'Interface' ? e.securityGroupIds.map((GroupId) => ({ GroupId, GroupName: ctx.state.securityGroups[GroupId]?.groupName })) : undefined,
     PrivateDnsEnabled: e.privateDnsEnabled,
     RequesterManaged: false,
     DnsEntries:

@@ -30,15 +30,7 @@ import type {
 import { parseCidr } from './cidr';
 import type { RegionContext } from './context';
 import { applyFilters, type FilterSpec } from './filters';
-import {
-  pickByIds,
-  recallClientToken,
-  rememberClientToken,
-  requireInternetGateway,
-  requireRouteTable,
-  requireSubnet,
-  requireVpc,
-} from './lookup';
+import { pickByIds, recallClientToken, rememberClientToken, requireInternetGateway, requireRouteTable, requireSubnet, requireVpc } from './lookup';
 import { fail } from './sim-error';
 import type { InternetGatewayRecord, RouteTableRecord } from './state';
 import { tagsFromSpecifications, toTagList } from './tags';
@@ -171,10 +163,7 @@ export function createRoute(ctx: RegionContext, input: CreateRouteRequest): Crea
   parseCidr(destination, 'destinationCidrBlock');
   const igw = requireInternetGateway(ctx, input.GatewayId);
   if (igw.attachedVpcId !== rt.vpcId) {
-    fail(
-      'InvalidParameterValue',
-      `route table ${rt.routeTableId} and network gateway ${igw.internetGatewayId} belong to different networks`,
-    );
+    fail('InvalidParameterValue', `route table ${rt.routeTableId} and network gateway ${igw.internetGatewayId} belong to different networks`);
   }
   if (rt.routes.some((r) => r.destinationCidrBlock === destination)) {
     fail('RouteAlreadyExists', `The route identified by ${destination} already exists.`);
@@ -191,10 +180,7 @@ export function associateRouteTable(ctx: RegionContext, input: AssociateRouteTab
   }
   const existing = Object.values(ctx.state.routeTables).find((r) => r.associations.some((a) => a.subnetId === subnet.subnetId));
   if (existing) {
-    fail(
-      'Resource.AlreadyAssociated',
-      `the specified association for route table ${rt.routeTableId} conflicts with an existing association`,
-    );
+    fail('Resource.AlreadyAssociated', `the specified association for route table ${rt.routeTableId} conflicts with an existing association`);
   }
   const associationId = ctx.ids.resourceId('rtbassoc');
   rt.associations.push({ associationId, subnetId: subnet.subnetId, main: false });

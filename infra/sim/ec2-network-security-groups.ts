@@ -94,9 +94,7 @@ export function deleteSecurityGroup(ctx: RegionContext, input: DeleteSecurityGro
   const inUse =
     Object.values(ctx.state.instances).some((i) => i.state !== 'terminated' && i.securityGroupIds.includes(sg.groupId)) ||
     Object.values(ctx.state.vpcEndpoints).some((e) => e.securityGroupIds.includes(sg.groupId)) ||
-    Object.values(ctx.state.securityGroups).some(
-      (g) => g !== sg && [...g.ingress, ...g.egress].some((p) => p.groupIds.includes(sg.groupId)),
-    );
+    Object.values(ctx.state.securityGroups).some((g) => g !== sg && [...g.ingress, ...g.egress].some((p) => p.groupIds.includes(sg.groupId)));
   if (inUse) fail('DependencyViolation', `resource ${sg.groupId} has a dependent object`);
   delete ctx.state.securityGroups[sg.groupId];
   return { Return: true, GroupId: sg.groupId };
@@ -116,8 +114,7 @@ export function describeSecurityGroups(ctx: RegionContext, input: DescribeSecuri
   if (input.GroupNames?.length) {
     const vpcId = defaultVpc(ctx)?.vpcId;
     const missing = input.GroupNames.filter((n) => !picked.some((g) => g.vpcId === vpcId && g.groupName === n));
-    if (missing.length)
-      fail('InvalidGroup.NotFound', `The security group '${missing.join(', ')}' does not exist in default VPC '${vpcId}'`);
+    if (missing.length) fail('InvalidGroup.NotFound', `The security group '${missing.join(', ')}' does not exist in default VPC '${vpcId}'`);
     picked = picked.filter((g) => g.vpcId === vpcId && input.GroupNames?.includes(g.groupName));
   }
   return {

@@ -199,9 +199,7 @@ const vpcFilters: FilterSpec<VpcRecord> = {
 };
 
 export function describeVpcs(ctx: RegionContext, input: DescribeVpcsRequest): DescribeVpcsResult {
-  const picked = pickByIds(ctx.state.vpcs, input.VpcIds, (missing) =>
-    fail('InvalidVpcID.NotFound', `The vpc ID '${missing.join(', ')}' does not exist`),
-  );
+  const picked = pickByIds(ctx.state.vpcs, input.VpcIds, (missing) => fail('InvalidVpcID.NotFound', `The vpc ID '${missing.join(', ')}' does not exist`));
   return { Vpcs: applyFilters(picked, input.Filters, vpcFilters, (v) => v.tags).map((v) => vpcShape(ctx, v)) };
 }
 

@@ -64,16 +64,14 @@ export class QueryReader {
   }
 }
 
-const filters = (q: QueryReader): EC2.Filter[] | undefined =>
-  q.list('Filter', (f) => ({ Name: f.str('Name'), Values: f.strings('Value') }));
+const filters = (q: QueryReader): EC2.Filter[] | undefined => q.list('Filter', (f) => ({ Name: f.str('Name'), Values: f.strings('Value') }));
 
 const tag = (t: QueryReader): EC2.Tag => ({ Key: t.str('Key'), Value: t.str('Value') });
 
 const tagSpecifications = (q: QueryReader): EC2.TagSpecification[] | undefined =>
   q.list('TagSpecification', (s) => ({ ResourceType: s.str('ResourceType') as EC2.ResourceType, Tags: s.list('Tag', tag) }));
 
-const booleanValue = (q: QueryReader, name: string): EC2.AttributeBooleanValue | undefined =>
-  q.struct(name, (v) => ({ Value: v.bool('Value') }));
+const booleanValue = (q: QueryReader, name: string): EC2.AttributeBooleanValue | undefined => q.struct(name, (v) => ({ Value: v.bool('Value') }));
 
 const stringValue = (q: QueryReader, name: string): EC2.AttributeValue | undefined => q.struct(name, (v) => ({ Value: v.str('Value') }));
 

@@ -51,11 +51,7 @@ const instanceBlockDeviceXml = (m: EC2.InstanceBlockDeviceMapping): Xml =>
     'ebs',
     opt(
       m.Ebs,
-      (e) =>
-        leaf('volumeId', e.VolumeId) +
-        leaf('status', e.Status) +
-        leaf('attachTime', e.AttachTime) +
-        leaf('deleteOnTermination', e.DeleteOnTermination),
+      (e) => leaf('volumeId', e.VolumeId) + leaf('status', e.Status) + leaf('attachTime', e.AttachTime) + leaf('deleteOnTermination', e.DeleteOnTermination),
     ),
   );
 
@@ -129,9 +125,7 @@ const reservationXml = (r: EC2.Reservation): Xml =>
   set('instancesSet', r.Instances, instanceXml);
 
 const stateChangeXml = (c: EC2.InstanceStateChange): Xml =>
-  leaf('instanceId', c.InstanceId) +
-  node('currentState', opt(c.CurrentState, stateXml)) +
-  node('previousState', opt(c.PreviousState, stateXml));
+  leaf('instanceId', c.InstanceId) + node('currentState', opt(c.CurrentState, stateXml)) + node('previousState', opt(c.PreviousState, stateXml));
 
 const attachmentXml = (a: EC2.VolumeAttachment): Xml =>
   leaf('volumeId', a.VolumeId) +
@@ -267,10 +261,7 @@ const routeTableXml = (r: EC2.RouteTable): Xml =>
     'routeSet',
     r.Routes,
     (route) =>
-      leaf('destinationCidrBlock', route.DestinationCidrBlock) +
-      leaf('gatewayId', route.GatewayId) +
-      leaf('state', route.State) +
-      leaf('origin', route.Origin),
+      leaf('destinationCidrBlock', route.DestinationCidrBlock) + leaf('gatewayId', route.GatewayId) + leaf('state', route.State) + leaf('origin', route.Origin),
   ) +
   set(
     'associationSet',
@@ -356,15 +347,21 @@ export const encoders: Encoders = {
     node('ebsOptimized', opt(o.EbsOptimized, booleanValueXml)) +
     node('enaSupport', opt(o.EnaSupport, booleanValueXml)),
   DescribeInstanceTypes: (o) =>
-    set('instanceTypeSet', o.InstanceTypes, (t) =>
-      leaf('instanceType', t.InstanceType) +
-      leaf('instanceStorageSupported', t.InstanceStorageSupported) +
-      node(
-        'instanceStorageInfo',
-        opt(t.InstanceStorageInfo, (i) =>
-          leaf('totalSizeInGB', i.TotalSizeInGB) + set('disks', i.Disks, (d) => leaf('sizeInGB', d.SizeInGB) + leaf('count', d.Count) + leaf('type', d.Type)),
+    set(
+      'instanceTypeSet',
+      o.InstanceTypes,
+      (t) =>
+        leaf('instanceType', t.InstanceType) +
+        leaf('instanceStorageSupported', t.InstanceStorageSupported) +
+        node(
+          'instanceStorageInfo',
+          opt(
+            t.InstanceStorageInfo,
+            (i) =>
+              leaf('totalSizeInGB', i.TotalSizeInGB) +
+              set('disks', i.Disks, (d) => leaf('sizeInGB', d.SizeInGB) + leaf('count', d.Count) + leaf('type', d.Type)),
+          ),
         ),
-      ),
     ),
   ModifyInstanceAttribute: returnTrue,
   RunInstances: reservationXml,
@@ -385,11 +382,8 @@ export const encoders: Encoders = {
   CreateTags: returnTrue,
   DeleteTags: returnTrue,
   DescribeTags: (o) =>
-    set(
-      'tagSet',
-      o.Tags,
-      (t) => leaf('resourceId', t.ResourceId) + leaf('resourceType', t.ResourceType) + leaf('key', t.Key) + leaf('value', t.Value),
-    ) + leaf('nextToken', o.NextToken),
+    set('tagSet', o.Tags, (t) => leaf('resourceId', t.ResourceId) + leaf('resourceType', t.ResourceType) + leaf('key', t.Key) + leaf('value', t.Value)) +
+    leaf('nextToken', o.NextToken),
   DescribeVpcs: (o) => set('vpcSet', o.Vpcs, vpcXml),
   CreateVpc: (o) => node('vpc', opt(o.Vpc, vpcXml)),
   DeleteVpc: returnTrue,
@@ -413,8 +407,7 @@ export const encoders: Encoders = {
   DisassociateRouteTable: returnTrue,
   DeleteRouteTable: returnTrue,
   DescribeRouteTables: (o) => set('routeTableSet', o.RouteTables, routeTableXml),
-  CreateSecurityGroup: (o) =>
-    leaf('return', true) + leaf('groupId', o.GroupId) + leaf('securityGroupArn', o.SecurityGroupArn) + tagSet(o.Tags),
+  CreateSecurityGroup: (o) => leaf('return', true) + leaf('groupId', o.GroupId) + leaf('securityGroupArn', o.SecurityGroupArn) + tagSet(o.Tags),
   DeleteSecurityGroup: (o) => leaf('return', o.Return) + leaf('groupId', o.GroupId),
   DescribeSecurityGroups: (o) => set('securityGroupInfo', o.SecurityGroups, securityGroupXml),
   CreateVpcEndpoint: (o) => node('vpcEndpoint', opt(o.VpcEndpoint, vpcEndpointXml)) + leaf('clientToken', o.ClientToken),

@@ -50,9 +50,7 @@ export function handleEc2Query(region: SimulatedRegion, body: string): WireRespo
     return {
       status: 200,
       headers: { ...XML_HEADERS, 'x-amzn-requestid': requestId },
-      body:
-        '<?xml version="1.0" encoding="UTF-8"?>\n' +
-        `<${action}Response xmlns="${XMLNS}"><requestId>${requestId}</requestId>${inner}</${action}Response>`,
+      body: '<?xml version="1.0" encoding="UTF-8"?>\n' + `<${action}Response xmlns="${XMLNS}"><requestId>${requestId}</requestId>${inner}</${action}Response>`,
     };
   } catch (error) {
     if (error instanceof SimServiceError) return errorResponse(error, requestId);

@@ -59,13 +59,7 @@ export function createVolumeRecord(ctx: RegionContext, spec: NewVolume): VolumeR
 }
 
 /** Attaches at once, as RunInstances does for the volumes it creates. */
-export function attachAtLaunch(
-  ctx: RegionContext,
-  volume: VolumeRecord,
-  instanceId: string,
-  device: string,
-  deleteOnTermination: boolean,
-): void {
+export function attachAtLaunch(ctx: RegionContext, volume: VolumeRecord, instanceId: string, device: string, deleteOnTermination: boolean): void {
   volume.attachment = { instanceId, device, state: 'attached', attachTime: ctx.now(), deleteOnTermination, epoch: 0 };
   volume.state = 'in-use';
 }
@@ -152,10 +146,7 @@ export function attachVolume(ctx: RegionContext, input: AttachVolumeRequest, fau
     fail('IncorrectInstanceState', `Instance '${instance.instanceId}' is not 'running'.`);
   }
   if (volume.availabilityZone !== instance.availabilityZone) {
-    fail(
-      'InvalidVolume.ZoneMismatch',
-      `The volume '${volume.volumeId}' is not in the same availability zone as instance '${instance.instanceId}'`,
-    );
+    fail('InvalidVolume.ZoneMismatch', `The volume '${volume.volumeId}' is not in the same availability zone as instance '${instance.instanceId}'`);
   }
   if (volume.productCodes.some((p) => p.type === 'marketplace') && instance.state !== 'stopped') {
     fail(
@@ -163,9 +154,7 @@ export function attachVolume(ctx: RegionContext, input: AttachVolumeRequest, fau
       `Cannot attach volume '${volume.volumeId}' with Marketplace codes as the instance '${instance.instanceId}' is not in the 'stopped' state.`,
     );
   }
-  const taken = volumesAttachedTo(ctx, instance.instanceId).some(
-    (v) => v.attachment && normalizeDevice(v.attachment.device) === normalizeDevice(device),
-  );
+  const taken = volumesAttachedTo(ctx, instance.instanceId).some((v) => v.attachment && normalizeDevice(v.attachment.device) === normalizeDevice(device));
   if (taken) fail('InvalidParameterValue', `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`);
 
   const attachment: AttachmentRecord = {
@@ -179,8 +168,7 @@ export function attachVolume(ctx: RegionContext, input: AttachVolumeRequest, fau
   };
   volume.attachment = attachment;
   volume.state = 'in-use';
-  const cause =
-    kmsKeyProblem(ctx, volume) ?? (faults.asyncFailure ? (faults.asyncFailure.message ?? 'An internal error has occurred.') : undefined);
+  const cause = kmsKeyProblem(ctx, volume) ?? (faults.asyncFailure ? (faults.asyncFailure.message ?? 'An internal error has occurred.') : undefined);
   ctx.schedule(ctx.timings.attachMs, {
     kind: 'attachment',
     volumeId: volume.volumeId,

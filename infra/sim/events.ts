@@ -27,13 +27,7 @@ export interface EventOrigin {
   time: number;
 }
 
-function envelope(
-  origin: EventOrigin,
-  source: SimEvent['source'],
-  detailType: string,
-  resources: string[],
-  detail: Record<string, unknown>,
-): SimEvent {
+function envelope(origin: EventOrigin, source: SimEvent['source'], detailType: string, resources: string[], detail: Record<string, unknown>): SimEvent {
   return {
     version: '0',
     id: origin.id,
@@ -48,13 +42,10 @@ function envelope(
 }
 
 export function instanceStateChangeEvent(origin: EventOrigin, instanceId: string, state: string): SimEvent {
-  return envelope(
-    origin,
-    'aws.ec2',
-    'EC2 Instance State-change Notification',
-    [`arn:aws:ec2:${origin.region}:${origin.account}:instance/${instanceId}`],
-    { 'instance-id': instanceId, state },
-  );
+  return envelope(origin, 'aws.ec2', 'EC2 Instance State-change Notification', [`arn:aws:ec2:${origin.region}:${origin.account}:instance/${instanceId}`], {
+    'instance-id': instanceId,
+    state,
+  });
 }
 
 /** EBS only reports attach/detach *failures* (e.g. an unusable KMS key), never success. */

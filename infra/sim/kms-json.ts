@@ -17,7 +17,8 @@ export function handleKmsJson(region: SimulatedRegion, target: string, body: str
     body: JSON.stringify(value),
   });
   const action = target.slice(KMS_TARGET_PREFIX.length);
-  if (action !== 'DescribeKey') return answer(400, { __type: 'UnknownOperationException', message: `The simulated KMS serves DescribeKey only, not ${action}` });
+  if (action !== 'DescribeKey')
+    return answer(400, { __type: 'UnknownOperationException', message: `The simulated KMS serves DescribeKey only, not ${action}` });
   let keyId: unknown;
   try {
     keyId = (JSON.parse(body || '{}') as { KeyId?: unknown }).KeyId;

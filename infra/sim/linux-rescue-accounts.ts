@@ -86,12 +86,7 @@ export function distroAccounts(id: string): string[] {
 }
 
 /** The one account the script gives the key to, and how it was chosen; throws the script's failure. */
-export function chooseAccount(
-  files: VolumeFiles,
-  users: PasswdUser[],
-  sshd: SshdSettings,
-  requested?: string,
-): { user: PasswdUser; source: UserSource } {
+export function chooseAccount(files: VolumeFiles, users: PasswdUser[], sshd: SshdSettings, requested?: string): { user: PasswdUser; source: UserSource } {
   const vol = new Volume(files);
   const byName = new Map(users.map((u) => [u.name, u]));
   const rootLogin = ROOT_LOGIN_WITH_KEYS.has(sshd.permitRootLogin);
@@ -140,7 +135,10 @@ function rootHasUsableKey(vol: Volume, root: PasswdUser, sshd: SshdSettings): bo
 }
 
 function yamlScalar(s: string): string {
-  let v = s.replace(/^[ \t]+/, '').replace(/[ \t]+#.*$/, '').replace(/[ \t]+$/, '');
+  let v = s
+    .replace(/^[ \t]+/, '')
+    .replace(/[ \t]+#.*$/, '')
+    .replace(/[ \t]+$/, '');
   if (/^".*"$/.test(v) || /^'.*'$/.test(v)) v = v.slice(1, -1);
   return v;
 }
@@ -242,7 +240,10 @@ function readOsRelease(vol: Volume): { id: string; idLike: string[] } {
     const eq = line.indexOf('=');
     if (eq < 0) continue;
     const k = line.slice(0, eq);
-    const v = line.slice(eq + 1).replace(/^["']/, '').replace(/["']$/, '');
+    const v = line
+      .slice(eq + 1)
+      .replace(/^["']/, '')
+      .replace(/["']$/, '');
     if (k === 'ID') id = v.toLowerCase();
     if (k === 'ID_LIKE') idLike = v.toLowerCase();
   }

@@ -16,14 +16,7 @@
  * (the volume as the script sees it). This file places the key and says who sshd lets in with it.
  */
 import type { FileEntry, VolumeFiles } from './volume-files';
-import type {
-  LinuxKeyType,
-  RescueErrorCode,
-  RescueKeyType,
-  RescueSelinux,
-  RescueUserResult,
-  UserSource,
-} from '../scripts/linux-rescue';
+import type { LinuxKeyType, RescueErrorCode, RescueKeyType, RescueSelinux, RescueUserResult, UserSource } from '../scripts/linux-rescue';
 import { chooseAccount, hasLoginShell, keyFilesOf, readPasswd, type PasswdUser } from './linux-rescue-accounts';
 import { labelFor, readSelinuxConfig, SSH_HOME_CONTEXT, USER_HOME_DIR_CONTEXT, type LabelState } from './linux-rescue-selinux';
 import { checkKeySupported, readSshdSettings, ROOT_LOGIN_WITH_KEYS, volumeOpensshVersion, type SshdSettings } from './linux-rescue-sshd';
@@ -93,7 +86,14 @@ export function applyLinuxRescue(files: VolumeFiles, input: LinuxRescueModelInpu
         const at = vol.resolve('/.autorelabel');
         const before = at === undefined ? undefined : vol.entry(at);
         if (at !== undefined && (before === undefined || before.type === 'file')) {
-          vol.set(at, { type: 'file', content: '', mode: before?.mode ?? 0o600, uid: before?.uid ?? 0, gid: before?.gid ?? 0, ...(before?.selinuxLabel ? { selinuxLabel: before.selinuxLabel } : {}) });
+          vol.set(at, {
+            type: 'file',
+            content: '',
+            mode: before?.mode ?? 0o600,
+            uid: before?.uid ?? 0,
+            gid: before?.gid ?? 0,
+            ...(before?.selinuxLabel ? { selinuxLabel: before.selinuxLabel } : {}),
+          });
         }
       } else if (selinux.mode === 'enforcing') {
         // The script has written the key when it finds this out.
@@ -102,7 +102,8 @@ export function applyLinuxRescue(files: VolumeFiles, input: LinuxRescueModelInpu
           users: [],
           error: {
             code: 'SELINUX_LABEL_FAILED',
-            message: 'the key was added but its SELinux label could not be set (no policy entry, or setfattr and chcon failed): sshd in enforcing mode would not read it',
+            message:
+              'the key was added but its SELinux label could not be set (no policy entry, or setfattr and chcon failed): sshd in enforcing mode would not read it',
           },
         };
       }
@@ -178,14 +179,7 @@ function planKeyFile(vol: Volume, user: PasswdUser, sshd: SshdSettings): KeyFile
   return { home: home.path, candidates, existing, file: first, create: true };
 }
 
-function applyKeyFile(
-  vol: Volume,
-  user: PasswdUser,
-  plan: KeyFilePlan,
-  line: string,
-  blob: string,
-  state: LabelState,
-): { file: string; added: boolean } {
+function applyKeyFile(vol: Volume, user: PasswdUser, plan: KeyFilePlan, line: string, blob: string, state: LabelState): { file: string; added: boolean } {
   const holder = plan.existing.find((f) => containsKey(vol.fileContent(f) ?? '', blob));
   if (holder !== undefined) return { file: holder, added: false };
   if (!plan.create) {

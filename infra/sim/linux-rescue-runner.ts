@@ -1,11 +1,5 @@
 import { generateSshKeyPair } from '../aws/ssh-key-pair';
-import {
-  inspectPublicKeyLine,
-  isLinuxUserName,
-  type RescueErrorCode,
-  type RescueFailure,
-  type RescueSuccess,
-} from '../scripts/linux-rescue';
+import { inspectPublicKeyLine, isLinuxUserName, type RescueErrorCode, type RescueFailure, type RescueSuccess } from '../scripts/linux-rescue';
 import { applyLinuxRescue, chooseKeyType, type LinuxRescueModelResult } from './linux-rescue-model';
 import { readExportedVariables, type ScriptOutcome, type ScriptRun, type ScriptRunner } from './script-runners';
 import { SimServiceError } from './sim-error';
@@ -82,11 +76,7 @@ export const linuxRescueRunner: ScriptRunner = {
     const volume = host.findAttachedVolume(instanceId, volumeId);
     if (!volume) {
       const hints = env.RA_DEVICE_HINTS || '/dev/sdf /dev/xvdf';
-      return failed(
-        'DEVICE_NOT_FOUND',
-        `no block device for ${volumeId} after 0s (NVMe serial ${serial} under /dev/disk/by-id, or ${hints})`,
-        log,
-      );
+      return failed('DEVICE_NOT_FOUND', `no block device for ${volumeId} after 0s (NVMe serial ${serial} under /dev/disk/by-id, or ${hints})`, log);
     }
     const device = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}`;
     log.push(`ra: root filesystem: ${PARTITION} (${volume.filesystem}) at /mnt/ra-${jobId}/root`);
@@ -118,9 +108,7 @@ export const linuxRescueRunner: ScriptRunner = {
       host.putSecureStringParameter(parameterName, key.privateKey, env.RA_KMS_KEY_ID || undefined);
     } catch (error) {
       const message =
-        error instanceof SimServiceError
-          ? `An error occurred (${error.code}) when calling the PutParameter operation: ${error.message}`
-          : String(error);
+        error instanceof SimServiceError ? `An error occurred (${error.code}) when calling the PutParameter operation: ${error.message}` : String(error);
       return failed('PARAMETER_STORE_REFUSED', `put-parameter ${parameterName} failed: ${message}`, log);
     }
     host.writeVolumeFiles(volume.volumeId, result.files);

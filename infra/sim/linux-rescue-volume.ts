@@ -90,7 +90,10 @@ export class Volume {
   glob(dir: string, pattern: string): string[] {
     if (!/[*?]/.test(pattern)) return [pattern];
     const re = new RegExp(
-      `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`,
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
     );
     const prefix = dir === '/' ? '/' : `${dir}/`;
     const names: string[] = [];

@@ -63,9 +63,7 @@ export function requireSubnet(ctx: RegionContext, subnetId: string | undefined):
 }
 
 export function requireInternetGateway(ctx: RegionContext, id: string | undefined): InternetGatewayRecord {
-  return (
-    ctx.state.internetGateways[id ?? ''] ?? fail('InvalidInternetGatewayID.NotFound', `The internetGateway ID '${id ?? ''}' does not exist`)
-  );
+  return ctx.state.internetGateways[id ?? ''] ?? fail('InvalidInternetGatewayID.NotFound', `The internetGateway ID '${id ?? ''}' does not exist`);
 }
 
 export function requireRouteTable(ctx: RegionContext, id: string | undefined): RouteTableRecord {
@@ -85,12 +83,7 @@ export function pickByIds<R>(all: Record<string, R>, ids: string[] | undefined, 
 }
 
 /** ClientToken idempotency: the ids made by an earlier call with the same token, if any. */
-export function recallClientToken(
-  ctx: RegionContext,
-  action: string,
-  clientToken: string | undefined,
-  input: object,
-): string[] | undefined {
+export function recallClientToken(ctx: RegionContext, action: string, clientToken: string | undefined, input: object): string[] | undefined {
   if (!clientToken) return undefined;
   if (clientToken.length > 64) fail('InvalidParameterValue', 'ClientToken must be at most 64 characters.');
   const previous = ctx.state.clientTokens[`${action}:${clientToken}`];
@@ -101,13 +94,7 @@ export function recallClientToken(
   return previous.resourceIds;
 }
 
-export function rememberClientToken(
-  ctx: RegionContext,
-  action: string,
-  clientToken: string | undefined,
-  input: object,
-  resourceIds: string[],
-): void {
+export function rememberClientToken(ctx: RegionContext, action: string, clientToken: string | undefined, input: object, resourceIds: string[]): void {
   if (clientToken) ctx.state.clientTokens[`${action}:${clientToken}`] = { fingerprint: fingerprint(input), resourceIds };
 }
 

@@ -24,7 +24,8 @@ export const ntfsReleaseRunner: ScriptRunner = {
     });
     const failure = (error: string, message: string) =>
       out({ ok: false, script: NTFS_RELEASE_SCRIPT_NAME, helper: 'linux', released: false, error, message }, [`ra: error ${error}: ${message}`]);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId)) return failure('INVALID_INPUT', "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'");
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId))
+      return failure('INVALID_INPUT', "RA_JOB_ID is missing or has characters other than letters, digits, '.', '_', '-'");
     if (!/^vol-[0-9a-f]{8,32}$/.test(volumeId)) return failure('INVALID_INPUT', 'RA_VOLUME_ID must look like vol-0123456789abcdef0');
     const mounted = host.mount?.(instanceId, volumeId) ?? false;
     const mountPoint = `/mnt/ra-${jobId}/root`;

@@ -147,9 +147,13 @@ export function applyNtfsPasswordReset(input: VolumeFiles, flags: NtfsVolumeFlag
     return fail(code, result.error.message);
   }
 
-  if (flags.dirty) return fail('UNCLEAN_VOLUME', `the Windows partition of ${volumeId} is marked dirty: Windows has a disk check due; this script does not write to it`);
+  if (flags.dirty)
+    return fail('UNCLEAN_VOLUME', `the Windows partition of ${volumeId} is marked dirty: Windows has a disk check due; this script does not write to it`);
   if (isHibernated(input, flags)) {
-    return fail('HIBERNATED', `Windows on ${volumeId} is hibernated or stopped with Fast Startup: writing to it would be lost or corrupt the volume when Windows resumes`);
+    return fail(
+      'HIBERNATED',
+      `Windows on ${volumeId} is hibernated or stopped with Fast Startup: writing to it would be lost or corrupt the volume when Windows resumes`,
+    );
   }
   if (flags.uncleanJournal) return fail('UNCLEAN_VOLUME', `${volumeId} was not shut down cleanly: its journal has changes Windows has not applied`);
 

@@ -73,7 +73,11 @@ export const ntfsRescueRunner: ScriptRunner = {
     const device = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}`;
     log.push(`ra: found ${device} -> ${DISK}`);
     if (volume.filesystem !== 'ntfs') {
-      return failed('WINDOWS_VOLUME_NOT_FOUND', `no Windows installation on ${volumeId} (nvme1n1p1: ${volume.filesystem}; no Windows\\System32\\config\\SYSTEM)`, log);
+      return failed(
+        'WINDOWS_VOLUME_NOT_FOUND',
+        `no Windows installation on ${volumeId} (nvme1n1p1: ${volume.filesystem}; no Windows\\System32\\config\\SYSTEM)`,
+        log,
+      );
     }
     const result = applyNtfsPasswordReset(volume.files, volume.ntfs ?? {}, volumeId);
     if (result.error) return failed(result.error.code, result.error.message, log);

@@ -169,10 +169,7 @@ function bitnamiDebianFiles(): VolumeFiles {
     ),
     '/etc/ssh/sshd_config.d': dir(0o755),
     '/etc/cloud': dir(0o755),
-    '/etc/cloud/cloud.cfg': file(
-      'users:\n - default\nsystem_info:\n  default_user:\n    name: bitnami\n    lock_passwd: true\n    shell: /bin/bash\n',
-      0o644,
-    ),
+    '/etc/cloud/cloud.cfg': file('users:\n - default\nsystem_info:\n  default_user:\n    name: bitnami\n    lock_passwd: true\n    shell: /bin/bash\n', 0o644),
     '/home': dir(0o755),
     '/root': dir(0o700),
   };

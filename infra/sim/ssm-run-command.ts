@@ -59,10 +59,7 @@ function pingStatus(instance: InstanceRecord): 'Online' | 'ConnectionLost' | und
   return instance.agent.registeredAt !== undefined && instance.state !== 'terminated' ? 'ConnectionLost' : undefined;
 }
 
-function platformOf(
-  ctx: RegionContext,
-  instance: InstanceRecord,
-): Pick<InstanceInformation, 'PlatformType' | 'PlatformName' | 'PlatformVersion'> {
+function platformOf(ctx: RegionContext, instance: InstanceRecord): Pick<InstanceInformation, 'PlatformType' | 'PlatformName' | 'PlatformVersion'> {
   if (instance.platform === 'windows') {
     return { PlatformType: 'Windows', PlatformName: 'Microsoft Windows Server 2022 Datacenter', PlatformVersion: '10.0.20348' };
   }
@@ -76,9 +73,7 @@ function instanceInformation(ctx: RegionContext, instance: InstanceRecord): Inst
     InstanceId: instance.instanceId,
     PingStatus: pingStatus(instance),
     LastPingDateTime:
-      instance.agent.lastPingAt !== undefined
-        ? new Date(instance.agent.status === 'online' ? ctx.now() : instance.agent.lastPingAt)
-        : undefined,
+      instance.agent.lastPingAt !== undefined ? new Date(instance.agent.status === 'online' ? ctx.now() : instance.agent.lastPingAt) : undefined,
     AgentVersion: '3.3.1142.0',
     IsLatestVersion: true,
     ...platformOf(ctx, instance),
@@ -91,10 +86,7 @@ function instanceInformation(ctx: RegionContext, instance: InstanceRecord): Inst
   };
 }
 
-export function describeInstanceInformation(
-  ctx: RegionContext,
-  input: DescribeInstanceInformationRequest,
-): DescribeInstanceInformationResult {
+export function describeInstanceInformation(ctx: RegionContext, input: DescribeInstanceInformationRequest): DescribeInstanceInformationResult {
   let instances = Object.values(ctx.state.instances).filter((i) => pingStatus(i) !== undefined);
   const conditions: Array<{ key: string; values: string[] }> = [
     ...(input.InstanceInformationFilterList ?? []).map((f) => ({ key: f.key ?? '', values: f.valueSet ?? [] })),
@@ -235,7 +227,12 @@ function scriptHost(ctx: RegionContext): ScriptHost {
     findAttachedVolume(instanceId, volumeId) {
       const volume = volumesAttachedTo(ctx, instanceId).find((v) => v.volumeId === volumeId && v.attachment?.state === 'attached');
       if (!volume) return undefined;
-      return { volumeId: volume.volumeId, filesystem: volume.filesystem, files: structuredClone(volume.files), ...(volume.ntfs ? { ntfs: structuredClone(volume.ntfs) } : {}) };
+      return {
+        volumeId: volume.volumeId,
+        filesystem: volume.filesystem,
+        files: structuredClone(volume.files),
+        ...(volume.ntfs ? { ntfs: structuredClone(volume.ntfs) } : {}),
+      };
     },
     findRootVolume(instanceId) {
       const instance = ctx.state.instances[instanceId];

@@ -87,10 +87,7 @@ export function storeParameter(ctx: RegionContext, input: PutParameterRequest): 
   if (value.length > 4096) validation('Standard tier parameters support a maximum parameter value of 4096 characters.');
   const existing = ctx.state.parameters[name];
   if (existing && !input.Overwrite) {
-    fail(
-      'ParameterAlreadyExists',
-      'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
-    );
+    fail('ParameterAlreadyExists', 'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.');
   }
   if (existing && input.Tags?.length)
     validation(
@@ -145,8 +142,7 @@ export function getParameters(ctx: RegionContext, input: GetParametersRequest): 
 
 export function getParametersByPath(ctx: RegionContext, input: GetParametersByPathRequest): GetParametersByPathResult {
   const path = input.Path ?? '';
-  if (!path.startsWith('/'))
-    validation('The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".');
+  if (!path.startsWith('/')) validation('The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".');
   const prefix = path.endsWith('/') ? path : `${path}/`;
   const matching = Object.values(ctx.state.parameters)
     .filter((p) => p.name.startsWith(prefix) && (input.Recursive || !p.name.slice(prefix.length).includes('/')))

@@ -18,7 +18,11 @@ const sp = (n: number) => ' '.repeat(n);
 const indentOf = (line: string) => line.length - line.trimStart().length;
 /** A line that carries YAML content (not blank, not a comment). */
 const isContent = (line: string) => line.trim() !== '' && !line.trim().startsWith('#');
-const bareValue = (v: string) => v.replace(/\s+#.*$/, '').trim().replace(/^(['"])(.*)\1$/, '$2');
+const bareValue = (v: string) =>
+  v
+    .replace(/\s+#.*$/, '')
+    .trim()
+    .replace(/^(['"])(.*)\1$/, '$2');
 
 /** First index after `start` whose content line is indented `ind` or less (the block's end). */
 function blockEnd(lines: string[], start: number, ind: number, limit = lines.length): number {
@@ -103,7 +107,11 @@ export function ensureRandomAdminPasswordYaml(text: string): ConfigEdit {
         const pc = childIndent(lines, password, passwordEnd, ci + 2);
         // A static password's `data` (and the lines of a multi-line value) goes: it is a password in clear text.
         let removedData = false;
-        for (let data = findKey(lines, password, passwordEnd, pc, ANY_KEY('data')); data >= 0; data = findKey(lines, password, passwordEnd, pc, ANY_KEY('data'))) {
+        for (
+          let data = findKey(lines, password, passwordEnd, pc, ANY_KEY('data'));
+          data >= 0;
+          data = findKey(lines, password, passwordEnd, pc, ANY_KEY('data'))
+        ) {
           const dataEnd = blockEnd(lines, data, pc, passwordEnd);
           lines.splice(data, dataEnd - data);
           passwordEnd -= dataEnd - data;
@@ -151,13 +159,7 @@ export function ensureRandomAdminPasswordYaml(text: string): ConfigEdit {
   const end = sequenceEnd(lines, config, 0);
   const first = lines.slice(config + 1, end).find((l) => /^\s*-\s+stage:/.test(l));
   const si = first === undefined ? 0 : indentOf(first);
-  lines.splice(
-    appendPoint(lines, config, end),
-    0,
-    `${sp(si)}- stage: preReady`,
-    `${sp(si + 2)}tasks:`,
-    ...RANDOM_TASK.map((l) => sp(si + 2) + l),
-  );
+  lines.splice(appendPoint(lines, config, end), 0, `${sp(si)}- stage: preReady`, `${sp(si + 2)}tasks:`, ...RANDOM_TASK.map((l) => sp(si + 2) + l));
   return { text: lines.join(newline), changes: ['setAdminAccount: added a preReady stage with password type random'] };
 }
 
@@ -197,7 +199,9 @@ export function ensureRandomAdminPasswordJson(text: string): ConfigEdit {
     if (stage && stage.tasks !== undefined && !Array.isArray(stage.tasks)) return { error: 'the preReady tasks are not an array' };
     if (stage) (stage.tasks ??= []).push(task);
     else doc.config.push({ stage: 'preReady', tasks: [task] });
-    changes.push(stage ? 'setAdminAccount: added to the preReady stage with password type random' : 'setAdminAccount: added a preReady stage with password type random');
+    changes.push(
+      stage ? 'setAdminAccount: added to the preReady stage with password type random' : 'setAdminAccount: added a preReady stage with password type random',
+    );
   }
   return { text: changes.length > 0 ? JSON.stringify(doc, null, 2) : text, changes };
 }
@@ -313,5 +317,7 @@ export function ensureEc2SetPasswordEnabled(xml: string): ConfigEdit {
 
 /** Plugin `Ec2SetPassword` set back to `Disabled` (what EC2Config does once it has set a password). */
 export function disableEc2SetPassword(xml: string): string {
-  return xml.replace(PLUGIN, (all: string, name: string) => (name === 'Ec2SetPassword' ? all.replace(/<State>[^<]*<\/State>/, '<State>Disabled</State>') : all));
+  return xml.replace(PLUGIN, (all: string, name: string) =>
+    name === 'Ec2SetPassword' ? all.replace(/<State>[^<]*<\/State>/, '<State>Disabled</State>') : all,
+  );
 }

@@ -268,7 +268,11 @@ export function applyWindowsPasswordReset(input: VolumeFiles, options: WindowsRe
         changes.push('InitializeInstance.ps1 -Schedule: initialization task scheduled for the next boot');
         warnings.push(V1_SCHEDULE_WARNING);
       } else if (!scheduled) {
-        warnings.push(online ? `EC2Launch v1 cannot be scheduled: ${windowsPathOf(WINDOWS_PATHS.ec2launchV1Script)} is missing; its configuration was left alone` : V1_NOT_SCHEDULABLE_OFFLINE);
+        warnings.push(
+          online
+            ? `EC2Launch v1 cannot be scheduled: ${windowsPathOf(WINDOWS_PATHS.ec2launchV1Script)} is missing; its configuration was left alone`
+            : V1_NOT_SCHEDULABLE_OFFLINE,
+        );
       }
       results.push({ agent, config: windowsPathOf(path), generatesPassword: resets, changes });
     } else {

@@ -1,9 +1,4 @@
-import {
-  WINDOWS_ONLINE_MODE,
-  WINDOWS_RESCUE_SCRIPT_NAME,
-  type WindowsRescueFailure,
-  type WindowsRescueSuccess,
-} from '../scripts/windows-rescue';
+import { WINDOWS_ONLINE_MODE, WINDOWS_RESCUE_SCRIPT_NAME, type WindowsRescueFailure, type WindowsRescueSuccess } from '../scripts/windows-rescue';
 import type { ScriptOutcome, ScriptRun, ScriptRunner } from './script-runners';
 import { applyWindowsPasswordReset, type WindowsRescueErrorCode } from './windows-rescue-model';
 
@@ -73,7 +68,11 @@ export const windowsRescueRunner: ScriptRunner = {
     }
     log.push('ra: found disk 1 (MBR, online)');
     if (volume.filesystem !== 'ntfs') {
-      return failed('WINDOWS_VOLUME_NOT_FOUND', `no Windows installation on ${volumeId} (partition 1: ${volume.filesystem}, no Windows\\System32\\config\\SYSTEM)`, log);
+      return failed(
+        'WINDOWS_VOLUME_NOT_FOUND',
+        `no Windows installation on ${volumeId} (partition 1: ${volume.filesystem}, no Windows\\System32\\config\\SYSTEM)`,
+        log,
+      );
     }
     const result = applyWindowsPasswordReset(volume.files);
     if (result.error) return failed(result.error.code, result.error.message, log);

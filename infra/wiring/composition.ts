@@ -217,5 +217,8 @@ export function dynamoNetworkLeases(documents: DynamoDBDocumentClient, tableName
 
 /** What operators watch: the job-ended events on the service's bus and the EMF metrics. */
 export function serviceObserver(eventBridge: EventBridgeClient, options: { eventBusName: string; metricsServiceName: string }): JobObserver {
-  return combineObservers(new EventBridgeJobEvents(eventBridge, { eventBusName: options.eventBusName }), new PowertoolsJobMetrics(createMetrics(options.metricsServiceName)));
+  return combineObservers(
+    new EventBridgeJobEvents(eventBridge, { eventBusName: options.eventBusName }),
+    new PowertoolsJobMetrics(createMetrics(options.metricsServiceName)),
+  );
 }

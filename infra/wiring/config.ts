@@ -4,14 +4,17 @@ import { PHASES } from '../../domain/pipeline/phases';
 import { explainIssues, matching } from '../../domain/schema';
 
 const seconds = z.number({ error: 'must be a number of seconds' }).check(z.nonnegative({ error: 'must be a number of seconds, 0 or more' }));
-const atLeast = (min: number, hint = '') => z.int({ error: `must be a whole number of at least ${min}${hint}` }).check(z.gte(min, { error: `must be a whole number of at least ${min}${hint}` }));
+const atLeast = (min: number, hint = '') =>
+  z.int({ error: `must be a whole number of at least ${min}${hint}` }).check(z.gte(min, { error: `must be a whole number of at least ${min}${hint}` }));
 const positive = z.number({ error: 'must be a number above 0' }).check(z.positive({ error: 'must be a number above 0' }));
 const text = z.string({ error: 'must be a non-empty string' }).check(z.minLength(1, { error: 'must be a non-empty string' }));
 const flag = z.boolean({ error: 'must be true or false' });
 const rate = z.strictObject({ ratePerMinute: positive, burst: positive });
 const noPhase = `names no phase (phases: ${PHASES.join(', ')})`;
 // A key outside the enum is reported as `unrecognized_keys`, which the record's issue type leaves out.
-const perPhase = z.partialRecord(z.enum(PHASES), seconds, { error: (issue) => (['unrecognized_keys', 'invalid_key'].includes(issue.code) ? noPhase : undefined) });
+const perPhase = z.partialRecord(z.enum(PHASES), seconds, {
+  error: (issue) => (['unrecognized_keys', 'invalid_key'].includes(issue.code) ? noPhase : undefined),
+});
 
 /**
  * Every field of ServiceConfig (domain/config.ts, where each is explained) with what a value must
@@ -24,17 +27,33 @@ export const serviceConfigSchema = z.strictObject({
   helperInstanceProfile: text,
   helperImageParameter: z.strictObject({ linux: text, windows: text }),
   // The Windows fast path's Linux helper image: an SSM parameter or an AMI id (docs/ntfs-rescue.md#the-helper-image).
-  windowsFastPath: z.strictObject({ enabled: flag, helperImage: matching(/^(\/[A-Za-z0-9_.\-/]+|ami-[0-9a-f]{8,17})$/, 'must be an SSM parameter name (/…) or an AMI id (ami-…)') }),
+  windowsFastPath: z.strictObject({
+    enabled: flag,
+    helperImage: matching(/^(\/[A-Za-z0-9_.\-/]+|ami-[0-9a-f]{8,17})$/, 'must be an SSM parameter name (/…) or an AMI id (ami-…)'),
+  }),
   windowsHelperPool: z.strictObject({
     size: atLeast(0),
-    availabilityZones: z.array(matching(/^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/, 'must be a list of zone names (us-east-1a…)'), { error: 'must be a list of zone names (us-east-1a…)' }),
+    availabilityZones: z.array(matching(/^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/, 'must be a list of zone names (us-east-1a…)'), {
+      error: 'must be a list of zone names (us-east-1a…)',
+    }),
     instanceType: text,
   }),
   defaultHelperInstanceType: text,
   allowedHelperInstanceTypes: z.array(text).check(z.minLength(1, { error: 'must name at least one instance type' })),
   vpcQuota: atLeast(0),
-  rescueNetwork: z.strictObject({ access: z.enum(['internet-gateway', 'vpc-endpoints'], { error: 'must be "internet-gateway" or "vpc-endpoints"' }), idleSeconds: seconds, creationLockSeconds: seconds }),
-  sweeper: z.strictObject({ graceSeconds: seconds, stalledAfterSeconds: seconds, jobDeadlineSeconds: seconds, maxWaitSeconds: seconds, pollSeconds: seconds, dryRun: flag }),
+  rescueNetwork: z.strictObject({
+    access: z.enum(['internet-gateway', 'vpc-endpoints'], { error: 'must be "internet-gateway" or "vpc-endpoints"' }),
+    idleSeconds: seconds,
+    creationLockSeconds: seconds,
+  }),
+  sweeper: z.strictObject({
+    graceSeconds: seconds,
+    stalledAfterSeconds: seconds,
+    jobDeadlineSeconds: seconds,
+    maxWaitSeconds: seconds,
+    pollSeconds: seconds,
+    dryRun: flag,
+  }),
   phaseDeadlineSeconds: perPhase,
   windowsLaunchDeadlineSeconds: seconds,
   stopEscalationSeconds: z.tuple([seconds, seconds], { error: 'must be two numbers of seconds' }),
@@ -52,7 +71,13 @@ export const serviceConfigSchema = z.strictObject({
   orphanLockSeconds: seconds,
   inFlightSettleSeconds: seconds,
   rescueTimeoutSeconds: seconds,
-  online: z.strictObject({ deliveryTimeoutSeconds: seconds, executionTimeoutSeconds: seconds, attemptSeconds: seconds, windowsPasswordSeconds: seconds, windowsPasswordPollSeconds: seconds }),
+  online: z.strictObject({
+    deliveryTimeoutSeconds: seconds,
+    executionTimeoutSeconds: seconds,
+    attemptSeconds: seconds,
+    windowsPasswordSeconds: seconds,
+    windowsPasswordPollSeconds: seconds,
+  }),
   optIn: z.strictObject({ requireAllowedTag: flag, requireAutoTagForEvents: flag }),
   access: z.optional(
     z.strictObject({
@@ -114,7 +139,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     deployment: env.RESET_ACCESS_DEPLOYMENT ?? config.deployment,
     sweeper: { ...config.sweeper, dryRun: env.SWEEPER_DRY_RUN === 'true' || config.sweeper.dryRun },
     // The deployment's parameter wins: it also decides the roles' IAM condition (serverless.yml).
-    optIn: { ...config.optIn, ...(env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== undefined ? { requireAllowedTag: env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== 'false' } : {}) },
+    optIn: {
+      ...config.optIn,
+      ...(env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== undefined ? { requireAllowedTag: env.RESET_ACCESS_REQUIRE_ALLOWED_TAG !== 'false' } : {}),
+    },
   };
 }
 
@@ -129,8 +157,6 @@ function mergeSettings<T>(base: T, overrides: unknown): T {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-
 
 export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];

@@ -117,14 +117,19 @@ describe('the functions’ bundles', () => {
       const script = `require(process.argv[1]).handler(JSON.parse(process.argv[2]), { awsRequestId: 'smoke' }).then((r) => process.stdout.write('\\nRESULT ' + JSON.stringify(r)))`;
       return new Promise((resolve, reject) =>
         execFile(process.execPath, ['-e', script, file, JSON.stringify(event)], { env }, (error, stdout, stderr) =>
-          error ? reject(new Error(`${error.message}\n${stdout}\n${stderr}`)) : resolve(JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 'RESULT '.length))),
+          error
+            ? reject(new Error(`${error.message}\n${stdout}\n${stderr}`))
+            : resolve(JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 'RESULT '.length))),
         ),
       );
     }
 
     it('lists the region’s instances through the API (EC2 query protocol, DynamoDB)', async () => {
       // Act
-      const response = (await invoke('api', { rawPath: '/instances', headers: {}, requestContext: { http: { method: 'GET' }, requestId: 'smoke-1' } })) as { statusCode: number; body: string };
+      const response = (await invoke('api', { rawPath: '/instances', headers: {}, requestContext: { http: { method: 'GET' }, requestId: 'smoke-1' } })) as {
+        statusCode: number;
+        body: string;
+      };
       // Assess
       expect(response.statusCode).toBe(200);
       const listed = (JSON.parse(response.body) as { instances: Array<{ instanceId: string }> }).instances.map((i) => i.instanceId);

@@ -81,7 +81,9 @@ it('start <sample> --wait shows live progress, a line per finished phase, the ou
   expect(lines[0]).toMatch(new RegExp(`^Started r-[0-9a-z]+ for ${AL2023}$`));
   expect(lines.filter((line) => /^ {2}… .+ · \d+s$/.test(line)).length).toBeGreaterThan(2);
   const finished = lines.filter((line) => line.startsWith('  ✓ ')).map((line) => line.trim().split(/\s+/)[1]);
-  expect(finished).toEqual(expect.arrayContaining(['validate', 'stop-target', 'create-backup', 'launch-helper', 'run-rescue', 'reattach-root', 'restore-target', 'cleanup']));
+  expect(finished).toEqual(
+    expect.arrayContaining(['validate', 'stop-target', 'create-backup', 'launch-helper', 'run-rescue', 'reattach-root', 'restore-target', 'cleanup']),
+  );
   expect(finished.at(-1)).toBe('cleanup');
   expect(run.stdout).toMatch(/SUCCEEDED in .+: i-0a1b2c3d4e5f60001 has a new way in/);
   expect(run.stdout).toContain(`/ec2rl/openssh/${AL2023}/key`);
@@ -149,7 +151,16 @@ it('an alarm put on the local EventBridge starts a job for an opted-in instance,
   };
   // Act
   const put = await events.send(
-    new PutEventsCommand({ Entries: [{ Source: event.source as string, DetailType: event['detail-type'] as string, Resources: event.resources as string[], Detail: JSON.stringify(event.detail) }] }),
+    new PutEventsCommand({
+      Entries: [
+        {
+          Source: event.source as string,
+          DetailType: event['detail-type'] as string,
+          Resources: event.resources as string[],
+          Detail: JSON.stringify(event.detail),
+        },
+      ],
+    }),
   );
   for (const until = Date.now() + 15_000; (await others()).length === 0 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 200));
   // What the alarm function does with the other instance is done by now: both come in one message.

@@ -253,7 +253,7 @@ describe('the other commands', () => {
     expect([...out.stderr, ...out.stdout].join('\n')).toMatch(message);
   });
 
-  it('takes --name=value and prints a command\'s usage with --help', async () => {
+  it("takes --name=value and prints a command's usage with --help", async () => {
     // Act
     const page = await run(['list', '--limit=1', '--json']);
     const help = await run(['start', '--help']);
@@ -300,14 +300,23 @@ describe('SigV4 signing', () => {
     const signedHeaders = auth[2];
     const amzDate = String(request.headers['x-amz-date']);
     const url = new URL(request.url, 'http://x');
-    const query = [...url.searchParams.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-    const headers = signedHeaders!.split(';').map((name) => `${name}:${String(request.headers[name]).trim()}\n`).join('');
+    const query = [...url.searchParams.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+      .join('&');
+    const headers = signedHeaders!
+      .split(';')
+      .map((name) => `${name}:${String(request.headers[name]).trim()}\n`)
+      .join('');
     const sha = (text: string) => createHash('sha256').update(text).digest('hex');
     const canonical = [request.method, url.pathname, query, headers, signedHeaders, sha(request.body)].join('\n');
     const scope = `${amzDate.slice(0, 8)}/${region}/execute-api/aws4_request`;
     const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha(canonical)].join('\n');
     const hmac = (key: string | Buffer, text: string) => createHmac('sha256', key).update(text).digest();
-    const key = ['execute-api', 'aws4_request'].reduce((k, part) => hmac(k, part), hmac(hmac(`AWS4${credentials.secretAccessKey}`, amzDate.slice(0, 8)), region));
+    const key = ['execute-api', 'aws4_request'].reduce(
+      (k, part) => hmac(k, part),
+      hmac(hmac(`AWS4${credentials.secretAccessKey}`, amzDate.slice(0, 8)), region),
+    );
     return { signature: createHmac('sha256', key).update(toSign).digest('hex'), credential: `${credentials.accessKeyId}/${scope}` };
   }
 
@@ -343,13 +352,19 @@ describe('--wait over a flaky connection', () => {
   it('rides out a few failed looks at the job and still ends with the outcome', async () => {
     // Prepare: an API whose 2nd and 3rd looks at a job answer 503.
     let looks = 0;
-    const flaky = await startApiServer(async (event: APIGatewayProxyEventV2) => {
-      if (event.requestContext.http.method === 'GET' && ++looks >= 2 && looks <= 3) return { statusCode: 503, headers: {}, body: '{"code":"ThrottlingException","message":"slow down","requestId":"r"}' };
-      return routeApi(event, stack.ports);
-    }, { port: 0 });
+    const flaky = await startApiServer(
+      async (event: APIGatewayProxyEventV2) => {
+        if (event.requestContext.http.method === 'GET' && ++looks >= 2 && looks <= 3)
+          return { statusCode: 503, headers: {}, body: '{"code":"ThrottlingException","message":"slow down","requestId":"r"}' };
+        return routeApi(event, stack.ports);
+      },
+      { port: 0 },
+    );
     const out = io();
     // Act
-    const code = await main(['start', AL2023, '--wait', '--api', `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`], out, { RESET_ACCESS_POLL_MS: '1' });
+    const code = await main(['start', AL2023, '--wait', '--api', `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`], out, {
+      RESET_ACCESS_POLL_MS: '1',
+    });
     flaky.closeAllConnections();
     await new Promise((resolve) => flaky.close(resolve));
     // Assess
@@ -360,7 +375,7 @@ describe('--wait over a flaky connection', () => {
 });
 
 describe('a Windows reset that fell back from the Linux helper', () => {
-  it('says why while it waits and in its status: the NTFS rescue\'s code and reason, and where the Windows helper came from', async () => {
+  it("says why while it waits and in its status: the NTFS rescue's code and reason, and where the Windows helper came from", async () => {
     // Prepare: a Windows target the NTFS rescue refuses (BitLocker).
     const target = stack.region.seedInstance({
       imageId: 'ami-0b2022b22022b2200',
@@ -374,7 +389,9 @@ describe('a Windows reset that fell back from the Linux helper', () => {
     const status = await run(['status', (await stack.store.listByInstance(target)).jobs[0]!.jobId]);
     // Assess
     expect(code).toBe(0);
-    expect(out.stdout.filter((line) => line.startsWith('  ↪ '))).toEqual([expect.stringMatching(/^ {2}↪ NTFS rescue on the Linux helper did not do it: BITLOCKER: .+, Windows helper i-[0-9a-f]+ \(launched\)$/)]);
+    expect(out.stdout.filter((line) => line.startsWith('  ↪ '))).toEqual([
+      expect.stringMatching(/^ {2}↪ NTFS rescue on the Linux helper did not do it: BITLOCKER: .+, Windows helper i-[0-9a-f]+ \(launched\)$/),
+    ]);
     expect(status.out.stdout.join('\n')).toMatch(/^fallback {4}NTFS rescue on the Linux helper did not do it: BITLOCKER: /m);
   });
 });

@@ -51,7 +51,9 @@ function operation(route: string): Doc {
 }
 
 function parameters(route: string, where: 'query' | 'path' | 'header'): Doc[] {
-  return ((operation(route).parameters ?? []) as Doc[]).map((p) => (typeof p.$ref === 'string' ? resolveRef(document, p.$ref) : p)).filter((p) => p.in === where);
+  return ((operation(route).parameters ?? []) as Doc[])
+    .map((p) => (typeof p.$ref === 'string' ? resolveRef(document, p.$ref) : p))
+    .filter((p) => p.in === where);
 }
 
 const accepts = (schema: z.ZodMiniType, value: unknown) => z.safeParse(schema, value).success;
@@ -64,8 +66,12 @@ describe('the start request', () => {
     const documented = normal(document.components.schemas.StartRequest as Doc);
     // Assess
     expect(Object.keys(documented.properties).sort()).toEqual(Object.keys(generated.properties).sort());
-    for (const name of Object.keys(generated.properties)) expect({ name, schema: documented.properties[name] }).toEqual({ name, schema: generated.properties[name] });
-    expect({ required: documented.required, additionalProperties: documented.additionalProperties }).toEqual({ required: generated.required, additionalProperties: generated.additionalProperties });
+    for (const name of Object.keys(generated.properties))
+      expect({ name, schema: documented.properties[name] }).toEqual({ name, schema: generated.properties[name] });
+    expect({ required: documented.required, additionalProperties: documented.additionalProperties }).toEqual({
+      required: generated.required,
+      additionalProperties: generated.additionalProperties,
+    });
   });
 });
 
@@ -80,27 +86,38 @@ describe('the query parameters', () => {
     const [method, path] = route.split(' ') as [string, string];
     const documented = parameters(route, 'query').map((p) => p.name as string);
     // Act: the handler names the parameters it knows when given one it does not
-    const answer = await new VirtualStack().api(method, `${path.replace('{jobId}', 'r-zzzzzzzzzz')}?unknownParameter=1`, method === 'POST' ? { instanceId: 'i-0a1b2c3d4e5f60001' } : undefined);
+    const answer = await new VirtualStack().api(
+      method,
+      `${path.replace('{jobId}', 'r-zzzzzzzzzz')}?unknownParameter=1`,
+      method === 'POST' ? { instanceId: 'i-0a1b2c3d4e5f60001' } : undefined,
+    );
     // Assess
     expect(Object.keys(QUERY_OF[route]!.def.shape)).toEqual(documented);
-    expect(answer.json.message).toBe(documented.length ? `unknownParameter: unknown query parameter (known: ${documented.join(', ')})` : 'unknownParameter: this route takes no query parameters');
+    expect(answer.json.message).toBe(
+      documented.length
+        ? `unknownParameter: unknown query parameter (known: ${documented.join(', ')})`
+        : 'unknownParameter: this route takes no query parameters',
+    );
   });
 
-  it.each(Object.keys(QUERY_OF).flatMap((route) => parameters(route, 'query').map((p) => [route, p.name as string, p] as const)))('%s ?%s is documented as it is read', (route, name, parameter) => {
-    // Prepare
-    const schema = QUERY_OF[route]!.def.shape[name]! as z.ZodMiniType;
-    const documented = normal(parameter.schema as Doc);
-    // Act / Assess
-    if (documented.type !== 'integer') {
-      expect({ name, schema: documented }).toEqual({ name, schema: normal(jsonSchema(schema)) });
-      return;
-    }
-    // A number in a query string is text: the bounds and the default must hold alike on both sides.
-    const probes = [documented.minimum - 1, documented.minimum, documented.default, documented.maximum, documented.maximum + 1, 1.5, -1];
-    for (const n of probes) expect({ name, n, accepted: accepts(schema, String(n)) }).toEqual({ name, n, accepted: documentedAccepts(documented, n) });
-    expect(z.parse(schema, undefined)).toBe(documented.default);
-    expect(accepts(schema, 'ten')).toBe(false);
-  });
+  it.each(Object.keys(QUERY_OF).flatMap((route) => parameters(route, 'query').map((p) => [route, p.name as string, p] as const)))(
+    '%s ?%s is documented as it is read',
+    (route, name, parameter) => {
+      // Prepare
+      const schema = QUERY_OF[route]!.def.shape[name]! as z.ZodMiniType;
+      const documented = normal(parameter.schema as Doc);
+      // Act / Assess
+      if (documented.type !== 'integer') {
+        expect({ name, schema: documented }).toEqual({ name, schema: normal(jsonSchema(schema)) });
+        return;
+      }
+      // A number in a query string is text: the bounds and the default must hold alike on both sides.
+      const probes = [documented.minimum - 1, documented.minimum, documented.default, documented.maximum, documented.maximum + 1, 1.5, -1];
+      for (const n of probes) expect({ name, n, accepted: accepts(schema, String(n)) }).toEqual({ name, n, accepted: documentedAccepts(documented, n) });
+      expect(z.parse(schema, undefined)).toBe(documented.default);
+      expect(accepts(schema, 'ten')).toBe(false);
+    },
+  );
 });
 
 describe('the path and the headers', () => {

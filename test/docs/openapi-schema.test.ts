@@ -4,7 +4,18 @@ import { validate } from '../support/openapi-schema';
 const doc = {
   components: {
     schemas: {
-      Thing: { type: 'object', additionalProperties: false, required: ['id', 'state'], properties: { id: { type: 'string', pattern: '^t-\\d+$' }, state: { type: 'string', enum: ['on', 'off'] }, at: { type: 'string', format: 'date-time' }, n: { type: 'integer', minimum: 0 }, tags: { type: 'array', items: { type: 'string' } } } },
+      Thing: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'state'],
+        properties: {
+          id: { type: 'string', pattern: '^t-\\d+$' },
+          state: { type: 'string', enum: ['on', 'off'] },
+          at: { type: 'string', format: 'date-time' },
+          n: { type: 'integer', minimum: 0 },
+          tags: { type: 'array', items: { type: 'string' } },
+        },
+      },
     },
   },
 };

@@ -46,7 +46,8 @@ const WINDOWS = 'i-0a1b2c3d4e5f60007';
 /** A job of team b, and what Alice (team a) is answered about it. */
 async function otherTeamsJob(method: string, path: (jobId: string) => string): Promise<Answer> {
   const stack = withAccessRule();
-  const { jobId } = (await stack.api('POST', '/resets', { instanceId: WINDOWS }, {}, { caller: 'arn:aws:sts::123456789012:assumed-role/team-b-operator/bob' })).json;
+  const { jobId } = (await stack.api('POST', '/resets', { instanceId: WINDOWS }, {}, { caller: 'arn:aws:sts::123456789012:assumed-role/team-b-operator/bob' }))
+    .json;
   return stack.api(method, path(jobId), undefined, {}, { caller: ALICE });
 }
 
@@ -71,7 +72,8 @@ const SCENARIOS: Record<string, () => Promise<Answer>> = {
     return stack.api('POST', '/resets', { instanceId: AL2023 });
   },
   'POST /resets 413': async () => new VirtualStack().api('POST', '/resets', JSON.stringify({ instanceId: AL2023, pad: 'x'.repeat(20_000) })),
-  'POST /resets 415': async () => new VirtualStack().api('POST', '/resets', 'instanceId=i-0a1b2c3d4e5f60001', { 'content-type': 'application/x-www-form-urlencoded' }),
+  'POST /resets 415': async () =>
+    new VirtualStack().api('POST', '/resets', 'instanceId=i-0a1b2c3d4e5f60001', { 'content-type': 'application/x-www-form-urlencoded' }),
   'POST /resets 422': async () => new VirtualStack().api('POST', '/resets', { instanceId: SPOT }),
   'POST /resets 429': async () => {
     const stack = new VirtualStack({ config: { apiAdmission: { ratePerMinute: 1, burst: 1 } } });
@@ -151,7 +153,9 @@ function documentedAnswers(): Array<{ key: string; response: Doc }> {
 describe('docs/openapi.yaml', () => {
   it('documents exactly the routes the handler serves', () => {
     // Act
-    const documented = Object.entries(document.paths as Doc).flatMap(([path, item]) => Object.keys(item as Doc).map((method) => `${method.toUpperCase()} ${path}`));
+    const documented = Object.entries(document.paths as Doc).flatMap(([path, item]) =>
+      Object.keys(item as Doc).map((method) => `${method.toUpperCase()} ${path}`),
+    );
     // Assess
     expect(documented.sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
   });
@@ -175,7 +179,10 @@ describe('docs/openapi.yaml', () => {
     const answers = await Promise.all(
       Object.entries(properties)
         .filter(([name]) => name !== 'instanceId')
-        .map(async ([name, schema]) => [name, (await new VirtualStack().api('POST', '/resets', { instanceId: AL2023, [name]: (schema as Doc).default })).statusCode] as const),
+        .map(
+          async ([name, schema]) =>
+            [name, (await new VirtualStack().api('POST', '/resets', { instanceId: AL2023, [name]: (schema as Doc).default })).statusCode] as const,
+        ),
     );
     const undocumented = await new VirtualStack().api('POST', '/resets', { instanceId: AL2023, reboot: false });
     // Assess

@@ -42,7 +42,14 @@ export function volumeFacts(overrides: Partial<VolumeFacts> = {}): VolumeFacts {
 }
 
 export function resetRequest(overrides: Partial<ResetRequest> = {}): ResetRequest {
-  return { instanceId: 'i-0123456789abcdef0', subnet: 'CreateNewVPC', helperInstanceType: 't3.small', allowInstanceStoreLoss: false, keyType: 'ed25519', ...overrides };
+  return {
+    instanceId: 'i-0123456789abcdef0',
+    subnet: 'CreateNewVPC',
+    helperInstanceType: 't3.small',
+    allowInstanceStoreLoss: false,
+    keyType: 'ed25519',
+    ...overrides,
+  };
 }
 
 export function job(overrides: Partial<Job> = {}): Job {

@@ -23,7 +23,11 @@ const DEMO_TIMEOUT_MS = 240_000;
 
 /** Runs the demo with `--serve`; resolves with the page's URL once its checks are done. */
 function startDemo(): { child: ChildProcess; url: Promise<string>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/demo.ts', '--serve'], { cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/demo.ts', '--serve'], {
+    cwd: ROOT,
+    env: { ...process.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const url = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the demo did not finish in ${DEMO_TIMEOUT_MS / 1000} s:\n${output}`)), DEMO_TIMEOUT_MS);
@@ -94,9 +98,15 @@ describe('the local page, in headless Chromium, after a demo run', () => {
       const card = page.locator(`article[data-job-id="${job.jobId}"]`);
       const byStart = [...job.phases].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
       // Act
-      const rows = await card.locator('tr[data-phase]').evaluateAll((trs) =>
-        trs.map((tr) => ({ phase: tr.getAttribute('data-phase'), status: tr.getAttribute('data-status'), width: tr.querySelector('.bar')?.getBoundingClientRect().width ?? 0 })),
-      );
+      const rows = await card
+        .locator('tr[data-phase]')
+        .evaluateAll((trs) =>
+          trs.map((tr) => ({
+            phase: tr.getAttribute('data-phase'),
+            status: tr.getAttribute('data-status'),
+            width: tr.querySelector('.bar')?.getBoundingClientRect().width ?? 0,
+          })),
+        );
       // Assess
       expect(await card.getAttribute('data-status')).toBe(job.status);
       expect(rows.map((r) => [r.phase, r.status])).toEqual(byStart.map((p) => [p.name, p.status]));
@@ -122,7 +132,9 @@ describe('the local page, in headless Chromium, after a demo run', () => {
 
   it('shows phase durations p50 ≤ p95 for the phases that ran, a row for every queue, and the sweeper run', async () => {
     // Act
-    const phases = await page.locator('table[data-section="phases"] tr[data-phase]').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    const phases = await page
+      .locator('table[data-section="phases"] tr[data-phase]')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
     const queues = await page.locator('table[data-section="queues"] tr[data-queue]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-queue')));
     const sweeper = await page.locator('section h2', { hasText: 'Sweeper' }).textContent();
     // Assess

@@ -18,14 +18,15 @@ const BOB = 'arn:aws:sts::123456789012:assumed-role/team-b-operator/bob';
 const BY_ROLE_TAG: Partial<ServiceConfig> = { access: { tag: 'team', source: 'principal-tag' } };
 
 type Answer = Awaited<ReturnType<VirtualStack['api']>>;
-const as = (stack: VirtualStack, caller: string | undefined) => (method: string, path: string, body?: unknown) => stack.api(method, path, body, {}, caller ? { caller } : {});
+const as = (stack: VirtualStack, caller: string | undefined) => (method: string, path: string, body?: unknown) =>
+  stack.api(method, path, body, {}, caller ? { caller } : {});
 
 function expectDenied(answer: Answer, reason: RegExp): void {
   expect({ status: answer.statusCode, code: answer.json.code }).toEqual({ status: 403, code: 'ACCESS_DENIED' });
   expect(answer.json.message).toMatch(reason);
 }
 
-describe('the access rule, by the caller role\'s tag', () => {
+describe("the access rule, by the caller role's tag", () => {
   it("starts only its own team's instances, and records the caller and the team on the job and its event", async () => {
     // Prepare
     const stack = new VirtualStack({ config: BY_ROLE_TAG });
@@ -73,7 +74,7 @@ describe('the access rule, by the caller role\'s tag', () => {
     expect(bobSees.json.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([bobJob]);
   });
 
-  it('answers full pages of the caller\'s own jobs, and its cursors walk each of them once', async () => {
+  it("answers full pages of the caller's own jobs, and its cursors walk each of them once", async () => {
     // Prepare: finished jobs of both teams, interleaved
     const stack = new VirtualStack({ config: BY_ROLE_TAG });
     const [alice, bob] = [as(stack, ALICE), as(stack, BOB)];
@@ -124,7 +125,11 @@ describe('the access rule, by the caller role\'s tag', () => {
     // Prepare
     const stack = new VirtualStack({ config: BY_ROLE_TAG });
     // Act
-    const listed = (await as(stack, ALICE)('GET', '/instances?limit=100')).json.instances as Array<{ instanceId: string; resettable: boolean; blockers: Array<{ code: string }> }>;
+    const listed = (await as(stack, ALICE)('GET', '/instances?limit=100')).json.instances as Array<{
+      instanceId: string;
+      resettable: boolean;
+      blockers: Array<{ code: string }>;
+    }>;
     // Assess
     const byId = Object.fromEntries(listed.map((i) => [i.instanceId, i]));
     expect(byId[WIN2022]).toEqual(expect.objectContaining({ resettable: false, blockers: [expect.objectContaining({ code: 'ACCESS_DENIED' })] }));
@@ -136,7 +141,16 @@ describe('the access rule, by a mapping of principals', () => {
   it('gives the value of the first pattern the caller matches, and refuses one it does not', async () => {
     // Prepare
     const stack = new VirtualStack({
-      config: { access: { tag: 'team', source: 'mapping', mapping: [{ principal: 'arn:aws:iam::*:role/team-a-*', value: 'a' }, { principal: 'arn:aws:iam::*:user/ops-*', value: 'b' }] } },
+      config: {
+        access: {
+          tag: 'team',
+          source: 'mapping',
+          mapping: [
+            { principal: 'arn:aws:iam::*:role/team-a-*', value: 'a' },
+            { principal: 'arn:aws:iam::*:user/ops-*', value: 'b' },
+          ],
+        },
+      },
     });
     // Act
     const alice = await as(stack, ALICE)('POST', '/resets', { instanceId: AL2023 });

@@ -13,8 +13,16 @@ describe('POST /resets refuses a bad body naming each wrong field', () => {
     ['no instance id', {}, INSTANCE],
     ['a malformed instance id', { instanceId: 'i-xyz' }, INSTANCE],
     ['a number for the instance id', { instanceId: 7 }, INSTANCE],
-    ['a subnet that is no subnet id', { instanceId: AL2023, subnet: 'vpc-1' }, 'subnet: must be "CreateNewVPC", "SelectedInstanceSubnet" or a subnet id like subnet-0123456789abcdef0'],
-    ['a helper type not allowed', { instanceId: AL2023, helperInstanceType: 'p5.48xlarge' }, 'helperInstanceType: must be one of t2.small, t2.medium, t2.large, t3.small, t3.medium, t3.large, m5.large, c5.large'],
+    [
+      'a subnet that is no subnet id',
+      { instanceId: AL2023, subnet: 'vpc-1' },
+      'subnet: must be "CreateNewVPC", "SelectedInstanceSubnet" or a subnet id like subnet-0123456789abcdef0',
+    ],
+    [
+      'a helper type not allowed',
+      { instanceId: AL2023, helperInstanceType: 'p5.48xlarge' },
+      'helperInstanceType: must be one of t2.small, t2.medium, t2.large, t3.small, t3.medium, t3.large, m5.large, c5.large',
+    ],
     ['a string for a boolean', { instanceId: AL2023, allowInstanceStoreLoss: 'yes' }, 'allowInstanceStoreLoss: must be true or false'],
     ['a key type it does not make', { instanceId: AL2023, keyType: 'dsa' }, 'keyType: must be "ed25519" or "rsa"'],
     ['a mode it does not have', { instanceId: AL2023, mode: 'fast' }, 'mode: must be "auto", "online" or "offline"'],

@@ -7,7 +7,8 @@ import { apiIdempotencyKey, MAX_BODY_BYTES } from '../../handlers/api-routes';
 import { VirtualStack } from '../../infra/local/virtual-stack';
 import { instanceFacts } from '../domain/fixtures';
 
-const sampleFacts = (instanceId: string) => instanceFacts({ instanceId, blockDevices: [{ deviceName: '/dev/xvda', volumeId: 'vol-0123456789abcdef0', deleteOnTermination: true }] });
+const sampleFacts = (instanceId: string) =>
+  instanceFacts({ instanceId, blockDevices: [{ deviceName: '/dev/xvda', volumeId: 'vol-0123456789abcdef0', deleteOnTermination: true }] });
 
 const AL2023 = 'i-0a1b2c3d4e5f60001';
 const UBUNTU = 'i-0a1b2c3d4e5f60002';
@@ -17,7 +18,11 @@ const MISSING = 'i-0fffffffffffffff0';
 const ALICE = 'arn:aws:iam::123456789012:user/alice';
 const BOB = 'arn:aws:sts::123456789012:assumed-role/ops/bob';
 
-function expectError(response: { statusCode: number; json: { code?: string; message?: string; requestId?: string }; headers?: Record<string, unknown> }, status: number, code: string): void {
+function expectError(
+  response: { statusCode: number; json: { code?: string; message?: string; requestId?: string }; headers?: Record<string, unknown> },
+  status: number,
+  code: string,
+): void {
   expect({ status: response.statusCode, code: response.json.code }).toEqual({ status, code });
   expect(response.json).toEqual(expect.objectContaining({ message: expect.any(String), requestId: expect.stringMatching(/^req-\d+$/) }));
   expect(response.json.message!.length).toBeGreaterThan(5);
@@ -34,9 +39,20 @@ describe('POST /resets', () => {
     // Assess
     expect(started.statusCode).toBe(202);
     expect(started.headers?.location).toBe(`/resets/${started.json.jobId}`);
-    expect(started.json).toEqual({ jobId: expect.stringMatching(/^r-/), status: 'RUNNING', instanceId: AL2023, links: { self: `/resets/${started.json.jobId}` } });
+    expect(started.json).toEqual({
+      jobId: expect.stringMatching(/^r-/),
+      status: 'RUNNING',
+      instanceId: AL2023,
+      links: { self: `/resets/${started.json.jobId}` },
+    });
     expect(view.json.requestedBy).toBe(ALICE);
-    expect(view.json.request).toEqual({ instanceId: AL2023, subnet: 'CreateNewVPC', helperInstanceType: 't3.small', allowInstanceStoreLoss: false, keyType: 'ed25519' });
+    expect(view.json.request).toEqual({
+      instanceId: AL2023,
+      subnet: 'CreateNewVPC',
+      helperInstanceType: 't3.small',
+      allowInstanceStoreLoss: false,
+      keyType: 'ed25519',
+    });
   });
 
   it.each([
@@ -215,7 +231,13 @@ describe('Idempotency-Key', () => {
     const stack = new VirtualStack();
     const first = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k-1' }, { caller: ALICE });
     // Act: the same request again, with the defaults spelled out (the same request).
-    const again = await stack.api('POST', '/resets', { instanceId: AL2023, subnet: 'CreateNewVPC', keyType: 'ed25519' }, { 'Idempotency-Key': 'k-1' }, { caller: ALICE });
+    const again = await stack.api(
+      'POST',
+      '/resets',
+      { instanceId: AL2023, subnet: 'CreateNewVPC', keyType: 'ed25519' },
+      { 'Idempotency-Key': 'k-1' },
+      { caller: ALICE },
+    );
     // Assess
     expect(first.statusCode).toBe(202);
     expect(again.statusCode).toBe(200);
@@ -280,8 +302,17 @@ describe('Idempotency-Key', () => {
     const stack = new VirtualStack();
     const now = new Date(stack.clock.now());
     const key = apiIdempotencyKey(ALICE, 'k-7');
-    const request = JSON.stringify({ allowInstanceStoreLoss: false, helperInstanceType: 't3.small', instanceId: AL2023, keyType: 'ed25519', subnet: 'CreateNewVPC' });
-    await stack.ports.idempotency.claim({ key, request, jobId: 'r-died0000001', createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 86_400_000).toISOString() }, now);
+    const request = JSON.stringify({
+      allowInstanceStoreLoss: false,
+      helperInstanceType: 't3.small',
+      instanceId: AL2023,
+      keyType: 'ed25519',
+      subnet: 'CreateNewVPC',
+    });
+    await stack.ports.idempotency.claim(
+      { key, request, jobId: 'r-died0000001', createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 86_400_000).toISOString() },
+      now,
+    );
     // Act
     const during = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'k-7' }, { caller: ALICE });
     stack.clock.advance(61_000);
@@ -445,7 +476,14 @@ describe('GET /instances', () => {
     // Assess
     expect(statusCode).toBe(200);
     expect(byId[AL2023]).toEqual(
-      expect.objectContaining({ name: 'al2023-web', state: 'running', platform: 'linux', optIn: { allowed: true, auto: true }, resettable: true, blockers: [] }),
+      expect.objectContaining({
+        name: 'al2023-web',
+        state: 'running',
+        platform: 'linux',
+        optIn: { allowed: true, auto: true },
+        resettable: true,
+        blockers: [],
+      }),
     );
     expect(byId[UBUNTU]).toEqual(expect.objectContaining({ activeJobId: started.jobId, resettable: false }));
     expect(byId[SPOT]).toEqual(expect.objectContaining({ resettable: false, blockers: [expect.objectContaining({ code: 'SPOT_INSTANCE' })] }));
@@ -605,7 +643,10 @@ describe('whatever a caller sends', () => {
     for (const [method, path, body, headers] of requests) answers.push(await stack.api(method, path, body, headers));
     // Assess
     for (const [i, answer] of answers.entries()) {
-      expect({ request: requests[i]!.slice(0, 2), status: answer.statusCode >= 400 && answer.statusCode < 500 }).toEqual({ request: requests[i]!.slice(0, 2), status: true });
+      expect({ request: requests[i]!.slice(0, 2), status: answer.statusCode >= 400 && answer.statusCode < 500 }).toEqual({
+        request: requests[i]!.slice(0, 2),
+        status: true,
+      });
       expect(answer.json).toEqual(expect.objectContaining({ code: expect.any(String), message: expect.any(String), requestId: expect.any(String) }));
     }
     expect((await stack.store.list({})).jobs).toEqual([]);

@@ -9,7 +9,17 @@ import { job as jobFixture } from '../domain/fixtures';
 const origin = { id: 'e-1', account: '123456789012', region: 'us-east-1', time: Date.UTC(2026, 0, 1) };
 
 function record(messageId: string, body: string): SQSRecord {
-  return { messageId, body, receiptHandle: messageId, attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q', awsRegion: 'us-east-1' } as unknown as SQSRecord;
+  return {
+    messageId,
+    body,
+    receiptHandle: messageId,
+    attributes: {},
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
+    awsRegion: 'us-east-1',
+  } as unknown as SQSRecord;
 }
 
 async function setup(options: { failPublishes?: number } = {}) {

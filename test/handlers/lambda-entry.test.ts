@@ -9,10 +9,26 @@ import { lambdaLogger } from '../../handlers/lambda-entry';
 import { createPhaseHandler } from '../../handlers/phase-handler';
 import { createLog } from '../../infra/observability/logger';
 
-const context = { awsRequestId: 'req-0001', functionName: 'reset-access-prod-cleanup', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:reset-access-prod-cleanup', memoryLimitInMB: '512' } as unknown as Context;
+const context = {
+  awsRequestId: 'req-0001',
+  functionName: 'reset-access-prod-cleanup',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:reset-access-prod-cleanup',
+  memoryLimitInMB: '512',
+} as unknown as Context;
 
 function record(messageId: string, body: string): SQSRecord {
-  return { messageId, body, receiptHandle: messageId, attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q', awsRegion: 'us-east-1' } as unknown as SQSRecord;
+  return {
+    messageId,
+    body,
+    receiptHandle: messageId,
+    attributes: {},
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
+    awsRegion: 'us-east-1',
+  } as unknown as SQSRecord;
 }
 
 /** The JSON lines written to stdout and stderr while `run` runs. */
@@ -27,7 +43,10 @@ async function printed(run: () => Promise<unknown>): Promise<Array<Record<string
     out.mockRestore();
     err.mockRestore();
   }
-  return lines.flatMap((chunk) => chunk.split('\n')).filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return lines
+    .flatMap((chunk) => chunk.split('\n'))
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 describe('a function entry point', () => {

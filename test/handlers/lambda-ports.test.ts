@@ -123,7 +123,9 @@ describe('the Lambda wiring', () => {
 
   it('gives every function each optional port its use case read', () => {
     // Assess
-    const missing = [...read].flatMap(([name, ports]) => [...ports].filter((port) => !wired.get(name as FunctionName)?.has(port)).map((port) => `${name} reads ${port}`));
+    const missing = [...read].flatMap(([name, ports]) =>
+      [...ports].filter((port) => !wired.get(name as FunctionName)?.has(port)).map((port) => `${name} reads ${port}`),
+    );
     expect(missing).toEqual([]);
   });
 
@@ -134,7 +136,8 @@ describe('the Lambda wiring', () => {
     expect(read.get('api')).toEqual(new Set(['networks', 'keys', 'online', 'observer', 'admission']));
     expect(read.get('alarm')).toEqual(new Set(['networks', 'online', 'observer', 'admission']));
     // The phases that send mutating or RunInstances/StartInstances calls take their slots (request-pacing.ts).
-    for (const phase of ['stop-target', 'launch-helper', 'detach-root', 'attach-to-helper', 'restore-target'] as const) expect(read.get(phase)).toContain('admission');
+    for (const phase of ['stop-target', 'launch-helper', 'detach-root', 'attach-to-helper', 'restore-target'] as const)
+      expect(read.get(phase)).toContain('admission');
     // A first stop looks for a batch to join (stop-batches.ts); the API and the alarm function never do.
     expect(read.get('stop-target')).toContain('stopBatches');
     // The sweeper keeps the warm pool of Windows helpers (domain/sweeper/helper-pool.ts): it reads its record each run.

@@ -9,7 +9,17 @@ import type { Log } from '../../domain/ports';
 import { createPhaseHandler } from '../../handlers/phase-handler';
 
 function record(messageId: string, body: string): SQSRecord {
-  return { messageId, body, receiptHandle: messageId, attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q', awsRegion: 'us-east-1' } as unknown as SQSRecord;
+  return {
+    messageId,
+    body,
+    receiptHandle: messageId,
+    attributes: {},
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
+    awsRegion: 'us-east-1',
+  } as unknown as SQSRecord;
 }
 
 describe('the phase handler', () => {
@@ -19,7 +29,11 @@ describe('the phase handler', () => {
     const log: Log = { info: () => undefined, warn: () => undefined, error: (_message, context) => void errors.push(context) };
     const handler = createPhaseHandler('cleanup', () => ({ log }) as unknown as RunnerPorts);
     const event: SQSEvent = {
-      Records: [record('m-1', '{"jobId":"r-1","phase":"cleanup","attempt":-1}'), record('m-2', '{"jobId":"r-1","phase":"rollback","attempt":0}'), record('m-3', 'hello')],
+      Records: [
+        record('m-1', '{"jobId":"r-1","phase":"cleanup","attempt":-1}'),
+        record('m-2', '{"jobId":"r-1","phase":"rollback","attempt":0}'),
+        record('m-3', 'hello'),
+      ],
     };
 
     // Act

@@ -14,7 +14,14 @@ const T0 = new Date('2026-01-05T09:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
 function record(overrides: Partial<IdempotencyRecord> = {}): IdempotencyRecord {
-  return { key: 'api#alice#k1', request: '{"instanceId":"i-0123456789abcdef0"}', jobId: 'r-job000001', createdAt: T0.toISOString(), expiresAt: at(3600).toISOString(), ...overrides };
+  return {
+    key: 'api#alice#k1',
+    request: '{"instanceId":"i-0123456789abcdef0"}',
+    jobId: 'r-job000001',
+    createdAt: T0.toISOString(),
+    expiresAt: at(3600).toISOString(),
+    ...overrides,
+  };
 }
 
 export function describeGuardStoreContracts(name: string, makeStores: () => Promise<GuardStoreSet>): void {
@@ -60,7 +67,10 @@ export function describeGuardStoreContracts(name: string, makeStores: () => Prom
         await stores.idempotency.claim(record(), T0);
         // Act
         const read = await stores.idempotency.get('api#alice#k1', at(3600));
-        const claimed = await stores.idempotency.claim(record({ jobId: 'r-job000002', createdAt: at(3600).toISOString(), expiresAt: at(7200).toISOString() }), at(3600));
+        const claimed = await stores.idempotency.claim(
+          record({ jobId: 'r-job000002', createdAt: at(3600).toISOString(), expiresAt: at(7200).toISOString() }),
+          at(3600),
+        );
         // Assess
         expect(read).toBeUndefined();
         expect(claimed).toBe(true);

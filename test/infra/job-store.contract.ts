@@ -272,7 +272,16 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
           ['list-b2', other, 'SUCCEEDED'],
         ];
         for (const [i, [jobId, instance, status]] of plan.entries()) {
-          await store.put(sampleJob({ jobId, instanceId: instance, status, createdAt: minutesAfter('2025-02-01T00:00:00.000Z', i), updatedAt: minutesAfter('2025-02-01T00:00:00.000Z', i) }), undefined);
+          await store.put(
+            sampleJob({
+              jobId,
+              instanceId: instance,
+              status,
+              createdAt: minutesAfter('2025-02-01T00:00:00.000Z', i),
+              updatedAt: minutesAfter('2025-02-01T00:00:00.000Z', i),
+            }),
+            undefined,
+          );
         }
         return plan.map(([jobId]) => jobId);
       }

@@ -201,7 +201,14 @@ export function describeStopBatchStoreContracts(name: string, makeStore: () => P
         const first = await store.close('b-1', 'r-job000001', at(5));
         const second = await store.close('b-1', 'r-job000002', at(6));
         // Assess
-        const closed = { batchId: 'b-1', at: at(5).toISOString(), instanceIds: [instance(1), instance(2)], state: 'closed', closedBy: 'r-job000001', closedAt: at(5).toISOString() };
+        const closed = {
+          batchId: 'b-1',
+          at: at(5).toISOString(),
+          instanceIds: [instance(1), instance(2)],
+          state: 'closed',
+          closedBy: 'r-job000001',
+          closedAt: at(5).toISOString(),
+        };
         expect(first).toEqual(closed);
         expect(second).toBeUndefined();
         expect(await store.get('b-1')).toEqual(closed);

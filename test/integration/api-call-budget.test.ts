@@ -146,7 +146,11 @@ describe('validate after the API’s preflight', () => {
     const { stack, first } = regionWithTwoTargets();
 
     // Act
-    const { job, calls } = await measure(stack, first, () => void stack.region.ec2('ModifyInstanceAttribute', { InstanceId: first, DisableApiStop: { Value: true } }));
+    const { job, calls } = await measure(
+      stack,
+      first,
+      () => void stack.region.ec2('ModifyInstanceAttribute', { InstanceId: first, DisableApiStop: { Value: true } }),
+    );
 
     // Assess
     expect(job.status).toBe('FAILED');
@@ -185,7 +189,9 @@ describe('volume moves that send their call without looking first', () => {
     expect(job.status).toBe('FAILED');
     expect(job.error).toMatchObject({ code: 'VOLUME_ATTACHED_ELSEWHERE', phase: 'detach-root' });
     expect(stack.region.getVolume(rootVolumeId)?.attachment).toMatchObject({ instanceId: second, device: '/dev/sdg' });
-    const serviceTouchedSecond = calls.filter((c) => !c.error && /^(Detach|Attach)Volume$/.test(c.action) && (c.input as { InstanceId?: string }).InstanceId === second);
+    const serviceTouchedSecond = calls.filter(
+      (c) => !c.error && /^(Detach|Attach)Volume$/.test(c.action) && (c.input as { InstanceId?: string }).InstanceId === second,
+    );
     expect(serviceTouchedSecond).toHaveLength(1); // the test's own attach
   });
 });

@@ -28,7 +28,9 @@ describe('a CloudWatch alarm in ALARM', () => {
     // Assess
     expect(result!.result).toEqual({ outcome: 'started', jobId: expect.any(String) });
     const job = await stack.job((result!.result as { jobId: string }).jobId);
-    expect(job).toEqual(expect.objectContaining({ instanceId: AL2023, status: 'SUCCEEDED', requestedBy: 'alarm:arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-status' }));
+    expect(job).toEqual(
+      expect.objectContaining({ instanceId: AL2023, status: 'SUCCEEDED', requestedBy: 'alarm:arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-status' }),
+    );
   });
 
   it('starts nothing for an instance without the tag, and changes nothing in AWS', async () => {
@@ -188,7 +190,13 @@ describe('a deferred start', () => {
     // Prepare
     const stack = new VirtualStack();
     const admitAt = new Date(stack.clock.now() + 40 * 60_000).toISOString();
-    const request = { instanceId: AL2023, subnet: 'CreateNewVPC' as const, helperInstanceType: 't3.small', allowInstanceStoreLoss: false, keyType: 'ed25519' as const };
+    const request = {
+      instanceId: AL2023,
+      subnet: 'CreateNewVPC' as const,
+      helperInstanceType: 't3.small',
+      allowInstanceStoreLoss: false,
+      keyType: 'ed25519' as const,
+    };
     // Act
     const [early] = await handleTriggerMessage(deferredStartJson({ kind: 'alarm', request, eventId: 'e-late', requestedBy: 'alarm:x', admitAt }), stack.ports);
     const waiting = stack.deferredStarts;
@@ -223,10 +231,21 @@ describe('a Reset Access Requested event', () => {
     // Prepare: a start deferred to its admission slot, now due
     const stack = new VirtualStack();
     const publicKey = generateSshKeyPair('ed25519', 'ops@laptop').publicKey;
-    const request = { instanceId: UBUNTU, subnet: 'CreateNewVPC' as const, helperInstanceType: 't3.small', allowInstanceStoreLoss: false, keyType: 'ed25519' as const, user: 'ubuntu', publicKey };
+    const request = {
+      instanceId: UBUNTU,
+      subnet: 'CreateNewVPC' as const,
+      helperInstanceType: 't3.small',
+      allowInstanceStoreLoss: false,
+      keyType: 'ed25519' as const,
+      user: 'ubuntu',
+      publicKey,
+    };
     const admitAt = new Date(stack.clock.now()).toISOString();
     // Act
-    const [started] = await handleTriggerMessage(deferredStartJson({ kind: 'request', request, eventId: 'req-deferred', requestedBy: 'event:x', admitAt }), stack.ports);
+    const [started] = await handleTriggerMessage(
+      deferredStartJson({ kind: 'request', request, eventId: 'req-deferred', requestedBy: 'event:x', admitAt }),
+      stack.ports,
+    );
     await stack.run();
     // Assess
     expect(started!.result.outcome).toBe('started');

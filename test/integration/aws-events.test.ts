@@ -16,7 +16,8 @@ async function reset(stack: VirtualStack, instanceId = AL2023): Promise<Job> {
   return stack.job(json.jobId);
 }
 
-const seconds = (job: Job, phase: keyof Job['phases'], end: 'startedAt' | 'endedAt') => (Date.parse(job.phases[phase]![end]!) - Date.parse(job.createdAt)) / 1000;
+const seconds = (job: Job, phase: keyof Job['phases'], end: 'startedAt' | 'endedAt') =>
+  (Date.parse(job.phases[phase]![end]!) - Date.parse(job.createdAt)) / 1000;
 
 describe('waits that end on AWS events', () => {
   it('end as soon as the event arrives, sooner than with polling alone', async () => {
@@ -68,7 +69,9 @@ describe('the critical path', () => {
     expect(backupDone).toBe(seconds(job, 'stop-target', 'endedAt'));
     // Point-in-time: the image becomes available imageMs after CreateImage, long after the detach began.
     expect(seconds(job, 'detach-root', 'startedAt')).toBeLessThan(backupDone + DEFAULT_TIMINGS.imageMs / 1000);
-    expect(stack.region.calls.filter((c) => c.action === 'DescribeImages' && c.at < Date.parse(job.phases['detach-root']!.startedAt)).length).toBeLessThanOrEqual(1);
+    expect(
+      stack.region.calls.filter((c) => c.action === 'DescribeImages' && c.at < Date.parse(job.phases['detach-root']!.startedAt)).length,
+    ).toBeLessThanOrEqual(1);
   });
 });
 

@@ -75,10 +75,14 @@ describe('the key fields are checked before anything changes', () => {
     ['two key lines', { publicKey: `${mine.publicKey}\n${mine.publicKey}` }, /^publicKey: not one authorized_keys line/],
     ['an RSA key under 3072 bits', { publicKey: rsa2048 }, /^publicKey: an RSA key of 2048 bits: at least 3072 bits are needed$/],
     ['a key whose blob is not its type', { publicKey: `ssh-rsa ${mine.publicKey.split(' ')[1]}` }, /^publicKey: the key is not the ssh-rsa key/],
-    ['keyType with the caller\'s key', { publicKey: mine.publicKey, keyType: 'rsa' }, /^keyType: not with publicKey/],
+    ["keyType with the caller's key", { publicKey: mine.publicKey, keyType: 'rsa' }, /^keyType: not with publicKey/],
     ['a KMS key id that is not one', { kmsKeyId: 'my key' }, /^kmsKeyId: must be a KMS key id/],
-    ['a KMS key with the caller\'s key', { publicKey: mine.publicKey, kmsKeyId: SAMPLE_KMS_KEY_ID }, /^kmsKeyId: not with publicKey/],
-    ['a KMS key that does not exist', { kmsKeyId: '0b0b0b0b-1111-2222-3333-444444444444' }, /^kmsKeyId: KMS key 0b0b0b0b-1111-2222-3333-444444444444 does not exist/],
+    ["a KMS key with the caller's key", { publicKey: mine.publicKey, kmsKeyId: SAMPLE_KMS_KEY_ID }, /^kmsKeyId: not with publicKey/],
+    [
+      'a KMS key that does not exist',
+      { kmsKeyId: '0b0b0b0b-1111-2222-3333-444444444444' },
+      /^kmsKeyId: KMS key 0b0b0b0b-1111-2222-3333-444444444444 does not exist/,
+    ],
   ])('%s: 400 naming the field, no job, no AWS change', async (_what, fields, message) => {
     // Prepare
     const stack = new VirtualStack();
@@ -122,7 +126,7 @@ describe('the key fields are checked before anything changes', () => {
   });
 });
 
-describe('the caller\'s own public key, by the volume swap', () => {
+describe("the caller's own public key, by the volume swap", () => {
   it('goes to the named account only; no key pair is made, nothing is put to Parameter Store', async () => {
     // Prepare
     const stack = new VirtualStack();
@@ -139,7 +143,12 @@ describe('the caller\'s own public key, by the volume swap', () => {
     // Assess
     expect(started.statusCode).toBe(202);
     expect(view.status).toBe('SUCCEEDED');
-    expect(view.outputs).toMatchObject({ sshUser: 'deploy', authorizedKeysFile: '/home/deploy/.ssh/authorized_keys', sshKeyFingerprint: mine.fingerprint, usersWithNewKey: ['deploy'] });
+    expect(view.outputs).toMatchObject({
+      sshUser: 'deploy',
+      authorizedKeysFile: '/home/deploy/.ssh/authorized_keys',
+      sshKeyFingerprint: mine.fingerprint,
+      usersWithNewKey: ['deploy'],
+    });
     expect(view.outputs.sshKeyParameter).toBeUndefined();
     expect(mutatingCalls(stack).PutParameter).toBeUndefined();
     expect(stack.region.getParameter(`/ec2rl/openssh/${instanceId}/key`)).toBeUndefined();
@@ -174,7 +183,11 @@ describe('the caller\'s own public key, by the volume swap', () => {
     expect(view.instanceRestored).toBe(true);
     const after = stack.region.getVolume(volumeId)!;
     expect(after.files).toEqual(before.files);
-    expect(after.attachment).toMatchObject({ instanceId: AL2023, device: instanceBefore.rootDeviceName, deleteOnTermination: before.attachment!.deleteOnTermination });
+    expect(after.attachment).toMatchObject({
+      instanceId: AL2023,
+      device: instanceBefore.rootDeviceName,
+      deleteOnTermination: before.attachment!.deleteOnTermination,
+    });
     expect(stack.region.getInstance(AL2023)!.state).toBe('running');
     expect(mutatingCalls(stack).PutParameter).toBeUndefined();
   });
@@ -183,12 +196,16 @@ describe('the caller\'s own public key, by the volume swap', () => {
     const { stack, view } = await resetThroughApi({ instanceId: UBUNTU, kmsKeyId: SAMPLE_KMS_KEY_ID });
 
     expect(view.status).toBe('SUCCEEDED');
-    expect(view.outputs).toMatchObject({ sshKeyParameter: `/ec2rl/openssh/${UBUNTU}/key`, sshUser: 'ubuntu', authorizedKeysFile: '/home/ubuntu/.ssh/authorized_keys' });
+    expect(view.outputs).toMatchObject({
+      sshKeyParameter: `/ec2rl/openssh/${UBUNTU}/key`,
+      sshUser: 'ubuntu',
+      authorizedKeysFile: '/home/ubuntu/.ssh/authorized_keys',
+    });
     expect(stack.region.getParameter(`/ec2rl/openssh/${UBUNTU}/key`)).toMatchObject({ type: 'SecureString', keyId: SAMPLE_KMS_KEY_ID });
   });
 });
 
-describe('the caller\'s own public key, online', () => {
+describe("the caller's own public key, online", () => {
   it('goes to the named account on the running instance: no key pair, no PutParameter, one command', async () => {
     // Prepare
     const stack = new VirtualStack();
@@ -205,7 +222,13 @@ describe('the caller\'s own public key, online', () => {
     expect(view.status).toBe('SUCCEEDED');
     expect(view.mode).toMatchObject({ chosen: 'online' });
     expect(mutatingCalls(stack)).toEqual({ SendCommand: 1 });
-    expect(view.outputs).toEqual({ sshUser: 'deploy', authorizedKeysFile: '/home/deploy/.ssh/authorized_keys', sshKeyFingerprint: mine.fingerprint, usersWithNewKey: ['deploy'], publicIpWillChange: false });
+    expect(view.outputs).toEqual({
+      sshUser: 'deploy',
+      authorizedKeysFile: '/home/deploy/.ssh/authorized_keys',
+      sshKeyFingerprint: mine.fingerprint,
+      usersWithNewKey: ['deploy'],
+      publicIpWillChange: false,
+    });
     const after = stack.region.getVolume(volumeId)!.files;
     expect(usersAcceptingKey(after, mine.publicKey)).toEqual(['deploy']);
     expect(after['/home/ec2-user/.ssh/authorized_keys']).toEqual(before['/home/ec2-user/.ssh/authorized_keys']);
@@ -266,7 +289,7 @@ describe('the caller\'s own public key, online', () => {
   });
 
   it.each([
-    ['the caller\'s key', { publicKey: mine.publicKey }],
+    ["the caller's key", { publicKey: mine.publicKey }],
     ['a generated key', {}],
   ])('an instance without ssh-keygen (no fingerprint in the summary): %s is told by the line it wrote', async (_what, fields) => {
     // The script's online mode reports an empty fingerprint where the instance has no ssh-keygen.

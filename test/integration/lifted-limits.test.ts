@@ -45,7 +45,14 @@ describe('resets the runbook refuses', () => {
       root: {
         encrypted: true, // no key named: the AWS managed key aws/ebs
         deleteOnTermination: false,
-        files: withLoginUser(amazonLinux2023Files(), { user: 'ec2-user', uid: 1000, gid: 1000, gecos: 'EC2 Default User', groups: ['wheel'], authorizedKeys: [lostPublicKey('old')] }),
+        files: withLoginUser(amazonLinux2023Files(), {
+          user: 'ec2-user',
+          uid: 1000,
+          gid: 1000,
+          gecos: 'EC2 Default User',
+          groups: ['wheel'],
+          authorizedKeys: [lostPublicKey('old')],
+        }),
       },
     }).instanceId;
 

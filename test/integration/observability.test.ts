@@ -27,7 +27,10 @@ class CapturingLogger extends Logger {
 
 /** Base64 runs of the private key's body, long enough that none can appear by chance. */
 function secretFragments(privateKey: string): string[] {
-  const body = privateKey.split('\n').filter((line) => line && !line.startsWith('-----')).join('');
+  const body = privateKey
+    .split('\n')
+    .filter((line) => line && !line.startsWith('-----'))
+    .join('');
   const fragments: string[] = [];
   for (let i = 0; i + 24 <= body.length; i += 12) fragments.push(body.slice(i, i + 24));
   return fragments;
@@ -82,9 +85,19 @@ describe('a full reset, as operators see it', () => {
     // Assess
     expect(phaseLines.length).toBeGreaterThan(20);
     for (const line of phaseLines) {
-      expect(line).toEqual(expect.objectContaining({ level: expect.any(String), message: expect.any(String), service: 'reset-access', timestamp: expect.any(String), jobId, instanceId: AL2023, phase: expect.any(String) }));
+      expect(line).toEqual(
+        expect.objectContaining({
+          level: expect.any(String),
+          message: expect.any(String),
+          service: 'reset-access',
+          timestamp: expect.any(String),
+          jobId,
+          instanceId: AL2023,
+          phase: expect.any(String),
+        }),
+      );
     }
-    expect(new Set(phaseLines.map((line) => line.phase))).toEqual(new Set((stack.deliveries.map((d) => d.message.phase))));
+    expect(new Set(phaseLines.map((line) => line.phase))).toEqual(new Set(stack.deliveries.map((d) => d.message.phase)));
   });
 
   it('never logs the private key, nor any PRIVATE KEY text', () => {
@@ -104,7 +117,13 @@ describe('a full reset, as operators see it', () => {
     const events = stack.jobEvents.map((event) => ({ ...event, text: JSON.stringify(event.detail) }));
     // Assess
     expect(events.map((e) => e.detailType)).toEqual(['Reset Access Job Succeeded']);
-    expect(events[0]!.detail).toEqual(expect.objectContaining({ jobId, status: 'SUCCEEDED', outputs: expect.objectContaining({ sshKeyParameter: `/ec2rl/openssh/${AL2023}/key`, backupImageId: expect.stringMatching(/^ami-/) }) }));
+    expect(events[0]!.detail).toEqual(
+      expect.objectContaining({
+        jobId,
+        status: 'SUCCEEDED',
+        outputs: expect.objectContaining({ sshKeyParameter: `/ec2rl/openssh/${AL2023}/key`, backupImageId: expect.stringMatching(/^ami-/) }),
+      }),
+    );
     expect(events[0]!.text).not.toMatch(/PRIVATE KEY/);
     for (const fragment of fragments) expect(events[0]!.text).not.toContain(fragment);
   });
@@ -117,7 +136,11 @@ describe('a full reset, as operators see it', () => {
     const counts = (name: string) => records.filter((r) => name in r).length;
     const phases = records.filter((r) => 'PhaseDuration' in r).map((r) => r.phase);
     // Assess
-    expect({ started: counts('JobsStarted'), succeeded: counts('JobsSucceeded'), failed: counts('JobsFailed') }).toEqual({ started: 1, succeeded: 1, failed: 0 });
+    expect({ started: counts('JobsStarted'), succeeded: counts('JobsSucceeded'), failed: counts('JobsFailed') }).toEqual({
+      started: 1,
+      succeeded: 1,
+      failed: 0,
+    });
     expect([...phases].sort()).toEqual(Object.keys(job.phases).sort());
   });
 });

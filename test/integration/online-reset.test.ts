@@ -16,7 +16,8 @@ const STOPPED = 'i-0a1b2c3d4e5f60002';
 const KEY_PARAMETER = `/ec2rl/openssh/${MANAGED}/key`;
 
 /** Whether a command of the online mode (rather than the offline rescue) was the one sent. */
-const isOnlineCommand = (input: { Parameters?: Record<string, string[]> }) => (input.Parameters?.commands ?? []).some((c) => c.startsWith('export RA_TARGET_ROOT='));
+const isOnlineCommand = (input: { Parameters?: Record<string, string[]> }) =>
+  (input.Parameters?.commands ?? []).some((c) => c.startsWith('export RA_TARGET_ROOT='));
 
 const reset = resetThroughApi;
 
@@ -40,7 +41,12 @@ describe('online reset of an SSM-managed Linux instance (auto)', () => {
     expect([after.state, after.publicIpAddress]).toEqual(['running', before.publicIpAddress]);
     expect(usersAcceptingStoredKey(stack, MANAGED, rootVolumeOf(stack, MANAGED))).toEqual(['ec2-user']);
     expect(stack.region.getParameter(KEY_PARAMETER)?.type).toBe('SecureString');
-    expect(view.outputs).toMatchObject({ sshKeyParameter: KEY_PARAMETER, usersWithNewKey: ['ec2-user'], publicIpWillChange: false, sshKeyFingerprint: expect.stringMatching(/^SHA256:/) });
+    expect(view.outputs).toMatchObject({
+      sshKeyParameter: KEY_PARAMETER,
+      usersWithNewKey: ['ec2-user'],
+      publicIpWillChange: false,
+      sshKeyFingerprint: expect.stringMatching(/^SHA256:/),
+    });
     expect((Date.parse(view.endedAt) - Date.parse(view.createdAt)) / 1000).toBeLessThan(30);
   });
 
@@ -118,7 +124,11 @@ describe('explicit online', () => {
 
     // Assess
     expect(view.status).toBe('FAILED');
-    expect(view.error).toMatchObject({ phase: 'online-reset', code: 'ONLINE_COMMAND_FAILED', message: expect.stringMatching(/^online reset failed: .*disk full/) });
+    expect(view.error).toMatchObject({
+      phase: 'online-reset',
+      code: 'ONLINE_COMMAND_FAILED',
+      message: expect.stringMatching(/^online reset failed: .*disk full/),
+    });
     expect(view.instanceRestored).toBe(true);
     expect(callsOn(stack, MANAGED)).toEqual([]);
     expect(mutatingCalls(stack)).toEqual({ PutParameter: 1, SendCommand: 1 });
@@ -144,7 +154,11 @@ describe('an online command that reports another key than the one sent', () => {
 
     // Assess
     expect(view.status).toBe('FAILED');
-    expect(view.error).toMatchObject({ phase: 'online-reset', code: 'ONLINE_KEY_MISMATCH', message: expect.stringMatching(/SHA256:someone-elses-key.*not the key SHA256:/) });
+    expect(view.error).toMatchObject({
+      phase: 'online-reset',
+      code: 'ONLINE_KEY_MISMATCH',
+      message: expect.stringMatching(/SHA256:someone-elses-key.*not the key SHA256:/),
+    });
     expect(view.outputs.sshKeyFingerprint).toBeUndefined();
   });
 
@@ -162,14 +176,19 @@ describe('an online command that reports another key than the one sent', () => {
 describe('fall-over from a failed online attempt to the volume swap (auto)', () => {
   it('the command fails on the instance: the swap runs and succeeds, the reason recorded', async () => {
     // Prepare: only the online command fails; the helper's rescue command later runs
-    const fail = (stack: VirtualStack) => void stack.region.faults.add({ service: 'ssm', action: 'SendCommand', match: isOnlineCommand, asyncFailure: { message: 'bash: disk full' } });
+    const fail = (stack: VirtualStack) =>
+      void stack.region.faults.add({ service: 'ssm', action: 'SendCommand', match: isOnlineCommand, asyncFailure: { message: 'bash: disk full' } });
 
     // Act
     const { stack, view } = await reset({ instanceId: MANAGED }, {}, fail);
 
     // Assess
     expect(view.status).toBe('SUCCEEDED');
-    expect(view.mode).toMatchObject({ requested: 'auto', chosen: 'offline', fellOver: { code: 'ONLINE_COMMAND_FAILED', reason: expect.stringMatching(/disk full/) } });
+    expect(view.mode).toMatchObject({
+      requested: 'auto',
+      chosen: 'offline',
+      fellOver: { code: 'ONLINE_COMMAND_FAILED', reason: expect.stringMatching(/disk full/) },
+    });
     expect(phasesOf(view)).toEqual(expect.arrayContaining(['validate', 'online-reset', 'stop-target', 'run-rescue', 'cleanup']));
     expect(callsOn(stack, MANAGED)).toContain('StopInstances');
     expect(mutatingCalls(stack).SendCommand).toBe(2);
@@ -201,7 +220,12 @@ describe('fall-over from a failed online attempt to the volume swap (auto)', () 
     const prepare = (stack: VirtualStack) => {
       stack.beforeDelivery = () => {
         const sent = stack.region.calls.some((c) => c.action === 'SendCommand');
-        if (sent && stack.region.getInstance(MANAGED)!.state === 'running' && stack.region.getInstance(MANAGED)!.agent.status === 'online' && !stack.region.calls.some((c) => c.action === 'StopInstances')) {
+        if (
+          sent &&
+          stack.region.getInstance(MANAGED)!.state === 'running' &&
+          stack.region.getInstance(MANAGED)!.agent.status === 'online' &&
+          !stack.region.calls.some((c) => c.action === 'StopInstances')
+        ) {
           stack.region.setAgentConnected(MANAGED, false);
         }
       };
@@ -223,7 +247,13 @@ describe('fall-over from a failed online attempt to the volume swap (auto)', () 
     let spot = '';
     const prepare = (stack: VirtualStack) => {
       const template = stack.region.getInstance(MANAGED)!;
-      spot = stack.region.seedInstance({ imageId: template.imageId, state: 'running', lifecycle: 'spot', iamInstanceProfileName: 'app', tags: { Name: 'spot-managed', 'reset-access:allowed': 'true' } }).instanceId;
+      spot = stack.region.seedInstance({
+        imageId: template.imageId,
+        state: 'running',
+        lifecycle: 'spot',
+        iamInstanceProfileName: 'app',
+        tags: { Name: 'spot-managed', 'reset-access:allowed': 'true' },
+      }).instanceId;
       stack.region.faults.add({ service: 'ssm', action: 'SendCommand', asyncFailure: { message: 'bash: disk full' } });
     };
     const stack = new VirtualStack();

@@ -16,7 +16,13 @@ function mutationsTried(stack: VirtualStack): string[] {
 }
 
 function seed(stack: VirtualStack, spec: Partial<SeedInstanceSpec>): string {
-  return stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.amazonLinux2023, state: 'running', availabilityZone: ZONE_A, ...spec, tags: { 'reset-access:allowed': 'true', ...spec.tags } }).instanceId;
+  return stack.region.seedInstance({
+    imageId: PUBLIC_IMAGE_IDS.amazonLinux2023,
+    state: 'running',
+    availabilityZone: ZONE_A,
+    ...spec,
+    tags: { 'reset-access:allowed': 'true', ...spec.tags },
+  }).instanceId;
 }
 
 /** A VPC with one subnet in zone a and only the local route: nothing reaches SSM from it. */
@@ -71,7 +77,9 @@ const cases: RefusalCase[] = [
   {
     code: 'KMS_KEY_NOT_FOUND',
     status: 422,
-    arrange: (s) => ({ instanceId: seed(s, { root: { encrypted: true, kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/0000dead-0000-4000-8000-00000000dead' } }) }),
+    arrange: (s) => ({
+      instanceId: seed(s, { root: { encrypted: true, kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/0000dead-0000-4000-8000-00000000dead' } }),
+    }),
   },
   {
     code: 'SUBNET_OTHER_AZ',
@@ -153,7 +161,12 @@ describe('preflight refusals through the API', () => {
     const stack = new VirtualStack();
     const { vpcId, subnetId } = isolatedSubnet(stack);
     for (const service of ['ssm', 'ssmmessages', 'ec2messages']) {
-      stack.region.ec2('CreateVpcEndpoint', { VpcId: vpcId, ServiceName: `com.amazonaws.us-east-1.${service}`, VpcEndpointType: 'Interface', SubnetIds: [subnetId] });
+      stack.region.ec2('CreateVpcEndpoint', {
+        VpcId: vpcId,
+        ServiceName: `com.amazonaws.us-east-1.${service}`,
+        VpcEndpointType: 'Interface',
+        SubnetIds: [subnetId],
+      });
     }
 
     // Act

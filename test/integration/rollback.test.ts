@@ -296,7 +296,11 @@ describe('rollback', () => {
     // Prepare: the job fails at the rescue command; the rollback's first start is refused once.
     const { stack, jobId } = await start(AL2023);
     stack.region.faults.add({ service: 'ssm', action: 'SendCommand', times: 1, error: { code: 'AccessDeniedException' } });
-    beforeFirst(stack, 'rollback', () => void stack.region.faults.add({ service: 'ec2', action: 'StartInstances', times: 1, error: { code: 'UnauthorizedOperation', status: 403 } }));
+    beforeFirst(
+      stack,
+      'rollback',
+      () => void stack.region.faults.add({ service: 'ec2', action: 'StartInstances', times: 1, error: { code: 'UnauthorizedOperation', status: 403 } }),
+    );
 
     // Act
     await stack.run();
@@ -312,7 +316,11 @@ describe('rollback', () => {
 
   it('reports why a rescue that ended Success printed no summary, and rolls back', async () => {
     // Prepare: the rescue script exits 0 having printed something else than its summary
-    const noSummary: ScriptRunner = { ...linuxRescueRunner, name: 'linux-rescue-no-summary', run: () => ({ status: 'Success', stdout: 'mounted /dev/nvme1n1p1\n', stderr: '', responseCode: 0 }) };
+    const noSummary: ScriptRunner = {
+      ...linuxRescueRunner,
+      name: 'linux-rescue-no-summary',
+      run: () => ({ status: 'Success', stdout: 'mounted /dev/nvme1n1p1\n', stderr: '', responseCode: 0 }),
+    };
     const { stack, jobId } = await start(AL2023, { region: { scriptRunners: [noSummary] } });
 
     // Act

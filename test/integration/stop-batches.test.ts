@@ -16,7 +16,9 @@ describe('a fleet whose stops are shared, with jobs failing while their stop wai
   const failing = new Set<string>();
   /** When answered StopInstances requests named the instance. */
   const stopsNaming = (id: string) =>
-    stack.region.calls.filter((c) => c.action === 'StopInstances' && !c.error && (c.input as { InstanceIds: string[] }).InstanceIds.includes(id)).map((c) => c.at);
+    stack.region.calls
+      .filter((c) => c.action === 'StopInstances' && !c.error && (c.input as { InstanceIds: string[] }).InstanceIds.includes(id))
+      .map((c) => c.at);
 
   beforeAll(async () => {
     fleet = await runFleet({
@@ -31,7 +33,8 @@ describe('a fleet whose stops are shared, with jobs failing while their stop wai
           service: 'ec2',
           action: 'RunInstances',
           error: { code: 'UnauthorizedOperation', message: 'You are not authorized to perform this operation.' },
-          match: (input) => (input.TagSpecifications ?? []).some((spec) => spec.Tags?.some((tag) => tag.Key === TAG.targetInstanceId && failing.has(tag.Value ?? ''))),
+          match: (input) =>
+            (input.TagSpecifications ?? []).some((spec) => spec.Tags?.some((tag) => tag.Key === TAG.targetInstanceId && failing.has(tag.Value ?? ''))),
         });
       },
       inspect: (s, j) => {
@@ -47,18 +50,22 @@ describe('a fleet whose stops are shared, with jobs failing while their stop wai
     expect(fleet.stops.requests).toBeLessThan(fleet.stops.instances);
   });
 
-  it('never stopped a failed job\'s target once its rollback had begun; those jobs end FAILED with their target restored', () => {
+  it("never stopped a failed job's target once its rollback had begun; those jobs end FAILED with their target restored", () => {
     // Assess
     for (const id of failing) {
       const job = jobs.find((j) => j.instanceId === id)!;
       const rollbackAt = Date.parse(job.phases.rollback!.startedAt);
       expect(stopsNaming(id).filter((at) => at >= rollbackAt)).toEqual([]);
-      expect({ status: job.status, code: job.error?.code, restored: job.instanceRestored }).toEqual({ status: 'FAILED', code: 'UnauthorizedOperation', restored: true });
+      expect({ status: job.status, code: job.error?.code, restored: job.instanceRestored }).toEqual({
+        status: 'FAILED',
+        code: 'UnauthorizedOperation',
+        restored: true,
+      });
       expect(stack.region.exportState().instances[id]!.state).toBe('running');
     }
   });
 
-  it('took the failed jobs\' targets out of the batches they waited in: they were never stopped at all', () => {
+  it("took the failed jobs' targets out of the batches they waited in: they were never stopped at all", () => {
     // Assess: each failed while its stop waited in a batch (the batch's slot was later than the failure)
     for (const id of failing) {
       const job = jobs.find((j) => j.instanceId === id)!;

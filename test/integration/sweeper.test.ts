@@ -33,7 +33,9 @@ function rescueVpcs(state: RegionState) {
 }
 function rootAttachment(stack: VirtualStack, instanceId: string) {
   const instance = stack.region.getInstance(instanceId)!;
-  const volume = Object.values(stack.region.exportState().volumes).find((v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName);
+  const volume = Object.values(stack.region.exportState().volumes).find(
+    (v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName,
+  );
   return { instance, volume };
 }
 function mutatingCallsSince(stack: VirtualStack, from: number) {
@@ -149,7 +151,9 @@ describe('sweeper on the simulated region', () => {
     expect(stack.region.getVolume(stranger)?.attachment?.instanceId).toBe(lost.helperId);
     expect(stack.region.getVolume(lost.rootVolumeId)?.attachment?.instanceId).toBe(lost.helperId);
     expect(summary.held).toBe(1);
-    expect(summary.actions).toContainEqual(expect.objectContaining({ resource: 'helper', id: lost.helperId, action: 'held', reason: expect.stringContaining(stranger) }));
+    expect(summary.actions).toContainEqual(
+      expect.objectContaining({ resource: 'helper', id: lost.helperId, action: 'held', reason: expect.stringContaining(stranger) }),
+    );
   });
 
   it('defers the VPC to the next run while a VPC endpoint is still deleting', async () => {
@@ -167,7 +171,16 @@ describe('sweeper on the simulated region', () => {
       VpcEndpointType: 'Interface',
       SubnetIds: [subnetId],
       SecurityGroupIds: [groupId],
-      TagSpecifications: [{ ResourceType: 'vpc-endpoint', Tags: [{ Key: 'reset-access:managed', Value: 'true' }, { Key: 'reset-access:deployment', Value: 'ec2-reset-access-local' }, { Key: 'reset-access:role', Value: 'rescue-endpoint' }] }],
+      TagSpecifications: [
+        {
+          ResourceType: 'vpc-endpoint',
+          Tags: [
+            { Key: 'reset-access:managed', Value: 'true' },
+            { Key: 'reset-access:deployment', Value: 'ec2-reset-access-local' },
+            { Key: 'reset-access:role', Value: 'rescue-endpoint' },
+          ],
+        },
+      ],
     }).VpcEndpoint!.VpcEndpointId!;
     stack.clock.advance(10 * MINUTE); // idle for longer than the idle time
 
@@ -181,7 +194,9 @@ describe('sweeper on the simulated region', () => {
     expect(afterFirst.vpcs[vpc.vpcId]).toBeDefined();
     expect(afterFirst.subnets[subnetId]).toBeDefined();
     expect(afterFirst.vpcEndpoints[endpoint]?.state).toBe('deleting');
-    expect(first.actions).toContainEqual(expect.objectContaining({ resource: 'vpc', id: vpc.vpcId, action: 'deferred', reason: expect.stringMatching(/endpoints still deleting/) }));
+    expect(first.actions).toContainEqual(
+      expect.objectContaining({ resource: 'vpc', id: vpc.vpcId, action: 'deferred', reason: expect.stringMatching(/endpoints still deleting/) }),
+    );
     expect(second.actions).toContainEqual({ resource: 'vpc', id: vpc.vpcId, action: 'deleted' });
     expect(stack.region.calls.filter((c) => c.action === 'DeleteVpcEndpoints')).toHaveLength(1);
     expect(rescueVpcs(stack.region.exportState())).toEqual([]);
@@ -272,15 +287,25 @@ describe('sweeper on the simulated region', () => {
     const stack = stackWith();
     const lost = await jobLostWithVolumeOnHelper(stack);
     const old = stack.clock.now() - 24 * 60 * MINUTE;
-    const twins = ([
-      { 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone' },
-      { 'reset-access:managed': 'false', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone' },
-      { 'reset-access:managed': 'true', 'reset-access:role': 'backup-image', 'reset-access:job-id': 'r-gone' },
-      { Name: 'reset-access-helper-i-0a1b2c3d4e5f60001' },
-    ] as Array<Record<string, string>>).map((tags) => stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.amazonLinux2023, state: 'running', launchTime: old, tags }).instanceId);
+    const twins = (
+      [
+        { 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone' },
+        { 'reset-access:managed': 'false', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone' },
+        { 'reset-access:managed': 'true', 'reset-access:role': 'backup-image', 'reset-access:job-id': 'r-gone' },
+        { Name: 'reset-access-helper-i-0a1b2c3d4e5f60001' },
+      ] as Array<Record<string, string>>
+    ).map((tags) => stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.amazonLinux2023, state: 'running', launchTime: old, tags }).instanceId);
     const vpcTwin = stack.region.ec2('CreateVpc', {
       CidrBlock: '10.213.0.0/16',
-      TagSpecifications: [{ ResourceType: 'vpc', Tags: [{ Key: 'Name', Value: 'reset-access-rescue' }, { Key: 'reset-access:role', Value: 'rescue-vpc' }] }],
+      TagSpecifications: [
+        {
+          ResourceType: 'vpc',
+          Tags: [
+            { Key: 'Name', Value: 'reset-access-rescue' },
+            { Key: 'reset-access:role', Value: 'rescue-vpc' },
+          ],
+        },
+      ],
     }).Vpc!.VpcId!;
     const subnetTwin = stack.region.ec2('CreateSubnet', {
       VpcId: vpcTwin,
@@ -289,7 +314,15 @@ describe('sweeper on the simulated region', () => {
       TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'reset-access:role', Value: 'rescue-subnet' }] }],
     }).Subnet!.SubnetId!;
     const gatewayTwin = stack.region.ec2('CreateInternetGateway', {
-      TagSpecifications: [{ ResourceType: 'internet-gateway', Tags: [{ Key: 'reset-access:managed', Value: 'false' }, { Key: 'reset-access:role', Value: 'rescue-igw' }] }],
+      TagSpecifications: [
+        {
+          ResourceType: 'internet-gateway',
+          Tags: [
+            { Key: 'reset-access:managed', Value: 'false' },
+            { Key: 'reset-access:role', Value: 'rescue-igw' },
+          ],
+        },
+      ],
     }).InternetGateway!.InternetGatewayId!;
     const twinIds = [...twins, vpcTwin, subnetTwin, gatewayTwin];
     stack.clock.advance(16 * MINUTE);

@@ -35,7 +35,9 @@ async function untilVolumeOnHelper(stack: VirtualStack, jobId: string): Promise<
 }
 
 const liveHelpers = (stack: VirtualStack) =>
-  Object.values(stack.region.exportState().instances).filter((i) => i.tags['reset-access:role'] === 'helper' && !['shutting-down', 'terminated'].includes(i.state));
+  Object.values(stack.region.exportState().instances).filter(
+    (i) => i.tags['reset-access:role'] === 'helper' && !['shutting-down', 'terminated'].includes(i.state),
+  );
 const rescueVpcs = (stack: VirtualStack) => Object.values(stack.region.exportState().vpcs).filter((v) => v.tags['reset-access:role'] === 'rescue-vpc');
 
 describe('two deployments in one account and region', () => {
@@ -76,7 +78,7 @@ describe('two deployments in one account and region', () => {
   });
 });
 
-describe('an instance or a VPC tagged as the service\'s, without being its own', () => {
+describe("an instance or a VPC tagged as the service's, without being its own", () => {
   it('is reported and left alone, however old and whatever job it names', async () => {
     // Prepare: what anyone allowed ec2:CreateTags can do to an instance and a VPC of theirs
     const stack = new VirtualStack({ config: stage('blue') });
@@ -85,12 +87,25 @@ describe('an instance or a VPC tagged as the service\'s, without being its own',
       state: 'running',
       launchTime: stack.clock.now() - 24 * 60 * MINUTE,
       iamInstanceProfileName: 'payroll-app',
-      tags: { Name: 'payroll', 'reset-access:managed': 'true', 'reset-access:deployment': 'ec2-reset-access-blue', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone' },
+      tags: {
+        Name: 'payroll',
+        'reset-access:managed': 'true',
+        'reset-access:deployment': 'ec2-reset-access-blue',
+        'reset-access:role': 'helper',
+        'reset-access:job-id': 'r-gone',
+      },
     }).instanceId;
     const vpc = stack.region.ec2('CreateVpc', {
       CidrBlock: '10.40.0.0/16',
       TagSpecifications: [
-        { ResourceType: 'vpc', Tags: [{ Key: 'reset-access:managed', Value: 'true' }, { Key: 'reset-access:deployment', Value: 'ec2-reset-access-blue' }, { Key: 'reset-access:role', Value: 'rescue-vpc' }] },
+        {
+          ResourceType: 'vpc',
+          Tags: [
+            { Key: 'reset-access:managed', Value: 'true' },
+            { Key: 'reset-access:deployment', Value: 'ec2-reset-access-blue' },
+            { Key: 'reset-access:role', Value: 'rescue-vpc' },
+          ],
+        },
       ],
     }).Vpc!.VpcId!;
     const from = stack.region.calls.length;

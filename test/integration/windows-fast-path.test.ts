@@ -37,7 +37,9 @@ function seedWindows(stack: VirtualStack, ntfs: NtfsVolumeFlags = {}, files: Vol
 
 function rootOf(stack: VirtualStack, instanceId: string) {
   const instance = stack.region.getInstance(instanceId)!;
-  const volume = Object.values(stack.region.exportState().volumes).find((v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName);
+  const volume = Object.values(stack.region.exportState().volumes).find(
+    (v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName,
+  );
   return { instance, volume };
 }
 
@@ -52,7 +54,9 @@ async function reset(stack: VirtualStack, instanceId: string) {
 /** The helpers the job launched or took, by platform, with the runner of each command sent to them. */
 function helpersOf(stack: VirtualStack, job: Job) {
   const state = stack.region.exportState();
-  const ids = [job.resources.windowsFallback?.linuxHelperInstanceId, job.resources.windowsFallback?.helper?.instanceId, job.resources.helperInstanceId].filter((id): id is string => !!id);
+  const ids = [job.resources.windowsFallback?.linuxHelperInstanceId, job.resources.windowsFallback?.helper?.instanceId, job.resources.helperInstanceId].filter(
+    (id): id is string => !!id,
+  );
   return [...new Set(ids)].map((id) => ({
     id,
     platform: state.instances[id]?.platform,
@@ -85,7 +89,9 @@ describe('the fast path: a Windows reset from a Linux helper', () => {
     expect(view.status).toBe('SUCCEEDED');
     expect(view.windowsFallback).toBeUndefined();
     expect(view.phases.find((p: { name: string }) => p.name === 'windows-fallback')).toMatchObject({ status: 'done', durationSeconds: 0, polls: 0 });
-    expect(helpersOf(stack, job)).toEqual([{ id: view.helperInstanceId, platform: 'linux', state: expect.stringMatching(/shutting-down|terminated/), runners: ['ntfs-rescue'] }]);
+    expect(helpersOf(stack, job)).toEqual([
+      { id: view.helperInstanceId, platform: 'linux', state: expect.stringMatching(/shutting-down|terminated/), runners: ['ntfs-rescue'] },
+    ]);
     expect(stack.region.getInstance(view.helperInstanceId)!.imageId).toBe(PUBLIC_IMAGE_IDS.ubuntu2404);
     expect(mutatingCalls(stack).RunInstances).toBe(1);
     expect(view.outputs.launchAgents).toEqual(['EC2Launch v2']);
@@ -114,7 +120,12 @@ describe('a refusal falls back to a Windows helper, with the reason in the job',
     ['a volume marked dirty', { dirty: true }, undefined, 'UNCLEAN_VOLUME'],
     ['an unclean journal', { uncleanJournal: true }, undefined, 'UNCLEAN_VOLUME'],
     ['agent-config.yml written as JSON', {}, ec2LaunchV2Volume(V2_JSON), 'CONFIG_NOT_UNDERSTOOD'],
-    ['two agents, none set to start', { serviceStart: { EC2Launch: 4, Ec2Config: 4 } }, { ...ec2LaunchV2Volume(V2_DO_NOTHING), ...ec2ConfigVolume() }, 'NO_ACTIVE_AGENT'],
+    [
+      'two agents, none set to start',
+      { serviceStart: { EC2Launch: 4, Ec2Config: 4 } },
+      { ...ec2LaunchV2Volume(V2_DO_NOTHING), ...ec2ConfigVolume() },
+      'NO_ACTIVE_AGENT',
+    ],
   ])('%s: %s', async (_name, flags, files, code) => {
     // Prepare
     const stack = new VirtualStack({ samples: false });
@@ -139,7 +150,7 @@ describe('a refusal falls back to a Windows helper, with the reason in the job',
     expect(after.instance.state).toBe('running');
   });
 
-  it('keeps today\'s outcome for EC2Launch v1 without its task: the Windows helper cannot either, the job fails, the instance restored', async () => {
+  it("keeps today's outcome for EC2Launch v1 without its task: the Windows helper cannot either, the job fails, the instance restored", async () => {
     const stack = new VirtualStack({ samples: false });
     const target = seedWindows(stack, {}, ec2LaunchV1Volume(false));
     const { view } = await reset(stack, target);
@@ -157,7 +168,11 @@ describe('the warm pool of Windows helpers', () => {
     const [slot] = await stack.helperPool.list();
     expect(slot).toMatchObject({ state: 'ready', availabilityZone: ZONE });
     const pooled = slot!.instanceId!;
-    expect(stack.region.getInstance(pooled)).toMatchObject({ state: 'stopped', platform: 'windows', tags: expect.objectContaining({ [TAG.role]: 'pool-helper' }) });
+    expect(stack.region.getInstance(pooled)).toMatchObject({
+      state: 'stopped',
+      platform: 'windows',
+      tags: expect.objectContaining({ [TAG.role]: 'pool-helper' }),
+    });
     const target = seedWindows(stack, { bitlocker: true });
     const launchesBefore = mutatingCalls(stack).RunInstances ?? 0;
     // Act
@@ -170,7 +185,9 @@ describe('the warm pool of Windows helpers', () => {
     expect(view.windowsFallback.windowsHelper).toEqual({ instanceId: pooled, source: 'pool' });
     expect(view.outputs.rescueNotes[0]).toContain('a Windows helper from the warm pool made it');
     expect(launchesByJob).toBe(1); // the Linux helper only
-    expect(stack.region.exportState().commands && Object.values(stack.region.exportState().commands).some((c) => c.invocations[pooled]?.runner === 'windows-rescue')).toBe(true);
+    expect(
+      stack.region.exportState().commands && Object.values(stack.region.exportState().commands).some((c) => c.invocations[pooled]?.runner === 'windows-rescue'),
+    ).toBe(true);
     expect(['shutting-down', 'terminated']).toContain(stack.region.getInstance(pooled)!.state);
     expect(afterJob).toEqual([expect.objectContaining({ instanceId: pooled, state: 'claimed', claimedBy: view.jobId })]);
     const replenished = await stack.helperPool.list();
@@ -199,7 +216,12 @@ describe('rollback from the middle of the fallback', () => {
     const stack = new VirtualStack({ samples: false });
     const target = seedWindows(stack, { hibernated: true });
     const before = rootOf(stack, target);
-    stack.region.faults.add({ service: 'ssm', action: 'SendCommand', match: (input) => input.DocumentName === 'AWS-RunPowerShellScript', error: { code: 'AccessDeniedException' } });
+    stack.region.faults.add({
+      service: 'ssm',
+      action: 'SendCommand',
+      match: (input) => input.DocumentName === 'AWS-RunPowerShellScript',
+      error: { code: 'AccessDeniedException' },
+    });
     // Act
     const { view, job } = await reset(stack, target);
     const after = rootOf(stack, target);

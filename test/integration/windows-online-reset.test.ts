@@ -72,7 +72,10 @@ describe('online reset of an SSM-managed Windows instance (auto)', () => {
   });
 
   it('every online-reset message delivered twice sends one command and reboots once', async () => {
-    const { stack, view } = await reset({ instanceId: WIN_MANAGED }, { queueFault: (send) => (send.message.phase === 'online-reset' ? 'duplicate' : 'deliver') });
+    const { stack, view } = await reset(
+      { instanceId: WIN_MANAGED },
+      { queueFault: (send) => (send.message.phase === 'online-reset' ? 'duplicate' : 'deliver') },
+    );
 
     expect(view.status).toBe('SUCCEEDED');
     expect(stack.deliveries.filter((d) => d.message.phase === 'online-reset').length).toBeGreaterThan(4);
@@ -103,7 +106,13 @@ describe('the reboot and the password, when things go wrong', () => {
   it('a reboot whose answer is lost is sent again; the password of the first boot still counts, the job stays online', async () => {
     // Prepare: the first RebootInstances takes effect, then its answer is lost (a retryable 500)
     const lose = (stack: VirtualStack) =>
-      void stack.region.faults.add({ service: 'ec2', action: 'RebootInstances', times: 1, when: 'after', error: { code: 'InternalError', message: 'lost answer', status: 500 } });
+      void stack.region.faults.add({
+        service: 'ec2',
+        action: 'RebootInstances',
+        times: 1,
+        when: 'after',
+        error: { code: 'InternalError', message: 'lost answer', status: 500 },
+      });
 
     // Act
     const { stack, view } = await reset({ instanceId: WIN_MANAGED }, {}, lose);
@@ -139,7 +148,9 @@ describe('the reboot and the password, when things go wrong', () => {
     // Prepare: this reboot takes an hour; the attempt waits 10 minutes for the password
     const options: VirtualStackOptions = {
       region: { timings: { windowsBootMs: 60 * 60_000 } },
-      config: { online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: 600, windowsPasswordPollSeconds: 30 } },
+      config: {
+        online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: 600, windowsPasswordPollSeconds: 30 },
+      },
     };
 
     // Act
@@ -170,7 +181,13 @@ describe('auto chooses for Windows', () => {
     let keyless = '';
     const seed = (stack: VirtualStack) => {
       const template = stack.region.getInstance(WIN_MANAGED)!;
-      keyless = stack.region.seedInstance({ imageId: template.imageId, state: 'running', instanceType: 't3.medium', iamInstanceProfileName: 'app', tags: { Name: 'keyless', 'reset-access:allowed': 'true' } }).instanceId;
+      keyless = stack.region.seedInstance({
+        imageId: template.imageId,
+        state: 'running',
+        instanceType: 't3.medium',
+        iamInstanceProfileName: 'app',
+        tags: { Name: 'keyless', 'reset-access:allowed': 'true' },
+      }).instanceId;
     };
     const stack = new VirtualStack();
     seed(stack);
@@ -205,7 +222,11 @@ describe('a failed Windows online attempt', () => {
     const { stack, view } = await reset({ instanceId: WIN_MANAGED }, {}, failOnlineCommand);
 
     expect(view.status).toBe('SUCCEEDED');
-    expect(view.mode).toMatchObject({ requested: 'auto', chosen: 'offline', fellOver: { code: 'ONLINE_COMMAND_FAILED', reason: expect.stringMatching(/Access to the path is denied/) } });
+    expect(view.mode).toMatchObject({
+      requested: 'auto',
+      chosen: 'offline',
+      fellOver: { code: 'ONLINE_COMMAND_FAILED', reason: expect.stringMatching(/Access to the path is denied/) },
+    });
     expect(phasesOf(view)).toEqual(expect.arrayContaining(['online-reset', 'stop-target', 'run-rescue', 'create-password-image', 'cleanup']));
     expect(mutatingCalls(stack).RebootInstances).toBeUndefined();
     expect(view.outputs.passwordEnabledImageId).toMatch(/^ami-/);
@@ -226,7 +247,9 @@ describe('a failed Windows online attempt', () => {
     // Prepare: this reboot takes an hour; the attempt waits 10 minutes for the password
     const options: VirtualStackOptions = {
       region: { timings: { windowsBootMs: 60 * 60_000 } },
-      config: { online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: 600, windowsPasswordPollSeconds: 30 } },
+      config: {
+        online: { deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120, attemptSeconds: 240, windowsPasswordSeconds: 600, windowsPasswordPollSeconds: 30 },
+      },
     };
 
     // Act
@@ -241,7 +264,12 @@ describe('a failed Windows online attempt', () => {
   });
 
   it('auto: RebootInstances refused, the swap runs and succeeds', async () => {
-    const refuse = (stack: VirtualStack) => void stack.region.faults.add({ service: 'ec2', action: 'RebootInstances', error: { code: 'UnauthorizedOperation', message: 'not authorized to perform ec2:RebootInstances' } });
+    const refuse = (stack: VirtualStack) =>
+      void stack.region.faults.add({
+        service: 'ec2',
+        action: 'RebootInstances',
+        error: { code: 'UnauthorizedOperation', message: 'not authorized to perform ec2:RebootInstances' },
+      });
 
     const { view } = await reset({ instanceId: WIN_MANAGED }, {}, refuse);
 

@@ -145,7 +145,8 @@ describe('a Windows reset that fails', () => {
     // Prepare: a volume whose agent-config.yml the script does not understand (flow style).
     const stack = new VirtualStack({ config: WINDOWS_HELPER });
     const files = windowsServer2022Files();
-    files[WINDOWS_PATHS.ec2launchV2Config].content = 'version: 1.0\nconfig: [{stage: preReady, tasks: [{task: setAdminAccount, inputs: {password: {type: doNothing}}}]}]\n';
+    files[WINDOWS_PATHS.ec2launchV2Config].content =
+      'version: 1.0\nconfig: [{stage: preReady, tasks: [{task: setAdminAccount, inputs: {password: {type: doNothing}}}]}]\n';
     const seeded = stack.region.seedInstance({
       imageId: PUBLIC_IMAGE_IDS.windowsServer2022,
       state: 'running',
@@ -185,7 +186,12 @@ describe('a Windows reset that is refused', () => {
   ])('%s: refused before anything changes, as on Linux', async (code, spec) => {
     // Prepare
     const stack = new VirtualStack();
-    const seeded = stack.region.seedInstance({ imageId: PUBLIC_IMAGE_IDS.windowsServer2022, state: 'running', tags: { 'reset-access:allowed': 'true' }, ...spec });
+    const seeded = stack.region.seedInstance({
+      imageId: PUBLIC_IMAGE_IDS.windowsServer2022,
+      state: 'running',
+      tags: { 'reset-access:allowed': 'true' },
+      ...spec,
+    });
 
     // Act
     const response = await stack.api('POST', '/resets', { instanceId: seeded.instanceId });

@@ -156,7 +156,7 @@ describe('applyLinuxRescue rules', () => {
     expect(chooseKeyType(fixture('amazon-linux-2023').files, 'rsa')).toBe('rsa');
   });
 
-  it('refuses a given Ed25519 key where the volume\'s OpenSSH predates it', () => {
+  it("refuses a given Ed25519 key where the volume's OpenSSH predates it", () => {
     const result = applyLinuxRescue(fixture('centos-6-old-openssh').files, { publicKey: NEW_KEY, requireKeyType: 'ed25519' });
 
     expect(result.error?.code).toBe('KEY_TYPE_UNSUPPORTED');
@@ -193,7 +193,13 @@ describe('the account', () => {
 
   it("a top-level cloud-init 'user:' overrides default_user, and a later cloud.cfg.d file overrides an earlier one", () => {
     const base = volume({
-      '/etc/passwd': file(passwd(['alpha', 1000, 1000, '/home/alpha', '/bin/bash'], ['beta', 1001, 1001, '/home/beta', '/bin/bash'], ['gamma', 1002, 1002, '/home/gamma', '/bin/bash'])),
+      '/etc/passwd': file(
+        passwd(
+          ['alpha', 1000, 1000, '/home/alpha', '/bin/bash'],
+          ['beta', 1001, 1001, '/home/beta', '/bin/bash'],
+          ['gamma', 1002, 1002, '/home/gamma', '/bin/bash'],
+        ),
+      ),
       '/etc/cloud/cloud.cfg': file('system_info:\n  default_user: {name: alpha, lock_passwd: true}\n'),
       '/home/alpha': dir(0o700, 1000, 1000),
       '/home/beta': dir(0o700, 1001, 1001),
@@ -202,7 +208,9 @@ describe('the account', () => {
     const pick = (files: VolumeFiles) => applyLinuxRescue(files, { publicKey: NEW_KEY }).placement?.user;
 
     expect(pick(base)).toBe('alpha');
-    expect(pick({ ...base, '/etc/cloud/cloud.cfg.d': dir(), '/etc/cloud/cloud.cfg.d/10_a.cfg': file('system_info:\n  default_user:\n    name: "beta"  # ours\n') })).toBe('beta');
+    expect(
+      pick({ ...base, '/etc/cloud/cloud.cfg.d': dir(), '/etc/cloud/cloud.cfg.d/10_a.cfg': file('system_info:\n  default_user:\n    name: "beta"  # ours\n') }),
+    ).toBe('beta');
     expect(
       pick({
         ...base,
@@ -215,7 +223,7 @@ describe('the account', () => {
     expect(pick({ ...base, '/etc/cloud/cloud.cfg.d': dir(), '/etc/cloud/cloud.cfg.d/90_user.cfg': file("user: 'gamma'\n") })).toBe('gamma');
   });
 
-  it('a cloud-init default user missing from /etc/passwd falls back to the distribution\'s account', () => {
+  it("a cloud-init default user missing from /etc/passwd falls back to the distribution's account", () => {
     const files = withAccount({ '/etc/cloud/cloud.cfg': file('system_info:\n  default_user:\n    name: someone-else\n') });
 
     expect(applyLinuxRescue(files, { publicKey: NEW_KEY }).placement).toMatchObject({ user: 'ec2-user', userSource: 'os-release' });
@@ -229,7 +237,11 @@ describe('the account', () => {
 
   it('PermitRootLogin defaults to yes before OpenSSH 7.0; forced-commands-only keeps root out', () => {
     const rootOnly = fixture('root-only').files;
-    const old = { ...rootOnly, '/etc/ssh/sshd_config': file('AuthorizedKeysFile .ssh/authorized_keys\n'), '/usr/sbin/sshd': file('\x7fELF\0OpenSSH_6.6p1\0', 0o755) };
+    const old = {
+      ...rootOnly,
+      '/etc/ssh/sshd_config': file('AuthorizedKeysFile .ssh/authorized_keys\n'),
+      '/usr/sbin/sshd': file('\x7fELF\0OpenSSH_6.6p1\0', 0o755),
+    };
     const forced = { ...rootOnly, '/etc/ssh/sshd_config': file('PermitRootLogin forced-commands-only\n') };
 
     expect(readSshdSettings(old).permitRootLogin).toBe('yes');
@@ -262,7 +274,9 @@ describe('SELinux contexts of what is created', () => {
   it('file_contexts.local overrides .homedirs, and an exact entry beats any regular expression read after it', () => {
     const files = policy({
       '/etc/selinux/targeted/contexts/files/file_contexts.local': file('/home/ec2-user/\\.ssh(/.*)?\tsystem_u:object_r:local_t:s0\n'),
-      '/etc/selinux/targeted/contexts/files/file_contexts': file(`/home/ec2-user/\\.ssh/authorized_keys\t--\tsystem_u:object_r:exact_t:s0\n${FEDORA_FILE_CONTEXTS}`),
+      '/etc/selinux/targeted/contexts/files/file_contexts': file(
+        `/home/ec2-user/\\.ssh/authorized_keys\t--\tsystem_u:object_r:exact_t:s0\n${FEDORA_FILE_CONTEXTS}`,
+      ),
     });
 
     expect(policyContext(files, 'targeted', '/home/ec2-user/.ssh', 'd')).toBe('system_u:object_r:local_t:s0');

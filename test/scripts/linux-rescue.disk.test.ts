@@ -120,7 +120,14 @@ function xattrsOf(lab: DiskLab, target: TargetVolume, paths: string[]): string {
   const dir = lab.path(`look-${++looks}`);
   target.open(dir);
   try {
-    return paths.map((p) => lab.run('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', path.join(dir, p)]).split(dir).join('')).join('');
+    return paths
+      .map((p) =>
+        lab
+          .run('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', path.join(dir, p)])
+          .split(dir)
+          .join(''),
+      )
+      .join('');
   } finally {
     target.close();
   }
@@ -285,7 +292,12 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
       expect(summary.selinux).toEqual({ mode: 'enforcing', labelled: true, contextSource: 'policy' });
       const after = target.read();
       expect(after['/home/fedora/.ssh']).toMatchObject({ type: 'dir', mode: 0o700, uid: 1000, gid: 1000, selinuxLabel: 'unconfined_u:object_r:ssh_home_t:s0' });
-      expect(after['/home/fedora/.ssh/authorized_keys']).toMatchObject({ mode: 0o600, uid: 1000, gid: 1000, selinuxLabel: 'unconfined_u:object_r:ssh_home_t:s0' });
+      expect(after['/home/fedora/.ssh/authorized_keys']).toMatchObject({
+        mode: 0o600,
+        uid: 1000,
+        gid: 1000,
+        selinuxLabel: 'unconfined_u:object_r:ssh_home_t:s0',
+      });
       expectRescued(fx, before, after, summary);
     });
 
@@ -409,7 +421,13 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
       // Assess
       expectCleanHelper(lab, run, target);
       const summary = ok(run);
-      expect(summary).toMatchObject({ user: 'ubuntu', userSource: 'cloud-init', file: '/home/ubuntu/.ssh/authorized_keys', added: true, keySource: 'generated' });
+      expect(summary).toMatchObject({
+        user: 'ubuntu',
+        userSource: 'cloud-init',
+        file: '/home/ubuntu/.ssh/authorized_keys',
+        added: true,
+        keySource: 'generated',
+      });
       const after = target.read();
       for (const p of deployPaths) expect([p, after[p]]).toEqual([p, before[p]]);
       expect(xattrsOf(lab, target, deployPaths)).toBe(deployXattrs);
@@ -453,7 +471,12 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
       const ids = nextIds();
 
       // Act
-      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []), params: { user: 'nobody-here' }, tracedCommands: ['ssh-keygen'] });
+      const run = runRescue(lab, {
+        ...ids,
+        devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []),
+        params: { user: 'nobody-here' },
+        tracedCommands: ['ssh-keygen'],
+      });
 
       // Assess
       expect(run.status).not.toBe(0);
@@ -521,7 +544,11 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
       const ids = nextIds();
 
       // Act
-      const run = runRescue(lab, { ...ids, devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []), params: { publicKey: callerKey(lab.dir, 'rsa', 2048).line } });
+      const run = runRescue(lab, {
+        ...ids,
+        devRoot: nitroDevRoot(lab, ids.volumeId, target.loop, []),
+        params: { publicKey: callerKey(lab.dir, 'rsa', 2048).line },
+      });
 
       // Assess
       expect(run.status).not.toBe(0);
@@ -582,7 +609,8 @@ describeOnDisks('linux-rescue.sh on real disk images', () => {
 
     it("DEVICE_NOT_FOUND when the volume id leads to the helper's own root disk", () => {
       const rootSource = lab.run('findmnt', ['-no', 'SOURCE', '/']).trim().replace(/\[.*$/, '');
-      const rootDisk = lab.run('lsblk', ['-nlpso', 'NAME,TYPE', rootSource])
+      const rootDisk = lab
+        .run('lsblk', ['-nlpso', 'NAME,TYPE', rootSource])
         .split('\n')
         .map((l) => l.trim().split(/\s+/))
         .find((f) => f[1] === 'disk')?.[0];

@@ -21,7 +21,13 @@ import { callerKey, writeNoisyCommands } from './support/rescue-runner';
 
 const missing = ['setfattr', 'getfattr', 'ssh-keygen'].filter((c) => !hasCommand(c));
 const unavailable =
-  process.platform !== 'linux' ? 'needs Linux' : process.getuid?.() !== 0 ? 'needs root (the script chowns)' : missing.length ? `missing ${missing.join(', ')}` : undefined;
+  process.platform !== 'linux'
+    ? 'needs Linux'
+    : process.getuid?.() !== 0
+      ? 'needs root (the script chowns)'
+      : missing.length
+        ? `missing ${missing.join(', ')}`
+        : undefined;
 if (unavailable) console.warn(`linux-rescue.online.test.ts skipped: ${unavailable}`);
 const describeAsRoot = unavailable ? describe.skip : describe;
 
@@ -76,7 +82,7 @@ function ok(run: OnlineRun): OnlineSuccess {
   return run.summary;
 }
 
-describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () => {
+describeAsRoot("linux-rescue.sh online, on a running system's root tree", () => {
   beforeAll(() => {
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-online-'));
   });
@@ -114,13 +120,19 @@ describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () =>
         expect(usersAcceptingKey(after, line).sort()).toEqual(fx.expect.usersWithKey);
         const model = applyLinuxRescue(before, { publicKey: line, requireKeyType: keyType, mode: 'online' });
         expect(model.users).toEqual(summary.users);
-        expect(model.placement).toEqual({ user: summary.user, userSource: summary.userSource, file: summary.file, added: summary.added, selinux: summary.selinux });
+        expect(model.placement).toEqual({
+          user: summary.user,
+          userSource: summary.userSource,
+          file: summary.file,
+          added: summary.added,
+          selinux: summary.selinux,
+        });
         expect(after).toEqual(model.files);
       });
     }
   });
 
-  it('refuses an ed25519 key where the instance\'s OpenSSH predates it, changing nothing', () => {
+  it("refuses an ed25519 key where the instance's OpenSSH predates it, changing nothing", () => {
     // Prepare
     const root = targetRoot(fixture('centos-6-old-openssh').files);
     const before = readTree(root);
@@ -169,7 +181,15 @@ describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () =>
 
     // Assess
     const summary = ok(run);
-    expect(summary).toMatchObject({ user: 'deploy', userSource: 'requested', keySource: 'caller', keyType: 'ecdsa', publicKey: line, fingerprint: key.fingerprint, added: true });
+    expect(summary).toMatchObject({
+      user: 'deploy',
+      userSource: 'requested',
+      keySource: 'caller',
+      keyType: 'ecdsa',
+      publicKey: line,
+      fingerprint: key.fingerprint,
+      added: true,
+    });
     const after = readTree(root);
     expect(after['/home/deploy/.ssh/authorized_keys']?.content).toBe(`${before['/home/deploy/.ssh/authorized_keys']?.content}${line}\n`);
     expect(after['/home/ubuntu/.ssh/authorized_keys']).toEqual(before['/home/ubuntu/.ssh/authorized_keys']);
@@ -225,7 +245,12 @@ describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () =>
     // Prepare
     const root = targetRoot(fixture('amazon-linux-2023').files);
     const before = readTree(root);
-    const commands = buildLinuxOnlineCommands({ jobId: 'job-online-bad', targetInstanceId: 'i-0123456789abcdef0', publicKey: 'ssh-ed25519 AAAA', targetRoot: root });
+    const commands = buildLinuxOnlineCommands({
+      jobId: 'job-online-bad',
+      targetInstanceId: 'i-0123456789abcdef0',
+      publicKey: 'ssh-ed25519 AAAA',
+      targetRoot: root,
+    });
     const commandFile = path.join(base, 'command-bad.sh');
     fs.writeFileSync(commandFile, `${commands.join('\n').replace("export RA_PUBLIC_KEY='ssh-ed25519 AAAA'", "export RA_PUBLIC_KEY='ssh-dss AAAA'")}\n`);
 
@@ -246,7 +271,9 @@ describeAsRoot('linux-rescue.sh online, on a running system\'s root tree', () =>
 
     ok(run);
     expect(run.stdout + run.stderr).not.toContain('PRIVATE KEY');
-    expect(buildLinuxOnlineCommands({ jobId: 'j', targetInstanceId: 'i-0123456789abcdef0', publicKey: key.publicKey }).join('\n')).not.toContain(key.privateKey.split('\n')[1]);
+    expect(buildLinuxOnlineCommands({ jobId: 'j', targetInstanceId: 'i-0123456789abcdef0', publicKey: key.publicKey }).join('\n')).not.toContain(
+      key.privateKey.split('\n')[1],
+    );
   });
 });
 
@@ -254,7 +281,13 @@ describe('buildLinuxOnlineCommands', () => {
   it('a caller line is exported whole with RA_KEY_SOURCE=caller, and the account as RA_USER', () => {
     const line = 'from="10.0.0.0/8" ssh-ed25519 AAAAC3Nz me@laptop';
 
-    const commands = buildLinuxOnlineCommands({ jobId: 'r-abc', targetInstanceId: 'i-0123456789abcdef0', publicKey: line, keySource: 'caller', user: 'deploy' });
+    const commands = buildLinuxOnlineCommands({
+      jobId: 'r-abc',
+      targetInstanceId: 'i-0123456789abcdef0',
+      publicKey: line,
+      keySource: 'caller',
+      user: 'deploy',
+    });
 
     expect(commands.filter((c) => c.startsWith('export RA_'))).toEqual([
       "export RA_JOB_ID='r-abc'",
@@ -285,6 +318,8 @@ describe('buildLinuxOnlineCommands', () => {
     ['a bad user name', { user: 'Root;id' }],
     ['a caller line with a newline', { keySource: 'caller' as const, publicKey: 'ssh-ed25519 AAAAC3Nz a\nssh-ed25519 AAAAC3Nz b' }],
   ])('refuses %s', (_what, override) => {
-    expect(() => buildLinuxOnlineCommands({ jobId: 'r-abc', targetInstanceId: 'i-0123456789abcdef0', publicKey: 'ssh-ed25519 AAAAC3Nz', ...override })).toThrow(/invalid Linux online parameters/);
+    expect(() => buildLinuxOnlineCommands({ jobId: 'r-abc', targetInstanceId: 'i-0123456789abcdef0', publicKey: 'ssh-ed25519 AAAAC3Nz', ...override })).toThrow(
+      /invalid Linux online parameters/,
+    );
   });
 });

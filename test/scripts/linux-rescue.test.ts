@@ -60,7 +60,7 @@ describe('buildLinuxRescueCommands', () => {
       "export RA_KMS_KEY_ID='alias/reset-access'",
       "export RA_DEVICE_HINTS='/dev/sdf'",
     ]);
-    const start = commands.indexOf("cat >\"$RA_SCRIPT_FILE\" <<'RA_LINUX_RESCUE_SCRIPT_END'");
+    const start = commands.indexOf('cat >"$RA_SCRIPT_FILE" <<\'RA_LINUX_RESCUE_SCRIPT_END\'');
     const end = commands.indexOf('RA_LINUX_RESCUE_SCRIPT_END');
     expect(`${commands.slice(start + 1, end).join('\n')}\n`).toBe(SCRIPT_ON_DISK);
   });
@@ -88,7 +88,7 @@ describe('buildLinuxRescueCommands', () => {
     ]);
   });
 
-  it('the command puts nothing but the script\'s own output on stdout', () => {
+  it("the command puts nothing but the script's own output on stdout", () => {
     const commands = buildLinuxRescueCommands(PARAMS);
 
     expect(commands.slice(commands.indexOf('RA_LINUX_RESCUE_SCRIPT_END') + 1)).toEqual([
@@ -180,7 +180,7 @@ describe('inspectPublicKeyLine (what the script checks with ssh-keygen)', () => 
     ['ecdsa', 384, 'ecdsa', 384],
     ['ecdsa', 521, 'ecdsa', 521],
     ['rsa', 3072, 'rsa', 3072],
-  ] as const)('accepts %s %s with options and a comment, with ssh-keygen\'s fingerprint', (type, bits, keyType, size) => {
+  ] as const)("accepts %s %s with options and a comment, with ssh-keygen's fingerprint", (type, bits, keyType, size) => {
     const key = callerKey(dir, type, bits);
 
     const r = inspectPublicKeyLine(`from="10.0.0.0/8",command="echo \\"x\\"" ${key.line} me@laptop`);

@@ -42,7 +42,11 @@ describeOnNtfs('ntfs-release.sh on a real NTFS image', () => {
     }
     return undefined;
   };
-  const mounted = () => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === mountPoint);
+  const mounted = () =>
+    fs
+      .readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .some((line) => line.split(' ')[1] === mountPoint);
 
   const release = (devRoot: string): { status: number; summary: NtfsReleaseSummary; stderr: string } => {
     const commandFile = lab.path(`release-${Date.now()}.sh`);
@@ -52,7 +56,11 @@ describeOnNtfs('ntfs-release.sh on a real NTFS image', () => {
     const o = fs.openSync(out, 'w');
     const e = fs.openSync(err, 'w');
     try {
-      const r = spawnSync('/bin/sh', [commandFile], { env: { ...(process.env as Record<string, string>), RA_DEV_ROOT: devRoot, RA_NTFS_EXIT_WAIT_SECONDS: '30' }, stdio: ['ignore', o, e], timeout: 60_000 });
+      const r = spawnSync('/bin/sh', [commandFile], {
+        env: { ...(process.env as Record<string, string>), RA_DEV_ROOT: devRoot, RA_NTFS_EXIT_WAIT_SECONDS: '30' },
+        stdio: ['ignore', o, e],
+        timeout: 60_000,
+      });
       return { status: r.status ?? -1, summary: parseNtfsReleaseSummary(fs.readFileSync(out, 'utf8')), stderr: fs.readFileSync(err, 'utf8') };
     } finally {
       fs.closeSync(o);

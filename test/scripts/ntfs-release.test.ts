@@ -15,7 +15,9 @@ const SCRIPTS_DIR = path.join(__dirname, '../../infra/scripts');
 describe('the generated copy of ntfs-release.sh', () => {
   it('is the script as it is on disk', () => {
     const source = fs.readFileSync(path.join(SCRIPTS_DIR, 'ntfs-release.sh'), 'utf8');
-    expect(fs.readFileSync(path.join(SCRIPTS_DIR, 'ntfs-release.generated.ts'), 'utf8')).toBe(generatedModule(source, 'ntfs-release.sh', 'NTFS_RELEASE_SCRIPT_SOURCE'));
+    expect(fs.readFileSync(path.join(SCRIPTS_DIR, 'ntfs-release.generated.ts'), 'utf8')).toBe(
+      generatedModule(source, 'ntfs-release.sh', 'NTFS_RELEASE_SCRIPT_SOURCE'),
+    );
   });
 });
 
@@ -24,7 +26,12 @@ describe('buildNtfsReleaseCommands', () => {
     // Act
     const commands = buildNtfsReleaseCommands({ jobId: 'job-1', volumeId: 'vol-0123456789abcdef0', deviceHints: ['/dev/sdf'] });
     // Assess
-    expect(commands.slice(0, 4)).toEqual(["export RA_SCRIPT='ntfs-release'", "export RA_JOB_ID='job-1'", "export RA_VOLUME_ID='vol-0123456789abcdef0'", "export RA_DEVICE_HINTS='/dev/sdf'"]);
+    expect(commands.slice(0, 4)).toEqual([
+      "export RA_SCRIPT='ntfs-release'",
+      "export RA_JOB_ID='job-1'",
+      "export RA_VOLUME_ID='vol-0123456789abcdef0'",
+      "export RA_DEVICE_HINTS='/dev/sdf'",
+    ]);
     expect(commands.at(-3)).toBe('bash "$RA_SCRIPT_FILE" || RA_STATUS=$?');
   });
 
@@ -35,7 +42,10 @@ describe('buildNtfsReleaseCommands', () => {
   (hasCommand('shellcheck') ? it : it.skip)('is clean as the POSIX sh script the SSM agent runs', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-release-'));
     const file = path.join(dir, 'command.sh');
-    fs.writeFileSync(file, `${buildNtfsReleaseCommands({ jobId: 'job-1', volumeId: 'vol-0123456789abcdef0', deviceHints: ['/dev/sdf', '/dev/xvdf'] }).join('\n')}\n`);
+    fs.writeFileSync(
+      file,
+      `${buildNtfsReleaseCommands({ jobId: 'job-1', volumeId: 'vol-0123456789abcdef0', deviceHints: ['/dev/sdf', '/dev/xvdf'] }).join('\n')}\n`,
+    );
     const r = spawnSync('shellcheck', ['--shell=sh', file], { encoding: 'utf8' });
     fs.rmSync(dir, { recursive: true, force: true });
     expect(r.stdout + r.stderr).toBe('');
@@ -55,7 +65,14 @@ describe('buildNtfsReleaseCommands', () => {
 
 describe('parseNtfsReleaseSummary', () => {
   it('reads the last summary line of the release, whatever comes before it', () => {
-    const line = JSON.stringify({ ok: true, script: 'ntfs-release', helper: 'linux', released: true, volumeId: 'vol-0123456789abcdef0', unmounted: ['/mnt/x'] });
+    const line = JSON.stringify({
+      ok: true,
+      script: 'ntfs-release',
+      helper: 'linux',
+      released: true,
+      volumeId: 'vol-0123456789abcdef0',
+      unmounted: ['/mnt/x'],
+    });
     expect(parseNtfsReleaseSummary(`noise\n${line}\n`)).toMatchObject({ released: true, unmounted: ['/mnt/x'] });
   });
 

@@ -15,7 +15,16 @@ import { applyNtfsPasswordReset } from '../../infra/sim/ntfs-rescue-model';
 import type { NtfsVolumeFlags } from '../../infra/sim/state';
 import type { VolumeFiles } from '../../infra/sim/volume-files';
 import { WINDOWS_PATHS } from '../../infra/sim/windows-rescue-model';
-import { ec2ConfigVolume, ec2LaunchV1Volume, ec2LaunchV2Volume, V1_LAUNCH_CONFIG, V2_DEFAULT, V2_DO_NOTHING, V2_JSON, v1Task } from '../fixtures/windows-volumes';
+import {
+  ec2ConfigVolume,
+  ec2LaunchV1Volume,
+  ec2LaunchV2Volume,
+  V1_LAUNCH_CONFIG,
+  V2_DEFAULT,
+  V2_DO_NOTHING,
+  V2_JSON,
+  v1Task,
+} from '../fixtures/windows-volumes';
 import { DiskLab } from './support/disk-lab';
 import {
   buildNtfsVolume,
@@ -139,7 +148,12 @@ describeOnNtfs('ntfs-rescue.sh on real NTFS images', () => {
       expectCleanHelper(r, volume);
       expect(summary).toMatchObject({ script: 'ntfs-rescue', helper: 'linux', partitionStyle: 'GPT', partition: volume.partition, disk: volume.loop });
       expect(summary.agents).toEqual([
-        { agent: 'ec2launch-v2', config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml', generatesPassword: true, changes: ['removed state\\.run-once'] },
+        {
+          agent: 'ec2launch-v2',
+          config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml',
+          generatesPassword: true,
+          changes: ['removed state\\.run-once'],
+        },
       ]);
       expect(summary.filesRemoved).toEqual(['C:\\ProgramData\\Amazon\\EC2Launch\\state\\.run-once']);
       expect(summary.warnings).toEqual([expect.stringContaining('runs every task of frequency "once" again')]);
@@ -203,7 +217,12 @@ describeOnNtfs('ntfs-rescue.sh on real NTFS images', () => {
       expectCleanHelper(r, volume);
       expect(summary.device.endsWith('/xvdf')).toBe(true);
       expect(summary.agents).toEqual([
-        { agent: 'ec2config', config: 'C:\\Program Files\\Amazon\\Ec2ConfigService\\Settings\\config.xml', generatesPassword: true, changes: ['Ec2SetPassword Disabled -> Enabled'] },
+        {
+          agent: 'ec2config',
+          config: 'C:\\Program Files\\Amazon\\Ec2ConfigService\\Settings\\config.xml',
+          generatesPassword: true,
+          changes: ['Ec2SetPassword Disabled -> Enabled'],
+        },
       ]);
       expectAsModel(before, volume.read(), summary);
       const after = volume.meta([WINDOWS_PATHS.ec2configConfig])[WINDOWS_PATHS.ec2configConfig]!;
@@ -233,7 +252,11 @@ describeOnNtfs('ntfs-rescue.sh on real NTFS images', () => {
       ]);
       expect(volume.read()[WINDOWS_PATHS.ec2launchV1Config]?.content).toBe(V1_LAUNCH_CONFIG.replace('"DoNothing"', '"Random"'));
       // The model reads the task file as text; the image holds it in UTF-16.
-      expectAsModel({ ...before, [WINDOWS_PATHS.ec2launchV1Task]: file(v1Task(true), 0o644) }, { ...volume.read(), [WINDOWS_PATHS.ec2launchV1Task]: file(v1Task(true), 0o644) }, summary);
+      expectAsModel(
+        { ...before, [WINDOWS_PATHS.ec2launchV1Task]: file(v1Task(true), 0o644) },
+        { ...volume.read(), [WINDOWS_PATHS.ec2launchV1Task]: file(v1Task(true), 0o644) },
+        summary,
+      );
     });
 
     it('finds files whatever their case (ntfs-3g is case-sensitive, Windows is not)', () => {

@@ -9,24 +9,25 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatedModule } from '../../infra/scripts/generate';
-import {
-  NTFS_RESCUE_SCRIPT,
-  buildNtfsRescueCommands,
-  parseNtfsRescueSummary,
-  type NtfsRescueParams,
-} from '../../infra/scripts/ntfs-rescue';
+import { NTFS_RESCUE_SCRIPT, buildNtfsRescueCommands, parseNtfsRescueSummary, type NtfsRescueParams } from '../../infra/scripts/ntfs-rescue';
 import { NTFS_RESCUE_SCRIPT_SOURCE } from '../../infra/scripts/ntfs-rescue.generated';
 import { ec2ConfigXml } from '../../infra/sim/base-images';
 import { ensureRandomAdminPasswordNtfs, ensureRandomLaunchConfigText } from '../../infra/sim/ntfs-rescue-model';
 import { readExportedVariables } from '../../infra/sim/script-runners';
-import {
-  AGENT_CONFIG_LINE_PATTERNS,
-  ensureEc2SetPasswordEnabled,
-  taskEnabled,
-  type ConfigEdit,
-} from '../../infra/sim/windows-agent-configs';
+import { AGENT_CONFIG_LINE_PATTERNS, ensureEc2SetPasswordEnabled, taskEnabled, type ConfigEdit } from '../../infra/sim/windows-agent-configs';
 import { hasCommand } from './support/disk-lab';
-import { V1_LAUNCH_CONFIG, V2_CRLF_NO_INPUTS, V2_DEFAULT, V2_DO_NOTHING, V2_FLOW, V2_JSON, V2_NO_STAGE, V2_NO_TASK, V2_STATIC, v1Task } from '../fixtures/windows-volumes';
+import {
+  V1_LAUNCH_CONFIG,
+  V2_CRLF_NO_INPUTS,
+  V2_DEFAULT,
+  V2_DO_NOTHING,
+  V2_FLOW,
+  V2_JSON,
+  V2_NO_STAGE,
+  V2_NO_TASK,
+  V2_STATIC,
+  v1Task,
+} from '../fixtures/windows-volumes';
 
 const SCRIPTS_DIR = path.join(__dirname, '../../infra/scripts');
 const SCRIPT_PATH = path.join(SCRIPTS_DIR, 'ntfs-rescue.sh');
@@ -71,7 +72,10 @@ function scriptEdit(fn: string, content: string | Buffer): ConfigEdit & { bom?: 
   if (fs.existsSync(`${output}.err`)) return { error: fs.readFileSync(`${output}.err`, 'utf8') };
   const written = fs.readFileSync(output);
   const bom = written.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]));
-  const changes = fs.readFileSync(`${output}.changes`, 'utf8').split('\0').filter((c) => c !== '');
+  const changes = fs
+    .readFileSync(`${output}.changes`, 'utf8')
+    .split('\0')
+    .filter((c) => c !== '');
   return { text: written.subarray(bom ? 3 : 0).toString('utf8'), changes, bom };
 }
 
@@ -104,7 +108,7 @@ describe('buildNtfsRescueCommands', () => {
       "export RA_DEVICE_HINTS='/dev/sdf'",
       "export RA_DEVICE_WAIT_SECONDS='5'",
     ]);
-    const start = commands.indexOf("cat >\"$RA_SCRIPT_FILE\" <<'RA_NTFS_RESCUE_SCRIPT_END'");
+    const start = commands.indexOf('cat >"$RA_SCRIPT_FILE" <<\'RA_NTFS_RESCUE_SCRIPT_END\'');
     const end = commands.indexOf('RA_NTFS_RESCUE_SCRIPT_END');
     expect(`${commands.slice(start + 1, end).join('\n')}\n`).toBe(SCRIPT_ON_DISK);
     expect(readExportedVariables(commands, 'RA_')).toMatchObject({ RA_SCRIPT: 'ntfs-rescue', RA_VOLUME_ID: 'vol-0123456789abcdef0' });
@@ -177,13 +181,20 @@ describe('parseNtfsRescueSummary', () => {
     disk: '/dev/nvme1n1',
     partitionStyle: 'MBR',
     partition: '/dev/nvme1n1p1',
-    agents: [{ agent: 'ec2config', config: 'C:\\Program Files\\Amazon\\Ec2ConfigService\\Settings\\config.xml', generatesPassword: true, changes: ['Ec2SetPassword Disabled -> Enabled'] }],
+    agents: [
+      {
+        agent: 'ec2config',
+        config: 'C:\\Program Files\\Amazon\\Ec2ConfigService\\Settings\\config.xml',
+        generatesPassword: true,
+        changes: ['Ec2SetPassword Disabled -> Enabled'],
+      },
+    ],
     filesChanged: ['C:\\Program Files\\Amazon\\Ec2ConfigService\\Settings\\config.xml'],
     filesRemoved: [],
     warnings: [],
   };
 
-  it('reads the last line that is this script\'s summary', () => {
+  it("reads the last line that is this script's summary", () => {
     expect(parseNtfsRescueSummary(`{"ok":false,"error":"X","message":"linux"}\n${JSON.stringify(success)}\n`)).toEqual(success);
   });
 
@@ -195,14 +206,18 @@ describe('parseNtfsRescueSummary', () => {
   it('throws on a missing or malformed summary', () => {
     expect(() => parseNtfsRescueSummary('ra: killed\n')).toThrow(/printed no JSON summary line/);
     expect(() => parseNtfsRescueSummary(`${JSON.stringify({ ...success, agents: [] })}\n`)).toThrow(/no "agents"/);
-    expect(() => parseNtfsRescueSummary(`${JSON.stringify({ ok: false, script: 'ntfs-rescue', helper: 'linux', error: 'X', message: 'y' })}\n`)).toThrow(/no "fallback"/);
+    expect(() => parseNtfsRescueSummary(`${JSON.stringify({ ok: false, script: 'ntfs-rescue', helper: 'linux', error: 'X', message: 'y' })}\n`)).toThrow(
+      /no "fallback"/,
+    );
   });
 });
 
-describe('the script\'s text edits against the model, byte for byte', () => {
-  it('carries the model\'s agent-config.yml line patterns (the quote back-reference spelt out)', () => {
+describe("the script's text edits against the model, byte for byte", () => {
+  it("carries the model's agent-config.yml line patterns (the quote back-reference spelt out)", () => {
     expect(AGENT_CONFIG_LINE_PATTERNS.setAdminAccountTask).toContain('setAdminAccount');
-    expect(SCRIPT_ON_DISK).toContain(`TASK_RE="^[[:space:]]*-[[:space:]]+task:[[:space:]]*(setAdminAccount|'setAdminAccount'|\\"setAdminAccount\\")[[:space:]]*(#.*)?\\$"`);
+    expect(SCRIPT_ON_DISK).toContain(
+      `TASK_RE="^[[:space:]]*-[[:space:]]+task:[[:space:]]*(setAdminAccount|'setAdminAccount'|\\"setAdminAccount\\")[[:space:]]*(#.*)?\\$"`,
+    );
   });
 
   it.each([
@@ -216,7 +231,10 @@ describe('the script\'s text edits against the model, byte for byte', () => {
     ['JSON (refused: the Windows helper rewrites it)', V2_JSON],
     ['no config (refused)', 'version: 1.0\n'],
     ['inputs in flow style (refused)', 'config:\n- stage: preReady\n  tasks:\n  - task: setAdminAccount\n    inputs: {password: {type: doNothing}}\n'],
-    ['quoted, indented, commented, no final newline', "config:\n    - stage: 'preReady'\n      tasks:\n        - task: \"setAdminAccount\"   # admin\n          inputs:\n            password:\n              type: 'doNothing'   # keep\n        - task: other"],
+    [
+      'quoted, indented, commented, no final newline',
+      "config:\n    - stage: 'preReady'\n      tasks:\n        - task: \"setAdminAccount\"   # admin\n          inputs:\n            password:\n              type: 'doNothing'   # keep\n        - task: other",
+    ],
     ['an empty tasks list', 'config:\n- stage: preReady\n  tasks: []\n- stage: postReady\n  tasks:\n  - task: startSsm\n'],
   ])('agent-config.yml: %s', (_name, text) => {
     expect(scriptEdit('edit_agent_config', text)).toMatchObject(ensureRandomAdminPasswordNtfs(text));
@@ -261,7 +279,10 @@ describe('the script\'s text edits against the model, byte for byte', () => {
     ['already Enabled', ec2ConfigXml('Enabled')],
     ['plugin missing: added', disabled.replace(/\s*<Plugin>\s*<Name>Ec2SetPassword<\/Name>\s*<State>Disabled<\/State>\s*<\/Plugin>/, '')],
     ['plugin without a state', '<Ec2ConfigurationSettings><Plugins><Plugin><Name> Ec2SetPassword </Name></Plugin></Plugins></Ec2ConfigurationSettings>'],
-    ['two such plugins, LF, tabs', '<X>\n\t<Plugins>\n\t\t<Plugin><Name>Ec2SetPassword</Name><State> Disabled </State></Plugin>\n\t\t<Plugin><Name>Ec2SetPassword</Name><State>x</State></Plugin>\n\t</Plugins>\n</X>\n'],
+    [
+      'two such plugins, LF, tabs',
+      '<X>\n\t<Plugins>\n\t\t<Plugin><Name>Ec2SetPassword</Name><State> Disabled </State></Plugin>\n\t\t<Plugin><Name>Ec2SetPassword</Name><State>x</State></Plugin>\n\t</Plugins>\n</X>\n',
+    ],
     ['no Plugins (refused)', '<Ec2ConfigurationSettings></Ec2ConfigurationSettings>'],
   ])('config.xml: %s', (_name, text) => {
     expect(scriptEdit('edit_ec2config', text)).toMatchObject(ensureEc2SetPasswordEnabled(text));
@@ -274,7 +295,10 @@ describe('the script\'s text edits against the model, byte for byte', () => {
       [v1Task(false), utf16(v1Task(false))],
       [v1Task(false), Buffer.from(v1Task(false))],
       ['<Task><SETTINGS><ENABLED> False </ENABLED></SETTINGS></Task>', Buffer.from('<Task><SETTINGS><ENABLED> False </ENABLED></SETTINGS></Task>')],
-      ['<Task><SettingsX/><Settings><Priority>7</Priority></Settings></Task>', Buffer.from('<Task><SettingsX/><Settings><Priority>7</Priority></Settings></Task>')],
+      [
+        '<Task><SettingsX/><Settings><Priority>7</Priority></Settings></Task>',
+        Buffer.from('<Task><SettingsX/><Settings><Priority>7</Priority></Settings></Task>'),
+      ],
       [undefined, undefined],
     ];
     for (const [text, bytes] of cases) expect([text, scriptTaskEnabled(bytes)]).toEqual([text, taskEnabled(text)]);

@@ -63,15 +63,15 @@ describe('EC2Launch v2: setAdminAccount with a random password in agent-config.y
   it('adds the task at the end of the preReady tasks when it is missing', () => {
     const edit = edited(V2_NO_TASK);
     expect(edit.changes).toEqual(['setAdminAccount: added to the preReady stage with password type random']);
-    expect(edit.text).toContain(
-      '        type: amazon\n  - task: setAdminAccount\n    inputs:\n      password:\n        type: random\n\n- stage: postReady',
-    );
+    expect(edit.text).toContain('        type: amazon\n  - task: setAdminAccount\n    inputs:\n      password:\n        type: random\n\n- stage: postReady');
   });
 
   it('adds a preReady stage when there is none', () => {
     const edit = edited(V2_NO_STAGE);
     expect(edit.changes).toEqual(['setAdminAccount: added a preReady stage with password type random']);
-    expect(edit.text.endsWith('  - task: startSsm\n- stage: preReady\n  tasks:\n  - task: setAdminAccount\n    inputs:\n      password:\n        type: random\n')).toBe(true);
+    expect(
+      edit.text.endsWith('  - task: startSsm\n- stage: preReady\n  tasks:\n  - task: setAdminAccount\n    inputs:\n      password:\n        type: random\n'),
+    ).toBe(true);
   });
 
   it('adds inputs to a bare task and keeps Windows line endings', () => {
@@ -164,7 +164,9 @@ describe('applyWindowsPasswordReset on sample volumes', () => {
     const result = applyWindowsPasswordReset(ec2LaunchV1Volume(true));
     const boot = bootWindows(result.files);
 
-    expect(result.agents).toEqual([expect.objectContaining({ agent: 'ec2launch-v1', generatesPassword: true, changes: ['adminPasswordType DoNothing -> Random'] })]);
+    expect(result.agents).toEqual([
+      expect.objectContaining({ agent: 'ec2launch-v1', generatesPassword: true, changes: ['adminPasswordType DoNothing -> Random'] }),
+    ]);
     expect(boot.passwordBy).toBe('ec2launch-v1');
     expect(taskEnabled(boot.files[WINDOWS_PATHS.ec2launchV1Task].content)).toBe(false);
   });
@@ -255,7 +257,10 @@ describe('applyWindowsPasswordReset online (on the running target)', () => {
     ]);
     expect(result.filesChanged).toEqual([V1_CONFIG, V1_TASK]);
     expect(result.warnings.join(' ')).toMatch(/SSM agent from starting until that initialization has run/);
-    expect([taskEnabled(volume[WINDOWS_PATHS.ec2launchV1Task].content), taskEnabled(result.files[WINDOWS_PATHS.ec2launchV1Task].content)]).toEqual([false, true]);
+    expect([taskEnabled(volume[WINDOWS_PATHS.ec2launchV1Task].content), taskEnabled(result.files[WINDOWS_PATHS.ec2launchV1Task].content)]).toEqual([
+      false,
+      true,
+    ]);
     expect(JSON.parse(result.files[WINDOWS_PATHS.ec2launchV1Config].content).AdminPasswordType).toBe('Random');
     expect(passwordGenerationEnabled(volume)).toBe(false);
     expect(boot.passwordBy).toBe('ec2launch-v1');

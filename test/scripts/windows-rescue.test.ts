@@ -177,7 +177,8 @@ function reachableCode(root: string, online: boolean): Map<string, string> {
 }
 
 /** What the online mode must never do: find or change disks, or restart the instance itself. */
-const DISK_OR_REBOOT = /\b(Get-Disk|Set-Disk|Update-HostStorageCache|Get-Partition|Add-PartitionAccessPath|Remove-PartitionAccessPath|Get-Volume|Get-CimInstance|Invoke-Diskpart|Find-RescueDisk|Mount-RescueDisk|Restore-Disk|Restart-Computer|Stop-Computer)\b|diskpart|shutdown/i;
+const DISK_OR_REBOOT =
+  /\b(Get-Disk|Set-Disk|Update-HostStorageCache|Get-Partition|Add-PartitionAccessPath|Remove-PartitionAccessPath|Get-Volume|Get-CimInstance|Invoke-Diskpart|Find-RescueDisk|Mount-RescueDisk|Restore-Disk|Restart-Computer|Stop-Computer)\b|diskpart|shutdown/i;
 
 describe('the generated copy of windows-rescue.ps1', () => {
   it('is identical to the script (run node --import tsx infra/scripts/generate.ts after editing it)', () => {
@@ -222,11 +223,7 @@ describe('buildWindowsOnlineCommands', () => {
   it('sets the job, the target and online mode, then the same script verbatim', () => {
     const commands = buildWindowsOnlineCommands({ jobId: 'job-0002', targetInstanceId: 'i-0a1b2c3d4e5f60007' });
 
-    expect(commands.slice(0, 3)).toEqual([
-      "$env:RA_JOB_ID = 'job-0002'",
-      "$env:RA_TARGET_INSTANCE_ID = 'i-0a1b2c3d4e5f60007'",
-      "$env:RA_MODE = 'online'",
-    ]);
+    expect(commands.slice(0, 3)).toEqual(["$env:RA_JOB_ID = 'job-0002'", "$env:RA_TARGET_INSTANCE_ID = 'i-0a1b2c3d4e5f60007'", "$env:RA_MODE = 'online'"]);
     expect(commands.slice(3).join('\n')).toBe(SCRIPT.replace(/\n$/, ''));
     // No volume or device: nothing that would make it (or the offline model) look for a disk.
     expect(readPowerShellEnv(commands, 'RA_')).toEqual({ RA_JOB_ID: 'job-0002', RA_TARGET_INSTANCE_ID: 'i-0a1b2c3d4e5f60007', RA_MODE: 'online' });
@@ -248,10 +245,33 @@ describe('windows-rescue.ps1, read as PowerShell', () => {
     const defined = new Set([...SCRIPT.matchAll(/^function ([A-Z][A-Za-z]+-[A-Za-z]+) \{/gm)].map((m) => m[1].toLowerCase()));
     const cmdlets = new Set(
       [
-        'Set-StrictMode', 'Remove-TypeData', 'Get-Disk', 'Set-Disk', 'Get-CimInstance', 'ForEach-Object', 'Where-Object',
-        'Select-Object', 'Update-HostStorageCache', 'Get-Partition', 'Add-PartitionAccessPath', 'Remove-PartitionAccessPath',
-        'Get-Volume', 'New-Item', 'Test-Path', 'Join-Path', 'Remove-Item', 'Set-Content', 'Out-String', 'Out-Null',
-        'Get-Random', 'Get-Date', 'Start-Sleep', 'ConvertTo-Json', 'ConvertFrom-Json', 'Add-Member', 'New-Object',
+        'Set-StrictMode',
+        'Remove-TypeData',
+        'Get-Disk',
+        'Set-Disk',
+        'Get-CimInstance',
+        'ForEach-Object',
+        'Where-Object',
+        'Select-Object',
+        'Update-HostStorageCache',
+        'Get-Partition',
+        'Add-PartitionAccessPath',
+        'Remove-PartitionAccessPath',
+        'Get-Volume',
+        'New-Item',
+        'Test-Path',
+        'Join-Path',
+        'Remove-Item',
+        'Set-Content',
+        'Out-String',
+        'Out-Null',
+        'Get-Random',
+        'Get-Date',
+        'Start-Sleep',
+        'ConvertTo-Json',
+        'ConvertFrom-Json',
+        'Add-Member',
+        'New-Object',
       ].map((c) => c.toLowerCase()),
     );
     const used = [...LEXED.code.matchAll(/(?<![\w$.:-])([A-Z][A-Za-z]+-[A-Z][A-Za-z]+)\b/g)].map((m) => m[1].toLowerCase());
@@ -279,14 +299,19 @@ describe('windows-rescue.ps1, read as PowerShell', () => {
   });
 
   it('turns StrictMode and stop-on-error on before anything else runs', () => {
-    const firstCode = LEXED.code.split('\n').map((l) => l.trim()).filter(Boolean);
+    const firstCode = LEXED.code
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     expect(firstCode.slice(0, 2)).toEqual(['Set-StrictMode -Version 2.0', "$ErrorActionPreference = ''"]);
     expect(LEXED.singleQuoted).toContain('Stop');
   });
 
   it('uses every error code of the model, and only those', () => {
     const codes = [...SCRIPT.matchAll(/Stop-Rescue '([A-Z_]+)'/g)].map((m) => m[1]);
-    const assignedCodes = [...SCRIPT.matchAll(/\$(?:Code|code) = (?:if \([^)]*\) \{ )?'([A-Z_]+)'(?: \} else \{ '([A-Z_]+)' \})?/g)].flatMap((m) => [m[1], m[2]]).filter(Boolean);
+    const assignedCodes = [...SCRIPT.matchAll(/\$(?:Code|code) = (?:if \([^)]*\) \{ )?'([A-Z_]+)'(?: \} else \{ '([A-Z_]+)' \})?/g)]
+      .flatMap((m) => [m[1], m[2]])
+      .filter(Boolean);
     expect(new Set([...codes, ...assignedCodes])).toEqual(new Set(WINDOWS_RESCUE_ERROR_CODES));
   });
 });
@@ -298,7 +323,7 @@ describe('windows-rescue.ps1: what it does', () => {
     expect(find).toMatch(/\$disk\.SerialNumber, \[string\]\$disk\.AdapterSerialNumber/);
     expect(find).toContain("-like '*PROD_PVDISK*'");
     expect(find).toContain('SCSITargetId');
-    expect(functionText('ConvertTo-XenDeviceName')).toContain("[char](0x61 + $TargetId % 26)");
+    expect(functionText('ConvertTo-XenDeviceName')).toContain('[char](0x61 + $TargetId % 26)');
   });
 
   it("never works on the helper's own disk", () => {
@@ -366,7 +391,7 @@ describe('windows-rescue.ps1: what it does', () => {
 
   it('works out every edit before it writes the first file', () => {
     const reset = functionText('Invoke-PasswordReset');
-    const lastRefusal = reset.lastIndexOf('Stop-Rescue \'AGENT_NOT_RESETTABLE_OFFLINE\'');
+    const lastRefusal = reset.lastIndexOf("Stop-Rescue 'AGENT_NOT_RESETTABLE_OFFLINE'");
     const firstWrite = reset.indexOf('[IO.File]::WriteAllText');
     expect(lastRefusal).toBeGreaterThan(0);
     expect(firstWrite).toBeGreaterThan(lastRefusal);
@@ -378,7 +403,9 @@ describe('windows-rescue.ps1: what it does', () => {
     expect(LEXED.code.match(/\[Console\]::Out/g)).toHaveLength(1);
     expect(functionText('Write-RaSummary')).toContain('[Console]::Out.WriteLine(($Summary | ConvertTo-Json -Compress -Depth 8))');
     // A static password's data is removed without being read; no password is set, read or asked for.
-    expect(LEXED.code).not.toMatch(/\.data\b|\$data\.|GetPasswordData|get-password-data|net\s+user|SetPassword|Set-LocalUser|ConvertTo-SecureString|Get-Credential/i);
+    expect(LEXED.code).not.toMatch(
+      /\.data\b|\$data\.|GetPasswordData|get-password-data|net\s+user|SetPassword|Set-LocalUser|ConvertTo-SecureString|Get-Credential/i,
+    );
     expect(SCRIPT).toContain("$password.PSObject.Properties.Remove('data')");
   });
 });
@@ -396,7 +423,9 @@ describe('windows-rescue.ps1 in online mode (RA_MODE online)', () => {
     const online = reachableCode('Invoke-Online', true);
     const offline = reachableCode('Invoke-Main', false);
 
-    expect([...online.keys()]).toEqual(expect.arrayContaining(['Invoke-PasswordReset', 'Register-InitializationTask', 'Update-AgentConfig', 'Stop-Rescue', 'Write-RaSummary']));
+    expect([...online.keys()]).toEqual(
+      expect.arrayContaining(['Invoke-PasswordReset', 'Register-InitializationTask', 'Update-AgentConfig', 'Stop-Rescue', 'Write-RaSummary']),
+    );
     expect([...online].filter(([, code]) => DISK_OR_REBOOT.test(code)).map(([name]) => name)).toEqual([]);
     // The same check does see the offline mode's disk work (so it is not vacuous).
     expect([...offline].filter(([, code]) => DISK_OR_REBOOT.test(code)).map(([name]) => name)).toEqual(
@@ -451,8 +480,18 @@ describe('parseWindowsRescueSummary', () => {
       ok: true,
       script: 'windows-rescue',
       mode: 'online',
-      agents: [{ agent: 'ec2launch-v1', config: 'C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Config\\LaunchConfig.json', generatesPassword: true, changes: ['adminPasswordType DoNothing -> Random'] }],
-      filesChanged: ['C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Config\\LaunchConfig.json', 'C:\\Windows\\System32\\Tasks\\Amazon Ec2 Launch - Instance Initialization'],
+      agents: [
+        {
+          agent: 'ec2launch-v1',
+          config: 'C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Config\\LaunchConfig.json',
+          generatesPassword: true,
+          changes: ['adminPasswordType DoNothing -> Random'],
+        },
+      ],
+      filesChanged: [
+        'C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Config\\LaunchConfig.json',
+        'C:\\Windows\\System32\\Tasks\\Amazon Ec2 Launch - Instance Initialization',
+      ],
       filesRemoved: [],
       warnings: ['EC2Launch v1 runs its whole initialization again at the next boot'],
     };
@@ -472,7 +511,14 @@ describe('parseWindowsRescueSummary', () => {
       volumeId: 'vol-0123456789abcdef0',
       disk: { number: 1, partitionStyle: 'MBR', signatureCollision: true, signatureRestored: true },
       partition: 2,
-      agents: [{ agent: 'ec2launch-v2', config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml', generatesPassword: true, changes: ['removed state\\.run-once'] }],
+      agents: [
+        {
+          agent: 'ec2launch-v2',
+          config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml',
+          generatesPassword: true,
+          changes: ['removed state\\.run-once'],
+        },
+      ],
       filesChanged: [],
       filesRemoved: ['C:\\ProgramData\\Amazon\\EC2Launch\\state\\.run-once'],
       warnings: [],

@@ -22,7 +22,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { PHASES, type PhaseName } from '../../domain/pipeline/phases';
 import { jobTableDefinition } from '../../infra/aws/dynamodb-job-store';
 import { API_ROUTES } from '../../handlers/api-routes';
-import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, EVENT_SOURCE, PHASE_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/messages/events';
+import {
+  ALARM_SOURCE,
+  ALARM_STATE_CHANGE_DETAIL_TYPE,
+  EVENT_SOURCE,
+  PHASE_REQUESTED_DETAIL_TYPE,
+  RESET_REQUESTED_DETAIL_TYPE,
+  RESET_REQUESTED_SOURCE,
+} from '../../infra/messages/events';
 import { JOB_TABLE_TTL_ATTRIBUTE } from '../../infra/aws/dynamodb-job-store';
 import { METRIC, METRICS_NAMESPACE } from '../../infra/observability/job-metrics';
 import { SWEEP_METRIC } from '../../infra/observability/sweep-metrics';
@@ -336,7 +343,9 @@ describe('serverless package (offline, no credentials)', () => {
 
     it('has its rule on the service bus, sending the bare detail to its queue', () => {
       // Prepare
-      const rules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.EventPattern as { detail?: { phase?: string[] } } | undefined)?.detail?.phase?.includes(phase));
+      const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+        (r.Properties.EventPattern as { detail?: { phase?: string[] } } | undefined)?.detail?.phase?.includes(phase),
+      );
       // Act
       const [, rule] = rules[0] ?? [];
       const targets = rule?.Properties.Targets as Array<Record<string, unknown>>;
@@ -357,10 +366,14 @@ describe('serverless package (offline, no credentials)', () => {
 
     it('lets only its rule send to its queue, and alarms on its DLQ', () => {
       // Prepare
-      const [ruleId] = ofType('AWS::Events::Rule').find(([, r]) => (r.Properties.EventPattern as { detail?: { phase?: string[] } } | undefined)?.detail?.phase?.[0] === phase)!;
+      const [ruleId] = ofType('AWS::Events::Rule').find(
+        ([, r]) => (r.Properties.EventPattern as { detail?: { phase?: string[] } } | undefined)?.detail?.phase?.[0] === phase,
+      )!;
       // Act
       const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) => asList(p.Properties.Queues as Ref[]).some((q) => q.Ref === `${P}Queue`));
-      const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => asList(a.Properties.Dimensions as Array<{ Value: GetAtt }>).some((d) => getAttTarget(d.Value) === `${P}DeadLetterQueue`));
+      const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) =>
+        asList(a.Properties.Dimensions as Array<{ Value: GetAtt }>).some((d) => getAttTarget(d.Value) === `${P}DeadLetterQueue`),
+      );
       // Assess
       expect(policies).toHaveLength(1);
       expect((policies[0]![1].Properties.PolicyDocument as PolicyDocument).Statement).toEqual([
@@ -372,7 +385,12 @@ describe('serverless package (offline, no credentials)', () => {
         }),
       ]);
       expect(alarms.map(([, a]) => a.Properties)).toEqual([
-        expect.objectContaining({ MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
+        expect.objectContaining({
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Namespace: 'AWS/SQS',
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+        }),
       ]);
     });
   });
@@ -390,7 +408,9 @@ describe('serverless package (offline, no credentials)', () => {
       }
     }
     // Act
-    const alarmed = new Set(ofType('AWS::CloudWatch::Alarm').flatMap(([, a]) => asList(a.Properties.Dimensions as Array<{ Value: unknown }>).map((d) => getAttTarget(d.Value))));
+    const alarmed = new Set(
+      ofType('AWS::CloudWatch::Alarm').flatMap(([, a]) => asList(a.Properties.Dimensions as Array<{ Value: unknown }>).map((d) => getAttTarget(d.Value))),
+    );
     // Assess
     // One per phase queue, the alarm function's, and the rules' (EventsDeadLetterQueue), at least.
     expect(deadLetterIds.size).toBeGreaterThanOrEqual(PHASES.length + 2);
@@ -434,7 +454,12 @@ describe('serverless package (offline, no credentials)', () => {
     // Act
     const settings = functions.map(([, f]) => {
       const env = (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-      return { TABLE_NAME: env.TABLE_NAME, EVENT_BUS_NAME: env.EVENT_BUS_NAME, HELPER_INSTANCE_PROFILE: env.HELPER_INSTANCE_PROFILE, reuse: env.AWS_NODEJS_CONNECTION_REUSE_ENABLED };
+      return {
+        TABLE_NAME: env.TABLE_NAME,
+        EVENT_BUS_NAME: env.EVENT_BUS_NAME,
+        HELPER_INSTANCE_PROFILE: env.HELPER_INSTANCE_PROFILE,
+        reuse: env.AWS_NODEJS_CONNECTION_REUSE_ENABLED,
+      };
     });
     // Assess
     expect(functions.length).toBeGreaterThanOrEqual(PHASES.length + 1);
@@ -459,7 +484,9 @@ describe('serverless package (offline, no credentials)', () => {
     // Prepare
     const [fnId, fn] = functionNamed('alarm') ?? [];
     const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => (m.Properties.FunctionName as GetAtt)['Fn::GetAtt']?.[0] === fnId);
-    const rules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.Targets as Array<{ Arn: unknown }>).some((t) => getAttTarget(t.Arn) === 'AlarmQueue'));
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+      (r.Properties.Targets as Array<{ Arn: unknown }>).some((t) => getAttTarget(t.Arn) === 'AlarmQueue'),
+    );
     const policy = ofType('AWS::SQS::QueuePolicy').find(([, p]) => asList(p.Properties.Queues as Ref[]).some((q) => q.Ref === 'AlarmQueue'))?.[1];
     // Act
     const patterns = Object.fromEntries(rules.map(([id, r]) => [id, { bus: r.Properties.EventBusName ?? 'default', pattern: r.Properties.EventPattern }]));
@@ -467,7 +494,9 @@ describe('serverless package (offline, no credentials)', () => {
     // Assess
     expect(fn?.Properties).toEqual(expect.objectContaining({ Handler: 'handlers/alarm.handler' }));
     expect((fn!.Properties.Environment as { Variables: Record<string, unknown> }).Variables.ALARM_QUEUE_URL).toEqual({ Ref: 'AlarmQueue' });
-    expect(mappings.map(([, m]) => m.Properties)).toEqual([expect.objectContaining({ EventSourceArn: { 'Fn::GetAtt': ['AlarmQueue', 'Arn'] }, FunctionResponseTypes: ['ReportBatchItemFailures'] })]);
+    expect(mappings.map(([, m]) => m.Properties)).toEqual([
+      expect.objectContaining({ EventSourceArn: { 'Fn::GetAtt': ['AlarmQueue', 'Arn'] }, FunctionResponseTypes: ['ReportBatchItemFailures'] }),
+    ]);
     expect(resources.AlarmQueue!.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * (fn!.Properties.Timeout as number));
     expect(patterns).toEqual({
       AlarmStateChangeRule: {
@@ -480,18 +509,28 @@ describe('serverless package (offline, no credentials)', () => {
       },
       AlarmStateChangeLegacyRule: {
         bus: 'default',
-        pattern: { source: [ALARM_SOURCE], 'detail-type': [ALARM_STATE_CHANGE_DETAIL_TYPE], detail: { state: { value: ['ALARM'] }, configuration: { dimensions: { InstanceId: [{ exists: true }] } } } },
+        pattern: {
+          source: [ALARM_SOURCE],
+          'detail-type': [ALARM_STATE_CHANGE_DETAIL_TYPE],
+          detail: { state: { value: ['ALARM'] }, configuration: { dimensions: { InstanceId: [{ exists: true }] } } },
+        },
       },
       ResetRequestedRule: { bus: { Ref: 'EventBus' }, pattern: { source: [RESET_REQUESTED_SOURCE], 'detail-type': [RESET_REQUESTED_DETAIL_TYPE] } },
     });
-    expect(asList(senders as GetAtt[]).map(getAttTarget).sort()).toEqual(Object.keys(patterns).sort());
+    expect(
+      asList(senders as GetAtt[])
+        .map(getAttTarget)
+        .sort(),
+    ).toEqual(Object.keys(patterns).sort());
   });
 
   it('runs the sweeper every 10 minutes, one run at a time, alarmed on its errors and on what it cannot do', () => {
     // Prepare
     const [fnId, fn] = functionNamed('sweeper') ?? [];
     // Act
-    const schedules = ofType('AWS::Events::Rule').filter(([, r]) => (r.Properties.Targets as Array<{ Arn: unknown }>).some((t) => getAttTarget(t.Arn) === fnId));
+    const schedules = ofType('AWS::Events::Rule').filter(([, r]) =>
+      (r.Properties.Targets as Array<{ Arn: unknown }>).some((t) => getAttTarget(t.Arn) === fnId),
+    );
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const onSweeper = alarms.filter((a) => JSON.stringify(a.Dimensions).includes(`${SERVICE}-${STAGE}-sweeper`)).map((a) => a.MetricName);
     const onSweeps = alarms.filter((a) => a.Namespace === 'ResetAccess').map((a) => a.MetricName);
@@ -540,7 +579,7 @@ describe('serverless package (offline, no credentials)', () => {
       return { found, body, widgets, lines };
     };
 
-    it('is in the template, for this deployment, in the stack\'s region', () => {
+    it("is in the template, for this deployment, in the stack's region", () => {
       // Act
       const { found, body, widgets } = dashboard();
       // Assess
@@ -549,14 +588,19 @@ describe('serverless package (offline, no credentials)', () => {
       expect(widgets.map((w) => w.properties.region)).toEqual(widgets.map(() => '${AWS::Region}'));
     });
 
-    it('draws only metrics that exist: the service\'s own EMF metrics, and the template\'s queues and functions', () => {
+    it("draws only metrics that exist: the service's own EMF metrics, and the template's queues and functions", () => {
       // Prepare
       const emitted = new Set<string>([...Object.values(METRIC), ...Object.values(SWEEP_METRIC)]);
       const queueNames = new Set(ofType('AWS::SQS::Queue').map(([, q]) => q.Properties.QueueName as string));
       const functionNames = new Set(ofType('AWS::Lambda::Function').map(([, f]) => f.Properties.FunctionName as string));
       // Act
       const unknown = dashboard().lines.filter(({ namespace, name, dimensions }) => {
-        if (namespace === METRICS_NAMESPACE) return !emitted.has(name) || dimensions.service !== `${SERVICE}-${STAGE}` || (dimensions.phase !== undefined && !PHASES.includes(dimensions.phase as PhaseName));
+        if (namespace === METRICS_NAMESPACE)
+          return (
+            !emitted.has(name) ||
+            dimensions.service !== `${SERVICE}-${STAGE}` ||
+            (dimensions.phase !== undefined && !PHASES.includes(dimensions.phase as PhaseName))
+          );
         if (namespace === 'AWS/SQS') return !queueNames.has(dimensions.QueueName!);
         if (namespace === 'AWS/Lambda') return !functionNames.has(dimensions.FunctionName!);
         return true;
@@ -566,10 +610,11 @@ describe('serverless package (offline, no credentials)', () => {
       expect(unknown).toEqual([]);
     });
 
-    it('shows the jobs, each phase\'s duration p50/p95 and queue depth and age, every DLQ, the sweeper and the helpers', () => {
+    it("shows the jobs, each phase's duration p50/p95 and queue depth and age, every DLQ, the sweeper and the helpers", () => {
       // Prepare
       const { lines } = dashboard();
-      const drawn = (namespace: string, name: string, stat?: string) => lines.filter((l) => l.namespace === namespace && l.name === name && (stat === undefined || l.stat === stat));
+      const drawn = (namespace: string, name: string, stat?: string) =>
+        lines.filter((l) => l.namespace === namespace && l.name === name && (stat === undefined || l.stat === stat));
       const queueOf = (id: string) => resources[id]!.Properties.QueueName as string;
       const deadLetters = ofType('AWS::SQS::Queue')
         .filter(([id]) => id.endsWith('DeadLetterQueue'))
@@ -578,7 +623,8 @@ describe('serverless package (offline, no credentials)', () => {
       const visible = drawn('AWS/SQS', 'ApproximateNumberOfMessagesVisible').map((l) => l.dimensions.QueueName);
       const aged = drawn('AWS/SQS', 'ApproximateAgeOfOldestMessage').map((l) => l.dimensions.QueueName);
       // Assess
-      for (const metric of [METRIC.started, METRIC.succeeded, METRIC.failed, METRIC.rolledBack]) expect(drawn(METRICS_NAMESPACE, metric, 'Sum')).toHaveLength(1);
+      for (const metric of [METRIC.started, METRIC.succeeded, METRIC.failed, METRIC.rolledBack])
+        expect(drawn(METRICS_NAMESPACE, metric, 'Sum')).toHaveLength(1);
       for (const stat of ['p50', 'p95']) expect(drawn(METRICS_NAMESPACE, METRIC.phaseDuration, stat).map((l) => l.dimensions.phase)).toEqual([...PHASES]);
       expect(visible).toEqual(expect.arrayContaining(PHASES.map((phase) => queueOf(`${pascal(phase)}Queue`))));
       expect(aged).toEqual(expect.arrayContaining(PHASES.map((phase) => queueOf(`${pascal(phase)}Queue`))));
@@ -658,7 +704,9 @@ describe('serverless package (offline, no credentials)', () => {
           statement.Condition?.StringEquals?.['aws:RequestTag/reset-access:managed'] !== 'true',
       );
       const creating = allStatements().filter(({ statement }) => asList(statement.Action).some((action) => creates[action]));
-      const freeTagging = allStatements().filter(({ statement }) => asList(statement.Action).includes('ec2:CreateTags') && !statement.Condition?.StringEquals?.['ec2:CreateAction']);
+      const freeTagging = allStatements().filter(
+        ({ statement }) => asList(statement.Action).includes('ec2:CreateTags') && !statement.Condition?.StringEquals?.['ec2:CreateAction'],
+      );
       // Assess
       expect(creating.length).toBeGreaterThan(0);
       expect(untaggedCreates).toEqual([]);
@@ -683,10 +731,18 @@ describe('serverless package (offline, no credentials)', () => {
     /** What keeps a statement to an opted-in target, or to this deployment's own helpers. */
     const guardOf = (s: Statement): 'opted-in' | 'our-helper' | undefined => {
       const c = s.Condition ?? {};
-      if (c.StringEqualsIgnoreCase?.['aws:ResourceTag/reset-access:allowed'] === 'true' || c.StringEqualsIgnoreCase?.['ssm:resourceTag/reset-access:allowed'] === 'true') return 'opted-in';
+      if (
+        c.StringEqualsIgnoreCase?.['aws:ResourceTag/reset-access:allowed'] === 'true' ||
+        c.StringEqualsIgnoreCase?.['ssm:resourceTag/reset-access:allowed'] === 'true'
+      )
+        return 'opted-in';
       const tags = c.StringEquals ?? {};
       const ours = (prefix: string) => tags[`${prefix}/reset-access:managed`] === 'true' && tags[`${prefix}/reset-access:deployment`] === DEPLOYMENT;
-      if (ours('aws:ResourceTag') && JSON.stringify(c.ArnEquals?.['ec2:InstanceProfile']) === JSON.stringify({ 'Fn::GetAtt': ['HelperInstanceProfile', 'Arn'] })) return 'our-helper';
+      if (
+        ours('aws:ResourceTag') &&
+        JSON.stringify(c.ArnEquals?.['ec2:InstanceProfile']) === JSON.stringify({ 'Fn::GetAtt': ['HelperInstanceProfile', 'Arn'] })
+      )
+        return 'our-helper';
       // Run Command names no instance profile key: the helper's tags in SSM's own key.
       if (s.Action === 'ssm:SendCommand' || asList(s.Action).includes('ssm:SendCommand')) return ours('ssm:resourceTag') ? 'our-helper' : undefined;
       return undefined;
@@ -704,7 +760,9 @@ describe('serverless package (offline, no credentials)', () => {
       const instances = found.filter((f) => f.resource.includes(':instance/'));
       const volumes = found.filter((f) => f.resource.includes(':volume/'));
       const unguardedInstances = instances.filter((f) => f.guard === undefined);
-      const unlistedVolumes = volumes.filter((f) => f.guard === undefined && !UNNARROWED_TARGET_ACTIONS.some((u) => u.action === f.action && u.resource === 'volume'));
+      const unlistedVolumes = volumes.filter(
+        (f) => f.guard === undefined && !UNNARROWED_TARGET_ACTIONS.some((u) => u.action === f.action && u.resource === 'volume'),
+      );
       // Assess
       expect(instances.length).toBeGreaterThan(10);
       expect(onAnything).toEqual([]);
@@ -713,27 +771,52 @@ describe('serverless package (offline, no credentials)', () => {
       for (const listed of UNNARROWED_TARGET_ACTIONS) expect(listed.reason).toMatch(/docs\/aws-facts\.md#/);
       // The roles that touch a customer's instance at all, each conditioned on its opt-in tag.
       expect([...new Set(instances.filter((f) => f.guard === 'opted-in').map((f) => f.role))].sort()).toEqual(
-        ['CreateBackupRole', 'CreatePasswordImageRole', 'DetachRootRole', 'AttachToHelperRole', 'DetachFromHelperRole', 'ReattachRootRole', 'RestoreTargetRole', 'RollbackRole', 'StopTargetRole', 'OnlineResetRole', 'SweeperRole'].sort(),
+        [
+          'CreateBackupRole',
+          'CreatePasswordImageRole',
+          'DetachRootRole',
+          'AttachToHelperRole',
+          'DetachFromHelperRole',
+          'ReattachRootRole',
+          'RestoreTargetRole',
+          'RollbackRole',
+          'StopTargetRole',
+          'OnlineResetRole',
+          'SweeperRole',
+        ].sort(),
       );
     });
 
     it("keeps stopping, starting, terminating and running commands on helpers to this deployment's helpers", () => {
       // Act
-      const helperSide = allStatements().filter(({ statement }) =>
-        asList(statement.Action).some((a) => ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:StartInstances', 'ssm:SendCommand'].includes(a)) && guardOf(statement) === 'our-helper',
+      const helperSide = allStatements().filter(
+        ({ statement }) =>
+          asList(statement.Action).some((a) => ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:StartInstances', 'ssm:SendCommand'].includes(a)) &&
+          guardOf(statement) === 'our-helper',
       );
       const terminating = allStatements().filter(({ statement }) => asList(statement.Action).includes('ec2:TerminateInstances'));
       // Assess
-      expect([...new Set(helperSide.map(({ role }) => role))].sort()).toEqual(['AttachToHelperRole', 'CleanupRole', 'RollbackRole', 'RunRescueRole', 'SweeperRole', 'WindowsFallbackRole']);
+      expect([...new Set(helperSide.map(({ role }) => role))].sort()).toEqual([
+        'AttachToHelperRole',
+        'CleanupRole',
+        'RollbackRole',
+        'RunRescueRole',
+        'SweeperRole',
+        'WindowsFallbackRole',
+      ]);
       for (const { statement } of terminating) expect(guardOf(statement)).toBe('our-helper');
     });
 
     it('grants no role ssm:GetParameter* on every parameter', () => {
       // Act
       const reads = allStatements().filter(({ statement }) => asList(statement.Action).some((a) => /^ssm:(GetParameter|\*|Get\*)/.test(a)));
-      const everywhere = reads.filter(({ statement }) => asList(statement.Resource).some((r) => r === '*' || /:parameter\/\*"?$/.test(JSON.stringify(r).replace(/"}$/, '"'))));
+      const everywhere = reads.filter(({ statement }) =>
+        asList(statement.Resource).some((r) => r === '*' || /:parameter\/\*"?$/.test(JSON.stringify(r).replace(/"}$/, '"'))),
+      );
       // An AWS managed policy's grants are not in the template: no role may hide any there.
-      const awsManaged = ofType('AWS::IAM::Role').filter(([, r]) => asList(r.Properties.ManagedPolicyArns as unknown[]).some((arn) => !(typeof arn === 'object' && arn !== null && 'Ref' in arn)));
+      const awsManaged = ofType('AWS::IAM::Role').filter(([, r]) =>
+        asList(r.Properties.ManagedPolicyArns as unknown[]).some((arn) => !(typeof arn === 'object' && arn !== null && 'Ref' in arn)),
+      );
       // Assess
       expect(reads.length).toBeGreaterThan(0);
       expect(everywhere).toEqual([]);
@@ -744,13 +827,18 @@ describe('serverless package (offline, no credentials)', () => {
       // Prepare: the same templates rendered in process (serverless.yml's parameter requireAllowedTag)
       const render = (requireAllowedTag: boolean) =>
         Object.entries(resourcesOf({ service: SERVICE, stage: STAGE, requireAllowedTag })).flatMap(([id, r]) =>
-          r.Type === 'AWS::IAM::Role' ? (r.Properties.Policies as unknown as Array<{ PolicyDocument: PolicyDocument }>).flatMap((p) => p.PolicyDocument.Statement.map((st) => ({ id, st }))) : [],
+          r.Type === 'AWS::IAM::Role'
+            ? (r.Properties.Policies as unknown as Array<{ PolicyDocument: PolicyDocument }>).flatMap((p) =>
+                p.PolicyDocument.Statement.map((st) => ({ id, st })),
+              )
+            : [],
         );
       // Act
       const on = render(true);
       const off = render(false);
       const optInConditions = (list: typeof on) => list.filter(({ st }) => guardOf(st) === 'opted-in').length;
-      const withoutOptIn = (list: typeof on) => list.map(({ id, st }) => JSON.stringify({ id, st: { ...st, Condition: guardOf(st) === 'opted-in' ? undefined : st.Condition } }));
+      const withoutOptIn = (list: typeof on) =>
+        list.map(({ id, st }) => JSON.stringify({ id, st: { ...st, Condition: guardOf(st) === 'opted-in' ? undefined : st.Condition } }));
       // Assess
       expect(optInConditions(on)).toBeGreaterThan(10);
       expect(optInConditions(off)).toBe(0);
@@ -760,7 +848,9 @@ describe('serverless package (offline, no credentials)', () => {
 
     it('keeps the online-reset role from decrypting any stored key, which the aws/ssm key would let it', () => {
       // Act
-      const statements = asList((resources.OnlineResetRole!.Properties.Policies as Array<{ PolicyDocument: PolicyDocument }>)).flatMap((p) => p.PolicyDocument.Statement);
+      const statements = asList(resources.OnlineResetRole!.Properties.Policies as Array<{ PolicyDocument: PolicyDocument }>).flatMap(
+        (p) => p.PolicyDocument.Statement,
+      );
       const denies = statements.filter((s) => s.Effect === 'Deny');
       // Assess
       expect(denies).toEqual([expect.objectContaining({ Action: ['kms:Decrypt'], Resource: '*' })]);
@@ -780,7 +870,10 @@ describe('serverless package (offline, no credentials)', () => {
     it('uses customer KMS keys only through EC2 (the online reset: also to encrypt its key parameter through Parameter Store), and grants only for AWS resources', () => {
       // Act
       const kms = allStatements().filter(({ role, statement }) => role !== 'HelperRole' && asList(statement.Action).some((a) => a.startsWith('kms:')));
-      const viaSsm = kms.filter(({ statement }) => JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService']) === JSON.stringify({ 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' }));
+      const viaSsm = kms.filter(
+        ({ statement }) =>
+          JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService']) === JSON.stringify({ 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' }),
+      );
       // Assess
       expect(kms.length).toBeGreaterThan(0);
       expect(viaSsm.map(({ role, statement }) => [role, asList(statement.Action)])).toEqual([['OnlineResetRole', ['kms:Encrypt', 'kms:GenerateDataKey']]]);
@@ -792,12 +885,17 @@ describe('serverless package (offline, no credentials)', () => {
 
     it('lets only the online-reset role reboot an instance or read its password data, and run only the two script documents', () => {
       // Act
-      const rebooting = allStatements().filter(({ statement }) => asList(statement.Action).some((a) => a === 'ec2:RebootInstances' || a === 'ec2:GetPasswordData'));
+      const rebooting = allStatements().filter(({ statement }) =>
+        asList(statement.Action).some((a) => a === 'ec2:RebootInstances' || a === 'ec2:GetPasswordData'),
+      );
       const sending = statementsOf('OnlineResetRole').filter((s) => asList(s.Action).includes('ssm:SendCommand'));
       // Assess
       expect(rebooting.map(({ role }) => role)).toEqual(['OnlineResetRole']);
       expect(asList(rebooting[0]!.statement.Resource)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' }]);
-      const documents = sending.flatMap((s) => asList(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes(':document/'));
+      const documents = sending
+        .flatMap((s) => asList(s.Resource))
+        .map((r) => JSON.stringify(r))
+        .filter((r) => r.includes(':document/'));
       expect(documents.map((d) => /document\/([A-Za-z-]+)/.exec(d)![1]).sort()).toEqual(['AWS-RunPowerShellScript', 'AWS-RunShellScript']);
     });
 
@@ -827,7 +925,9 @@ describe('serverless package (offline, no credentials)', () => {
           'ssmmessages:OpenDataChannel',
         ].sort(),
       );
-      expect(putParameter).toEqual([expect.objectContaining({ Action: 'ssm:PutParameter', Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\/ec2rl\/openssh\/i-\*\/key$/) } })]);
+      expect(putParameter).toEqual([
+        expect.objectContaining({ Action: 'ssm:PutParameter', Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\/ec2rl\/openssh\/i-\*\/key$/) } }),
+      ]);
     });
 
     it('lets each Lambda role write only its own function log group', () => {
@@ -839,7 +939,8 @@ describe('serverless package (offline, no credentials)', () => {
           .map((s) => JSON.stringify(s.Resource)),
       }));
       // Assess
-      for (const { resources: logResources } of logs) expect(logResources).toEqual([expect.stringMatching(new RegExp(`/aws/lambda/${SERVICE}-${STAGE}-[a-z-]+:\\*`))]);
+      for (const { resources: logResources } of logs)
+        expect(logResources).toEqual([expect.stringMatching(new RegExp(`/aws/lambda/${SERVICE}-${STAGE}-[a-z-]+:\\*`))]);
     });
   });
 

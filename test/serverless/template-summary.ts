@@ -61,7 +61,8 @@ function grantsOf(statements: Statement[]): string[] {
   const lines = new Set<string>();
   for (const statement of statements) {
     const condition = statement.Condition === undefined ? '' : ` if ${stable(statement.Condition)}`;
-    const resources = statement.NotResource !== undefined ? asList(statement.NotResource).map((r) => `NOT ${stable(r)}`) : asList(statement.Resource).map(stable);
+    const resources =
+      statement.NotResource !== undefined ? asList(statement.NotResource).map((r) => `NOT ${stable(r)}`) : asList(statement.Resource).map(stable);
     for (const action of asList(statement.Action)) {
       for (const resource of resources) lines.add(`${statement.Effect} ${action} on ${resource}${condition}`);
     }
@@ -73,7 +74,9 @@ function grantsOf(statements: Statement[]): string[] {
 function dashboardWidgets(body: unknown): Json {
   const text = typeof body === 'string' ? body : (body as { 'Fn::Sub'?: unknown } | undefined)?.['Fn::Sub'];
   if (typeof text !== 'string') return stable(body);
-  const parsed = JSON.parse(text) as { widgets: Array<{ type: string; properties: { title?: string; markdown?: string; stat?: string; period?: number; metrics?: Json[][] } }> };
+  const parsed = JSON.parse(text) as {
+    widgets: Array<{ type: string; properties: { title?: string; markdown?: string; stat?: string; period?: number; metrics?: Json[][] } }>;
+  };
   return parsed.widgets.map((widget) => {
     if (widget.type !== 'metric') return { [widget.type]: widget.properties.markdown ?? stable(widget.properties) };
     const { title = '', stat, period, metrics = [] } = widget.properties;
@@ -91,7 +94,8 @@ function dashboardWidgets(body: unknown): Json {
 export function summariseTemplate(template: { Resources: Record<string, Resource> }): TemplateSummary {
   const summary: TemplateSummary = { resources: {}, functions: {}, queues: {}, queuePolicies: {}, rules: {}, alarms: {}, routes: [], roles: {}, other: {} };
   const resources = template.Resources;
-  const policyStatements = (id: string): Statement[] => asList((resources[id]?.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement);
+  const policyStatements = (id: string): Statement[] =>
+    asList((resources[id]?.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement);
   for (const [id, resource] of Object.entries(resources)) {
     const key = logicalKey(id, resource);
     summary.resources[key] = resource.Type;
@@ -133,9 +137,13 @@ export function summariseTemplate(template: { Resources: Record<string, Resource
         summary.routes.push(`${String(p.RouteKey)} ${String(p.AuthorizationType)} → ${stable(p.Target)}`);
         break;
       case 'AWS::IAM::Role': {
-        const inline = asList(p.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }> | undefined).flatMap((policy) => policy.PolicyDocument.Statement);
+        const inline = asList(p.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }> | undefined).flatMap(
+          (policy) => policy.PolicyDocument.Statement,
+        );
         const refs = asList(p.ManagedPolicyArns as Json[] | undefined);
-        const ownManaged = refs.filter((arn): arn is { Ref: string } => typeof arn === 'object' && arn !== null && !Array.isArray(arn) && typeof arn.Ref === 'string');
+        const ownManaged = refs.filter(
+          (arn): arn is { Ref: string } => typeof arn === 'object' && arn !== null && !Array.isArray(arn) && typeof arn.Ref === 'string',
+        );
         const awsManaged = refs.filter((arn) => !ownManaged.includes(arn as { Ref: string })).map(stable);
         const trust = grantsOf(asList((p.AssumeRolePolicyDocument as { Statement?: Statement[] } | undefined)?.Statement)).map((g) => `trust: ${g}`);
         summary.roles[key] = {

@@ -43,7 +43,11 @@ export function alarmEvent(instanceIds: string | string[], options: AlarmEventOp
     resources: [`arn:aws:cloudwatch:us-east-1:123456789012:alarm:${alarmName}`],
     detail: {
       alarmName,
-      state: { value: options.state ?? 'ALARM', reason: 'Threshold Crossed: 1 out of the last 1 datapoints [1.0] was greater than the threshold (0.0)', timestamp: '2026-01-05T09:00:00.000+0000' },
+      state: {
+        value: options.state ?? 'ALARM',
+        reason: 'Threshold Crossed: 1 out of the last 1 datapoints [1.0] was greater than the threshold (0.0)',
+        timestamp: '2026-01-05T09:00:00.000+0000',
+      },
       previousState: { value: 'OK', reason: 'Threshold Crossed', timestamp: '2026-01-05T08:00:00.000+0000' },
       configuration,
     },

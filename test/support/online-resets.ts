@@ -6,7 +6,9 @@ import type { SimCall } from '../../infra/sim/region';
 /** The volume at the instance's root device now. */
 export function rootVolumeOf(stack: VirtualStack, instanceId: string): string {
   const instance = stack.region.getInstance(instanceId)!;
-  return Object.values(stack.region.exportState().volumes).find((v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName)!.volumeId;
+  return Object.values(stack.region.exportState().volumes).find(
+    (v) => v.attachment?.instanceId === instanceId && v.attachment.device === instance.rootDeviceName,
+  )!.volumeId;
 }
 
 /** EC2 calls that named the instance and changed something (StopInstances, RebootInstances…), by action. */

@@ -6,7 +6,23 @@
  */
 type Schema = Record<string, unknown>;
 
-const KNOWN = new Set(['type', 'enum', 'pattern', 'format', 'minimum', 'maximum', 'minLength', 'maxLength', 'required', 'properties', 'additionalProperties', 'items', '$ref', 'description', 'default']);
+const KNOWN = new Set([
+  'type',
+  'enum',
+  'pattern',
+  'format',
+  'minimum',
+  'maximum',
+  'minLength',
+  'maxLength',
+  'required',
+  'properties',
+  'additionalProperties',
+  'items',
+  '$ref',
+  'description',
+  'default',
+]);
 
 export function resolveRef(document: Schema, ref: string): Schema {
   if (!ref.startsWith('#/')) throw new Error(`only local $refs are supported: ${ref}`);
@@ -34,7 +50,8 @@ export function validate(document: Schema, schema: Schema, value: unknown, path 
       for (const [name, entry] of Object.entries(record)) {
         if (properties[name]) errors.push(...validate(document, properties[name], entry, `${path}.${name}`));
         else if (schema.additionalProperties === false) fail(`property ${name} is not in the schema`);
-        else if (typeof schema.additionalProperties === 'object') errors.push(...validate(document, schema.additionalProperties as Schema, entry, `${path}.${name}`));
+        else if (typeof schema.additionalProperties === 'object')
+          errors.push(...validate(document, schema.additionalProperties as Schema, entry, `${path}.${name}`));
       }
       break;
     }
@@ -45,13 +62,15 @@ export function validate(document: Schema, schema: Schema, value: unknown, path 
     case 'string':
       if (typeof value !== 'string') return [`${path}: expected a string, got ${JSON.stringify(value)}`];
       if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern).test(value)) fail(`${JSON.stringify(value)} does not match ${schema.pattern}`);
-      if (schema.format === 'date-time' && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)) fail(`${JSON.stringify(value)} is not a date-time`);
+      if (schema.format === 'date-time' && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value))
+        fail(`${JSON.stringify(value)} is not a date-time`);
       if (typeof schema.minLength === 'number' && value.length < schema.minLength) fail(`shorter than ${schema.minLength}`);
       if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) fail(`longer than ${schema.maxLength}`);
       break;
     case 'integer':
     case 'number':
-      if (typeof value !== 'number' || (schema.type === 'integer' && !Number.isInteger(value))) return [`${path}: expected ${String(schema.type)}, got ${JSON.stringify(value)}`];
+      if (typeof value !== 'number' || (schema.type === 'integer' && !Number.isInteger(value)))
+        return [`${path}: expected ${String(schema.type)}, got ${JSON.stringify(value)}`];
       if (typeof schema.minimum === 'number' && value < schema.minimum) fail(`below ${schema.minimum}`);
       if (typeof schema.maximum === 'number' && value > schema.maximum) fail(`above ${schema.maximum}`);
       break;

@@ -32,7 +32,7 @@ export async function terminateHelper(job: Job, ports: PhasePorts): Promise<void
 
 declare module '../../job/job' {
   interface PhaseNames {
-    'cleanup': true;
+    cleanup: true;
   }
 }
 

@@ -71,7 +71,8 @@ export async function resolveHelperImage(reference: string, ports: PhasePorts): 
 
 async function launch(job: Job, platform: Platform, ports: PhasePorts): Promise<string> {
   const network = job.resources.rescueNetwork!;
-  const image = platform === 'linux' && job.target!.platform === 'windows' ? ports.config.windowsFastPath.helperImage : ports.config.helperImageParameter[platform];
+  const image =
+    platform === 'linux' && job.target!.platform === 'windows' ? ports.config.windowsFastPath.helperImage : ports.config.helperImageParameter[platform];
   const imageId = job.resources.helperImageId ?? (await resolveHelperImage(image, ports));
   return ports.compute.launchInstance({
     clientToken: clientToken(job.jobId, 'launch-helper'),

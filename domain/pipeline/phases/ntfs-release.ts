@@ -72,17 +72,30 @@ export async function releaseNtfsVolume(job: Job, ports: PhasePorts<'rescue'>): 
   // The OS that mounted it is gone: a stopped or terminated instance holds no mount.
   const helper = await ports.compute.describeInstance(helperId);
   if (!helper || helper.state === 'stopped' || helper.state === 'terminated') {
-    return { kind: 'released', record: (draft) => void (draft.resources.ntfsRelease = { state: 'released', commandId: release?.commandId ?? '', detail: `helper ${helperId} is ${helper?.state ?? 'gone'}` }) };
+    return {
+      kind: 'released',
+      record: (draft) =>
+        void (draft.resources.ntfsRelease = {
+          state: 'released',
+          commandId: release?.commandId ?? '',
+          detail: `helper ${helperId} is ${helper?.state ?? 'gone'}`,
+        }),
+    };
   }
   if (helper.state !== 'running') return { kind: 'wait', waitingFor: `helper ${helperId} to settle (now ${helper.state}) before its volume is released` };
 
   const params = releaseParams(job, helperId);
   const commandId = release?.commandId ?? (await ports.rescue.find(params)) ?? (await ports.rescue.start(params));
   if (!release) {
-    return { kind: 'wait', waitingFor: `the release of ${volumeId} on ${helperId} (a second unmount)`, record: (draft) => void (draft.resources.ntfsRelease = { state: 'sent', commandId }) };
+    return {
+      kind: 'wait',
+      waitingFor: `the release of ${volumeId} on ${helperId} (a second unmount)`,
+      record: (draft) => void (draft.resources.ntfsRelease = { state: 'sent', commandId }),
+    };
   }
   const result = await ports.rescue.result(commandId, helperId);
-  if (!result || RUNNING.has(result.status)) return { kind: 'wait', waitingFor: `the release of ${volumeId} to finish (${result?.status ?? 'not yet known to SSM'})` };
+  if (!result || RUNNING.has(result.status))
+    return { kind: 'wait', waitingFor: `the release of ${volumeId} to finish (${result?.status ?? 'not yet known to SSM'})` };
   const summary = result.summary as (RescueSummary & { released?: unknown }) | undefined;
   if (result.status === 'Success' && summary?.ok && summary.released === true) {
     return { kind: 'released', record: (draft) => void (draft.resources.ntfsRelease = { state: 'released', commandId }) };
@@ -107,7 +120,8 @@ async function mayBeMounted(job: Job, helperId: string, ports: PhasePorts<'rescu
   const commandId = job.resources.rescueCommandId ?? (await ports.rescue.find(params));
   if (!commandId) return { kind: 'released' }; // never sent: never mounted
   const result = await ports.rescue.result(commandId, helperId);
-  if (!result || RUNNING.has(result.status)) return { kind: 'wait', waitingFor: `the NTFS rescue to end before its volume is moved (${result?.status ?? 'not yet known to SSM'})` };
+  if (!result || RUNNING.has(result.status))
+    return { kind: 'wait', waitingFor: `the NTFS rescue to end before its volume is moved (${result?.status ?? 'not yet known to SSM'})` };
   const summary = result.summary;
   const released = summary?.ok === true || summary?.fallback === true || summary?.error === 'INVALID_INPUT';
   return released ? { kind: 'released' } : true;

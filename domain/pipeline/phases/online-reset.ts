@@ -82,7 +82,11 @@ async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Prom
       recorded = { keyType: key.keyType, publicKey: key.publicKey, fingerprint: key.fingerprint, parameterVersion: key.parameterVersion };
     }
     // No delay: the next delivery sends the command at once; the record first makes a crash here harmless.
-    return wait(`online command to be sent (${callerKey !== undefined ? 'the caller\'s public key' : 'key pair stored'})`, (draft) => void (draft.resources.online = recorded), 0);
+    return wait(
+      `online command to be sent (${callerKey !== undefined ? "the caller's public key" : 'key pair stored'})`,
+      (draft) => void (draft.resources.online = recorded),
+      0,
+    );
   }
 
   const caller = attempt.keySource === 'caller';
@@ -100,7 +104,11 @@ async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Prom
     // racing this one may have put another. Then make a new pair rather than send a stranger's.
     const version = await online.keys.parameterVersion(parameterName);
     if (version !== attempt.parameterVersion) {
-      return wait(`a new key pair (${parameterName} is at version ${version ?? 'none'}, not ${attempt.parameterVersion})`, (draft) => void delete draft.resources.online, 0);
+      return wait(
+        `a new key pair (${parameterName} is at version ${version ?? 'none'}, not ${attempt.parameterVersion})`,
+        (draft) => void delete draft.resources.online,
+        0,
+      );
     }
   }
   if (!commandId) {
@@ -121,7 +129,12 @@ async function linuxStep(job: Job, online: OnlinePorts, ports: PhasePorts): Prom
   // fingerprint is empty on an instance without ssh-keygen: the line it wrote tells then.
   const reported = summary.fingerprint || lineFingerprint(summary.publicKey);
   if (reported !== attempt.fingerprint) {
-    return giveUp(job, ports, 'ONLINE_KEY_MISMATCH', `the instance reports the key ${reported || '(none)'} added, not the key ${attempt.fingerprint} that was sent`);
+    return giveUp(
+      job,
+      ports,
+      'ONLINE_KEY_MISMATCH',
+      `the instance reports the key ${reported || '(none)'} added, not the key ${attempt.fingerprint} that was sent`,
+    );
   }
   return done((draft) => {
     if (!caller) draft.outputs.sshKeyParameter = parameterName;
@@ -148,7 +161,11 @@ async function commandSummary(job: Job, online: OnlinePorts, ports: PhasePorts, 
   if (result.status !== 'Success' || !summary?.ok) {
     const code = summary?.error ?? `COMMAND_${result.status.toUpperCase()}`;
     const why = summary?.message ?? `the command ended ${result.status}${result.detail ? `: ${result.detail}` : ''}`;
-    if (sameBySwap(job, code)) throw new OnlineResetFailed(`ONLINE_${code}`, `online reset failed: ${why} (the volume swap would find the same, so it was not tried: nothing was changed)`);
+    if (sameBySwap(job, code))
+      throw new OnlineResetFailed(
+        `ONLINE_${code}`,
+        `online reset failed: ${why} (the volume swap would find the same, so it was not tried: nothing was changed)`,
+      );
     return giveUp(job, ports, `ONLINE_${code}`, why);
   }
   return { summary };
@@ -191,7 +208,8 @@ async function windowsStep(job: Job, online: OnlinePorts, ports: PhasePorts): Pr
     if (!('summary' in finished)) return finished;
     const { summary } = finished;
     const launchAgents = agentNames(summary);
-    if (launchAgents.length === 0) return giveUp(job, ports, 'ONLINE_NO_PASSWORD_AGENT', 'no launch agent on the instance will make a password at the next boot');
+    if (launchAgents.length === 0)
+      return giveUp(job, ports, 'ONLINE_NO_PASSWORD_AGENT', 'no launch agent on the instance will make a password at the next boot');
     const warnings = Array.isArray(summary.warnings) ? summary.warnings.filter((w): w is string => typeof w === 'string') : [];
     // Recorded before the reboot: a duplicate delivery then reboots at most once more (see above).
     return wait('the reboot', (draft) => void Object.assign(draft.resources.online!, { launchAgents, warnings }), 0);
@@ -202,14 +220,22 @@ async function windowsStep(job: Job, online: OnlinePorts, ports: PhasePorts): Pr
     // after the call then changes neither what counts as new nor when the limit runs out.
     const before = await instances.passwordData(job.instanceId);
     const at = ports.clock.now().toISOString();
-    return wait('the reboot', (draft) => void Object.assign(draft.resources.online!, { rebootRequestedAt: at, ...(before.digest ? { passwordBefore: before.digest } : {}) }), 0);
+    return wait(
+      'the reboot',
+      (draft) => void Object.assign(draft.resources.online!, { rebootRequestedAt: at, ...(before.digest ? { passwordBefore: before.digest } : {}) }),
+      0,
+    );
   }
 
   if (!attempt.rebooted) {
     // A delivery that comes back here after a crash past the call reboots once more (RebootInstances
     // has no idempotency token); the password of either boot is newer than the recorded time.
     await instances.reboot(job.instanceId);
-    return wait('the password after the reboot', (draft) => void ((draft.resources.online as WindowsOnlineAttempt).rebooted = true), ports.config.online.windowsPasswordPollSeconds);
+    return wait(
+      'the password after the reboot',
+      (draft) => void ((draft.resources.online as WindowsOnlineAttempt).rebooted = true),
+      ports.config.online.windowsPasswordPollSeconds,
+    );
   }
 
   const password = await instances.passwordData(job.instanceId);

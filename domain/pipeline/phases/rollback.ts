@@ -51,7 +51,8 @@ async function undo(step: UndoStep, job: Job, ports: PhasePorts<'stopBatches' | 
   if (!job.target) return true; // validate never finished: nothing was touched
   // A volume that may still be mounted on its Linux helper is released first, or left there for good.
   const release = step.kind === 'return-root-volume' || step.kind === 'restore-run-state' ? await releaseNtfsVolume(job, ports) : undefined;
-  if (release?.record || release?.kind === 'wait') return { waitingFor: release.kind === 'wait' ? release.waitingFor : 'the volume release to be recorded', record: release.record };
+  if (release?.record || release?.kind === 'wait')
+    return { waitingFor: release.kind === 'wait' ? release.waitingFor : 'the volume release to be recorded', record: release.record };
   const held = release?.kind === 'held';
   switch (step.kind) {
     case 'return-root-volume': {
@@ -91,7 +92,7 @@ export async function isRestored(job: Job, ports: PhasePorts): Promise<boolean> 
 
 declare module '../../job/job' {
   interface PhaseNames {
-    'rollback': true;
+    rollback: true;
   }
 }
 

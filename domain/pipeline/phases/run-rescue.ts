@@ -110,9 +110,13 @@ export function windowsOutputs(job: Job, summary: RescueSummary, region: string)
   const warnings = Array.isArray(summary.warnings) ? summary.warnings.filter((w): w is string => typeof w === 'string') : [];
   const notes = [...warnings];
   if (job.target!.state === 'stopped') {
-    notes.push('The instance was stopped before the reset and stays stopped: the new password is made when it next starts (allow up to 15 minutes after the start).');
+    notes.push(
+      'The instance was stopped before the reset and stays stopped: the new password is made when it next starts (allow up to 15 minutes after the start).',
+    );
   }
-  notes.push('Without the key pair the instance was launched with, launch the password-enabled image (passwordEnabledImageId) with a key pair you own instead.');
+  notes.push(
+    'Without the key pair the instance was launched with, launch the password-enabled image (passwordEnabledImageId) with a key pair you own instead.',
+  );
   return {
     launchAgents: agentNames(summary),
     passwordRetrieval: passwordRetrievalCommand(job.instanceId, region),
@@ -125,7 +129,10 @@ export async function assertBackupUsable(job: Job, ports: PhasePorts): Promise<v
   const imageId = job.resources.backupImageId;
   const image = imageId ? await ports.compute.describeImage(imageId) : undefined;
   if (!image || image.state === 'failed' || image.state === 'error' || image.state === 'invalid' || image.state === 'deregistered') {
-    throw new PermanentError('BACKUP_FAILED', `backup image ${imageId ?? '(none)'} is ${image?.state ?? 'missing'}${image?.stateReason ? ` (${image.stateReason})` : ''}; the volume was not changed`);
+    throw new PermanentError(
+      'BACKUP_FAILED',
+      `backup image ${imageId ?? '(none)'} is ${image?.state ?? 'missing'}${image?.stateReason ? ` (${image.stateReason})` : ''}; the volume was not changed`,
+    );
   }
 }
 

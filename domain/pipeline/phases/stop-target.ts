@@ -56,14 +56,19 @@ function both(first: ((draft: Job) => void) | undefined, second: ((draft: Job) =
  * Shared with rollback, which must not wait forever on a stop that hangs. `instance` is what a look
  * just found (`undefined`: the first step is taken without one).
  */
-export async function escalateStop(job: Job, instance: InstanceFacts | undefined, ports: PhasePorts): Promise<{ waitingFor: string; record?: (job: Job) => void }> {
+export async function escalateStop(
+  job: Job,
+  instance: InstanceFacts | undefined,
+  ports: PhasePorts,
+): Promise<{ waitingFor: string; record?: (job: Job) => void }> {
   const now = ports.clock.now();
   const sentAt = job.resources.stopRequestedAt;
   const level = job.resources.stopEscalation ?? -1;
   const elapsed = sentAt ? (now.getTime() - Date.parse(sentAt)) / 1000 : 0;
   const [secondStopAfter, forceAfter] = ports.config.stopEscalationSeconds;
   let nextLevel = level;
-  if (level < 0) nextLevel = 0; // first look: send the stop, or (someone else stopped it) watch from now
+  if (level < 0)
+    nextLevel = 0; // first look: send the stop, or (someone else stopped it) watch from now
   else if (level === 0 && elapsed >= secondStopAfter) nextLevel = 1;
   else if (level === 1 && elapsed >= forceAfter) nextLevel = 2;
 

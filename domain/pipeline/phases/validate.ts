@@ -39,7 +39,7 @@ export async function validateTarget(job: Job, ports: PhasePorts<'networks' | 'o
 
 declare module '../../job/job' {
   interface PhaseNames {
-    'validate': true;
+    validate: true;
   }
 }
 

@@ -82,7 +82,12 @@ async function sendAttach(job: Job, goal: Placement, ports: PhasePorts): Promise
  * (`detaching`, `attaching`) is seen by the one look after the first-look delay
  * (`pollSeconds.first`). Every later delivery looks first (`moveVolume`).
  */
-export async function moveStep(job: Job, phase: PhaseName, move: { attachTo: Placement } | { detachFrom: string }, ports: PhasePorts): Promise<Arrived | MoveStep> {
+export async function moveStep(
+  job: Job,
+  phase: PhaseName,
+  move: { attachTo: Placement } | { detachFrom: string },
+  ports: PhasePorts,
+): Promise<Arrived | MoveStep> {
   const first = isFirstDelivery(job.phases[phase]);
   if ('attachTo' in move) return first ? sendAttach(job, move.attachTo, ports) : moveVolume(job, move.attachTo, ports);
   if (!first) return moveVolume(job, undefined, ports);
@@ -139,4 +144,3 @@ export async function restoreDeleteOnTermination(job: Job, ports: PhasePorts, at
     await ports.compute.setDeleteOnTermination(job.instanceId, target.rootDeviceName, target.rootDeleteOnTermination);
   }
 }
-

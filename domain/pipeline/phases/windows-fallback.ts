@@ -50,10 +50,14 @@ export async function windowsFallback(job: Job, ports: FallbackPorts): Promise<P
     const off = await moveVolume(job, undefined, ports);
     if (!isArrived(off)) return wait(off.waitingFor, off.record);
     await ports.compute.terminateInstance(fallback.linuxHelperInstanceId);
-    return wait(`Windows helper ${helper.instanceId} to be running`, (draft) => {
-      draft.resources.helperInstanceId = helper.instanceId;
-      draft.resources.helperPlatform = 'windows';
-    }, 0);
+    return wait(
+      `Windows helper ${helper.instanceId} to be running`,
+      (draft) => {
+        draft.resources.helperInstanceId = helper.instanceId;
+        draft.resources.helperPlatform = 'windows';
+      },
+      0,
+    );
   }
 
   const up = await windowsHelperUp(job, fallback, helper.instanceId, ports);
@@ -80,7 +84,11 @@ function asResult(step: ReleaseStep): PhaseResult {
 async function obtainWindowsHelper(job: Job, fallback: WindowsFallback, ports: FallbackPorts): Promise<PhaseResult> {
   const pooled = await claimPooledHelper(job, ports);
   if (pooled) {
-    return wait(`pooled Windows helper ${pooled} to be started`, (draft) => void (draft.resources.windowsFallback!.helper = { instanceId: pooled, source: 'pool' }), 0);
+    return wait(
+      `pooled Windows helper ${pooled} to be started`,
+      (draft) => void (draft.resources.windowsFallback!.helper = { instanceId: pooled, source: 'pool' }),
+      0,
+    );
   }
   const network = job.resources.rescueNetwork!;
   const imageId = await resolveHelperImage(ports.config.helperImageParameter.windows, ports);
@@ -120,7 +128,10 @@ async function startPooledHelper(helperId: string, ports: FallbackPorts): Promis
   }
   await ports.compute.startInstance(helperId);
   const at = ports.clock.now().toISOString();
-  return waitForEvent(`pooled Windows helper ${helperId} to be running (a start, not a first boot)`, (draft) => void (draft.resources.windowsFallback!.helper!.startRequestedAt = at));
+  return waitForEvent(
+    `pooled Windows helper ${helperId} to be running (a start, not a first boot)`,
+    (draft) => void (draft.resources.windowsFallback!.helper!.startRequestedAt = at),
+  );
 }
 
 /** `undefined` once the Windows helper runs and its agent is Online; else what the phase waits for. */
@@ -130,7 +141,11 @@ async function windowsHelperUp(job: Job, fallback: WindowsFallback, helperId: st
     if (!helper || helper.state === 'pending') return waitForEvent(`Windows helper ${helperId} to be running`);
     const at = ports.clock.now().toISOString();
     const firstLook = ports.config.pollSeconds.helperAgentFirstLook;
-    return wait(`Windows helper's SSM agent to register (first look in ${firstLook} s)`, (draft) => void (draft.resources.windowsFallback!.helper!.runningAt = at), firstLook);
+    return wait(
+      `Windows helper's SSM agent to register (first look in ${firstLook} s)`,
+      (draft) => void (draft.resources.windowsFallback!.helper!.runningAt = at),
+      firstLook,
+    );
   }
   const agent = await ports.rescue.agentStatus(helperId);
   if (agent === 'Online') return undefined;

@@ -25,9 +25,21 @@ const refusal = async (promise: Promise<unknown> | (() => unknown)) => {
 describe('principalOf', () => {
   it('reads the role of an assumed-role session and an IAM user, and nothing else', () => {
     // Act & Assess
-    expect(principalOf(ROLE_SESSION)).toEqual({ kind: 'role', name: 'team-a-operator', account: '123456789012', arn: 'arn:aws:iam::123456789012:role/team-a-operator' });
-    expect(principalOf('arn:aws-us-gov:sts::123456789012:assumed-role/ops/i-0abc')).toEqual(expect.objectContaining({ arn: 'arn:aws-us-gov:iam::123456789012:role/ops' }));
-    expect(principalOf('arn:aws:iam::123456789012:user/division/bob')).toEqual({ kind: 'user', name: 'bob', account: '123456789012', arn: 'arn:aws:iam::123456789012:user/division/bob' });
+    expect(principalOf(ROLE_SESSION)).toEqual({
+      kind: 'role',
+      name: 'team-a-operator',
+      account: '123456789012',
+      arn: 'arn:aws:iam::123456789012:role/team-a-operator',
+    });
+    expect(principalOf('arn:aws-us-gov:sts::123456789012:assumed-role/ops/i-0abc')).toEqual(
+      expect.objectContaining({ arn: 'arn:aws-us-gov:iam::123456789012:role/ops' }),
+    );
+    expect(principalOf('arn:aws:iam::123456789012:user/division/bob')).toEqual({
+      kind: 'user',
+      name: 'bob',
+      account: '123456789012',
+      arn: 'arn:aws:iam::123456789012:user/division/bob',
+    });
     expect(principalOf('arn:aws:iam::123456789012:root')).toBeUndefined();
     expect(principalOf('arn:aws:sts::123456789012:federated-user/carol')).toBeUndefined();
   });
@@ -91,7 +103,11 @@ describe('callerAccess', () => {
 
   it('refuses a caller no mapping entry matches', async () => {
     // Act
-    const refused = await refusal(callerAccess(ROLE_SESSION, { config: { access: { tag: 'team', source: 'mapping', mapping: [{ principal: 'arn:aws:iam::*:role/team-b-*', value: 'b' }] } } }));
+    const refused = await refusal(
+      callerAccess(ROLE_SESSION, {
+        config: { access: { tag: 'team', source: 'mapping', mapping: [{ principal: 'arn:aws:iam::*:role/team-b-*', value: 'b' }] } },
+      }),
+    );
     // Assess
     expect(refused?.message).toMatch(/matches no principal of the access mapping/);
   });

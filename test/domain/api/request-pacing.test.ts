@@ -106,7 +106,12 @@ describe('pacedCompute', () => {
       const paced = pacedCompute(t.compute, new RequestPacer(t.ports));
       await paced.detachVolume('vol-1', 'i-1');
       await paced.detachVolume('vol-2', 'i-2');
-      outcomes.push(await paced.attachVolume('vol-3', 'i-3', '/dev/sdf').then(() => 'sent', (error: unknown) => (error as Error).name));
+      outcomes.push(
+        await paced.attachVolume('vol-3', 'i-3', '/dev/sdf').then(
+          () => 'sent',
+          (error: unknown) => (error as Error).name,
+        ),
+      );
     }
 
     // Assess

@@ -4,7 +4,12 @@ import type { JobMode } from '../../../domain/preflight/reset-mode';
 import { job } from '../fixtures';
 
 const ONLINE: JobMode = { requested: 'auto', chosen: 'online', reason: 'agent Online' };
-const FELL_OVER: JobMode = { requested: 'auto', chosen: 'offline', reason: 'swap', fellOver: { code: 'ONLINE_COMMAND_FAILED', reason: 'x', at: '2026-01-01T00:00:00.000Z' } };
+const FELL_OVER: JobMode = {
+  requested: 'auto',
+  chosen: 'offline',
+  reason: 'swap',
+  fellOver: { code: 'ONLINE_COMMAND_FAILED', reason: 'x', at: '2026-01-01T00:00:00.000Z' },
+};
 
 function jobIn(mode: JobMode | undefined, platform: 'linux' | 'windows', donePhases: PhaseName[]): Job {
   const now = '2026-01-01T00:00:00.000Z';

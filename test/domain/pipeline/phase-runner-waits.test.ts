@@ -49,7 +49,8 @@ async function deliverUntilSettled(t: ReturnType<typeof setup>, first: PhaseMess
 }
 
 const stopMessage: PhaseMessage = { jobId: JOB_ID, phase: 'stop-target', attempt: 0 };
-const stopping = () => jobFixture({ current: ['stop-target'], phases: { 'stop-target': { status: 'running', startedAt: '2026-01-01T00:00:00.000Z', attempt: 0 } } });
+const stopping = () =>
+  jobFixture({ current: ['stop-target'], phases: { 'stop-target': { status: 'running', startedAt: '2026-01-01T00:00:00.000Z', attempt: 0 } } });
 
 describe('throttling costs time, never the job', () => {
   it('retries a throttled phase far past maxRetries, then carries on', async () => {
@@ -214,8 +215,16 @@ describe('waits an AWS event ends', () => {
     await t.seed();
 
     // Act
-    await runPhase(stopMessage, t.ports, t.steps(async () => waitForEvent('target to stop')));
-    await runPhase({ ...stopMessage, attempt: 1 }, t.ports, t.steps(async () => wait('something that sends no event')));
+    await runPhase(
+      stopMessage,
+      t.ports,
+      t.steps(async () => waitForEvent('target to stop')),
+    );
+    await runPhase(
+      { ...stopMessage, attempt: 1 },
+      t.ports,
+      t.steps(async () => wait('something that sends no event')),
+    );
 
     // Assess
     const [eventWait, pollWait] = t.later.map((l) => l.delaySeconds);
@@ -236,7 +245,14 @@ describe('resource links', () => {
     // Act
     await runPhase({ jobId: JOB_ID, phase: 'validate', attempt: 0 }, t.ports, t.steps(validate));
     const afterValidate = await Promise.all(['i-0123456789abcdef0', 'vol-0123456789abcdef0', 'i-0helper000000000'].map((id) => t.store.resourceLink(id)));
-    await t.store.put({ ...(await t.store.get(JOB_ID))!, current: ['launch-helper'], phases: { 'launch-helper': { status: 'running', startedAt: '2026-01-01T00:00:00.000Z', attempt: 0 } } }, 2);
+    await t.store.put(
+      {
+        ...(await t.store.get(JOB_ID))!,
+        current: ['launch-helper'],
+        phases: { 'launch-helper': { status: 'running', startedAt: '2026-01-01T00:00:00.000Z', attempt: 0 } },
+      },
+      2,
+    );
     await runPhase({ jobId: JOB_ID, phase: 'launch-helper', attempt: 0 }, t.ports, t.steps(launch));
     await runPhase({ jobId: JOB_ID, phase: 'launch-helper', attempt: 1 }, t.ports, t.steps(launch));
 
@@ -255,7 +271,11 @@ describe('resource links', () => {
     };
 
     // Act
-    const outcome = await runPhase(stopMessage, t.ports, t.steps(async () => waitForEvent('target to stop')));
+    const outcome = await runPhase(
+      stopMessage,
+      t.ports,
+      t.steps(async () => waitForEvent('target to stop')),
+    );
 
     // Assess
     expect(outcome).toBe('waiting');

@@ -96,7 +96,15 @@ describe('phase runner', () => {
   it('rolls back on a permanent error, recording the phase and reason', async () => {
     const t = setup(jobFixture());
     await t.seed();
-    await runPhase(validateMsg, t.ports, t.steps({ validate: async () => { throw new PermanentError('SPOT_INSTANCE', 'no spot'); } }));
+    await runPhase(
+      validateMsg,
+      t.ports,
+      t.steps({
+        validate: async () => {
+          throw new PermanentError('SPOT_INSTANCE', 'no spot');
+        },
+      }),
+    );
     const stored = (await t.store.get('r-test000001'))!;
     expect(stored.status).toBe('ROLLING_BACK');
     expect(stored.error).toEqual({ code: 'SPOT_INSTANCE', message: 'no spot', phase: 'validate' });
@@ -107,7 +115,11 @@ describe('phase runner', () => {
   it('retries a retryable error with backoff, then gives up into rollback after maxRetries', async () => {
     const t = setup(jobFixture());
     await t.seed();
-    const steps = t.steps({ validate: async () => { throw new RetryableError('RequestLimitExceeded', 'slow down'); } });
+    const steps = t.steps({
+      validate: async () => {
+        throw new RetryableError('RequestLimitExceeded', 'slow down');
+      },
+    });
     let message = validateMsg;
     for (let i = 0; i < config.maxRetries; i++) {
       expect(await runPhase(message, t.ports, steps)).toBe('waiting');
@@ -163,7 +175,11 @@ describe('phase runner', () => {
     const t = setup(base);
     await t.seed();
     await t.store.acquireLock({ instanceId: base.instanceId, jobId: base.jobId, acquiredAt: now });
-    await runPhase({ jobId: base.jobId, phase: 'rollback', attempt: 0 }, t.ports, t.steps({ rollback: async () => done((j) => void (j.instanceRestored = true)) }));
+    await runPhase(
+      { jobId: base.jobId, phase: 'rollback', attempt: 0 },
+      t.ports,
+      t.steps({ rollback: async () => done((j) => void (j.instanceRestored = true)) }),
+    );
     const stored = (await t.store.get(base.jobId))!;
     expect(stored.status).toBe('FAILED');
     expect(stored.instanceRestored).toBe(true);

@@ -61,7 +61,12 @@ function world(options: { vpcExists?: boolean } = {}) {
 }
 
 const preparing = (overrides: Partial<Job> = {}) =>
-  jobFixture({ target, current: ['prepare-network'], phases: { 'prepare-network': { status: 'running', startedAt: NOW.toISOString(), attempt: 0 } }, ...overrides });
+  jobFixture({
+    target,
+    current: ['prepare-network'],
+    phases: { 'prepare-network': { status: 'running', startedAt: NOW.toISOString(), attempt: 0 } },
+    ...overrides,
+  });
 
 describe('prepare-network and the shared rescue network', () => {
   it('takes a lease before it builds the network', async () => {
@@ -120,7 +125,10 @@ describe('the phase runner gives the lease back when the job ends', () => {
       jobFixture({
         target,
         current: ['cleanup'],
-        phases: { 'prepare-network': { status: 'done', startedAt: NOW.toISOString(), attempt: 0 }, cleanup: { status: 'running', startedAt: NOW.toISOString(), attempt: 0 } },
+        phases: {
+          'prepare-network': { status: 'done', startedAt: NOW.toISOString(), attempt: 0 },
+          cleanup: { status: 'running', startedAt: NOW.toISOString(), attempt: 0 },
+        },
       }),
       undefined,
     );
@@ -140,7 +148,10 @@ describe('the phase runner gives the lease back when the job ends', () => {
         target,
         status: 'ROLLING_BACK',
         current: ['rollback'],
-        phases: { 'prepare-network': { status: 'failed', startedAt: NOW.toISOString(), attempt: 0 }, rollback: { status: 'running', startedAt: NOW.toISOString(), attempt: 0 } },
+        phases: {
+          'prepare-network': { status: 'failed', startedAt: NOW.toISOString(), attempt: 0 },
+          rollback: { status: 'running', startedAt: NOW.toISOString(), attempt: 0 },
+        },
       }),
       undefined,
     );
@@ -154,7 +165,9 @@ describe('the phase runner gives the lease back when the job ends', () => {
     // Prepare
     const w = world();
     await w.store.put(jobFixture({ phases: { validate: { status: 'running', startedAt: NOW.toISOString(), attempt: 0 } } }), undefined);
-    const waiting = new Proxy({} as Record<string, PhaseStep>, { get: () => async () => ({ kind: 'wait', waitingFor: 'AWS' }) }) as unknown as Parameters<typeof runPhase>[2];
+    const waiting = new Proxy({} as Record<string, PhaseStep>, { get: () => async () => ({ kind: 'wait', waitingFor: 'AWS' }) }) as unknown as Parameters<
+      typeof runPhase
+    >[2];
     // Act
     await runPhase({ jobId: 'r-test000001', phase: 'validate', attempt: 0 }, w.ports, waiting);
     // Assess

@@ -199,7 +199,12 @@ describe('shared stops (stop-batches.ts)', () => {
     expect(batch.ids).toHaveLength(8);
     const alone = t.stops.filter((s) => s.at > batch.at);
     expect(alone.every((s) => s.ids.length === 1)).toBe(true);
-    expect(alone.filter((s) => s.ok).map((s) => s.ids[0]).sort()).toEqual(batch.ids.filter((id) => id !== jobs[4]!.instanceId).sort());
+    expect(
+      alone
+        .filter((s) => s.ok)
+        .map((s) => s.ids[0])
+        .sort(),
+    ).toEqual(batch.ids.filter((id) => id !== jobs[4]!.instanceId).sort());
     for (const job of jobs) {
       const stored = (await t.store.get(job.jobId))!;
       if (job === jobs[4]) expect({ status: stored.status, code: stored.error?.code }).toEqual({ status: 'ROLLING_BACK', code: 'OperationNotPermitted' });
@@ -281,7 +286,10 @@ describe('shared stops (stop-batches.ts)', () => {
     const t = setup();
     const jobs = await t.jobs(11);
     const movedOn = jobs[10]!;
-    await t.store.put({ ...movedOn, current: ['create-backup'], phases: { 'stop-target': { status: 'done', startedAt: movedOn.createdAt, attempt: 1 } } }, movedOn.version);
+    await t.store.put(
+      { ...movedOn, current: ['create-backup'], phases: { 'stop-target': { status: 'done', startedAt: movedOn.createdAt, attempt: 1 } } },
+      movedOn.version,
+    );
     await t.firstDeliveries(jobs.slice(0, 10));
     const batch = (await t.batches.current())!;
     expect(await t.batches.join(batch.batchId, movedOn.instanceId, 50)).toBe(true);
@@ -369,7 +377,9 @@ describe('shared stops (stop-batches.ts)', () => {
     await t.firstDeliveries(jobs);
     const member = (await t.store.get(jobs[5]!.jobId))!;
     // Act: delivered before the slot
-    await runPhase({ jobId: member.jobId, phase: 'stop-target', attempt: member.phases['stop-target']!.attempt }, t.ports, { 'stop-target': stopTarget } as unknown as Record<PhaseName, PhaseStep>);
+    await runPhase({ jobId: member.jobId, phase: 'stop-target', attempt: member.phases['stop-target']!.attempt }, t.ports, {
+      'stop-target': stopTarget,
+    } as unknown as Record<PhaseName, PhaseStep>);
     // Assess
     expect(t.stops).toHaveLength(2);
     expect((await t.batches.get(member.resources.stopBatch!.batchId))!.state).toBe('open');

@@ -46,7 +46,7 @@ describe('wakeJobsFor', () => {
     expect(t.published).toEqual(woken);
   });
 
-  it("wakes the launch, not the stop, when the helper is running", async () => {
+  it('wakes the launch, not the stop, when the helper is running', async () => {
     const t = await setup(overlapping());
     const woken = await wakeJobsFor({ kind: 'instance-state', instanceId: HELPER, state: 'running' }, t.ports);
     expect(woken.map((m) => m.phase)).toEqual(['launch-helper']);
@@ -73,7 +73,10 @@ describe('wakeJobsFor', () => {
 
   it('treats an EBS volume notification as a fast failure signal for the volume moves', async () => {
     const t = await setup(
-      jobFixture({ current: ['attach-to-helper'], phases: { 'attach-to-helper': { status: 'running', startedAt: started, attempt: 1, waitingFor: 'volume to attach' } } }),
+      jobFixture({
+        current: ['attach-to-helper'],
+        phases: { 'attach-to-helper': { status: 'running', startedAt: started, attempt: 1, waitingFor: 'volume to attach' } },
+      }),
     );
     const woken = await wakeJobsFor({ kind: 'volume', volumeId: VOLUME, event: 'attachVolume', result: 'failed' }, t.ports);
     expect(woken.map((m) => m.phase)).toEqual(['attach-to-helper']);

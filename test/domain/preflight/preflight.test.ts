@@ -30,7 +30,8 @@ function fakePorts(instance: InstanceFacts, volume: VolumeFacts, key = { keyId: 
     },
   };
   const compute = new Proxy(used, {
-    get: (target, name) => (name in target ? target[name as keyof typeof target] : async () => Promise.reject(new Error(`Compute.${String(name)} is not read by the preflight`))),
+    get: (target, name) =>
+      name in target ? target[name as keyof typeof target] : async () => Promise.reject(new Error(`Compute.${String(name)} is not read by the preflight`)),
   }) as unknown as Compute;
   const networks: RescueNetworks = {
     vpcExists: async () => {
@@ -67,7 +68,10 @@ describe('the preflight record the API keeps for validate', () => {
 
   it('is refreshed with one plain DescribeInstances, keeping the facts only the preflight reads', async () => {
     // Prepare: stop protection and Standby were read by the API; the instance has stopped since
-    const { ports, reads, setInstance } = fakePorts(instanceFacts({ disableApiStop: true, autoScaling: { groupName: 'web', lifecycleState: 'Standby' } }), volumeFacts());
+    const { ports, reads, setInstance } = fakePorts(
+      instanceFacts({ disableApiStop: true, autoScaling: { groupName: 'web', lifecycleState: 'Standby' } }),
+      volumeFacts(),
+    );
     const record = preflightRecord((await gatherPreflightFacts(resetRequest(), ports))!, AT, 'absent');
     reads.length = 0;
     // A plain describe leaves the preflight-only facts at their defaults (ports.ts, Compute.describeInstance).
@@ -123,7 +127,12 @@ describe('the preflight record the API keeps for validate', () => {
     await refreshPreflightFacts(resetRequest(), record, ports);
 
     // Assess
-    expect(reads).toEqual(['describeInstance i-0123456789abcdef0', 'describeInstance i-0123456789abcdef0 preflight', 'describeVolume vol-0replaced00000000', 'vpcExists']);
+    expect(reads).toEqual([
+      'describeInstance i-0123456789abcdef0',
+      'describeInstance i-0123456789abcdef0 preflight',
+      'describeVolume vol-0replaced00000000',
+      'vpcExists',
+    ]);
   });
 });
 

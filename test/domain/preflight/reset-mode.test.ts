@@ -52,7 +52,13 @@ describe('auto chooses', () => {
     ['Windows, stopped', { platform: 'windows' as const, keyName: 'ops', state: 'stopped' as const }, 'Online' as const, /is stopped/, 0],
     ['Windows, agent ConnectionLost', { platform: 'windows' as const, keyName: 'ops' }, 'ConnectionLost' as const, /agent is ConnectionLost/, 1],
     ['Windows launched without a key pair', { platform: 'windows' as const }, 'Online' as const, /without a key pair/, 0],
-    ['Windows in a deployment without the reboot and GetPasswordData ports', { platform: 'windows' as const, keyName: 'ops' }, 'no Windows ports' as const, /online resets of Windows are not set up/, 0],
+    [
+      'Windows in a deployment without the reboot and GetPasswordData ports',
+      { platform: 'windows' as const, keyName: 'ops' },
+      'no Windows ports' as const,
+      /online resets of Windows are not set up/,
+      0,
+    ],
   ])('offline for %s, with the reason, asking the agent only when it matters', async (_what, instance, agent, reason, asks) => {
     const { decision, asked } = await decide('auto', instance, agent);
 
@@ -75,7 +81,10 @@ describe('auto chooses', () => {
   it('refuses with the offline reason (and the online one) when neither path is possible', async () => {
     const { decision } = await decide('auto', { spot: true }, 'ConnectionLost');
 
-    expect(decision.refusal).toEqual({ code: 'SPOT_INSTANCE', message: expect.stringMatching(/Spot.*\(and no online reset: the instance's SSM agent is ConnectionLost\)/) });
+    expect(decision.refusal).toEqual({
+      code: 'SPOT_INSTANCE',
+      message: expect.stringMatching(/Spot.*\(and no online reset: the instance's SSM agent is ConnectionLost\)/),
+    });
   });
 });
 
@@ -141,7 +150,11 @@ describe('explicit modes', () => {
 
 describe('onlineRefusals and chooseMode', () => {
   it('lists every reason online is impossible, the agent only when nothing else rules it out', () => {
-    expect(onlineRefusals(instanceFacts({ state: 'stopped', platform: 'windows' }), undefined, false).map((r) => r.code)).toEqual(['ONLINE_UNAVAILABLE', 'ONLINE_NOT_RUNNING', 'ONLINE_NO_KEY_PAIR']);
+    expect(onlineRefusals(instanceFacts({ state: 'stopped', platform: 'windows' }), undefined, false).map((r) => r.code)).toEqual([
+      'ONLINE_UNAVAILABLE',
+      'ONLINE_NOT_RUNNING',
+      'ONLINE_NO_KEY_PAIR',
+    ]);
     expect(onlineRefusals(instanceFacts(), 'Inactive', true).map((r) => r.code)).toEqual(['ONLINE_AGENT_NOT_ONLINE']);
     expect(onlineRefusals(instanceFacts(), 'Online', true)).toEqual([]);
   });

@@ -26,7 +26,11 @@ describe('preflight refusals', () => {
   });
 
   it('accepts instance-store loss when the request says so, and Auto Scaling members in Standby', () => {
-    const facts = { instance: instanceFacts({ instanceStoreVolumeCount: 1, autoScaling: { groupName: 'web', lifecycleState: 'Standby' } }), rootVolume: volumeFacts(), rescueNetworkExists: true };
+    const facts = {
+      instance: instanceFacts({ instanceStoreVolumeCount: 1, autoScaling: { groupName: 'web', lifecycleState: 'Standby' } }),
+      rootVolume: volumeFacts(),
+      rescueNetworkExists: true,
+    };
     expect(codes(resetRequest({ allowInstanceStoreLoss: true }), facts, config)).toEqual([]);
   });
 

@@ -56,7 +56,7 @@ function poolPorts(size: number, options: { zones?: string[] } = {}) {
 }
 
 describe('the warm pool of Windows helpers', () => {
-  it('launches a helper per missing slot into the rescue network, tagged as the pool\'s, and holds a lease on that network', async () => {
+  it("launches a helper per missing slot into the rescue network, tagged as the pool's, and holds a lease on that network", async () => {
     // Prepare
     const { compute, pool, leases, run } = poolPorts(2);
     // Act
@@ -99,7 +99,14 @@ describe('the warm pool of Windows helpers', () => {
   it('forgets the slot of a claimed helper once its job has ended, and launches its replacement', async () => {
     // Prepare
     const { compute, pool, store, run } = poolPorts(1);
-    await pool.add({ slotId: 'old', availabilityZone: ZONE, state: 'claimed', instanceId: 'i-0claimed00000001', createdAt: '2026-01-05T08:00:00.000Z', claimedBy: 'r-done' });
+    await pool.add({
+      slotId: 'old',
+      availabilityZone: ZONE,
+      state: 'claimed',
+      instanceId: 'i-0claimed00000001',
+      createdAt: '2026-01-05T08:00:00.000Z',
+      claimedBy: 'r-done',
+    });
     await store.put(job({ jobId: 'r-done', status: 'SUCCEEDED' }), undefined);
     compute.instances.set('i-0claimed00000001', instanceFacts({ instanceId: 'i-0claimed00000001', state: 'terminated', platform: 'windows' }));
     // Act
@@ -111,7 +118,14 @@ describe('the warm pool of Windows helpers', () => {
 
   it('keeps a claimed helper while its job runs', async () => {
     const { pool, store, run } = poolPorts(1);
-    await pool.add({ slotId: 'busy', availabilityZone: ZONE, state: 'claimed', instanceId: 'i-0claimed00000001', createdAt: '2026-01-05T08:00:00.000Z', claimedBy: 'r-live' });
+    await pool.add({
+      slotId: 'busy',
+      availabilityZone: ZONE,
+      state: 'claimed',
+      instanceId: 'i-0claimed00000001',
+      createdAt: '2026-01-05T08:00:00.000Z',
+      claimedBy: 'r-live',
+    });
     await store.put(job({ jobId: 'r-live', status: 'RUNNING' }), undefined);
     await run();
     expect((await pool.list()).find((s) => s.slotId === 'busy')?.state).toBe('claimed');
@@ -120,7 +134,11 @@ describe('the warm pool of Windows helpers', () => {
   it('retires spare helpers when the pool shrinks, the least ready first, and gives the lease back when none is left', async () => {
     // Prepare: two ready and one warming helper, then the pool goes to 0
     const { compute, pool, leases, run } = poolPorts(0, { zones: [] });
-    for (const [slotId, state] of [['a', 'ready'], ['b', 'ready'], ['c', 'warming']] as const) {
+    for (const [slotId, state] of [
+      ['a', 'ready'],
+      ['b', 'ready'],
+      ['c', 'warming'],
+    ] as const) {
       const id = await compute.launchInstance({ clientToken: slotId } as HelperLaunch);
       compute.setState(id, state === 'ready' ? 'stopped' : 'running');
       await pool.add({ slotId, availabilityZone: ZONE, state, instanceId: id, createdAt: '2026-01-05T08:00:00.000Z' });

@@ -142,11 +142,17 @@ export class FakeEc2 implements Reclaimer {
 }
 
 /** A target stopped by a reset whose root volume is on helper `i-helper` at /dev/sdf. */
-export function strandedTarget(ec2: FakeEc2, options: { targetState?: InstanceFacts['state'] } = {}): { targetId: string; volumeId: string; helper: ManagedHelper } {
+export function strandedTarget(
+  ec2: FakeEc2,
+  options: { targetState?: InstanceFacts['state'] } = {},
+): { targetId: string; volumeId: string; helper: ManagedHelper } {
   const targetId = 'i-0target00000000001';
   const volumeId = 'vol-0root000000000001';
   ec2.instances.set(targetId, instanceFacts({ instanceId: targetId, state: options.targetState ?? 'stopped', rootDeviceName: '/dev/xvda', blockDevices: [] }));
-  ec2.volumes.set(volumeId, volumeFacts({ volumeId, attachments: [{ instanceId: 'i-helper', device: '/dev/sdf', state: 'attached', deleteOnTermination: false }] }));
+  ec2.volumes.set(
+    volumeId,
+    volumeFacts({ volumeId, attachments: [{ instanceId: 'i-helper', device: '/dev/sdf', state: 'attached', deleteOnTermination: false }] }),
+  );
   const helper = managedHelper({
     volumes: [
       { volumeId: 'vol-helperroot', device: '/dev/xvda', state: 'attached', own: true },
@@ -174,7 +180,13 @@ export function managedHelper(overrides: Partial<ManagedHelper> = {}): ManagedHe
     // What only this deployment's launch gives a helper (config.helperInstanceProfile).
     instanceProfileArn: `arn:aws:iam::123456789012:instance-profile/${config.helperInstanceProfile}`,
     ...overrides,
-    tags: { 'reset-access:managed': 'true', 'reset-access:deployment': config.deployment, 'reset-access:role': 'helper', 'reset-access:job-id': 'r-gone0001', ...overrides.tags },
+    tags: {
+      'reset-access:managed': 'true',
+      'reset-access:deployment': config.deployment,
+      'reset-access:role': 'helper',
+      'reset-access:job-id': 'r-gone0001',
+      ...overrides.tags,
+    },
   };
 }
 

@@ -135,7 +135,7 @@ describe('sweeper: orphaned helpers', () => {
     expect(summary).toMatchObject({ found: 1, deleted: 1 });
   });
 
-  it('leaves alone, and reports, an instance with the helper tags but not the helper profile, or not its job\'s helper', async () => {
+  it("leaves alone, and reports, an instance with the helper tags but not the helper profile, or not its job's helper", async () => {
     // Prepare: tags anyone allowed ec2:CreateTags can put on any instance
     const w = sweeperWorld();
     w.ec2.helpers.push(
@@ -156,7 +156,7 @@ describe('sweeper: orphaned helpers', () => {
     ]);
   });
 
-  it('counts the helpers EC2 runs before it reclaims any: pending or running, tagged as helpers, its jobs\' too', async () => {
+  it("counts the helpers EC2 runs before it reclaims any: pending or running, tagged as helpers, its jobs' too", async () => {
     // Prepare
     const w = sweeperWorld();
     await w.seed(runningJob({ jobId: 'r-active01', movedAt: T0 }));
@@ -263,7 +263,12 @@ describe('sweeper: orphaned helpers', () => {
     // Prepare: the job's rollback gave up; the job's record names device and DeleteOnTermination
     const w = sweeperWorld();
     const { targetId, volumeId } = strandedTarget(w.ec2);
-    w.ec2.helpers[0]!.tags = { 'reset-access:managed': 'true', 'reset-access:deployment': 'ec2-reset-access-local', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-failed01' };
+    w.ec2.helpers[0]!.tags = {
+      'reset-access:managed': 'true',
+      'reset-access:deployment': 'ec2-reset-access-local',
+      'reset-access:role': 'helper',
+      'reset-access:job-id': 'r-failed01',
+    };
     await w.seed(
       jobFixture({
         jobId: 'r-failed01',
@@ -386,7 +391,9 @@ describe('sweeper: the rescue network', () => {
     w.ec2.endpointLooks.set('vpce-ssm', 0);
     const second = await sweep(w.ports);
     // Assess
-    expect(first.actions).toContainEqual(expect.objectContaining({ resource: 'vpc', action: 'deferred', reason: expect.stringMatching(/endpoints still deleting/) }));
+    expect(first.actions).toContainEqual(
+      expect.objectContaining({ resource: 'vpc', action: 'deferred', reason: expect.stringMatching(/endpoints still deleting/) }),
+    );
     expect(w.ec2.changes.filter((c) => c.includes('vpc-endpoint'))).toEqual(['delete vpc-endpoint vpce-ssm']);
     expect(second.actions).toContainEqual({ resource: 'vpc', id: 'vpc-rescue', action: 'deleted' });
   });
@@ -421,7 +428,10 @@ describe('sweeper: the rescue network', () => {
     // Prepare: the recorded network, idle, and a VPC someone tagged as this deployment's
     const w = sweeperWorld();
     await idleNetwork(w, 61);
-    w.ec2.vpcs.push(rescueVpc(), rescueVpc({ vpcId: 'vpc-forged', subnetIds: ['subnet-forged'], routeTables: [], securityGroupIds: [], internetGatewayIds: [] }));
+    w.ec2.vpcs.push(
+      rescueVpc(),
+      rescueVpc({ vpcId: 'vpc-forged', subnetIds: ['subnet-forged'], routeTables: [], securityGroupIds: [], internetGatewayIds: [] }),
+    );
     const unrecorded = sweeperWorld();
     unrecorded.ec2.vpcs.push(rescueVpc());
     // Act
@@ -430,7 +440,9 @@ describe('sweeper: the rescue network', () => {
     // Assess
     expect(w.ec2.changes.filter((c) => c.includes('forged'))).toEqual([]);
     expect(w.ec2.changes).toContain('delete vpc vpc-rescue');
-    expect(summary.actions).toContainEqual(expect.objectContaining({ id: 'vpc-forged', action: 'held', reason: expect.stringMatching(/network is vpc-rescue: left alone/) }));
+    expect(summary.actions).toContainEqual(
+      expect.objectContaining({ id: 'vpc-forged', action: 'held', reason: expect.stringMatching(/network is vpc-rescue: left alone/) }),
+    );
     expect(unrecorded.ec2.changes).toEqual([]);
     expect(without).toMatchObject({ held: 1, deleted: 0 });
     expect(await unrecorded.networkLeases.read()).toBeUndefined();

@@ -18,7 +18,9 @@ describe('DynamoHelperPool items on dynalite', () => {
     const documents = jobStoreDocumentClient(dynamo.client());
     const pool = new DynamoHelperPool(documents, { tableName });
     // Act
-    await Promise.all(['a', 'b'].map((slotId) => pool.add({ slotId, availabilityZone: 'us-east-1a', state: 'launching', createdAt: '2026-01-05T09:00:00.000Z' })));
+    await Promise.all(
+      ['a', 'b'].map((slotId) => pool.add({ slotId, availabilityZone: 'us-east-1a', state: 'launching', createdAt: '2026-01-05T09:00:00.000Z' })),
+    );
     const { Item } = await documents.send(new GetCommand({ TableName: tableName, Key: { pk: 'POOL#windows-helpers', sk: 'POOL' } }));
     // Assess: two concurrent first adds, one item, two slots
     expect(Object.keys(Item!.slots).sort()).toEqual(['a', 'b']);

@@ -1,6 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { ConditionalCheckFailedException, CreateTableCommand, DescribeTableCommand, DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConcurrentUpdateError, PermanentError, RetryableError } from '../../../domain/errors';
@@ -182,7 +188,10 @@ describe('DynamoJobStore commands', () => {
 
   it('turns throttling into RetryableError, keeping the AWS code and the cause', async () => {
     // Prepare
-    const throttled = new ProvisionedThroughputExceededException({ message: 'Rate of requests exceeds the allowed throughput', $metadata: { httpStatusCode: 400 } });
+    const throttled = new ProvisionedThroughputExceededException({
+      message: 'Rate of requests exceeds the allowed throughput',
+      $metadata: { httpStatusCode: 400 },
+    });
     dynamo.on(GetCommand).rejects(throttled);
 
     // Act
@@ -195,7 +204,11 @@ describe('DynamoJobStore commands', () => {
 
   it('turns a client error into PermanentError', async () => {
     // Prepare
-    const missingTable = Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+    const missingTable = Object.assign(new Error('Requested resource not found'), {
+      name: 'ResourceNotFoundException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+    });
     dynamo.on(QueryCommand).rejects(missingTable);
 
     // Act
@@ -324,7 +337,9 @@ describe('jobTableDefinition', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ]);
-    expect(definition.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.KeySchema?.map((key) => key.AttributeName), index.Projection?.ProjectionType])).toEqual([
+    expect(
+      definition.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.KeySchema?.map((key) => key.AttributeName), index.Projection?.ProjectionType]),
+    ).toEqual([
       ['byInstance', ['gsi1pk', 'gsi1sk'], 'ALL'],
       ['active', ['activePk', 'activeSk'], 'ALL'],
       ['recent', ['recentPk', 'recentSk'], 'ALL'],

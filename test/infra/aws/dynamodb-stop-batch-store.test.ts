@@ -9,7 +9,10 @@ const dynamo = useDynalite('stop-batches');
 const client = () => dynamo.client();
 const freshTable = () => dynamo.freshTable();
 
-describeStopBatchStoreContracts('DynamoDB on dynalite', async () => new DynamoStopBatchStore(jobStoreDocumentClient(client()), { tableName: await freshTable() }));
+describeStopBatchStoreContracts(
+  'DynamoDB on dynalite',
+  async () => new DynamoStopBatchStore(jobStoreDocumentClient(client()), { tableName: await freshTable() }),
+);
 
 describe('stop batch items on dynalite', () => {
   const expiresAt = new Date('2026-01-05T10:00:00.000Z');
@@ -26,7 +29,13 @@ describe('stop batch items on dynalite', () => {
     const pointer = (await documents.send(new GetCommand({ TableName: tableName, Key: { pk: 'STOPBATCH#current', sk: 'STOPBATCH' } }))).Item!;
     // Assess
     expect(batch[JOB_TABLE_TTL_ATTRIBUTE]).toBe(expiresAt.getTime() / 1000);
-    expect(pointer).toEqual({ pk: 'STOPBATCH#current', sk: 'STOPBATCH', batchId: 'b-1', at: opening.at, [JOB_TABLE_TTL_ATTRIBUTE]: expiresAt.getTime() / 1000 });
+    expect(pointer).toEqual({
+      pk: 'STOPBATCH#current',
+      sk: 'STOPBATCH',
+      batchId: 'b-1',
+      at: opening.at,
+      [JOB_TABLE_TTL_ATTRIBUTE]: expiresAt.getTime() / 1000,
+    });
     for (const item of [batch, pointer]) expect(Object.keys(item).filter((k) => /gsi1|active|recent/.test(k))).toEqual([]);
   });
 

@@ -54,8 +54,14 @@ function linuxInstance(overrides: Partial<Instance> = {}): Instance {
     RootDeviceType: 'ebs',
     RootDeviceName: '/dev/xvda',
     BlockDeviceMappings: [
-      { DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-0root0000000000001', DeleteOnTermination: true, Status: 'attached', AttachTime: new Date('2024-05-01T10:00:00Z') } },
-      { DeviceName: '/dev/sdb', Ebs: { VolumeId: 'vol-0data0000000000002', DeleteOnTermination: false, Status: 'attached', AttachTime: new Date('2024-05-01T10:00:00Z') } },
+      {
+        DeviceName: '/dev/xvda',
+        Ebs: { VolumeId: 'vol-0root0000000000001', DeleteOnTermination: true, Status: 'attached', AttachTime: new Date('2024-05-01T10:00:00Z') },
+      },
+      {
+        DeviceName: '/dev/sdb',
+        Ebs: { VolumeId: 'vol-0data0000000000002', DeleteOnTermination: false, Status: 'attached', AttachTime: new Date('2024-05-01T10:00:00Z') },
+      },
     ],
     NetworkInterfaces: [
       {
@@ -92,7 +98,11 @@ function answerInstanceType(diskCount = 0): void {
   ec2Mock.on(DescribeInstanceTypesCommand).resolves({
     InstanceTypes: [
       diskCount > 0
-        ? { InstanceType: 'm5d.large', InstanceStorageSupported: true, InstanceStorageInfo: { TotalSizeInGB: 75, Disks: [{ SizeInGB: 75, Count: diskCount, Type: 'ssd' }] } }
+        ? {
+            InstanceType: 'm5d.large',
+            InstanceStorageSupported: true,
+            InstanceStorageInfo: { TotalSizeInGB: 75, Disks: [{ SizeInGB: 75, Count: diskCount, Type: 'ssd' }] },
+          }
         : { InstanceType: 't3.micro', InstanceStorageSupported: false },
     ],
   });
@@ -257,7 +267,14 @@ describe('describeInstance', () => {
     // Prepare
     answerAttributes(true, 'terminate');
     answerInstanceType();
-    answerInstances(linuxInstance({ Tags: [{ Key: 'reset-access:managed', Value: 'true' }, { Key: 'reset-access:role', Value: 'helper' }] }));
+    answerInstances(
+      linuxInstance({
+        Tags: [
+          { Key: 'reset-access:managed', Value: 'true' },
+          { Key: 'reset-access:role', Value: 'helper' },
+        ],
+      }),
+    );
 
     // Act
     const helper = await compute.describeInstance('i-0a1b2c3d4e5f60718');
@@ -308,11 +325,15 @@ describe('describeInstance', () => {
     // Prepare
     answerAttributes();
     answerInstanceType();
-    answerInstances(linuxInstance({ State: { Code: 80, Name: 'stopped' }, StateReason: { Code: 'Client.UserInitiatedShutdown', Message: 'User initiated shutdown' } }));
+    answerInstances(
+      linuxInstance({ State: { Code: 80, Name: 'stopped' }, StateReason: { Code: 'Client.UserInitiatedShutdown', Message: 'User initiated shutdown' } }),
+    );
 
     // Act
     const userStopped = await compute.describeInstance('i-0a1b2c3d4e5f60718');
-    answerInstances(linuxInstance({ State: { Code: 80, Name: 'stopped' }, StateReason: { Code: 'Server.InsufficientInstanceCapacity', Message: 'Insufficient capacity' } }));
+    answerInstances(
+      linuxInstance({ State: { Code: 80, Name: 'stopped' }, StateReason: { Code: 'Server.InsufficientInstanceCapacity', Message: 'Insufficient capacity' } }),
+    );
     const failedStart = await compute.describeInstance('i-0a1b2c3d4e5f60718');
 
     // Assess
@@ -358,7 +379,9 @@ describe('describeVolume, describeImage, describeSubnet', () => {
           Encrypted: true,
           KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/1111-2222',
           Size: 8,
-          Attachments: [{ InstanceId: 'i-0a1b2c3d4e5f60718', Device: '/dev/xvda', State: 'attached', DeleteOnTermination: true, VolumeId: 'vol-0root0000000000001' }],
+          Attachments: [
+            { InstanceId: 'i-0a1b2c3d4e5f60718', Device: '/dev/xvda', State: 'attached', DeleteOnTermination: true, VolumeId: 'vol-0root0000000000001' },
+          ],
         },
       ],
     });
@@ -381,7 +404,14 @@ describe('describeVolume, describeImage, describeSubnet', () => {
   it('maps a failed image with its reason', async () => {
     // Prepare
     ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0backup'] }).resolves({
-      Images: [{ ImageId: 'ami-0backup', Name: 'ResetAccess-backup-i-1-job', State: 'failed', StateReason: { Code: 'Client.InternalError', Message: 'snapshot failed' } }],
+      Images: [
+        {
+          ImageId: 'ami-0backup',
+          Name: 'ResetAccess-backup-i-1-job',
+          State: 'failed',
+          StateReason: { Code: 'Client.InternalError', Message: 'snapshot failed' },
+        },
+      ],
     });
 
     // Act
@@ -508,7 +538,7 @@ describe('run state', () => {
     expect(ec2Mock.commandCalls(StartInstancesCommand)[0]!.args[0].input).toEqual({ InstanceIds: ['i-0target'] });
   });
 
-  it('stops several instances in one StopInstances, and a refusal is the whole request\'s', async () => {
+  it("stops several instances in one StopInstances, and a refusal is the whole request's", async () => {
     // Prepare
     ec2Mock.on(StopInstancesCommand).resolvesOnce({ StoppingInstances: [] }).rejectsOnce(ec2Error('OperationNotPermitted'));
 
@@ -518,7 +548,10 @@ describe('run state', () => {
 
     // Assess
     await expect(refused).rejects.toMatchObject({ name: 'PermanentError', code: 'OperationNotPermitted' });
-    expect(ec2Mock.commandCalls(StopInstancesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceIds: ['i-0a', 'i-0b', 'i-0c'] }, { InstanceIds: ['i-0a', 'i-0protected'] }]);
+    expect(ec2Mock.commandCalls(StopInstancesCommand).map((c) => c.args[0].input)).toEqual([
+      { InstanceIds: ['i-0a', 'i-0b', 'i-0c'] },
+      { InstanceIds: ['i-0a', 'i-0protected'] },
+    ]);
   });
 
   it('treats terminating an instance EC2 no longer knows as done, but not other errors', async () => {
@@ -536,7 +569,14 @@ describe('run state', () => {
 
 describe('volume moves', () => {
   const attachedTo = (instanceId: string, device: string) => ({
-    Volumes: [{ VolumeId: 'vol-0root', State: 'in-use' as const, AvailabilityZone: 'eu-west-1b', Attachments: [{ InstanceId: instanceId, Device: device, State: 'attached' as const }] }],
+    Volumes: [
+      {
+        VolumeId: 'vol-0root',
+        State: 'in-use' as const,
+        AvailabilityZone: 'eu-west-1b',
+        Attachments: [{ InstanceId: instanceId, Device: device, State: 'attached' as const }],
+      },
+    ],
   });
 
   it('attaches at the device asked for', async () => {
@@ -727,12 +767,16 @@ describe('ssmRoute', () => {
 
   it('answers internet-gateway for an active default route through an igw in the subnet’s own table', async () => {
     // Prepare
-    ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1', State: 'active' }] }] });
+    ec2Mock
+      .on(DescribeRouteTablesCommand)
+      .resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1', State: 'active' }] }] });
     // Act
     const route = await compute().ssmRoute(subnet);
     // Assess
     expect(route).toBe('internet-gateway');
-    expect(ec2Mock.commandCalls(DescribeRouteTablesCommand)[0]!.args[0].input).toEqual({ Filters: [{ Name: 'association.subnet-id', Values: [subnet.subnetId] }] });
+    expect(ec2Mock.commandCalls(DescribeRouteTablesCommand)[0]!.args[0].input).toEqual({
+      Filters: [{ Name: 'association.subnet-id', Values: [subnet.subnetId] }],
+    });
     expect(ec2Mock.commandCalls(DescribeVpcEndpointsCommand)).toHaveLength(0);
   });
 
@@ -740,15 +784,25 @@ describe('ssmRoute', () => {
     ec2Mock
       .on(DescribeRouteTablesCommand, { Filters: [{ Name: 'association.subnet-id', Values: [subnet.subnetId] }] })
       .resolves({ RouteTables: [] })
-      .on(DescribeRouteTablesCommand, { Filters: [{ Name: 'vpc-id', Values: [subnet.vpcId] }, { Name: 'association.main', Values: ['true'] }] })
+      .on(DescribeRouteTablesCommand, {
+        Filters: [
+          { Name: 'vpc-id', Values: [subnet.vpcId] },
+          { Name: 'association.main', Values: ['true'] },
+        ],
+      })
       .resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' }] }] });
     expect(await compute().ssmRoute(subnet)).toBe('nat-gateway');
   });
 
   it('answers vpc-endpoints only when ssm, ssmmessages and ec2messages are all there, else none', async () => {
-    ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1', State: 'blackhole' }] }] });
+    ec2Mock
+      .on(DescribeRouteTablesCommand)
+      .resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1', State: 'blackhole' }] }] });
     const endpoints = (names: string[]) => ({ VpcEndpoints: names.map((n) => ({ ServiceName: `com.amazonaws.us-east-1.${n}` })) });
-    ec2Mock.on(DescribeVpcEndpointsCommand).resolvesOnce(endpoints(['ssm', 'ssmmessages', 'ec2messages'])).resolvesOnce(endpoints(['ssm', 'ssmmessages']));
+    ec2Mock
+      .on(DescribeVpcEndpointsCommand)
+      .resolvesOnce(endpoints(['ssm', 'ssmmessages', 'ec2messages']))
+      .resolvesOnce(endpoints(['ssm', 'ssmmessages']));
     expect(await compute().ssmRoute(subnet)).toBe('vpc-endpoints');
     expect(await compute().ssmRoute(subnet)).toBe('none');
     expect(ec2Mock.commandCalls(DescribeVpcEndpointsCommand)[0]!.args[0].input.Filters).toContainEqual({ Name: 'vpc-id', Values: [subnet.vpcId] });

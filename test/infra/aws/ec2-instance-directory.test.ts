@@ -57,7 +57,9 @@ describe('Ec2InstanceDirectory', () => {
       Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }],
       MaxResults: 20,
     });
-    expect(page).toEqual({ instances: [expect.objectContaining({ name: 'web', facts: expect.objectContaining({ instanceId: 'i-0000000000000000a', state: 'running' }) })] });
+    expect(page).toEqual({
+      instances: [expect.objectContaining({ name: 'web', facts: expect.objectContaining({ instanceId: 'i-0000000000000000a', state: 'running' }) })],
+    });
   });
 
   it("answers exactly `limit` instances, though EC2's smallest page is 5, and its cursor goes on after the last one", async () => {
@@ -112,16 +114,19 @@ describe('Ec2InstanceDirectory', () => {
     expect(ec2.commandCalls(DescribeInstancesCommand)[0]!.args[0].input.MaxResults).toBe(5);
   });
 
-  it.each([['zzzz'], ['not a cursor'], [Buffer.from('{"s":7,"n":5}').toString('base64url')], [Buffer.from('{"s":0,"n":2}').toString('base64url')], [Buffer.from('[]').toString('base64url')]])(
-    'refuses the cursor %s as INVALID_CURSOR (400) without asking EC2',
-    async (cursor) => {
-      // Act
-      const listing = directory.list({ limit: 20, cursor });
-      // Assess
-      await expect(listing).rejects.toEqual(expect.objectContaining({ code: 'INVALID_CURSOR', status: 400, message: expect.stringMatching(/^cursor/) }));
-      expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);
-    },
-  );
+  it.each([
+    ['zzzz'],
+    ['not a cursor'],
+    [Buffer.from('{"s":7,"n":5}').toString('base64url')],
+    [Buffer.from('{"s":0,"n":2}').toString('base64url')],
+    [Buffer.from('[]').toString('base64url')],
+  ])('refuses the cursor %s as INVALID_CURSOR (400) without asking EC2', async (cursor) => {
+    // Act
+    const listing = directory.list({ limit: 20, cursor });
+    // Assess
+    await expect(listing).rejects.toEqual(expect.objectContaining({ code: 'INVALID_CURSOR', status: 400, message: expect.stringMatching(/^cursor/) }));
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);
+  });
 
   it('answers a token EC2 rejects as INVALID_CURSOR (400), and throttling as retryable', async () => {
     // Prepare

@@ -35,7 +35,10 @@ describe('passwordData', () => {
   });
 
   it('tells two passwords apart by their digests', async () => {
-    ec2Mock.on(GetPasswordDataCommand).resolvesOnce({ PasswordData: DATA }).resolvesOnce({ PasswordData: `${DATA}x` });
+    ec2Mock
+      .on(GetPasswordDataCommand)
+      .resolvesOnce({ PasswordData: DATA })
+      .resolvesOnce({ PasswordData: `${DATA}x` });
 
     const [a, b] = [await instances.passwordData(TARGET), await instances.passwordData(TARGET)];
 
@@ -45,7 +48,8 @@ describe('passwordData', () => {
 
 describe('reboot', () => {
   it('sends RebootInstances for the one instance; a refusal is permanent, throttling retryable', async () => {
-    const error = (name: string, status: number) => new EC2ServiceException({ name, message: name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+    const error = (name: string, status: number) =>
+      new EC2ServiceException({ name, message: name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
     ec2Mock.on(RebootInstancesCommand).resolvesOnce({}).rejectsOnce(error('UnauthorizedOperation', 403)).rejectsOnce(error('RequestLimitExceeded', 503));
 
     await instances.reboot(TARGET);

@@ -63,7 +63,12 @@ describe('Ec2Reclaimer.listHelpers', () => {
       ],
     };
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [helper] }] });
-    ec2Mock.on(DescribeVolumesCommand).resolves({ Volumes: [{ VolumeId: 'vol-customer', Tags: [] }, { VolumeId: 'vol-scratch', Tags: managed('helper') }] });
+    ec2Mock.on(DescribeVolumesCommand).resolves({
+      Volumes: [
+        { VolumeId: 'vol-customer', Tags: [] },
+        { VolumeId: 'vol-scratch', Tags: managed('helper') },
+      ],
+    });
 
     // Act
     const [found] = await reclaimer.listHelpers();
@@ -73,14 +78,21 @@ describe('Ec2Reclaimer.listHelpers', () => {
       ...helperFilters,
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
     ]);
-    expect(ec2Mock.commandCalls(DescribeVolumesCommand)[0]!.args[0].input).toEqual({ Filters: [{ Name: 'volume-id', Values: ['vol-customer', 'vol-scratch'] }] });
+    expect(ec2Mock.commandCalls(DescribeVolumesCommand)[0]!.args[0].input).toEqual({
+      Filters: [{ Name: 'volume-id', Values: ['vol-customer', 'vol-scratch'] }],
+    });
     expect(found).toEqual({
       instanceId: 'i-helper',
       state: 'running',
       launchTime: '2026-01-05T08:00:00.000Z',
       vpcId: 'vpc-rescue',
       rootDeviceName: '/dev/xvda',
-      tags: { 'reset-access:managed': 'true', 'reset-access:deployment': 'ec2-reset-access-local', 'reset-access:role': 'helper', 'reset-access:job-id': 'r-1' },
+      tags: {
+        'reset-access:managed': 'true',
+        'reset-access:deployment': 'ec2-reset-access-local',
+        'reset-access:role': 'helper',
+        'reset-access:job-id': 'r-1',
+      },
       volumes: [
         { volumeId: 'vol-root', device: '/dev/xvda', state: 'attached', own: true },
         { volumeId: 'vol-customer', device: '/dev/sdf', state: 'attached', own: false },
@@ -117,7 +129,11 @@ describe('Ec2Reclaimer.listRescueVpcs', () => {
     ec2Mock.on(DescribeRouteTablesCommand).resolves({
       RouteTables: [
         { RouteTableId: 'rtb-main', Associations: [{ Main: true, RouteTableAssociationId: 'rtbassoc-main' }], Tags: [] },
-        { RouteTableId: 'rtb-rescue', Associations: [{ Main: false, RouteTableAssociationId: 'rtbassoc-1', SubnetId: 'subnet-a' }], Tags: managed('rescue-route-table') },
+        {
+          RouteTableId: 'rtb-rescue',
+          Associations: [{ Main: false, RouteTableAssociationId: 'rtbassoc-1', SubnetId: 'subnet-a' }],
+          Tags: managed('rescue-route-table'),
+        },
       ],
     });
     ec2Mock.on(DescribeSecurityGroupsCommand).resolves({
@@ -155,14 +171,20 @@ describe('Ec2Reclaimer.listRescueVpcs', () => {
 describe('Ec2Reclaimer.terminateHelper', () => {
   it('terminates an instance only while it still carries the helper tags', async () => {
     // Prepare
-    ec2Mock.on(DescribeInstancesCommand).resolvesOnce({ Reservations: [{ Instances: [{ InstanceId: 'i-helper' }] }] }).resolvesOnce({ Reservations: [] });
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolvesOnce({ Reservations: [{ Instances: [{ InstanceId: 'i-helper' }] }] })
+      .resolvesOnce({ Reservations: [] });
     ec2Mock.on(TerminateInstancesCommand).resolves({});
     // Act
     const first = await reclaimer.terminateHelper('i-helper');
     const second = await reclaimer.terminateHelper('i-customer');
     // Assess
     expect([first, second]).toEqual([true, false]);
-    expect(ec2Mock.commandCalls(DescribeInstancesCommand)[1]!.args[0].input.Filters).toEqual([{ Name: 'instance-id', Values: ['i-customer'] }, ...helperFilters]);
+    expect(ec2Mock.commandCalls(DescribeInstancesCommand)[1]!.args[0].input.Filters).toEqual([
+      { Name: 'instance-id', Values: ['i-customer'] },
+      ...helperFilters,
+    ]);
     expect(ec2Mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceIds: ['i-helper'] }]);
   });
 });
@@ -182,16 +204,23 @@ describe('Ec2Reclaimer.listDetachedGateways', () => {
 });
 
 describe('Ec2Reclaimer.deletePart', () => {
-  it.each(([
-    [{ kind: 'vpc-endpoint', id: 'vpce-1' }, new DeleteVpcEndpointsCommand({ VpcEndpointIds: ['vpce-1'] })],
-    [{ kind: 'route-table-association', id: 'rtbassoc-1', routeTableId: 'rtb-1' }, new DisassociateRouteTableCommand({ AssociationId: 'rtbassoc-1' })],
-    [{ kind: 'route-table', id: 'rtb-1' }, new DeleteRouteTableCommand({ RouteTableId: 'rtb-1' })],
-    [{ kind: 'security-group', id: 'sg-1' }, new DeleteSecurityGroupCommand({ GroupId: 'sg-1' })],
-    [{ kind: 'subnet', id: 'subnet-1' }, new DeleteSubnetCommand({ SubnetId: 'subnet-1' })],
-    [{ kind: 'internet-gateway-attachment', id: 'igw-1', vpcId: 'vpc-1' }, new DetachInternetGatewayCommand({ InternetGatewayId: 'igw-1', VpcId: 'vpc-1' })],
-    [{ kind: 'internet-gateway', id: 'igw-1' }, new DeleteInternetGatewayCommand({ InternetGatewayId: 'igw-1' })],
-    [{ kind: 'vpc', id: 'vpc-1' }, new DeleteVpcCommand({ VpcId: 'vpc-1' })],
-  ] as Array<[NetworkPart, object]>).map(([part, command]) => [part.kind, part, command] as const))('deletes a %s with exactly its command', async (_kind, part, command) => {
+  it.each(
+    (
+      [
+        [{ kind: 'vpc-endpoint', id: 'vpce-1' }, new DeleteVpcEndpointsCommand({ VpcEndpointIds: ['vpce-1'] })],
+        [{ kind: 'route-table-association', id: 'rtbassoc-1', routeTableId: 'rtb-1' }, new DisassociateRouteTableCommand({ AssociationId: 'rtbassoc-1' })],
+        [{ kind: 'route-table', id: 'rtb-1' }, new DeleteRouteTableCommand({ RouteTableId: 'rtb-1' })],
+        [{ kind: 'security-group', id: 'sg-1' }, new DeleteSecurityGroupCommand({ GroupId: 'sg-1' })],
+        [{ kind: 'subnet', id: 'subnet-1' }, new DeleteSubnetCommand({ SubnetId: 'subnet-1' })],
+        [
+          { kind: 'internet-gateway-attachment', id: 'igw-1', vpcId: 'vpc-1' },
+          new DetachInternetGatewayCommand({ InternetGatewayId: 'igw-1', VpcId: 'vpc-1' }),
+        ],
+        [{ kind: 'internet-gateway', id: 'igw-1' }, new DeleteInternetGatewayCommand({ InternetGatewayId: 'igw-1' })],
+        [{ kind: 'vpc', id: 'vpc-1' }, new DeleteVpcCommand({ VpcId: 'vpc-1' })],
+      ] as Array<[NetworkPart, object]>
+    ).map(([part, command]) => [part.kind, part, command] as const),
+  )('deletes a %s with exactly its command', async (_kind, part, command) => {
     // Prepare
     ec2Mock.onAnyCommand().resolves({});
     // Act
@@ -215,7 +244,9 @@ describe('Ec2Reclaimer.deletePart', () => {
 
   it('answers deferred when the endpoint deletion is refused per item', async () => {
     // Prepare
-    ec2Mock.on(DeleteVpcEndpointsCommand).resolves({ Unsuccessful: [{ ResourceId: 'vpce-1', Error: { Code: 'InvalidVpcEndpoint.NotFound', Message: 'gone' } }] });
+    ec2Mock
+      .on(DeleteVpcEndpointsCommand)
+      .resolves({ Unsuccessful: [{ ResourceId: 'vpce-1', Error: { Code: 'InvalidVpcEndpoint.NotFound', Message: 'gone' } }] });
     // Act / Assess
     expect(await reclaimer.deletePart({ kind: 'vpc-endpoint', id: 'vpce-1' })).toEqual({ outcome: 'deferred', reason: 'InvalidVpcEndpoint.NotFound: gone' });
   });

@@ -16,21 +16,25 @@ function networkError(code: string, message: string): Error {
 }
 
 describe('translateAwsError', () => {
-  it.each(['RequestLimitExceeded', 'ThrottlingException', 'Throttling', 'TooManyRequestsException', 'ProvisionedThroughputExceededException', 'RequestThrottled'])(
-    'makes throttling code %s retryable, keeping code and cause',
-    (code) => {
-      // Prepare
-      const original = awsError(code, 400);
+  it.each([
+    'RequestLimitExceeded',
+    'ThrottlingException',
+    'Throttling',
+    'TooManyRequestsException',
+    'ProvisionedThroughputExceededException',
+    'RequestThrottled',
+  ])('makes throttling code %s retryable, keeping code and cause', (code) => {
+    // Prepare
+    const original = awsError(code, 400);
 
-      // Act
-      const translated = translateAwsError(original);
+    // Act
+    const translated = translateAwsError(original);
 
-      // Assess
-      expect(translated).toBeInstanceOf(ThrottledError);
-      expect(translated).toBeInstanceOf(RetryableError);
-      expect(translated).toMatchObject({ code, cause: original });
-    },
-  );
+    // Assess
+    expect(translated).toBeInstanceOf(ThrottledError);
+    expect(translated).toBeInstanceOf(RetryableError);
+    expect(translated).toMatchObject({ code, cause: original });
+  });
 
   it('keeps a 5xx apart from throttling: retryable, but not ThrottledError', () => {
     // Act
@@ -161,7 +165,7 @@ describe('translateAwsError', () => {
 describe('translateAwsError classifies as the SDK retry strategy does (@smithy/core/retry)', () => {
   it.each([
     ['HTTP 429 with a code of its own', awsError('SlowDownPlease', 429)],
-    ['the model\'s retryable trait with throttling', awsError('SomeThrottle', 400, { $retryable: { throttling: true } })],
+    ["the model's retryable trait with throttling", awsError('SomeThrottle', 400, { $retryable: { throttling: true } })],
   ])('makes %s throttling', (_what, original) => {
     // Act / Assess
     expect(translateAwsError(original)).toBeInstanceOf(ThrottledError);
@@ -171,7 +175,7 @@ describe('translateAwsError classifies as the SDK retry strategy does (@smithy/c
     ['a network error given as the cause', Object.assign(new Error('send failed'), { cause: networkError('ECONNRESET', 'read ECONNRESET') })],
     ['EPIPE', networkError('EPIPE', 'write EPIPE')],
     ['EAI_AGAIN', networkError('EAI_AGAIN', 'getaddrinfo EAI_AGAIN ec2.us-east-1.amazonaws.com')],
-    ['ECONNABORTED (not in the SDK\'s list)', networkError('ECONNABORTED', 'aborted')],
+    ["ECONNABORTED (not in the SDK's list)", networkError('ECONNABORTED', 'aborted')],
     ['HTTP 501', awsError('NotImplementedHere', 501)],
     ['a clock skew the SDK corrected', awsError('RequestExpired', 400, { $metadata: { httpStatusCode: 400, clockSkewCorrected: true } })],
   ])('makes %s retryable, not throttling', (_what, original) => {
@@ -215,7 +219,7 @@ describe("translateAwsError, for an answer that is not AWS's", () => {
 
   it('answers a 4xx it could not read as permanent AWS_UNREADABLE_ANSWER', () => {
     // Act
-    const translated = translateAwsError(unreadable(new SyntaxError('Unexpected token \'<\''), 403));
+    const translated = translateAwsError(unreadable(new SyntaxError("Unexpected token '<'"), 403));
 
     // Assess
     expect(translated).toBeInstanceOf(PermanentError);

@@ -19,18 +19,32 @@ describe('EventBridgeJobEvents', () => {
 
   it('publishes Reset Access Job Succeeded on the service bus with the job view and its outputs', async () => {
     // Prepare
-    const succeeded = job({ status: 'SUCCEEDED', current: [], endedAt: '2026-01-01T00:09:00.000Z', outputs: { sshKeyParameter: '/ec2rl/openssh/i-0123456789abcdef0/key', backupImageId: 'ami-0123456789abcdef0' } });
+    const succeeded = job({
+      status: 'SUCCEEDED',
+      current: [],
+      endedAt: '2026-01-01T00:09:00.000Z',
+      outputs: { sshKeyParameter: '/ec2rl/openssh/i-0123456789abcdef0/key', backupImageId: 'ami-0123456789abcdef0' },
+    });
     // Act
     await observer.jobFinished(succeeded);
     // Assess
-    expect(entries()).toEqual([expect.objectContaining({ EventBusName: 'ec2-reset-access-dev', Source: 'reset-access', DetailType: 'Reset Access Job Succeeded' })]);
+    expect(entries()).toEqual([
+      expect.objectContaining({ EventBusName: 'ec2-reset-access-dev', Source: 'reset-access', DetailType: 'Reset Access Job Succeeded' }),
+    ]);
     const detail = JSON.parse(entries()[0]!.Detail!);
-    expect(detail).toEqual(expect.objectContaining({ jobId: succeeded.jobId, instanceId: succeeded.instanceId, status: 'SUCCEEDED', outputs: succeeded.outputs }));
+    expect(detail).toEqual(
+      expect.objectContaining({ jobId: succeeded.jobId, instanceId: succeeded.instanceId, status: 'SUCCEEDED', outputs: succeeded.outputs }),
+    );
   });
 
   it('publishes Reset Access Job Failed with the reason, and never a private key', async () => {
     // Prepare: an error message that (by some bug) echoes a key.
-    const failed = job({ status: 'FAILED', current: [], error: { code: 'RESCUE_FAILED', message: `script said: ${PEM}`, phase: 'run-rescue' }, instanceRestored: true });
+    const failed = job({
+      status: 'FAILED',
+      current: [],
+      error: { code: 'RESCUE_FAILED', message: `script said: ${PEM}`, phase: 'run-rescue' },
+      instanceRestored: true,
+    });
     // Act
     await observer.jobFinished(failed);
     // Assess
@@ -38,7 +52,9 @@ describe('EventBridgeJobEvents', () => {
     expect(entry.DetailType).toBe('Reset Access Job Failed');
     expect(entry.Detail).not.toMatch(/PRIVATE KEY/);
     expect(entry.Detail).not.toContain('b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ');
-    expect(JSON.parse(entry.Detail!)).toEqual(expect.objectContaining({ error: expect.objectContaining({ code: 'RESCUE_FAILED', phase: 'run-rescue' }), instanceRestored: true }));
+    expect(JSON.parse(entry.Detail!)).toEqual(
+      expect.objectContaining({ error: expect.objectContaining({ code: 'RESCUE_FAILED', phase: 'run-rescue' }), instanceRestored: true }),
+    );
   });
 
   it('sends a throttled entry once more, then gives up retryably', async () => {

@@ -42,8 +42,18 @@ describe('EventBridgePhaseBus', () => {
     expect(inputs()).toEqual([
       {
         Entries: [
-          { EventBusName: 'reset-access-dev', Source: 'reset-access', DetailType: 'Reset Access Phase Requested', Detail: '{"jobId":"job-1","phase":"launch-helper","attempt":0}' },
-          { EventBusName: 'reset-access-dev', Source: 'reset-access', DetailType: 'Reset Access Phase Requested', Detail: '{"jobId":"job-1","phase":"stop-target","attempt":0}' },
+          {
+            EventBusName: 'reset-access-dev',
+            Source: 'reset-access',
+            DetailType: 'Reset Access Phase Requested',
+            Detail: '{"jobId":"job-1","phase":"launch-helper","attempt":0}',
+          },
+          {
+            EventBusName: 'reset-access-dev',
+            Source: 'reset-access',
+            DetailType: 'Reset Access Phase Requested',
+            Detail: '{"jobId":"job-1","phase":"stop-target","attempt":0}',
+          },
         ],
       },
     ]);
@@ -79,7 +89,12 @@ describe('EventBridgePhaseBus', () => {
       .on(PutEventsCommand)
       .resolvesOnce({
         FailedEntryCount: 2,
-        Entries: [{ EventId: 'e-0' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }, { EventId: 'e-2' }, { ErrorCode: 'InternalFailure', ErrorMessage: 'oops' }],
+        Entries: [
+          { EventId: 'e-0' },
+          { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' },
+          { EventId: 'e-2' },
+          { ErrorCode: 'InternalFailure', ErrorMessage: 'oops' },
+        ],
       })
       .resolvesOnce({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }, { EventId: 'e-3' }] });
 
@@ -87,7 +102,10 @@ describe('EventBridgePhaseBus', () => {
     await bus.publish([message(0), message(1), message(2), message(3)]);
 
     // Assess
-    expect(inputs().map(details)).toEqual([['job-0', 'job-1', 'job-2', 'job-3'], ['job-1', 'job-3']]);
+    expect(inputs().map(details)).toEqual([
+      ['job-0', 'job-1', 'job-2', 'job-3'],
+      ['job-1', 'job-3'],
+    ]);
     expect(sleeps).toHaveLength(1);
     expect(sleeps[0]).toBeGreaterThanOrEqual(50);
     expect(sleeps[0]).toBeLessThanOrEqual(100);
@@ -115,7 +133,10 @@ describe('EventBridgePhaseBus', () => {
       .on(PutEventsCommand)
       .resolvesOnce({
         FailedEntryCount: 2,
-        Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'no' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }],
+        Entries: [
+          { ErrorCode: 'AccessDeniedException', ErrorMessage: 'no' },
+          { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' },
+        ],
       })
       .resolvesOnce({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
 
@@ -130,7 +151,9 @@ describe('EventBridgePhaseBus', () => {
 
   it('translates a throttled PutEvents call into RetryableError', async () => {
     // Prepare
-    events.on(PutEventsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    events
+      .on(PutEventsCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
 
     // Act
     const publish = bus.publish([message(0)]);
@@ -142,7 +165,15 @@ describe('EventBridgePhaseBus', () => {
 
   it('translates a missing bus into PermanentError', async () => {
     // Prepare
-    events.on(PutEventsCommand).rejects(Object.assign(new Error('Event bus reset-access-dev does not exist.'), { name: 'ResourceNotFoundException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    events
+      .on(PutEventsCommand)
+      .rejects(
+        Object.assign(new Error('Event bus reset-access-dev does not exist.'), {
+          name: 'ResourceNotFoundException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
 
     // Act
     const publish = bus.publish([message(0)]);

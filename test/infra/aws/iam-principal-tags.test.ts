@@ -6,7 +6,8 @@ import { IamPrincipalTags } from '../../../infra/aws/iam-principal-tags';
 const iamMock = mockClient(IAMClient);
 const role = { kind: 'role', name: 'team-a-operator', account: '123456789012', arn: 'arn:aws:iam::123456789012:role/team-a-operator' } as const;
 const user = { kind: 'user', name: 'bob', account: '123456789012', arn: 'arn:aws:iam::123456789012:user/bob' } as const;
-const noSuchEntity = () => new IAMServiceException({ name: 'NoSuchEntity', message: 'The role with name x cannot be found.', $fault: 'client', $metadata: { httpStatusCode: 404 } });
+const noSuchEntity = () =>
+  new IAMServiceException({ name: 'NoSuchEntity', message: 'The role with name x cannot be found.', $fault: 'client', $metadata: { httpStatusCode: 404 } });
 
 beforeEach(() => iamMock.reset());
 

@@ -8,7 +8,12 @@ import { SimulatedRegion } from '../../../infra/sim/region';
 describe('KMS DescribeKey through the simulated region', () => {
   function setup() {
     const region = new SimulatedRegion({ clock: new ManualClock() });
-    const { kms } = createAwsClients({ region: 'us-east-1', requestHandler: createSimRequestHandler(region), credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, env: {} });
+    const { kms } = createAwsClients({
+      region: 'us-east-1',
+      requestHandler: createSimRequestHandler(region),
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      env: {},
+    });
     return { region, keys: new KmsEncryptionKeys(kms as KMSClient) };
   }
 

@@ -48,8 +48,22 @@ class EndpointModel {
   groups: SecurityGroup[] = [{ GroupId: 'sg-helpers', VpcId: 'vpc-1', Tags: managed('rescue-security-group') }];
   endpoints: VpcEndpoint[] = [];
   subnets = [
-    { SubnetId: 'subnet-a', VpcId: 'vpc-1', AvailabilityZone: 'us-east-1a', CidrBlock: '10.213.0.0/24', State: 'available' as const, Tags: managed('rescue-subnet') },
-    { SubnetId: 'subnet-b', VpcId: 'vpc-1', AvailabilityZone: 'us-east-1b', CidrBlock: '10.213.1.0/24', State: 'available' as const, Tags: managed('rescue-subnet') },
+    {
+      SubnetId: 'subnet-a',
+      VpcId: 'vpc-1',
+      AvailabilityZone: 'us-east-1a',
+      CidrBlock: '10.213.0.0/24',
+      State: 'available' as const,
+      Tags: managed('rescue-subnet'),
+    },
+    {
+      SubnetId: 'subnet-b',
+      VpcId: 'vpc-1',
+      AvailabilityZone: 'us-east-1b',
+      CidrBlock: '10.213.1.0/24',
+      State: 'available' as const,
+      Tags: managed('rescue-subnet'),
+    },
   ];
 
   install(): void {
@@ -59,7 +73,11 @@ class EndpointModel {
         {
           RouteTableId: 'rtb-1',
           VpcId: 'vpc-1',
-          Associations: this.subnets.map((s, i) => ({ SubnetId: s.SubnetId, RouteTableAssociationId: `rtbassoc-${i}`, AssociationState: { State: 'associated' } })),
+          Associations: this.subnets.map((s, i) => ({
+            SubnetId: s.SubnetId,
+            RouteTableAssociationId: `rtbassoc-${i}`,
+            AssociationState: { State: 'associated' },
+          })),
           Tags: managed('rescue-route-table'),
         },
       ],
@@ -83,7 +101,13 @@ class EndpointModel {
     });
     ec2Mock.on(DescribeVpcEndpointsCommand).callsFake(() => ({ VpcEndpoints: structuredClone(this.endpoints) }));
     ec2Mock.on(CreateVpcEndpointCommand).callsFake((input) => {
-      const endpoint: VpcEndpoint = { VpcEndpointId: `vpce-${input.ServiceName!.split('.').pop()}`, ServiceName: input.ServiceName, State: 'pending' as VpcEndpoint['State'], SubnetIds: input.SubnetIds, Tags: input.TagSpecifications?.[0]?.Tags };
+      const endpoint: VpcEndpoint = {
+        VpcEndpointId: `vpce-${input.ServiceName!.split('.').pop()}`,
+        ServiceName: input.ServiceName,
+        State: 'pending' as VpcEndpoint['State'],
+        SubnetIds: input.SubnetIds,
+        Tags: input.TagSpecifications?.[0]?.Tags,
+      };
       this.endpoints.push(endpoint);
       return { VpcEndpoint: endpoint };
     });
@@ -128,10 +152,17 @@ describe('rescue network with VPC endpoints', () => {
     expect(network).toEqual({ kind: 'rescue-vpc', vpcId: 'vpc-1', subnetId: 'subnet-a', securityGroupIds: ['sg-helpers'] });
     expect(ec2Mock.commandCalls(ModifyVpcAttributeCommand).map((c) => c.args[0].input)).toEqual([{ VpcId: 'vpc-1', EnableDnsHostnames: { Value: true } }]);
     expect(ec2Mock.commandCalls(CreateSecurityGroupCommand).map((c) => c.args[0].input)).toEqual([
-      expect.objectContaining({ VpcId: 'vpc-1', GroupName: 'reset-access-rescue-endpoints', TagSpecifications: [{ ResourceType: 'security-group', Tags: managed('rescue-endpoint-security-group') }] }),
+      expect.objectContaining({
+        VpcId: 'vpc-1',
+        GroupName: 'reset-access-rescue-endpoints',
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: managed('rescue-endpoint-security-group') }],
+      }),
     ]);
     expect(ec2Mock.commandCalls(AuthorizeSecurityGroupIngressCommand).map((c) => c.args[0].input)).toEqual([
-      { GroupId: 'sg-endpoints', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '10.213.0.0/16', Description: 'helpers in the rescue VPC' }] }] },
+      {
+        GroupId: 'sg-endpoints',
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '10.213.0.0/16', Description: 'helpers in the rescue VPC' }] }],
+      },
     ]);
     expect(ec2Mock.commandCalls(CreateVpcEndpointCommand).map((c) => c.args[0].input)).toEqual(
       ['ssm', 'ssmmessages', 'ec2messages'].map((service) => ({

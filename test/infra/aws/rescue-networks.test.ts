@@ -106,7 +106,9 @@ class VpcModel {
       return { RouteTable: clone(table), ClientToken: input.ClientToken };
     });
     ec2Mock.on(CreateRouteCommand).callsFake((input) => {
-      this.routeTables.find((t) => t.RouteTableId === input.RouteTableId)!.Routes!.push({ DestinationCidrBlock: input.DestinationCidrBlock, GatewayId: input.GatewayId, State: 'active' });
+      this.routeTables
+        .find((t) => t.RouteTableId === input.RouteTableId)!
+        .Routes!.push({ DestinationCidrBlock: input.DestinationCidrBlock, GatewayId: input.GatewayId, State: 'active' });
       return { Return: true };
     });
     ec2Mock.on(CreateSubnetCommand).callsFake((input) => {
@@ -124,11 +126,13 @@ class VpcModel {
       return { Subnet: clone(subnet) };
     });
     ec2Mock.on(AssociateRouteTableCommand).callsFake((input) => {
-      this.routeTables.find((t) => t.RouteTableId === input.RouteTableId)!.Associations!.push({
-        RouteTableAssociationId: this.id('rtbassoc'),
-        SubnetId: input.SubnetId,
-        AssociationState: { State: 'associated' },
-      });
+      this.routeTables
+        .find((t) => t.RouteTableId === input.RouteTableId)!
+        .Associations!.push({
+          RouteTableAssociationId: this.id('rtbassoc'),
+          SubnetId: input.SubnetId,
+          AssociationState: { State: 'associated' },
+        });
       return {};
     });
     ec2Mock.on(ModifySubnetAttributeCommand).callsFake((input) => {
@@ -136,7 +140,13 @@ class VpcModel {
       return {};
     });
     ec2Mock.on(CreateSecurityGroupCommand).callsFake((input) => {
-      const group: SecurityGroup = { GroupId: this.id('sg'), GroupName: input.GroupName, VpcId: input.VpcId, IpPermissions: [], Tags: tagsOf(input.TagSpecifications) };
+      const group: SecurityGroup = {
+        GroupId: this.id('sg'),
+        GroupName: input.GroupName,
+        VpcId: input.VpcId,
+        IpPermissions: [],
+        Tags: tagsOf(input.TagSpecifications),
+      };
       this.groups.push(group);
       return { GroupId: group.GroupId };
     });

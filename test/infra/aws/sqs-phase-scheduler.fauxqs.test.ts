@@ -8,7 +8,8 @@ import { SqsPhaseScheduler } from '../../../infra/aws/sqs-phase-scheduler';
  * runtime cannot load: it runs in a child process that prints the port it listens on.
  */
 async function startFauxqs(): Promise<{ child: ChildProcessWithoutNullStreams; endpoint: string }> {
-  const script = "import { startFauxqs } from 'fauxqs'; const server = await startFauxqs({ port: 0, logger: false }); console.log(JSON.stringify({ port: server.port }));";
+  const script =
+    "import { startFauxqs } from 'fauxqs'; const server = await startFauxqs({ port: 0, logger: false }); console.log(JSON.stringify({ port: server.port }));";
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve(__dirname, '../../..') });
   const port = await new Promise<number>((resolve, reject) => {
     let output = '';

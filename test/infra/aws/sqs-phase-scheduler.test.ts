@@ -88,7 +88,9 @@ describe('SqsPhaseScheduler', () => {
 
   it('translates throttling into RetryableError', async () => {
     // Prepare
-    sqs.on(SendMessageCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    sqs
+      .on(SendMessageCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
     const scheduler = new SqsPhaseScheduler(sqsClient, { queueUrlFor });
 
     // Act

@@ -9,7 +9,13 @@ describe('SqsStartDeferral', () => {
   const sqs = mockClient(client);
   const start = {
     kind: 'alarm' as const,
-    request: { instanceId: 'i-0123456789abcdef0', subnet: 'CreateNewVPC' as const, helperInstanceType: 't3.small', allowInstanceStoreLoss: false, keyType: 'ed25519' as const },
+    request: {
+      instanceId: 'i-0123456789abcdef0',
+      subnet: 'CreateNewVPC' as const,
+      helperInstanceType: 't3.small',
+      allowInstanceStoreLoss: false,
+      keyType: 'ed25519' as const,
+    },
     eventId: 'e-1',
     requestedBy: 'alarm:arn',
     admitAt: '2026-01-05T09:30:00.000Z',

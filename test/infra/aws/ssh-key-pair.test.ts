@@ -39,23 +39,26 @@ function ed25519Seed(privateKey: string): Buffer {
 }
 
 describe('generateSshKeyPair', () => {
-  (hasSshKeygen ? it.each(['ed25519', 'rsa'] as const) : it.skip.each(['ed25519', 'rsa'] as const))('makes a %s pair ssh-keygen reads, with its fingerprint', (keyType) => {
-    // Prepare
-    const dir = mkdtempSync(join(tmpdir(), 'ra-keypair-'));
-    const file = join(dir, 'key');
-    try {
-      // Act
-      const pair = generateSshKeyPair(keyType, 'reset-access-r-1');
-      writeFileSync(file, pair.privateKey, { mode: 0o600 });
-      const derived = spawnSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' });
-      const listed = spawnSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', file], { encoding: 'utf8' });
-      // Assess
-      expect(derived.stdout.trim()).toBe(pair.publicKey);
-      expect(listed.stdout.split(' ')[1]).toBe(pair.fingerprint);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  (hasSshKeygen ? it.each(['ed25519', 'rsa'] as const) : it.skip.each(['ed25519', 'rsa'] as const))(
+    'makes a %s pair ssh-keygen reads, with its fingerprint',
+    (keyType) => {
+      // Prepare
+      const dir = mkdtempSync(join(tmpdir(), 'ra-keypair-'));
+      const file = join(dir, 'key');
+      try {
+        // Act
+        const pair = generateSshKeyPair(keyType, 'reset-access-r-1');
+        writeFileSync(file, pair.privateKey, { mode: 0o600 });
+        const derived = spawnSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' });
+        const listed = spawnSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', file], { encoding: 'utf8' });
+        // Assess
+        expect(derived.stdout.trim()).toBe(pair.publicKey);
+        expect(listed.stdout.split(' ')[1]).toBe(pair.fingerprint);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('leaves nothing of the private key in the buffers it made: every one is zeroed before it returns', () => {
     // Prepare: every buffer OpenSSL exports a private key to, and every concatenation.

@@ -49,7 +49,9 @@ describe('createKeyPair', () => {
   });
 
   it('a refused put is an error whose message does not carry the key', async () => {
-    ssmMock.on(PutParameterCommand).rejects(new SSMServiceException({ name: 'AccessDeniedException', message: 'not allowed', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    ssmMock
+      .on(PutParameterCommand)
+      .rejects(new SSMServiceException({ name: 'AccessDeniedException', message: 'not allowed', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
     const vault = new SsmKeyVault(new SSMClient({ region: 'eu-west-1' }));
 
     const error = await vault.createKeyPair({ parameterName: NAME, keyType: 'ed25519', comment: 'c', description: 'd' }).catch((e: Error) => e);

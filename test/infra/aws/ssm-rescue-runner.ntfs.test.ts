@@ -42,7 +42,12 @@ describe('the NTFS rescue and its release', () => {
       InstanceIds: [HELPER],
       Comment: 'reset-access job-0001 rescue',
       Parameters: {
-        commands: buildNtfsRescueCommands({ jobId: 'job-0001', targetInstanceId: params.targetInstanceId, volumeId: params.volumeId, deviceHints: ['/dev/sdf', '/dev/xvdf'] }),
+        commands: buildNtfsRescueCommands({
+          jobId: 'job-0001',
+          targetInstanceId: params.targetInstanceId,
+          volumeId: params.volumeId,
+          deviceHints: ['/dev/sdf', '/dev/xvdf'],
+        }),
       },
     });
   });
@@ -69,10 +74,20 @@ describe('the NTFS rescue and its release', () => {
     expect([found, rescue]).toEqual(['cmd-release', 'cmd-ntfs']);
   });
 
-  it("reads an NTFS refusal whole, with its fallback, from a command that failed", async () => {
+  it('reads an NTFS refusal whole, with its fallback, from a command that failed', async () => {
     // Prepare
-    const refusal = { ok: false, script: 'ntfs-rescue', helper: 'linux', error: 'HIBERNATED', message: 'Windows is hibernated', fallback: true, volumeWritten: false };
-    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', StandardOutputContent: `${JSON.stringify(refusal)}\n`, StandardErrorContent: 'ra: error HIBERNATED\n' });
+    const refusal = {
+      ok: false,
+      script: 'ntfs-rescue',
+      helper: 'linux',
+      error: 'HIBERNATED',
+      message: 'Windows is hibernated',
+      fallback: true,
+      volumeWritten: false,
+    };
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Failed', StandardOutputContent: `${JSON.stringify(refusal)}\n`, StandardErrorContent: 'ra: error HIBERNATED\n' });
     // Act
     const result = await runner.result('cmd-ntfs', HELPER);
     // Assess

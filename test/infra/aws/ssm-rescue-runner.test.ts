@@ -117,7 +117,9 @@ describe('start', () => {
     await runner.start({ ...withoutParameter, user: 'deploy', publicKey: caller });
     await runner.start({ ...params, kmsKeyId: 'alias/team-keys' });
     // Assess
-    const [own, generated] = ssmMock.commandCalls(SendCommandCommand).map((c) => c.args[0].input.Parameters!.commands!.filter((line) => line.startsWith('export RA_')));
+    const [own, generated] = ssmMock
+      .commandCalls(SendCommandCommand)
+      .map((c) => c.args[0].input.Parameters!.commands!.filter((line) => line.startsWith('export RA_')));
     expect(own).toEqual(expect.arrayContaining([`export RA_PUBLIC_KEY='${caller}'`, "export RA_USER='deploy'"]));
     expect(own!.some((line) => /RA_PARAMETER_NAME|RA_KMS_KEY_ID/.test(line))).toBe(false);
     expect(generated).toEqual(expect.arrayContaining([`export RA_PARAMETER_NAME='${params.parameterName}'`, "export RA_KMS_KEY_ID='alias/team-keys'"]));
@@ -219,7 +221,9 @@ describe('result', () => {
       filesRemoved: ['C:\\ProgramData\\Amazon\\EC2Launch\\state\\.run-once'],
       warnings: ['once-tasks run again'],
     };
-    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: `${JSON.stringify(windowsSummary)}\r\n`, StandardErrorContent: 'ra: found disk 1\r\n' });
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', StandardOutputContent: `${JSON.stringify(windowsSummary)}\r\n`, StandardErrorContent: 'ra: found disk 1\r\n' });
 
     // Act
     const result = await runner.result('cmd-2', 'i-0bbbb00000000001');
@@ -261,20 +265,29 @@ describe('result', () => {
 
   it("fails a command that ended Success without a readable summary, with the parser's reason", async () => {
     // Prepare: the script's summary never reached stdout
-    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: 'mounting /dev/nvme1n1p1\n', StandardErrorContent: 'ra: done\n' });
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', StandardOutputContent: 'mounting /dev/nvme1n1p1\n', StandardErrorContent: 'ra: done\n' });
 
     // Act
     const result = await runner.result('cmd-1', 'i-0bbbb00000000001');
 
     // Assess
     expect(result?.status).toBe('Success');
-    expect(result?.summary).toEqual({ ok: false, error: 'SUMMARY_UNREADABLE', message: expect.stringMatching(/^the command ended Success, but the Linux rescue script printed no JSON summary line .*\(last stderr line: ra: done\)$/) });
+    expect(result?.summary).toEqual({
+      ok: false,
+      error: 'SUMMARY_UNREADABLE',
+      message: expect.stringMatching(/^the command ended Success, but the Linux rescue script printed no JSON summary line .*\(last stderr line: ra: done\)$/),
+    });
   });
 
   it.each([
     ['other output follows it (a JSON line of another tool)', `${summaryLine}\n{"progress":100}\n`],
     ['other output leads it on its line', `50% done${summaryLine}\n`],
-    ['stdout was cut at 24,000 characters before it, mid-line', `${'x'.repeat(100)}\n`.repeat(240).slice(-(24_000 - summaryLine.length - 1)) + `${summaryLine}\n`],
+    [
+      'stdout was cut at 24,000 characters before it, mid-line',
+      `${'x'.repeat(100)}\n`.repeat(240).slice(-(24_000 - summaryLine.length - 1)) + `${summaryLine}\n`,
+    ],
   ])('finds the summary wherever it is the last thing that parses as one: %s', async (_what, stdout) => {
     // Prepare
     ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: stdout, StandardErrorContent: '' });
@@ -289,7 +302,9 @@ describe('result', () => {
   it('keeps a failure the script printed, though other output follows it', async () => {
     // Prepare
     const failure = JSON.stringify({ ok: false, error: 'NO_LOGIN_USER', message: 'no user with a home directory and a login shell' });
-    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: `${failure}\n{"unrelated":true}\n`, StandardErrorContent: '' });
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', StandardOutputContent: `${failure}\n{"unrelated":true}\n`, StandardErrorContent: '' });
 
     // Act
     const result = await runner.result('cmd-1', 'i-0bbbb00000000001');

@@ -28,7 +28,9 @@ let commands: SsmTargetCommands;
 
 beforeEach(() => {
   ssmMock.reset();
-  commands = new SsmTargetCommands(new SSMClient({ region: 'eu-west-1' }), { online: { ...defaultConfig.online, deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120 } });
+  commands = new SsmTargetCommands(new SSMClient({ region: 'eu-west-1' }), {
+    online: { ...defaultConfig.online, deliveryTimeoutSeconds: 60, executionTimeoutSeconds: 120 },
+  });
 });
 
 describe('agentStatus', () => {
@@ -36,7 +38,9 @@ describe('agentStatus', () => {
     ['Online', 'Online'],
     ['ConnectionLost', 'ConnectionLost'],
   ] as const)("answers the target's PingStatus %s", async (ping, expected) => {
-    ssmMock.on(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [TARGET] }] }).resolves({ InstanceInformationList: [{ InstanceId: TARGET, PingStatus: ping }] });
+    ssmMock
+      .on(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [TARGET] }] })
+      .resolves({ InstanceInformationList: [{ InstanceId: TARGET, PingStatus: ping }] });
 
     const status = await commands.agentStatus(TARGET);
 
@@ -105,7 +109,10 @@ describe('send', () => {
   it('refuses a Windows job id the script builder rejects, without sending', async () => {
     ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
 
-    await expect(commands.send({ jobId: "job'; Restart-Computer", instanceId: TARGET, platform: 'windows' })).rejects.toMatchObject({ name: 'PermanentError', code: 'ONLINE_INVALID_INPUT' });
+    await expect(commands.send({ jobId: "job'; Restart-Computer", instanceId: TARGET, platform: 'windows' })).rejects.toMatchObject({
+      name: 'PermanentError',
+      code: 'ONLINE_INVALID_INPUT',
+    });
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
   });
 
@@ -149,7 +156,9 @@ describe('result', () => {
       fingerprint: 'SHA256:abc',
       publicKey: PUBLIC_KEY,
     };
-    ssmMock.on(GetCommandInvocationCommand, { CommandId: 'cmd-1', InstanceId: TARGET }).resolves({ Status: 'Success', StandardOutputContent: `${JSON.stringify(summary)}\n`, StandardErrorContent: 'ra: users: ec2-user\n' });
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: 'cmd-1', InstanceId: TARGET })
+      .resolves({ Status: 'Success', StandardOutputContent: `${JSON.stringify(summary)}\n`, StandardErrorContent: 'ra: users: ec2-user\n' });
 
     // Act
     const result = await commands.result('cmd-1', TARGET);
@@ -163,7 +172,14 @@ describe('result', () => {
       ok: true,
       script: 'windows-rescue',
       mode: 'online',
-      agents: [{ agent: 'ec2launch-v2', config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml', generatesPassword: true, changes: ['removed state\\.run-once'] }],
+      agents: [
+        {
+          agent: 'ec2launch-v2',
+          config: 'C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml',
+          generatesPassword: true,
+          changes: ['removed state\\.run-once'],
+        },
+      ],
       filesChanged: [],
       filesRemoved: ['C:\\ProgramData\\Amazon\\EC2Launch\\state\\.run-once'],
       warnings: [],

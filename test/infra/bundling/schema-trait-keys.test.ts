@@ -62,7 +62,9 @@ function sameGraph(a: unknown, b: unknown, seen = new Map<unknown, unknown>()): 
 describe('inlineTraitKeys', () => {
   it('writes a computed key that names a string constant of the module as that string', () => {
     // Prepare
-    const source = ['const _xN = "xmlName";', 'const _m = "min";', 'export var A$ = [3, n0, _A, 0, [_M], [[1, { [_eQN]: `Min`,', '  [_xN]: _m }]]];'].join('\n');
+    const source = ['const _xN = "xmlName";', 'const _m = "min";', 'export var A$ = [3, n0, _A, 0, [_M], [[1, { [_eQN]: `Min`,', '  [_xN]: _m }]]];'].join(
+      '\n',
+    );
     // Act
     const inlined = inlineTraitKeys(source);
     // Assess
@@ -85,8 +87,28 @@ describe('the schemas of the service’s SDK clients', () => {
   });
 
   it('are found (EC2, SSM, DynamoDB, SQS, EventBridge, KMS and the credential chain’s clients)', () => {
-    expect(files.map((file) => file.replace(/.*node_modules[\\/]/, '').split(/[\\/]/).filter((part) => !['dist-es', 'submodules', 'schemas'].includes(part)).slice(0, -1).join('/')).sort()).toEqual(
-      expect.arrayContaining(['@aws-sdk/client-dynamodb', '@aws-sdk/client-ec2', '@aws-sdk/client-eventbridge', '@aws-sdk/client-kms', '@aws-sdk/client-sqs', '@aws-sdk/client-ssm', '@aws-sdk/nested-clients/sso', '@aws-sdk/nested-clients/sts']),
+    expect(
+      files
+        .map((file) =>
+          file
+            .replace(/.*node_modules[\\/]/, '')
+            .split(/[\\/]/)
+            .filter((part) => !['dist-es', 'submodules', 'schemas'].includes(part))
+            .slice(0, -1)
+            .join('/'),
+        )
+        .sort(),
+    ).toEqual(
+      expect.arrayContaining([
+        '@aws-sdk/client-dynamodb',
+        '@aws-sdk/client-ec2',
+        '@aws-sdk/client-eventbridge',
+        '@aws-sdk/client-kms',
+        '@aws-sdk/client-sqs',
+        '@aws-sdk/client-ssm',
+        '@aws-sdk/nested-clients/sso',
+        '@aws-sdk/nested-clients/sts',
+      ]),
     );
   });
 
@@ -97,13 +119,17 @@ describe('the schemas of the service’s SDK clients', () => {
     expect(inlineTraitKeys(source).match(/\[_\w+\]:/g)).toBeNull();
   });
 
-  it.each(files.map((file) => [file.replace(/.*node_modules[\\/]/, ''), file]))('%s exports the same schemas with the plugin', async (_name, file) => {
-    // Act
-    const [plain, inlined] = await Promise.all([exportsOf(file, []), exportsOf(file, [schemaTraitKeys])]);
-    // Assess
-    expect(Object.keys(inlined).sort()).toEqual(Object.keys(plain).sort());
-    expect(Object.keys(plain).length).toBeGreaterThan(0);
-    const different = Object.keys(plain).filter((name) => !sameGraph(plain[name], inlined[name]));
-    expect(different).toEqual([]);
-  }, 60_000);
+  it.each(files.map((file) => [file.replace(/.*node_modules[\\/]/, ''), file]))(
+    '%s exports the same schemas with the plugin',
+    async (_name, file) => {
+      // Act
+      const [plain, inlined] = await Promise.all([exportsOf(file, []), exportsOf(file, [schemaTraitKeys])]);
+      // Assess
+      expect(Object.keys(inlined).sort()).toEqual(Object.keys(plain).sort());
+      expect(Object.keys(plain).length).toBeGreaterThan(0);
+      const different = Object.keys(plain).filter((name) => !sameGraph(plain[name], inlined[name]));
+      expect(different).toEqual([]);
+    },
+    60_000,
+  );
 });

@@ -34,15 +34,24 @@ describe('the alarm rules on the local bus', () => {
 
   /** Puts an event as its producer would; answers the queues it reached and what they got. */
   async function put(event: Record<string, unknown>, eventBusName?: string): Promise<Array<{ queue: string; body: Record<string, unknown> }>> {
-    await bus.putEvents([{ Source: event.source as string, DetailType: event['detail-type'] as string, Detail: JSON.stringify(event.detail), EventBusName: eventBusName }]);
-    return sqs.commandCalls(SendMessageCommand).map((c) => ({ queue: c.args[0].input.QueueUrl!.split('/').pop()!, body: JSON.parse(c.args[0].input.MessageBody!) }));
+    await bus.putEvents([
+      { Source: event.source as string, DetailType: event['detail-type'] as string, Detail: JSON.stringify(event.detail), EventBusName: eventBusName },
+    ]);
+    return sqs
+      .commandCalls(SendMessageCommand)
+      .map((c) => ({ queue: c.args[0].input.QueueUrl!.split('/').pop()!, body: JSON.parse(c.args[0].input.MessageBody!) }));
   }
 
   it.each([['metrics'], ['legacy']] as const)('sends a %s-shaped alarm in ALARM from the default bus to the alarm queue, whole', async (shape) => {
     // Act
     const delivered = await put(alarmEvent('i-0a1b2c3d4e5f60001', { shape }));
     // Assess
-    expect(delivered).toEqual([{ queue: ALARM_QUEUE, body: expect.objectContaining({ id: expect.any(String), source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change' }) }]);
+    expect(delivered).toEqual([
+      {
+        queue: ALARM_QUEUE,
+        body: expect.objectContaining({ id: expect.any(String), source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change' }),
+      },
+    ]);
   });
 
   it.each([
@@ -62,6 +71,8 @@ describe('the alarm rules on the local bus', () => {
     // Act
     const delivered = await put(resetRequestedEvent({ instanceId: 'i-0a1b2c3d4e5f60001' }), BUS);
     // Assess
-    expect(delivered).toEqual([{ queue: ALARM_QUEUE, body: expect.objectContaining({ 'detail-type': 'Reset Access Requested', detail: { instanceId: 'i-0a1b2c3d4e5f60001' } }) }]);
+    expect(delivered).toEqual([
+      { queue: ALARM_QUEUE, body: expect.objectContaining({ 'detail-type': 'Reset Access Requested', detail: { instanceId: 'i-0a1b2c3d4e5f60001' } }) },
+    ]);
   });
 });

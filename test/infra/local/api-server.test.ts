@@ -35,7 +35,10 @@ beforeEach(() => {
 });
 
 /** Sends `chunks` as the body (chunked unless `contentLength`), ending it only if `end`; resolves with the answer. */
-function post(chunks: Buffer[], options: { end: boolean; contentLength?: number }): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+function post(
+  chunks: Buffer[],
+  options: { end: boolean; contentLength?: number },
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
   const { port } = server.address() as AddressInfo;
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -76,7 +79,11 @@ describe('the local API server', () => {
     // Assess
     expect(answer.status).toBe(413);
     expect(answer.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(answer.body)).toEqual({ code: 'BODY_TOO_LARGE', message: `body: larger than ${MAX_BODY_BYTES} bytes`, requestId: answer.headers['x-request-id'] });
+    expect(JSON.parse(answer.body)).toEqual({
+      code: 'BODY_TOO_LARGE',
+      message: `body: larger than ${MAX_BODY_BYTES} bytes`,
+      requestId: answer.headers['x-request-id'],
+    });
     expect(routed).toEqual([]);
   });
 
@@ -93,7 +100,11 @@ describe('the local API server', () => {
     // Prepare
     const { port } = server.address() as AddressInfo;
     const get = (headers: Record<string, string>) =>
-      new Promise<void>((resolve, reject) => request({ host: '127.0.0.1', port, method: 'GET', path: '/resets', headers }, (res) => res.resume().on('end', resolve)).on('error', reject).end());
+      new Promise<void>((resolve, reject) =>
+        request({ host: '127.0.0.1', port, method: 'GET', path: '/resets', headers }, (res) => res.resume().on('end', resolve))
+          .on('error', reject)
+          .end(),
+      );
     // Act
     await get({ 'x-reset-access-caller': 'arn:aws:sts::123456789012:assumed-role/team-a-operator/alice' });
     await get({});

@@ -18,7 +18,13 @@ function queuesFor(event: object): string[] {
 
 const AWS_EVENTS_QUEUE = 'ec2-reset-access-test-aws-events';
 const command = (status: string) =>
-  commandInvocationStatusEvent(origin, { commandId: 'c-1', documentName: 'AWS-RunShellScript', instanceId: 'i-0helper000000000', requestedAt: origin.time, status });
+  commandInvocationStatusEvent(origin, {
+    commandId: 'c-1',
+    documentName: 'AWS-RunShellScript',
+    instanceId: 'i-0helper000000000',
+    requestedAt: origin.time,
+    status,
+  });
 
 describe('the aws-events rules on the default bus', () => {
   it.each([

@@ -7,7 +7,9 @@ describe('chaos of the Windows fast path (a sample of `npm run chaos --scenario 
     const result = await runChaos({ scenarios: WINDOWS_FAST_PATH_SCENARIOS, every: 15 });
 
     // Assess
-    const violated = result.runs.filter((r) => r.violations.length > 0).map((r) => `${r.scenario} ${r.kind} #${r.call.index} ${r.call.action}: ${r.violations.join('; ')}`);
+    const violated = result.runs
+      .filter((r) => r.violations.length > 0)
+      .map((r) => `${r.scenario} ${r.kind} #${r.call.index} ${r.call.action}: ${r.violations.join('; ')}`);
     expect(violated).toEqual([]);
     expect(tally(result.runs).stranded).toBe(0);
     expect(new Set(result.runs.map((r) => r.kind))).toEqual(new Set(FAULT_KINDS));

@@ -59,7 +59,7 @@ function fakeSqs(failFor: string[] = []) {
   return { sqs, mock, sends };
 }
 
-describe('the deployment\'s rules, run by the local bus', () => {
+describe("the deployment's rules, run by the local bus", () => {
   const rules = rulesOf(DEPLOYMENT);
 
   it('has one rule per phase, all on the service bus', () => {
@@ -154,7 +154,14 @@ describe('LocalEventBus', () => {
     ]);
     // Assess
     expect(result.FailedEntryCount).toBe(4);
-    expect(result.Entries.map((e) => e.ErrorCode ?? 'ok')).toEqual(['ok', 'InvalidArgument', 'MalformedDetail', 'MalformedDetail', 'ResourceNotFoundException', 'ok']);
+    expect(result.Entries.map((e) => e.ErrorCode ?? 'ok')).toEqual([
+      'ok',
+      'InvalidArgument',
+      'MalformedDetail',
+      'MalformedDetail',
+      'ResourceNotFoundException',
+      'ok',
+    ]);
     expect(result.Entries[1]!.ErrorMessage).toMatch(/Detail/);
     expect(sends()).toHaveLength(2);
   });
@@ -185,7 +192,9 @@ describe('LocalEventBus', () => {
     };
     const bus = new LocalEventBus({ rules: [rule], sqs, region: 'eu-west-1', accountId: '123456789012', newEventId: () => 'event-1' });
     // Act
-    await bus.putEvents([{ Source: 'my.app', DetailType: 'Thing Happened', Detail: '{"a":1}', Resources: ['arn:x'], Time: new Date('2026-02-03T04:05:06.789Z') }]);
+    await bus.putEvents([
+      { Source: 'my.app', DetailType: 'Thing Happened', Detail: '{"a":1}', Resources: ['arn:x'], Time: new Date('2026-02-03T04:05:06.789Z') },
+    ]);
     // Assess
     expect(JSON.parse(sends()[0]!.MessageBody!)).toEqual({
       version: '0',
@@ -204,7 +213,13 @@ describe('LocalEventBus', () => {
     // Prepare
     const { sqs, sends } = fakeSqs([queueName('validate')]);
     const failures: DeliveryFailure[] = [];
-    const bus = new LocalEventBus({ rules: serviceRules, sqs, region: CONTEXT.region, accountId: CONTEXT.accountId, onDeliveryFailure: (f) => failures.push(f) });
+    const bus = new LocalEventBus({
+      rules: serviceRules,
+      sqs,
+      region: CONTEXT.region,
+      accountId: CONTEXT.accountId,
+      onDeliveryFailure: (f) => failures.push(f),
+    });
     // Act
     const result = await bus.putEvents([phaseEntry({ jobId: 'r-1', phase: 'validate', attempt: 0 })]);
     // Assess
@@ -219,7 +234,14 @@ describe('LocalEventBus', () => {
   it('refuses at construction a rule it cannot evaluate', () => {
     // Prepare
     const { sqs } = fakeSqs();
-    const rule: EventRule = { logicalId: 'R', name: 'r', eventBusName: 'default', enabled: true, pattern: { source: [{ wildcard: 'a**' }] } as never, targets: [] };
+    const rule: EventRule = {
+      logicalId: 'R',
+      name: 'r',
+      eventBusName: 'default',
+      enabled: true,
+      pattern: { source: [{ wildcard: 'a**' }] } as never,
+      targets: [],
+    };
     // Act
     const act = () => new LocalEventBus({ rules: [rule], sqs, region: CONTEXT.region, accountId: CONTEXT.accountId });
     // Assess
@@ -297,13 +319,17 @@ describe('startEventBusServer with the real EventBridgeClient and fauxqs', () =>
     // Assess
     expect(out.FailedEntryCount).toBe(0);
     expect(out.Entries?.[0]?.EventId).toEqual(expect.any(String));
-    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrls.get(queueName('run-rescue')), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrls.get(queueName('run-rescue')), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
     expect(received.Messages?.map((m) => m.Body)).toEqual([phaseMessageJson(message)]);
     const elsewhere = await Promise.all(
-      [...queueUrls].filter(([name]) => name !== queueName('run-rescue')).map(async ([name, url]) => {
-        const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
-        return [name, Number(Attributes?.ApproximateNumberOfMessages)] as const;
-      }),
+      [...queueUrls]
+        .filter(([name]) => name !== queueName('run-rescue'))
+        .map(async ([name, url]) => {
+          const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+          return [name, Number(Attributes?.ApproximateNumberOfMessages)] as const;
+        }),
     );
     expect(elsewhere.filter(([, count]) => count !== 0)).toEqual([]);
   });

@@ -101,8 +101,18 @@ describe('content filtering, as documented', () => {
     ['anything-but "initializing": initializing', { detail: { state: [{ 'anything-but': 'initializing' }] } }, { detail: { state: 'initializing' } }, false],
     ['anything-but 123: 456', { detail: { 'x-limit': [{ 'anything-but': 123 }] } }, { detail: { 'x-limit': 456 } }, true],
     ['anything-but 123: 123', { detail: { 'x-limit': [{ 'anything-but': 123 }] } }, { detail: { 'x-limit': 123 } }, false],
-    ['anything-but [stopped, overloaded]: running', { detail: { state: [{ 'anything-but': ['stopped', 'overloaded'] }] } }, { detail: { state: 'running' } }, true],
-    ['anything-but [stopped, overloaded]: overloaded', { detail: { state: [{ 'anything-but': ['stopped', 'overloaded'] }] } }, { detail: { state: 'overloaded' } }, false],
+    [
+      'anything-but [stopped, overloaded]: running',
+      { detail: { state: [{ 'anything-but': ['stopped', 'overloaded'] }] } },
+      { detail: { state: 'running' } },
+      true,
+    ],
+    [
+      'anything-but [stopped, overloaded]: overloaded',
+      { detail: { state: [{ 'anything-but': ['stopped', 'overloaded'] }] } },
+      { detail: { state: 'overloaded' } },
+      false,
+    ],
     ['anything-but [100, 200, 300]: 150', { detail: { 'x-limit': [{ 'anything-but': [100, 200, 300] }] } }, { detail: { 'x-limit': 150 } }, true],
     ['anything-but [100, 200, 300]: 200', { detail: { 'x-limit': [{ 'anything-but': [100, 200, 300] }] } }, { detail: { 'x-limit': 200 } }, false],
     ['anything-but prefix "init": running', { detail: { state: [{ 'anything-but': { prefix: 'init' } }] } }, { detail: { state: 'running' } }, true],
@@ -119,10 +129,25 @@ describe('content filtering, as documented', () => {
     ['exists true: the event with detail.state', { detail: { state: [{ exists: true }] } }, pendingInstance, true],
     ['exists true: NOT the event without detail.state', { detail: { state: [{ exists: true }] } }, eventWithObjectCount, false],
     // #eb-filtering-equals-ignore-case-matching (the event's detail-type is an array there)
-    ['equals-ignore-case: detail-type in another case', { 'detail-type': [{ 'equals-ignore-case': 'ec2 instance state-change notification' }] }, eventWithObjectCount, true],
+    [
+      'equals-ignore-case: detail-type in another case',
+      { 'detail-type': [{ 'equals-ignore-case': 'ec2 instance state-change notification' }] },
+      eventWithObjectCount,
+      true,
+    ],
     // #eb-filtering-complex-example
-    ['complex example: every field matches', complexPattern, { time: '2017-10-02T16:24:49Z', detail: { state: 'running', 'c-count': 5, 'd-count': 3, 'x-limit': 301.8 } }, true],
-    ['complex example (implied): x-limit 300 is excluded', complexPattern, { time: '2017-10-02T16:24:49Z', detail: { state: 'running', 'c-count': 5, 'd-count': 3, 'x-limit': 300 } }, false],
+    [
+      'complex example: every field matches',
+      complexPattern,
+      { time: '2017-10-02T16:24:49Z', detail: { state: 'running', 'c-count': 5, 'd-count': 3, 'x-limit': 301.8 } },
+      true,
+    ],
+    [
+      'complex example (implied): x-limit 300 is excluded',
+      complexPattern,
+      { time: '2017-10-02T16:24:49Z', detail: { state: 'running', 'c-count': 5, 'd-count': 3, 'x-limit': 300 } },
+      false,
+    ],
     ['repeated key: only the last (anything-but us-east) counts', repeatedKeyPattern, { detail: { location: 'eu-west-1' } }, true],
     ['repeated key: us-east is excluded although it starts with us-', repeatedKeyPattern, { detail: { location: 'us-east' } }, false],
     // #eb-filtering-complex-example-or: "matches if any of the following conditions are met"
@@ -258,7 +283,12 @@ describe('arrays, null values, field values, as documented', () => {
 
   itMatchesAsDocumented([
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html
-    ['arrays: the first pattern value is the second event value', resourcesPattern, { resources: [autoScalingGroup, 'arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f'] }, true],
+    [
+      'arrays: the first pattern value is the second event value',
+      resourcesPattern,
+      { resources: [autoScalingGroup, 'arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f'] },
+      true,
+    ],
     ['arrays (implied): no common value', resourcesPattern, { resources: [autoScalingGroup] }, false],
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-null-values.html
     ['null values: eventVersion is an empty string', { detail: { eventVersion: [''] } }, autoScalingEvent, true],
@@ -267,12 +297,22 @@ describe('arrays, null values, field values, as documented', () => {
     ['null values: a pattern for null does not match ""', { detail: { eventVersion: [null] } }, autoScalingEvent, false],
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html
     ['event patterns: EC2 instance-termination events', terminations, terminatedInstance, true],
-    ['event patterns (implied): a running instance', terminations, { ...terminatedInstance, detail: { ...terminatedInstance.detail, state: 'running' } }, false],
+    [
+      'event patterns (implied): a running instance',
+      terminations,
+      { ...terminatedInstance, detail: { ...terminatedInstance.detail, state: 'running' } },
+      false,
+    ],
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html ("the same nesting structure"; aws.ec2 or aws.fargate)
     ['create pattern: source aws.ec2 or aws.fargate', { source: ['aws.ec2', 'aws.fargate'] }, { source: 'aws.fargate' }, true],
     ['create pattern: a field at another nesting does not match', terminations, { ...terminatedInstance, state: 'terminated', detail: {} }, false],
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-filtering-data-types.html
-    ['field values: responseElements null, source and detail-type', { source: ['aws.autoscaling'], 'detail-type': ['EC2 Instance Launch Successful'], detail: { responseElements: [null] } }, autoScalingEvent, true],
+    [
+      'field values: responseElements null, source and detail-type',
+      { source: ['aws.autoscaling'], 'detail-type': ['EC2 Instance Launch Successful'], detail: { responseElements: [null] } },
+      autoScalingEvent,
+      true,
+    ],
     ['value matching: Macie severity score 1 and count 2', macieRule, macieFinding, true],
     ['value matching (implied): count 3', macieRule, { ...macieFinding, detail: { ...macieFinding.detail, count: 3 } }, false],
   ]);
@@ -317,7 +357,12 @@ describe("Event Ruler's README, where AWS's pages are silent", () => {
   ];
 
   itMatchesAsDocumented([
-    ['simple matching: the sample event', { 'detail-type': ['EC2 Instance State-change Notification'], resources: sampleEvent.resources, detail: { state: ['initializing', 'running'] } }, sampleEvent, true],
+    [
+      'simple matching: the sample event',
+      { 'detail-type': ['EC2 Instance State-change Notification'], resources: sampleEvent.resources, detail: { state: ['initializing', 'running'] } },
+      sampleEvent,
+      true,
+    ],
     ['prefix: the sample event', { time: [{ prefix: '2017-10-02' }] }, sampleEvent, true],
     ['prefix equals-ignore-case "EC2"', { source: [{ prefix: { 'equals-ignore-case': 'EC2' } }] }, { source: 'ec2.amazonaws.com' }, true],
     ['prefix equals-ignore-case: strings only', { code: [{ prefix: { 'equals-ignore-case': '12' } }] }, { code: 123 }, false],
@@ -332,24 +377,88 @@ describe("Event Ruler's README, where AWS's pages are silent", () => {
     ['wildcard: \\* does not match other characters', { key: [{ wildcard: 'a\\*b' }] }, { key: 'axb' }, false],
     ['wildcard: \\\\ is a literal backslash', { key: [{ wildcard: 'C:\\\\*.txt' }] }, { key: 'C:\\notes.txt' }, true],
     ['anything-but prefix list: running', { detail: { state: [{ 'anything-but': { prefix: ['init', 'error'] } }] } }, sampleEvent, true],
-    ['anything-but prefix list: error-state', { detail: { state: [{ 'anything-but': { prefix: ['init', 'error'] } }] } }, { detail: { state: 'error-state' } }, false],
+    [
+      'anything-but prefix list: error-state',
+      { detail: { state: [{ 'anything-but': { prefix: ['init', 'error'] } }] } },
+      { detail: { state: 'error-state' } },
+      false,
+    ],
     ['anything-but suffix "1234": i-…00000', { detail: { 'instance-id': [{ 'anything-but': { suffix: '1234' } }] } }, sampleEvent, true],
-    ['anything-but suffix list: i-…6789', { detail: { 'instance-id': [{ 'anything-but': { suffix: ['1234', '6789'] } }] } }, { detail: { 'instance-id': 'i-000006789' } }, false],
-    ['anything-but ignore-case: STOPPED', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': 'Stopped' } }] } }, { detail: { state: 'STOPPED' } }, false],
-    ['anything-but ignore-case list: running', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['Stopped', 'OverLoaded'] } }] } }, sampleEvent, true],
-    ['anything-but ignore-case list: overloaded', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['Stopped', 'OverLoaded'] } }] } }, { detail: { state: 'overloaded' } }, false],
-    ['anything-but wildcard: /opt/bin/app.jar', { detail: { state: [{ 'anything-but': { wildcard: '*/bin/*.jar' } }] } }, { detail: { state: '/opt/bin/app.jar' } }, false],
-    ['anything-but wildcard list: /opt/bin/App.class', { detail: { state: [{ 'anything-but': { wildcard: ['*/bin/*.jar', '*/bin/*.class'] } }] } }, { detail: { state: '/opt/bin/App.class' } }, false],
-    ['anything-but wildcard list: /opt/lib/app.jar', { detail: { state: [{ 'anything-but': { wildcard: ['*/bin/*.jar', '*/bin/*.class'] } }] } }, { detail: { state: '/opt/lib/app.jar' } }, true],
+    [
+      'anything-but suffix list: i-…6789',
+      { detail: { 'instance-id': [{ 'anything-but': { suffix: ['1234', '6789'] } }] } },
+      { detail: { 'instance-id': 'i-000006789' } },
+      false,
+    ],
+    [
+      'anything-but ignore-case: STOPPED',
+      { detail: { state: [{ 'anything-but': { 'equals-ignore-case': 'Stopped' } }] } },
+      { detail: { state: 'STOPPED' } },
+      false,
+    ],
+    [
+      'anything-but ignore-case list: running',
+      { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['Stopped', 'OverLoaded'] } }] } },
+      sampleEvent,
+      true,
+    ],
+    [
+      'anything-but ignore-case list: overloaded',
+      { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['Stopped', 'OverLoaded'] } }] } },
+      { detail: { state: 'overloaded' } },
+      false,
+    ],
+    [
+      'anything-but wildcard: /opt/bin/app.jar',
+      { detail: { state: [{ 'anything-but': { wildcard: '*/bin/*.jar' } }] } },
+      { detail: { state: '/opt/bin/app.jar' } },
+      false,
+    ],
+    [
+      'anything-but wildcard list: /opt/bin/App.class',
+      { detail: { state: [{ 'anything-but': { wildcard: ['*/bin/*.jar', '*/bin/*.class'] } }] } },
+      { detail: { state: '/opt/bin/App.class' } },
+      false,
+    ],
+    [
+      'anything-but wildcard list: /opt/lib/app.jar',
+      { detail: { state: [{ 'anything-but': { wildcard: ['*/bin/*.jar', '*/bin/*.class'] } }] } },
+      { detail: { state: '/opt/lib/app.jar' } },
+      true,
+    ],
     // "Numeric matching supports the same precision and range as Java's double": values compare as numbers.
-    ['numeric: the sample event', { detail: { 'c-count': [{ numeric: ['>', 0, '<=', 5] }], 'd-count': [{ numeric: ['<', 10] }], 'x-limit': [{ numeric: ['=', 3.018e2] }] } }, sampleEvent, true],
+    [
+      'numeric: the sample event',
+      { detail: { 'c-count': [{ numeric: ['>', 0, '<=', 5] }], 'd-count': [{ numeric: ['<', 10] }], 'x-limit': [{ numeric: ['=', 3.018e2] }] } },
+      sampleEvent,
+      true,
+    ],
     ['numeric: 3.0e2 is 300', { detail: { 'x-limit': [{ numeric: ['=', 300] }] } }, JSON.parse('{"detail":{"x-limit":3.0e2}}'), true],
     ['IP address: 10.0.0.33 in 10.0.0.0/24', { detail: { 'source-ip': [{ cidr: '10.0.0.0/24' }] } }, sampleEvent, true],
-    ['IP address: "this also works with IPv6"', { detail: { 'source-ip': [{ cidr: '2001:db8::/32' }] } }, { detail: { 'source-ip': '2001:db8:85a3::8a2e:370:7334' } }, true],
+    [
+      'IP address: "this also works with IPv6"',
+      { detail: { 'source-ip': [{ cidr: '2001:db8::/32' }] } },
+      { detail: { 'source-ip': '2001:db8:85a3::8a2e:370:7334' } },
+      true,
+    ],
     ['IP address: IPv6 outside the block', { detail: { 'source-ip': [{ cidr: '2001:db8::/32' }] } }, { detail: { 'source-ip': '2001:db9::1' } }, false],
     ['exists true: the sample event has c-count', { detail: { 'c-count': [{ exists: true }] } }, sampleEvent, true],
     ['exists false: the sample event has c-count', { detail: { 'c-count': [{ exists: false }] } }, sampleEvent, false],
-    ['complex example: the sample event', { time: [{ prefix: '2017-10-02' }], detail: { state: [{ 'anything-but': 'initializing' }], 'c-count': [{ numeric: ['>', 0, '<=', 5] }], 'd-count': [{ numeric: ['<', 10] }], 'x-limit': [{ 'anything-but': [100, 200, 300] }], 'source-ip': [{ cidr: '10.0.0.0/8' }] } }, sampleEvent, true],
+    [
+      'complex example: the sample event',
+      {
+        time: [{ prefix: '2017-10-02' }],
+        detail: {
+          state: [{ 'anything-but': 'initializing' }],
+          'c-count': [{ numeric: ['>', 0, '<=', 5] }],
+          'd-count': [{ numeric: ['<', 10] }],
+          'x-limit': [{ 'anything-but': [100, 200, 300] }],
+          'source-ip': [{ cidr: '10.0.0.0/8' }],
+        },
+      },
+      sampleEvent,
+      true,
+    ],
     ['$or normal: source and metricName', normalOr, { source: 'aws.cloudwatch', metricName: 'ReadLatency' }, true],
     ['$or normal: source and namespace', normalOr, { source: 'aws.cloudwatch', namespace: 'AWS/ES' }, true],
     ['$or normal: source alone', normalOr, { source: 'aws.cloudwatch', namespace: 'AWS/S3' }, false],
@@ -357,7 +466,12 @@ describe("Event Ruler's README, where AWS's pages are silent", () => {
     ['$or parallel: only the first', parallelOr, { namespace: 'AWS/EC2', detail: { source: 'aws.ec2' } }, false],
     ['$or with an AND inside: metricType and namespace', orWithAnd, { source: 'aws.cloudwatch', metricType: 'MetricType', namespace: 'AWS/EC2' }, true],
     ['$or with an AND inside: metricType alone', orWithAnd, { source: 'aws.cloudwatch', metricType: 'MetricType' }, false],
-    ['nested $or: metricType, namespace and spaceId', nestedOr, { source: 'aws.cloudwatch', metricType: 'MetricType', namespace: 'AWS/ES', spaceId: 1000 }, true],
+    [
+      'nested $or: metricType, namespace and spaceId',
+      nestedOr,
+      { source: 'aws.cloudwatch', metricType: 'MetricType', namespace: 'AWS/ES', spaceId: 1000 },
+      true,
+    ],
     ['nested $or: metricType and namespace without an id', nestedOr, { source: 'aws.cloudwatch', metricType: 'MetricType', namespace: 'AWS/ES' }, false],
     ['nested $or: scope', nestedOr, { source: 'aws.cloudwatch', scope: 'Service' }, true],
     // "JSON Array Matching"
@@ -400,9 +514,24 @@ describe('what EventBridge itself answered, where the docs are silent', () => {
     // exists: null is a value, an empty array holds none, an object is not a leaf (above)
     ['exists true on an empty array', { resources: [{ exists: true }] }, { resources: [] }, false],
     ['null on an empty array', { resources: [null] }, { resources: [] }, false],
-    ['exists true inside an array of objects', { detail: { automations: { id: [{ exists: true }] } } }, { detail: { automations: [{ key1: 'value1' }, { id: 'match-does-exist' }, { key2: 'value2' }] } }, true],
-    ['exists false below a parent that is not there', { detail: { level1: { level2: { level3: { level4: [{ exists: false }] } } } } }, { detail: { level1: { level2: 'l2 value' } } }, true],
-    ['exists false on a deep field that is there', { detail: { level1: { level2: { level3: { level4: [{ exists: false }] } } } } }, { detail: { level1: { level2: { level3: { level4: 'l4 value' } } } } }, false],
+    [
+      'exists true inside an array of objects',
+      { detail: { automations: { id: [{ exists: true }] } } },
+      { detail: { automations: [{ key1: 'value1' }, { id: 'match-does-exist' }, { key2: 'value2' }] } },
+      true,
+    ],
+    [
+      'exists false below a parent that is not there',
+      { detail: { level1: { level2: { level3: { level4: [{ exists: false }] } } } } },
+      { detail: { level1: { level2: 'l2 value' } } },
+      true,
+    ],
+    [
+      'exists false on a deep field that is there',
+      { detail: { level1: { level2: { level3: { level4: [{ exists: false }] } } } } },
+      { detail: { level1: { level2: { level3: { level4: 'l4 value' } } } } },
+      false,
+    ],
     ['exists true on an object is not a leaf', { dynamodb: { presentKey: [{ exists: true }] } }, { dynamodb: { presentKey: { S: 'test123' } } }, false],
     // anything-but needs a value, but any value: null, a number against strings
     ['anything-but on null', { detail: { state: [{ 'anything-but': 'initializing' }] } }, { detail: { state: null } }, true],
@@ -412,7 +541,12 @@ describe('what EventBridge itself answered, where the docs are silent', () => {
     ['anything-but suffix list on a missing field', { detail: { FileName: [{ 'anything-but': { suffix: ['.txt', '.jpg'] } }] } }, { detail: {} }, false],
     ['anything-but wildcard on a number', { detail: { FilePath: [{ 'anything-but': { wildcard: '*/dir/*' } }] } }, { detail: { FilePath: 123 } }, true],
     ['anything-but wildcard "" on a path', { detail: { FilePath: [{ 'anything-but': { wildcard: '' } }] } }, { detail: { FilePath: 'dir/init/file' } }, true],
-    ['anything-but equals-ignore-case list on null', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['initializing', 'stopped'] } }] } }, { detail: { state: null } }, true],
+    [
+      'anything-but equals-ignore-case list on null',
+      { detail: { state: [{ 'anything-but': { 'equals-ignore-case': ['initializing', 'stopped'] } }] } },
+      { detail: { state: null } },
+      true,
+    ],
     ['anything-but 0 on 789', { detail: { 'x-limit': [{ 'anything-but': 0 }] } }, { detail: { 'x-limit': 789 } }, true],
     ['anything-but or exists false: a value', roses, { dynamodb: { NewImage: { homemade: { S: 'ABCD', N: '1234' } } } }, true],
     ['anything-but or exists false: S missing, N there', roses, { dynamodb: { NewImage: { homemade: { N: '789' } } } }, true],
@@ -426,11 +560,31 @@ describe('what EventBridge itself answered, where the docs are silent', () => {
     ['equals-ignore-case "" on ""', { detail: { value: [{ 'equals-ignore-case': '' }] } }, { detail: { value: '' } }, true],
     ['equals-ignore-case "" on a value', { detail: { value: [{ 'equals-ignore-case': '' }] } }, { detail: { value: 'test-value' } }, false],
     ['wildcard "" on a value', { EventBusArn: [{ wildcard: '' }] }, { EventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/myEventBus' }, false],
-    ['wildcard: an event bus ARN in any account', { EventBusArn: [{ wildcard: 'arn:aws:events:us-east-1:*:event-bus/*' }] }, { EventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/myEventBus' }, true],
+    [
+      'wildcard: an event bus ARN in any account',
+      { EventBusArn: [{ wildcard: 'arn:aws:events:us-east-1:*:event-bus/*' }] },
+      { EventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/myEventBus' },
+      true,
+    ],
     ['wildcard: * spans slashes', { FileName: [{ wildcard: '/Users/*/doc.txt' }] }, { FileName: '/Users/ls_user/dir/dir/dir/dir/dir/doc.txt' }, true],
-    ['wildcard: another file name', { FileName: [{ wildcard: '/Users/*/doc.txt' }] }, { FileName: '/Users/ls_user/dir/dir/dir/dir/dir/notmatchingdoc.txt' }, false],
-    ['wildcard: repeated pieces after *', { FileName: [{ wildcard: '/Users/*/dir/dir/dir/dir/dir/doc.txt' }] }, { FileName: '/Users/ls_user/dir/dir/dir/dir/dir/doc.txt' }, true],
-    ['wildcard: one piece differs', { FileName: [{ wildcard: '/Users/*/dir/dir/dir/dir/dir/doc.txt' }] }, { FileName: '/Users/ls_user/dir/dir/dir/dir/otherdir/doc.txt' }, false],
+    [
+      'wildcard: another file name',
+      { FileName: [{ wildcard: '/Users/*/doc.txt' }] },
+      { FileName: '/Users/ls_user/dir/dir/dir/dir/dir/notmatchingdoc.txt' },
+      false,
+    ],
+    [
+      'wildcard: repeated pieces after *',
+      { FileName: [{ wildcard: '/Users/*/dir/dir/dir/dir/dir/doc.txt' }] },
+      { FileName: '/Users/ls_user/dir/dir/dir/dir/dir/doc.txt' },
+      true,
+    ],
+    [
+      'wildcard: one piece differs',
+      { FileName: [{ wildcard: '/Users/*/dir/dir/dir/dir/dir/doc.txt' }] },
+      { FileName: '/Users/ls_user/dir/dir/dir/dir/otherdir/doc.txt' },
+      false,
+    ],
     ['cidr on a number', { detail: { sourceIPAddress: [{ cidr: '10.0.0.0/24' }] } }, { detail: { sourceIPAddress: 123 } }, false],
     ['cidr on 10.0.0.256, not an address', { detail: { sourceIPAddress: [{ cidr: '10.0.0.0/24' }] } }, { detail: { sourceIPAddress: '10.0.0.256' } }, false],
     ['cidr IPv6 in the block, written in full', ipv6Block, { detail: { sourceIPAddress: '2001:0db8:1234:1a00:0000:0000:0000:0000' } }, true],
@@ -447,8 +601,18 @@ describe('what EventBridge itself answered, where the docs are silent', () => {
     ['field names are case-sensitive', { MY_KEY: ['my-value'] }, { my_key: 'my-value' }, false],
     ['a JSON string is not an object', { detail: { 'my-key': ['my-value'] } }, { detail: '{"my-key": "my-value"}' }, false],
     ['a list of operators ORs them', { my_key: [{ exists: true }, { prefix: 'IGNORED' }, { suffix: 'IGNORED' }] }, { my_key: 'my-value' }, true],
-    ['DynamoDB images: one key of the object', { dynamodb: { NewImage: { homemade: { N: ['1234'] } } } }, { dynamodb: { NewImage: { homemade: { S: 'ABCD', N: '1234' } } } }, true],
-    ['keys with dots: the dotted event key holds an object', { detail: { state: { status: ['running'] } } }, { detail: { 'state.status': { status: 'running' } } }, false],
+    [
+      'DynamoDB images: one key of the object',
+      { dynamodb: { NewImage: { homemade: { N: ['1234'] } } } },
+      { dynamodb: { NewImage: { homemade: { S: 'ABCD', N: '1234' } } } },
+      true,
+    ],
+    [
+      'keys with dots: the dotted event key holds an object',
+      { detail: { state: { status: ['running'] } } },
+      { detail: { 'state.status': { status: 'running' } } },
+      false,
+    ],
   ]);
 
   it.each<[string, unknown, string]>([
@@ -475,19 +639,51 @@ describe('what EventBridge itself answered, where the docs are silent', () => {
     ['cidr of a bad IPv6 address', { detail: { ip: [{ cidr: 'xxxx:db8:1234:1a00::/64' }] } }, 'Nonstandard IP address: xxxx:db8:1234:1a00::'],
     ['cidr of a list', { detail: { ip: [{ cidr: ['bad-type'] }] } }, 'prefix match pattern must be a string'],
     ['anything-but null', { detail: { state: [{ 'anything-but': null }] } }, 'Value of anything-but must be an array or single string/number value.'],
-    ['anything-but a list with null', { detail: { state: [{ 'anything-but': ['stopped', null] }] } }, 'Inside anything but list, start|null|boolean is not supported.'],
+    [
+      'anything-but a list with null',
+      { detail: { state: [{ 'anything-but': ['stopped', null] }] } },
+      'Inside anything but list, start|null|boolean is not supported.',
+    ],
     ['anything-but prefix ""', { detail: { FileName: [{ 'anything-but': { prefix: '' } }] } }, 'Null prefix/suffix not allowed'],
     ['anything-but suffix ""', { detail: { FileName: [{ 'anything-but': { suffix: '' } }] } }, 'Null prefix/suffix not allowed'],
-    ['anything-but prefix equals-ignore-case', { detail: { FileName: [{ 'anything-but': { prefix: { 'equals-ignore-case': 'file' } } }] } }, 'Value of anything-but must be an array or single string/number value.'],
-    ['anything-but suffix equals-ignore-case', { detail: { FileName: [{ 'anything-but': { suffix: { 'equals-ignore-case': '.png' } } }] } }, 'Value of anything-but must be an array or single string/number value.'],
+    [
+      'anything-but prefix equals-ignore-case',
+      { detail: { FileName: [{ 'anything-but': { prefix: { 'equals-ignore-case': 'file' } } }] } },
+      'Value of anything-but must be an array or single string/number value.',
+    ],
+    [
+      'anything-but suffix equals-ignore-case',
+      { detail: { FileName: [{ 'anything-but': { suffix: { 'equals-ignore-case': '.png' } } }] } },
+      'Value of anything-but must be an array or single string/number value.',
+    ],
     ['anything-but prefix of a number', { detail: { state: [{ 'anything-but': { prefix: 123 } }] } }, 'prefix/suffix match pattern must be a string'],
-    ['anything-but prefix list with a number', { detail: { state: [{ 'anything-but': { prefix: [123, 'test'] } }] } }, 'prefix/suffix match pattern must be a string'],
-    ['anything-but suffix list with null', { detail: { FileName: [{ 'anything-but': { suffix: [null, '.txt'] } }] } }, 'prefix/suffix match pattern must be a string'],
-    ['anything-but equals-ignore-case of a number', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': 123 } }] } }, 'Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.'],
-    ['anything-but equals-ignore-case of numbers', { detail: { state: [{ 'anything-but': { 'equals-ignore-case': [123, 456] } }] } }, 'Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.'],
+    [
+      'anything-but prefix list with a number',
+      { detail: { state: [{ 'anything-but': { prefix: [123, 'test'] } }] } },
+      'prefix/suffix match pattern must be a string',
+    ],
+    [
+      'anything-but suffix list with null',
+      { detail: { FileName: [{ 'anything-but': { suffix: [null, '.txt'] } }] } },
+      'prefix/suffix match pattern must be a string',
+    ],
+    [
+      'anything-but equals-ignore-case of a number',
+      { detail: { state: [{ 'anything-but': { 'equals-ignore-case': 123 } }] } },
+      'Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.',
+    ],
+    [
+      'anything-but equals-ignore-case of numbers',
+      { detail: { state: [{ 'anything-but': { 'equals-ignore-case': [123, 456] } }] } },
+      'Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.',
+    ],
     ['anything-but wildcard of a number', { detail: { FilePath: [{ 'anything-but': { wildcard: 123 } }] } }, 'wildcard match pattern must be a string'],
-    ['anything-but wildcard list with a number', { detail: { state: [{ 'anything-but': { wildcard: [123, '*/dir/*'] } }] } }, 'wildcard match pattern must be a string'],
-  ])('rejects %s with EventBridge\'s reason', (_name, pattern, reason) => {
+    [
+      'anything-but wildcard list with a number',
+      { detail: { state: [{ 'anything-but': { wildcard: [123, '*/dir/*'] } }] } },
+      'wildcard match pattern must be a string',
+    ],
+  ])("rejects %s with EventBridge's reason", (_name, pattern, reason) => {
     // Prepare
     const expected = `Event pattern is not valid. Reason: ${reason}`;
     // Act
@@ -511,13 +707,21 @@ describe("Event Ruler's rule compiler, for what neither AWS nor its tests show",
     ['$or with one branch', { $or: [{ source: ['a'] }] }, 'There must have at least 2 Objects in $or relationship.'],
     ['$or of an object', { $or: { source: ['a'] } }, 'It must be an Array followed with $or.'],
     ['$or of values', { $or: ['a', 'b'] }, 'Only JSON object is allowed in array of $or relationship.'],
-    ['an operator name as a field in $or', { $or: [{ numeric: [1] }, { prefix: ['a'] }] }, 'numeric is Ruler reserved fieldName which cannot be used inside $or.'],
+    [
+      'an operator name as a field in $or',
+      { $or: [{ numeric: [1] }, { prefix: ['a'] }] },
+      'numeric is Ruler reserved fieldName which cannot be used inside $or.',
+    ],
     ['exists of a string', { source: [{ exists: 'yes' }] }, 'exists match pattern must be either true or false.'],
     ['an unknown numeric operator', { n: [{ numeric: ['!=', 5] }] }, 'Unrecognized numeric range operator: !='],
     ['a numeric bound given as a string', { n: [{ numeric: ['>', '5'] }] }, 'Value of > must be numeric'],
     ['numeric = with a second term', { n: [{ numeric: ['=', 5, '<', 6] }] }, 'Too many elements in numeric expression'],
     ['an empty range', { n: [{ numeric: ['>', 5, '<', 5] }] }, 'Bottom must be less than top'],
-    ['anything-but of mixed types', { s: [{ 'anything-but': ['a', 1] }] }, 'Inside anything but list, either all values are number or string, mixed type is not supported'],
+    [
+      'anything-but of mixed types',
+      { s: [{ 'anything-but': ['a', 1] }] },
+      'Inside anything but list, either all values are number or string, mixed type is not supported',
+    ],
     ['anything-but of an unknown operator', { s: [{ 'anything-but': { numeric: ['>', 1] } }] }, 'Unsupported anything-but pattern: numeric'],
     ['prefix of an unknown operator', { s: [{ prefix: { wildcard: 'a*' } }] }, 'Unsupported prefix pattern: wildcard'],
     ['an IPv4 /32', { ip: [{ cidr: '10.0.0.1/32' }] }, 'IPv4 mask bits must be < 32'],

@@ -38,7 +38,11 @@ function alarmEvent(options: { state?: string; dimensions?: Record<string, strin
         ],
       },
     },
-    { source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change', resources: ['arn:aws:cloudwatch:us-east-1:111122223333:alarm:StatusCheckFailed-i-0abc'] },
+    {
+      source: 'aws.cloudwatch',
+      'detail-type': 'CloudWatch Alarm State Change',
+      resources: ['arn:aws:cloudwatch:us-east-1:111122223333:alarm:StatusCheckFailed-i-0abc'],
+    },
   );
 }
 
@@ -275,7 +279,10 @@ describe('matchesPattern', () => {
     it('matches a leaf when any element of the event array matches', () => {
       // Prepare
       const pattern = { resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f'] };
-      const event = envelope({}, { resources: ['arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x', 'arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f'] });
+      const event = envelope(
+        {},
+        { resources: ['arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x', 'arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f'] },
+      );
       // Act
       const matched = matchesPattern(pattern, event);
       const unmatched = matchesPattern(pattern, envelope({}, { resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-other'] }));

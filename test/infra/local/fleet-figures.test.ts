@@ -76,14 +76,18 @@ describe('the local fleet figures', () => {
     // Act
     const figures = await figuresOf([], { inspectQueue: (name) => contents[name] });
     // Assess
-    expect(figures.queues).toEqual([{ key: 'validate', name: 'svc-validate', visible: 2, delayed: 3, inFlight: 1, oldestAgeSeconds: expect.any(Number), deadLetters: 1 }]);
+    expect(figures.queues).toEqual([
+      { key: 'validate', name: 'svc-validate', visible: 2, delayed: 3, inFlight: 1, oldestAgeSeconds: expect.any(Number), deadLetters: 1 },
+    ]);
     expect(figures.queues[0]!.oldestAgeSeconds).toBeGreaterThanOrEqual(30);
     expect(figures.eventsDeadLetters).toBe(0);
   });
 
-  it("counts the helpers running as the sweeper does, and says so when it cannot list them", async () => {
+  it('counts the helpers running as the sweeper does, and says so when it cannot list them', async () => {
     // Act
-    const listed = await figuresOf([], { listHelpers: async () => [helper('i-1', 'running'), helper('i-2', 'pending'), helper('i-3', 'stopped'), helper('i-4', 'shutting-down')] });
+    const listed = await figuresOf([], {
+      listHelpers: async () => [helper('i-1', 'running'), helper('i-2', 'pending'), helper('i-3', 'stopped'), helper('i-4', 'shutting-down')],
+    });
     const failed = await figuresOf([], { listHelpers: async () => Promise.reject(new Error('UnauthorizedOperation')) });
     // Assess
     expect(listed.helpersRunning).toBe(2);
@@ -93,7 +97,9 @@ describe('the local fleet figures', () => {
 
   it('renders what a job says as text, never as markup', async () => {
     // Prepare
-    const figures = await figuresOf([ended('r-bad000001', 'FAILED', 5, { instanceRestored: true, error: { code: 'X', message: '<img src=x onerror=alert(1)>', phase: 'validate' } })]);
+    const figures = await figuresOf([
+      ended('r-bad000001', 'FAILED', 5, { instanceRestored: true, error: { code: 'X', message: '<img src=x onerror=alert(1)>', phase: 'validate' } }),
+    ]);
     // Act
     const html = renderOperationsPage(figures, { title: 'svc', refreshSeconds: 0 });
     // Assess

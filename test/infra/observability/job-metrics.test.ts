@@ -20,11 +20,22 @@ async function emfOf(act: () => Promise<void>): Promise<EmfRecord[]> {
   } finally {
     spy.mockRestore();
   }
-  return lines.flatMap((text) => text.split('\n')).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as EmfRecord);
+  return lines
+    .flatMap((text) => text.split('\n'))
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as EmfRecord);
 }
 
 const summary = (records: EmfRecord[]) =>
-  records.map((r) => ({ metric: r._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name, dimensions: r._aws.CloudWatchMetrics[0]!.Dimensions, namespace: r._aws.CloudWatchMetrics[0]!.Namespace, value: r[r._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name], service: r.service, reason: r.reason, phase: r.phase }));
+  records.map((r) => ({
+    metric: r._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name,
+    dimensions: r._aws.CloudWatchMetrics[0]!.Dimensions,
+    namespace: r._aws.CloudWatchMetrics[0]!.Namespace,
+    value: r[r._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name],
+    service: r.service,
+    reason: r.reason,
+    phase: r.phase,
+  }));
 
 describe('PowertoolsJobMetrics', () => {
   const metrics = new PowertoolsJobMetrics(createMetrics('ec2-reset-access-test'));
@@ -55,7 +66,8 @@ describe('PowertoolsJobMetrics', () => {
 
   it('counts a failed job whose rollback restored the instance as rolled back, and only such a job', async () => {
     // Act
-    const failed = (instanceRestored: boolean) => job({ status: 'FAILED', instanceRestored, error: { code: 'CANCELLED', message: 'cancelled', phase: 'stop-target' } });
+    const failed = (instanceRestored: boolean) =>
+      job({ status: 'FAILED', instanceRestored, error: { code: 'CANCELLED', message: 'cancelled', phase: 'stop-target' } });
     const restored = await emfOf(() => metrics.jobFinished(failed(true)));
     const notRestored = await emfOf(() => metrics.jobFinished(failed(false)));
     // Assess
@@ -68,7 +80,9 @@ describe('PowertoolsJobMetrics', () => {
     // Act
     const records = await emfOf(() => metrics.phaseFinished(job(), 'stop-target', 42.5));
     // Assess
-    expect(summary(records)).toEqual([expect.objectContaining({ metric: 'PhaseDuration', dimensions: [['service', 'phase']], value: 42.5, phase: 'stop-target' })]);
+    expect(summary(records)).toEqual([
+      expect.objectContaining({ metric: 'PhaseDuration', dimensions: [['service', 'phase']], value: 42.5, phase: 'stop-target' }),
+    ]);
   });
 });
 

@@ -45,21 +45,16 @@ describe('images through the real EC2 client', () => {
     const pending = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))).Images![0];
     const duplicate = await errorCodeOf(ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: name })));
     advance(DEFAULT_TIMINGS.imageMs);
-    const available = (
-      await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['ResetAccess-backup-*'] }] }))
-    ).Images![0];
+    const available = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['ResetAccess-backup-*'] }] })))
+      .Images![0];
     const snapshots = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:reset-access:job', Values: ['job-1'] }] }));
 
     // Assess
     expect(pending.State).toBe('pending');
     expect(duplicate).toBe('InvalidAMIName.Duplicate');
-    expect(available).toEqual(
-      expect.objectContaining({ ImageId, State: 'available', Name: name, RootDeviceName: '/dev/xvda', OwnerId: '123456789012' }),
-    );
+    expect(available).toEqual(expect.objectContaining({ ImageId, State: 'available', Name: name, RootDeviceName: '/dev/xvda', OwnerId: '123456789012' }));
     expect(available.Tags).toEqual([{ Key: 'reset-access:job', Value: 'job-1' }]);
-    expect(available.BlockDeviceMappings![0].Ebs).toEqual(
-      expect.objectContaining({ DeleteOnTermination: true, SnapshotId: expect.stringMatching(/^snap-/) }),
-    );
+    expect(available.BlockDeviceMappings![0].Ebs).toEqual(expect.objectContaining({ DeleteOnTermination: true, SnapshotId: expect.stringMatching(/^snap-/) }));
     expect(snapshots.Snapshots).toEqual([expect.objectContaining({ VolumeId: rootVolumeId, State: 'completed' })]);
   });
 
@@ -95,8 +90,6 @@ describe('images through the real EC2 client', () => {
     );
 
     // Assess
-    expect(out.Images?.map((i) => [i.ImageId, i.Platform, i.RootDeviceName])).toEqual([
-      [PUBLIC_IMAGE_IDS.windowsServer2022, 'windows', '/dev/sda1'],
-    ]);
+    expect(out.Images?.map((i) => [i.ImageId, i.Platform, i.RootDeviceName])).toEqual([[PUBLIC_IMAGE_IDS.windowsServer2022, 'windows', '/dev/sda1']]);
   });
 });

@@ -266,7 +266,8 @@ describe('instances through the real EC2 client', () => {
     const withIds = await errorCodeOf(ec2.send(new DescribeInstancesCommand({ MaxResults: 5, InstanceIds: [launched[0]!] })));
 
     // Assess
-    const idsOf = (out: { Reservations?: Array<{ Instances?: Array<{ InstanceId?: string }> }> }) => out.Reservations?.flatMap((r) => r.Instances?.map((i) => i.InstanceId));
+    const idsOf = (out: { Reservations?: Array<{ Instances?: Array<{ InstanceId?: string }> }> }) =>
+      out.Reservations?.flatMap((r) => r.Instances?.map((i) => i.InstanceId));
     expect(idsOf(first)).toEqual(launched.slice(0, 5));
     expect(first.NextToken).toEqual(expect.any(String));
     expect(idsOf(second)).toEqual(launched.slice(5));

@@ -67,8 +67,7 @@ describe('VPCs and their parts through the real EC2 client', () => {
     const { ec2, advance } = simulatedRegion();
     const tags = [{ ResourceType: 'vpc' as const, Tags: [{ Key: 'reset-access:rescue-network', Value: 'us-east-1a' }] }];
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.90.0.0/16', TagSpecifications: tags }))).Vpc!.VpcId!;
-    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.90.0.0/24', AvailabilityZone: 'us-east-1a' })))
-      .Subnet!.SubnetId!;
+    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.90.0.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     await ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnetId, MapPublicIpOnLaunch: { Value: true } }));
     const igwId = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
     await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igwId, VpcId: vpcId }));
@@ -77,9 +76,7 @@ describe('VPCs and their parts through the real EC2 client', () => {
     const routeTableId = rt1.RouteTable!.RouteTableId!;
     await ec2.send(new CreateRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igwId }));
     const { AssociationId } = await ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTableId, SubnetId: subnetId }));
-    const groupId = (
-      await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'reset-access-helper', Description: 'no inbound', VpcId: vpcId }))
-    ).GroupId!;
+    const groupId = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'reset-access-helper', Description: 'no inbound', VpcId: vpcId }))).GroupId!;
     const endpoint = await ec2.send(
       new CreateVpcEndpointCommand({
         VpcId: vpcId,
@@ -117,8 +114,7 @@ describe('VPCs and their parts through the real EC2 client', () => {
     advance(Math.max(DEFAULT_TIMINGS.terminateMs, DEFAULT_TIMINGS.vpcEndpointCreateMs));
     const endpointState = (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [endpointId] }))).VpcEndpoints![0].State;
     const deletion = await ec2.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [endpointId, 'vpce-0123456789abcdef0'] }));
-    const deleting = (await ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).VpcEndpoints![0]
-      .State;
+    const deleting = (await ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).VpcEndpoints![0].State;
     const vpcWhileDeleting = await errorCodeOf(ec2.send(new DeleteVpcCommand({ VpcId: vpcId })));
     advance(DEFAULT_TIMINGS.vpcEndpointDeleteMs);
     await ec2.send(new DisassociateRouteTableCommand({ AssociationId }));

@@ -30,10 +30,8 @@ describe('EC2 Query responses as the SDK reads them', () => {
     const subnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Subnets![0];
 
     // Act
-    const igw = (await ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.VpcId!] }] })))
-      .InternetGateways![0];
-    const mainTable = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.main', Values: ['true'] }] })))
-      .RouteTables![0];
+    const igw = (await ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.VpcId!] }] }))).InternetGateways![0];
+    const mainTable = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.main', Values: ['true'] }] }))).RouteTables![0];
     const created = await ec2.send(
       new CreateSecurityGroupCommand({
         GroupName: 'helper',
@@ -55,9 +53,7 @@ describe('EC2 Query responses as the SDK reads them', () => {
     const endpoint = (await ec2.send(new DescribeVpcEndpointsCommand({}))).VpcEndpoints![0];
 
     // Assess
-    expect(vpc.CidrBlockAssociationSet?.[0]).toEqual(
-      expect.objectContaining({ CidrBlock: '172.31.0.0/16', CidrBlockState: { State: 'associated' } }),
-    );
+    expect(vpc.CidrBlockAssociationSet?.[0]).toEqual(expect.objectContaining({ CidrBlock: '172.31.0.0/16', CidrBlockState: { State: 'associated' } }));
     expect(subnet).toEqual(
       expect.objectContaining({
         AvailabilityZoneId: 'use1-az1',
@@ -95,8 +91,7 @@ describe('EC2 Query responses as the SDK reads them', () => {
   test('instance attributes, tags, snapshots and the Windows password', async () => {
     // Prepare
     const { ec2, advance } = simulatedRegion();
-    const windows = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.windowsServer2022, MinCount: 1, MaxCount: 1 })))
-      .Instances![0];
+    const windows = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.windowsServer2022, MinCount: 1, MaxCount: 1 }))).Instances![0];
     const instanceId = windows.InstanceId!;
 
     // Act
@@ -104,13 +99,9 @@ describe('EC2 Query responses as the SDK reads them', () => {
     const passwordEarly = await ec2.send(new GetPasswordDataCommand({ InstanceId: instanceId }));
     advance(DEFAULT_TIMINGS.windowsFirstBootMs);
     const passwordLater = await ec2.send(new GetPasswordDataCommand({ InstanceId: instanceId }));
-    await ec2.send(
-      new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceInitiatedShutdownBehavior: { Value: 'terminate' } }),
-    );
+    await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceInitiatedShutdownBehavior: { Value: 'terminate' } }));
     await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, DisableApiStop: { Value: true } }));
-    const shutdown = await ec2.send(
-      new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'instanceInitiatedShutdownBehavior' }),
-    );
+    const shutdown = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'instanceInitiatedShutdownBehavior' }));
     const stop = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'disableApiStop' }));
     await ec2.send(
       new CreateTagsCommand({

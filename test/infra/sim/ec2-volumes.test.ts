@@ -16,8 +16,7 @@ import { errorCodeOf, simulatedRegion } from './sim-harness';
 /** A running target and a running helper in the same zone, the target's root volume id. */
 async function targetAndHelper(ec2: EC2Client, advance: (ms: number) => void, targetImage: string = PUBLIC_IMAGE_IDS.amazonLinux2023) {
   const launch = async (imageId: string, zone = 'us-east-1a') =>
-    (await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: zone } })))
-      .Instances![0].InstanceId!;
+    (await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, Placement: { AvailabilityZone: zone } }))).Instances![0].InstanceId!;
   const target = await launch(targetImage);
   const helper = await launch(PUBLIC_IMAGE_IDS.amazonLinux2023);
   const otherZoneHelper = await launch(PUBLIC_IMAGE_IDS.amazonLinux2023, 'us-east-1b');
@@ -91,16 +90,10 @@ describe('volumes through the real EC2 client', () => {
     await ec2.send(new DetachVolumeCommand({ VolumeId: rootVolumeId }));
     advance(DEFAULT_TIMINGS.detachMs);
     const notAttached = await errorCodeOf(ec2.send(new DetachVolumeCommand({ VolumeId: rootVolumeId })));
-    const otherZone = await errorCodeOf(
-      ec2.send(new AttachVolumeCommand({ VolumeId: rootVolumeId, InstanceId: otherZoneHelper, Device: '/dev/sdf' })),
-    );
+    const otherZone = await errorCodeOf(ec2.send(new AttachVolumeCommand({ VolumeId: rootVolumeId, InstanceId: otherZoneHelper, Device: '/dev/sdf' })));
     const badDevice = await errorCodeOf(ec2.send(new AttachVolumeCommand({ VolumeId: rootVolumeId, InstanceId: helper, Device: 'sdf9x' })));
-    const takenDevice = await errorCodeOf(
-      ec2.send(new AttachVolumeCommand({ VolumeId: rootVolumeId, InstanceId: helper, Device: '/dev/xvda' })),
-    );
-    const noVolume = await errorCodeOf(
-      ec2.send(new AttachVolumeCommand({ VolumeId: 'vol-0123456789abcdef0', InstanceId: helper, Device: '/dev/sdf' })),
-    );
+    const takenDevice = await errorCodeOf(ec2.send(new AttachVolumeCommand({ VolumeId: rootVolumeId, InstanceId: helper, Device: '/dev/xvda' })));
+    const noVolume = await errorCodeOf(ec2.send(new AttachVolumeCommand({ VolumeId: 'vol-0123456789abcdef0', InstanceId: helper, Device: '/dev/sdf' })));
 
     // Assess
     expect({ rootFromRunning, inUse, notAttached, otherZone, badDevice, takenDevice, noVolume }).toEqual({
@@ -135,8 +128,7 @@ describe('volumes through the real EC2 client', () => {
     advance(DEFAULT_TIMINGS.stopMs);
     await ec2.send(new AttachVolumeCommand({ VolumeId: rootVolumeId, InstanceId: helper, Device: '/dev/sdf' }));
     advance(DEFAULT_TIMINGS.attachMs);
-    const helperCodes = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [helper] }))).Reservations![0].Instances![0]
-      .ProductCodes;
+    const helperCodes = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [helper] }))).Reservations![0].Instances![0].ProductCodes;
 
     // Assess
     expect(refusal).toBe(

@@ -10,8 +10,8 @@ describe('events and time', () => {
     // Prepare
     const { ec2, clock, events, advance } = simulatedRegion();
     const start = clock.now();
-    const instanceId = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 })))
-      .Instances![0].InstanceId!;
+    const instanceId = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 }))).Instances![0]
+      .InstanceId!;
     advance(DEFAULT_TIMINGS.launchMs);
     await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
 
@@ -79,15 +79,13 @@ describe('events and time', () => {
   test('an exported state resumes in a new region: same instances, same pending transitions, no id collisions', async () => {
     // Prepare
     const { ec2, region, clock } = simulatedRegion();
-    const first = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 })))
-      .Instances![0].InstanceId!;
+    const first = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 }))).Instances![0].InstanceId!;
     const saved = JSON.parse(JSON.stringify(region.exportState()));
 
     // Act
     const resumed = new SimulatedRegion({ clock, state: saved });
     clock.advance(DEFAULT_TIMINGS.launchMs);
-    const second = resumed.ec2('RunInstances', { ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 }).Instances![0]
-      .InstanceId!;
+    const second = resumed.ec2('RunInstances', { ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 }).Instances![0].InstanceId!;
 
     // Assess
     expect(resumed.getInstance(first)?.state).toBe('running');

@@ -69,9 +69,7 @@ describe('fault injection, the call log and throttling', () => {
     const throttled = await errorCodeOf(
       env.ssm.send(new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' })),
     );
-    const answered = await retrying.send(
-      new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' }),
-    );
+    const answered = await retrying.send(new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' }));
 
     // Assess
     expect(throttled).toBe('ThrottlingException');
@@ -115,8 +113,7 @@ describe('fault injection, the call log and throttling', () => {
       body: 'Action=LaunchRockets&Version=2016-11-15',
     } as Parameters<typeof handler.handle>[0]);
     const unknownBody = Buffer.from(response.body as Uint8Array).toString('utf8');
-    const stillRunning = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0].State
-      ?.Name;
+    const stillRunning = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0].State?.Name;
 
     // Assess
     expect(dryRun).toBe('DryRunOperation');

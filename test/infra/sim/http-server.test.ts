@@ -30,9 +30,7 @@ describe('the simulated region over HTTP', () => {
     const autoIds = described.Reservations?.flatMap((r) => r.Instances?.map((i) => i.InstanceId)).sort();
     expect(autoIds).toEqual(['i-0a1b2c3d4e5f60001', 'i-0a1b2c3d4e5f60002', 'i-0a1b2c3d4e5f60005']);
     expect(sampleInstances.filter((s) => autoIds?.includes(s.instanceId))).toHaveLength(3);
-    expect(refused).toEqual(
-      expect.objectContaining({ name: 'OperationNotPermitted', $metadata: expect.objectContaining({ httpStatusCode: 400 }) }),
-    );
+    expect(refused).toEqual(expect.objectContaining({ name: 'OperationNotPermitted', $metadata: expect.objectContaining({ httpStatusCode: 400 }) }));
     expect((missing as Error).name).toBe('ParameterNotFound');
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });

@@ -131,7 +131,9 @@ describe('the rescue script in online mode, run on the target', () => {
       new SendCommandCommand({
         DocumentName: 'AWS-RunShellScript',
         InstanceIds: [old.instanceId],
-        Parameters: { commands: buildLinuxOnlineCommands({ jobId: 'r-online3', targetInstanceId: old.instanceId, publicKey: generateSshKeyPair('ed25519', 'x').publicKey }) },
+        Parameters: {
+          commands: buildLinuxOnlineCommands({ jobId: 'r-online3', targetInstanceId: old.instanceId, publicKey: generateSshKeyPair('ed25519', 'x').publicKey }),
+        },
       }),
     );
     advance(10_000);

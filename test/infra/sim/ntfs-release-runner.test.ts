@@ -26,7 +26,9 @@ async function rootOnLinuxHelper(ntfs: NtfsVolumeFlags) {
   await ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: helper.instanceId, Device: '/dev/sdf' }));
   advance(MINUTE);
   const run = async (commands: string[]) => {
-    const { Command } = await sim.ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: [helper.instanceId], Parameters: { commands } }));
+    const { Command } = await sim.ssm.send(
+      new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: [helper.instanceId], Parameters: { commands } }),
+    );
     advance(MINUTE);
     return sim.ssm.send(new GetCommandInvocationCommand({ CommandId: Command!.CommandId!, InstanceId: helper.instanceId }));
   };

@@ -25,7 +25,9 @@ function host(volume?: { filesystem?: string; files: VolumeFiles; ntfs?: NtfsVol
     written,
     now: () => 0,
     findAttachedVolume: (instanceId, volumeId) =>
-      volume && instanceId === HELPER && volumeId === VOLUME ? { volumeId, filesystem: volume.filesystem ?? 'ntfs', files: structuredClone(volume.files), ...(volume.ntfs ? { ntfs: volume.ntfs } : {}) } : undefined,
+      volume && instanceId === HELPER && volumeId === VOLUME
+        ? { volumeId, filesystem: volume.filesystem ?? 'ntfs', files: structuredClone(volume.files), ...(volume.ntfs ? { ntfs: volume.ntfs } : {}) }
+        : undefined,
     findRootVolume: () => undefined,
     writeVolumeFiles: (_id, files) => void written.push(files),
     putSecureStringParameter: () => undefined,
@@ -38,7 +40,7 @@ function runOn(h: ScriptHost, commands = buildNtfsRescueCommands({ jobId: 'job-n
 }
 
 describe('applyNtfsPasswordReset', () => {
-  it('EC2Launch v2: the Windows script\'s edits, so the next boot makes a password', () => {
+  it("EC2Launch v2: the Windows script's edits, so the next boot makes a password", () => {
     // Prepare
     const volume = ec2LaunchV2Volume(V2_DO_NOTHING);
 
@@ -120,7 +122,7 @@ describe('the ntfs-rescue runner', () => {
     expect(region.scriptRunners.find('AWS-RunPowerShellScript', ntfs)).toBeUndefined();
   });
 
-  it('re-enables password generation on the attached volume and prints the script\'s summary', () => {
+  it("re-enables password generation on the attached volume and prints the script's summary", () => {
     // Prepare
     const files = ec2LaunchV2Volume(V2_DO_NOTHING);
     const h = host({ files });

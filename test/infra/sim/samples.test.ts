@@ -13,9 +13,7 @@ describe('sample instances', () => {
     seedSampleRegion(region);
     const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: sampleInstances.map((s) => s.instanceId) }));
     const byId = new Map(out.Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId!, i]));
-    const volumes = await ec2.send(
-      new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: ['i-0a1b2c3d4e5f60003'] }] }),
-    );
+    const volumes = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: ['i-0a1b2c3d4e5f60003'] }] }));
 
     // Assess
     expect(byId.size).toBe(sampleInstances.length);
@@ -27,12 +25,8 @@ describe('sample instances', () => {
     }
     expect(byId.get('i-0a1b2c3d4e5f60001')?.RootDeviceName).toBe('/dev/xvda');
     expect(byId.get('i-0a1b2c3d4e5f60002')?.RootDeviceName).toBe('/dev/sda1');
-    expect(volumes.Volumes?.[0]).toEqual(
-      expect.objectContaining({ Encrypted: true, KmsKeyId: expect.stringContaining(SAMPLE_KMS_KEY_ID) }),
-    );
-    expect(byId.get('i-0a1b2c3d4e5f60004')?.ProductCodes).toEqual([
-      { ProductCodeId: SAMPLE_MARKETPLACE_PRODUCT_CODE, ProductCodeType: 'marketplace' },
-    ]);
+    expect(volumes.Volumes?.[0]).toEqual(expect.objectContaining({ Encrypted: true, KmsKeyId: expect.stringContaining(SAMPLE_KMS_KEY_ID) }));
+    expect(byId.get('i-0a1b2c3d4e5f60004')?.ProductCodes).toEqual([{ ProductCodeId: SAMPLE_MARKETPLACE_PRODUCT_CODE, ProductCodeType: 'marketplace' }]);
     expect(byId.get('i-0a1b2c3d4e5f60005')?.InstanceLifecycle).toBe('spot');
     expect(region.getInstance('i-0a1b2c3d4e5f60006')?.disableApiStop).toBe(true);
     const ubuntuRoot = region.getVolume(byId.get('i-0a1b2c3d4e5f60002')!.BlockDeviceMappings![0].Ebs!.VolumeId!)!;

@@ -48,8 +48,7 @@ describe('script runners', () => {
     clock.advance(DEFAULT_TIMINGS.launchMs + DEFAULT_TIMINGS.windowsFirstBootMs);
 
     // Act
-    const linuxDocument = () =>
-      region.ssm('SendCommand', { DocumentName: 'AWS-RunShellScript', InstanceIds: [helper], Parameters: { commands: ['ls'] } });
+    const linuxDocument = () => region.ssm('SendCommand', { DocumentName: 'AWS-RunShellScript', InstanceIds: [helper], Parameters: { commands: ['ls'] } });
     const sent = region.ssm('SendCommand', {
       DocumentName: 'AWS-RunPowerShellScript',
       InstanceIds: [helper],

@@ -73,9 +73,7 @@ async function swappedVolume(env: ReturnType<typeof simulatedRegion>) {
   advance(Math.max(DEFAULT_TIMINGS.stopMs, DEFAULT_TIMINGS.launchMs + DEFAULT_TIMINGS.linuxAgentOnlineMs));
   const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [target.instanceId] }));
   const volumeId = described.Reservations![0].Instances![0].BlockDeviceMappings![0].Ebs!.VolumeId!;
-  const backup = await ec2.send(
-    new CreateImageCommand({ InstanceId: target.instanceId, Name: `ResetAccess-backup-${target.instanceId}-job-7` }),
-  );
+  const backup = await ec2.send(new CreateImageCommand({ InstanceId: target.instanceId, Name: `ResetAccess-backup-${target.instanceId}-job-7` }));
   await ec2.send(new DetachVolumeCommand({ VolumeId: volumeId }));
   advance(DEFAULT_TIMINGS.detachMs);
   await ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: helper, Device: '/dev/sdf' }));
@@ -188,9 +186,10 @@ describe('SSM through the real SSM client', () => {
     // The backup image was taken before the rescue: it still has only the old key.
     const backupSnapshot = region.getImage(backupImageId)!.blockDeviceMappings[0].snapshotId!;
     expect(usersAcceptingKey(region.exportState().snapshots[backupSnapshot].files, summary.publicKey)).toEqual([]);
-    expect(
-      events.filter((e) => e['detail-type'] === 'EC2 Command Invocation Status-change Notification').map((e) => e.detail.status),
-    ).toEqual(['InProgress', 'Success']);
+    expect(events.filter((e) => e['detail-type'] === 'EC2 Command Invocation Status-change Notification').map((e) => e.detail.status)).toEqual([
+      'InProgress',
+      'Success',
+    ]);
   });
 
   test('RA_KEY_TYPE=rsa gives an RSA 4096 key', async () => {
@@ -248,19 +247,15 @@ describe('SSM through the real SSM client', () => {
     // Prepare
     const { ec2, ssm, advance } = simulatedRegion();
     const helper = await launchHelper(ec2, ssm);
-    const unmanaged = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 })))
-      .Instances![0].InstanceId!;
+    const unmanaged = (await ec2.send(new RunInstancesCommand({ ImageId: PUBLIC_IMAGE_IDS.amazonLinux2023, MinCount: 1, MaxCount: 1 }))).Instances![0]
+      .InstanceId!;
     advance(DEFAULT_TIMINGS.launchMs + DEFAULT_TIMINGS.linuxAgentOnlineMs);
 
     // Act
     const refused = await errorCodeOf(
-      ssm.send(
-        new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: [unmanaged], Parameters: { commands: ['uptime'] } }),
-      ),
+      ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: [unmanaged], Parameters: { commands: ['uptime'] } })),
     );
-    const sent = await ssm.send(
-      new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: [helper], Parameters: { commands: ['uptime'] } }),
-    );
+    const sent = await ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: [helper], Parameters: { commands: ['uptime'] } }));
     advance(DEFAULT_TIMINGS.commandVisibleMs + DEFAULT_TIMINGS.defaultScriptMs);
     const done = await ssm.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: helper }));
 
@@ -275,9 +270,7 @@ describe('SSM through the real SSM client', () => {
 
     // Act
     const first = await ssm.send(new PutParameterCommand({ Name: '/ec2rl/openssh/i-1/key', Value: 'one', Type: 'SecureString' }));
-    const again = await errorCodeOf(
-      ssm.send(new PutParameterCommand({ Name: '/ec2rl/openssh/i-1/key', Value: 'two', Type: 'SecureString' })),
-    );
+    const again = await errorCodeOf(ssm.send(new PutParameterCommand({ Name: '/ec2rl/openssh/i-1/key', Value: 'two', Type: 'SecureString' })));
     const overwritten = await ssm.send(new PutParameterCommand({ Name: '/ec2rl/openssh/i-1/key', Value: 'two', Overwrite: true }));
     await ssm.send(new PutParameterCommand({ Name: '/ec2rl/openssh/i-2/key', Value: 'three', Type: 'SecureString' }));
     const shallow = await ssm.send(new GetParametersByPathCommand({ Path: '/ec2rl/openssh' }));
@@ -305,14 +298,10 @@ describe('SSM through the real SSM client', () => {
 
     // Act
     const linux = await ssm.send(new GetParameterCommand({ Name: HELPER_IMAGE_PARAMETER }));
-    const windows = await ssm.send(
-      new GetParameterCommand({ Name: '/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base' }),
-    );
+    const windows = await ssm.send(new GetParameterCommand({ Name: '/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base' }));
 
     // Assess
-    expect(linux.Parameter).toEqual(
-      expect.objectContaining({ Value: PUBLIC_IMAGE_IDS.amazonLinux2023, DataType: 'aws:ec2:image', Type: 'String' }),
-    );
+    expect(linux.Parameter).toEqual(expect.objectContaining({ Value: PUBLIC_IMAGE_IDS.amazonLinux2023, DataType: 'aws:ec2:image', Type: 'String' }));
     expect(windows.Parameter?.Value).toBe(PUBLIC_IMAGE_IDS.windowsServer2022);
   });
 });

@@ -9,7 +9,9 @@ import { loadConfig, serviceConfigSchema } from '../../../infra/wiring/config';
 describe('loadConfig', () => {
   it('keeps the defaults of a nested setting the override does not name', () => {
     // Act
-    const config = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { maxInstances: 10 }, requestPacing: { mutating: { ratePerMinute: 120 } } }) });
+    const config = loadConfig({
+      RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { maxInstances: 10 }, requestPacing: { mutating: { ratePerMinute: 120 } } }),
+    });
     // Assess
     expect(config.stopBatching).toEqual({ enabled: true, maxInstances: 10 });
     expect(config.requestPacing.mutating).toEqual({ ratePerMinute: 120, burst: defaultConfig.requestPacing.mutating.burst });
@@ -24,7 +26,11 @@ describe('loadConfig', () => {
 
   it("takes the opt-in guard and the deployment's id from what serverless.yml sets, over RESET_ACCESS_CONFIG", () => {
     // Act
-    const deployed = loadConfig({ RESET_ACCESS_DEPLOYMENT: 'ec2-reset-access-prod', RESET_ACCESS_REQUIRE_ALLOWED_TAG: 'false', RESET_ACCESS_CONFIG: JSON.stringify({ optIn: { requireAllowedTag: true } }) });
+    const deployed = loadConfig({
+      RESET_ACCESS_DEPLOYMENT: 'ec2-reset-access-prod',
+      RESET_ACCESS_REQUIRE_ALLOWED_TAG: 'false',
+      RESET_ACCESS_CONFIG: JSON.stringify({ optIn: { requireAllowedTag: true } }),
+    });
     const unset = loadConfig({});
     // Assess
     expect([deployed.deployment, deployed.optIn.requireAllowedTag]).toEqual(['ec2-reset-access-prod', false]);
@@ -35,7 +41,9 @@ describe('loadConfig', () => {
     // Act
     const load = () => loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ stopBatching: { maxInstances } }) });
     // Assess
-    expect(load).toThrow('RESET_ACCESS_CONFIG: stopBatching.maxInstances: must be a whole number of at least 1 (turn batching off with stopBatching.enabled false)');
+    expect(load).toThrow(
+      'RESET_ACCESS_CONFIG: stopBatching.maxInstances: must be a whole number of at least 1 (turn batching off with stopBatching.enabled false)',
+    );
   });
 });
 
@@ -71,7 +79,13 @@ describe('RESET_ACCESS_CONFIG is read by its schema', () => {
 
   it('merges per-phase settings and keeps lists whole', () => {
     // Act
-    const config = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ phaseDeadlineSeconds: { 'run-rescue': 1800 }, allowedHelperInstanceTypes: ['t3.large'], sweeper: { dryRun: true } }) });
+    const config = loadConfig({
+      RESET_ACCESS_CONFIG: JSON.stringify({
+        phaseDeadlineSeconds: { 'run-rescue': 1800 },
+        allowedHelperInstanceTypes: ['t3.large'],
+        sweeper: { dryRun: true },
+      }),
+    });
     // Assess
     expect(config.phaseDeadlineSeconds).toEqual({ 'run-rescue': 1800 });
     expect(config.allowedHelperInstanceTypes).toEqual(['t3.large']);
@@ -105,7 +119,12 @@ describe('RESET_ACCESS_CONFIG is read by its schema', () => {
 describe('the Windows fast path and its warm pool', () => {
   it('are on with no pool by default, and one field of each may be set alone', () => {
     // Act
-    const config = loadConfig({ RESET_ACCESS_CONFIG: JSON.stringify({ windowsFastPath: { helperImage: '/reset-access/ntfs-helper' }, windowsHelperPool: { size: 2, availabilityZones: ['eu-west-1a'] } }) });
+    const config = loadConfig({
+      RESET_ACCESS_CONFIG: JSON.stringify({
+        windowsFastPath: { helperImage: '/reset-access/ntfs-helper' },
+        windowsHelperPool: { size: 2, availabilityZones: ['eu-west-1a'] },
+      }),
+    });
     // Assess
     expect(defaultConfig.windowsFastPath.enabled).toBe(true);
     expect(defaultConfig.windowsHelperPool.size).toBe(0);

@@ -18,10 +18,7 @@ const XFS_SMALL_ENV = { TEST_DEV: '1', TEST_DIR: '1', QA_CHECK_FS: '1' };
 /** LVM commands see only the given devices and leave no trace in the host's /etc/lvm. */
 export function lvmConfig(devices: string[]): string {
   const filter = [...devices.map((d) => `"a|^${d}$|"`), '"r|.*|"'].join(',');
-  return (
-    `devices{use_devicesfile=0 filter=[${filter}] global_filter=[${filter}]} ` +
-    'backup{backup=0 archive=0} global{activation=0}'
-  );
+  return `devices{use_devicesfile=0 filter=[${filter}] global_filter=[${filter}]} ` + 'backup{backup=0 archive=0} global{activation=0}';
 }
 
 export const REQUIRED_COMMANDS = [
@@ -256,15 +253,34 @@ function readLabels(root: string): Map<string, string> {
 export function linearLvRange(lab: DiskLab, pv: string, vg: string, lv: string): { offset: number; size: number } {
   const cfg = lvmConfig([pv]);
   const seg = lab
-    .run('lvm', ['lvs', '--config', cfg, '--segments', '--noheadings', '--separator', '|', '--units', 'b', '--nosuffix',
-      '-o', 'seg_pe_ranges,vg_extent_size', `${vg}/${lv}`], { LVM_SUPPRESS_FD_WARNINGS: '1' })
+    .run(
+      'lvm',
+      [
+        'lvs',
+        '--config',
+        cfg,
+        '--segments',
+        '--noheadings',
+        '--separator',
+        '|',
+        '--units',
+        'b',
+        '--nosuffix',
+        '-o',
+        'seg_pe_ranges,vg_extent_size',
+        `${vg}/${lv}`,
+      ],
+      { LVM_SUPPRESS_FD_WARNINGS: '1' },
+    )
     .trim();
   const m = /^[^:]+:(\d+)-(\d+)\|(\d+)$/.exec(seg);
   if (!m) throw new Error(`unexpected lvs output: ${seg}`);
   const peStart = Number(
-    lab.run('lvm', ['pvs', '--config', cfg, '--noheadings', '--units', 'b', '--nosuffix', '-o', 'pe_start', pv], {
-      LVM_SUPPRESS_FD_WARNINGS: '1',
-    }).trim(),
+    lab
+      .run('lvm', ['pvs', '--config', cfg, '--noheadings', '--units', 'b', '--nosuffix', '-o', 'pe_start', pv], {
+        LVM_SUPPRESS_FD_WARNINGS: '1',
+      })
+      .trim(),
   );
   const [first, last, extent] = [Number(m[1]), Number(m[2]), Number(m[3])];
   return { offset: peStart + first * extent, size: (last - first + 1) * extent };

@@ -13,7 +13,20 @@ import { buildNtfsRescueCommands, parseNtfsRescueSummary, type NtfsRescueParams,
 import type { VolumeFiles } from '../../../infra/sim/volume-files';
 import { hasCommand, type DiskLab } from './disk-lab';
 
-export const NTFS_COMMANDS = ['losetup', 'partx', 'sfdisk', 'blkid', 'lsblk', 'mkntfs', 'ntfs-3g', 'ntfs-3g.probe', 'hivexget', 'getfattr', 'setfattr', 'iconv'];
+export const NTFS_COMMANDS = [
+  'losetup',
+  'partx',
+  'sfdisk',
+  'blkid',
+  'lsblk',
+  'mkntfs',
+  'ntfs-3g',
+  'ntfs-3g.probe',
+  'hivexget',
+  'getfattr',
+  'setfattr',
+  'iconv',
+];
 
 /** Why the NTFS disk tests cannot run here, or undefined when they can. */
 export function ntfsTestsUnavailable(): string | undefined {

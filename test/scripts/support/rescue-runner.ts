@@ -5,12 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  buildLinuxRescueCommands,
-  parseRescueSummary,
-  type LinuxRescueParams,
-  type RescueSummary,
-} from '../../../infra/scripts/linux-rescue';
+import { buildLinuxRescueCommands, parseRescueSummary, type LinuxRescueParams, type RescueSummary } from '../../../infra/scripts/linux-rescue';
 import type { DiskLab } from './disk-lab';
 
 export const SCRIPT_PATH = path.join(__dirname, '../../../infra/scripts/linux-rescue.sh');
@@ -162,20 +157,19 @@ export function runRescue(lab: DiskLab, opts: RunOptions): RescueRun {
       privateKey: read('key'),
       keyPath: read('keypath')?.trim(),
     },
-    traces: fs.existsSync(traceFile) ? fs.readFileSync(traceFile, 'utf8').split('\n').filter((l) => l !== '') : [],
+    traces: fs.existsSync(traceFile)
+      ? fs
+          .readFileSync(traceFile, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [],
     mountBase,
     jobId: opts.jobId,
   };
 }
 
 /** A fake /dev for a Nitro helper: the volume's NVMe by-id links, plus another volume's. */
-export function nitroDevRoot(
-  lab: DiskLab,
-  volumeId: string,
-  loop: string,
-  partitions: string[],
-  decoy?: { volumeId: string; loop: string },
-): string {
+export function nitroDevRoot(lab: DiskLab, volumeId: string, loop: string, partitions: string[], decoy?: { volumeId: string; loop: string }): string {
   const root = fs.mkdtempSync(lab.path('dev-nitro-'));
   const byId = path.join(root, 'disk/by-id');
   fs.mkdirSync(byId, { recursive: true });

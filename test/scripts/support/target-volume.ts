@@ -147,15 +147,7 @@ export function buildVolume(lab: DiskLab, layout: Layout, files: VolumeFiles): T
   }
 }
 
-function simpleVolume(
-  lab: DiskLab,
-  loop: string,
-  partitions: string[],
-  root: string,
-  fsType: string,
-  files: VolumeFiles,
-  mnt: string,
-): TargetVolume {
+function simpleVolume(lab: DiskLab, loop: string, partitions: string[], root: string, fsType: string, files: VolumeFiles, mnt: string): TargetVolume {
   const opened: string[] = [];
   const volume: TargetVolume = {
     loop,

@@ -3,7 +3,7 @@ import { cleanup } from '../../../../domain/pipeline/phases/cleanup';
 import { fakePorts, HELPER, seedSwap, swapJob } from './fakes';
 
 describe('cleanup', () => {
-  it('terminates the job\'s helper and keeps the images', async () => {
+  it("terminates the job's helper and keeps the images", async () => {
     // Prepare
     const { ports, compute } = fakePorts();
     seedSwap(compute);

@@ -175,7 +175,10 @@ export interface FakePorts<K extends PortName> {
 }
 
 /** The core ports around a FakeCompute, and the optional ports given; `now` is the clock's start. */
-export function fakePorts<K extends PortName = never>(optional: Pick<OptionalPorts, K> = {} as Pick<OptionalPorts, K>, options: { now?: string; config?: Partial<ServiceConfig> } = {}): FakePorts<K> {
+export function fakePorts<K extends PortName = never>(
+  optional: Pick<OptionalPorts, K> = {} as Pick<OptionalPorts, K>,
+  options: { now?: string; config?: Partial<ServiceConfig> } = {},
+): FakePorts<K> {
   let now = Date.parse(options.now ?? '2026-01-01T00:10:00.000Z');
   const compute = new FakeCompute();
   const core: CorePorts = {
@@ -229,7 +232,10 @@ export function swapJob(phase: PhaseName, overrides: Partial<Job> = {}, attempt 
 }
 
 /** The target, its root attached at /dev/xvda, and the helper running. */
-export function seedSwap(compute: FakeCompute, options: { target?: Partial<InstanceFacts>; rootOn?: string; rootState?: VolumeFacts['attachments'][number]['state'] } = {}): void {
+export function seedSwap(
+  compute: FakeCompute,
+  options: { target?: Partial<InstanceFacts>; rootOn?: string; rootState?: VolumeFacts['attachments'][number]['state'] } = {},
+): void {
   compute.instances.set(TARGET, instanceFacts({ instanceId: TARGET, state: 'stopped', ...options.target }));
   compute.instances.set(HELPER, instanceFacts({ instanceId: HELPER, state: 'running', blockDevices: [] }));
   const on = options.rootOn === undefined ? TARGET : options.rootOn;
@@ -239,6 +245,8 @@ export function seedSwap(compute: FakeCompute, options: { target?: Partial<Insta
     availabilityZone: 'us-east-1a',
     encrypted: false,
     productCodes: [],
-    attachments: on ? [{ instanceId: on, device: on === TARGET ? '/dev/xvda' : '/dev/sdf', state: options.rootState ?? 'attached', deleteOnTermination: on === TARGET }] : [],
+    attachments: on
+      ? [{ instanceId: on, device: on === TARGET ? '/dev/xvda' : '/dev/sdf', state: options.rootState ?? 'attached', deleteOnTermination: on === TARGET }]
+      : [],
   });
 }

@@ -14,7 +14,7 @@ describe.each([
   ['create-backup', createBackup, 'backupImageId', 'backupImageId', /^ResetAccess-backup-/],
   ['create-password-image', createPasswordImage, 'passwordImageId', 'passwordEnabledImageId', /^ResetAccess-password-enabled-/],
 ] as const)('%s', (phase, step, resource, output, name) => {
-  it('images the target once, tagged as the service\'s, and records the image as resource and output', async () => {
+  it("images the target once, tagged as the service's, and records the image as resource and output", async () => {
     // Prepare
     const { ports, compute } = fakePorts();
     seedSwap(compute);
@@ -26,7 +26,11 @@ describe.each([
     expect(result.kind).toBe('done');
     expect(compute.sent).toEqual(['createImage']);
     const input = compute.calls[0]!.args[0] as { instanceId: string; name: string; tags: Record<string, string> };
-    expect(input).toMatchObject({ instanceId: TARGET, name: expect.stringMatching(name), tags: expect.objectContaining({ 'reset-access:managed': 'true', 'reset-access:job-id': job.jobId }) });
+    expect(input).toMatchObject({
+      instanceId: TARGET,
+      name: expect.stringMatching(name),
+      tags: expect.objectContaining({ 'reset-access:managed': 'true', 'reset-access:job-id': job.jobId }),
+    });
     expect(draft.resources[resource]).toMatch(/^ami-/);
     expect(draft.outputs[output]).toBe(draft.resources[resource]);
   });

@@ -5,7 +5,8 @@ import type { HelperLaunch } from '../../../../domain/ports';
 import { FakeRescue, fakePorts, HELPER, seedSwap, swapJob } from './fakes';
 
 const network = { kind: 'rescue-vpc' as const, subnetId: 'subnet-rescue', vpcId: 'vpc-rescue', securityGroupIds: ['sg-rescue'] };
-const launching = (overrides: Partial<Job['resources']> = {}, attempt = 0) => swapJob('launch-helper', { resources: { rescueNetwork: network, ...overrides } }, attempt);
+const launching = (overrides: Partial<Job['resources']> = {}, attempt = 0) =>
+  swapJob('launch-helper', { resources: { rescueNetwork: network, ...overrides } }, attempt);
 
 describe('launch-helper', () => {
   it('launches the helper once per job (ClientToken from the job), tagged with what the sweeper needs, and waits for it to run', async () => {

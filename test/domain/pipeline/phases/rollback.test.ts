@@ -4,7 +4,11 @@ import { FakeRescue, fakePorts, HELPER, ROOT, seedSwap, stopBatches, swapJob, TA
 
 /** A job whose swap got as far as the root on the helper, rolling back `settleSeconds` after it began. */
 function rollingBack(attempt = 0): Job {
-  const job = swapJob('rollback', { status: 'ROLLING_BACK', undo: [{ kind: 'restore-run-state' }, { kind: 'terminate-helper' }, { kind: 'return-root-volume' }] }, attempt);
+  const job = swapJob(
+    'rollback',
+    { status: 'ROLLING_BACK', undo: [{ kind: 'restore-run-state' }, { kind: 'terminate-helper' }, { kind: 'return-root-volume' }] },
+    attempt,
+  );
   return job;
 }
 

@@ -61,7 +61,12 @@ function seedWindows(compute: FakeCompute, rootOn: string | '' = HELPER): void {
 }
 
 /** Delivers a step again and again, applying its records, until it is done or `until` holds; what it sent on the way. */
-async function deliver(job: Job, step: (job: Job) => Promise<PhaseResult>, between: (job: Job) => void = () => undefined, max = 20): Promise<{ job: Job; results: PhaseResult[] }> {
+async function deliver(
+  job: Job,
+  step: (job: Job) => Promise<PhaseResult>,
+  between: (job: Job) => void = () => undefined,
+  max = 20,
+): Promise<{ job: Job; results: PhaseResult[] }> {
   const results: PhaseResult[] = [];
   let current = job;
   for (let i = 0; i < max; i++) {
@@ -76,7 +81,13 @@ async function deliver(job: Job, step: (job: Job) => Promise<PhaseResult>, betwe
   return { job: current, results };
 }
 
-const fallbackOf = (code: string, extra: Partial<WindowsFallback> = {}): WindowsFallback => ({ code, reason: `${code} (test)`, at: '2026-01-01T00:05:00.000Z', linuxHelperInstanceId: HELPER, ...extra });
+const fallbackOf = (code: string, extra: Partial<WindowsFallback> = {}): WindowsFallback => ({
+  code,
+  reason: `${code} (test)`,
+  at: '2026-01-01T00:05:00.000Z',
+  linuxHelperInstanceId: HELPER,
+  ...extra,
+});
 
 describe('the Windows plan', () => {
   it('holds windows-fallback between run-rescue and detach-from-helper; the Linux plan does not', () => {
@@ -147,13 +158,25 @@ describe('run-rescue on the fast path', () => {
   });
 
   it('records a refusal (fallback: true) as the fallback, with its reason, the volume known to be released', async () => {
-    const { outcome, after } = await ended({ status: 'Failed', summary: { ok: false, error: 'BITLOCKER', message: 'BitLocker-encrypted', fallback: true, volumeWritten: false } });
+    const { outcome, after } = await ended({
+      status: 'Failed',
+      summary: { ok: false, error: 'BITLOCKER', message: 'BitLocker-encrypted', fallback: true, volumeWritten: false },
+    });
     expect(outcome.kind).toBe('done');
-    expect(after.resources.windowsFallback).toEqual({ code: 'BITLOCKER', reason: 'BitLocker-encrypted', at: expect.any(String), linuxHelperInstanceId: HELPER });
+    expect(after.resources.windowsFallback).toEqual({
+      code: 'BITLOCKER',
+      reason: 'BitLocker-encrypted',
+      at: expect.any(String),
+      linuxHelperInstanceId: HELPER,
+    });
   });
 
   it.each<[string, RescueResult, string]>([
-    ['UNMOUNT_FAILED', { status: 'Failed', summary: { ok: false, error: 'UNMOUNT_FAILED', message: 'could not unmount', fallback: false, volumeWritten: true } }, 'UNMOUNT_FAILED'],
+    [
+      'UNMOUNT_FAILED',
+      { status: 'Failed', summary: { ok: false, error: 'UNMOUNT_FAILED', message: 'could not unmount', fallback: false, volumeWritten: true } },
+      'UNMOUNT_FAILED',
+    ],
     ['a timeout without a summary', { status: 'TimedOut', detail: 'ExecutionTimedOut' }, 'COMMAND_TIMEDOUT'],
   ])('falls back after %s, but only once the volume is released (mayBeMounted)', async (_name, result, code) => {
     const { after } = await ended(result);
@@ -161,7 +184,9 @@ describe('run-rescue on the fast path', () => {
   });
 
   it('fails the job on INVALID_INPUT: nothing was mounted, the Windows helper would not do better', async () => {
-    await expect(ended({ status: 'Failed', summary: { ok: false, error: 'INVALID_INPUT', message: "the helper has no 'lsblk' command", fallback: false } })).rejects.toMatchObject({
+    await expect(
+      ended({ status: 'Failed', summary: { ok: false, error: 'INVALID_INPUT', message: "the helper has no 'lsblk' command", fallback: false } }),
+    ).rejects.toMatchObject({
       code: 'RESCUE_INVALID_INPUT',
     });
   });
@@ -185,12 +210,20 @@ describe('windows-fallback', () => {
     compute.instances.set(WINDOWS_HELPER, instanceFacts({ instanceId: WINDOWS_HELPER, state: 'stopped', platform: 'windows', blockDevices: [] }));
     const job = windowsJob('windows-fallback', { windowsFallback: fallbackOf('HIBERNATED') });
     // Act: each delivery after the state the last one left, AWS settling in between
-    const { job: end, results } = await deliver(job, (j) => windowsFallback(j, ports), (j) => {
-      compute.settleVolume(ROOT);
-      if (compute.instances.get(WINDOWS_HELPER)!.state === 'pending') compute.setState(WINDOWS_HELPER, 'running');
-      const command = j.resources.windowsFallback?.rescueCommandId;
-      if (command) rescue.results.set(command, { status: 'Success', summary: { ok: true, script: 'windows-rescue', agents: [{ agent: 'ec2launch-v2', generatesPassword: true }], warnings: [] } });
-    });
+    const { job: end, results } = await deliver(
+      job,
+      (j) => windowsFallback(j, ports),
+      (j) => {
+        compute.settleVolume(ROOT);
+        if (compute.instances.get(WINDOWS_HELPER)!.state === 'pending') compute.setState(WINDOWS_HELPER, 'running');
+        const command = j.resources.windowsFallback?.rescueCommandId;
+        if (command)
+          rescue.results.set(command, {
+            status: 'Success',
+            summary: { ok: true, script: 'windows-rescue', agents: [{ agent: 'ec2launch-v2', generatesPassword: true }], warnings: [] },
+          });
+      },
+    );
     // Assess
     expect(results.at(-1)!.kind).toBe('done');
     expect(await pool.list()).toEqual([expect.objectContaining({ state: 'claimed', claimedBy: job.jobId })]);
@@ -201,7 +234,9 @@ describe('windows-fallback', () => {
     expect(end.resources).toMatchObject({ helperInstanceId: WINDOWS_HELPER, helperPlatform: 'windows' });
     expect(end.resources.windowsFallback?.helper).toMatchObject({ instanceId: WINDOWS_HELPER, source: 'pool' });
     expect(end.outputs.launchAgents).toEqual(['EC2Launch v2']);
-    expect(end.outputs.rescueNotes?.[0]).toMatch(/^The NTFS rescue on a Linux helper did not make the change \(HIBERNATED: .*\); a Windows helper from the warm pool made it\.$/);
+    expect(end.outputs.rescueNotes?.[0]).toMatch(
+      /^The NTFS rescue on a Linux helper did not make the change \(HIBERNATED: .*\); a Windows helper from the warm pool made it\.$/,
+    );
   });
 
   it('launches a Windows helper (its own ClientToken, tagged for the sweeper) when the pool has none', async () => {
@@ -270,7 +305,10 @@ describe('windows-fallback', () => {
         windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }),
         ntfsRelease: { state: 'sent', commandId: 'cmd-release' },
       });
-      rescue.results.set('cmd-release', { status: 'Failed', summary: { ok: false, script: 'ntfs-release', error: 'STILL_MOUNTED', message: '/dev/nvme1n1 is still mounted' } });
+      rescue.results.set('cmd-release', {
+        status: 'Failed',
+        summary: { ok: false, script: 'ntfs-release', error: 'STILL_MOUNTED', message: '/dev/nvme1n1 is still mounted' },
+      });
       // Act
       const recorded = await windowsFallback(job, ports);
       const failed = structuredClone(job);
@@ -328,18 +366,26 @@ describe('rollback of a Windows fast path', () => {
     const { ports, compute } = fakePorts({ ...stopBatches(), rescue });
     seedWindows(compute);
     compute.instances.set(WINDOWS_HELPER, instanceFacts({ instanceId: WINDOWS_HELPER, state: 'running', platform: 'windows', blockDevices: [] }));
-    const job = rollingBack({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true, helper: { instanceId: WINDOWS_HELPER, source: 'launch' } }) });
-    // Act
-    const { results } = await deliver(job, (j) => rollback(j, ports), (j) => {
-      const release = j.resources.ntfsRelease;
-      if (release) rescue.results.set(release.commandId, { status: 'Success', summary: { ok: true, script: 'ntfs-release', released: true } });
-      compute.settleVolume(ROOT);
-      if (compute.instances.get(TARGET)!.state === 'pending') compute.setState(TARGET, 'running');
+    const job = rollingBack({
+      windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true, helper: { instanceId: WINDOWS_HELPER, source: 'launch' } }),
     });
+    // Act
+    const { results } = await deliver(
+      job,
+      (j) => rollback(j, ports),
+      (j) => {
+        const release = j.resources.ntfsRelease;
+        if (release) rescue.results.set(release.commandId, { status: 'Success', summary: { ok: true, script: 'ntfs-release', released: true } });
+        compute.settleVolume(ROOT);
+        if (compute.instances.get(TARGET)!.state === 'pending') compute.setState(TARGET, 'running');
+      },
+    );
     // Assess
     expect(results.at(-1)!.kind).toBe('done');
     expect(rescue.sent.map((p) => p.script)).toEqual(['ntfs-release']);
-    const sent = compute.calls.filter((c) => c.method !== 'describeVolume' && c.method !== 'describeInstance' && c.method !== 'findInstanceByClientToken').map((c) => [c.method, c.args[0]]);
+    const sent = compute.calls
+      .filter((c) => c.method !== 'describeVolume' && c.method !== 'describeInstance' && c.method !== 'findInstanceByClientToken')
+      .map((c) => [c.method, c.args[0]]);
     expect(sent.slice(0, 2)).toEqual([
       ['detachVolume', ROOT],
       ['attachVolume', ROOT],
@@ -351,15 +397,33 @@ describe('rollback of a Windows fast path', () => {
 describe('what the sweeper may detach from a Linux helper once the job has ended', () => {
   const ended = (resources: Partial<Job['resources']>, runRescue?: 'done' | 'running') => {
     const job = windowsJob('rollback', resources);
-    return { ...job, status: 'FAILED' as const, phases: runRescue ? { ...job.phases, 'run-rescue': { status: runRescue === 'done' ? ('done' as const) : ('failed' as const), startedAt: job.createdAt, attempt: 1 } } : job.phases };
+    return {
+      ...job,
+      status: 'FAILED' as const,
+      phases: runRescue
+        ? { ...job.phases, 'run-rescue': { status: runRescue === 'done' ? ('done' as const) : ('failed' as const), startedAt: job.createdAt, attempt: 1 } }
+        : job.phases,
+    };
   };
 
   it.each<[string, Job, string | undefined]>([
     ['the NTFS rescue worked', ended({}, 'done'), undefined],
     ['a refusal (the volume released by the script)', ended({ windowsFallback: fallbackOf('BITLOCKER') }, 'done'), undefined],
-    ['UNMOUNT_FAILED, the release never done (its rollback gave up)', ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }) }, 'done'), HELPER],
-    ['UNMOUNT_FAILED, released', ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }), ntfsRelease: { state: 'released', commandId: 'c' } }, 'done'), undefined],
-    ['the release failed', ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }), ntfsRelease: { state: 'failed', commandId: 'c' } }, 'done'), HELPER],
+    [
+      'UNMOUNT_FAILED, the release never done (its rollback gave up)',
+      ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }) }, 'done'),
+      HELPER,
+    ],
+    [
+      'UNMOUNT_FAILED, released',
+      ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }), ntfsRelease: { state: 'released', commandId: 'c' } }, 'done'),
+      undefined,
+    ],
+    [
+      'the release failed',
+      ended({ windowsFallback: fallbackOf('UNMOUNT_FAILED', { mayBeMounted: true }), ntfsRelease: { state: 'failed', commandId: 'c' } }, 'done'),
+      HELPER,
+    ],
     ['the NTFS rescue sent, its end never read', ended({ rescueCommandId: 'cmd-ntfs' }, 'running'), HELPER],
     ['a Linux target', { ...ended({ rescueCommandId: 'cmd' }, 'running'), target: { ...swapJob('rollback').target! } }, undefined],
   ])('%s', (_name, job, expected) => {
