@@ -31,7 +31,8 @@ export async function updateJob(
       if (error instanceof ConcurrentUpdateError) continue;
       // A retryable answer (a 5xx, a dropped connection) may have been lost after the write took
       // effect: look before failing, or the caller would take its own write for someone else's and
-      // drop the work that followed it (a stalled phase until the sweeper re-drives it).
+      // drop the work that followed it (a stalled phase until the sweeper re-drives it;
+      // docs/aws-facts.md#dynamodb).
       if (error instanceof RetryableError && (await tookEffect(store, next))) return next;
       throw error;
     }

@@ -379,13 +379,15 @@ export class VirtualStack {
     } catch (error) {
       outcome = `threw ${(error as Error).name}`;
       if (error instanceof InvocationTimedOut) {
-        // Lambda ran out of time: the clock stands at its timeout, and the next invocation is a cold start.
+        // Lambda ran out of time: the clock stands at its timeout, and the next invocation is a cold
+        // start (docs/aws-facts.md#sqs-and-lambda).
         this.wire.leave(scope);
         this.clock.advance(PHASE_TIMEOUT_SECONDS * 1000);
         this.coldStart();
       }
       const receives = scope.receives!;
-      // SQS keeps an unacknowledged message; after maxReceiveCount receives it goes to the DLQ.
+      // SQS keeps an unacknowledged message; after maxReceiveCount receives it goes to the DLQ
+      // (docs/aws-facts.md#sqs-and-lambda).
       if (receives >= MAX_RECEIVE_COUNT) this.deadLetters.push({ message, at: this.clock.now(), receives });
       else this.queue.redeliver(message, this.redeliverySeconds, entry);
     }
