@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PHASES } from '../../domain/phases';
 import type { RegionState } from '../../infra/sim/state';
 import { freePort, http, killService, startService, stopService, waitFor } from './local-service';
 
@@ -24,9 +25,12 @@ describe('npm start, killed with kill -9 mid-job', () => {
   });
 
   it('resumes the job after each restart on the same state and ends it as it would have', async () => {
-    // Prepare: the deployment's settings, as npm start must honour them.
+    // Prepare: the deployment's settings, as npm start must honour them. The phase deadlines are
+    // long: simulated time runs 30x, so on a busy machine a slow phase is not taken for a stuck one
+    // (a job that does not resume still never ends, and fails the test).
     const port = await freePort();
-    const env = { HELPER_INSTANCE_PROFILE: 'chaos-helper-profile', RESET_ACCESS_CONFIG: JSON.stringify({ defaultHelperInstanceType: 't3.medium' }) };
+    const config = { defaultHelperInstanceType: 't3.medium', phaseDeadlineSeconds: Object.fromEntries(PHASES.map((phase) => [phase, 10 * 3600])) };
+    const env = { HELPER_INSTANCE_PROFILE: 'chaos-helper-profile', RESET_ACCESS_CONFIG: JSON.stringify(config) };
     let service = await startService(port, dataDir, true, env);
     children.push(service.child);
     const started = await http(port, 'POST', '/resets', { instanceId: TARGET });
@@ -50,7 +54,7 @@ describe('npm start, killed with kill -9 mid-job', () => {
         const { json } = await http(port, 'GET', `/resets/${jobId}`);
         return json.status === 'SUCCEEDED' || json.status === 'FAILED' ? json : undefined;
       },
-      120_000,
+      240_000,
     );
     await stopService(service.child);
 
@@ -67,5 +71,5 @@ describe('npm start, killed with kill -9 mid-job', () => {
     // One helper, launched as configured, and gone.
     const helpers = Object.values(state.instances).filter((i) => i.iamInstanceProfile?.arn.endsWith(':instance-profile/chaos-helper-profile'));
     expect(helpers.map((i) => [i.instanceType, i.state])).toEqual([['t3.medium', 'terminated']]);
-  }, 300_000);
+  }, 600_000);
 });
