@@ -61,7 +61,8 @@ async function inWorkers(args: ChaosArgs, onRun: (report: RunReport) => void): P
         else if (line.trim()) console.log(line);
       });
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve(share) : reject(new Error(`chaos worker ${index} ended with status ${code}`))));
+      // 'close', not 'exit': only then has all of its output been read.
+      child.on('close', (code) => (code === 0 ? resolve(share) : reject(new Error(`chaos worker ${index} ended with status ${code}`))));
     }),
   );
   const done = await Promise.all(shares);
