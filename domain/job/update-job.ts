@@ -1,4 +1,4 @@
-import { ConcurrentUpdateError } from '../errors';
+import { ConcurrentUpdateError, RetryableError } from '../errors';
 import type { Job } from './job';
 import type { JobStore } from '../ports';
 
@@ -28,8 +28,29 @@ export async function updateJob(
       await store.put(next, stored.version);
       return next;
     } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError)) throw error;
+      if (error instanceof ConcurrentUpdateError) continue;
+      // A retryable answer (a 5xx, a dropped connection) may have been lost after the write took
+      // effect: look before failing, or the caller would take its own write for someone else's and
+      // drop the work that followed it (a stalled phase until the sweeper re-drives it;
+      // docs/aws-facts.md#dynamodb).
+      if (error instanceof RetryableError && (await tookEffect(store, next))) return next;
+      throw error;
     }
   }
   throw new ConcurrentUpdateError(jobId);
+}
+
+/** Whether the store holds exactly `written` (its version and content): the write happened. */
+async function tookEffect(store: JobStore, written: Job): Promise<boolean> {
+  const stored = await store.get(written.jobId).catch(() => undefined);
+  return stored?.version === written.version && canonical(stored) === canonical(written);
+}
+
+/** JSON with keys sorted and undefined values left out, as a store that drops them gives it back. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, entry: unknown) =>
+    entry && typeof entry === 'object' && !Array.isArray(entry)
+      ? Object.fromEntries(Object.entries(entry as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : entry,
+  );
 }

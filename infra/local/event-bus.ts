@@ -341,24 +341,34 @@ export async function startEventBusServer(bus: LocalEventBus, options: { port?: 
 async function handlePutEvents(bus: LocalEventBus, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const body = await readBody(request);
   if (body === undefined) return reply(response, 413, errorBody('ValidationException', `Request body exceeds ${MAX_BODY_BYTES} bytes`));
-  const target = request.headers['x-amz-target'];
-  if (request.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
-    return reply(response, 400, errorBody('UnknownOperationException', `Operation ${String(target ?? request.method)} is not supported by the local event bus`));
+  if (request.method !== 'POST') return reply(response, 400, errorBody('UnknownOperationException', `Operation ${request.method} is not supported by the local event bus`));
+  const answer = await answerPutEvents(bus, request.headers['x-amz-target'], body);
+  response.writeHead(answer.status, answer.headers);
+  response.end(answer.body);
+}
+
+/**
+ * One PutEvents request (EventBridge's JSON 1.1 protocol: its `X-Amz-Target` and body) answered by
+ * `bus`: the local server's, and VirtualStack's in-process EventBridge (infra/local/control-plane.ts).
+ */
+export async function answerPutEvents(bus: LocalEventBus, target: unknown, body: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  if (target !== 'AWSEvents.PutEvents') {
+    return answerOf(400, errorBody('UnknownOperationException', `Operation ${String(target)} is not supported by the local event bus`));
   }
   let input: { Entries?: unknown };
   try {
     input = JSON.parse(body) as { Entries?: unknown };
   } catch {
-    return reply(response, 400, errorBody('SerializationException', 'Request body is not valid JSON'));
+    return answerOf(400, errorBody('SerializationException', 'Request body is not valid JSON'));
   }
   // JSON 1.1 sends timestamps as epoch seconds.
   const entries = Array.isArray(input?.Entries)
     ? (input.Entries as Array<Record<string, unknown>>).map((entry) => ({ ...entry, Time: toDate(entry?.Time) }) as PutEventsRequestEntry)
     : (input?.Entries as never);
   try {
-    return reply(response, 200, await bus.putEvents(entries));
+    return answerOf(200, await bus.putEvents(entries));
   } catch (error) {
-    if (error instanceof EventBusRequestError) return reply(response, 400, errorBody(error.code, error.message));
+    if (error instanceof EventBusRequestError) return answerOf(400, errorBody(error.code, error.message));
     throw error;
   }
 }
@@ -387,13 +397,18 @@ function errorBody(type: string, message: string): { __type: string; message: st
 }
 
 function reply(response: ServerResponse, status: number, body: { __type?: string } | object): void {
+  const answer = answerOf(status, body);
+  response.writeHead(answer.status, answer.headers);
+  response.end(answer.body);
+}
+
+function answerOf(status: number, body: { __type?: string } | object): { status: number; headers: Record<string, string>; body: string } {
   const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = {
+  const headers: Record<string, string> = {
     'content-type': JSON_1_1,
-    'content-length': Buffer.byteLength(text),
+    'content-length': String(Buffer.byteLength(text)),
     'x-amzn-requestid': randomUUID(),
   };
   if (status >= 400 && '__type' in body && typeof body.__type === 'string') headers['x-amzn-errortype'] = body.__type;
-  response.writeHead(status, headers);
-  response.end(text);
+  return { status, headers, body: text };
 }

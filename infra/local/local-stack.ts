@@ -2,10 +2,12 @@
  * The embedded default: the whole service on this machine with no AWS account. The same handlers
  * and adapters as in Lambda, the real SDK clients, pointed at local stand-ins: dynalite (DynamoDB,
  * state on disk), fauxqs (SQS), a local EventBridge bus applying serverless.yml's rules, and the
- * simulated region (EC2 + SSM, state on disk, clock sped up). With `sim: false` the EC2 and SSM
- * clients go wherever the environment points the SDK (`AWS_ENDPOINT_URL_EC2`, a real account).
+ * simulated region (EC2, SSM and KMS, state on disk, clock sped up); no client may reach a real
+ * endpoint (`assertLocalEndpoints`). With `sim: false` the EC2, SSM and KMS clients go wherever
+ * the environment points the SDK (`AWS_ENDPOINT_URL_EC2`…, a real account), and the runtime keeps a
+ * deployment's settings: the sweeper on the deployed schedule, the configuration as passed.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -20,7 +22,7 @@ import { routeApi, type ApiPorts } from '../../handlers/api-routes';
 import { createAwsEventsHandler } from '../../handlers/aws-events';
 import { createPhaseHandler } from '../../handlers/phase-handler';
 import { createTriggerHandler } from '../../handlers/trigger-routes';
-import { createAwsClients, type AwsClients } from '../aws/clients';
+import { createAwsClients, type AwsClients, type AwsService } from '../aws/clients';
 import { DynamoJobStore, jobStoreDocumentClient, jobTableDefinition } from '../aws/dynamodb-job-store';
 import { EventBridgePhaseBus } from '../aws/eventbridge-phase-bus';
 import { SqsPhaseScheduler } from '../aws/sqs-phase-scheduler';
@@ -39,6 +41,8 @@ import { SWEEP_METRIC } from '../observability/sweep-metrics';
 import { collectFleetFigures, type FleetSources, type QueueContents } from './fleet-figures';
 import { renderOperationsPage } from './operations-page';
 import { startSqsWorker, type SqsWorker } from './sqs-worker';
+import { loadConfig } from '../wiring/config';
+import { parse as parseYaml } from 'yaml';
 
 export interface LocalStackOptions {
   /** API port (0: any free one). */
@@ -53,11 +57,12 @@ export interface LocalStackOptions {
   fresh: boolean;
   stage: string;
   log: Log;
+  /** The service's settings; default: from the environment as a deployment reads them (`loadConfig`). */
   config?: Partial<ServiceConfig>;
   /**
-   * Runs the sweeper every this many simulated seconds (serverless.yml runs it every 10 minutes).
-   * Default 300 on the simulated region; 0 turns it off. Without the simulated region (a real
-   * account) it is off unless set.
+   * Runs the sweeper every this many simulated seconds. Default 300 on the simulated region;
+   * without it (real endpoints) the deployment's schedule (serverless.yml, every 10 minutes), as a
+   * deployment would. 0 turns it off.
    */
   sweepEverySimSeconds?: number;
 }
@@ -88,6 +93,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     rmSync(regionFile, { force: true });
   }
   mkdirSync(dataDir, { recursive: true });
+  // Only the owner may read the state (the simulated Parameter Store holds private keys).
+  mkdirSync(join(dataDir, 'dynamodb'), { recursive: true, mode: 0o700 });
+  chmodSync(join(dataDir, 'dynamodb'), 0o700);
+  if (existsSync(regionFile)) chmodSync(regionFile, 0o600);
   const stoppers: Array<() => Promise<void>> = [];
 
   // DynamoDB: dynalite with its LevelDB files under dataDir, so jobs survive a restart.
@@ -104,24 +113,39 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const fauxqs = await startFauxqs({ port: 0, logger: false });
   stoppers.push(() => fauxqs.stop());
 
-  // EC2 + SSM: the simulated region, resumed from its saved state.
+  // EC2, SSM and KMS: the simulated region, resumed from its saved state.
   let region: SimulatedRegion | undefined;
   let simServer: SimServer | undefined;
   if (options.sim) {
     const saved = !options.fresh && existsSync(regionFile) ? (JSON.parse(readFileSync(regionFile, 'utf8')) as { clockNow: number; state: RegionState }) : undefined;
     const clock = new ScaledClock(options.simSpeed, saved?.clockNow);
-    region = new SimulatedRegion({ clock, state: saved?.state });
-    if (!saved) seedSampleRegion(region);
-    simServer = await startSimServer(region, { port: 0 });
-    const save = () => {
+    const simRegion = new SimulatedRegion({ clock, state: saved?.state });
+    region = simRegion;
+    if (!saved) seedSampleRegion(simRegion);
+    // Saved at every change, before anyone hears of it: a crash cannot roll the region back behind
+    // the job table (which dynalite writes at once). Mode 0600: Parameter Store holds private keys.
+    let savedRevision = -1;
+    let savedAt = 0;
+    const save = (force = false) => {
+      if (!force && simRegion.revision === savedRevision && Date.now() - savedAt < 1000) return;
       const tmp = `${regionFile}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ clockNow: clock.now(), state: region!.exportState() }));
+      writeFileSync(tmp, JSON.stringify({ clockNow: clock.now(), state: simRegion.exportState() }), { mode: 0o600 });
       renameSync(tmp, regionFile);
+      savedRevision = simRegion.revision;
+      savedAt = Date.now();
     };
-    const timer = setInterval(save, 2000);
+    save(true);
+    simServer = await startSimServer(simRegion, { port: 0, afterEach: () => save() });
+    // Changes happen on the simulated clock whether or not anyone calls: look every 50 ms (and
+    // save what that changed; at least each second, so that a restart's clock does not go back far).
+    const timer = setInterval(() => {
+      simRegion.tick();
+      save();
+    }, 50);
+    timer.unref();
     stoppers.push(async () => {
       clearInterval(timer);
-      save();
+      save(true);
       await simServer!.close();
     });
   }
@@ -134,7 +158,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(simServer ? { ec2: simServer.url, ssm: simServer.url, kms: simServer.url, iam: simServer.url } : {}),
   };
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  // For setting up the table, queues and the bus's deliveries: DynamoDB and SQS only.
   const localClients = createAwsClients({ region: REGION, endpoints, credentials });
+  await assertLocalEndpoints(localClients, ['dynamodb', 'sqs']);
 
   const service = 'ec2-reset-access';
   const deployment = { service, stage };
@@ -158,8 +184,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const clients = options.sim
     ? createAwsClients({ region: REGION, endpoints: { ...endpoints, eventbridge: busServerRef.server.url }, credentials })
-    : { ...createAwsClients({ endpoints: { dynamodb: endpoints.dynamodb, sqs: endpoints.sqs, eventbridge: busServerRef.server.url } }) };
-  const config: ServiceConfig = { ...defaultConfig, ...options.config, region: options.sim ? REGION : (process.env.AWS_REGION ?? defaultConfig.region) };
+    : createAwsClients({ endpoints: { dynamodb: endpoints.dynamodb, sqs: endpoints.sqs, eventbridge: busServerRef.server.url } });
+  // The service's own plumbing is always local; EC2, SSM and KMS too unless told to use real ones.
+  await assertLocalEndpoints(clients, options.sim ? LOCAL_SERVICES : ['dynamodb', 'sqs', 'eventbridge']);
+  // As a deployment reads it (infra/wiring/config.ts) unless given; the simulated region is us-east-1.
+  const base: ServiceConfig = options.config ? { ...defaultConfig, ...options.config } : loadConfig(process.env);
+  const config: ServiceConfig = options.sim ? { ...base, region: REGION } : base;
   const documents = jobStoreDocumentClient(clients.dynamodb);
   // SQS delays are whole real seconds: the fraction of a scaled delay is waited out on a timer.
   const sqsScheduler = new SqsPhaseScheduler(clients.sqs, { queueUrlFor: queueUrlOf });
@@ -220,12 +250,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }, delayMs);
       timer.unref();
     });
-    // Changes happen on the simulated clock whether or not anyone calls: look every 50 ms.
-    const stopTicking = simRegion.startTicking(50);
-    stoppers.push(async () => {
-      stopTicking();
-      unsubscribe();
-    });
+    stoppers.push(async () => void unsubscribe());
   }
 
   // The sweeper runs since start, for the local page (each run's counts added up, as the dashboard's Sum).
@@ -268,7 +293,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       .finally(() => (sweeping = undefined));
     return sweeping;
   };
-  const sweepEvery = options.sweepEverySimSeconds ?? (options.sim ? 300 : 0);
+  const sweepEvery = options.sweepEverySimSeconds ?? (options.sim ? 300 : deployedSweepIntervalSeconds());
   if (sweepEvery > 0) {
     const timer = setInterval(
       () => void sweepNow().catch((error: unknown) => options.log.error('sweeper run failed', { error: (error as Error).message })),
@@ -293,6 +318,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     },
   };
+}
+
+const LOCAL_SERVICES: readonly AwsService[] = ['ec2', 'ssm', 'kms', 'iam', 'dynamodb', 'sqs', 'eventbridge'];
+const CLIENT_OF: Record<AwsService, keyof AwsClients> = { ec2: 'ec2', ssm: 'ssm', kms: 'kms', iam: 'iam', dynamodb: 'dynamodb', sqs: 'sqs', eventbridge: 'eventBridge' };
+
+/**
+ * Refuses to go on unless each of `services`' clients sends to this machine: a client built
+ * without its local endpoint would send to AWS's (the local stack's KMS client once answered
+ * `getaddrinfo ENOTFOUND kms.us-east-1.amazonaws.com`).
+ */
+export async function assertLocalEndpoints(clients: AwsClients, services: readonly AwsService[]): Promise<void> {
+  for (const service of services) {
+    const config = clients[CLIENT_OF[service]].config as { endpoint?: () => Promise<{ hostname?: string }> };
+    const hostname = config.endpoint ? (await config.endpoint()).hostname : undefined;
+    if (hostname !== '127.0.0.1' && hostname !== 'localhost') {
+      throw new Error(`the local stack's ${service} client has no local endpoint (${hostname ?? "the SDK's default, AWS's own"}): it would call AWS`);
+    }
+  }
+}
+
+/** How often the deployment runs the sweeper: serverless.yml's `rate(N minutes)` schedule, in seconds. */
+export function deployedSweepIntervalSeconds(file = join(__dirname, '..', '..', 'serverless.yml')): number {
+  const functions = (parseYaml(readFileSync(file, 'utf8'), { logLevel: 'silent' }) as { functions: Array<Record<string, { events?: Array<{ schedule?: string }> }>> }).functions;
+  const schedule = functions.find((f) => f.sweeper)?.sweeper?.events?.find((e) => e.schedule)?.schedule ?? '';
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
+  if (!rate) throw new Error(`serverless.yml: the sweeper's schedule ${JSON.stringify(schedule)} is not a rate() the local runtime reads`);
+  const unit = { minute: 60, minutes: 60, hour: 3600, hours: 3600, day: 86400, days: 86400 }[rate[2] as 'minute'];
+  return Number(rate[1]) * unit;
 }
 
 function listen(server: Server): Promise<number> {

@@ -1,33 +1,27 @@
 /**
  * `npm start`: the service on this machine (API on 127.0.0.1:$PORT, workers, local AWS stand-ins,
- * sample instances). State stays under .local/ so that a restart resumes running jobs;
- * `npm start -- --fresh` forgets it.
+ * sample instances). State stays under .local/ so that a restart resumes running jobs (even after
+ * `kill -9`); `npm start -- --fresh` forgets it. It reads the configuration a deployment reads
+ * (infra/local/start-options.ts).
  */
-import { loadConfig } from '../wiring/config';
 import { createLog } from '../observability/logger';
 import { sampleInstances } from '../sim/samples';
 import { startLocalStack } from './local-stack';
+import { localStackOptions } from './start-options';
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const env = process.env;
-  const sim = env.RESET_ACCESS_SIM !== 'off';
-  const stack = await startLocalStack({
-    port: Number(env.PORT ?? 3000),
-    dataDir: env.RESET_ACCESS_DATA_DIR ?? '.local',
-    simSpeed: Number(env.SIM_SPEED ?? 20),
-    sim,
-    fresh: process.argv.includes('--fresh'),
-    stage: env.STAGE ?? 'local',
-    // The settings a deployment takes from RESET_ACCESS_CONFIG (an access rule, deadlines…).
-    ...(env.RESET_ACCESS_CONFIG ? { config: loadConfig(env) } : {}),
-    log: createLog(),
-  });
+  const options = localStackOptions(env, process.argv.slice(2), createLog());
+  const sim = options.sim;
+  const stack = await startLocalStack(options);
   const lines = [
     '',
     `reset-access is running: API ${stack.apiUrl}`,
     `The jobs and the fleet's figures, in a browser: ${stack.apiUrl}/`,
-    sim ? `EC2 and SSM: the simulated region (time runs ${env.SIM_SPEED ?? 20}x), state in ${env.RESET_ACCESS_DATA_DIR ?? '.local'}/` : 'EC2 and SSM: the AWS the environment points at',
+    sim
+      ? `EC2, SSM and KMS: the simulated region (time runs ${options.simSpeed}x), state in ${options.dataDir}/`
+      : `EC2, SSM and KMS: the AWS the environment points at (region ${options.config?.region}, helper instance profile ${options.config?.helperInstanceProfile}); the sweeper runs on the deployed schedule`,
   ];
   if (sim) {
     lines.push('', 'Sample instances:');

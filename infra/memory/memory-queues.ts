@@ -28,10 +28,15 @@ export interface DueMessage {
   message: PhaseMessage;
   dueAt: number;
   via: 'publish' | 'later';
+  /** The queue entry: the same on each receive of one message (SQS's MessageId). */
+  id: number;
+  /** How often it was received before (SQS's ApproximateReceiveCount, less one). */
+  receives: number;
 }
 
 export class VirtualQueue implements PhaseBus, PhaseScheduler {
   private pending: Array<DueMessage & { seq: number }> = [];
+  private ids = 0;
   private seq = 0;
 
   constructor(
@@ -51,8 +56,15 @@ export class VirtualQueue implements PhaseBus, PhaseScheduler {
    * A delivery whose handler failed: the message comes back after the visibility timeout. It
    * bypasses the fault hook (the hook models the senders, not SQS itself).
    */
-  redeliver(message: PhaseMessage, afterSeconds: number): void {
-    this.pending.push({ message: { ...message }, dueAt: this.clock.now() + afterSeconds * 1000, via: 'later', seq: this.seq++ });
+  redeliver(message: PhaseMessage, afterSeconds: number, entry?: { id: number; receives: number }): void {
+    this.pending.push({
+      message: { ...message },
+      dueAt: this.clock.now() + afterSeconds * 1000,
+      via: 'later',
+      seq: this.seq++,
+      id: entry?.id ?? this.ids++,
+      receives: entry ? entry.receives + 1 : 1,
+    });
   }
 
   /** Removes and answers the messages due now, earliest first (in sending order on a tie). */
@@ -60,7 +72,7 @@ export class VirtualQueue implements PhaseBus, PhaseScheduler {
     const now = this.clock.now();
     const due = this.pending.filter((entry) => entry.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || a.seq - b.seq);
     this.pending = this.pending.filter((entry) => entry.dueAt > now);
-    return due.map(({ message, dueAt, via }) => ({ message, dueAt, via }));
+    return due.map(({ message, dueAt, via, id, receives }) => ({ message, dueAt, via, id, receives }));
   }
 
   /** When the next message is due (ms), or `undefined` when the queue is empty. */
@@ -84,6 +96,8 @@ export class VirtualQueue implements PhaseBus, PhaseScheduler {
         dueAt: this.clock.now() + (send.delaySeconds + extra) * 1000,
         via: send.via,
         seq: this.seq++,
+        id: this.ids++,
+        receives: 0,
       });
     }
   }

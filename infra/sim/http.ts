@@ -23,9 +23,10 @@ function header(headers: SimRequest['headers'], name: string): string | undefine
 
 /**
  * Routes a request to SSM or KMS (they carry `X-Amz-Target`), IAM (an `iam.` host, or a form body
- * of IAM's API version) or EC2 (a form body with `Action=`, or an `ec2.` host).
+ * of IAM's API version) or EC2 (a form body with `Action=`, or an `ec2.` host), and answers it at
+ * once (in-process harnesses call this directly).
  */
-function route(region: SimulatedRegion, request: SimRequest): WireResponse {
+export function route(region: SimulatedRegion, request: SimRequest): WireResponse {
   const target = header(request.headers, 'x-amz-target');
   if (target?.startsWith(KMS_TARGET_PREFIX)) return handleKmsJson(region, target, request.body);
   if (target !== undefined) return handleSsmJson(region, target, request.body);
@@ -101,8 +102,12 @@ export interface SimServer {
   close(): Promise<void>;
 }
 
-/** Serves the region over HTTP so SDK clients in other processes (or the CLI) can use it. */
-export function startSimServer(region: SimulatedRegion, options: { port?: number; host?: string } = {}): Promise<SimServer> {
+/**
+ * Serves the region over HTTP so SDK clients in other processes (or the CLI) can use it.
+ * `afterEach` runs after each request is served and before it is answered (a runtime that keeps
+ * the region on disk saves it there, so that no caller learns of a change a crash could lose).
+ */
+export function startSimServer(region: SimulatedRegion, options: { port?: number; host?: string; afterEach?: () => void } = {}): Promise<SimServer> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -117,6 +122,7 @@ export function startSimServer(region: SimulatedRegion, options: { port?: number
       } catch (error) {
         answer = { status: 500, headers: { 'content-type': 'text/plain' }, body: String(error) };
       }
+      options.afterEach?.();
       res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
       res.end(answer.body);
     });

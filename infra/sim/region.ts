@@ -144,6 +144,7 @@ export class SimulatedRegion {
   private currentTime?: number;
   private readonly ctx: RegionContext;
   private readonly callLogLimit: number;
+  private changes = 0;
 
   constructor(options: SimulatedRegionOptions = {}) {
     this.callLogLimit = options.callLogLimit ?? 10_000;
@@ -276,6 +277,8 @@ export class SimulatedRegion {
     this.calls.push(call);
     if (this.calls.length > this.callLogLimit) this.calls.splice(0, this.calls.length - this.callLogLimit);
     this.currentTime = at;
+    // Reads change nothing but what they settle (counted there); anything else may.
+    if (!/^(Describe|Get|List)/.test(action)) this.changes += 1;
     let injected = false;
     try {
       const handler = this.handlerFor(service, action);
@@ -341,6 +344,7 @@ export class SimulatedRegion {
       });
       if (next < 0) break;
       const [due] = this.state.scheduled.splice(next, 1);
+      this.changes += 1;
       this.currentTime = due.at;
       try {
         applyTransition(this.ctx, due.transition);
@@ -417,6 +421,14 @@ export class SimulatedRegion {
     return structuredClone(this.state.commands[commandId]);
   }
 
+  /**
+   * A number that moves whenever the state may have changed (a call that is not a read, a
+   * transition applied, a fixture): a runtime that keeps the state on disk saves it when this moved.
+   */
+  get revision(): number {
+    return this.changes;
+  }
+
   /** Everything the region knows, as JSON-able data (pass as `state` to resume). */
   exportState(): RegionState {
     this.tick();
@@ -428,6 +440,7 @@ export class SimulatedRegion {
   /** Puts an instance straight into `running` or `stopped` (sample data, test fixtures). */
   seedInstance(spec: SeedInstanceSpec): InstanceRecord {
     this.tick();
+    this.changes += 1;
     this.currentTime = this.clock.now();
     try {
       return structuredClone(seedInstance(this.ctx, spec));
@@ -439,11 +452,13 @@ export class SimulatedRegion {
   /** Registers an `available` image with one root snapshot holding `spec.files`. */
   registerImage(spec: ImageSpec): ImageRecord {
     this.tick();
+    this.changes += 1;
     return structuredClone(registerImage(this.ctx, spec));
   }
 
   /** Adds a customer managed KMS key (default state `Enabled`). */
   putKmsKey(spec: { keyId?: string; state?: KmsKeyState } = {}): KmsKeyRecord {
+    this.changes += 1;
     const keyId = spec.keyId ?? this.ids.uuid();
     const key: KmsKeyRecord = {
       keyId,
@@ -477,6 +492,7 @@ export class SimulatedRegion {
    */
   setAgentConnected(instanceId: string, connected: boolean): void {
     this.tick();
+    this.changes += 1;
     const instance = this.state.instances[instanceId];
     if (!instance) throw new Error(`No instance ${instanceId} in the simulated region`);
     if (!instance.iamInstanceProfile || !instance.ssmAgent || instance.state !== 'running') {
@@ -489,6 +505,7 @@ export class SimulatedRegion {
 
   /** Disables, re-enables or schedules the deletion of a key (by id or ARN). */
   setKmsKeyState(keyIdOrArn: string, state: KmsKeyState): void {
+    this.changes += 1;
     const key = findKmsKey(this.ctx, keyIdOrArn);
     if (!key) throw new Error(`No KMS key ${keyIdOrArn} in the simulated region`);
     key.state = state;

@@ -51,7 +51,7 @@ describe('chaos on online resets', () => {
 
   it('Windows online (command, reboot, password) and its fall-over: every invariant holds with one fault at every call of the attempt', async () => {
     // Act
-    const attempt = await runChaos({ scenarios: [{ ...WINDOWS_ONLINE, sites: ['online-reset'] }] });
+    const attempt = await runChaos({ scenarios: [{ ...WINDOWS_ONLINE, sites: ['online-reset'] }], kinds: ['permanent', 'throttle', 'crash', 'duplicate', 'lost-event'] });
     const fallOver = await runChaos({ scenarios: [WINDOWS_FALL_OVER], kinds: ['permanent', 'throttle', 'lost-event'], every: 2 });
 
     // Assess

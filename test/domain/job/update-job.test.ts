@@ -1,5 +1,6 @@
 import type { Job } from '../../../domain/job/job';
 import type { JobStore } from '../../../domain/ports';
+import { RetryableError } from '../../../domain/errors';
 import { updateJob } from '../../../domain/job/update-job';
 import { MemoryJobStore } from '../../../infra/memory/memory-job-store';
 import { job as jobFixture } from '../fixtures';
@@ -49,5 +50,45 @@ describe('updateJob with the job the caller has read', () => {
     expect(written?.version).toBe(3);
     expect(stored.resources).toMatchObject({ backupImageId: 'ami-0backup', helperInstanceId: 'i-0helper' });
     expect(reads()).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('updateJob when the answer to its write is lost', () => {
+  /** A store whose next write takes effect, then answers as a dropped connection would. */
+  function losingTheAnswer(store: MemoryJobStore, takesEffect: boolean): JobStore {
+    const put = store.put.bind(store);
+    let lost = false;
+    store.put = async (job, expected) => {
+      if (lost) return put(job, expected);
+      lost = true;
+      if (takesEffect) await put(job, expected);
+      throw new RetryableError('ECONNRESET', 'socket hang up');
+    };
+    return store;
+  }
+
+  it('answers the job it wrote when the write took effect', async () => {
+    // Prepare
+    const store = new MemoryJobStore();
+    await store.put(jobFixture(), undefined);
+    losingTheAnswer(store, true);
+
+    // Act
+    const written = await updateJob(store, 'r-test000001', now, setHelper);
+
+    // Assess
+    expect(written?.version).toBe(2);
+    expect((await store.get('r-test000001'))!.resources.helperInstanceId).toBe('i-0helper');
+  });
+
+  it('still fails when the write did not take effect', async () => {
+    // Prepare
+    const store = new MemoryJobStore();
+    await store.put(jobFixture(), undefined);
+    losingTheAnswer(store, false);
+
+    // Act / Assess
+    await expect(updateJob(store, 'r-test000001', now, setHelper)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect((await store.get('r-test000001'))!.version).toBe(1);
   });
 });
