@@ -59,9 +59,13 @@ export function chaosArgs(argv: string[]): ChaosArgs {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
     return n;
   };
-  for (const kind of values.kind ?? []) if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new Error(`--kind must be one of ${FAULT_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
-  if (values.plane !== undefined && values.plane !== 'memory' && values.plane !== 'wire') throw new Error(`--plane must be memory or wire, got ${JSON.stringify(values.plane)}`);
-  for (const name of values.scenario ?? []) if (!ALL_SCENARIOS.some((s) => s.name === name)) throw new Error(`--scenario must be one of ${ALL_SCENARIOS.map((s) => s.name).join(', ')}, got ${JSON.stringify(name)}`);
+  for (const kind of values.kind ?? [])
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new Error(`--kind must be one of ${FAULT_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  if (values.plane !== undefined && values.plane !== 'memory' && values.plane !== 'wire')
+    throw new Error(`--plane must be memory or wire, got ${JSON.stringify(values.plane)}`);
+  for (const name of values.scenario ?? [])
+    if (!ALL_SCENARIOS.some((s) => s.name === name))
+      throw new Error(`--scenario must be one of ${ALL_SCENARIOS.map((s) => s.name).join(', ')}, got ${JSON.stringify(name)}`);
   let kinds: readonly FaultKind[] = values.kind && values.kind.length > 0 ? (values.kind as FaultKind[]) : FAULT_KINDS;
   if (values.plane) kinds = kinds.filter((k) => planeOf(k) === (values.plane as Plane));
   return {
@@ -84,4 +88,3 @@ function shardOf(value: string | undefined): { index: number; count: number } | 
   if (!match || Number(match[1]) >= Number(match[2])) throw new Error(`--shard must be i/n with i < n, got ${JSON.stringify(value)}`);
   return { index: Number(match[1]), count: Number(match[2]) };
 }
-

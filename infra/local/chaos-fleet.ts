@@ -39,7 +39,12 @@ export interface FleetChaosOptions {
 const FLEET_FAULTS: Array<{ name: string; rule: (target: { instanceId: string; rootVolumeId: string }) => FaultRule }> = [
   {
     name: 'StopInstances refused (access denied)',
-    rule: ({ instanceId }) => ({ service: 'ec2', action: 'StopInstances', error: { code: 'UnauthorizedOperation', status: 403 }, match: (i) => (i.InstanceIds ?? []).includes(instanceId) }),
+    rule: ({ instanceId }) => ({
+      service: 'ec2',
+      action: 'StopInstances',
+      error: { code: 'UnauthorizedOperation', status: 403 },
+      match: (i) => (i.InstanceIds ?? []).includes(instanceId),
+    }),
   },
   {
     name: 'backup image fails',
@@ -47,19 +52,44 @@ const FLEET_FAULTS: Array<{ name: string; rule: (target: { instanceId: string; r
   },
   {
     name: 'attach to the helper fails',
-    rule: ({ instanceId, rootVolumeId }) => ({ service: 'ec2', action: 'AttachVolume', asyncFailure: true, times: 1, match: (i) => i.VolumeId === rootVolumeId && i.InstanceId !== instanceId }),
+    rule: ({ instanceId, rootVolumeId }) => ({
+      service: 'ec2',
+      action: 'AttachVolume',
+      asyncFailure: true,
+      times: 1,
+      match: (i) => i.VolumeId === rootVolumeId && i.InstanceId !== instanceId,
+    }),
   },
   {
     name: 'DetachVolume took effect, answer lost (500)',
-    rule: ({ rootVolumeId }) => ({ service: 'ec2', action: 'DetachVolume', when: 'after', times: 1, error: { code: 'InternalError', status: 500 }, match: (i) => i.VolumeId === rootVolumeId }),
+    rule: ({ rootVolumeId }) => ({
+      service: 'ec2',
+      action: 'DetachVolume',
+      when: 'after',
+      times: 1,
+      error: { code: 'InternalError', status: 500 },
+      match: (i) => i.VolumeId === rootVolumeId,
+    }),
   },
   {
     name: 'DescribeInstances throttled 6 times in a row',
-    rule: ({ instanceId }) => ({ service: 'ec2', action: 'DescribeInstances', error: 'throttle', times: 6, match: (i) => (i.InstanceIds ?? []).includes(instanceId) }),
+    rule: ({ instanceId }) => ({
+      service: 'ec2',
+      action: 'DescribeInstances',
+      error: 'throttle',
+      times: 6,
+      match: (i) => (i.InstanceIds ?? []).includes(instanceId),
+    }),
   },
   {
     name: 'stop stuck in stopping',
-    rule: ({ instanceId }) => ({ service: 'ec2', action: 'StopInstances', asyncFailure: true, times: 1, match: (i) => (i.InstanceIds ?? []).includes(instanceId) }),
+    rule: ({ instanceId }) => ({
+      service: 'ec2',
+      action: 'StopInstances',
+      asyncFailure: true,
+      times: 1,
+      match: (i) => (i.InstanceIds ?? []).includes(instanceId),
+    }),
   },
 ];
 
@@ -140,7 +170,9 @@ export async function runFleetChaos(options: FleetChaosOptions = {}): Promise<Fl
     const due = pending.filter((p) => p.dueAt <= now);
     for (const request of due) pending.splice(pending.indexOf(request), 1);
     // Requests due at one moment go at once (the doubles among them race each other).
-    const responses = await Promise.all(due.map((request) => stack.api('POST', '/resets', { instanceId: request.instanceId }, { 'idempotency-key': request.key })));
+    const responses = await Promise.all(
+      due.map((request) => stack.api('POST', '/resets', { instanceId: request.instanceId }, { 'idempotency-key': request.key })),
+    );
     responses.forEach((response, k) => {
       const request = due[k]!;
       if (request.first) lastFirstPost = Math.max(lastFirstPost, now);
@@ -253,7 +285,13 @@ export function formatFleetReport(r: FleetChaosReport): string {
   const lines = [
     `fleet under faults: ${r.instances} instances, every first request posted within ${r.postedWithinSeconds.toFixed(1)} s (simulated), ${r.doubles} of them twice at once`,
     `  API answers (retries of 429/503 included): ${counts(r.answers)}`,
-    `  faults (one target in ${Math.round(r.instances / Math.max(1, r.faults.reduce((a, f) => a + f.targets, 0)))}): ${r.faults.map((f) => `${f.name} on ${f.targets} (fired on ${f.fired})`).join('; ')}`,
+    `  faults (one target in ${Math.round(
+      r.instances /
+        Math.max(
+          1,
+          r.faults.reduce((a, f) => a + f.targets, 0),
+        ),
+    )}): ${r.faults.map((f) => `${f.name} on ${f.targets} (fired on ${f.fired})`).join('; ')}`,
     `  jobs: ${r.jobs}; instances by jobs they got: ${counts(r.jobsPerInstance, '→')} (instances); never two at once; reset again after the first job had ended (a doubled instance's second client, refused 429 until then): ${r.resetAgainAfterwards}`,
     `  ended: ${r.terminal} of ${r.jobs}: SUCCEEDED ${r.succeeded}, FAILED ${r.failed} (instance restored in ${r.failedRestored})${r.failed ? `; reasons: ${counts(r.failures)}` : ''}`,
     `  helpers launched ${r.helpersLaunched}; last job ended ${(r.makespanSeconds / 60).toFixed(1)} min (simulated) after the first request; wall ${r.wallSeconds.toFixed(1)} s`,

@@ -195,7 +195,15 @@ export const WINDOWS_ONLINE: ChaosScenario = { name: 'windows online', instanceI
 /** A Linux reset of the sample whose root is encrypted with a customer managed key: where the job asks KMS. */
 export const LINUX_ENCRYPTED: ChaosScenario = { name: 'linux encrypted', instanceId: 'i-0a1b2c3d4e5f60003', services: ['kms'], planes: ['memory'] };
 
-export const SCENARIOS: readonly ChaosScenario[] = [LINUX_RESET, LINUX_ROLLBACK, WINDOWS_RESET, WINDOWS_ROLLBACK, LINUX_ONLINE, WINDOWS_ONLINE, LINUX_ENCRYPTED];
+export const SCENARIOS: readonly ChaosScenario[] = [
+  LINUX_RESET,
+  LINUX_ROLLBACK,
+  WINDOWS_RESET,
+  WINDOWS_ROLLBACK,
+  LINUX_ONLINE,
+  WINDOWS_ONLINE,
+  LINUX_ENCRYPTED,
+];
 const SWEEP_INTERVAL_SECONDS = 5 * 60;
 const MAX_SWEEPS = 24;
 /** Calls that change nothing. */
@@ -224,7 +232,8 @@ class Instrumented {
     readonly plane: Plane,
     queueFault?: (send: QueueSend, self: Instrumented) => ReturnType<NonNullable<VirtualStackOptions['queueFault']>>,
   ) {
-    const log = (level: string) => (message: string, context?: Record<string, unknown>) => void this.logged.push(`${level} ${message} ${JSON.stringify(context ?? {})}`);
+    const log = (level: string) => (message: string, context?: Record<string, unknown>) =>
+      void this.logged.push(`${level} ${message} ${JSON.stringify(context ?? {})}`);
     const capturingLog: Log = { info: log('info'), warn: log('warn'), error: log('error') };
     this.stack = new VirtualStack({
       ...scenario.stack,
@@ -379,7 +388,12 @@ function recorded(calls: WireCall[]): RecordedCall[] {
       signature: `${site}|${call.service}|${call.action}|${itemOf(call)}`,
       mutating: !READ_ONLY.test(call.action),
       firstOfDelivery: firsts.has(call.index),
-      versionedJobWrite: call.service === 'dynamodb' && call.action === 'PutItem' && itemOf(call) === 'JOB' && condition.includes('#version') && call.scope?.message !== undefined,
+      versionedJobWrite:
+        call.service === 'dynamodb' &&
+        call.action === 'PutItem' &&
+        itemOf(call) === 'JOB' &&
+        condition.includes('#version') &&
+        call.scope?.message !== undefined,
       answer: call.answer ?? 'none',
     };
   });
@@ -621,7 +635,9 @@ export async function runWithFault(baseline: Baseline, kind: FaultKind, call: Re
   const job = jobId ? await stack.store.get(jobId) : undefined;
   violations.push(...(await checkInvariants(run, before, job)));
   if (stranded) violations.push('job still active after the sweeper gave up on it');
-  const outcome = job ? `${job.status}${job.status === 'FAILED' ? ` restored=${job.instanceRestored} ${job.error?.code ?? ''}@${job.error?.phase ?? ''}` : ''}` : `no job: ${started.statusCode}`;
+  const outcome = job
+    ? `${job.status}${job.status === 'FAILED' ? ` restored=${job.instanceRestored} ${job.error?.code ?? ''}@${job.error?.phase ?? ''}` : ''}`
+    : `no job: ${started.statusCode}`;
   return { scenario: scenario.name, kind, call, fired, outcome, violations, stranded, wallMs: Date.now() - startedAt };
 }
 
@@ -665,7 +681,9 @@ export function targetViolations(stack: VirtualStack, before: Before, job: Job |
   if (job) {
     if (isActive(job)) out.push(`job still ${job.status} in ${job.current.join(', ')}`);
     else if (job.status === 'FAILED' && job.instanceRestored !== true) {
-      out.push(`job FAILED with instanceRestored=${job.instanceRestored} (${job.error?.code} in ${job.error?.phase}; rollback: ${job.rollbackError?.code ?? '-'} ${job.rollbackError?.message ?? ''})`);
+      out.push(
+        `job FAILED with instanceRestored=${job.instanceRestored} (${job.error?.code} in ${job.error?.phase}; rollback: ${job.rollbackError?.code ?? '-'} ${job.rollbackError?.message ?? ''})`,
+      );
     } else if (job.status === 'FAILED' && !job.error?.code) out.push('job FAILED without a reason');
   }
   const target = state.instances[before.instanceId];
@@ -673,7 +691,9 @@ export function targetViolations(stack: VirtualStack, before: Before, job: Job |
   const root = state.volumes[before.rootVolumeId];
   const at = root?.attachment;
   if (!at || at.instanceId !== before.instanceId || at.device !== before.rootDeviceName || at.state !== 'attached') {
-    out.push(`root volume ${before.rootVolumeId} is ${at ? `${at.state} to ${at.instanceId} at ${at.device}` : (root?.state ?? 'deleted')}, not attached to the target at ${before.rootDeviceName}`);
+    out.push(
+      `root volume ${before.rootVolumeId} is ${at ? `${at.state} to ${at.instanceId} at ${at.device}` : (root?.state ?? 'deleted')}, not attached to the target at ${before.rootDeviceName}`,
+    );
   } else if (at.deleteOnTermination !== before.deleteOnTermination) {
     out.push(`root volume DeleteOnTermination is ${at.deleteOnTermination}, was ${before.deleteOnTermination}`);
   }
@@ -702,7 +722,8 @@ async function checkInvariants(run: Instrumented, before: Before, job: Job | und
   // A warm-pool helper the job took is the job's to end.
   for (const slot of await stack.helperPool.list()) {
     const instance = job && slot.state === 'claimed' && slot.claimedBy === job.jobId && slot.instanceId ? state.instances[slot.instanceId] : undefined;
-    if (instance && instance.state !== 'terminated' && instance.state !== 'shutting-down') out.push(`pooled helper ${instance.instanceId} claimed by the job left ${instance.state}`);
+    if (instance && instance.state !== 'terminated' && instance.state !== 'shutting-down')
+      out.push(`pooled helper ${instance.instanceId} claimed by the job left ${instance.state}`);
   }
 
   // What the service wrote to its table, queues and bus (on the wire plane: the requests themselves).
@@ -726,12 +747,14 @@ async function checkInvariants(run: Instrumented, before: Before, job: Job | und
   } else if (job?.status === 'SUCCEEDED' && job.platform === 'windows') {
     // Either the next boot makes a password, or the target has booted since and made one.
     const booted = stack.region.getInstance(before.instanceId)?.passwordData !== undefined;
-    if (!booted && (!root || !passwordGenerationEnabled(root.files))) out.push('job SUCCEEDED but password generation is neither enabled on the root volume nor done');
+    if (!booted && (!root || !passwordGenerationEnabled(root.files)))
+      out.push('job SUCCEEDED but password generation is neither enabled on the root volume nor done');
     if (!job.outputs.backupImageId || !job.outputs.passwordEnabledImageId) out.push('job SUCCEEDED without both AMIs reported');
   } else if (job?.status === 'SUCCEEDED') {
     const parameter = stack.region.getParameter(sshKeyParameterName(before.instanceId));
     if (parameter?.type !== 'SecureString' || !PRIVATE_KEY.test(parameter.value)) out.push('job SUCCEEDED but no private key is in Parameter Store');
-    else if (root && usersAcceptingKey(root.files, publicKeyOfPrivate(parameter.value)).length === 0) out.push('job SUCCEEDED but no user accepts the stored key');
+    else if (root && usersAcceptingKey(root.files, publicKeyOfPrivate(parameter.value)).length === 0)
+      out.push('job SUCCEEDED but no user accepts the stored key');
   }
   return out;
 }
@@ -762,9 +785,16 @@ export interface ChaosResult {
  * scenario (`seen`, shared across scenarios); a transient fault only at the first of each service ×
  * action × item, since where it happens does not matter to the retry that absorbs it.
  */
-export function faultedCalls(baseline: Baseline, kind: FaultKind, options: Pick<ChaosOptions, 'every' | 'indices'> = {}, seen = new Set<string>()): RecordedCall[] {
+export function faultedCalls(
+  baseline: Baseline,
+  kind: FaultKind,
+  options: Pick<ChaosOptions, 'every' | 'indices'> = {},
+  seen = new Set<string>(),
+): RecordedCall[] {
   const { scenario } = baseline;
-  const candidates = baseline.calls.filter((c) => (!scenario.sites || scenario.sites.includes(c.site)) && (!scenario.services || scenario.services.includes(c.service)) && applies(kind, c));
+  const candidates = baseline.calls.filter(
+    (c) => (!scenario.sites || scenario.sites.includes(c.site)) && (!scenario.services || scenario.services.includes(c.service)) && applies(kind, c),
+  );
   const key = (c: RecordedCall) => `${kind}|${TRANSIENT.has(kind) ? c.signature.slice(c.signature.indexOf('|') + 1) : c.signature}`;
   const distinct = baseline.plane === 'wire' ? candidates.filter((c) => !seen.has(key(c)) && seen.add(key(c))) : candidates;
   const every = Math.max(1, options.every ?? 1);
@@ -784,7 +814,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosResult>
       if (planeKinds.length === 0) continue;
       const baseline = await recordBaseline(scenario, plane);
       const expected = scenario.sites?.includes('rollback') ? 'FAILED' : 'SUCCEEDED';
-      if (baseline.status !== expected) throw new Error(`chaos: the ${scenario.name} without faults ended ${baseline.status} on the ${plane} plane, not ${expected}`);
+      if (baseline.status !== expected)
+        throw new Error(`chaos: the ${scenario.name} without faults ended ${baseline.status} on the ${plane} plane, not ${expected}`);
       baselines.push(baseline);
       for (const kind of planeKinds) {
         for (const call of faultedCalls(baseline, kind, options, seen)) {
@@ -818,7 +849,11 @@ export function serviceOf(call: Pick<RecordedCall, 'service' | 'action'>, kind: 
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 

@@ -48,23 +48,27 @@ function matrixOptions(args: ChaosArgs) {
 /** Runs the matrix in `jobs` worker processes (each its share) and merges what they report. */
 async function inWorkers(args: ChaosArgs, onRun: (report: RunReport) => void): Promise<ChaosResult & { cpuSeconds: number }> {
   const argv = process.argv.slice(2).filter((a, i, all) => a !== '--jobs' && all[i - 1] !== '--jobs' && !a.startsWith('--jobs='));
-  const shares = Array.from({ length: args.jobs }, (_, index) =>
-    new Promise<ChaosResult & { cpuSeconds: number }>((resolve, reject) => {
-      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv, '--jobs', '1', '--shard', `${index}/${args.jobs}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const share: ChaosResult & { cpuSeconds: number } = { baselines: [], runs: [], cpuSeconds: 0 };
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (line.startsWith(`${RUN} `)) {
-          const report = JSON.parse(line.slice(RUN.length + 1)) as RunReport;
-          share.runs.push(report);
-          onRun(report);
-        } else if (line.startsWith(`${BASELINE} `)) share.baselines.push(JSON.parse(line.slice(BASELINE.length + 1)) as Baseline);
-        else if (line.startsWith(`${CPU} `)) share.cpuSeconds = Number(line.slice(CPU.length + 1));
-        else if (line.trim()) console.log(line);
-      });
-      child.on('error', reject);
-      // 'close', not 'exit': only then has all of its output been read.
-      child.on('close', (code) => (code === 0 ? resolve(share) : reject(new Error(`chaos worker ${index} ended with status ${code}`))));
-    }),
+  const shares = Array.from(
+    { length: args.jobs },
+    (_, index) =>
+      new Promise<ChaosResult & { cpuSeconds: number }>((resolve, reject) => {
+        const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv, '--jobs', '1', '--shard', `${index}/${args.jobs}`], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const share: ChaosResult & { cpuSeconds: number } = { baselines: [], runs: [], cpuSeconds: 0 };
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (line.startsWith(`${RUN} `)) {
+            const report = JSON.parse(line.slice(RUN.length + 1)) as RunReport;
+            share.runs.push(report);
+            onRun(report);
+          } else if (line.startsWith(`${BASELINE} `)) share.baselines.push(JSON.parse(line.slice(BASELINE.length + 1)) as Baseline);
+          else if (line.startsWith(`${CPU} `)) share.cpuSeconds = Number(line.slice(CPU.length + 1));
+          else if (line.trim()) console.log(line);
+        });
+        child.on('error', reject);
+        // 'close', not 'exit': only then has all of its output been read.
+        child.on('close', (code) => (code === 0 ? resolve(share) : reject(new Error(`chaos worker ${index} ended with status ${code}`))));
+      }),
   );
   const done = await Promise.all(shares);
   return { baselines: done[0]!.baselines, runs: done.flatMap((d) => d.runs), cpuSeconds: done.reduce((a, d) => a + d.cpuSeconds, 0) };
@@ -81,7 +85,9 @@ async function matrix(args: ChaosArgs): Promise<number> {
   console.log('');
   for (const baseline of result.baselines) {
     const faulted = result.runs.filter((r) => r.scenario === baseline.scenario.name && planeOf(r.kind) === baseline.plane).length;
-    console.log(`${baseline.scenario.name} (${baseline.plane} plane) without faults: ${baseline.calls.length} AWS calls, ${baseline.status}; ${faulted} faulted runs`);
+    console.log(
+      `${baseline.scenario.name} (${baseline.plane} plane) without faults: ${baseline.calls.length} AWS calls, ${baseline.status}; ${faulted} faulted runs`,
+    );
   }
   console.log('');
   console.log(formatServiceTable(result));

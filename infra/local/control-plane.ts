@@ -187,12 +187,16 @@ export class Wire {
     }
     const effect = found?.rule.effect;
     if (effect && 'before' in effect) await effect.before(call);
-    if (effect && 'error' in effect) return answer(call, jsonError(effect.error.status, effect.error.code, effect.error.message ?? `Injected fault: ${effect.error.code}`));
+    if (effect && 'error' in effect)
+      return answer(call, jsonError(effect.error.status, effect.error.code, effect.error.message ?? `Injected fault: ${effect.error.code}`));
     if (effect && 'failedEntries' in effect) {
       const entries = (call.input.Entries as unknown[] | undefined) ?? [];
       call.answer = 'failed-entries';
       return toHttp(
-        jsonAnswer(200, { FailedEntryCount: entries.length, Entries: entries.map(() => ({ ErrorCode: effect.failedEntries, ErrorMessage: `Injected fault: ${effect.failedEntries}` })) }),
+        jsonAnswer(200, {
+          FailedEntryCount: entries.length,
+          Entries: entries.map(() => ({ ErrorCode: effect.failedEntries, ErrorMessage: `Injected fault: ${effect.failedEntries}` })),
+        }),
       );
     }
     const response = await this.upstream(service, { ...request, body } as HttpRequest, (serve) => {
@@ -338,7 +342,12 @@ function answerSqs(action: string, body: string, sink: PhaseSink): WireResponse 
   if (!message) return jsonError(400, 'InvalidParameterValue', `${input.QueueUrl ?? 'the queue'}: the body is not a phase message`);
   sink.send(message, input.DelaySeconds ?? 0, 'later');
   // The SDK checks the body's MD5 against this.
-  return jsonAnswer(200, { MessageId: randomUUID(), MD5OfMessageBody: createHash('md5').update(input.MessageBody ?? '').digest('hex') });
+  return jsonAnswer(200, {
+    MessageId: randomUUID(),
+    MD5OfMessageBody: createHash('md5')
+      .update(input.MessageBody ?? '')
+      .digest('hex'),
+  });
 }
 
 /**
@@ -364,7 +373,7 @@ function eventBridge(deployment: DeployContext, sink: PhaseSink, now: () => numb
   });
   return async (action, body) => {
     if (sink.event) {
-      for (const entry of ((JSON.parse(body || '{}') as { Entries?: Array<{ DetailType?: string; Detail?: string }> }).Entries ?? [])) {
+      for (const entry of (JSON.parse(body || '{}') as { Entries?: Array<{ DetailType?: string; Detail?: string }> }).Entries ?? []) {
         if (entry.DetailType && entry.Detail) sink.event(entry.DetailType, JSON.parse(entry.Detail));
       }
     }

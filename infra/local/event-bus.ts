@@ -55,7 +55,14 @@ export function rulesOf(ctx: DeployContext): EventRule[] {
       eventBusName: rule.bus === 'service' ? serviceBusName(ctx) : 'default',
       enabled: true,
       pattern: rule.pattern,
-      targets: [{ id: rule.targetId, queueName: consumer.queue.name, ...(rule.inputPath ? { inputPath: rule.inputPath } : {}), deadLetterQueueName: eventsDeadLetterQueueName(ctx) }],
+      targets: [
+        {
+          id: rule.targetId,
+          queueName: consumer.queue.name,
+          ...(rule.inputPath ? { inputPath: rule.inputPath } : {}),
+          deadLetterQueueName: eventsDeadLetterQueueName(ctx),
+        },
+      ],
     })),
   );
 }
@@ -181,7 +188,10 @@ export class LocalEventBus {
    */
   async putEvents(entries: PutEventsRequestEntry[]): Promise<PutEventsResult> {
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES_PER_CALL) {
-      throw new EventBusRequestError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${MAX_ENTRIES_PER_CALL}`);
+      throw new EventBusRequestError(
+        'ValidationException',
+        `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${MAX_ENTRIES_PER_CALL}`,
+      );
     }
     const results = await Promise.all(entries.map((entry) => this.putEvent(entry)));
     return { FailedEntryCount: results.filter((r) => r.ErrorCode !== undefined).length, Entries: results };
@@ -341,7 +351,8 @@ export async function startEventBusServer(bus: LocalEventBus, options: { port?: 
 async function handlePutEvents(bus: LocalEventBus, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const body = await readBody(request);
   if (body === undefined) return reply(response, 413, errorBody('ValidationException', `Request body exceeds ${MAX_BODY_BYTES} bytes`));
-  if (request.method !== 'POST') return reply(response, 400, errorBody('UnknownOperationException', `Operation ${request.method} is not supported by the local event bus`));
+  if (request.method !== 'POST')
+    return reply(response, 400, errorBody('UnknownOperationException', `Operation ${request.method} is not supported by the local event bus`));
   const answer = await answerPutEvents(bus, request.headers['x-amz-target'], body);
   response.writeHead(answer.status, answer.headers);
   response.end(answer.body);
@@ -351,7 +362,11 @@ async function handlePutEvents(bus: LocalEventBus, request: IncomingMessage, res
  * One PutEvents request (EventBridge's JSON 1.1 protocol: its `X-Amz-Target` and body) answered by
  * `bus`: the local server's, and VirtualStack's in-process EventBridge (infra/local/control-plane.ts).
  */
-export async function answerPutEvents(bus: LocalEventBus, target: unknown, body: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+export async function answerPutEvents(
+  bus: LocalEventBus,
+  target: unknown,
+  body: string,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
   if (target !== 'AWSEvents.PutEvents') {
     return answerOf(400, errorBody('UnknownOperationException', `Operation ${String(target)} is not supported by the local event bus`));
   }

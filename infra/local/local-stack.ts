@@ -117,7 +117,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let region: SimulatedRegion | undefined;
   let simServer: SimServer | undefined;
   if (options.sim) {
-    const saved = !options.fresh && existsSync(regionFile) ? (JSON.parse(readFileSync(regionFile, 'utf8')) as { clockNow: number; state: RegionState }) : undefined;
+    const saved =
+      !options.fresh && existsSync(regionFile) ? (JSON.parse(readFileSync(regionFile, 'utf8')) as { clockNow: number; state: RegionState }) : undefined;
     const clock = new ScaledClock(options.simSpeed, saved?.clockNow);
     const simRegion = new SimulatedRegion({ clock, state: saved?.state });
     region = simRegion;
@@ -245,8 +246,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const delayMs = simRegion.timings.awsEventDeliveryMs / options.simSpeed;
     const unsubscribe = simRegion.onEvent((event) => {
       const timer = setTimeout(() => {
-        const entry = { Source: event.source, DetailType: event['detail-type'], Detail: JSON.stringify(event.detail), Resources: event.resources, Time: new Date(event.time) };
-        localBus.putEvents([entry]).catch((error: unknown) => options.log.warn('AWS event not delivered', { detailType: event['detail-type'], error: (error as Error).message }));
+        const entry = {
+          Source: event.source,
+          DetailType: event['detail-type'],
+          Detail: JSON.stringify(event.detail),
+          Resources: event.resources,
+          Time: new Date(event.time),
+        };
+        localBus
+          .putEvents([entry])
+          .catch((error: unknown) => options.log.warn('AWS event not delivered', { detailType: event['detail-type'], error: (error as Error).message }));
       }, delayMs);
       timer.unref();
     });
@@ -257,7 +266,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const sweepTotals = { runs: 0, totals: Object.fromEntries(SWEEP_FIGURES.map(({ metric }) => [metric, 0])) as Record<string, number> };
   const countSweep = (summary: SweepSummary) => {
     sweepTotals.runs++;
-    for (const [field, metric] of Object.entries(SWEEP_METRIC)) if (metric in sweepTotals.totals) sweepTotals.totals[metric]! += Number(summary[field as keyof typeof SWEEP_METRIC] ?? 0);
+    for (const [field, metric] of Object.entries(SWEEP_METRIC))
+      if (metric in sweepTotals.totals) sweepTotals.totals[metric]! += Number(summary[field as keyof typeof SWEEP_METRIC] ?? 0);
   };
   const fleet: FleetSources = {
     store: ports.store,
@@ -271,7 +281,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const pages = {
     // `?refresh=0` stops the page reloading itself (a screenshot, a test).
     '/': async (query: URLSearchParams) =>
-      renderOperationsPage(await collectFleetFigures(fleet, { jobsShown: 50 }), { title: `${service}-${stage}`, refreshSeconds: Number(query.get('refresh') ?? 5) || 0 }),
+      renderOperationsPage(await collectFleetFigures(fleet, { jobsShown: 50 }), {
+        title: `${service}-${stage}`,
+        refreshSeconds: Number(query.get('refresh') ?? 5) || 0,
+      }),
   };
   const api = await startApiServer((event) => routeApi(event, ports), { port: options.port, pages });
   stoppers.push(() => new Promise((r) => api.close(() => r())));
@@ -321,7 +334,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 const LOCAL_SERVICES: readonly AwsService[] = ['ec2', 'ssm', 'kms', 'iam', 'dynamodb', 'sqs', 'eventbridge'];
-const CLIENT_OF: Record<AwsService, keyof AwsClients> = { ec2: 'ec2', ssm: 'ssm', kms: 'kms', iam: 'iam', dynamodb: 'dynamodb', sqs: 'sqs', eventbridge: 'eventBridge' };
+const CLIENT_OF: Record<AwsService, keyof AwsClients> = {
+  ec2: 'ec2',
+  ssm: 'ssm',
+  kms: 'kms',
+  iam: 'iam',
+  dynamodb: 'dynamodb',
+  sqs: 'sqs',
+  eventbridge: 'eventBridge',
+};
 
 /**
  * Refuses to go on unless each of `services`' clients sends to this machine: a client built
@@ -340,7 +361,9 @@ export async function assertLocalEndpoints(clients: AwsClients, services: readon
 
 /** How often the deployment runs the sweeper: serverless.yml's `rate(N minutes)` schedule, in seconds. */
 export function deployedSweepIntervalSeconds(file = join(__dirname, '..', '..', 'serverless.yml')): number {
-  const functions = (parseYaml(readFileSync(file, 'utf8'), { logLevel: 'silent' }) as { functions: Array<Record<string, { events?: Array<{ schedule?: string }> }>> }).functions;
+  const functions = (
+    parseYaml(readFileSync(file, 'utf8'), { logLevel: 'silent' }) as { functions: Array<Record<string, { events?: Array<{ schedule?: string }> }>> }
+  ).functions;
   const schedule = functions.find((f) => f.sweeper)?.sweeper?.events?.find((e) => e.schedule)?.schedule ?? '';
   const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
   if (!rate) throw new Error(`serverless.yml: the sweeper's schedule ${JSON.stringify(schedule)} is not a rate() the local runtime reads`);
@@ -381,7 +404,14 @@ async function ensureTable(clients: AwsClients, tableName: string): Promise<void
               AttributeDefinitions: definition.AttributeDefinitions,
               // dynalite (the only table this runs against) wants a throughput even for on-demand tables.
               GlobalSecondaryIndexUpdates: [
-                { Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection, ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } } },
+                {
+                  Create: {
+                    IndexName: index.IndexName,
+                    KeySchema: index.KeySchema,
+                    Projection: index.Projection,
+                    ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
+                  },
+                },
               ],
             }),
           )

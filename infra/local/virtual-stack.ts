@@ -179,14 +179,21 @@ export class VirtualStack {
       sink: {
         send: (message, delaySeconds, via) => void (via === 'publish' ? this.queue.publish([message]) : this.queue.later(message, delaySeconds)),
         event: (detailType, detail) => {
-          if (detailType === JOB_SUCCEEDED_DETAIL_TYPE || detailType === JOB_FAILED_DETAIL_TYPE) this.jobEvents.push({ detailType, detail: detail as Record<string, unknown> });
+          if (detailType === JOB_SUCCEEDED_DETAIL_TYPE || detailType === JOB_FAILED_DETAIL_TYPE)
+            this.jobEvents.push({ detailType, detail: detail as Record<string, unknown> });
         },
       },
     });
     this.wire = new Wire(upstream, () => this.clock.now());
     if (wired) {
       // What the harness reads afterwards goes straight to the stand-in: no rule sees it.
-      const inspect = createAwsClients({ region: 'us-east-1', requestHandler: { ...this.wire.handler, handle: async (request: HttpRequest) => ({ response: await upstream('dynamodb', request) }) }, credentials: CREDENTIALS, maxAttempts: 1, env: {} });
+      const inspect = createAwsClients({
+        region: 'us-east-1',
+        requestHandler: { ...this.wire.handler, handle: async (request: HttpRequest) => ({ response: await upstream('dynamodb', request) }) },
+        credentials: CREDENTIALS,
+        maxAttempts: 1,
+        env: {},
+      });
       const documents = jobStoreDocumentClient(inspect.dynamodb);
       this.store = Object.assign(new DynamoJobStore(documents, { tableName: TABLE_NAME }), {
         forget: () => {
@@ -271,8 +278,14 @@ export class VirtualStack {
 
   /** Calls the HTTP API as API Gateway would; `caller` is the IAM identity its authoriser would pass. */
   // `json` is whatever the route answered (a job, a list, an error): tests read it freely.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, options: { caller?: string } = {}): Promise<HttpResponse & { json: any }> {
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    options: { caller?: string } = {},
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  ): Promise<HttpResponse & { json: any }> {
     const url = new URL(path, 'http://localhost');
     const event = {
       rawPath: url.pathname,
@@ -390,9 +403,18 @@ export class VirtualStack {
     this.beforeDelivery?.(message);
     let outcome: string;
     let timedOut!: () => void;
-    const killed = new Promise<never>((_, reject) => (timedOut = () => reject(new InvocationTimedOut(`${message.phase} timed out after ${PHASE_TIMEOUT_SECONDS} s`))));
+    const killed = new Promise<never>(
+      (_, reject) => (timedOut = () => reject(new InvocationTimedOut(`${message.phase} timed out after ${PHASE_TIMEOUT_SECONDS} s`))),
+    );
     killed.catch(() => undefined);
-    const scope: CallScope = { site: message.phase, delivery: this.deliveryCount++, message, messageId: entry?.id, receives: (entry?.receives ?? 0) + 1, kill: () => timedOut() };
+    const scope: CallScope = {
+      site: message.phase,
+      delivery: this.deliveryCount++,
+      message,
+      messageId: entry?.id,
+      receives: (entry?.receives ?? 0) + 1,
+      kill: () => timedOut(),
+    };
     try {
       const ports = this.ports;
       outcome = await Promise.race([this.wire.within(scope, () => runPhase(message, phaseRunPorts(pickPhasePorts(message.phase, ports), message))), killed]);

@@ -32,11 +32,7 @@ export function route(region: SimulatedRegion, request: SimRequest): WireRespons
   if (target !== undefined) return handleSsmJson(region, target, request.body);
   const contentType = header(request.headers, 'content-type') ?? '';
   if (request.hostname?.startsWith('iam.') || new URLSearchParams(request.body).get('Version') === IAM_API_VERSION) return handleIamQuery(region, request.body);
-  if (
-    contentType.startsWith('application/x-www-form-urlencoded') ||
-    /(^|&)Action=/.test(request.body) ||
-    request.hostname?.startsWith('ec2.')
-  ) {
+  if (contentType.startsWith('application/x-www-form-urlencoded') || /(^|&)Action=/.test(request.body) || request.hostname?.startsWith('ec2.')) {
     return handleEc2Query(region, request.body);
   }
   return {
@@ -113,9 +109,7 @@ export function startSimServer(region: SimulatedRegion, options: { port?: number
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const headers = Object.fromEntries(
-        Object.entries(req.headers as IncomingHttpHeaders).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
-      );
+      const headers = Object.fromEntries(Object.entries(req.headers as IncomingHttpHeaders).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
       let answer: WireResponse;
       try {
         answer = route(region, { hostname: req.headers.host, headers, body: Buffer.concat(chunks).toString('utf8') });

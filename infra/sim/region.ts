@@ -294,9 +294,7 @@ export class SimulatedRegion {
         throw new SimServiceError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
       }
       const asyncRule = this.faults.take(service, action, args, 'async');
-      const faults: CallFaults = asyncRule?.asyncFailure
-        ? { asyncFailure: asyncRule.asyncFailure === true ? {} : asyncRule.asyncFailure }
-        : {};
+      const faults: CallFaults = asyncRule?.asyncFailure ? { asyncFailure: asyncRule.asyncFailure === true ? {} : asyncRule.asyncFailure } : {};
       const result = handler(this.ctx, args as never, faults);
       const after = this.faults.take(service, action, args, 'after');
       if (after?.error) {

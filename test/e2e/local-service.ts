@@ -16,7 +16,12 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts `npm start`'s entry point and waits until it says it is running. */
-export async function startService(port: number, dataDir: string, fresh: boolean, env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
+export async function startService(
+  port: number,
+  dataDir: string,
+  fresh: boolean,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts', ...(fresh ? ['--fresh'] : [])], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), RESET_ACCESS_DATA_DIR: dataDir, SIM_SPEED: '30', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },

@@ -92,7 +92,11 @@ describe("the caller's own public key through the API", () => {
     // Assess
     expect(started.status).toBe(202);
     expect(finished.status).toBe('SUCCEEDED');
-    expect(finished.outputs).toMatchObject({ sshUser: 'ec2-user', authorizedKeysFile: '/home/ec2-user/.ssh/authorized_keys', sshKeyFingerprint: mine.fingerprint });
+    expect(finished.outputs).toMatchObject({
+      sshUser: 'ec2-user',
+      authorizedKeysFile: '/home/ec2-user/.ssh/authorized_keys',
+      sshKeyFingerprint: mine.fingerprint,
+    });
     expect(finished.outputs.sshKeyParameter).toBeUndefined();
     const state = filesUnder(dataDir);
     expect(state.length).toBeGreaterThan(0);

@@ -98,15 +98,13 @@ describe('the local page, in headless Chromium, after a demo run', () => {
       const card = page.locator(`article[data-job-id="${job.jobId}"]`);
       const byStart = [...job.phases].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
       // Act
-      const rows = await card
-        .locator('tr[data-phase]')
-        .evaluateAll((trs) =>
-          trs.map((tr) => ({
-            phase: tr.getAttribute('data-phase'),
-            status: tr.getAttribute('data-status'),
-            width: tr.querySelector('.bar')?.getBoundingClientRect().width ?? 0,
-          })),
-        );
+      const rows = await card.locator('tr[data-phase]').evaluateAll((trs) =>
+        trs.map((tr) => ({
+          phase: tr.getAttribute('data-phase'),
+          status: tr.getAttribute('data-status'),
+          width: tr.querySelector('.bar')?.getBoundingClientRect().width ?? 0,
+        })),
+      );
       // Assess
       expect(await card.getAttribute('data-status')).toBe(job.status);
       expect(rows.map((r) => [r.phase, r.status])).toEqual(byStart.map((p) => [p.name, p.status]));

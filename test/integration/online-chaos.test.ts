@@ -22,11 +22,15 @@ const WINDOWS_ONLINE: ChaosScenario = { name: 'windows online', instanceId: 'i-0
 const WINDOWS_FALL_OVER: ChaosScenario = {
   name: 'windows online fall-over',
   instanceId: 'i-0a1b2c3d4e5f6000a',
-  arrange: (stack) => void stack.region.faults.add({ service: 'ssm', action: 'SendCommand', times: 1, asyncFailure: { message: 'Access to the path is denied' } }),
+  arrange: (stack) =>
+    void stack.region.faults.add({ service: 'ssm', action: 'SendCommand', times: 1, asyncFailure: { message: 'Access to the path is denied' } }),
   sites: ['validate', 'online-reset', 'prepare-network', 'stop-target'],
 };
 
-const broken = (runs: RunReport[]) => runs.filter((r) => r.violations.length > 0 || r.stranded).map((r) => `${r.scenario} ${r.kind} #${r.call.index} ${r.call.site}:${r.call.action} → ${r.outcome}: ${r.violations.join('; ')}`);
+const broken = (runs: RunReport[]) =>
+  runs
+    .filter((r) => r.violations.length > 0 || r.stranded)
+    .map((r) => `${r.scenario} ${r.kind} #${r.call.index} ${r.call.site}:${r.call.action} → ${r.outcome}: ${r.violations.join('; ')}`);
 
 describe('chaos on online resets', () => {
   it('every invariant holds with one AWS error, throttle, duplicate or lost event at every other call', async () => {
@@ -51,7 +55,10 @@ describe('chaos on online resets', () => {
 
   it('Windows online (command, reboot, password) and its fall-over: every invariant holds with one fault at every call of the attempt', async () => {
     // Act
-    const attempt = await runChaos({ scenarios: [{ ...WINDOWS_ONLINE, sites: ['online-reset'] }], kinds: ['permanent', 'throttle', 'crash', 'duplicate', 'lost-event'] });
+    const attempt = await runChaos({
+      scenarios: [{ ...WINDOWS_ONLINE, sites: ['online-reset'] }],
+      kinds: ['permanent', 'throttle', 'crash', 'duplicate', 'lost-event'],
+    });
     const fallOver = await runChaos({ scenarios: [WINDOWS_FALL_OVER], kinds: ['permanent', 'throttle', 'lost-event'], every: 2 });
 
     // Assess
@@ -59,6 +66,11 @@ describe('chaos on online resets', () => {
     expect(broken([...attempt.runs, ...fallOver.runs])).toEqual([]);
     expect(attempt.runs.some((r) => r.outcome === 'SUCCEEDED')).toBe(true);
     // (A lost event does not fire at the reboot: a wait follows it, not a next phase.)
-    expect(attempt.runs.filter((r) => r.call.action === 'RebootInstances' && r.fired).map((r) => r.kind).sort()).toEqual(['crash', 'duplicate', 'permanent', 'throttle']);
+    expect(
+      attempt.runs
+        .filter((r) => r.call.action === 'RebootInstances' && r.fired)
+        .map((r) => r.kind)
+        .sort(),
+    ).toEqual(['crash', 'duplicate', 'permanent', 'throttle']);
   }, 120_000);
 });

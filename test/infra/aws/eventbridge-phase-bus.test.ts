@@ -165,15 +165,13 @@ describe('EventBridgePhaseBus', () => {
 
   it('translates a missing bus into PermanentError', async () => {
     // Prepare
-    events
-      .on(PutEventsCommand)
-      .rejects(
-        Object.assign(new Error('Event bus reset-access-dev does not exist.'), {
-          name: 'ResourceNotFoundException',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
+    events.on(PutEventsCommand).rejects(
+      Object.assign(new Error('Event bus reset-access-dev does not exist.'), {
+        name: 'ResourceNotFoundException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
 
     // Act
     const publish = bus.publish([message(0)]);

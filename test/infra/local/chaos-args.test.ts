@@ -4,10 +4,33 @@ import { FAULT_KINDS, WIRE_KINDS } from '../../../infra/local/chaos-harness';
 describe("npm run chaos's command line", () => {
   it('reads repeated and valued options', () => {
     // Act
-    const args = chaosArgs(['--every', '3', '--kind', 'crash', '--kind', 'ddb-lost-race', '--index', '7', '--scenario', 'linux reset', '--verbose', '--jobs', '1']);
+    const args = chaosArgs([
+      '--every',
+      '3',
+      '--kind',
+      'crash',
+      '--kind',
+      'ddb-lost-race',
+      '--index',
+      '7',
+      '--scenario',
+      'linux reset',
+      '--verbose',
+      '--jobs',
+      '1',
+    ]);
 
     // Assess
-    expect(args).toMatchObject({ every: 3, kinds: ['crash', 'ddb-lost-race'], indices: [7], scenarios: ['linux reset'], verbose: true, jobs: 1, fleet: false, count: 500 });
+    expect(args).toMatchObject({
+      every: 3,
+      kinds: ['crash', 'ddb-lost-race'],
+      indices: [7],
+      scenarios: ['linux reset'],
+      verbose: true,
+      jobs: 1,
+      fleet: false,
+      count: 500,
+    });
   });
 
   it('defaults to every kind, every call, and narrows to a plane', () => {
