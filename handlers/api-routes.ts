@@ -9,7 +9,7 @@ import * as z from 'zod/mini';
 import { admissionIfFree, API_ADMISSION_BUCKET, API_READ_BUCKET, releaseAdmission, reserveAdmission, takeAdmissionIfFree } from '../domain/admission/admission';
 import { cancelReset } from '../domain/api/cancel-reset';
 import { RefusedError } from '../domain/errors';
-import { startResetIdempotently, type IdempotentStartPorts } from '../domain/api/idempotent-start';
+import { answerWithoutStart, startResetIdempotently, type IdempotentStartPorts } from '../domain/api/idempotent-start';
 import type { Job, JobStatus } from '../domain/job/job';
 import { toJobView } from '../domain/job/job-view';
 import { listInstances } from '../domain/api/list-instances';
@@ -102,14 +102,23 @@ async function serve(route: ApiRoute, params: Record<string, string>, event: API
       const now = ports.clock.now();
       const reads = await admissionIfFree(ports.admission, API_READ_BUCKET, now, ports.config.apiReadAdmission);
       if (!reads.admitted) return tooMany('TOO_MANY_REQUESTS', reads.retryAt, now, requestIdOf(event));
+      const apiKey = key === undefined ? undefined : apiIdempotencyKey(caller, key);
+      const answered = await answerWithoutStart(request, ports, caller, apiKey).catch(async (error: unknown) => {
+        if (error instanceof RefusedError) await countRefused(ports, requestIdOf(event));
+        throw error;
+      });
+      if (answered) {
+        await countRefused(ports, requestIdOf(event));
+        return accepted(200, answered, { 'idempotent-replayed': 'true' });
+      }
       const admission = await takeAdmissionIfFree(ports.admission, API_ADMISSION_BUCKET, now, ports.config.apiAdmission);
       if (!admission.admitted) return tooMany('TOO_MANY_STARTS', admission.retryAt, now, requestIdOf(event));
       let started: { job: Job; replayed: boolean };
       try {
         started =
-          key === undefined
+          apiKey === undefined
             ? { job: await startReset(request, ports, caller), replayed: false }
-            : await startResetIdempotently(request, ports, apiIdempotencyKey(caller, key), { requestedBy: caller });
+            : await startResetIdempotently(request, ports, apiKey, { requestedBy: caller });
       } catch (error) {
         // A refusal started nothing. Other errors keep the slot: the job may have been written
         // before the error (its first event lost), and a throttled EC2 is no reason to admit more.
@@ -222,10 +231,15 @@ function accepted(status: 200 | 202, job: Job, headers: Record<string, string> =
  * Neither may turn the refusal into a 5xx: a failure here is logged only.
  */
 async function startedNothing(ports: ApiPorts, requestId: string): Promise<void> {
-  const now = ports.clock.now();
-  await releaseAdmission(ports.admission, API_ADMISSION_BUCKET, now, ports.config.apiAdmission).catch((error: Error) =>
+  await releaseAdmission(ports.admission, API_ADMISSION_BUCKET, ports.clock.now(), ports.config.apiAdmission).catch((error: Error) =>
     ports.log.warn('start slot not given back', { requestId, error: error.message }),
   );
+  await countRefused(ports, requestId);
+}
+
+/** A request that started nothing is paced by the read bucket instead. */
+async function countRefused(ports: ApiPorts, requestId: string): Promise<void> {
+  const now = ports.clock.now();
   // Those charged at once are requests the start bucket let run at once: as many races as it has slots.
   const races = Math.ceil(ports.config.apiAdmission.burst) + 25;
   await reserveAdmission(ports.admission, API_READ_BUCKET, now, ports.config.apiReadAdmission, races).catch((error: Error) =>

@@ -7,8 +7,8 @@
 import { RefusedError, RetryableError } from '../errors';
 import type { Job, ResetRequest } from '../job/job';
 import type { EntryPoint } from '../preflight/opt-in';
-import type { IdempotencyStore } from '../ports';
-import { startReset, type StartPorts } from './start-reset';
+import type { IdempotencyRecord, IdempotencyStore } from '../ports';
+import { refuseWhileActive, startReset, type StartPorts } from './start-reset';
 
 export interface IdempotentStartPorts extends StartPorts {
   idempotency: IdempotencyStore;
@@ -39,10 +39,7 @@ export async function startResetIdempotently(
     const existing = await ports.idempotency.get(key, now);
     let replacing: string | undefined;
     if (existing) {
-      if (existing.request !== fingerprint) {
-        throw new RefusedError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key: this key was already used with a different request', 422);
-      }
-      const job = await ports.store.get(existing.jobId);
+      const job = await recordedJob(existing, fingerprint, ports);
       if (job) return { job, replayed: true };
       if (now.getTime() - Date.parse(existing.createdAt) < START_LEASE_SECONDS * 1000) {
         throw new RefusedError('IDEMPOTENCY_KEY_IN_USE', 'Idempotency-Key: a request with this key is still being processed; retry in a few seconds', 409);
@@ -64,4 +61,26 @@ export async function startResetIdempotently(
     }
   }
   throw new RetryableError('IDEMPOTENCY_CONTENDED', `Idempotency-Key ${key} changed hands too often; retry`);
+}
+
+/**
+ * What a start request is answered without a start: a repeat of a recorded key, its job (422 for
+ * the key reused with another request); an instance with an active reset, 409 naming the job.
+ * `undefined` when it needs a start. The API asks this before it admits a start, so that in a burst
+ * a client's retry or a duplicate hears about the job, not `429` (and then, once the job has ended,
+ * a reset of its own). It reads the job table only.
+ */
+export async function answerWithoutStart(request: ResetRequest, ports: IdempotentStartPorts, requestedBy?: string, key?: string): Promise<Job | undefined> {
+  const existing = key === undefined ? undefined : await ports.idempotency.get(key, ports.clock.now());
+  // A recorded key whose job is not written yet is still being started: the keyed start judges it.
+  if (existing) return recordedJob(existing, requestFingerprint(request), ports);
+  await refuseWhileActive(request.instanceId, ports, requestedBy);
+  return undefined;
+}
+
+async function recordedJob(existing: IdempotencyRecord, fingerprint: string, ports: IdempotentStartPorts): Promise<Job | undefined> {
+  if (existing.request !== fingerprint) {
+    throw new RefusedError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key: this key was already used with a different request', 422);
+  }
+  return ports.store.get(existing.jobId);
 }

@@ -35,8 +35,8 @@ function seedRefused(stack: VirtualStack, ntfs: NtfsVolumeFlags): void {
 
 /**
  * A ready helper of the warm pool in the target's zone, as the sweeper leaves one: a Windows helper
- * that booted once and was stopped, tagged as the pool's, and its slot. (The memory store writes at
- * once: the slot is there when `arrange` returns.)
+ * that booted once and was stopped, tagged as the pool's, and its slot (written before the job starts,
+ * once the wire plane's table exists).
  */
 function seedPooledHelper(stack: VirtualStack): void {
   const zone = stack.region.config.availabilityZones[0]!;
@@ -48,13 +48,15 @@ function seedPooledHelper(stack: VirtualStack): void {
     iamInstanceProfileName: stack.ports.config.helperInstanceProfile,
     tags: { Name: 'reset-access-pool-helper', ...serviceTags('pool-helper', stack.ports.config.deployment) },
   });
-  void stack.helperPool.add({
-    slotId: `${zone}-chaos-0`,
-    availabilityZone: zone,
-    state: 'ready',
-    instanceId: POOLED,
-    createdAt: new Date(stack.clock.now()).toISOString(),
-  });
+  stack.seed(() =>
+    stack.helperPool.add({
+      slotId: `${zone}-chaos-0`,
+      availabilityZone: zone,
+      state: 'ready',
+      instanceId: POOLED,
+      createdAt: new Date(stack.clock.now()).toISOString(),
+    }),
+  );
 }
 
 /** The NTFS rescue refuses the volume (BitLocker): a Windows helper is launched and does it. */

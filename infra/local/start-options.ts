@@ -17,13 +17,8 @@ export function localStackOptions(env: NodeJS.ProcessEnv, argv: readonly string[
     if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number of at least ${min}, got ${JSON.stringify(raw)}`);
     return value;
   };
-  let config;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    const message = (error as Error).message;
-    throw new Error(message.startsWith('RESET_ACCESS_CONFIG') ? message : `RESET_ACCESS_CONFIG: ${message}`);
-  }
+  // Its messages name the variable at fault.
+  const config = loadConfig(env);
   return {
     port: number('PORT', 3000, 0),
     dataDir: env.RESET_ACCESS_DATA_DIR || '.local',

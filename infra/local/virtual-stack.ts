@@ -139,8 +139,8 @@ export class VirtualStack {
   readonly awsEventDeliveries: Array<{ at: number; detailType: string; woke: number; error?: string }> = [];
   /** Called before each delivery: a harness may arm a crash here. */
   beforeDelivery?: (message: PhaseMessage) => void;
-  /** Resolves once the stand-ins are up (the wire control plane's table); every entry point waits for it. */
-  readonly ready: Promise<void>;
+  /** Resolves once the stand-ins are up (the wire control plane's table) and `seed` is done; every entry point waits for it. */
+  ready: Promise<void>;
   private readonly redeliverySeconds: number;
   /** The region's events on their way through EventBridge. */
   private awsEvents: Array<{ event: SimEvent; dueAt: number; receives?: number }> = [];
@@ -217,6 +217,11 @@ export class VirtualStack {
       this.ready = Promise.resolve();
     }
     this.ports = this.buildPorts();
+  }
+
+  /** Writes what a scenario finds in place (e.g. a warm-pool slot) once the table exists and before any entry point runs. */
+  seed(write: () => Promise<unknown>): void {
+    this.ready = this.ready.then(write).then(() => undefined);
   }
 
   /**

@@ -195,6 +195,25 @@ describe('POST /resets', () => {
     expectError(third, 429, 'TOO_MANY_STARTS');
   });
 
+  it('tells a duplicate about the active job even when the start rate is used up, and a keyed repeat gets its job', async () => {
+    // Prepare: one start at once, then one a minute; the slot goes to the first job
+    const stack = new VirtualStack({ config: { apiAdmission: { ratePerMinute: 1, burst: 1 } } });
+    const first = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'a' });
+    const callsBefore = stack.region.calls.length;
+    // Act
+    const duplicate = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'b' });
+    const repeat = await stack.api('POST', '/resets', { instanceId: AL2023 }, { 'idempotency-key': 'a' });
+    const other = await stack.api('POST', '/resets', { instanceId: UBUNTU });
+    // Assess
+    expect(first.statusCode).toBe(202);
+    expectError(duplicate, 409, 'ACTIVE_JOB');
+    expect(duplicate.json.activeJobId).toBe(first.json.jobId);
+    expect(repeat.statusCode).toBe(200);
+    expect(repeat.json.jobId).toBe(first.json.jobId);
+    expectError(other, 429, 'TOO_MANY_STARTS');
+    expect(stack.region.calls.length).toBe(callsBefore);
+  });
+
   it('paces requests that start nothing with a limit of their own, answered 429 TOO_MANY_REQUESTS before reading anything', async () => {
     // Prepare: two refused requests at once, then one every 10 s
     const stack = new VirtualStack({ config: { apiReadAdmission: { ratePerMinute: 6, burst: 2 } } });

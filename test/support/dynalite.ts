@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { jobTableDefinition } from '../../infra/aws/dynamodb-job-store';
 
 // dynalite ships no types: the part we use.
@@ -47,9 +47,15 @@ export function useDynalite(prefix: string): Dynalite {
       tables += 1;
       const tableName = `${prefix}-${tables}`;
       await running().send(new CreateTableCommand(jobTableDefinition(tableName)));
+      // Wait on the data plane, not DescribeTable: dynalite can describe a table ACTIVE while
+      // its item operations still answer ResourceNotFoundException (seen once in CI).
       for (let poll = 0; poll < 100; poll++) {
-        const { Table } = await running().send(new DescribeTableCommand({ TableName: tableName }));
-        if (Table?.TableStatus === 'ACTIVE') return tableName;
+        try {
+          await running().send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'probe' }, sk: { S: 'probe' } } }));
+          return tableName;
+        } catch (error) {
+          if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+        }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       throw new Error(`table ${tableName} did not become ACTIVE`);

@@ -31,7 +31,7 @@ describe('npm start reads the configuration a deployment reads', () => {
   });
 
   it('refuses a RESET_ACCESS_CONFIG that is not JSON, and a SIM_SPEED that is not a number, naming them', () => {
-    expect(() => localStackOptions({ RESET_ACCESS_CONFIG: '{nope' }, [], silentLog)).toThrow(/^RESET_ACCESS_CONFIG: /);
+    expect(() => localStackOptions({ RESET_ACCESS_CONFIG: '{nope' }, [], silentLog)).toThrow(/^RESET_ACCESS_CONFIG is not JSON: /);
     expect(() => localStackOptions({ SIM_SPEED: 'fast' }, [], silentLog)).toThrow(/^SIM_SPEED must be a number/);
   });
 
