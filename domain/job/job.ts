@@ -46,6 +46,8 @@ export interface PhaseRecord {
   attempt: number;
   /** When `attempt` last moved (a wait or a retry); the sweeper re-drives a phase that stops moving. */
   movedAt?: string;
+  /** When the delivery of `attempt` is due (sent with a delay when `attempt` moved). */
+  dueAt?: string;
   /** Why the phase is waiting, for operators. */
   waitingFor?: string;
   /** Consecutive retryable errors in this phase. */

@@ -41,6 +41,7 @@ export async function runPhase(message: PhaseMessage, ports: RunnerPorts, steps:
   const record = job.phases[message.phase]!;
   if (message.attempt !== record.attempt) {
     log.info('stale phase message dropped', { ...context, recordedAttempt: record.attempt });
+    await resendIfLost(job, message, record, ports);
     return 'ignored';
   }
 
@@ -64,9 +65,14 @@ export async function runPhase(message: PhaseMessage, ports: RunnerPorts, steps:
   }
 
   if (result.kind === 'wait') {
+    const delay =
+      result.delaySeconds ??
+      (result.onEvent
+        ? afterEventDelaySeconds(ports.config, message.attempt, job.jobId)
+        : pollDelaySeconds(ports.config, firstPollSeconds(definition, ports.config), message.attempt, job.jobId));
     let links: ResourceLink[] = [];
     const written = await updateDelivery(job, message, ports, (draft, current) => {
-      nextAttempt(current, ports);
+      nextAttempt(current, ports, delay);
       current.waitingFor = result.waitingFor;
       delete current.retries;
       delete current.throttles;
@@ -76,11 +82,6 @@ export async function runPhase(message: PhaseMessage, ports: RunnerPorts, steps:
     });
     if (!written) return 'ignored';
     await linkResources(links, ports);
-    const delay =
-      result.delaySeconds ??
-      (result.onEvent
-        ? afterEventDelaySeconds(ports.config, message.attempt, job.jobId)
-        : pollDelaySeconds(ports.config, firstPollSeconds(definition, ports.config), message.attempt, job.jobId));
     await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
     log.info('phase waiting', { ...context, waitingFor: result.waitingFor, delaySeconds: delay });
     return 'waiting';
@@ -115,10 +116,12 @@ function updateDelivery(
   );
 }
 
-/** The delivery did not finish the phase: the next one is the next attempt, and the phase has moved. */
-function nextAttempt(record: PhaseRecord, ports: Pick<CorePorts, 'clock'>): void {
+/** The delivery did not finish the phase: the next one is the next attempt, due in `delaySeconds`, and the phase has moved. */
+function nextAttempt(record: PhaseRecord, ports: Pick<CorePorts, 'clock'>, delaySeconds: number): void {
+  const now = ports.clock.now().getTime();
   record.attempt += 1;
-  record.movedAt = ports.clock.now().toISOString();
+  record.movedAt = new Date(now).toISOString();
+  record.dueAt = new Date(now + delaySeconds * 1000).toISOString();
 }
 
 async function completePhase(job: Job, message: PhaseMessage, apply: ((job: Job) => void) | undefined, ports: RunnerPorts): Promise<PhaseRunOutcome> {
@@ -179,8 +182,10 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
     if (message.phase === 'rollback' && retries > ports.config.maxRetries) {
       return finishRollbackUnrestored(job, message, error, ports);
     }
+    const first = firstPollSeconds(phaseDefinition(message.phase), ports.config);
+    const delay = pollDelaySeconds(ports.config, first, retries, job.jobId);
     const written = await updateDelivery(job, message, ports, (_draft, current) => {
-      nextAttempt(current, ports);
+      nextAttempt(current, ports, delay);
       current.retries = retries;
       delete current.throttles;
       keepUnusedSlot(current, pacer);
@@ -188,8 +193,7 @@ async function handleError(job: Job, message: PhaseMessage, error: unknown, port
     });
     if (!written) return 'ignored';
     ports.log.warn('phase error, retrying', { ...context, retries });
-    const first = firstPollSeconds(phaseDefinition(message.phase), ports.config);
-    await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, pollDelaySeconds(ports.config, first, retries, job.jobId));
+    await ports.scheduler.later({ ...message, attempt: message.attempt + 1 }, delay);
     return 'waiting';
   }
   ports.log.error('phase failed, rolling back', context);
@@ -206,7 +210,7 @@ async function retryThrottled(job: Job, message: PhaseMessage, error: ThrottledE
   const throttles = (job.phases[message.phase]!.throttles ?? 0) + 1;
   const delay = throttleDelaySeconds(ports.config, throttles, job.jobId, message.phase, message.attempt);
   const written = await updateDelivery(job, message, ports, (_draft, current) => {
-    nextAttempt(current, ports);
+    nextAttempt(current, ports, delay);
     current.throttles = throttles;
     current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
     current.waitingFor = `AWS throttled ${error.code}; trying again`;
@@ -256,7 +260,7 @@ async function waitForSlot(
 ): Promise<PhaseRunOutcome> {
   const delay = Math.max(1, Math.ceil((Date.parse(slot.at) - ports.clock.now().getTime()) / 1000));
   const written = await updateDelivery(job, message, ports, (_draft, current) => {
-    nextAttempt(current, ports);
+    nextAttempt(current, ports, delay);
     // An early delivery waits again for the slot it already waited for: counted once.
     if (current.pacedSlot?.at !== slot.at || current.pacedSlot.bucket !== slot.bucket) current.throttledSeconds = (current.throttledSeconds ?? 0) + delay;
     current.pacedSlot = slot;
@@ -368,4 +372,20 @@ async function republishIfLost(job: Job, message: PhaseMessage, ports: RunnerPor
   const pending = job.current.filter((phase) => job.phases[phase]?.attempt === 0);
   if (pending.length === 0) return;
   await ports.bus.publish(pending.map((phase) => ({ jobId: job.jobId, phase, attempt: 0 })));
+}
+
+/**
+ * The same for a wait: a delivery that wrote the phase's next attempt and then could not send its
+ * message (SendMessage failed, or the function was killed between the two) is redelivered by SQS
+ * after its visibility timeout and lands here, one attempt behind. If the next delivery is overdue
+ * by more than a delivery can be in flight, send it again now instead of leaving the phase stalled
+ * until the sweeper. Any other stale delivery (a duplicate, a late one) sends nothing, so
+ * duplicates do not multiply; one sent here beside a live one is dropped by the attempt check.
+ */
+async function resendIfLost(job: Job, message: PhaseMessage, record: PhaseRecord, ports: RunnerPorts): Promise<void> {
+  if (!isActive(job) || record.status !== 'running' || message.attempt !== record.attempt - 1 || !record.dueAt) return;
+  const overdueSeconds = (ports.clock.now().getTime() - Date.parse(record.dueAt)) / 1000;
+  if (overdueSeconds <= ports.config.inFlightSettleSeconds) return;
+  ports.log.warn('next phase delivery overdue: sent again', { jobId: job.jobId, phase: message.phase, attempt: record.attempt, overdueSeconds });
+  await ports.scheduler.later({ ...message, attempt: record.attempt }, 0);
 }

@@ -51,6 +51,7 @@ export const validatePhase = definePhase({
   // The preflight: does the rescue VPC exist, is the root's KMS key usable, is the target's agent Online.
   ports: ['networks', 'online', 'keys'],
   grants: [],
-  deadlineSeconds: 5 * 60,
+  // Reads only; long enough for SQS to redeliver a delivery that crashed (test/infra/deploy/deadlines.test.ts).
+  deadlineSeconds: 10 * 60,
   wokenBy: [],
 });

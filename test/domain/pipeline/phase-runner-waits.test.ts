@@ -281,3 +281,68 @@ describe('resource links', () => {
     expect(outcome).toBe('waiting');
   });
 });
+
+describe('a wait whose next message was lost', () => {
+  const failingSend = (t: ReturnType<typeof setup>) => {
+    const send = t.ports.scheduler.later;
+    t.ports.scheduler.later = async () => {
+      t.ports.scheduler.later = send;
+      throw new RetryableError('InternalError', 'SendMessage failed after the state write');
+    };
+  };
+
+  it('is sent again by the redelivery of the attempt before it, once that attempt is overdue', async () => {
+    // Prepare: the wait is written, then its SendMessage fails (SQS will redeliver attempt 0)
+    const t = setup(stopping());
+    await t.seed();
+    failingSend(t);
+    await expect(
+      runPhase(
+        stopMessage,
+        t.ports,
+        t.steps(async () => wait('the instance to stop')),
+      ),
+    ).rejects.toThrow('SendMessage failed');
+    expect(t.later).toEqual([]);
+
+    // Act: SQS redelivers attempt 0 after its visibility timeout
+    t.advance(360);
+    const outcome = await runPhase(
+      stopMessage,
+      t.ports,
+      t.steps(async () => done()),
+    );
+
+    // Assess
+    expect(outcome).toBe('ignored');
+    expect(t.later).toEqual([{ message: { ...stopMessage, attempt: 1 }, delaySeconds: 0 }]);
+  });
+
+  it('is not sent again by a duplicate while the next delivery is not overdue', async () => {
+    // Prepare: attempt 0 waited and sent attempt 1
+    const t = setup(stopping());
+    await t.seed();
+    await runPhase(
+      stopMessage,
+      t.ports,
+      t.steps(async () => wait('the instance to stop')),
+    );
+    expect(t.later).toHaveLength(1);
+
+    // Act: a duplicate of attempt 0 arrives just after, and another after attempt 1 is due but may be in flight
+    await runPhase(
+      stopMessage,
+      t.ports,
+      t.steps(async () => done()),
+    );
+    t.advance(t.later[0]!.delaySeconds + config.inFlightSettleSeconds);
+    await runPhase(
+      stopMessage,
+      t.ports,
+      t.steps(async () => done()),
+    );
+
+    // Assess
+    expect(t.later).toHaveLength(1);
+  });
+});
