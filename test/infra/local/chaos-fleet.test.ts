@@ -1,7 +1,7 @@
 import { runFleetChaos } from '../../../infra/local/chaos-fleet';
 
 describe('the fleet under faults (a small `npm run chaos -- --fleet`)', () => {
-  it('starts one job per instance at a time, ends every job, and holds every invariant', async () => {
+  it('starts exactly one job per instance, ends every job, and holds every invariant', async () => {
     // Act
     const report = await runFleetChaos({ count: 40, doubles: 4 });
 
@@ -9,6 +9,7 @@ describe('the fleet under faults (a small `npm run chaos -- --fleet`)', () => {
     expect(report.violations).toEqual([]);
     expect(report.doubles).toBe(4);
     expect(report.answers['409']).toBeGreaterThan(0);
+    expect(report.jobs).toBe(40);
     expect(report.terminal).toBe(report.jobs);
     expect(report.faults.reduce((sum, f) => sum + f.fired, 0)).toBe(4);
     expect(report.failed).toBe(report.failedRestored);
