@@ -59,7 +59,8 @@ export function jobOutcome(job: JobView): string {
     if (o.passwordReadyAt) lines.push(`  password:      made at ${o.passwordReadyAt}, after the reboot`);
     if (o.passwordRetrieval) lines.push(`  read it with:  ${o.passwordRetrieval}`);
     if (o.passwordEnabledImageId) lines.push(`  password AMI:  ${o.passwordEnabledImageId} (password generation re-enabled)`);
-    if (o.backupImageId) lines.push(`  backup AMI:    ${o.backupImageId}`);
+    if (o.backupImageId) lines.push(`  backup AMI:    ${o.backupImageId}${o.backupImageState ? ` (${o.backupImageState})` : ''}`);
+    if (o.backupImageProblem) lines.push(`  WARNING:       ${o.backupImageProblem}`);
     if (o.publicIpWillChange) lines.push('  note:          the instance had an auto-assigned public IP; it has a new one now');
     for (const note of o.rescueNotes ?? []) lines.push(`  note:          ${note}`);
   } else if (job.status === 'FAILED') {

@@ -150,6 +150,10 @@ export interface JobOutputs {
   /** The same account as a list (the shape from when several accounts got the key). */
   usersWithNewKey?: string[];
   backupImageId?: string;
+  /** The backup image's state when the job ended (`pending`: still being made). */
+  backupImageState?: string;
+  /** Set when the backup image failed or is gone: what that means for the owner. */
+  backupImageProblem?: string;
   passwordEnabledImageId?: string;
   /** Windows: the launch agents on the volume that make the new password at the next boot. */
   launchAgents?: string[];

@@ -110,6 +110,9 @@ export interface FleetChaosReport {
   failedRestored: number;
   failures: Record<string, number>;
   helpersLaunched: number;
+  /** Jobs whose backup image failed, and how many of them say so in `backupImageProblem`. */
+  backupsFailed: number;
+  backupsFailedReported: number;
   makespanSeconds: number;
   violations: string[];
   wallSeconds: number;
@@ -230,6 +233,13 @@ export async function runFleetChaos(options: FleetChaosOptions = {}): Promise<Fl
   }
   for (const [jobId, helpers] of helpersPerJob) if (helpers > 1) violations.push(`job ${jobId} launched ${helpers} helpers`);
   if (jobs.some((j) => /PRIVATE KEY/.test(JSON.stringify(j)))) violations.push('a private key appears in a job record');
+  // A backup image that failed is never reported as good: the job says failed, or pending if it ended first.
+  const backupsFailed = jobs.filter((j) => j.outputs.backupImageId && state.images[j.outputs.backupImageId]?.state === 'failed');
+  for (const job of backupsFailed) {
+    if (job.status === 'SUCCEEDED' && job.outputs.backupImageState !== 'failed' && job.outputs.backupImageState !== 'pending') {
+      violations.push(`job ${job.jobId} SUCCEEDED reporting its failed backup image as ${job.outputs.backupImageState ?? 'good'}`);
+    }
+  }
 
   const ended = jobs.filter((j) => !isActive(j));
   const failed = ended.filter((j) => j.status === 'FAILED');
@@ -254,6 +264,8 @@ export async function runFleetChaos(options: FleetChaosOptions = {}): Promise<Fl
     failedRestored: failed.filter((j) => j.instanceRestored === true).length,
     failures,
     helpersLaunched: launched.size,
+    backupsFailed: backupsFailed.length,
+    backupsFailedReported: backupsFailed.filter((j) => j.outputs.backupImageProblem).length,
     makespanSeconds: (lastEnd - t0) / 1000,
     violations,
     wallSeconds: (Date.now() - wallStart) / 1000,
@@ -290,6 +302,7 @@ export function formatFleetReport(r: FleetChaosReport): string {
     )}): ${r.faults.map((f) => `${f.name} on ${f.targets} (fired on ${f.fired})`).join('; ')}`,
     `  jobs: ${r.jobs}; instances by jobs they got: ${counts(r.jobsPerInstance, '→')} (instances); never two at once`,
     `  ended: ${r.terminal} of ${r.jobs}: SUCCEEDED ${r.succeeded}, FAILED ${r.failed} (instance restored in ${r.failedRestored})${r.failed ? `; reasons: ${counts(r.failures)}` : ''}`,
+    `  backup images that failed: ${r.backupsFailed}, said so by their job: ${r.backupsFailedReported}`,
     `  helpers launched ${r.helpersLaunched}; last job ended ${(r.makespanSeconds / 60).toFixed(1)} min (simulated) after the first request; wall ${r.wallSeconds.toFixed(1)} s`,
   ];
   if (r.violations.length > 0) lines.push(`  violations (${r.violations.length}):`, ...r.violations.slice(0, 50).map((v) => `    ${v}`));

@@ -32,7 +32,8 @@ const BUDGET: Record<string, number> = {
   'reattach-root': 3,
   // StartInstances; DescribeInstances when the start's event arrives
   'restore-target': 2,
-  cleanup: 1,
+  // DescribeImages (the backup's state, reported), TerminateInstances
+  cleanup: 2,
 };
 
 interface Measured {

@@ -4,10 +4,23 @@ import { clientToken } from '../../naming';
 import { heldOnHelper } from './ntfs-release';
 import { jobHelperIds } from './volume-moves';
 
-/** Terminate the helper. The backup (and password-enabled) AMIs are kept and reported. */
+/**
+ * Terminate the helper. The backup (and password-enabled) AMIs are kept and reported, the backup
+ * with the state it has now: run-rescue goes on while it is still pending (create-backup.ts), so
+ * one that failed since is said plainly instead of being reported as a backup.
+ */
 export async function cleanup(job: Job, ports: PhasePorts): Promise<PhaseResult> {
+  const backupId = job.resources.backupImageId;
+  const backup = backupId ? await ports.compute.describeImage(backupId) : undefined;
   await terminateHelper(job, ports);
-  return done();
+  if (!backupId) return done();
+  return done((draft) => {
+    const state = backup?.state ?? 'missing';
+    draft.outputs.backupImageState = state;
+    if (state !== 'available' && state !== 'pending') {
+      draft.outputs.backupImageProblem = `backup image ${backupId} is ${state}${backup?.stateReason ? ` (${backup.stateReason})` : ''}: it is no backup of the volume as it was before the reset; create an image of the instance now if you need one`;
+    }
+  });
 }
 
 /**
