@@ -125,8 +125,14 @@ async function main(): Promise<number> {
   return report.violations.length === 0 ? 0 : 1;
 }
 
+// process.exit drops what a pipe has not taken yet (a worker's long baseline line): flush first.
+const flushed = () => new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+
 main().then(
-  (code) => process.exit(code),
+  async (code) => {
+    await flushed();
+    process.exit(code);
+  },
   (error: unknown) => {
     console.error(error);
     process.exit(2);
