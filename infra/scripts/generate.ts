@@ -1,11 +1,13 @@
 /**
  * Regenerates `linux-rescue.generated.ts` from `linux-rescue.sh`, `windows-rescue.generated.ts` from
  * `windows-rescue.ps1`, `ntfs-rescue.generated.ts` from `ntfs-rescue.sh` and
- * `ntfs-release.generated.ts` from `ntfs-release.sh`, so that bundles carry the scripts.
+ * `ntfs-release.generated.ts` from `ntfs-release.sh`, so that bundles carry the scripts (the bash
+ * ones as shipped: shipped-text.ts).
  * Run: `node --import tsx infra/scripts/generate.ts` (add `--check` to only report a stale copy).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { shippedBash } from './shipped-text';
 
 const SCRIPTS = [
   { source: 'linux-rescue.sh', target: 'linux-rescue.generated.ts', name: 'LINUX_RESCUE_SCRIPT_SOURCE' },
@@ -28,7 +30,8 @@ function main(): void {
   const check = process.argv.includes('--check');
   let stale = 0;
   for (const { source, target, name } of SCRIPTS) {
-    const text = generatedModule(fs.readFileSync(path.join(dir, source), 'utf8'), source, name);
+    const script = fs.readFileSync(path.join(dir, source), 'utf8');
+    const text = generatedModule(source.endsWith('.sh') ? shippedBash(script) : script, source, name);
     const targetPath = path.join(dir, target);
     const current = fs.existsSync(targetPath) ? fs.readFileSync(targetPath, 'utf8') : '';
     if (current === text) continue;

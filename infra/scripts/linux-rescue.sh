@@ -921,8 +921,7 @@ cloud_default_user() {
       m = substr(s, RSTART, RLENGTH); sub(/^[{, \t]*name[ \t]*:/, "", m)
       return scalar(m)
     }
-    # The value of "key:" on line s, or "" for a block that follows.
-    function value_of(s, key) { sub("^" key "[ \t]*:", "", s); return scalar(s) }
+    function value_of(s, key) { sub("^" key "[ \t]*:", "", s); return scalar(s) } # the value of "key:" on line s, or "" for a block that follows
     FNR == 1 { si = 0; du = 0; ub = 0 }
     { sub(/\r$/, "") }
     /^[ \t]*(#|$)/ || /^(---|\.\.\.)/ { next }
@@ -1303,8 +1302,7 @@ policy_context() {
         lit = lit c
       }
       if (!meta) { if (lit == path) { lhit = 1; lctx = ctx } ; next }
-      # PCRE-only syntax that POSIX awk cannot compile: left out.
-      if (re ~ /\(\?|\\[A-Za-z0-9]/) next
+      if (re ~ /\(\?|\\[A-Za-z0-9]/) next # PCRE-only syntax that POSIX awk cannot compile: left out.
       if (path ~ ("^(" re ")$")) { rhit = 1; rctx = ctx }
     }
     END { c = lhit ? lctx : (rhit ? rctx : ""); if (c != "" && c != "<<none>>") print c }

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isLinuxUserName, parsePublicKeyLine, type SshKeyType } from '../../domain/key-placement';
 import { LINUX_RESCUE_SCRIPT_SOURCE } from './linux-rescue.generated';
+import { shippedBash } from './shipped-text';
 
 // What the API checks before a job starts is what the script checks on the volume: one declaration.
 export {
@@ -180,7 +181,7 @@ const SCRIPT_END_MARKER = 'RA_LINUX_RESCUE_SCRIPT_END';
  * The script text: `linux-rescue.sh` beside this module when present (tests, tsx), otherwise the
  * generated copy (bundles).
  */
-export const LINUX_RESCUE_SCRIPT: string = readScriptBesideModule() ?? LINUX_RESCUE_SCRIPT_SOURCE;
+export const LINUX_RESCUE_SCRIPT: string = shippedBash(readScriptBesideModule() ?? LINUX_RESCUE_SCRIPT_SOURCE);
 
 function readScriptBesideModule(): string | undefined {
   try {

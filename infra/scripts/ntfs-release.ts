@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { shellQuote } from './linux-rescue';
 import { NTFS_RELEASE_SCRIPT_SOURCE } from './ntfs-release.generated';
+import { shippedBash } from './shipped-text';
 
 /** The summary's `"script"` field. */
 export const NTFS_RELEASE_SCRIPT_NAME = 'ntfs-release';
@@ -30,7 +31,7 @@ export type NtfsReleaseSummary =
   | { ok: false; script: typeof NTFS_RELEASE_SCRIPT_NAME; helper: 'linux'; released: false; error: string; message: string };
 
 /** `ntfs-release.sh` beside this module when present (tests, tsx), otherwise the generated copy (bundles). */
-export const NTFS_RELEASE_SCRIPT: string = readScriptBesideModule() ?? NTFS_RELEASE_SCRIPT_SOURCE;
+export const NTFS_RELEASE_SCRIPT: string = shippedBash(readScriptBesideModule() ?? NTFS_RELEASE_SCRIPT_SOURCE);
 
 function readScriptBesideModule(): string | undefined {
   try {

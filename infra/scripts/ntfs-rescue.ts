@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { AgentReset } from '../sim/windows-rescue-model';
 import { shellQuote } from './linux-rescue';
 import { NTFS_RESCUE_SCRIPT_SOURCE } from './ntfs-rescue.generated';
+import { shippedBash } from './shipped-text';
 
 /** The summary's `"script"` field: tells it apart from the Linux and the Windows script's. */
 export const NTFS_RESCUE_SCRIPT_NAME = 'ntfs-rescue';
@@ -118,7 +119,7 @@ const SCRIPT_END_MARKER = 'RA_NTFS_RESCUE_SCRIPT_END';
  * The script text: `ntfs-rescue.sh` beside this module when present (tests, tsx), otherwise the
  * generated copy (bundles).
  */
-export const NTFS_RESCUE_SCRIPT: string = readScriptBesideModule() ?? NTFS_RESCUE_SCRIPT_SOURCE;
+export const NTFS_RESCUE_SCRIPT: string = shippedBash(readScriptBesideModule() ?? NTFS_RESCUE_SCRIPT_SOURCE);
 
 function readScriptBesideModule(): string | undefined {
   try {

@@ -14,9 +14,12 @@ import {
 import { callerKey } from './support/rescue-runner';
 import { LINUX_RESCUE_SCRIPT_SOURCE } from '../../infra/scripts/linux-rescue.generated';
 import { generatedModule } from '../../infra/scripts/generate';
+import { shippedBash } from '../../infra/scripts/shipped-text';
 
 const SCRIPTS_DIR = path.join(__dirname, '../../infra/scripts');
 const SCRIPT_ON_DISK = fs.readFileSync(path.join(SCRIPTS_DIR, 'linux-rescue.sh'), 'utf8');
+/** What the builders and bundles carry: the script with its comment lines emptied (shipped-text.ts). */
+const SHIPPED = shippedBash(SCRIPT_ON_DISK);
 
 const PARAMS: LinuxRescueParams = {
   jobId: 'job-0001',
@@ -38,11 +41,11 @@ function withTmp<T>(fn: (dir: string) => T): T {
 
 describe('the generated copy of linux-rescue.sh', () => {
   it('is identical to the script (run node --import tsx infra/scripts/generate.ts after editing it)', () => {
-    expect(LINUX_RESCUE_SCRIPT_SOURCE).toBe(SCRIPT_ON_DISK);
+    expect(LINUX_RESCUE_SCRIPT_SOURCE).toBe(SHIPPED);
     expect(fs.readFileSync(path.join(SCRIPTS_DIR, 'linux-rescue.generated.ts'), 'utf8')).toBe(
-      generatedModule(SCRIPT_ON_DISK, 'linux-rescue.sh', 'LINUX_RESCUE_SCRIPT_SOURCE'),
+      generatedModule(SHIPPED, 'linux-rescue.sh', 'LINUX_RESCUE_SCRIPT_SOURCE'),
     );
-    expect(LINUX_RESCUE_SCRIPT).toBe(SCRIPT_ON_DISK);
+    expect(LINUX_RESCUE_SCRIPT).toBe(SHIPPED);
   });
 });
 
@@ -62,7 +65,7 @@ describe('buildLinuxRescueCommands', () => {
     ]);
     const start = commands.indexOf('cat >"$RA_SCRIPT_FILE" <<\'RA_LINUX_RESCUE_SCRIPT_END\'');
     const end = commands.indexOf('RA_LINUX_RESCUE_SCRIPT_END');
-    expect(`${commands.slice(start + 1, end).join('\n')}\n`).toBe(SCRIPT_ON_DISK);
+    expect(`${commands.slice(start + 1, end).join('\n')}\n`).toBe(SHIPPED);
   });
 
   it("with the caller's key: exports it and the account, and neither a parameter name, a key type nor a KMS key", () => {

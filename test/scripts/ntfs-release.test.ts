@@ -9,14 +9,15 @@ import path from 'node:path';
 import { generatedModule } from '../../infra/scripts/generate';
 import { buildNtfsReleaseCommands, parseNtfsReleaseSummary } from '../../infra/scripts/ntfs-release';
 import { hasCommand } from './support/disk-lab';
+import { shippedBash } from '../../infra/scripts/shipped-text';
 
 const SCRIPTS_DIR = path.join(__dirname, '../../infra/scripts');
 
 describe('the generated copy of ntfs-release.sh', () => {
-  it('is the script as it is on disk', () => {
+  it('is the script as it is on disk, as shipped', () => {
     const source = fs.readFileSync(path.join(SCRIPTS_DIR, 'ntfs-release.sh'), 'utf8');
     expect(fs.readFileSync(path.join(SCRIPTS_DIR, 'ntfs-release.generated.ts'), 'utf8')).toBe(
-      generatedModule(source, 'ntfs-release.sh', 'NTFS_RELEASE_SCRIPT_SOURCE'),
+      generatedModule(shippedBash(source), 'ntfs-release.sh', 'NTFS_RELEASE_SCRIPT_SOURCE'),
     );
   });
 });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatedModule } from '../../infra/scripts/generate';
+import { shippedBash } from '../../infra/scripts/shipped-text';
 import { NTFS_RESCUE_SCRIPT, buildNtfsRescueCommands, parseNtfsRescueSummary, type NtfsRescueParams } from '../../infra/scripts/ntfs-rescue';
 import { NTFS_RESCUE_SCRIPT_SOURCE } from '../../infra/scripts/ntfs-rescue.generated';
 import { ec2ConfigXml } from '../../infra/sim/base-images';
@@ -32,6 +33,8 @@ import {
 const SCRIPTS_DIR = path.join(__dirname, '../../infra/scripts');
 const SCRIPT_PATH = path.join(SCRIPTS_DIR, 'ntfs-rescue.sh');
 const SCRIPT_ON_DISK = fs.readFileSync(SCRIPT_PATH, 'utf8');
+/** What the builders and bundles carry: the script with its comment lines emptied (shipped-text.ts). */
+const SHIPPED = shippedBash(SCRIPT_ON_DISK);
 
 const PARAMS: NtfsRescueParams = { jobId: 'job-0001', targetInstanceId: 'i-0123456789abcdef0', volumeId: 'vol-0123456789abcdef0' };
 
@@ -88,11 +91,11 @@ function scriptTaskEnabled(content: Buffer | undefined): boolean {
 
 describe('the generated copy of ntfs-rescue.sh', () => {
   it('is identical to the script (run node --import tsx infra/scripts/generate.ts after editing it)', () => {
-    expect(NTFS_RESCUE_SCRIPT_SOURCE).toBe(SCRIPT_ON_DISK);
+    expect(NTFS_RESCUE_SCRIPT_SOURCE).toBe(SHIPPED);
     expect(fs.readFileSync(path.join(SCRIPTS_DIR, 'ntfs-rescue.generated.ts'), 'utf8')).toBe(
-      generatedModule(SCRIPT_ON_DISK, 'ntfs-rescue.sh', 'NTFS_RESCUE_SCRIPT_SOURCE'),
+      generatedModule(SHIPPED, 'ntfs-rescue.sh', 'NTFS_RESCUE_SCRIPT_SOURCE'),
     );
-    expect(NTFS_RESCUE_SCRIPT).toBe(SCRIPT_ON_DISK);
+    expect(NTFS_RESCUE_SCRIPT).toBe(SHIPPED);
   });
 });
 
@@ -110,7 +113,7 @@ describe('buildNtfsRescueCommands', () => {
     ]);
     const start = commands.indexOf('cat >"$RA_SCRIPT_FILE" <<\'RA_NTFS_RESCUE_SCRIPT_END\'');
     const end = commands.indexOf('RA_NTFS_RESCUE_SCRIPT_END');
-    expect(`${commands.slice(start + 1, end).join('\n')}\n`).toBe(SCRIPT_ON_DISK);
+    expect(`${commands.slice(start + 1, end).join('\n')}\n`).toBe(SHIPPED);
     expect(readExportedVariables(commands, 'RA_')).toMatchObject({ RA_SCRIPT: 'ntfs-rescue', RA_VOLUME_ID: 'vol-0123456789abcdef0' });
   });
 
