@@ -84,4 +84,12 @@ export class FaultInjector {
     found.remaining -= 1;
     return found.rule;
   }
+
+  /** Undoes a `take` whose call was refused before the fault could show: it did not fire. */
+  giveBack(rule: FaultRule): void {
+    const active = this.rules.find((r) => r.rule === rule);
+    if (!active) return;
+    active.hits -= 1;
+    active.remaining += 1;
+  }
 }

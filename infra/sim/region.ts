@@ -295,7 +295,14 @@ export class SimulatedRegion {
       }
       const asyncRule = this.faults.take(service, action, args, 'async');
       const faults: CallFaults = asyncRule?.asyncFailure ? { asyncFailure: asyncRule.asyncFailure === true ? {} : asyncRule.asyncFailure } : {};
-      const result = handler(this.ctx, args as never, faults);
+      let result: unknown;
+      try {
+        result = handler(this.ctx, args as never, faults);
+      } catch (error) {
+        // Refused (e.g. a duplicate image name): nothing was started that could fail later.
+        if (asyncRule) this.faults.giveBack(asyncRule);
+        throw error;
+      }
       const after = this.faults.take(service, action, args, 'after');
       if (after?.error) {
         injected = true;

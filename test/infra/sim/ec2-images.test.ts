@@ -80,6 +80,26 @@ describe('images through the real EC2 client', () => {
     expect(gone).toBe('InvalidAMIID.NotFound');
   });
 
+  test('an image failure armed for a CreateImage that EC2 refuses waits for the next one', async () => {
+    // Prepare
+    const env = simulatedRegion();
+    const { ec2, region, advance } = env;
+    const { instanceId } = await stoppedInstance(env);
+    await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'backup-1' }));
+    const fault = region.faults.add({ service: 'ec2', action: 'CreateImage', asyncFailure: true, times: 1 });
+
+    // Act: a repeat of the name is refused, then a new image
+    const refused = await errorCodeOf(ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'backup-1' })));
+    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'backup-2' }));
+    advance(DEFAULT_TIMINGS.imageMs);
+    const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))).Images![0];
+
+    // Assess
+    expect(refused).toBe('InvalidAMIName.Duplicate');
+    expect(fault.hits).toBe(1);
+    expect(image.State).toBe('failed');
+  });
+
   test('public images are found by owner alias and name, as the helper launch looks them up', async () => {
     // Prepare
     const { ec2 } = simulatedRegion();
