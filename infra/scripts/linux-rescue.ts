@@ -6,11 +6,9 @@
  * text also lives in `linux-rescue.generated.ts`; `node --import tsx infra/scripts/generate.ts`
  * regenerates it and a test fails when the two differ.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { isLinuxUserName, parsePublicKeyLine, type SshKeyType } from '../../domain/key-placement';
 import { LINUX_RESCUE_SCRIPT_SOURCE } from './linux-rescue.generated';
-import { shippedBash } from './shipped-text';
+import { scriptText, shippedBash } from './shipped-text';
 
 // What the API checks before a job starts is what the script checks on the volume: one declaration.
 export {
@@ -181,15 +179,7 @@ const SCRIPT_END_MARKER = 'RA_LINUX_RESCUE_SCRIPT_END';
  * The script text: `linux-rescue.sh` beside this module when present (tests, tsx), otherwise the
  * generated copy (bundles).
  */
-export const LINUX_RESCUE_SCRIPT: string = shippedBash(readScriptBesideModule() ?? LINUX_RESCUE_SCRIPT_SOURCE);
-
-function readScriptBesideModule(): string | undefined {
-  try {
-    return fs.readFileSync(path.join(__dirname, 'linux-rescue.sh'), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+export const LINUX_RESCUE_SCRIPT: string = shippedBash(scriptText('linux-rescue.sh', LINUX_RESCUE_SCRIPT_SOURCE));
 
 /** POSIX shell single-quoting. */
 export function shellQuote(value: string): string {

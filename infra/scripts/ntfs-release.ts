@@ -5,11 +5,9 @@
  * carry the generated copy (`node --import tsx infra/scripts/generate.ts`; a test fails when the
  * two differ). The simulated region models it in `infra/sim/ntfs-release-runner.ts`.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { shellQuote } from './linux-rescue';
 import { NTFS_RELEASE_SCRIPT_SOURCE } from './ntfs-release.generated';
-import { shippedBash } from './shipped-text';
+import { scriptText, shippedBash } from './shipped-text';
 
 /** The summary's `"script"` field. */
 export const NTFS_RELEASE_SCRIPT_NAME = 'ntfs-release';
@@ -31,15 +29,7 @@ export type NtfsReleaseSummary =
   | { ok: false; script: typeof NTFS_RELEASE_SCRIPT_NAME; helper: 'linux'; released: false; error: string; message: string };
 
 /** `ntfs-release.sh` beside this module when present (tests, tsx), otherwise the generated copy (bundles). */
-export const NTFS_RELEASE_SCRIPT: string = shippedBash(readScriptBesideModule() ?? NTFS_RELEASE_SCRIPT_SOURCE);
-
-function readScriptBesideModule(): string | undefined {
-  try {
-    return fs.readFileSync(path.join(__dirname, 'ntfs-release.sh'), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+export const NTFS_RELEASE_SCRIPT: string = shippedBash(scriptText('ntfs-release.sh', NTFS_RELEASE_SCRIPT_SOURCE));
 
 /** The `commands` of AWS-RunShellScript: the inputs exported, the script handed to bash, as the rescue commands do. */
 export function buildNtfsReleaseCommands(params: NtfsReleaseParams): string[] {

@@ -14,12 +14,10 @@
  * `ntfs-rescue.generated.ts` (`node --import tsx infra/scripts/generate.ts`; a test fails when the
  * two differ). What it changes on the volume is modelled by `infra/sim/ntfs-rescue-model.ts`.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { AgentReset } from '../sim/windows-rescue-model';
 import { shellQuote } from './linux-rescue';
 import { NTFS_RESCUE_SCRIPT_SOURCE } from './ntfs-rescue.generated';
-import { shippedBash } from './shipped-text';
+import { scriptText, shippedBash } from './shipped-text';
 
 /** The summary's `"script"` field: tells it apart from the Linux and the Windows script's. */
 export const NTFS_RESCUE_SCRIPT_NAME = 'ntfs-rescue';
@@ -119,15 +117,7 @@ const SCRIPT_END_MARKER = 'RA_NTFS_RESCUE_SCRIPT_END';
  * The script text: `ntfs-rescue.sh` beside this module when present (tests, tsx), otherwise the
  * generated copy (bundles).
  */
-export const NTFS_RESCUE_SCRIPT: string = shippedBash(readScriptBesideModule() ?? NTFS_RESCUE_SCRIPT_SOURCE);
-
-function readScriptBesideModule(): string | undefined {
-  try {
-    return fs.readFileSync(path.join(__dirname, 'ntfs-rescue.sh'), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+export const NTFS_RESCUE_SCRIPT: string = shippedBash(scriptText('ntfs-rescue.sh', NTFS_RESCUE_SCRIPT_SOURCE));
 
 /**
  * The `commands` parameter of AWS-RunShellScript. The agent writes the lines to a file and runs it

@@ -1,3 +1,15 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** A script's text: the file beside these modules when present (tests, tsx), else the copy generated into the bundle (generate.ts). */
+export function scriptText(fileName: string, bundled: string): string {
+  try {
+    return fs.readFileSync(path.join(__dirname, fileName), 'utf8');
+  } catch {
+    return bundled;
+  }
+}
+
 /**
  * A bash script as it is shipped (in the bundles and in Run Command's `commands`): every full-line
  * comment emptied, the `#!` line and here-document bodies kept. Lines stay where they are, so the

@@ -8,10 +8,9 @@
  * `windows-rescue.generated.ts` (`node --import tsx infra/scripts/generate.ts`; a test fails when
  * the two differ). What it changes on the volume is modelled by `infra/sim/windows-rescue-model.ts`.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { AgentReset, WindowsRescueErrorCode } from '../sim/windows-rescue-model';
 import { WINDOWS_RESCUE_SCRIPT_SOURCE } from './windows-rescue.generated';
+import { scriptText } from './shipped-text';
 
 export interface WindowsRescueParams {
   jobId: string;
@@ -88,15 +87,7 @@ export type WindowsRescueSummary = WindowsRescueSuccess | WindowsOnlineSuccess |
  * The script text: `windows-rescue.ps1` beside this module when present (tests, tsx), otherwise
  * the generated copy (bundles).
  */
-export const WINDOWS_RESCUE_SCRIPT: string = readScriptBesideModule() ?? WINDOWS_RESCUE_SCRIPT_SOURCE;
-
-function readScriptBesideModule(): string | undefined {
-  try {
-    return fs.readFileSync(path.join(__dirname, 'windows-rescue.ps1'), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+export const WINDOWS_RESCUE_SCRIPT: string = scriptText('windows-rescue.ps1', WINDOWS_RESCUE_SCRIPT_SOURCE);
 
 /** A PowerShell single-quoted string literal (`'` doubled inside). */
 export function powerShellQuote(value: string): string {
