@@ -133,11 +133,7 @@ async function refuseIfHeld(held: InstanceLock, now: string, ports: StartPorts, 
   }
 }
 
-/**
- * Refuses (409 naming it) a start for an instance that has an active reset, looking at the job table
- * only. The API asks this before it admits a start, so that in a burst a duplicate still hears about
- * the job, not `429` and a reset of its own once the first has ended.
- */
+/** Refuses (409 naming it) a start for an instance that has an active reset, from the job table only (idempotent-start.ts `answerWithoutStart`). */
 export async function refuseWhileActive(instanceId: string, ports: StartPorts, requestedBy?: string): Promise<void> {
   const held = await ports.store.getLock(instanceId);
   if (held) await refuseIfHeld(held, ports.clock.now().toISOString(), ports, await callerAccess(requestedBy, ports));

@@ -175,10 +175,7 @@ export type OnlineSummary = OnlineSuccess | RescueFailure;
 
 const SCRIPT_END_MARKER = 'RA_LINUX_RESCUE_SCRIPT_END';
 
-/**
- * The script text: `linux-rescue.sh` beside this module when present (tests, tsx), otherwise the
- * generated copy (bundles).
- */
+/** The script as shipped (shipped-text.ts): `linux-rescue.sh` beside this module (tests, tsx), else the bundle's generated copy. */
 export const LINUX_RESCUE_SCRIPT: string = shippedBash(scriptText('linux-rescue.sh', LINUX_RESCUE_SCRIPT_SOURCE));
 
 /** POSIX shell single-quoting. */

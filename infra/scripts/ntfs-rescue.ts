@@ -113,10 +113,7 @@ export const NTFS_RESCUE_MARKER = 'RA_SCRIPT';
 
 const SCRIPT_END_MARKER = 'RA_NTFS_RESCUE_SCRIPT_END';
 
-/**
- * The script text: `ntfs-rescue.sh` beside this module when present (tests, tsx), otherwise the
- * generated copy (bundles).
- */
+/** The script as shipped (shipped-text.ts): `ntfs-rescue.sh` beside this module (tests, tsx), else the bundle's generated copy. */
 export const NTFS_RESCUE_SCRIPT: string = shippedBash(scriptText('ntfs-rescue.sh', NTFS_RESCUE_SCRIPT_SOURCE));
 
 /**

@@ -83,10 +83,7 @@ export interface WindowsOnlineSuccess {
 
 export type WindowsRescueSummary = WindowsRescueSuccess | WindowsOnlineSuccess | WindowsRescueFailure;
 
-/**
- * The script text: `windows-rescue.ps1` beside this module when present (tests, tsx), otherwise
- * the generated copy (bundles).
- */
+/** The script text: `windows-rescue.ps1` beside this module (tests, tsx), else the bundle's generated copy; shipped as is (shipped-text.ts). */
 export const WINDOWS_RESCUE_SCRIPT: string = scriptText('windows-rescue.ps1', WINDOWS_RESCUE_SCRIPT_SOURCE);
 
 /** A PowerShell single-quoted string literal (`'` doubled inside). */
