@@ -10,6 +10,8 @@ export type SweepActionKind =
   | 'held'
   | 'lease-dropped'
   | 'reclaim-started'
+  /** A job's backup image that was pending when the job ended, and has failed or completed since. */
+  | 'backup-checked'
   /** The warm pool of Windows helpers (helper-pool.ts): launched, stopped after its first boot, ready. */
   | 'pool-launched'
   | 'pool-stopped'

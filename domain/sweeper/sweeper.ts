@@ -1,13 +1,15 @@
 /**
  * The sweeper, a scheduled use case (docs/architecture.md#sweeper): moves stalled jobs on, rolls back
  * jobs past their deadline, gives customer volumes back from orphaned helpers and terminates those
- * helpers, and reclaims the rescue network once it has been idle. It only ever touches what carries
+ * helpers, reclaims the rescue network once it has been idle, and records on the job what became of
+ * a backup image that was still pending when its job ended. It only ever touches what carries
  * the service's tags, never deletes a volume, an image, a snapshot or an instance it did not launch
  * as a helper, and with `dryRun` reports what it would do without changing anything. Each run ends
  * with one summary (logged here; the handler also emits it as metrics).
  */
 import type { SweeperPorts } from './sweep-ports';
 export type { SweeperPorts } from './sweep-ports';
+import { sweepBackups } from './sweep-backups';
 import { sweepHelperPool } from './helper-pool';
 import { sweepHelpers } from './sweep-helpers';
 import { sweepJobs } from './sweep-jobs';
@@ -31,6 +33,7 @@ export async function sweep(ports: SweeperPorts, options: { dryRun?: boolean } =
     // Before the networks: the pool's lease keeps the network it lives in.
     ['pool', () => sweepHelperPool(report, ports)],
     ['networks', () => sweepNetworks(report, budget, ports)],
+    ['backups', () => sweepBackups(report, ports)],
   ];
   const failed: string[] = [];
   for (const [name, pass] of passes) {

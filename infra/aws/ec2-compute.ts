@@ -102,6 +102,9 @@ const ORDINARY_STATE_REASONS: ReadonlySet<string> = new Set(['Client.UserInitiat
 /** Largest page DescribeVpcs allows (5–1000). */
 const VPC_PAGE_SIZE = 1000;
 
+/** Image ids a DescribeImages filter is sent with at most. */
+const IMAGE_IDS_PER_REQUEST = 100;
+
 export class Ec2Compute implements Compute {
   private readonly autoScalingLookup: AutoScalingLookup;
   /** Instance storage per instance type: it never changes, and the adapter lives for a cold start. */
@@ -151,6 +154,19 @@ export class Ec2Compute implements Compute {
       return out.Images?.find((i) => i.ImageId === imageId);
     });
     return image ? toImageFacts(image) : undefined;
+  }
+
+  async describeImages(imageIds: readonly string[]): Promise<ImageFacts[]> {
+    const found: ImageFacts[] = [];
+    // A filter, not ImageIds: one id EC2 no longer knows would refuse the whole request.
+    for (let i = 0; i < imageIds.length; i += IMAGE_IDS_PER_REQUEST) {
+      const ids = imageIds.slice(i, i + IMAGE_IDS_PER_REQUEST);
+      const out = await this.call(`DescribeImages ${ids.length} ids`, () =>
+        this.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [...ids] }] })),
+      );
+      found.push(...(out.Images ?? []).map(toImageFacts));
+    }
+    return found;
   }
 
   /** AMI names are unique per account and region; only the account's own images are searched. */

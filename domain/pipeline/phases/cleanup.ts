@@ -1,5 +1,6 @@
 import { definePhase, done, type PhasePorts, type PhaseResult } from '../phase';
-import type { Job } from '../../job/job';
+import type { Job, JobOutputs } from '../../job/job';
+import type { ImageFacts } from '../../ports';
 import { clientToken } from '../../naming';
 import { heldOnHelper } from './ntfs-release';
 import { jobHelperIds } from './volume-moves';
@@ -14,13 +15,22 @@ export async function cleanup(job: Job, ports: PhasePorts): Promise<PhaseResult>
   const backup = backupId ? await ports.compute.describeImage(backupId) : undefined;
   await terminateHelper(job, ports);
   if (!backupId) return done();
-  return done((draft) => {
-    const state = backup?.state ?? 'missing';
-    draft.outputs.backupImageState = state;
-    if (state !== 'available' && state !== 'pending') {
-      draft.outputs.backupImageProblem = `backup image ${backupId} is ${state}${backup?.stateReason ? ` (${backup.stateReason})` : ''}: it is no backup of the volume as it was before the reset; create an image of the instance now if you need one`;
-    }
-  });
+  return done((draft) => Object.assign(draft.outputs, backupOutcome(backupId, backup)));
+}
+
+/**
+ * What the job says of its backup image: its state (`missing` when EC2 knows it no more) and, when
+ * it failed or is gone, what that means for the owner. The sweeper writes it again for one that was
+ * still pending (domain/sweeper/sweep-backups.ts).
+ */
+export function backupOutcome(imageId: string, image: ImageFacts | undefined): Pick<JobOutputs, 'backupImageState' | 'backupImageProblem'> {
+  const state = image?.state ?? 'missing';
+  if (state === 'available' || state === 'pending') return { backupImageState: state };
+  const reason = image?.stateReason ? ` (${image.stateReason})` : '';
+  return {
+    backupImageState: state,
+    backupImageProblem: `backup image ${imageId} is ${state}${reason}: it is no backup of the volume as it was before the reset; create an image of the instance now if you need one`,
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import type {
   BlockDevice,
   Compute,
   DeleteOutcome,
+  ImageFacts,
   InstanceFacts,
   ManagedHelper,
   NetworkPart,
@@ -27,6 +28,7 @@ export class FakeEc2 implements Reclaimer {
   detachedGateways: string[] = [];
   instances = new Map<string, InstanceFacts>();
   volumes = new Map<string, VolumeFacts>();
+  images = new Map<string, ImageFacts>();
   /** Part ids whose deletion answers `deferred` (e.g. DependencyViolation). */
   deferred = new Map<string, string>();
   /** Endpoint ids that stay `deleting` for this many more looks. */
@@ -91,8 +93,12 @@ export class FakeEc2 implements Reclaimer {
 
   /** The part of Compute the sweeper uses; anything else fails the test. */
   compute(): Compute {
-    const used: Pick<Compute, 'describeInstance' | 'describeVolume' | 'detachVolume' | 'attachVolume' | 'setDeleteOnTermination' | 'startInstance'> = {
+    const used: Pick<
+      Compute,
+      'describeInstance' | 'describeVolume' | 'describeImages' | 'detachVolume' | 'attachVolume' | 'setDeleteOnTermination' | 'startInstance'
+    > = {
       describeInstance: async (id) => structuredClone(this.instances.get(id)),
+      describeImages: async (ids) => ids.flatMap((id) => structuredClone(this.images.get(id)) ?? []),
       describeVolume: async (id) => structuredClone(this.volumes.get(id)),
       detachVolume: async (volumeId, instanceId) => {
         this.changes.push(`detach ${volumeId} ${instanceId}`);

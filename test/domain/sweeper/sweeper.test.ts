@@ -478,3 +478,62 @@ describe('sweeper: the rescue network', () => {
     expect(summary.deleted).toBe(7);
   });
 });
+
+describe('sweeper: backup images pending when their job ended', () => {
+  const succeeded = (jobId: string, createdAt: number, backupImageState = 'pending') =>
+    jobFixture({
+      jobId,
+      status: 'SUCCEEDED',
+      createdAt: iso(createdAt),
+      endedAt: iso(createdAt + minutes(4)),
+      outputs: { backupImageId: `ami-${jobId}`, backupImageState },
+    });
+
+  it('records on the job what became of a pending backup: failed with what it means, or available', async () => {
+    // Prepare
+    const w = sweeperWorld();
+    await w.seed(succeeded('r-failed01', T0 - minutes(30)));
+    await w.seed(succeeded('r-avail001', T0 - minutes(20)));
+    await w.seed(succeeded('r-still001', T0 - minutes(10)));
+    w.ec2.images.set('ami-r-failed01', { imageId: 'ami-r-failed01', name: 'b1', state: 'failed', stateReason: 'Server.InternalError' });
+    w.ec2.images.set('ami-r-avail001', { imageId: 'ami-r-avail001', name: 'b2', state: 'available' });
+    w.ec2.images.set('ami-r-still001', { imageId: 'ami-r-still001', name: 'b3', state: 'pending' });
+
+    // Act
+    const summary = await sweep(w.ports);
+
+    // Assess
+    expect((await w.store.get('r-failed01'))!.outputs).toMatchObject({
+      backupImageState: 'failed',
+      backupImageProblem: expect.stringMatching(/^backup image ami-r-failed01 is failed \(Server.InternalError\): it is no backup/),
+    });
+    expect((await w.store.get('r-avail001'))!.outputs).toEqual({ backupImageId: 'ami-r-avail001', backupImageState: 'available' });
+    expect((await w.store.get('r-still001'))!.outputs.backupImageState).toBe('pending');
+    expect(summary.actions.filter((a) => a.action === 'backup-checked').map((a) => a.id)).toEqual(['r-avail001', 'r-failed01']);
+  });
+
+  it('leaves jobs older than a day, and changes nothing in a dry run', async () => {
+    // Prepare
+    const w = sweeperWorld();
+    await w.seed(succeeded('r-recent01', T0 - minutes(30)));
+    await w.seed(succeeded('r-old00001', T0 - minutes(25 * 60)));
+    w.ec2.images.set('ami-r-recent01', { imageId: 'ami-r-recent01', name: 'b1', state: 'failed' });
+    w.ec2.images.set('ami-r-old00001', { imageId: 'ami-r-old00001', name: 'b2', state: 'failed' });
+
+    // Act
+    const dry = await sweep(w.ports, { dryRun: true });
+    const recentAfterDryRun = (await w.store.get('r-recent01'))!.outputs.backupImageState;
+    await sweep(w.ports);
+
+    // Assess
+    expect(dry.actions).toContainEqual({
+      resource: 'job',
+      id: 'r-recent01',
+      action: 'backup-checked',
+      reason: 'would record: backup image ami-r-recent01 is failed',
+    });
+    expect(recentAfterDryRun).toBe('pending');
+    expect((await w.store.get('r-recent01'))!.outputs.backupImageState).toBe('failed');
+    expect((await w.store.get('r-old00001'))!.outputs.backupImageState).toBe('pending');
+  });
+});

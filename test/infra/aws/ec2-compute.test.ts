@@ -434,6 +434,24 @@ describe('describeVolume, describeImage, describeSubnet', () => {
     expect(results).toEqual([undefined, undefined, undefined]);
   });
 
+  it('describes many images by an image-id filter, a hundred ids a request, leaving out those EC2 does not know', async () => {
+    // Prepare: 150 ids, of which EC2 knows two
+    const ids = Array.from({ length: 150 }, (_, i) => `ami-0${String(i).padStart(3, '0')}`);
+    ec2Mock.on(DescribeImagesCommand).callsFake((input: { Filters: Array<{ Values: string[] }> }) => ({
+      Images: input.Filters[0]!.Values.filter((id) => id === 'ami-0007' || id === 'ami-0120').map((id) => ({ ImageId: id, Name: id, State: 'available' })),
+    }));
+
+    // Act
+    const images = await compute.describeImages(ids);
+
+    // Assess
+    expect(images.map((i) => i.imageId)).toEqual(['ami-0007', 'ami-0120']);
+    const sent = ec2Mock.commandCalls(DescribeImagesCommand).map((c) => c.args[0].input);
+    expect(sent.map((input) => input.Filters![0]!.Values!.length)).toEqual([100, 50]);
+    expect(sent[0]).toMatchObject({ Owners: ['self'], Filters: [{ Name: 'image-id' }] });
+    expect(sent[0]!.ImageIds).toBeUndefined();
+  });
+
   it('maps a subnet to its VPC and AZ', async () => {
     // Prepare
     ec2Mock.on(DescribeSubnetsCommand, { SubnetIds: ['subnet-0abc'] }).resolves({

@@ -61,6 +61,10 @@ export class FakeCompute implements Compute {
     this.record('describeImage', imageId);
     return this.images.get(imageId);
   }
+  async describeImages(imageIds: readonly string[]): Promise<ImageFacts[]> {
+    this.record('describeImages', imageIds);
+    return imageIds.flatMap((id) => this.images.get(id) ?? []);
+  }
   async findImageByName(name: string): Promise<ImageFacts | undefined> {
     this.record('findImageByName', name);
     return [...this.images.values()].find((image) => image.name === name);
