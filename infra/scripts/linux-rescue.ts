@@ -8,7 +8,7 @@
  */
 import { isLinuxUserName, parsePublicKeyLine, type SshKeyType } from '../../domain/key-placement';
 import { LINUX_RESCUE_SCRIPT_SOURCE } from './linux-rescue.generated';
-import { scriptText, shippedBash } from './shipped-text';
+import { bashScriptCommands, scriptText, shippedBash } from './shipped-text';
 
 // What the API checks before a job starts is what the script checks on the volume: one declaration.
 export {
@@ -173,21 +173,12 @@ export interface OnlineSuccess extends KeyPlacement {
 
 export type OnlineSummary = OnlineSuccess | RescueFailure;
 
-const SCRIPT_END_MARKER = 'RA_LINUX_RESCUE_SCRIPT_END';
-
 /** The script as shipped (shipped-text.ts): `linux-rescue.sh` beside this module (tests, tsx), else the bundle's generated copy. */
 export const LINUX_RESCUE_SCRIPT: string = shippedBash(scriptText('linux-rescue.sh', LINUX_RESCUE_SCRIPT_SOURCE));
 
-/** POSIX shell single-quoting. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from './shipped-text';
 
-/**
- * The `commands` parameter of AWS-RunShellScript. The agent writes the lines to a file and runs it
- * with `sh`, so the header only exports the inputs and hands the script to bash through a private
- * temporary file; the quoted here-document keeps the script text literal.
- */
+/** The `commands` of AWS-RunShellScript for a swap: the inputs, then the script (shipped-text.ts `bashScriptCommands`). */
 export function buildLinuxRescueCommands(params: LinuxRescueParams): string[] {
   validate(params);
   const env: Array<[string, string]> = [
@@ -203,7 +194,7 @@ export function buildLinuxRescueCommands(params: LinuxRescueParams): string[] {
   else if (params.kmsKeyId) env.push(['RA_KMS_KEY_ID', params.kmsKeyId]);
   if (params.user !== undefined) env.push(['RA_USER', params.user]);
   if (params.deviceHints && params.deviceHints.length > 0) env.push(['RA_DEVICE_HINTS', params.deviceHints.join(' ')]);
-  return scriptCommands(env);
+  return bashScriptCommands('linux-rescue', LINUX_RESCUE_SCRIPT, env);
 }
 
 /**
@@ -233,24 +224,7 @@ export function buildLinuxOnlineCommands(params: LinuxOnlineParams): string[] {
   ];
   if (caller) env.push(['RA_KEY_SOURCE', 'caller']);
   if (params.user !== undefined) env.push(['RA_USER', params.user]);
-  return scriptCommands(env);
-}
-
-function scriptCommands(env: Array<[string, string]>): string[] {
-  const script = LINUX_RESCUE_SCRIPT.replace(/\n$/, '').split('\n');
-  if (script.includes(SCRIPT_END_MARKER)) throw new Error(`the rescue script contains the line ${SCRIPT_END_MARKER}`);
-  return [
-    ...env.map(([name, value]) => `export ${name}=${shellQuote(value)}`),
-    'RA_SCRIPT_FILE=$(mktemp "${TMPDIR:-/tmp}/ra-linux-rescue.XXXXXXXX") || exit 1',
-    `cat >"$RA_SCRIPT_FILE" <<'${SCRIPT_END_MARKER}'`,
-    ...script,
-    SCRIPT_END_MARKER,
-    'RA_STATUS=0',
-    'bash "$RA_SCRIPT_FILE" || RA_STATUS=$?',
-    // Only the script's summary line may reach stdout (SSM keeps its first 24,000 characters).
-    'rm -f "$RA_SCRIPT_FILE" >&2',
-    'exit "$RA_STATUS"',
-  ];
+  return bashScriptCommands('linux-rescue', LINUX_RESCUE_SCRIPT, env);
 }
 
 function validate(p: LinuxRescueParams): void {

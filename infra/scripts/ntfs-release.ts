@@ -5,17 +5,14 @@
  * carry the generated copy (`node --import tsx infra/scripts/generate.ts`; a test fails when the
  * two differ). The simulated region models it in `infra/sim/ntfs-release-runner.ts`.
  */
-import { shellQuote } from './linux-rescue';
 import { NTFS_RELEASE_SCRIPT_SOURCE } from './ntfs-release.generated';
-import { scriptText, shippedBash } from './shipped-text';
+import { bashScriptCommands, scriptText, shippedBash } from './shipped-text';
 
 /** The summary's `"script"` field. */
 export const NTFS_RELEASE_SCRIPT_NAME = 'ntfs-release';
 
 /** The variable whose export marks a command as this script (the simulated region's runner looks for it). */
 export const NTFS_RELEASE_MARKER = 'RA_SCRIPT';
-
-const SCRIPT_END_MARKER = 'RA_NTFS_RELEASE_SCRIPT_END';
 
 export interface NtfsReleaseParams {
   jobId: string;
@@ -44,19 +41,7 @@ export function buildNtfsReleaseCommands(params: NtfsReleaseParams): string[] {
     ['RA_VOLUME_ID', params.volumeId],
   ];
   if (params.deviceHints && params.deviceHints.length > 0) env.push(['RA_DEVICE_HINTS', params.deviceHints.join(' ')]);
-  const script = NTFS_RELEASE_SCRIPT.replace(/\n$/, '').split('\n');
-  if (script.includes(SCRIPT_END_MARKER)) throw new Error(`the NTFS release script contains the line ${SCRIPT_END_MARKER}`);
-  return [
-    ...env.map(([name, value]) => `export ${name}=${shellQuote(value)}`),
-    'RA_SCRIPT_FILE=$(mktemp "${TMPDIR:-/tmp}/ra-ntfs-release.XXXXXXXX") || exit 1',
-    `cat >"$RA_SCRIPT_FILE" <<'${SCRIPT_END_MARKER}'`,
-    ...script,
-    SCRIPT_END_MARKER,
-    'RA_STATUS=0',
-    'bash "$RA_SCRIPT_FILE" || RA_STATUS=$?',
-    'rm -f "$RA_SCRIPT_FILE"',
-    'exit "$RA_STATUS"',
-  ];
+  return bashScriptCommands('ntfs-release', NTFS_RELEASE_SCRIPT, env);
 }
 
 /** Reads the release summary: the last stdout line that is a JSON object with `"script":"ntfs-release"`. */

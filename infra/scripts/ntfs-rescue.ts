@@ -15,9 +15,8 @@
  * two differ). What it changes on the volume is modelled by `infra/sim/ntfs-rescue-model.ts`.
  */
 import type { AgentReset } from '../sim/windows-rescue-model';
-import { shellQuote } from './linux-rescue';
 import { NTFS_RESCUE_SCRIPT_SOURCE } from './ntfs-rescue.generated';
-import { scriptText, shippedBash } from './shipped-text';
+import { bashScriptCommands, scriptText, shippedBash } from './shipped-text';
 
 /** The summary's `"script"` field: tells it apart from the Linux and the Windows script's. */
 export const NTFS_RESCUE_SCRIPT_NAME = 'ntfs-rescue';
@@ -111,8 +110,6 @@ export type NtfsRescueSummary = NtfsRescueSuccess | NtfsRescueFailure;
 /** The variable whose export marks a command as this script (the simulated region's runner looks for it). */
 export const NTFS_RESCUE_MARKER = 'RA_SCRIPT';
 
-const SCRIPT_END_MARKER = 'RA_NTFS_RESCUE_SCRIPT_END';
-
 /** The script as shipped (shipped-text.ts): `ntfs-rescue.sh` beside this module (tests, tsx), else the bundle's generated copy. */
 export const NTFS_RESCUE_SCRIPT: string = shippedBash(scriptText('ntfs-rescue.sh', NTFS_RESCUE_SCRIPT_SOURCE));
 
@@ -131,19 +128,7 @@ export function buildNtfsRescueCommands(params: NtfsRescueParams): string[] {
   ];
   if (params.deviceHints && params.deviceHints.length > 0) env.push(['RA_DEVICE_HINTS', params.deviceHints.join(' ')]);
   if (params.deviceWaitSeconds !== undefined) env.push(['RA_DEVICE_WAIT_SECONDS', String(params.deviceWaitSeconds)]);
-  const script = NTFS_RESCUE_SCRIPT.replace(/\n$/, '').split('\n');
-  if (script.includes(SCRIPT_END_MARKER)) throw new Error(`the NTFS rescue script contains the line ${SCRIPT_END_MARKER}`);
-  return [
-    ...env.map(([name, value]) => `export ${name}=${shellQuote(value)}`),
-    'RA_SCRIPT_FILE=$(mktemp "${TMPDIR:-/tmp}/ra-ntfs-rescue.XXXXXXXX") || exit 1',
-    `cat >"$RA_SCRIPT_FILE" <<'${SCRIPT_END_MARKER}'`,
-    ...script,
-    SCRIPT_END_MARKER,
-    'RA_STATUS=0',
-    'bash "$RA_SCRIPT_FILE" || RA_STATUS=$?',
-    'rm -f "$RA_SCRIPT_FILE"',
-    'exit "$RA_STATUS"',
-  ];
+  return bashScriptCommands('ntfs-rescue', NTFS_RESCUE_SCRIPT, env);
 }
 
 function validate(p: NtfsRescueParams): void {

@@ -35,3 +35,31 @@ export function shippedBash(source: string): string {
     })
     .join('\n');
 }
+
+/** POSIX shell single-quoting. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `commands` of AWS-RunShellScript for the bash script `name` (`linux-rescue`…). The agent writes
+ * the lines to a file and runs it with `sh`, so they only export the inputs and hand the script to
+ * bash through a private temporary file; a quoted here-document keeps the script literal. Only the
+ * script's own summary reaches stdout (SSM keeps its first 24,000 characters).
+ */
+export function bashScriptCommands(name: string, script: string, env: ReadonlyArray<readonly [string, string]>): string[] {
+  const marker = `RA_${name.toUpperCase().replace(/-/g, '_')}_SCRIPT_END`;
+  const lines = script.replace(/\n$/, '').split('\n');
+  if (lines.includes(marker)) throw new Error(`the ${name} script contains the line ${marker}`);
+  return [
+    ...env.map(([variable, value]) => `export ${variable}=${shellQuote(value)}`),
+    `RA_SCRIPT_FILE=$(mktemp "\${TMPDIR:-/tmp}/ra-${name}.XXXXXXXX") || exit 1`,
+    `cat >"$RA_SCRIPT_FILE" <<'${marker}'`,
+    ...lines,
+    marker,
+    'RA_STATUS=0',
+    'bash "$RA_SCRIPT_FILE" || RA_STATUS=$?',
+    'rm -f "$RA_SCRIPT_FILE" >&2',
+    'exit "$RA_STATUS"',
+  ];
+}
