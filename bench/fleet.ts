@@ -6,7 +6,7 @@
  */
 import { defaultApiAdmission, defaultConfig, type ServiceConfig } from '../domain/config';
 import { isActive, type Job } from '../domain/job/job';
-import { seedLinuxFleet } from '../infra/local/fleet';
+import { clientBackoffSeconds, seededRandom, seedLinuxFleet } from '../infra/local/fleet';
 import { VirtualStack } from '../infra/local/virtual-stack';
 import { EC2_BUCKETS, ec2BucketFor, type Ec2BucketName, type ThrottlingScope } from '../infra/sim/throttling';
 import { Meter, type Counts } from './instrument';
@@ -86,8 +86,6 @@ export interface FleetResult {
 }
 
 const THROTTLING = new Set(['RequestLimitExceeded', 'ThrottlingException']);
-/** The longest a client waits before repeating a request the API answered 503. */
-const CLIENT_MAX_BACKOFF_SECONDS = 120;
 const LIMIT_CODES = new Set([...THROTTLING, 'VpcLimitExceeded', 'RESCUE_VPC_QUOTA', 'VPC_QUOTA']);
 
 export async function runFleet(options: FleetOptions): Promise<FleetResult> {
@@ -106,7 +104,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const meter = new Meter(stack);
   const targets = seedLinuxFleet(stack.region, { count: options.count });
   options.arrange?.(stack, targets);
-  const random = mulberry32(hash(options.seed ?? 'fleet'));
+  const random = seededRandom(hash(options.seed ?? 'fleet'));
   const t0 = stack.clock.now();
   const until = t0 + (options.maxSimSeconds ?? 4 * 3600) * 1000;
 
@@ -125,10 +123,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       if (response.statusCode === 202) jobIds.push(response.json.jobId as string);
       else if (response.statusCode === 503 || response.statusCode === 429) {
         apiRetries += 1;
-        // The client backs off as AWS's own clients do: from the server's hint, doubling, full jitter.
-        const after = Number(response.headers?.['retry-after'] ?? 5);
-        const ceiling = Math.min(CLIENT_MAX_BACKOFF_SECONDS, after * 2 ** request.tries);
-        const delay = after + random() * Math.max(0, ceiling - after);
+        const delay = clientBackoffSeconds(response.headers?.['retry-after'], request.tries, random);
         pending.push({ instanceId: request.instanceId, dueAt: stack.clock.now() + delay * 1000, tries: request.tries + 1 });
       } else {
         const code = `API ${response.statusCode} ${response.json.code}`;
@@ -243,18 +238,6 @@ function downtime(jobs: Job[]): FleetResult['targetDowntime'] {
 export function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-/** A small seeded PRNG, so that a run repeats. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hash(text: string): number {

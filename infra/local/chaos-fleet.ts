@@ -15,7 +15,7 @@ import { isActive, type Job } from '../../domain/job/job';
 import { TAG } from '../../domain/naming';
 import type { FaultHandle, FaultRule } from '../sim/faults';
 import { snapshot, targetViolations } from './chaos-harness';
-import { seedLinuxFleet } from './fleet';
+import { clientBackoffSeconds, seededRandom, seedLinuxFleet } from './fleet';
 import { VirtualStack } from './virtual-stack';
 
 export interface FleetChaosOptions {
@@ -161,7 +161,7 @@ export async function runFleetChaos(options: FleetChaosOptions = {}): Promise<Fl
     const one = { instanceId, key: `fleet-${i}-a`, dueAt: t0 + Math.round(i * spacingMs), tries: 0, first: true };
     return doubled.has(instanceId) ? [one, { ...one, key: `fleet-${i}-b` }] : [one];
   });
-  const random = seeded(0x5eed);
+  const random = seededRandom(0x5eed);
   const answers: Record<string, number> = {};
   const jobIds = new Set<string>();
   let lastFirstPost = t0;
@@ -180,10 +180,7 @@ export async function runFleetChaos(options: FleetChaosOptions = {}): Promise<Fl
       answers[response.statusCode] = (answers[response.statusCode] ?? 0) + 1;
       if (response.statusCode === 202) jobIds.add(response.json.jobId as string);
       if (response.statusCode === 429 || response.statusCode === 503) {
-        // As AWS's own clients do: from the server's hint, doubling, at most 2 min, full jitter.
-        const after = Number(response.headers?.['retry-after'] ?? 5);
-        const ceiling = Math.min(120, after * 2 ** request.tries);
-        const delay = after + random() * Math.max(0, ceiling - after);
+        const delay = clientBackoffSeconds(response.headers?.['retry-after'], request.tries, random);
         pending.push({ ...request, dueAt: now + delay * 1000, tries: request.tries + 1, first: false });
       }
     });
@@ -273,18 +270,6 @@ export async function runFleetChaos(options: FleetChaosOptions = {}): Promise<Fl
     makespanSeconds: (lastEnd - t0) / 1000,
     violations,
     wallSeconds: (Date.now() - wallStart) / 1000,
-  };
-}
-
-/** A small seeded PRNG (mulberry32), so that a run repeats. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

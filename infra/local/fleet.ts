@@ -66,3 +66,25 @@ export function seedWindowsTarget(region: SimulatedRegion, name = 'windows-targe
   });
   return instance.instanceId;
 }
+
+/** A small seeded PRNG (mulberry32), so that a fleet run repeats. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The longest a fleet's client waits before repeating a request the API answered 429 or 503. */
+const CLIENT_MAX_BACKOFF_SECONDS = 120;
+
+/** How long a client waits before its `tries`-th repeat, as AWS's own clients do: the server's hint, doubling, full jitter. */
+export function clientBackoffSeconds(retryAfter: string | number | boolean | undefined, tries: number, random: () => number): number {
+  const after = Number(retryAfter ?? 5);
+  const ceiling = Math.min(CLIENT_MAX_BACKOFF_SECONDS, after * 2 ** tries);
+  return after + random() * Math.max(0, ceiling - after);
+}
