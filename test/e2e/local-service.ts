@@ -1,41 +1,34 @@
 /** `npm start` as a child process, for the end-to-end tests: start it, call its API, stop or kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `npm start`'s entry point and waits until it says it is running. */
+/**
+ * Starts `npm start`'s entry point on a port the system picks (`PORT=0`: a port chosen here and
+ * freed before the child binds it could be taken in between by another test's server) and waits
+ * until it says it is running, and where.
+ */
 export async function startService(
-  port: number,
   dataDir: string,
   fresh: boolean,
   env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; output: () => string }> {
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts', ...(fresh ? ['--fresh'] : [])], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), RESET_ACCESS_DATA_DIR: dataDir, SIM_SPEED: '30', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },
+    env: { ...process.env, PORT: '0', RESET_ACCESS_DATA_DIR: dataDir, SIM_SPEED: '30', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + 30_000;
-  while (!output.includes('reset-access is running')) {
+  let running: RegExpMatchArray | null;
+  while (!(running = output.match(/reset-access is running: API http:\/\/127\.0\.0\.1:(\d+)/))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`service did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, output: () => output };
+  return { child, port: Number(running[1]), output: () => output };
 }
 
 /** Stops it as Ctrl-C would (SIGTERM: it saves and closes). */

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PHASES } from '../../domain/pipeline/phases';
 import type { RegionState } from '../../infra/sim/state';
-import { freePort, http, killService, startService, stopService, waitFor } from './local-service';
+import { http, killService, startService, stopService, waitFor } from './local-service';
 
 const TARGET = 'i-0a1b2c3d4e5f60001';
 
@@ -28,10 +28,10 @@ describe('npm start, killed with kill -9 mid-job', () => {
     // Prepare: the deployment's settings, as npm start must honour them. The phase deadlines are
     // long: simulated time runs 30x, so on a busy machine a slow phase is not taken for a stuck one
     // (a job that does not resume still never ends, and fails the test).
-    const port = await freePort();
     const config = { defaultHelperInstanceType: 't3.medium', phaseDeadlineSeconds: Object.fromEntries(PHASES.map((phase) => [phase, 10 * 3600])) };
     const env = { HELPER_INSTANCE_PROFILE: 'chaos-helper-profile', RESET_ACCESS_CONFIG: JSON.stringify(config) };
-    let service = await startService(port, dataDir, true, env);
+    let service = await startService(dataDir, true, env);
+    let { port } = service;
     children.push(service.child);
     const started = await http(port, 'POST', '/resets', { instanceId: TARGET });
     const jobId = started.json.jobId as string;
@@ -45,8 +45,9 @@ describe('npm start, killed with kill -9 mid-job', () => {
     for (const phase of ['attach-to-helper', 'restore-target']) {
       await waitFor(`${phase} to start`, phaseStarted(phase), 120_000, 20);
       await killService(service.child);
-      service = await startService(port, dataDir, false, env);
+      service = await startService(dataDir, false, env);
       children.push(service.child);
+      port = service.port;
     }
     const finished = await waitFor(
       'the job to end after the restarts',

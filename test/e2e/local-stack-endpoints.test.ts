@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, http, startService, stopService, waitFor } from './local-service';
+import { http, startService, stopService, waitFor } from './local-service';
 
 const ENCRYPTED = 'i-0a1b2c3d4e5f60003';
 
@@ -22,8 +22,8 @@ describe('npm start, offline by construction', () => {
 
   it('resets the encrypted-root sample with KMS answered by the simulated region', async () => {
     // Prepare
-    const port = await freePort();
-    const service = await startService(port, dataDir, true);
+    const service = await startService(dataDir, true);
+    const { port } = service;
     children.push(service.child);
 
     // Act

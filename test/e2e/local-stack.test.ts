@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
-import { freePort, http, startService, stopService, waitFor } from './local-service';
+import { http, startService, stopService, waitFor } from './local-service';
 
 describe('npm start, used as a new user would', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'reset-access-e2e-'));
@@ -19,8 +19,8 @@ describe('npm start, used as a new user would', () => {
 
   it('prints the samples and a curl line, refuses bad requests, and finishes a reset across a restart', async () => {
     // Prepare
-    const port = await freePort();
-    const first = await startService(port, dataDir, true);
+    const first = await startService(dataDir, true);
+    let { port } = first;
     children.push(first.child);
     expect(first.output()).toContain('i-0a1b2c3d4e5f60001');
     expect(first.output()).toContain(`curl -s -X POST http://127.0.0.1:${port}/resets`);
@@ -36,8 +36,9 @@ describe('npm start, used as a new user would', () => {
       return json.phases.some((p: { name: string; status: string }) => p.name === 'detach-root') ? true : undefined;
     });
     await stopService(first.child);
-    const second = await startService(port, dataDir, false);
+    const second = await startService(dataDir, false);
     children.push(second.child);
+    port = second.port;
     const finished = await waitFor('the job to finish after the restart', async () => {
       const { json } = await http(port, 'GET', `/resets/${jobId}`);
       return json.status === 'SUCCEEDED' || json.status === 'FAILED' ? json : undefined;
@@ -77,8 +78,8 @@ describe("the caller's own public key through the API", () => {
   it('puts it for the named account by the volume swap, and no private key is anywhere in the state directory or the logs', async () => {
     // Prepare: the caller's key pair; only its public line is sent. A fresh stack holds no private key.
     const mine = generateSshKeyPair('ed25519', 'me@laptop');
-    const port = await freePort();
-    const service = await startService(port, dataDir, true);
+    const service = await startService(dataDir, true);
+    const { port } = service;
     children.push(service.child);
 
     // Act
