@@ -95,11 +95,12 @@ export interface EncryptionKeys {
 
 /** The service's rescue networks (a VPC with a subnet per AZ, shared by all jobs). */
 export interface RescueNetworks {
-  /** Whether the service's rescue VPC exists in the region (then no new VPC is needed). */
+  /** Whether the service's recorded rescue VPC exists in the region (then no new VPC is needed). */
   vpcExists(): Promise<boolean>;
   /**
-   * Makes progress towards the rescue network of this AZ, creating what is missing (each part
-   * looked up by tag before it is created); answers the network once it is complete. The parts of
+   * Makes progress towards the rescue network of this AZ, creating what is missing (the VPC is the
+   * recorded one; each part in it is looked up by tag before it is created); answers the network
+   * once it is complete. The parts of
    * which there must be one and whose create takes no ClientToken (the VPC, its internet gateway)
    * are created only when `guard` allows it.
    */
@@ -491,8 +492,9 @@ export interface RescueNetworkRecord {
   creator?: { owner: string; expiresAt: string };
   reclaimStartedAt?: string;
   /**
-   * The rescue VPC the jobs use, as prepare-network recorded it: the only VPC the sweeper reclaims
-   * (its tags alone are no evidence: whoever may tag a VPC could have it deleted).
+   * The rescue VPC, recorded when it was created: the only VPC the jobs use and the sweeper
+   * reclaims (its tags alone are no evidence: whoever may tag a VPC could have helpers sent into
+   * it, or have it deleted).
    */
   vpcId?: string;
 }
@@ -509,7 +511,7 @@ export interface RescueNetworkLeases {
   /** Takes the creation lock for `owner` if it is free, expired, or already `owner`'s. */
   lockCreation(owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
   read(): Promise<RescueNetworkRecord | undefined>;
-  /** Records the VPC the network is (prepare-network, once `ensure` answered it); a no-op without a record. */
+  /** Records the VPC the network is (`RescueNetworks.ensure`, as soon as it created it); a no-op without a record. */
   recordVpc(vpcId: string): Promise<void>;
   /** Marks the network `reclaiming` if no job holds it and none has since `idleSince`. Answers whether it did. */
   beginReclaim(now: Date, idleSince: Date): Promise<boolean>;

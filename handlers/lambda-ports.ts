@@ -119,15 +119,16 @@ export function lambdaSweeperPorts(): SweeperPorts {
   const { ports: base, jobTable } = basePorts();
   const ec2 = new EC2Client(awsClientConfig('ec2'));
   const ssm = new SSMClient(awsClientConfig('ssm'));
+  const networkLeases = dynamoNetworkLeases(jobTable.documents, jobTable.tableName);
   sweeperPorts = {
     ...base,
     compute: new Ec2Compute(ec2, ssm),
     reclaimer: new Ec2Reclaimer(ec2, { deployment: base.config.deployment }),
-    networkLeases: dynamoNetworkLeases(jobTable.documents, jobTable.tableName),
+    networkLeases,
     sleeper: realSleeper,
     // The warm pool of Windows helpers (domain/sweeper/helper-pool.ts): its record, its network, its helpers' agents.
     helperPool: dynamoGuardStores(jobTable.documents, jobTable.tableName).helperPool,
-    networks: rescueNetworks(ec2, base.config),
+    networks: rescueNetworks(ec2, base.config, networkLeases),
     rescue: rescueRunner(ssm, base.config),
   };
   return sweeperPorts;
@@ -169,7 +170,7 @@ function startPorts(base: Base, clients: Pick<AwsClients, 'ec2' | 'ssm'>) {
     ...base.ports,
     observer: observerOf(base),
     compute: new Ec2Compute(clients.ec2, clients.ssm),
-    networks: rescueNetworks(clients.ec2, base.ports.config),
+    networks: rescueNetworks(clients.ec2, base.ports.config, dynamoNetworkLeases(base.jobTable.documents, base.jobTable.tableName)),
     keys: kmsEncryptionKeys(),
     online: onlinePorts(clients, base.ports.config),
     ids: randomJobIds,

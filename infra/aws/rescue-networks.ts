@@ -7,8 +7,11 @@
  * through interface endpoints for ssm, ssmmessages and ec2messages in the rescue subnets, behind
  * their own security group that lets in HTTPS from the VPC only.
  *
- * Only CreateRouteTable and CreateVpcEndpoint take a ClientToken, so every part is tagged at
- * creation and looked up by its tags before it is created; `ensure` looks at what exists and
+ * The VPC is the one the rescue network's record names (written the moment CreateVpc answers),
+ * never one found by its tags: whoever may tag a VPC could otherwise lure the helpers, which mount
+ * customers' disks, into a network they control. Inside that VPC, only CreateRouteTable and
+ * CreateVpcEndpoint take a ClientToken, so every part is tagged at creation and looked up by its
+ * tags (and the VPC) before it is created; `ensure` looks at what exists and
  * creates the next missing parts, so it is safe to repeat and, within the limits noted at each
  * step, to run from two jobs at once. CreateVpc runs only when the caller's guard allows it (the
  * job's creation lock, `domain/pipeline/rescue-network-lease.ts`).
@@ -47,7 +50,7 @@ import { PermanentError } from '../../domain/errors';
 import type { RescueNetwork } from '../../domain/job/job';
 import { defaultConfig } from '../../domain/config';
 import { isOwnResource, serviceTags, TAG, type ResourceRole } from '../../domain/naming';
-import type { RescueNetworks, RescueVpcGuard } from '../../domain/ports';
+import type { RescueNetworkLeases, RescueNetworks, RescueVpcGuard } from '../../domain/ports';
 import { tagRecord, tagSpecifications } from './ec2-compute';
 import { isAwsError, translateAwsError } from './errors';
 
@@ -66,10 +69,7 @@ export type { RescueVpcGuard } from '../../domain/ports';
 export interface RescueNetworksOptions {
   /** CIDR of the rescue VPC when it is created; subnets are /24s of whatever the VPC has. */
   cidrBlock?: string;
-  /**
-   * Used when `ensure` is called without a guard. The default lets every caller create; should a
-   * race still make two VPCs, every caller picks the same one (the lowest id).
-   */
+  /** Used when `ensure` is called without a guard. The default lets every caller create. */
   guard?: RescueVpcGuard;
   /** How helpers reach SSM (domain/config.ts `rescueNetwork.access`); default the gateway. */
   access?: 'internet-gateway' | 'vpc-endpoints';
@@ -79,6 +79,24 @@ export interface RescueNetworksOptions {
   now?: () => number;
   /** The deployment whose network this is (tagged on every part, and the only one looked up). */
   deployment?: string;
+  /**
+   * Where the rescue VPC's id is recorded (the job table's rescue network record, which the sweeper
+   * also reads). By default a record kept in this adapter, for tests of one adapter alone.
+   */
+  record?: VpcRecord;
+}
+
+/** The part of the rescue network's record that names its VPC. */
+export type VpcRecord = Pick<RescueNetworkLeases, 'read' | 'recordVpc'>;
+
+function recordInMemory(): VpcRecord {
+  let vpcId: string | undefined;
+  return {
+    read: async () => (vpcId ? { state: 'in-use', leases: {}, vpcId } : undefined),
+    recordVpc: async (id) => {
+      vpcId = id;
+    },
+  };
 }
 
 /**
@@ -96,6 +114,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
   private readonly region: string;
   private readonly now: () => number;
   private readonly own: Ownership;
+  private readonly record: VpcRecord;
   /** The complete network per AZ, as last checked in full (this adapter lives for a cold start). */
   private readonly known = new Map<string, { network: RescueNetwork; checkedAt: number }>();
 
@@ -109,6 +128,7 @@ export class Ec2RescueNetworks implements RescueNetworks {
     this.region = options.region ?? 'us-east-1';
     this.now = options.now ?? Date.now;
     this.own = ownership(options.deployment ?? defaultConfig.deployment);
+    this.record = options.record ?? recordInMemory();
   }
 
   async vpcExists(): Promise<boolean> {
@@ -200,16 +220,26 @@ export class Ec2RescueNetworks implements RescueNetworks {
     );
   }
 
-  /** The lowest id when a race made two: every caller converges on the same VPC. */
+  /**
+   * The recorded VPC, if it still exists with the service's tags. Should an expired creation lock
+   * have let two callers make one each, the record names the last and every caller converges on it;
+   * the other one is left to the sweeper's report (it reclaims the recorded VPC only).
+   */
   private async findVpc(): Promise<Vpc | undefined> {
-    const out = await this.call('DescribeVpcs', () => this.ec2.send(new DescribeVpcsCommand({ Filters: this.own.byRole('rescue-vpc') })));
-    return (out.Vpcs ?? []).filter((v) => v.VpcId).sort((a, b) => a.VpcId!.localeCompare(b.VpcId!))[0];
+    const vpcId = (await this.record.read())?.vpcId;
+    if (!vpcId) return undefined;
+    const out = await this.call('DescribeVpcs', () =>
+      this.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, ...this.own.byRole('rescue-vpc')] })),
+    );
+    return out.Vpcs?.find((v) => v.VpcId === vpcId);
   }
 
+  /** Recorded at once: until then no caller would adopt it, and a new lock holder would make another. */
   private async createVpc(): Promise<Vpc> {
     const out = await this.call(`CreateVpc ${this.cidrBlock}`, () =>
       this.ec2.send(new CreateVpcCommand({ CidrBlock: this.cidrBlock, TagSpecifications: tagSpecifications(['vpc'], this.own.tags('rescue-vpc')) })),
     );
+    await this.record.recordVpc(out.Vpc!.VpcId!);
     return out.Vpc!;
   }
 

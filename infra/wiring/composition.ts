@@ -51,7 +51,7 @@ import { Ec2OnlineInstances } from '../aws/ec2-online-instances';
 import { DynamoRescueNetworkLeases } from '../aws/dynamodb-rescue-network-leases';
 import { Ec2Reclaimer } from '../aws/ec2-reclaimer';
 import { IamPrincipalTags } from '../aws/iam-principal-tags';
-import { Ec2RescueNetworks } from '../aws/rescue-networks';
+import { Ec2RescueNetworks, type VpcRecord } from '../aws/rescue-networks';
 import { SsmKeyVault } from '../aws/ssm-key-vault';
 import { SsmRescueRunner } from '../aws/ssm-rescue-runner';
 import { SsmTargetCommands } from '../aws/ssm-target-commands';
@@ -152,7 +152,7 @@ export function corePorts(input: PhaseWiringInput): CorePorts {
 
 /** How each optional port is built: a phase that asks for one (its declaration's `ports`) gets it this way. */
 const OPTIONAL_PORTS: { [K in PortName]: (input: PhaseWiringInput) => OptionalPorts[K] } = {
-  networks: ({ clients, config }) => rescueNetworks(clients.ec2, config),
+  networks: ({ clients, config, networkLeases }) => rescueNetworks(clients.ec2, config, networkLeases),
   rescue: ({ clients, config }) => rescueRunner(clients.ssm, config),
   online: ({ clients, config }) => onlinePorts(clients, config),
   keys: ({ clients, keys }) => keys ?? new KmsEncryptionKeys(clients.kms),
@@ -179,9 +179,9 @@ export function pickPhasePorts(phase: PhaseName, all: CorePorts & Partial<Option
 // The adapters that take settings, one builder each: `wirePorts` uses them all, a Lambda function
 // only those its use case needs (handlers/lambda-ports.ts, `phasePorts`).
 
-/** The service's shared rescue network (its VPC, subnets, security groups, SSM endpoints). */
-export function rescueNetworks(ec2: EC2Client, config: ServiceConfig): RescueNetworks {
-  return new Ec2RescueNetworks(ec2, { access: config.rescueNetwork.access, region: config.region, deployment: config.deployment });
+/** The service's shared rescue network (its VPC, subnets, security groups, SSM endpoints), whose VPC `record` names. */
+export function rescueNetworks(ec2: EC2Client, config: ServiceConfig, record: VpcRecord): RescueNetworks {
+  return new Ec2RescueNetworks(ec2, { access: config.rescueNetwork.access, region: config.region, deployment: config.deployment, record });
 }
 
 /** Run Command on the helper: the rescue script. */

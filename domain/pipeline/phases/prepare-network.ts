@@ -26,8 +26,6 @@ export async function prepareNetwork(job: Job, ports: PhasePorts<'networks'>): P
     network = { kind: 'named-subnet', subnetId: subnet.subnetId, vpcId: subnet.vpcId, securityGroupIds: [] };
   }
   if (network === 'not-yet') return wait('rescue network being created');
-  // The record names the VPC: the sweeper reclaims that one only, whatever else carries its tags.
-  if (network.kind === 'rescue-vpc' && network.vpcId) await ports.networkLeases.recordVpc(network.vpcId);
   const ready = network;
   return done((draft) => {
     draft.resources.rescueNetwork = ready;

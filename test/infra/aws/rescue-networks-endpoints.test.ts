@@ -123,6 +123,11 @@ class EndpointModel {
   }
 }
 
+/** A rescue network record that names `vpcId`. */
+function recording(vpcId: string) {
+  return { read: async () => ({ state: 'in-use' as const, leases: {}, vpcId }), recordVpc: async () => undefined };
+}
+
 let model: EndpointModel;
 let networks: Ec2RescueNetworks;
 
@@ -131,7 +136,7 @@ beforeEach(() => {
   model = new EndpointModel();
   model.install();
   // A fresh adapter per region model: it remembers the networks it found complete.
-  networks = new Ec2RescueNetworks(new EC2Client({ region: 'eu-west-1' }), { access: 'vpc-endpoints', region: 'eu-west-1' });
+  networks = new Ec2RescueNetworks(new EC2Client({ region: 'eu-west-1' }), { access: 'vpc-endpoints', region: 'eu-west-1', record: recording('vpc-1') });
 });
 
 async function ensureUntilComplete(az: string) {
@@ -217,12 +222,13 @@ describe('rescue network with VPC endpoints', () => {
 
 describe('the guard a caller passes', () => {
   it('is asked before CreateVpc, and the VPC is looked up again under it', async () => {
-    // Prepare: no VPC until the guard is asked; a concurrent holder made one meanwhile
+    // Prepare: no VPC recorded until the guard is asked; a concurrent holder made and recorded one meanwhile
     ec2Mock.reset();
     const made = { VpcId: 'vpc-theirs', CidrBlock: '10.213.0.0/16', State: 'pending' as const, Tags: managed('rescue-vpc') };
     let asked = 0;
-    ec2Mock.on(DescribeVpcsCommand).callsFake(() => ({ Vpcs: asked > 0 ? [made] : [] }));
-    const plain = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }));
+    ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [made] });
+    const record = { ...recording('vpc-theirs'), read: async () => (asked > 0 ? recording('vpc-theirs').read() : undefined) };
+    const plain = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { record });
     // Act
     const result = await plain.ensure('us-east-1a', { mayCreate: async () => ++asked > 0 });
     // Assess

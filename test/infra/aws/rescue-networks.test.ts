@@ -400,18 +400,43 @@ describe('ensure', () => {
     expect(ec2Mock.commandCalls(CreateInternetGatewayCommand)).toHaveLength(0);
   });
 
-  it('converges on the lowest VPC id when a race made two', async () => {
-    // Prepare
-    model.vpcs.push(
-      { VpcId: 'vpc-0bbb', CidrBlock: '10.213.0.0/16', State: 'available', Tags: roleTags('rescue-vpc') },
-      { VpcId: 'vpc-0aaa', CidrBlock: '10.213.0.0/16', State: 'available', Tags: roleTags('rescue-vpc') },
-    );
+  it("never adopts a VPC that only carries the service's tags: it makes its own, records it, and uses that one", async () => {
+    // Prepare: someone allowed CreateTags dressed their VPC as the rescue VPC
+    model.vpcs.push({ VpcId: 'vpc-0lure', CidrBlock: '10.213.0.0/16', State: 'available', Tags: roleTags('rescue-vpc') });
+    const record = recordHolder();
+    const recorded = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { record });
 
     // Act
-    await networks.ensure('us-east-1c');
+    await recorded.ensure('us-east-1c');
+    model.settle();
+    await recorded.ensure('us-east-1c');
 
     // Assess
-    expect(ec2Mock.commandCalls(CreateSubnetCommand)[0]!.args[0].input.VpcId).toBe('vpc-0aaa');
+    const made = ec2Mock.commandCalls(CreateVpcCommand).map((c) => c.args[0].input.CidrBlock);
+    expect(made).toEqual(['10.213.0.0/16']);
+    const ownVpc = model.vpcs.find((v) => v.VpcId !== 'vpc-0lure')!.VpcId;
+    expect(record.vpcId).toBe(ownVpc);
+    expect(ec2Mock.commandCalls(CreateSubnetCommand).map((c) => c.args[0].input.VpcId)).toEqual([ownVpc]);
+    expect(ec2Mock.commandCalls(CreateRouteTableCommand).map((c) => c.args[0].input.VpcId)).toEqual([ownVpc]);
+  });
+
+  it('follows the record when an expired creation lock let a second caller make and record another VPC', async () => {
+    // Prepare: this adapter made and recorded a VPC; another caller then made one and recorded it
+    const record = recordHolder();
+    const first = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { record });
+    await first.ensure('us-east-1c');
+    const second = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { record: { ...record, read: async () => undefined } });
+    await second.ensure('us-east-1c');
+    model.settle();
+    ec2Mock.resetHistory();
+
+    // Act
+    await first.ensure('us-east-1c');
+
+    // Assess
+    expect(model.vpcs.map((v) => v.VpcId)).toHaveLength(2);
+    expect(record.vpcId).toBe(model.vpcs[1]!.VpcId);
+    expect(ec2Mock.commandCalls(CreateSubnetCommand).map((c) => c.args[0].input.VpcId)).toEqual([model.vpcs[1]!.VpcId]);
   });
 
   it('creates no VPC while the guard says no', async () => {
@@ -450,7 +475,7 @@ describe('ensure', () => {
 
   it('turns throttling into a RetryableError', async () => {
     // Prepare
-    ec2Mock.on(DescribeVpcsCommand).rejects(ec2Error('RequestLimitExceeded', 503));
+    ec2Mock.on(CreateVpcCommand).rejects(ec2Error('RequestLimitExceeded', 503));
 
     // Act
     const result = networks.ensure('us-east-1c');
@@ -461,20 +486,25 @@ describe('ensure', () => {
 });
 
 describe('vpcExists', () => {
-  it("looks the VPC up by the service's tags", async () => {
-    // Prepare
+  it("looks at the recorded VPC only, and only while it carries the service's tags", async () => {
+    // Prepare: a VPC dressed with the service's tags, and one that is not the service's
+    model.vpcs.push({ VpcId: 'vpc-0lure', State: 'available', Tags: roleTags('rescue-vpc') });
     model.vpcs.push({ VpcId: 'vpc-0other', State: 'available', Tags: [{ Key: 'Name', Value: 'prod' }] });
+    const record = recordHolder();
+    const recorded = new Ec2RescueNetworks(new EC2Client({ region: 'us-east-1' }), { record });
 
     // Act
-    const before = await networks.vpcExists();
-    model.vpcs.push({ VpcId: 'vpc-0rescue', State: 'available', Tags: roleTags('rescue-vpc') });
-    const after = await networks.vpcExists();
+    const unrecorded = await recorded.vpcExists();
+    await record.recordVpc('vpc-0other');
+    const notTheService = await recorded.vpcExists();
+    await record.recordVpc('vpc-0lure');
+    const theRecordedOne = await recorded.vpcExists();
 
     // Assess
-    expect(before).toBe(false);
-    expect(after).toBe(true);
+    expect([unrecorded, notTheService, theRecordedOne]).toEqual([false, false, true]);
     expect(ec2Mock.commandCalls(DescribeVpcsCommand)[0]!.args[0].input).toEqual({
       Filters: [
+        { Name: 'vpc-id', Values: ['vpc-0other'] },
         { Name: 'tag:reset-access:role', Values: ['rescue-vpc'] },
         { Name: 'tag:reset-access:managed', Values: ['true'] },
         { Name: 'tag:reset-access:deployment', Values: ['ec2-reset-access-local'] },
@@ -482,6 +512,18 @@ describe('vpcExists', () => {
     });
   });
 });
+
+/** The rescue network record's VPC, shared by the adapters of a test as the job table shares it. */
+function recordHolder() {
+  const holder = {
+    vpcId: undefined as string | undefined,
+    read: async () => (holder.vpcId ? { state: 'in-use' as const, leases: {}, vpcId: holder.vpcId } : undefined),
+    recordVpc: async (vpcId: string) => {
+      holder.vpcId = vpcId;
+    },
+  };
+  return holder;
+}
 
 describe('subnet blocks', () => {
   it('indexes standard AZ names by their letter, and no others', () => {
