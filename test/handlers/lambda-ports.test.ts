@@ -40,6 +40,9 @@ function recordingStack(read: Map<string, Set<Optional>>): VirtualStack {
       get(object, property, receiver) {
         note(port);
         const value = Reflect.get(object, property, receiver) as unknown;
+        // A method runs on the port itself: what it reaches inside (its own fields, another port it
+        // was built with) is not a use by the function, and a proxy there can leak into shared state.
+        if (typeof value === 'function') return value.bind(object) as unknown;
         // Built-in collections keep their own receivers (a proxied Map cannot be read).
         const nested = typeof value === 'object' && value !== null && !(value instanceof Map) && !(value instanceof Set);
         return nested ? recording(value, port) : value;
