@@ -100,9 +100,8 @@ export interface RescueNetworks {
   /**
    * Makes progress towards the rescue network of this AZ, creating what is missing (the VPC is the
    * recorded one; each part in it is looked up by tag before it is created); answers the network
-   * once it is complete. The parts of
-   * which there must be one and whose create takes no ClientToken (the VPC, its internet gateway)
-   * are created only when `guard` allows it.
+   * once it is complete. The parts of which there must be one and whose create takes no ClientToken
+   * (the VPC, its internet gateway) are created only when `guard` allows it.
    */
   ensure(availabilityZone: string, guard?: RescueVpcGuard): Promise<RescueNetwork | 'not-yet'>;
 }

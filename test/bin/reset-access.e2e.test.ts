@@ -1,16 +1,17 @@
 /**
- * The CLI as a new user would run it, against `npm start`'s stack in its own process group: a reset
+ * The CLI as a new user would run it, against `npm start`'s stack in a process of its own: a reset
  * of a sample with `--wait` (live progress, a line per finished phase, exit 0 and the outputs), a
  * refusal's exit code, and an alarm put on the local EventBridge starting a job for an opted-in
  * instance only. (Every command and option in detail: reset-access.test.ts, in process.)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { generateSshKeyPair } from '../../infra/aws/ssh-key-pair';
 import { alarmEvent } from '../support/events';
+import { startService, stopService, waitFor } from '../e2e/local-service';
 
 const ROOT = join(__dirname, '..', '..');
 const AL2023 = 'i-0a1b2c3d4e5f60001';
@@ -20,44 +21,20 @@ const SPOT = 'i-0a1b2c3d4e5f60005';
 const MANAGED = 'i-0a1b2c3d4e5f60009';
 
 let stack: ChildProcess;
-let output = '';
+let output: () => string;
 let apiUrl: string;
 let busUrl: string;
 const dataDir = mkdtempSync(join(tmpdir(), 'reset-access-cli-'));
 
 beforeAll(async () => {
-  stack = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts', '--fresh'], {
-    cwd: ROOT,
-    // Its own process group, so that afterAll ends it and everything it started.
-    detached: true,
-    env: { ...process.env, PORT: '0', RESET_ACCESS_DATA_DIR: dataDir, SIM_SPEED: '100', POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 40_000;
-  for (;;) {
-    const api = /API (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-    const bus = /local EventBridge at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-    if (api && bus) {
-      apiUrl = api;
-      busUrl = bus;
-      return;
-    }
-    if (stack.exitCode !== null || Date.now() > deadline) throw new Error(`the local stack did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const started = await startService(dataDir, true, { SIM_SPEED: '100', POWERTOOLS_METRICS_DISABLED: 'true' });
+  ({ child: stack, output } = started);
+  apiUrl = `http://127.0.0.1:${started.port}`;
+  busUrl = await waitFor('the local EventBridge', async () => /local EventBridge at (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1], 10_000, 50);
 }, 45_000);
 
 afterAll(async () => {
-  if (stack?.pid && stack.exitCode === null) {
-    const exited = new Promise((resolve) => stack.once('exit', resolve));
-    process.kill(-stack.pid, 'SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
-    clearTimeout(timer);
-    if (stack.exitCode === null) process.kill(-stack.pid, 'SIGKILL');
-  }
+  await stopService(stack);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -130,7 +107,7 @@ it("start --user --public-key-file puts the caller's own key online: no private 
   expect(parameters.filter((name) => name !== `/ec2rl/openssh/${AL2023}/key`)).toEqual([]);
   expect(privateKeysIn(state)).toBe(parameters.length);
   expect(state.filter((f) => f.text.includes(`/ec2rl/openssh/${MANAGED}/`)).map((f) => f.path)).toEqual([]);
-  for (const log of [output, run.stdout]) expect(log).not.toMatch(/PRIVATE KEY/);
+  for (const log of [output(), run.stdout]) expect(log).not.toMatch(/PRIVATE KEY/);
 }, 45_000);
 
 it('start of an instance the service refuses exits 1 with the reason', () => {
