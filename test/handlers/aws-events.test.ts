@@ -1,4 +1,5 @@
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { sqsRecord } from '../support/events';
 import type { Job } from '../../domain/job/job';
 import type { Log, PhaseMessage } from '../../domain/ports';
 import { createAwsEventsHandler } from '../../handlers/aws-events';
@@ -7,20 +8,6 @@ import { instanceStateChangeEvent } from '../../infra/sim/events';
 import { job as jobFixture } from '../domain/fixtures';
 
 const origin = { id: 'e-1', account: '123456789012', region: 'us-east-1', time: Date.UTC(2026, 0, 1) };
-
-function record(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    body,
-    receiptHandle: messageId,
-    attributes: {},
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
-    awsRegion: 'us-east-1',
-  } as unknown as SQSRecord;
-}
 
 async function setup(options: { failPublishes?: number } = {}) {
   const store = new MemoryJobStore();
@@ -49,7 +36,7 @@ describe('the aws-events handler', () => {
     // Prepare
     const t = await setup();
     const event: SQSEvent = {
-      Records: [record('m-1', JSON.stringify(instanceStateChangeEvent(origin, t.instanceId, 'stopped'))), record('m-2', 'not an event')],
+      Records: [sqsRecord('m-1', JSON.stringify(instanceStateChangeEvent(origin, t.instanceId, 'stopped'))), sqsRecord('m-2', 'not an event')],
     };
 
     // Act
@@ -65,7 +52,7 @@ describe('the aws-events handler', () => {
     // Prepare: the first wake cannot be published
     const t = await setup({ failPublishes: 1 });
     const stopped = JSON.stringify(instanceStateChangeEvent(origin, t.instanceId, 'stopped'));
-    const event: SQSEvent = { Records: [record('m-1', stopped), record('m-2', stopped)] };
+    const event: SQSEvent = { Records: [sqsRecord('m-1', stopped), sqsRecord('m-2', stopped)] };
 
     // Act
     const response = await t.handler(event, {} as Context);

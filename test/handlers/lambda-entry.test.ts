@@ -3,7 +3,8 @@
  * logs through its ports carries the invocation's Lambda context, so that one invocation's lines
  * can be picked out of the log group that concurrent invocations share.
  */
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { sqsRecord } from '../support/events';
 import type { RunnerPorts } from '../../domain/pipeline/phase-runner';
 import { lambdaLogger } from '../../handlers/lambda-entry';
 import { createPhaseHandler } from '../../handlers/phase-handler';
@@ -16,20 +17,6 @@ const context = {
   invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:reset-access-prod-cleanup',
   memoryLimitInMB: '512',
 } as unknown as Context;
-
-function record(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    body,
-    receiptHandle: messageId,
-    attributes: {},
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
-    awsRegion: 'us-east-1',
-  } as unknown as SQSRecord;
-}
 
 /** The JSON lines written to stdout and stderr while `run` runs. */
 async function printed(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
@@ -53,7 +40,7 @@ describe('a function entry point', () => {
   it('logs each line with the invocation’s request id, function and cold start', async () => {
     // Prepare
     const handler = createPhaseHandler('cleanup', () => ({ log: createLog(lambdaLogger) }) as unknown as RunnerPorts);
-    const event: SQSEvent = { Records: [record('m-1', 'not a phase message')] };
+    const event: SQSEvent = { Records: [sqsRecord('m-1', 'not a phase message')] };
     // Act
     const lines = await printed(() => handler(event, context));
     // Assess

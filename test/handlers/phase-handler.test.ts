@@ -3,24 +3,11 @@
  * the log says why (the phase message schema's reason), so that a misrouted or hand-sent message
  * can be traced without retrying it forever.
  */
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { sqsRecord } from '../support/events';
 import type { RunnerPorts } from '../../domain/pipeline/phase-runner';
 import type { Log } from '../../domain/ports';
 import { createPhaseHandler } from '../../handlers/phase-handler';
-
-function record(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    body,
-    receiptHandle: messageId,
-    attributes: {},
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
-    awsRegion: 'us-east-1',
-  } as unknown as SQSRecord;
-}
 
 describe('the phase handler', () => {
   it('drops a record that is no phase message, or one for another phase, logging why', async () => {
@@ -30,9 +17,9 @@ describe('the phase handler', () => {
     const handler = createPhaseHandler('cleanup', () => ({ log }) as unknown as RunnerPorts);
     const event: SQSEvent = {
       Records: [
-        record('m-1', '{"jobId":"r-1","phase":"cleanup","attempt":-1}'),
-        record('m-2', '{"jobId":"r-1","phase":"rollback","attempt":0}'),
-        record('m-3', 'hello'),
+        sqsRecord('m-1', '{"jobId":"r-1","phase":"cleanup","attempt":-1}'),
+        sqsRecord('m-2', '{"jobId":"r-1","phase":"rollback","attempt":0}'),
+        sqsRecord('m-3', 'hello'),
       ],
     };
 

@@ -1,8 +1,10 @@
 /**
  * EventBridge events as AWS sends them, for tests: a CloudWatch alarm state change (the shape of
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html,
- * and the older single-metric shape) and a `Reset Access Requested`.
+ * and the older single-metric shape) and a `Reset Access Requested`; and the SQS record that carries
+ * a message to a queue consumer.
  */
+import type { SQSRecord } from 'aws-lambda';
 import { ALARM_SOURCE, ALARM_STATE_CHANGE_DETAIL_TYPE, RESET_REQUESTED_DETAIL_TYPE, RESET_REQUESTED_SOURCE } from '../../infra/messages/events';
 
 let counter = 0;
@@ -66,4 +68,19 @@ export function resetRequestedEvent(detail: Record<string, unknown>, options: { 
     resources: [],
     detail,
   };
+}
+
+/** An SQS record as Lambda hands it to a queue consumer, carrying `body`. */
+export function sqsRecord(messageId: string, body: string): SQSRecord {
+  return {
+    messageId,
+    body,
+    receiptHandle: messageId,
+    attributes: {},
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q',
+    awsRegion: 'us-east-1',
+  } as unknown as SQSRecord;
 }

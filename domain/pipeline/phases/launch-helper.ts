@@ -1,7 +1,7 @@
 import { PermanentError } from '../../errors';
 import { definePhase, done, firstPollSeconds, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import type { ServiceConfig } from '../../config';
-import type { Job, Platform } from '../../job/job';
+import type { Job, PhaseName, Platform } from '../../job/job';
 import type { InstanceFacts } from '../../ports';
 import { clientToken, helperTargetTags, serviceTags } from '../../naming';
 import { pollDelaySeconds } from '../wait-policy';
@@ -70,12 +70,17 @@ export async function resolveHelperImage(reference: string, ports: PhasePorts): 
 }
 
 async function launch(job: Job, platform: Platform, ports: PhasePorts): Promise<string> {
-  const network = job.resources.rescueNetwork!;
   const image =
     platform === 'linux' && job.target!.platform === 'windows' ? ports.config.windowsFastPath.helperImage : ports.config.helperImageParameter[platform];
   const imageId = job.resources.helperImageId ?? (await resolveHelperImage(image, ports));
+  return launchHelperInstance(job, imageId, 'launch-helper', ports);
+}
+
+/** RunInstances of a job's helper into its rescue network; the ClientToken of `phase` makes a repeat find it. */
+export function launchHelperInstance(job: Job, imageId: string, phase: PhaseName, ports: PhasePorts): Promise<string> {
+  const network = job.resources.rescueNetwork!;
   return ports.compute.launchInstance({
-    clientToken: clientToken(job.jobId, 'launch-helper'),
+    clientToken: clientToken(job.jobId, phase),
     imageId,
     instanceType: job.request.helperInstanceType,
     subnetId: network.subnetId,

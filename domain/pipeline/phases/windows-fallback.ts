@@ -1,11 +1,10 @@
 import { PermanentError } from '../../errors';
 import { definePhase, done, firstPollSeconds, wait, waitForEvent, type PhasePorts, type PhaseResult } from '../phase';
 import { sshKeyParameterName, type Job, type WindowsFallback } from '../../job/job';
-import { clientToken, helperTargetTags, serviceTags } from '../../naming';
 import type { CommandStatus, RescueParams } from '../../ports';
 import { pollDelaySeconds } from '../wait-policy';
 import { claimPooledHelper } from '../../sweeper/helper-pool';
-import { describeHelper, resolveHelperImage } from './launch-helper';
+import { describeHelper, launchHelperInstance, resolveHelperImage } from './launch-helper';
 import { releaseNtfsVolume, type ReleaseStep } from './ntfs-release';
 import { assertBackupUsable, windowsOutputs } from './run-rescue';
 import { helperPlacement, isArrived, moveVolume } from './volume-moves';
@@ -90,21 +89,8 @@ async function obtainWindowsHelper(job: Job, fallback: WindowsFallback, ports: F
       0,
     );
   }
-  const network = job.resources.rescueNetwork!;
   const imageId = await resolveHelperImage(ports.config.helperImageParameter.windows, ports);
-  const launched = await ports.compute.launchInstance({
-    clientToken: clientToken(job.jobId, 'windows-fallback'),
-    imageId,
-    instanceType: job.request.helperInstanceType,
-    subnetId: network.subnetId,
-    securityGroupIds: network.securityGroupIds,
-    instanceProfile: ports.config.helperInstanceProfile,
-    tags: {
-      Name: `reset-access-helper-${job.instanceId}`,
-      ...serviceTags('helper', ports.config.deployment, { jobId: job.jobId, targetInstanceId: job.instanceId }),
-      ...helperTargetTags(job.target!),
-    },
-  });
+  const launched = await launchHelperInstance(job, imageId, 'windows-fallback', ports);
   return waitForEvent(`Windows helper ${launched} to be running (a first boot: the NTFS rescue refused: ${fallback.code})`, (draft) => {
     draft.resources.windowsFallback!.helper = { instanceId: launched, source: 'launch' };
   });
