@@ -33,6 +33,7 @@ import { SimulatedRegion } from '../sim/region';
 import { seedSampleRegion } from '../sim/samples';
 import type { RegionState } from '../sim/state';
 import { dynamoGuardStores, dynamoNetworkLeases, pickPhasePorts, principalTags, serviceObserver, wirePorts } from '../wiring/composition';
+import { rebuildDynaliteIndexes } from './dynalite-indexes';
 import { startApiServer } from './api-server';
 import { createQueues, LocalEventBus, queuesOf, rulesOf, startEventBusServer, type EventBusServer } from './event-bus';
 import { consumers, eventsDeadLetterQueueName, serviceBusName } from '../deploy/topology';
@@ -102,6 +103,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // DynamoDB: dynalite with its LevelDB files under dataDir, so jobs survive a restart.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require('dynalite') as (o: object) => Server;
+  const repaired = await rebuildDynaliteIndexes(join(dataDir, 'dynamodb'));
+  if (repaired > 0) options.log.warn('local job table: index entries a crash left behind were rebuilt', { entries: repaired });
   const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0 });
   const dynamoPort = await listen(dynamo);
   stoppers.push(() => new Promise((r) => dynamo.close(() => r())));
