@@ -35,11 +35,11 @@ export async function rebuildDynaliteIndexes(path: string): Promise<number> {
   try {
     const batch: Array<{ type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }> = [];
     for (const table of (await entries(db, 'table~')).values() as Iterable<TableDefinition>) {
+      const items = [...(await entries(db, `item-${table.TableName}~`)).values()] as Item[];
       for (const kind of ['global', 'local'] as const) {
         const indexes = (kind === 'global' ? table.GlobalSecondaryIndexes : table.LocalSecondaryIndexes) ?? [];
-        if (indexes.length === 0) continue;
         const expected = new Map<string, unknown>();
-        for (const item of (await entries(db, `item-${table.TableName}~`)).values() as Iterable<Item>) {
+        for (const item of items) {
           for (const put of getIndexActions(indexes, undefined, item, table).puts) {
             expected.set(`index-${kind}~${table.TableName}~${put.index}~${put.key}`, put.item);
           }
